@@ -1,0 +1,46 @@
+// REST handlers. Each handler reads the shared service state and returns a response; errors
+// leave as api_error so their JSON shape is built in one place.
+#include "raydeploy/api/routes.hpp"
+
+#include "raydeploy/api/dto.hpp"
+#include "raydeploy/api/openapi.hpp"
+#include "raydeploy/util/version.hpp"
+
+
+namespace raydeploy::api {
+
+router make_router(std::shared_ptr<const service_state> state)
+{
+    router routes;
+
+    routes.add(http::verb::get, "/health", [state](request_context&) -> net::awaitable<response> {
+        // Whole seconds: Boost.JSON 1.81 prints fractions in exponent form (5.07E-1), which
+        // readers of curl output should not have to decode.
+        const auto uptime =
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - state->started_at);
+        co_return json_response(http::status::ok, json::object{{"status", "ok"},
+                                                               {"version", version()},
+                                                               {"uptime_s", uptime.count()}});
+    });
+
+    routes.add(http::verb::get, "/api/v1/checkpoints", [state](request_context&) -> net::awaitable<response> {
+        co_return json_response(http::status::ok, checkpoint_list_json(state->catalog));
+    });
+
+    routes.add(http::verb::get, "/api/v1/checkpoints/{name}", [state](request_context& ctx) -> net::awaitable<response> {
+        const std::string& name = ctx.path_param("name");
+        const checkpoint* item = state->catalog.find(name);
+        if (!item)
+            throw api_error{http::status::not_found, "CHECKPOINT_NOT_FOUND",
+                            "no checkpoint named '" + name + "'; GET /api/v1/checkpoints lists them"};
+        co_return json_response(http::status::ok, checkpoint_json(*item));
+    });
+
+    routes.add(http::verb::get, "/openapi.yaml", [](request_context&) -> net::awaitable<response> {
+        co_return text_response(http::status::ok, std::string{embedded::openapi_yaml()}, "application/yaml");
+    });
+
+    return routes;
+}
+
+}  // namespace raydeploy::api

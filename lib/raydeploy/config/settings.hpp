@@ -1,0 +1,93 @@
+// The service's settings: one validated struct built from embedded defaults, an optional YAML
+// file, RAYDEPLOY_* environment variables and command-line flags, in that rising precedence.
+#pragma once
+
+#include "raydeploy/util/log.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace raydeploy {
+
+struct listen_address {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8000;  // 0 lets the kernel pick a free port
+
+    // "127.0.0.1:8000", or "[::1]:8000" for IPv6.
+    std::string to_string() const;
+    bool is_loopback() const;
+};
+
+// Parses "HOST:PORT" where HOST is an IPv4 address, a bracketed IPv6 address or "localhost".
+std::optional<listen_address> parse_listen_address(std::string_view text);
+
+struct http_settings {
+    std::size_t body_limit = 1024 * 1024;
+    std::size_t header_limit = 8 * 1024;
+    // How long an open connection may wait before a request starts.
+    std::chrono::milliseconds idle_timeout{std::chrono::seconds{60}};
+    // How long a request may take to arrive in full once it has started (slow senders).
+    std::chrono::milliseconds read_timeout{std::chrono::seconds{30}};
+    std::chrono::milliseconds write_timeout{std::chrono::seconds{30}};
+    // How long SIGTERM waits for in-flight requests before closing their connections.
+    std::chrono::milliseconds shutdown_grace{std::chrono::seconds{10}};
+};
+
+struct settings {
+    listen_address listen;
+    std::filesystem::path state_dir = "var";
+    std::filesystem::path catalog = "playbooks/checkpoints.yaml";
+    std::filesystem::path inventory = "playbooks/inventory/local.yml";
+    log::level log_level = log::level::info;
+    log::format log_format = log::format::text;
+    http_settings http;
+
+    std::optional<std::filesystem::path> config_file;
+    // Where each setting's value came from ("default", "FILE:LINE", "RAYDEPLOY_LISTEN", "--listen"),
+    // keyed by the setting's dotted name; used by --check-config and in error messages.
+    std::map<std::string, std::string> sources;
+};
+
+// One value given outside the YAML file: `key` is the dotted setting name, `source` how the user
+// gave it ("--listen", "RAYDEPLOY_LISTEN").
+struct setting_override {
+    std::string key;
+    std::string value;
+    std::string source;
+};
+
+// The documented settings, in the order `--check-config` prints them.
+struct setting_description {
+    std::string_view key;
+    std::string_view flag;  // empty when the setting has no flag of its own
+    std::string_view help;
+};
+const std::vector<setting_description>& setting_descriptions();
+
+// "http.body_limit" -> "RAYDEPLOY_HTTP_BODY_LIMIT".
+std::string environment_variable_for(std::string_view key);
+
+// Picks the RAYDEPLOY_* variables that name settings out of an environment.
+std::vector<setting_override> environment_overrides(const std::map<std::string, std::string>& environment);
+std::map<std::string, std::string> current_environment();
+
+// Builds the settings. `config_file` is the --config flag or RAYDEPLOY_CONFIG. Relative paths in
+// the file are resolved from the file's directory; relative paths given as flags or environment
+// variables from the current directory. Throws config_error listing every problem found.
+settings load_settings(const std::optional<std::filesystem::path>& config_file,
+                       const std::vector<setting_override>& environment,
+                       const std::vector<setting_override>& flags);
+
+// Checks what `serve` needs beyond well-formed values: the inventory file exists. (The catalog is
+// validated by loading it.) Throws config_error naming the setting and where it came from.
+void check_serve_paths(const settings& value);
+
+// The value of a setting as text, for --check-config.
+std::string setting_value_text(const settings& value, std::string_view key);
+
+}  // namespace raydeploy

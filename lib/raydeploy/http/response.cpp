@@ -1,0 +1,28 @@
+// Response builders shared by every handler and by the session's own error paths.
+#include "raydeploy/http/response.hpp"
+
+namespace raydeploy::api {
+
+response json_response(http::status status, const json::value& body)
+{
+    response res{status, 11};
+    res.set(http::field::content_type, "application/json");
+    res.body() = json::serialize(body);
+    res.body() += '\n';
+    return res;
+}
+
+response error_response(http::status status, std::string_view code, std::string_view message)
+{
+    return json_response(status, json::object{{"error", code}, {"message", message}});
+}
+
+response text_response(http::status status, std::string body, std::string_view content_type)
+{
+    response res{status, 11};
+    res.set(http::field::content_type, content_type);
+    res.body() = std::move(body);
+    return res;
+}
+
+}  // namespace raydeploy::api

@@ -1,0 +1,34 @@
+// Building responses: JSON bodies, and the one error shape every 4xx/5xx uses:
+// {"error": "CODE", "message": "what happened and what to do next"}.
+#pragma once
+
+#include "raydeploy/util/net.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace raydeploy::api {
+
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+// Thrown by handlers for an expected failure; the session turns it into an error response.
+class api_error : public std::runtime_error {
+public:
+    api_error(http::status status, std::string code, const std::string& message)
+        : std::runtime_error{message}, status_{status}, code_{std::move(code)}
+    {
+    }
+    http::status status() const { return status_; }
+    const std::string& code() const { return code_; }
+
+private:
+    http::status status_;
+    std::string code_;
+};
+
+response json_response(http::status status, const json::value& body);
+response error_response(http::status status, std::string_view code, std::string_view message);
+response text_response(http::status status, std::string body, std::string_view content_type);
+
+}  // namespace raydeploy::api

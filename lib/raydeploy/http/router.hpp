@@ -1,0 +1,59 @@
+// The route table as data: method + path pattern ("/api/v1/checkpoints/{name}") -> handler.
+// Matching is sans-I/O and distinguishes an unknown path (404) from a known path asked with
+// the wrong method (405 with the allowed methods).
+#pragma once
+
+#include "raydeploy/http/response.hpp"
+
+#include <boost/url/url_view.hpp>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace raydeploy::api {
+
+struct request_context {
+    const request& req;
+    boost::urls::url_view target;  // parsed request target; query parameters via target.params()
+    std::map<std::string, std::string, std::less<>> path_params;  // percent-decoded
+    tcp::endpoint remote;
+
+    // The value of a path parameter declared in the route's pattern.
+    const std::string& path_param(std::string_view name) const;
+};
+
+using handler = std::function<net::awaitable<response>(request_context&)>;
+
+struct route {
+    http::verb method;
+    std::string pattern;
+    handler handle;
+};
+
+class router {
+public:
+    // Patterns are absolute paths whose segments are literals or "{param}".
+    void add(http::verb method, std::string pattern, handler handle);
+
+    enum class outcome { found, not_found, method_not_allowed };
+    struct match_result {
+        outcome result = outcome::not_found;
+        const route* matched = nullptr;
+        std::map<std::string, std::string, std::less<>> params;
+        std::vector<http::verb> allowed;  // for method_not_allowed, sorted as registered
+    };
+    // `segments` are the decoded path segments of the request ("/a/b" -> {"a", "b"}).
+    match_result match(http::verb method, const std::vector<std::string>& segments) const;
+
+    const std::vector<route>& routes() const { return routes_; }
+
+private:
+    std::vector<route> routes_;
+};
+
+// "GET, POST" for an Allow header.
+std::string allow_header(const std::vector<http::verb>& methods);
+
+}  // namespace raydeploy::api

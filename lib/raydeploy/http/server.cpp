@@ -1,0 +1,243 @@
+// HTTP listener and session coroutines. Single-threaded: every session runs on the one
+// io_context thread, so the session registry needs no lock.
+#include "raydeploy/http/server.hpp"
+
+#include "raydeploy/util/errors.hpp"
+#include "raydeploy/util/log.hpp"
+#include "raydeploy/util/version.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <chrono>
+
+namespace raydeploy::api {
+namespace {
+
+// A parse failure gets an answer before the connection closes; socket-level failures (reset,
+// timeout) do not, as nobody would read it.
+std::optional<response> response_for_read_error(const beast::error_code& ec, const http_settings& limits)
+{
+    if (ec == http::error::header_limit)
+        return error_response(http::status::request_header_fields_too_large, "HEADERS_TOO_LARGE",
+                              "request headers exceed " + std::to_string(limits.header_limit) +
+                                  " bytes; send fewer or shorter headers");
+    if (ec == http::error::body_limit)
+        return error_response(http::status::payload_too_large, "PAYLOAD_TOO_LARGE",
+                              "request body exceeds " + std::to_string(limits.body_limit) +
+                                  " bytes; send a smaller body");
+    if (ec.category() == beast::error_code{http::error::end_of_stream}.category())  // any other parse error
+        return error_response(http::status::bad_request, "BAD_REQUEST",
+                              "malformed HTTP request (" + ec.message() + "); send a valid HTTP/1.1 request");
+    return std::nullopt;
+}
+
+// After answering a request we did not read in full, the peer may still be sending. Closing with
+// unread data makes the kernel send RST, which can destroy our response before the client reads
+// it; so stop sending, then drain for a moment before closing.
+net::awaitable<void> linger_close(beast::tcp_stream& stream)
+{
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    std::array<char, 16 * 1024> sink;
+    std::size_t drained = 0;
+    stream.expires_after(std::chrono::seconds{2});
+    while (drained < 4 * 1024 * 1024) {
+        auto [ec, n] = co_await stream.async_read_some(net::buffer(sink), nothrow_awaitable);
+        if (ec) break;
+        drained += n;
+    }
+}
+
+}  // namespace
+
+http_server::http_server(net::any_io_executor executor, router routes, http_settings limits)
+    : executor_{executor}, routes_{std::move(routes)}, limits_{limits}, acceptor_{executor}, grace_timer_{executor}
+{
+}
+
+std::shared_ptr<http_server> http_server::create(net::any_io_executor executor, router routes, http_settings limits,
+                                                 const listen_address& address)
+{
+    std::shared_ptr<http_server> server{new http_server{executor, std::move(routes), limits}};
+    const auto fail = [&](const char* step, const beast::error_code& ec) {
+        throw runtime_failure{"cannot listen on " + address.to_string() + " (" + step + ": " + ec.message() +
+                              "); stop the process using that address or choose another with --listen"};
+    };
+    beast::error_code ec;
+    const tcp::endpoint endpoint{net::ip::make_address(address.host), address.port};
+    auto& acceptor = server->acceptor_;
+    acceptor.open(endpoint.protocol(), ec);
+    if (ec) fail("open", ec);
+    acceptor.set_option(net::socket_base::reuse_address{true}, ec);
+    acceptor.bind(endpoint, ec);
+    if (ec) fail("bind", ec);
+    acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) fail("listen", ec);
+    return server;
+}
+
+tcp::endpoint http_server::local_endpoint() const { return acceptor_.local_endpoint(); }
+
+net::awaitable<void> http_server::run()
+{
+    auto self = shared_from_this();
+    net::steady_timer backoff{executor_};
+    while (!stopping_) {
+        auto [ec, socket] = co_await acceptor_.async_accept(nothrow_awaitable);
+        if (stopping_ || ec == net::error::operation_aborted) break;
+        if (ec) {
+            // Out of descriptors and similar: keep serving once the pressure passes, don't exit.
+            log::warn("accept failed", {{"error", ec.message()}});
+            backoff.expires_after(std::chrono::milliseconds{100});
+            co_await backoff.async_wait(nothrow_awaitable);
+            continue;
+        }
+        net::co_spawn(executor_, self->run_session(std::move(socket)), [](std::exception_ptr error) {
+            if (!error) return;
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+                log::error("session ended with an unexpected error", {{"error", e.what()}});
+            }
+        });
+    }
+}
+
+void http_server::shutdown()
+{
+    if (stopping_) return;
+    stopping_ = true;
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    for (auto& [id, entry] : sessions_)
+        if (!entry.busy) entry.stream->cancel();
+    if (sessions_.empty()) return;
+    grace_timer_.expires_after(limits_.shutdown_grace);
+    grace_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (ec) return;  // every session ended in time
+        log::warn("shutdown grace period over; closing remaining connections",
+                  {{"connections", self->sessions_.size()}});
+        for (auto& [id, entry] : self->sessions_) {
+            beast::error_code ignored_close;
+            entry.stream->socket().close(ignored_close);
+        }
+    });
+}
+
+void http_server::on_session_end(std::uint64_t id)
+{
+    sessions_.erase(id);
+    if (stopping_ && sessions_.empty()) grace_timer_.cancel();
+}
+
+net::awaitable<void> http_server::run_session(tcp::socket socket)
+{
+    auto self = shared_from_this();  // the server outlives every session it serves
+    beast::tcp_stream stream{std::move(socket)};
+    beast::error_code ec;
+    const tcp::endpoint remote = stream.socket().remote_endpoint(ec);
+
+    const std::uint64_t id = next_session_id_++;
+    sessions_.emplace(id, session_entry{&stream, false});
+    struct unregister {
+        http_server* server;
+        std::uint64_t id;
+        ~unregister() { server->on_session_end(id); }
+    } guard{this, id};
+    session_entry& entry = sessions_.at(id);
+
+    beast::flat_buffer buffer;  // kept across requests: a pipelined next request may already be in it
+    for (;;) {
+        if (buffer.size() == 0) {
+            // Idle: waiting for a request to begin. This is the phase shutdown() may cancel.
+            entry.busy = false;
+            if (stopping_) break;
+            stream.expires_after(limits_.idle_timeout);
+            auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(4096), nothrow_awaitable);
+            if (read_ec) break;  // peer closed, idle timeout, or shutdown
+            buffer.commit(n);
+        }
+        entry.busy = true;
+
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit));
+        parser.body_limit(limits_.body_limit);
+        stream.expires_after(limits_.read_timeout);
+        auto [read_ec, bytes] = co_await http::async_read(stream, buffer, parser, nothrow_awaitable);
+
+        response res;
+        bool close_after = false;
+        bool unread_input = false;
+        if (read_ec) {
+            auto answer = response_for_read_error(read_ec, limits_);
+            if (!answer) break;  // reset, timeout: nothing to answer
+            log::info("rejected request", {{"remote", remote.address().to_string()}, {"reason", read_ec.message()}});
+            res = std::move(*answer);
+            close_after = true;
+            unread_input = true;
+        } else {
+            res = co_await handle(parser.get(), remote);
+            close_after = !parser.get().keep_alive();
+        }
+        if (stopping_) close_after = true;
+        res.keep_alive(!close_after);
+        res.set(http::field::server, "raydeploy/" + std::string{version()});
+        res.prepare_payload();
+
+        stream.expires_after(limits_.write_timeout);
+        auto [write_ec, written] = co_await http::async_write(stream, res, nothrow_awaitable);
+        if (write_ec) break;
+        if (close_after) {
+            if (unread_input) co_await linger_close(stream);
+            break;
+        }
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream.socket().close(ec);
+}
+
+net::awaitable<response> http_server::handle(const request& req, tcp::endpoint remote)
+{
+    const auto started = std::chrono::steady_clock::now();
+    std::optional<response> res;
+    const auto target = boost::urls::parse_origin_form(req.target());
+    if (!target) {
+        res = error_response(http::status::bad_request, "BAD_REQUEST",
+                             "request target is not a valid path; percent-encode special characters");
+    } else {
+        std::vector<std::string> segments;
+        for (auto segment : target->segments()) segments.push_back(segment);
+        auto match = routes_.match(req.method(), segments);
+        if (match.result == router::outcome::not_found) {
+            res = error_response(http::status::not_found, "NOT_FOUND",
+                                 "no route for " + std::string{target->path()} + "; see /openapi.yaml for the API");
+        } else if (match.result == router::outcome::method_not_allowed) {
+            const std::string allowed = allow_header(match.allowed);
+            res = error_response(http::status::method_not_allowed, "METHOD_NOT_ALLOWED",
+                                 std::string{req.method_string()} + " is not allowed on " +
+                                     std::string{target->path()} + "; use " + allowed);
+            res->set(http::field::allow, allowed);
+        } else {
+            request_context context{req, *target, std::move(match.params), remote};
+            try {
+                res = co_await match.matched->handle(context);
+            } catch (const api_error& e) {
+                res = error_response(e.status(), e.code(), e.what());
+            } catch (const std::exception& e) {
+                log::error("request failed", {{"method", req.method_string()}, {"target", req.target()}, {"error", e.what()}});
+                res = error_response(http::status::internal_server_error, "INTERNAL_ERROR",
+                                     "the server failed to handle this request; the service log has the details");
+            }
+        }
+    }
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    log::info("request", {{"method", req.method_string()},
+                          {"target", req.target()},
+                          {"status", res->result_int()},
+                          {"us", elapsed.count()},
+                          {"remote", remote.address().to_string()}});
+    co_return std::move(*res);
+}
+
+}  // namespace raydeploy::api

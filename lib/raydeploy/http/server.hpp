@@ -1,0 +1,56 @@
+// The HTTP listener and its sessions: one coroutine per connection, deadlines on every read and
+// write, size limits on headers and bodies, and a graceful shutdown that finishes in-flight
+// responses.
+#pragma once
+
+#include "raydeploy/config/settings.hpp"
+#include "raydeploy/http/router.hpp"
+#include "raydeploy/util/net.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+namespace raydeploy::api {
+
+class http_server : public std::enable_shared_from_this<http_server> {
+public:
+    // Binds and listens at once, so the caller can report the real port (for port 0) before
+    // running. Throws runtime_failure when the address cannot be used.
+    static std::shared_ptr<http_server> create(net::any_io_executor executor, router routes,
+                                               http_settings limits, const listen_address& address);
+
+    tcp::endpoint local_endpoint() const;
+
+    // The accept loop. Completes after shutdown(); sessions may still be finishing then.
+    net::awaitable<void> run();
+
+    // Stops accepting, closes idle connections, lets requests in flight finish and closes their
+    // connections afterwards; after `shutdown_grace` closes whatever is left. Idempotent.
+    void shutdown();
+
+    // Answers one parsed request; public so tests can drive the routing without a socket.
+    net::awaitable<response> handle(const request& req, tcp::endpoint remote);
+
+private:
+    http_server(net::any_io_executor executor, router routes, http_settings limits);
+
+    struct session_entry {
+        beast::tcp_stream* stream;
+        bool busy;  // a request is being read, handled or answered
+    };
+
+    net::awaitable<void> run_session(tcp::socket socket);
+    void on_session_end(std::uint64_t id);
+
+    net::any_io_executor executor_;
+    router routes_;
+    http_settings limits_;
+    tcp::acceptor acceptor_;
+    net::steady_timer grace_timer_;
+    std::unordered_map<std::uint64_t, session_entry> sessions_;
+    std::uint64_t next_session_id_ = 1;
+    bool stopping_ = false;
+};
+
+}  // namespace raydeploy::api

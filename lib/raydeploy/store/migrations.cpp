@@ -1,0 +1,105 @@
+// The schema's history. Version 1 holds executions and their events; version 2 adds approvals
+// and the append-only audit log.
+#include "raydeploy/store/migrations.hpp"
+
+#include "raydeploy/util/errors.hpp"
+#include "raydeploy/util/log.hpp"
+
+namespace raydeploy {
+namespace {
+
+constexpr migration all_migrations[] = {
+    {1, "executions and events", R"sql(
+CREATE TABLE executions (
+    id          TEXT PRIMARY KEY,
+    checkpoint  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    params      TEXT NOT NULL DEFAULT '{}',
+    created_at  TEXT NOT NULL,
+    started_at  TEXT,
+    finished_at TEXT,
+    rc          INTEGER,
+    error       TEXT
+);
+CREATE INDEX executions_by_checkpoint ON executions (checkpoint, created_at);
+CREATE INDEX executions_by_status ON executions (status);
+
+-- AUTOINCREMENT: a seq is never reused, even after the newest rows are deleted, so subscribers
+-- resuming with since=<seq> can trust it across restarts.
+CREATE TABLE events (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    type         TEXT NOT NULL,
+    created      TEXT NOT NULL,
+    execution_id TEXT REFERENCES executions (id),
+    counter      INTEGER,
+    payload      TEXT NOT NULL
+);
+CREATE UNIQUE INDEX events_by_execution ON events (execution_id, counter) WHERE execution_id IS NOT NULL;
+)sql"},
+    {2, "approvals and audit", R"sql(
+CREATE TABLE approvals (
+    id                TEXT PRIMARY KEY,
+    checkpoint        TEXT NOT NULL,
+    state             TEXT NOT NULL,
+    requested_by      TEXT,
+    approved_by       TEXT,
+    reason            TEXT,
+    acknowledge_risks INTEGER NOT NULL DEFAULT 0,
+    created_at        TEXT NOT NULL,
+    decided_at        TEXT,
+    expires_at        TEXT,
+    execution_id      TEXT REFERENCES executions (id)
+);
+CREATE INDEX approvals_by_checkpoint ON approvals (checkpoint, state);
+
+CREATE TABLE audit (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    remote_addr TEXT,
+    action      TEXT NOT NULL,
+    target      TEXT,
+    outcome     TEXT NOT NULL,
+    detail      TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;
+)sql"},
+};
+
+}  // namespace
+
+std::span<const migration> schema_migrations() { return all_migrations; }
+
+int schema_version(sqlite::database& db)
+{
+    auto query = db.prepare("PRAGMA user_version");
+    query.step();
+    return static_cast<int>(query.column_int(0));
+}
+
+int migrate(sqlite::database& db, std::span<const migration> migrations)
+{
+    const int current = schema_version(db);
+    const int newest = migrations.empty() ? 0 : migrations.back().version;
+    if (current > newest)
+        throw runtime_failure{"the state database has schema version " + std::to_string(current) +
+                              ", newer than this raydeploy supports (" + std::to_string(newest) +
+                              "); run a newer raydeploy or point --state-dir elsewhere"};
+    int applied = 0;
+    for (const auto& step : migrations) {
+        if (step.version <= current) continue;
+        sqlite::transaction tx{db};
+        db.exec(step.sql);
+        // PRAGMA takes no bound parameters; the version is our own integer.
+        db.exec("PRAGMA user_version = " + std::to_string(step.version));
+        tx.commit();
+        log::info("schema migrated", {{"version", step.version}, {"name", step.name}});
+        ++applied;
+    }
+    return applied;
+}
+
+}  // namespace raydeploy

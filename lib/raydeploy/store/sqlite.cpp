@@ -1,0 +1,129 @@
+// SQLite RAII wrappers.
+#include "raydeploy/store/sqlite.hpp"
+
+#include <sqlite3.h>
+
+namespace raydeploy::sqlite {
+namespace {
+
+[[noreturn]] void fail(sqlite3* db, int code, std::string_view context)
+{
+    std::string message{context};
+    message += ": ";
+    message += db ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+    throw error{code, message};
+}
+
+}  // namespace
+
+database::database(const std::filesystem::path& file)
+{
+    const int rc = sqlite3_open_v2(file.c_str(), &db_,
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string message = "cannot open database '" + file.string() + "'";
+        if (db_) {
+            message += ": ";
+            message += sqlite3_errmsg(db_);
+            sqlite3_close(db_);
+        }
+        throw error{rc, message};
+    }
+    sqlite3_extended_result_codes(db_, 1);
+    // Another connection (the CLI reading while the service writes) may hold the write lock briefly.
+    sqlite3_busy_timeout(db_, 5000);
+}
+
+database::~database() { sqlite3_close_v2(db_); }
+
+void database::exec(std::string_view sql)
+{
+    const std::string text{sql};
+    char* message = nullptr;
+    const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
+    if (rc != SQLITE_OK) {
+        std::string detail = message ? message : sqlite3_errstr(rc);
+        sqlite3_free(message);
+        throw error{rc, "SQL failed (" + detail + ") in: " + text.substr(0, 200)};
+    }
+}
+
+statement database::prepare(std::string_view sql) { return statement{db_, sql}; }
+
+std::int64_t database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+
+statement::statement(sqlite3* db, std::string_view sql) : db_{db}
+{
+    const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+    if (rc != SQLITE_OK) fail(db_, rc, "cannot prepare \"" + std::string{sql.substr(0, 200)} + "\"");
+}
+
+statement::statement(statement&& other) noexcept : db_{other.db_}, stmt_{other.stmt_} { other.stmt_ = nullptr; }
+
+statement::~statement() { sqlite3_finalize(stmt_); }
+
+statement& statement::bind(int index, std::string_view value)
+{
+    const int rc = sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK) fail(db_, rc, "cannot bind parameter");
+    return *this;
+}
+
+statement& statement::bind(int index, std::int64_t value)
+{
+    const int rc = sqlite3_bind_int64(stmt_, index, value);
+    if (rc != SQLITE_OK) fail(db_, rc, "cannot bind parameter");
+    return *this;
+}
+
+statement& statement::bind_null(int index)
+{
+    const int rc = sqlite3_bind_null(stmt_, index);
+    if (rc != SQLITE_OK) fail(db_, rc, "cannot bind parameter");
+    return *this;
+}
+
+bool statement::step()
+{
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db_, rc, "statement failed");
+}
+
+void statement::reset()
+{
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+}
+
+std::int64_t statement::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+
+std::string statement::column_text(int index) const
+{
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
+    return text ? std::string{text, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index))} : std::string{};
+}
+
+bool statement::column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
+
+transaction::transaction(database& db) : db_{db} { db_.exec("BEGIN IMMEDIATE"); }
+
+transaction::~transaction()
+{
+    if (!done_) {
+        try {
+            db_.exec("ROLLBACK");
+        } catch (...) {
+            // The connection is already in a failed state; the original exception says why.
+        }
+    }
+}
+
+void transaction::commit()
+{
+    db_.exec("COMMIT");
+    done_ = true;
+}
+
+}  // namespace raydeploy::sqlite

@@ -1,0 +1,86 @@
+// A thin RAII layer over the SQLite C API: a connection, prepared statements, transactions.
+// Errors become sqlite_error carrying SQLite's message and the statement that failed.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace raydeploy::sqlite {
+
+class error : public std::runtime_error {
+public:
+    error(int code, const std::string& message) : std::runtime_error{message}, code_{code} {}
+    int code() const { return code_; }
+
+private:
+    int code_;
+};
+
+class statement;
+
+class database {
+public:
+    // Opens (creating if needed) the database file. Throws sqlite::error.
+    explicit database(const std::filesystem::path& file);
+    database(const database&) = delete;
+    database& operator=(const database&) = delete;
+    ~database();
+
+    // Runs one or more statements that return no rows.
+    void exec(std::string_view sql);
+    statement prepare(std::string_view sql);
+    std::int64_t last_insert_rowid() const;
+    sqlite3* handle() const { return db_; }
+
+private:
+    sqlite3* db_ = nullptr;
+};
+
+class statement {
+public:
+    statement(sqlite3* db, std::string_view sql);
+    statement(statement&& other) noexcept;
+    statement& operator=(statement&&) = delete;
+    statement(const statement&) = delete;
+    ~statement();
+
+    // Parameters are 1-based, as in SQLite.
+    statement& bind(int index, std::string_view value);
+    statement& bind(int index, std::int64_t value);
+    statement& bind_null(int index);
+
+    // Steps once: true when a row is available, false when done.
+    bool step();
+    void reset();
+
+    std::int64_t column_int(int index) const;
+    std::string column_text(int index) const;
+    bool column_is_null(int index) const;
+
+private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Commits on commit(); rolls back when destroyed without it (an exception left the scope).
+class transaction {
+public:
+    explicit transaction(database& db);
+    transaction(const transaction&) = delete;
+    transaction& operator=(const transaction&) = delete;
+    ~transaction();
+    void commit();
+
+private:
+    database& db_;
+    bool done_ = false;
+};
+
+}  // namespace raydeploy::sqlite

@@ -1,0 +1,81 @@
+// State directory ownership and store opening.
+#include "raydeploy/store/state_store.hpp"
+
+#include "raydeploy/store/migrations.hpp"
+#include "raydeploy/util/errors.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace raydeploy {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path prepare_directory(const fs::path& state_dir)
+{
+    std::error_code ec;
+    fs::create_directories(state_dir, ec);
+    if (ec)
+        throw runtime_failure{"cannot create state directory '" + state_dir.string() + "': " + ec.message() +
+                              "; choose a writable --state-dir"};
+    return state_dir;
+}
+
+}  // namespace
+
+state_dir_lock::state_dir_lock(const fs::path& state_dir)
+{
+    const fs::path file = prepare_directory(state_dir) / "raydeploy.lock";
+    // O_CLOEXEC: ansible-playbook children must not inherit (and so prolong) the lock.
+    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0)
+        throw runtime_failure{"cannot open lock file '" + file.string() + "': " + std::strerror(errno) +
+                              "; check the permissions of the state directory"};
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        char holder[32] = {};
+        const ssize_t n = ::pread(fd_, holder, sizeof holder - 1, 0);
+        std::string pid = n > 0 ? std::string{holder, static_cast<std::size_t>(n)} : std::string{"unknown"};
+        while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+        ::close(fd_);
+        fd_ = -1;
+        throw runtime_failure{"state directory '" + state_dir.string() +
+                              "' is in use by another raydeploy process (pid " + pid +
+                              "); stop that process or choose another --state-dir"};
+    }
+    // The pid is only informative (for the message above); the flock is what excludes.
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) == 0) {
+        [[maybe_unused]] const ssize_t written = ::pwrite(fd_, pid.data(), pid.size(), 0);
+    }
+}
+
+state_dir_lock::~state_dir_lock()
+{
+    if (fd_ >= 0) ::close(fd_);
+}
+
+std::unique_ptr<sqlite::database> open_database(const fs::path& file)
+{
+    auto db = std::make_unique<sqlite::database>(file);
+    db->exec("PRAGMA journal_mode = WAL");
+    // FULL: a committed event or approval survives power loss, not only a process crash.
+    db->exec("PRAGMA synchronous = FULL");
+    db->exec("PRAGMA foreign_keys = ON");
+    return db;
+}
+
+state_store::state_store(const fs::path& state_dir) : directory_{state_dir}, lock_{state_dir}
+{
+    db_ = open_database(database_file());
+    migrate(*db_, schema_migrations());
+}
+
+int state_store::schema_version() { return raydeploy::schema_version(*db_); }
+
+}  // namespace raydeploy

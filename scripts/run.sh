@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds raydeploy (scripts/build.sh) and starts the service on 127.0.0.1:8000,
+# with its state in ./var and the checkpoint catalog in playbooks/.
+# Extra arguments are passed to `raydeploy serve` (they override the defaults here).
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+# Build output goes to stderr, so stdout carries only the service's own lines
+# (among them `listening on http://HOST:PORT`).
+bash scripts/build.sh >&2
+
+# ansible-playbook and friends from the project virtualenv.
+export PATH="$REPO_ROOT/.venv/bin:$PATH"
+
+exec build/bin/raydeploy serve \
+    --listen 127.0.0.1:8000 \
+    --state-dir ./var \
+    --catalog playbooks/checkpoints.yaml \
+    "$@"
