@@ -14,8 +14,7 @@ bash scripts/build.sh >&2
 # ansible-playbook and friends from the project virtualenv.
 export PATH="$REPO_ROOT/.venv/bin:$PATH"
 
-exec build/bin/raydeploy serve \
-    --listen 127.0.0.1:8000 \
-    --state-dir ./var \
-    --catalog playbooks/checkpoints.yaml \
-    "$@"
+# The embedded defaults are what this script promises: 127.0.0.1:8000, state in ./var, the
+# catalog playbooks/checkpoints.yaml and the inventory playbooks/inventory/local.yml, all
+# relative to the repository root. Extra arguments (--listen, --config, ...) override them.
+exec build/bin/raydeploy serve "$@"

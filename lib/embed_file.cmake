@@ -6,7 +6,7 @@ string(LENGTH "${content}" hex_length)
 math(EXPR byte_count "${hex_length} / 2")
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${content}")
 file(WRITE "${OUTPUT}.tmp"
-  "// Generated from ${INPUT} by cmake/embed_file.cmake; do not edit.\n"
+  "// Generated from ${INPUT} by lib/embed_file.cmake; do not edit.\n"
   "#include <string_view>\n"
   "namespace raydeploy::embedded {\n"
   "static const unsigned char data[] = {${bytes} 0};\n"

@@ -1,0 +1,119 @@
+// Route matching and the error answers of the HTTP layer (no sockets involved).
+#include "raydeploy/api/routes.hpp"
+#include "raydeploy/http/router.hpp"
+#include "raydeploy/http/server.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace raydeploy;
+
+BOOST_TEST_DONT_PRINT_LOG_VALUE(api::router::outcome)
+
+
+namespace {
+
+api::handler answer(std::string text)
+{
+    return [text](api::request_context&) -> net::awaitable<api::response> {
+        co_return api::text_response(http::status::ok, text, "text/plain");
+    };
+}
+
+// Runs one request through a server's handle() on a private io_context.
+api::response exchange(api::http_server& server, http::verb method, std::string target)
+{
+    net::io_context io;
+    api::request req{method, target, 11};
+    std::optional<api::response> result;
+    net::co_spawn(io, server.handle(req, {}), [&](std::exception_ptr error, api::response res) {
+        if (error) std::rethrow_exception(error);
+        result = std::move(res);
+    });
+    io.run_for(std::chrono::seconds{5});
+    BOOST_TEST_REQUIRE(result.has_value());
+    return std::move(*result);
+}
+
+json::value body_of(const api::response& res) { return json::parse(res.body()); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(router)
+
+BOOST_AUTO_TEST_CASE(matches_literals_and_parameters)
+{
+    api::router routes;
+    routes.add(http::verb::get, "/api/v1/things", answer("list"));
+    routes.add(http::verb::get, "/api/v1/things/{name}", answer("one"));
+    routes.add(http::verb::post, "/api/v1/things/{name}", answer("run"));
+
+    auto list = routes.match(http::verb::get, {"api", "v1", "things"});
+    BOOST_TEST(list.result == api::router::outcome::found);
+    BOOST_TEST(list.matched->pattern == "/api/v1/things");
+
+    auto one = routes.match(http::verb::post, {"api", "v1", "things", "a b"});
+    BOOST_TEST(one.result == api::router::outcome::found);
+    BOOST_TEST(one.params.at("name") == "a b");
+
+    BOOST_TEST(routes.match(http::verb::get, {"api", "v1", "things", ""}).result == api::router::outcome::not_found);
+    BOOST_TEST(routes.match(http::verb::get, {"api", "v1"}).result == api::router::outcome::not_found);
+    BOOST_TEST(routes.match(http::verb::get, {"api", "v1", "things", "x", "y"}).result == api::router::outcome::not_found);
+
+    auto wrong = routes.match(http::verb::delete_, {"api", "v1", "things", "x"});
+    BOOST_TEST(wrong.result == api::router::outcome::method_not_allowed);
+    BOOST_TEST(api::allow_header(wrong.allowed) == "GET, POST");
+}
+
+BOOST_AUTO_TEST_CASE(server_answers_errors_as_json)
+{
+    net::io_context io;
+    api::router routes;
+    routes.add(http::verb::get, "/ok", answer("fine"));
+    routes.add(http::verb::get, "/fails", [](api::request_context&) -> net::awaitable<api::response> {
+        throw std::runtime_error{"secret internal detail"};
+        co_return api::response{};
+    });
+    routes.add(http::verb::get, "/refuses", [](api::request_context&) -> net::awaitable<api::response> {
+        throw api::api_error{http::status::conflict, "ALREADY_RUNNING", "it runs"};
+        co_return api::response{};
+    });
+    auto server = api::http_server::create(io.get_executor(), std::move(routes), {}, {"127.0.0.1", 0});
+
+    BOOST_TEST(exchange(*server, http::verb::get, "/ok").body() == "fine");
+
+    auto missing = exchange(*server, http::verb::get, "/nowhere?x=1");
+    BOOST_TEST(missing.result() == http::status::not_found);
+    BOOST_TEST(body_of(missing).at("error") == "NOT_FOUND");
+    BOOST_TEST(missing[http::field::content_type] == "application/json");
+
+    auto wrong = exchange(*server, http::verb::put, "/ok");
+    BOOST_TEST(wrong.result() == http::status::method_not_allowed);
+    BOOST_TEST(wrong[http::field::allow] == "GET");
+    BOOST_TEST(body_of(wrong).at("error") == "METHOD_NOT_ALLOWED");
+
+    auto failed = exchange(*server, http::verb::get, "/fails");
+    BOOST_TEST(failed.result() == http::status::internal_server_error);
+    BOOST_TEST(body_of(failed).at("error") == "INTERNAL_ERROR");
+    BOOST_TEST(failed.body().find("secret") == std::string::npos);  // details stay in the log
+
+    auto refused = exchange(*server, http::verb::get, "/refuses");
+    BOOST_TEST(refused.result() == http::status::conflict);
+    BOOST_TEST(body_of(refused).at("message") == "it runs");
+
+    auto bad_target = exchange(*server, http::verb::get, "/x/%zz");
+    BOOST_TEST(bad_target.result() == http::status::bad_request);
+    BOOST_TEST(body_of(bad_target).at("error") == "BAD_REQUEST");
+}
+
+BOOST_AUTO_TEST_CASE(percent_encoded_parameters_are_decoded)
+{
+    net::io_context io;
+    api::router routes;
+    routes.add(http::verb::get, "/items/{name}", [](api::request_context& ctx) -> net::awaitable<api::response> {
+        co_return api::text_response(http::status::ok, ctx.path_param("name"), "text/plain");
+    });
+    auto server = api::http_server::create(io.get_executor(), std::move(routes), {}, {"127.0.0.1", 0});
+    BOOST_TEST(exchange(*server, http::verb::get, "/items/a%20b").body() == "a b");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

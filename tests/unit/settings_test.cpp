@@ -1,0 +1,197 @@
+// Settings: layering of file, environment and flags, and the located errors users see.
+#include "raydeploy/config/settings.hpp"
+#include "raydeploy/util/errors.hpp"
+
+#include "support/test_support.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace std::chrono_literals;
+
+BOOST_TEST_DONT_PRINT_LOG_VALUE(raydeploy::log::level)
+BOOST_TEST_DONT_PRINT_LOG_VALUE(raydeploy::log::format)
+using raydeploy::config_error;
+using raydeploy::load_settings;
+using raydeploy::setting_override;
+using raydeploy::test::temp_dir;
+
+namespace {
+
+// The message of the config_error that loading `yaml` raises.
+std::string error_for(const std::string& yaml, const temp_dir& dir)
+{
+    const auto file = dir.write_file("raydeploy.yaml", yaml);
+    try {
+        load_settings(file, {}, {});
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    BOOST_FAIL("expected a config_error for:\n" + yaml);
+    return {};
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(settings)
+
+BOOST_AUTO_TEST_CASE(defaults_without_any_source)
+{
+    const auto value = load_settings(std::nullopt, {}, {});
+    BOOST_TEST(value.listen.to_string() == "127.0.0.1:8000");
+    BOOST_TEST(value.state_dir == "var");
+    BOOST_TEST(value.catalog == "playbooks/checkpoints.yaml");
+    BOOST_TEST(value.http.body_limit == 1024u * 1024u);
+    BOOST_TEST(value.http.header_limit == 8192u);
+    BOOST_TEST(value.sources.at("listen") == "default");
+}
+
+BOOST_AUTO_TEST_CASE(file_then_environment_then_flags)
+{
+    temp_dir dir;
+    const auto file = dir.write_file("raydeploy.yaml",
+                                     "listen: 127.0.0.1:9001\n"
+                                     "log:\n  level: debug\n  format: json\n"
+                                     "http:\n  idle_timeout: 5s\n  body_limit: 2048\n");
+    const auto from_file = load_settings(file, {}, {});
+    BOOST_TEST(from_file.listen.port == 9001);
+    BOOST_TEST(from_file.log_level == raydeploy::log::level::debug);
+    BOOST_TEST(from_file.log_format == raydeploy::log::format::json);
+    BOOST_TEST(from_file.http.idle_timeout == 5s);
+    BOOST_TEST(from_file.http.body_limit == 2048u);
+    BOOST_TEST(from_file.sources.at("listen") == file.string() + ":1:9");
+
+    const auto env = raydeploy::environment_overrides(
+        {{"RAYDEPLOY_LISTEN", "127.0.0.1:9002"}, {"RAYDEPLOY_LOG_LEVEL", "warn"}, {"UNRELATED", "x"}});
+    BOOST_TEST(env.size() == 2u);
+    const auto from_env = load_settings(file, env, {});
+    BOOST_TEST(from_env.listen.port == 9002);
+    BOOST_TEST(from_env.log_level == raydeploy::log::level::warn);
+    BOOST_TEST(from_env.sources.at("listen") == "environment variable RAYDEPLOY_LISTEN");
+
+    const auto from_flag = load_settings(file, env, {{"listen", "127.0.0.1:0", "--listen"}});
+    BOOST_TEST(from_flag.listen.port == 0);
+    BOOST_TEST(from_flag.log_level == raydeploy::log::level::warn);  // flags override only what they name
+    BOOST_TEST(from_flag.sources.at("listen") == "--listen");
+}
+
+BOOST_AUTO_TEST_CASE(paths_in_the_file_are_relative_to_the_file)
+{
+    temp_dir dir;
+    const auto file = dir.write_file("conf/raydeploy.yaml", "catalog: ../catalog/checkpoints.yaml\nstate_dir: /srv/state\n");
+    const auto value = load_settings(file, {}, {{"inventory", "inv.yml", "--inventory"}});
+    BOOST_TEST(value.catalog == (dir.path() / "catalog/checkpoints.yaml").lexically_normal());
+    BOOST_TEST(value.state_dir == "/srv/state");
+    BOOST_TEST(value.inventory == "inv.yml");  // flags stay relative to the working directory
+}
+
+BOOST_AUTO_TEST_CASE(empty_file_means_defaults)
+{
+    temp_dir dir;
+    const auto value = load_settings(dir.write_file("empty.yaml", "# nothing here\n"), {}, {});
+    BOOST_TEST(value.listen.port == 8000);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_names_file_line_and_suggestion)
+{
+    temp_dir dir;
+    const auto message = error_for("state_dir: var\nlistn: 127.0.0.1:1\n", dir);
+    BOOST_TEST(contains(message, (dir.path() / "raydeploy.yaml").string() + ":2:1: listn: unknown key"));
+    BOOST_TEST(contains(message, "did you mean 'listen'?"));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_nested_key_names_its_path)
+{
+    temp_dir dir;
+    const auto message = error_for("http:\n  body_limt: 10\n", dir);
+    BOOST_TEST(contains(message, ":2:3: http.body_limt: unknown key; did you mean 'body_limit'?"));
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types_name_key_and_line)
+{
+    temp_dir dir;
+    BOOST_TEST(contains(error_for("http:\n  body_limit: abc\n", dir), ":2:15: http.body_limit: expected a number of bytes"));
+    BOOST_TEST(contains(error_for("listen: [1, 2]\n", dir), ":1:9: listen: expected a string, got a list"));
+    BOOST_TEST(contains(error_for("log: verbose\n", dir), ":1:6: log: expected a mapping"));
+    BOOST_TEST(contains(error_for("log:\n  level: loud\n", dir), "log.level: expected one of trace, debug, info, warn, error"));
+    BOOST_TEST(contains(error_for("http:\n  idle_timeout: soon\n", dir), "http.idle_timeout: expected a positive duration"));
+    BOOST_TEST(contains(error_for("listen: 127.0.0.1\n", dir), "listen: expected HOST:PORT"));
+}
+
+BOOST_AUTO_TEST_CASE(every_problem_is_reported_at_once)
+{
+    temp_dir dir;
+    const auto message = error_for("listn: x\nhttp:\n  body_limit: abc\nlog:\n  format: xml\n", dir);
+    BOOST_TEST(contains(message, ":1:1: listn"));
+    BOOST_TEST(contains(message, ":3:15: http.body_limit"));
+    BOOST_TEST(contains(message, ":5:11: log.format"));
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_keys_are_rejected)
+{
+    temp_dir dir;
+    BOOST_TEST(contains(error_for("listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n", dir), ":2:1: listen: duplicate key"));
+}
+
+BOOST_AUTO_TEST_CASE(missing_file_and_invalid_yaml)
+{
+    temp_dir dir;
+    try {
+        load_settings(dir.path() / "absent.yaml", {}, {});
+        BOOST_FAIL("a missing file must fail");
+    } catch (const config_error& e) {
+        BOOST_TEST(contains(e.what(), "absent.yaml: file not found"));
+    }
+    BOOST_TEST(contains(error_for("listen: [unclosed\n", dir), "raydeploy.yaml:2:1: invalid YAML"));
+    BOOST_TEST(contains(error_for("- just\n- a list\n", dir), "expected a mapping"));
+}
+
+BOOST_AUTO_TEST_CASE(environment_and_flag_errors_name_their_source)
+{
+    try {
+        load_settings(std::nullopt, raydeploy::environment_overrides({{"RAYDEPLOY_HTTP_BODY_LIMIT", "lots"}}),
+                      {{"log.format", "xml", "--log-format"}});
+        BOOST_FAIL("expected a config_error");
+    } catch (const config_error& e) {
+        const std::string message = e.what();
+        BOOST_TEST(contains(message, "environment variable RAYDEPLOY_HTTP_BODY_LIMIT: expected a number of bytes"));
+        BOOST_TEST(contains(message, "--log-format: expected text or json"));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(listen_addresses)
+{
+    using raydeploy::parse_listen_address;
+    BOOST_TEST(parse_listen_address("127.0.0.1:8000")->to_string() == "127.0.0.1:8000");
+    BOOST_TEST(parse_listen_address("localhost:0")->to_string() == "127.0.0.1:0");
+    BOOST_TEST(parse_listen_address("[::1]:8080")->to_string() == "[::1]:8080");
+    BOOST_TEST(parse_listen_address("0.0.0.0:80")->is_loopback() == false);
+    BOOST_TEST(parse_listen_address("127.0.0.1:80")->is_loopback() == true);
+    for (const char* bad : {"127.0.0.1", ":80", "127.0.0.1:", "127.0.0.1:65536", "::1:80", "example.com:80", "1.2.3.4:8x"})
+        BOOST_TEST_CONTEXT(bad) { BOOST_TEST(!parse_listen_address(bad).has_value()); }
+}
+
+BOOST_AUTO_TEST_CASE(every_setting_has_an_environment_variable)
+{
+    BOOST_TEST(raydeploy::environment_variable_for("http.body_limit") == "RAYDEPLOY_HTTP_BODY_LIMIT");
+    BOOST_TEST(raydeploy::environment_variable_for("state_dir") == "RAYDEPLOY_STATE_DIR");
+    std::map<std::string, std::string> environment;
+    for (const auto& description : raydeploy::setting_descriptions())
+        environment[raydeploy::environment_variable_for(description.key)] = "x";
+    BOOST_TEST(raydeploy::environment_overrides(environment).size() == raydeploy::setting_descriptions().size());
+}
+
+BOOST_AUTO_TEST_CASE(serve_paths_are_checked)
+{
+    temp_dir dir;
+    auto value = load_settings(std::nullopt, {}, {{"inventory", (dir.path() / "none.yml").string(), "--inventory"}});
+    try {
+        raydeploy::check_serve_paths(value);
+        BOOST_FAIL("a missing inventory must fail");
+    } catch (const config_error& e) {
+        BOOST_TEST(contains(e.what(), "none.yml' (from --inventory) does not exist"));
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
