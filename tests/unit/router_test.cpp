@@ -25,9 +25,9 @@ api::response exchange(api::http_server& server, http::verb method, std::string 
     net::io_context io;
     api::request req{method, target, 11};
     std::optional<api::response> result;
-    net::co_spawn(io, server.handle(req, {}), [&](std::exception_ptr error, api::response res) {
+    net::co_spawn(io, server.handle(req, {}), [&](std::exception_ptr error, api::http_server::outcome answer) {
         if (error) std::rethrow_exception(error);
-        result = std::move(res);
+        result = std::move(answer.res);
     });
     io.run_for(std::chrono::seconds{5});
     BOOST_TEST_REQUIRE(result.has_value());

@@ -40,6 +40,8 @@ router make_router(std::shared_ptr<const service_state> state)
         co_return text_response(http::status::ok, std::string{embedded::openapi_yaml()}, "application/yaml");
     });
 
+    add_execution_routes(routes, state);
+    add_event_routes(routes, state);
     return routes;
 }
 

@@ -1,21 +1,38 @@
-// The service's REST API: the route table and the state its handlers read.
+// The service's REST API: the route table and the state its handlers use.
 #pragma once
 
 #include "raydeploy/catalog/catalog.hpp"
+#include "raydeploy/config/settings.hpp"
 #include "raydeploy/http/router.hpp"
 
 #include <chrono>
 #include <memory>
+
+namespace raydeploy {
+class execution_manager;
+class event_log;
+class event_bus;
+}  // namespace raydeploy
 
 namespace raydeploy::api {
 
 struct service_state {
     checkpoint_catalog catalog;
     std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
+    // The engine; absent only where a test builds the route table without running anything.
+    std::shared_ptr<execution_manager> executions;
+    std::shared_ptr<event_log> events;
+    std::shared_ptr<event_bus> bus;
+    event_settings event_options;
+    websocket_settings websocket_options;
 };
 
 // Every route the service serves. openapi/openapi.yaml documents exactly these (a unit test
 // compares the two).
 router make_router(std::shared_ptr<const service_state> state);
+
+// The execution routes (executions_api.cpp) and the event feed (event_feed.cpp).
+void add_execution_routes(router& routes, const std::shared_ptr<const service_state>& state);
+void add_event_routes(router& routes, const std::shared_ptr<const service_state>& state);
 
 }  // namespace raydeploy::api

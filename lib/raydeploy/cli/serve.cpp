@@ -1,6 +1,9 @@
 // `raydeploy serve`: settings -> catalog -> state store -> HTTP server -> run until SIGTERM.
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/catalog/catalog.hpp"
+#include "raydeploy/engine/execution_manager.hpp"
+#include "raydeploy/events/event_bus.hpp"
+#include "raydeploy/events/event_log.hpp"
 #include "raydeploy/cli/cli.hpp"
 #include "raydeploy/cli/commands.hpp"
 #include "raydeploy/http/server.hpp"
@@ -32,7 +35,8 @@ void print_effective_settings(std::ostream& out, const settings& value, const ch
 
 int serve_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err)
 {
-    auto options = settings_options({"listen", "state_dir", "catalog", "inventory", "log.level", "log.format"});
+    auto options = settings_options(
+        {"listen", "state_dir", "catalog", "inventory", "ansible_playbook", "log.level", "log.format"});
     options.add_options()("check-config", "validate the settings and the catalog, print them, and exit (0 or 2)")(
         "help,h", "show this help");
     const auto vm = parse_options("serve", options, args, err);
@@ -68,8 +72,32 @@ int serve_command(const std::vector<std::string>& args, std::ostream& out, std::
     std::signal(SIGPIPE, SIG_IGN);
 
     net::io_context io{1};
+    const auto executor = io.get_executor();
+    auto bus = std::make_shared<event_bus>(executor);
+    auto events = std::make_shared<event_log>(executor, store.db(), *bus, event_log_options{config.events.batch_delay});
+
+    engine_settings engine_config;
+    engine_config.inventory = std::filesystem::absolute(config.inventory);
+    engine_config.ansible_playbook = find_ansible_playbook(config.ansible_playbook);
+    engine_config.runs_dir = std::filesystem::absolute(config.state_dir) / "runs";
+    engine_config.callback_dir = install_callback_plugin(std::filesystem::absolute(config.state_dir) / "ansible/callback_plugins");
+    engine_config.max_concurrent = config.executions.max_concurrent;
+    engine_config.kill_grace = config.executions.kill_grace;
+    if (engine_config.ansible_playbook.empty())
+        log::warn("ansible-playbook not found; executions will fail until it is installed (scripts/bootstrap.sh "
+                  "puts it in .venv) or ansible_playbook is set");
+    else
+        log::info("using ansible-playbook", {{"path", engine_config.ansible_playbook.string()}});
+
     auto state = std::make_shared<api::service_state>(api::service_state{std::move(catalog)});
-    auto server = api::http_server::create(io.get_executor(), api::make_router(state), config.http, config.listen);
+    state->bus = bus;
+    state->events = events;
+    state->event_options = config.events;
+    state->websocket_options = config.websocket;
+    state->executions = std::make_shared<execution_manager>(executor, state->catalog, store.db(), *events, engine_config);
+    state->executions->recover();
+
+    auto server = api::http_server::create(executor, api::make_router(state), config.http, config.listen);
     if (!config.listen.is_loopback())
         log::warn("listening on a non-loopback address; anyone who can reach it can use the API",
                   {{"listen", config.listen.to_string()}});
@@ -78,8 +106,12 @@ int serve_command(const std::vector<std::string>& args, std::ostream& out, std::
     signals.async_wait([&](const beast::error_code& ec, int signal_number) {
         if (ec) return;
         log::info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
-                                    {"grace", format_duration(config.http.shutdown_grace)}});
+                                    {"grace", format_duration(config.http.shutdown_grace)},
+                                    {"running_executions", state->executions->running_count()}});
         server->shutdown();
+        // Runs in progress are stopped and end as `interrupted`; event subscribers are told to reconnect.
+        state->executions->shutdown();
+        bus->close_all();
     });
     net::co_spawn(io, server->run(), [&](std::exception_ptr error) {
         if (error) {
@@ -89,6 +121,7 @@ int serve_command(const std::vector<std::string>& args, std::ostream& out, std::
                 log::error("accept loop failed", {{"error", e.what()}});
             }
             server->shutdown();
+            state->executions->shutdown();
         }
         signals.cancel();  // nothing left to stop once the listener is gone
     });
@@ -102,6 +135,7 @@ int serve_command(const std::vector<std::string>& args, std::ostream& out, std::
     out << "listening on http://" << actual.to_string() << std::endl;
 
     io.run();
+    events->flush();
     log::info("stopped");
     return exit_ok;
 }

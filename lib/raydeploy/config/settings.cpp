@@ -49,34 +49,36 @@ setting_spec path_setting(std::string_view key, std::string_view flag, std::stri
             [member](const settings& s) { return (s.*member).string(); }};
 }
 
-setting_spec size_setting(std::string_view key, std::string_view help, std::size_t http_settings::*member,
-                          std::size_t min, std::size_t max)
+// `field` maps the settings to the member this setting writes, e.g. &settings::http + body_limit.
+template <class Field>
+setting_spec number_setting(std::string_view key, std::string_view flag, std::string_view help, Field field,
+                            std::size_t min, std::size_t max, std::string_view unit)
 {
-    return {{key, "", help},
+    return {{key, flag, help},
             [=](settings& s, std::string_view value, const fs::path&) -> std::optional<std::string> {
                 std::size_t parsed = 0;
                 const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
                 if (ec != std::errc{} || end != value.data() + value.size() || parsed < min || parsed > max)
-                    return "expected a number of bytes between " + std::to_string(min) + " and " +
+                    return "expected " + std::string{unit} + " between " + std::to_string(min) + " and " +
                            std::to_string(max) + ", got \"" + std::string{value} + "\"";
-                s.http.*member = parsed;
+                field(s) = parsed;
                 return std::nullopt;
             },
-            [member](const settings& s) { return std::to_string(s.http.*member); }};
+            [field](const settings& s) { return std::to_string(field(const_cast<settings&>(s))); }};
 }
 
-setting_spec duration_setting(std::string_view key, std::string_view help,
-                              std::chrono::milliseconds http_settings::*member)
+template <class Field>
+setting_spec duration_setting(std::string_view key, std::string_view help, Field field)
 {
     return {{key, "", help},
-            [member](settings& s, std::string_view value, const fs::path&) -> std::optional<std::string> {
+            [field](settings& s, std::string_view value, const fs::path&) -> std::optional<std::string> {
                 const auto parsed = parse_duration(value);
                 if (!parsed || parsed->count() == 0)
                     return "expected a positive duration such as 500ms, 30s, 5m; got \"" + std::string{value} + "\"";
-                s.http.*member = *parsed;
+                field(s) = *parsed;
                 return std::nullopt;
             },
-            [member](const settings& s) { return format_duration(s.http.*member); }};
+            [field](const settings& s) { return format_duration(field(const_cast<settings&>(s))); }};
 }
 
 const std::vector<setting_spec>& setting_table()
@@ -115,19 +117,43 @@ const std::vector<setting_spec>& setting_table()
                          return std::nullopt;
                      },
                      [](const settings& s) { return std::string{log::to_string(s.log_format)}; }});
-        t.push_back(size_setting("http.body_limit", "largest request body accepted (bytes), else 413",
-                                 &http_settings::body_limit, 1024, 1024 * 1024 * 1024));
-        t.push_back(size_setting("http.header_limit", "largest request header block accepted (bytes), else 431",
-                                 &http_settings::header_limit, 1024, 1024 * 1024));
+        t.push_back(path_setting("ansible_playbook", "--ansible-playbook",
+                                 "ansible-playbook to run (default: the project .venv, then PATH)",
+                                 &settings::ansible_playbook));
+        t.push_back(number_setting("http.body_limit", "", "largest request body accepted (bytes), else 413",
+                                   [](settings& s) -> auto& { return s.http.body_limit; }, 1024, 1024 * 1024 * 1024,
+                                   "a number of bytes"));
+        t.push_back(number_setting("http.header_limit", "", "largest request header block accepted (bytes), else 431",
+                                   [](settings& s) -> auto& { return s.http.header_limit; }, 1024, 1024 * 1024,
+                                   "a number of bytes"));
         t.push_back(duration_setting("http.idle_timeout", "how long a connection may stay open without a request",
-                                     &http_settings::idle_timeout));
+                                     [](settings& s) -> auto& { return s.http.idle_timeout; }));
         t.push_back(duration_setting("http.read_timeout", "how long a started request may take to arrive in full",
-                                     &http_settings::read_timeout));
+                                     [](settings& s) -> auto& { return s.http.read_timeout; }));
         t.push_back(duration_setting("http.write_timeout", "how long a response may take to be sent",
-                                     &http_settings::write_timeout));
+                                     [](settings& s) -> auto& { return s.http.write_timeout; }));
         t.push_back(duration_setting("http.shutdown_grace",
                                      "how long SIGTERM waits for in-flight requests before closing them",
-                                     &http_settings::shutdown_grace));
+                                     [](settings& s) -> auto& { return s.http.shutdown_grace; }));
+        t.push_back(number_setting("executions.max_concurrent", "",
+                                   "how many executions run at once; more wait as queued",
+                                   [](settings& s) -> auto& { return s.executions.max_concurrent; }, 1, 64,
+                                   "a whole number"));
+        t.push_back(duration_setting("executions.kill_grace",
+                                     "how long a cancelled or timed-out run gets after SIGTERM before SIGKILL",
+                                     [](settings& s) -> auto& { return s.executions.kill_grace; }));
+        t.push_back(number_setting("events.queue_size", "",
+                                   "events queued per WebSocket subscriber before it is closed as too slow",
+                                   [](settings& s) -> auto& { return s.events.queue_size; }, 16, 1000000,
+                                   "a whole number"));
+        t.push_back(duration_setting("events.batch_delay", "how long an event may wait to be stored with others",
+                                     [](settings& s) -> auto& { return s.events.batch_delay; }));
+        t.push_back(number_setting("websocket.max_message", "", "largest message a WebSocket client may send (bytes)",
+                                   [](settings& s) -> auto& { return s.websocket.max_message; }, 128,
+                                   16 * 1024 * 1024, "a number of bytes"));
+        t.push_back(duration_setting("websocket.idle_timeout",
+                                     "a silent WebSocket is pinged after half of this and closed after all of it",
+                                     [](settings& s) -> auto& { return s.websocket.idle_timeout; }));
         return t;
     }();
     return table;
@@ -158,21 +184,24 @@ void apply_file(settings& result, yaml_reader& reader, const YAML::Node& root)
         result.sources[key] = reader.location(node);
     };
 
-    if (!reader.check_mapping(root, "", {"listen", "state_dir", "catalog", "inventory", "log", "http"})) return;
+    // Top-level names: the settings without a section, and the sections.
+    std::vector<std::string_view> top_level;
+    std::map<std::string, std::vector<std::string_view>, std::less<>> sections;
+    for (const auto& spec : setting_table()) {
+        const std::string_view key = spec.description.key;
+        const auto dot = key.find('.');
+        const std::string_view head = key.substr(0, dot);
+        if (std::find(top_level.begin(), top_level.end(), head) == top_level.end()) top_level.push_back(head);
+        if (dot != std::string_view::npos) sections[std::string{head}].push_back(key.substr(dot + 1));
+    }
+    if (!reader.check_mapping(root, "", top_level)) return;
     for (auto it = root.begin(); it != root.end(); ++it) {
         const std::string name = it->first.Scalar();
         const YAML::Node value = it->second;
-        if (name == "log") {
-            if (!reader.check_mapping(value, "log", {"level", "format"})) continue;
+        if (auto section = sections.find(name); section != sections.end()) {
+            if (!reader.check_mapping(value, name, section->second)) continue;
             for (auto sub = value.begin(); sub != value.end(); ++sub)
-                apply_scalar(sub->second, "log." + sub->first.Scalar());
-        } else if (name == "http") {
-            if (!reader.check_mapping(value, "http",
-                                      {"body_limit", "header_limit", "idle_timeout", "read_timeout",
-                                       "write_timeout", "shutdown_grace"}))
-                continue;
-            for (auto sub = value.begin(); sub != value.end(); ++sub)
-                apply_scalar(sub->second, "http." + sub->first.Scalar());
+                apply_scalar(sub->second, name + "." + sub->first.Scalar());
         } else if (find_setting(name)) {
             apply_scalar(value, name);
         }

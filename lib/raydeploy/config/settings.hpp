@@ -38,6 +38,21 @@ struct http_settings {
     std::chrono::milliseconds shutdown_grace{std::chrono::seconds{10}};
 };
 
+struct execution_settings {
+    std::size_t max_concurrent = 4;
+    std::chrono::milliseconds kill_grace{std::chrono::seconds{10}};
+};
+
+struct event_settings {
+    std::size_t queue_size = 1024;
+    std::chrono::milliseconds batch_delay{5};
+};
+
+struct websocket_settings {
+    std::size_t max_message = 64 * 1024;
+    std::chrono::milliseconds idle_timeout{std::chrono::seconds{60}};
+};
+
 struct settings {
     listen_address listen;
     std::filesystem::path state_dir = "var";
@@ -45,7 +60,11 @@ struct settings {
     std::filesystem::path inventory = "playbooks/inventory/local.yml";
     log::level log_level = log::level::info;
     log::format log_format = log::format::text;
+    std::filesystem::path ansible_playbook;  // empty: look for it (see find_ansible_playbook)
     http_settings http;
+    execution_settings executions;
+    event_settings events;
+    websocket_settings websocket;
 
     std::optional<std::filesystem::path> config_file;
     // Where each setting's value came from ("default", "FILE:LINE", "RAYDEPLOY_LISTEN", "--listen"),

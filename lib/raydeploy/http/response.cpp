@@ -12,9 +12,13 @@ response json_response(http::status status, const json::value& body)
     return res;
 }
 
-response error_response(http::status status, std::string_view code, std::string_view message)
+response error_response(http::status status, std::string_view code, std::string_view message,
+                        const json::object& details)
 {
-    return json_response(status, json::object{{"error", code}, {"message", message}});
+    json::object body{{"error", code}, {"message", message}};
+    for (const auto& [key, value] : details)
+        if (!body.contains(key)) body[key] = value;
+    return json_response(status, body);
 }
 
 response text_response(http::status status, std::string body, std::string_view content_type)

@@ -49,6 +49,14 @@ const std::string& request_context::path_param(std::string_view name) const
     return it->second;
 }
 
+std::optional<std::string> request_context::query(std::string_view name) const
+{
+    const auto params = target.params();
+    const auto it = params.find(name);
+    if (it == params.end()) return std::nullopt;
+    return std::string{(*it).value};
+}
+
 void router::add(http::verb method, std::string pattern, handler handle)
 {
     if (pattern.empty() || pattern.front() != '/') throw std::logic_error{"route pattern must start with '/'"};

@@ -14,14 +14,23 @@
 
 namespace raydeploy::api {
 
+// Runs on a connection a handler took over (a WebSocket upgrade, a followed log). It may set
+// `on_shutdown`, which the server calls when it shuts down while the connection is still in use.
+using connection_handler = std::function<net::awaitable<void>(beast::tcp_stream& stream, std::function<void()>& on_shutdown)>;
+
 struct request_context {
     const request& req;
     boost::urls::url_view target;  // parsed request target; query parameters via target.params()
     std::map<std::string, std::string, std::less<>> path_params;  // percent-decoded
     tcp::endpoint remote;
+    // Set by a handler that needs the connection itself: the session then runs it instead of
+    // writing the handler's response, and closes the connection when it returns.
+    connection_handler take_over;
 
     // The value of a path parameter declared in the route's pattern.
     const std::string& path_param(std::string_view name) const;
+    // The first value of a query parameter, if present.
+    std::optional<std::string> query(std::string_view name) const;
 };
 
 using handler = std::function<net::awaitable<response>(request_context&)>;

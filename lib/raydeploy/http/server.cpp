@@ -8,6 +8,7 @@
 
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 namespace raydeploy::api {
@@ -109,8 +110,10 @@ void http_server::shutdown()
     stopping_ = true;
     beast::error_code ignored;
     acceptor_.close(ignored);
-    for (auto& [id, entry] : sessions_)
+    for (auto& [id, entry] : sessions_) {
         if (!entry.busy) entry.stream->cancel();
+        else if (entry.on_shutdown) entry.on_shutdown();
+    }
     if (sessions_.empty()) return;
     grace_timer_.expires_after(limits_.shutdown_grace);
     grace_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
@@ -138,7 +141,7 @@ net::awaitable<void> http_server::run_session(tcp::socket socket)
     const tcp::endpoint remote = stream.socket().remote_endpoint(ec);
 
     const std::uint64_t id = next_session_id_++;
-    sessions_.emplace(id, session_entry{&stream, false});
+    sessions_.emplace(id, session_entry{&stream, false, {}});
     struct unregister {
         http_server* server;
         std::uint64_t id;
@@ -176,13 +179,27 @@ net::awaitable<void> http_server::run_session(tcp::socket socket)
             close_after = true;
             unread_input = true;
         } else {
-            res = co_await handle(parser.get(), remote);
+            auto answer = co_await handle(parser.get(), remote);
+            if (answer.take_over) {
+                // The connection now belongs to the handler (WebSocket, followed log) until it returns.
+                stream.expires_never();
+                co_await answer.take_over(stream, entry.on_shutdown);
+                entry.on_shutdown = nullptr;
+                break;
+            }
+            res = std::move(answer.res);
             close_after = !parser.get().keep_alive();
         }
         if (stopping_) close_after = true;
         res.keep_alive(!close_after);
         res.set(http::field::server, "raydeploy/" + std::string{version()});
         res.prepare_payload();
+        if (!read_ec && parser.get().method() == http::verb::head) {
+            // A HEAD answer has the GET answer's headers, Content-Length included, and no body.
+            const auto length = res.body().size();
+            res.body().clear();
+            res.content_length(length);
+        }
 
         stream.expires_after(limits_.write_timeout);
         auto [write_ec, written] = co_await http::async_write(stream, res, nothrow_awaitable);
@@ -196,10 +213,11 @@ net::awaitable<void> http_server::run_session(tcp::socket socket)
     stream.socket().close(ec);
 }
 
-net::awaitable<response> http_server::handle(const request& req, tcp::endpoint remote)
+net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp::endpoint remote)
 {
     const auto started = std::chrono::steady_clock::now();
     std::optional<response> res;
+    connection_handler take_over;
     const auto target = boost::urls::parse_origin_form(req.target());
     if (!target) {
         res = error_response(http::status::bad_request, "BAD_REQUEST",
@@ -207,7 +225,11 @@ net::awaitable<response> http_server::handle(const request& req, tcp::endpoint r
     } else {
         std::vector<std::string> segments;
         for (auto segment : target->segments()) segments.push_back(segment);
-        auto match = routes_.match(req.method(), segments);
+        // HEAD is GET without the body, for every GET route.
+        const bool head = req.method() == http::verb::head;
+        auto match = routes_.match(head ? http::verb::get : req.method(), segments);
+        if (std::find(match.allowed.begin(), match.allowed.end(), http::verb::get) != match.allowed.end())
+            match.allowed.push_back(http::verb::head);
         if (match.result == router::outcome::not_found) {
             res = error_response(http::status::not_found, "NOT_FOUND",
                                  "no route for " + std::string{target->path()} + "; see /openapi.yaml for the API");
@@ -218,11 +240,12 @@ net::awaitable<response> http_server::handle(const request& req, tcp::endpoint r
                                      std::string{target->path()} + "; use " + allowed);
             res->set(http::field::allow, allowed);
         } else {
-            request_context context{req, *target, std::move(match.params), remote};
+            request_context context{req, *target, std::move(match.params), remote, {}};
             try {
                 res = co_await match.matched->handle(context);
+                if (!head) take_over = std::move(context.take_over);
             } catch (const api_error& e) {
-                res = error_response(e.status(), e.code(), e.what());
+                res = error_response(e.status(), e.code(), e.what(), e.details());
             } catch (const std::exception& e) {
                 log::error("request failed", {{"method", req.method_string()}, {"target", req.target()}, {"error", e.what()}});
                 res = error_response(http::status::internal_server_error, "INTERNAL_ERROR",
@@ -237,7 +260,7 @@ net::awaitable<response> http_server::handle(const request& req, tcp::endpoint r
                           {"status", res->result_int()},
                           {"us", elapsed.count()},
                           {"remote", remote.address().to_string()}});
-    co_return std::move(*res);
+    co_return outcome{std::move(*res), std::move(take_over)};
 }
 
 }  // namespace raydeploy::api

@@ -29,8 +29,13 @@ public:
     // connections afterwards; after `shutdown_grace` closes whatever is left. Idempotent.
     void shutdown();
 
+    // What a request gets: a response, or a connection handler that takes the connection over.
+    struct outcome {
+        response res;
+        connection_handler take_over;
+    };
     // Answers one parsed request; public so tests can drive the routing without a socket.
-    net::awaitable<response> handle(const request& req, tcp::endpoint remote);
+    net::awaitable<outcome> handle(const request& req, tcp::endpoint remote);
 
 private:
     http_server(net::any_io_executor executor, router routes, http_settings limits);
@@ -38,6 +43,7 @@ private:
     struct session_entry {
         beast::tcp_stream* stream;
         bool busy;  // a request is being read, handled or answered
+        std::function<void()> on_shutdown;  // set by a connection handler that took the connection over
     };
 
     net::awaitable<void> run_session(tcp::socket socket);

@@ -1,5 +1,6 @@
 // The schema's history. Version 1 holds executions and their events; version 2 adds approvals
-// and the append-only audit log.
+// and the append-only audit log; version 3 what running executions need: the process group to
+// reconcile after a crash, progress, host summary and the closing counter.
 #include "raydeploy/store/migrations.hpp"
 
 #include "raydeploy/util/errors.hpp"
@@ -66,6 +67,18 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;
+)sql"},
+    {3, "execution processes and progress", R"sql(
+-- The process group of a running ansible-playbook, with what identifies it beyond the pid
+-- (boot id and the leader's start time), so a restart never signals an unrelated process.
+ALTER TABLE executions ADD COLUMN pgid INTEGER;
+ALTER TABLE executions ADD COLUMN boot_id TEXT;
+ALTER TABLE executions ADD COLUMN process_start INTEGER;
+ALTER TABLE executions ADD COLUMN status_reason TEXT;
+ALTER TABLE executions ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE executions ADD COLUMN host_summary TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE executions ADD COLUMN final_counter INTEGER;
+CREATE INDEX events_by_type ON events (type);
 )sql"},
 };
 

@@ -51,7 +51,7 @@ std::string join_key(std::string_view parent, std::string_view child)
 }
 
 std::optional<std::string_view> closest_match(std::string_view word,
-                                              std::initializer_list<std::string_view> candidates)
+                                              const std::vector<std::string_view>& candidates)
 {
     std::optional<std::string_view> best;
     std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
@@ -112,7 +112,7 @@ void yaml_reader::throw_if_errors() const
 }
 
 bool yaml_reader::check_mapping(const YAML::Node& node, std::string_view key,
-                                std::initializer_list<std::string_view> allowed)
+                                const std::vector<std::string_view>& allowed)
 {
     if (!node.IsMap()) {
         error(node, key, "expected a mapping of keys to values, got " + describe(node));

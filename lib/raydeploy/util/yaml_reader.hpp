@@ -36,7 +36,7 @@ public:
     // Checks that `node` is a mapping whose keys are all in `allowed` and appear once each.
     // Returns false (after recording the problem) when `node` is not a mapping.
     bool check_mapping(const YAML::Node& node, std::string_view key,
-                       std::initializer_list<std::string_view> allowed);
+                       const std::vector<std::string_view>& allowed);
     // Records an error when `parent` lacks `name`.
     bool require(const YAML::Node& parent, std::string_view parent_key, std::string_view name);
 
@@ -58,6 +58,6 @@ std::string join_key(std::string_view parent, std::string_view child);
 
 // The closest candidate within a small edit distance, for "did you mean" hints.
 std::optional<std::string_view> closest_match(std::string_view word,
-                                              std::initializer_list<std::string_view> candidates);
+                                              const std::vector<std::string_view>& candidates);
 
 }  // namespace raydeploy

@@ -1,0 +1,149 @@
+// GET /api/v1/events: the WebSocket event feed. A subscriber may pass since=<seq>: stored events
+// after it are replayed, then live ones follow with no gap and no duplicate. One reader and one
+// writer per socket; a subscriber that cannot keep up is closed with 1013 and told where to resume.
+#include "raydeploy/api/request_helpers.hpp"
+#include "raydeploy/api/routes.hpp"
+#include "raydeploy/events/event_bus.hpp"
+#include "raydeploy/events/event_log.hpp"
+#include "raydeploy/util/log.hpp"
+#include "raydeploy/util/version.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace raydeploy::api {
+namespace {
+
+namespace websocket = beast::websocket;
+using ws_stream = websocket::stream<beast::tcp_stream&>;
+using namespace net::experimental::awaitable_operators;
+
+struct feed_request {
+    event_filter filter;
+    std::optional<std::int64_t> since;  // replay stored events after this seq; none: live only
+};
+
+// Incoming messages carry nothing we act on; reading keeps control frames (ping, close) flowing.
+net::awaitable<void> read_until_closed(ws_stream& ws)
+{
+    beast::flat_buffer buffer;
+    for (;;) {
+        auto [ec, n] = co_await ws.async_read(buffer, nothrow_awaitable);
+        if (ec) co_return;  // closed by the peer, oversized message (1009 sent by Beast), or cancelled
+        buffer.consume(n);
+    }
+}
+
+net::awaitable<bool> send(ws_stream& ws, const published_event_ptr& item)
+{
+    ws.text(true);
+    auto [ec, n] = co_await ws.async_write(net::buffer(item->text), nothrow_awaitable);
+    co_return !ec;
+}
+
+net::awaitable<void> write_events(ws_stream& ws, std::shared_ptr<event_subscription> subscription,
+                                  std::shared_ptr<const service_state> state, feed_request request, std::int64_t horizon)
+{
+    std::int64_t last_sent = request.since.value_or(horizon);
+    // Replay: what was stored before we subscribed, page by page. Live events published meanwhile
+    // wait in the subscription's queue.
+    if (request.since) {
+        for (;;) {
+            const auto page = state->events->read(last_sent, horizon, request.filter, 500);
+            if (page.empty()) break;
+            for (const auto& item : page) {
+                if (!co_await send(ws, item)) co_return;
+                last_sent = item->seq;
+            }
+            if (last_sent >= horizon) break;
+        }
+        last_sent = std::max(last_sent, horizon);
+    }
+    for (;;) {
+        auto [ec, item] = co_await subscription->channel().async_receive(nothrow_awaitable);
+        if (ec) break;
+        if (item->seq <= last_sent) continue;  // already replayed
+        if (!co_await send(ws, item)) co_return;
+        last_sent = item->seq;
+    }
+    // The queue closed: either this subscriber fell behind or the service is shutting down.
+    websocket::close_reason reason;
+    if (subscription->overflowed()) {
+        reason.code = websocket::close_code::try_again_later;  // 1013
+        reason.reason = "too slow; reconnect with since=" + std::to_string(last_sent);
+    } else {
+        reason.code = websocket::close_code::going_away;  // 1001
+        reason.reason = "service shutting down; reconnect with since=" + std::to_string(last_sent);
+    }
+    co_await ws.async_close(reason, nothrow_awaitable);
+}
+
+net::awaitable<void> run_feed(beast::tcp_stream& stream, std::function<void()>& on_shutdown,
+                              std::shared_ptr<const service_state> state, request req, feed_request feed)
+{
+    ws_stream ws{stream};
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.idle_timeout = state->websocket_options.idle_timeout;  // pings after half of it
+    timeouts.keep_alive_pings = true;
+    ws.set_option(timeouts);
+    ws.read_message_max(state->websocket_options.max_message);
+    ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+        res.set(http::field::server, "raydeploy/" + std::string{version()});
+    }));
+    auto [accept_ec] = co_await ws.async_accept(req, nothrow_awaitable);
+    if (accept_ec) co_return;
+
+    // Subscribe and take the horizon with no suspension in between: every event up to the horizon
+    // is in the store, every later one will arrive through the subscription.
+    auto subscription = state->bus->subscribe(feed.filter, state->event_options.queue_size);
+    const std::int64_t horizon = state->events->last_published_seq();
+    on_shutdown = [weak = std::weak_ptr<event_subscription>{subscription}] {
+        if (auto s = weak.lock()) s->close();
+    };
+    // A subscriber that stopped reading blocks its writer in a send that never completes: once it
+    // overflowed, give it a little while to catch up, then drop the connection.
+    net::steady_timer overflow_watch{stream.get_executor()};
+    subscription->on_overflow = [&overflow_watch, &stream] {
+        overflow_watch.expires_after(std::chrono::seconds{10});
+        overflow_watch.async_wait([&stream](boost::system::error_code ec) {
+            if (!ec) stream.socket().close(ec);
+        });
+    };
+    co_await (read_until_closed(ws) || write_events(ws, subscription, state, std::move(feed), horizon));
+    subscription->on_overflow = nullptr;
+    overflow_watch.cancel();
+    on_shutdown = nullptr;
+}
+
+}  // namespace
+
+void add_event_routes(router& routes, const std::shared_ptr<const service_state>& state)
+{
+    routes.add(http::verb::get, "/api/v1/events", [state](request_context& ctx) -> net::awaitable<response> {
+        feed_request feed;
+        if (ctx.query("since")) feed.since = query_integer(ctx, "since", 0, 0, INT64_MAX);
+        feed.filter.execution_id = ctx.query("execution_id");
+        if (auto types = ctx.query("types")) {
+            std::string bad;
+            auto patterns = parse_type_patterns(*types, bad);
+            if (!patterns)
+                invalid_parameter("types", "'" + bad + "' is not an event type pattern; use names such as "
+                                           "execution.done or prefixes such as ansible.*");
+            feed.filter.types = std::move(*patterns);
+        }
+        if (!websocket::is_upgrade(ctx.req)) {
+            auto res = error_response(http::status::upgrade_required, "UPGRADE_REQUIRED",
+                                      "this is a WebSocket endpoint; connect with a WebSocket client (for example "
+                                      "websocat ws://HOST:PORT/api/v1/events?since=0)");
+            res.set(http::field::upgrade, "websocket");
+            res.set(http::field::connection, "Upgrade");
+            co_return res;
+        }
+        ctx.take_over = [state, req = ctx.req, feed](beast::tcp_stream& stream, std::function<void()>& on_shutdown) {
+            return run_feed(stream, on_shutdown, state, req, feed);
+        };
+        co_return response{http::status::switching_protocols, 11};
+    });
+}
+
+}  // namespace raydeploy::api

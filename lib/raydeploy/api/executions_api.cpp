@@ -1,0 +1,221 @@
+// Execution routes: run a checkpoint, list and read executions, cancel, events, log.
+#include "raydeploy/api/request_helpers.hpp"
+#include "raydeploy/api/routes.hpp"
+#include "raydeploy/engine/engine_error.hpp"
+#include "raydeploy/engine/execution_manager.hpp"
+#include "raydeploy/events/event_log.hpp"
+
+#include <fstream>
+
+namespace raydeploy::api {
+namespace {
+
+// One mapping from engine refusals to HTTP.
+[[noreturn]] void throw_api_error(const engine_error& e, const checkpoint_catalog& catalog)
+{
+    using kind = engine_error::kind;
+    switch (e.which()) {
+    case kind::checkpoint_not_found:
+        throw api_error{http::status::not_found, "CHECKPOINT_NOT_FOUND", e.what()};
+    case kind::execution_not_found:
+        throw api_error{http::status::not_found, "EXECUTION_NOT_FOUND", e.what()};
+    case kind::already_running:
+        throw api_error{http::status::conflict, "ALREADY_RUNNING", e.what(), json::object{{"execution_id", e.subject()}}};
+    case kind::already_finished:
+        throw api_error{http::status::conflict, "ALREADY_FINISHED", e.what(), json::object{{"execution_id", e.subject()}}};
+    case kind::approval_required: {
+        // The seeds' shape: {"error", "checkpoint", "approval_info": {...}}.
+        const checkpoint* item = catalog.find(e.subject());
+        json::array impact;
+        if (item)
+            for (const auto& line : item->impact_summary) impact.emplace_back(line);
+        throw api_error{http::status::conflict, "APPROVAL_REQUIRED",
+                        std::string{e.what()} + "; approvals are granted through /api/v1/approvals/" + e.subject(),
+                        json::object{{"checkpoint", e.subject()},
+                                     {"approval_info", json::object{{"approval_required", true},
+                                                                    {"destructive_operation", item && item->destructive},
+                                                                    {"impact_summary", std::move(impact)}}}}};
+    }
+    }
+    throw api_error{http::status::internal_server_error, "INTERNAL_ERROR", e.what()};
+}
+
+execution_params params_from_body(const json::object& body)
+{
+    reject_unknown_fields(body, {"extra_vars", "limit", "check", "approve"});
+    execution_params params;
+    if (const auto* vars = body.if_contains("extra_vars")) {
+        if (!vars->is_object()) invalid_field("extra_vars", "expected an object of variable names to values");
+        for (const auto& [name, value] : vars->get_object()) {
+            (void)value;
+            const std::string_view key = name;
+            const bool identifier = !key.empty() && !std::isdigit(static_cast<unsigned char>(key.front())) &&
+                                    key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+                                        std::string_view::npos;
+            if (!identifier)
+                invalid_field("extra_vars." + std::string{key}, "variable names are letters, digits and '_', not starting with a digit");
+            if (key.rfind("raydeploy_", 0) == 0)
+                invalid_field("extra_vars." + std::string{key}, "names starting with raydeploy_ are set by the service");
+        }
+        params.extra_vars = vars->get_object();
+    }
+    if (const auto* limit = body.if_contains("limit")) {
+        if (!limit->is_null()) {
+            if (!limit->is_string() || limit->get_string().empty())
+                invalid_field("limit", "expected an Ansible host pattern such as \"host1,host2\"");
+            const std::string_view pattern = limit->get_string();
+            // The pattern reaches ansible-playbook as one argv entry; a leading '-' would read as an option.
+            if (pattern.front() == '-') invalid_field("limit", "a host pattern cannot start with '-'");
+            params.limit = std::string{pattern};
+        }
+    }
+    if (const auto* check = body.if_contains("check")) {
+        if (!check->is_bool()) invalid_field("check", "expected true or false");
+        params.check = check->get_bool();
+    }
+    if (const auto* approve = body.if_contains("approve"); approve && !approve->is_bool())
+        invalid_field("approve", "expected true or false");
+    return params;
+}
+
+execution_manager& engine(const std::shared_ptr<const service_state>& state) { return *state->executions; }
+
+execution_record existing(const std::shared_ptr<const service_state>& state, const std::string& id)
+{
+    auto record = engine(state).get(id);
+    if (!record)
+        throw api_error{http::status::not_found, "EXECUTION_NOT_FOUND", "no execution '" + id + "'; GET /api/v1/executions lists them"};
+    return *record;
+}
+
+std::string read_from(const std::filesystem::path& file, std::uintmax_t offset, std::size_t max_bytes)
+{
+    std::ifstream in{file, std::ios::binary};
+    if (!in) return {};
+    in.seekg(static_cast<std::streamoff>(offset));
+    std::string data(max_bytes, '\0');
+    in.read(data.data(), static_cast<std::streamsize>(max_bytes));
+    data.resize(static_cast<std::size_t>(in.gcount()));
+    return data;
+}
+
+// Streams the log as chunks until the execution ends (or the service shuts down).
+net::awaitable<void> follow_log(beast::tcp_stream& stream, std::function<void()>& on_shutdown,
+                                std::shared_ptr<const service_state> state, std::string id)
+{
+    bool stopping = false;
+    on_shutdown = [&stopping] { stopping = true; };
+    http::response<http::empty_body> header{http::status::ok, 11};
+    header.set(http::field::content_type, "text/plain; charset=utf-8");
+    header.set(http::field::cache_control, "no-cache");
+    header.chunked(true);
+    header.keep_alive(false);
+    http::response_serializer<http::empty_body> serializer{header};
+    stream.expires_after(std::chrono::seconds{30});
+    auto [header_ec, header_bytes] = co_await http::async_write_header(stream, serializer, nothrow_awaitable);
+    if (header_ec) co_return;
+
+    const auto file = engine(state).log_file(id);
+    std::uintmax_t offset = 0;
+    for (;;) {
+        const bool was_active = engine(state).is_active(id);
+        std::string data = read_from(file, offset, 256 * 1024);
+        if (!data.empty()) {
+            offset += data.size();
+            stream.expires_after(std::chrono::seconds{30});
+            auto [ec, n] = co_await net::async_write(stream, http::make_chunk(net::buffer(data)), nothrow_awaitable);
+            if (ec) co_return;  // the reader went away
+            continue;  // there may be more right away
+        }
+        // Everything written before the execution ended has been sent: done.
+        if (!was_active || stopping) break;
+        co_await engine(state).wait_for_output(id, std::chrono::seconds{15});
+    }
+    stream.expires_after(std::chrono::seconds{30});
+    co_await net::async_write(stream, http::make_chunk_last(), nothrow_awaitable);
+}
+
+}  // namespace
+
+void add_execution_routes(router& routes, const std::shared_ptr<const service_state>& state)
+{
+    routes.add(http::verb::post, "/api/v1/checkpoints/{name}", [state](request_context& ctx) -> net::awaitable<response> {
+        const execution_params params = params_from_body(json_body(ctx));
+        try {
+            const execution_record record = engine(state).start(ctx.path_param("name"), params);
+            auto res = json_response(http::status::accepted, json::object{{"execution_id", record.id},
+                                                                          {"checkpoint", record.checkpoint},
+                                                                          {"status", to_string(record.status)}});
+            res.set(http::field::location, "/api/v1/executions/" + record.id);
+            co_return res;
+        } catch (const engine_error& e) {
+            throw_api_error(e, state->catalog);
+        }
+    });
+
+    routes.add(http::verb::get, "/api/v1/executions", [state](request_context& ctx) -> net::awaitable<response> {
+        execution_filter filter;
+        filter.checkpoint = ctx.query("checkpoint");
+        if (auto status = ctx.query("status")) {
+            filter.status = parse_execution_status(*status);
+            if (!filter.status)
+                invalid_parameter("status", "expected one of queued, awaiting_approval, running, succeeded, failed, "
+                                            "cancelled, timed_out, interrupted");
+        }
+        filter.limit = static_cast<std::size_t>(query_integer(ctx, "limit", 50, 1, 500));
+        if (ctx.query("cursor")) filter.before_rowid = query_integer(ctx, "cursor", 0, 1, INT64_MAX);
+        const auto records = engine(state).list(filter);
+        json::array items;
+        for (const auto& record : records) items.emplace_back(to_json(record));
+        json::object body{{"executions", std::move(items)}};
+        // A full page may have a next one; the cursor is opaque to clients.
+        body["next_cursor"] = records.size() == filter.limit ? json::value(std::to_string(records.back().rowid))
+                                                             : json::value(nullptr);
+        co_return json_response(http::status::ok, body);
+    });
+
+    routes.add(http::verb::get, "/api/v1/executions/{id}", [state](request_context& ctx) -> net::awaitable<response> {
+        co_return json_response(http::status::ok, to_json(existing(state, ctx.path_param("id"))));
+    });
+
+    routes.add(http::verb::post, "/api/v1/executions/{id}/cancel", [state](request_context& ctx) -> net::awaitable<response> {
+        try {
+            const execution_record record = engine(state).cancel(ctx.path_param("id"));
+            co_return json_response(http::status::accepted, to_json(record));
+        } catch (const engine_error& e) {
+            throw_api_error(e, state->catalog);
+        }
+    });
+
+    routes.add(http::verb::get, "/api/v1/executions/{id}/events", [state](request_context& ctx) -> net::awaitable<response> {
+        const execution_record record = existing(state, ctx.path_param("id"));
+        const auto since = query_integer(ctx, "since_counter", 0, 0, INT64_MAX);
+        const auto limit = query_integer(ctx, "limit", 500, 1, 5000);
+        const auto items = state->events->read_execution(record.id, since, static_cast<std::size_t>(limit));
+        // Stored events are already serialized: splice them instead of parsing them again.
+        std::string body = "{\"execution_id\":" + json::serialize(json::value(record.id)) + ",\"status\":\"" +
+                           std::string{to_string(record.status)} + "\",\"final_counter\":" +
+                           (record.final_counter ? std::to_string(*record.final_counter) : "null") + ",\"events\":[";
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (i) body += ',';
+            body += items[i]->text;
+        }
+        body += "]}\n";
+        co_return text_response(http::status::ok, std::move(body), "application/json");
+    });
+
+    routes.add(http::verb::get, "/api/v1/executions/{id}/log", [state](request_context& ctx) -> net::awaitable<response> {
+        const execution_record record = existing(state, ctx.path_param("id"));
+        const auto follow = ctx.query("follow");
+        if (follow && *follow != "0" && *follow != "false") {
+            ctx.take_over = [state, id = record.id](beast::tcp_stream& stream, std::function<void()>& on_shutdown) {
+                return follow_log(stream, on_shutdown, state, id);
+            };
+            co_return response{http::status::ok, 11};
+        }
+        std::string text = read_from(engine(state).log_file(record.id), 0, 64 * 1024 * 1024);
+        co_return text_response(http::status::ok, std::move(text), "text/plain; charset=utf-8");
+    });
+}
+
+}  // namespace raydeploy::api

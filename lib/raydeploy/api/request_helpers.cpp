@@ -1,0 +1,65 @@
+// Request parsing helpers shared by the handlers.
+#include "raydeploy/api/request_helpers.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
+#include <charconv>
+
+namespace raydeploy::api {
+
+void invalid_field(std::string_view field, std::string_view message)
+{
+    throw api_error{http::status::unprocessable_entity, "VALIDATION_ERROR",
+                    std::string{field} + ": " + std::string{message}, json::object{{"field", field}}};
+}
+
+void invalid_parameter(std::string_view name, std::string_view message)
+{
+    throw api_error{http::status::bad_request, "INVALID_PARAMETER", std::string{name} + ": " + std::string{message},
+                    json::object{{"parameter", name}}};
+}
+
+json::object json_body(const request_context& ctx)
+{
+    const std::string& body = ctx.req.body();
+    if (body.find_first_not_of(" \t\r\n") == std::string::npos) return {};
+    const std::string_view type = ctx.req[http::field::content_type];
+    if (type.substr(0, type.find(';')) != "application/json")
+        throw api_error{http::status::unsupported_media_type, "UNSUPPORTED_MEDIA_TYPE",
+                        "send the body as JSON with 'Content-Type: application/json'"};
+    json::parse_options options;
+    options.max_depth = 32;
+    boost::system::error_code ec;
+    json::value parsed = json::parse(body, ec, {}, options);
+    if (ec)
+        throw api_error{http::status::bad_request, "INVALID_JSON",
+                        "the body is not valid JSON (" + ec.message() + "); send a JSON object"};
+    if (!parsed.is_object()) invalid_field("body", "expected a JSON object");
+    return std::move(parsed.get_object());
+}
+
+std::int64_t query_integer(const request_context& ctx, std::string_view name, std::int64_t fallback, std::int64_t min,
+                           std::int64_t max)
+{
+    const auto text = ctx.query(name);
+    if (!text) return fallback;
+    std::int64_t value = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec != std::errc{} || end != text->data() + text->size() || value < min || value > max)
+        invalid_parameter(name, "expected an integer between " + std::to_string(min) + " and " + std::to_string(max) +
+                                    ", got '" + *text + "'");
+    return value;
+}
+
+void reject_unknown_fields(const json::object& body, std::initializer_list<std::string_view> allowed)
+{
+    for (const auto& member : body) {
+        if (std::find(allowed.begin(), allowed.end(), member.key()) != allowed.end()) continue;
+        std::string known;
+        for (auto name : allowed) known += (known.empty() ? "" : ", ") + std::string{name};
+        invalid_field(member.key(), "unknown field; the accepted fields are " + known);
+    }
+}
+
+}  // namespace raydeploy::api

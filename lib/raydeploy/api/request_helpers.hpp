@@ -1,0 +1,28 @@
+// Reading requests: JSON bodies, query parameters, and the 400/415/422 errors for bad ones.
+#pragma once
+
+#include "raydeploy/http/router.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace raydeploy::api {
+
+// The body as a JSON object; an empty body is an empty object. Throws api_error: 415 when the
+// content type is not JSON, 400 INVALID_JSON for a syntax error, 422 when it is not an object.
+json::object json_body(const request_context& ctx);
+
+// An integer query parameter within [min, max], or `fallback` when absent. 400 INVALID_PARAMETER otherwise.
+std::int64_t query_integer(const request_context& ctx, std::string_view name, std::int64_t fallback, std::int64_t min,
+                           std::int64_t max);
+
+// 422 VALIDATION_ERROR naming the field.
+[[noreturn]] void invalid_field(std::string_view field, std::string_view message);
+// 400 INVALID_PARAMETER naming the query parameter.
+[[noreturn]] void invalid_parameter(std::string_view name, std::string_view message);
+
+// Rejects members of `body` not in `allowed` (422 naming the first unknown one).
+void reject_unknown_fields(const json::object& body, std::initializer_list<std::string_view> allowed);
+
+}  // namespace raydeploy::api

@@ -1,0 +1,101 @@
+// The execution engine: starts checkpoint runs (ansible-playbook children), queues them beyond the
+// concurrency limit, cancels them, turns their output into events and keeps their rows current,
+// and at start-up reconciles what a previous life of the service left running.
+//
+// @par Thread safety
+// Single-threaded: use from the io_context's thread.
+#pragma once
+
+#include "raydeploy/catalog/catalog.hpp"
+#include "raydeploy/engine/child_process.hpp"
+#include "raydeploy/engine/execution.hpp"
+#include "raydeploy/engine/execution_store.hpp"
+#include "raydeploy/engine/progress.hpp"
+#include "raydeploy/events/event_log.hpp"
+#include "raydeploy/util/net.hpp"
+
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+
+namespace raydeploy {
+
+struct engine_settings {
+    std::filesystem::path inventory;
+    // ansible-playbook to run; empty when none was found (runs then fail with a clear error).
+    std::filesystem::path ansible_playbook;
+    std::filesystem::path runs_dir;      // STATE_DIR/runs: one directory per execution
+    std::filesystem::path callback_dir;  // where the raydeploy_events callback plugin was written
+    std::size_t max_concurrent = 4;
+    std::chrono::milliseconds kill_grace{std::chrono::seconds{10}};
+};
+
+class execution_manager {
+public:
+    execution_manager(net::any_io_executor executor, const checkpoint_catalog& catalog, sqlite::database& db,
+                      event_log& events, engine_settings settings);
+
+    // Ends every execution a previous life left queued or running as `interrupted`, after
+    // stopping what is left of its process group. Call once, before serving.
+    void recover();
+
+    // Queues a run of `checkpoint` and starts it when a slot is free. Throws engine_error.
+    execution_record start(const std::string& checkpoint, execution_params params);
+    // Cancels a queued or running execution. Throws engine_error.
+    execution_record cancel(const std::string& id);
+
+    std::optional<execution_record> get(std::string_view id) { return store_.get(id); }
+    std::vector<execution_record> list(const execution_filter& filter) { return store_.list(filter); }
+
+    // The execution's text output (stdout and stderr of ansible-playbook).
+    std::filesystem::path log_file(std::string_view id) const;
+    bool is_active(std::string_view id) const { return active_.count(std::string{id}) != 0; }
+    // Completes when the execution writes output or ends, or after `timeout`; at once when it is
+    // not active.
+    net::awaitable<void> wait_for_output(std::string id, std::chrono::milliseconds timeout);
+
+    // Stops every running execution (they end as `interrupted`) and refuses new ones.
+    void shutdown();
+    std::size_t running_count() const;
+
+private:
+    struct active_run {
+        execution_record record;
+        std::int64_t next_counter = 1;
+        execution_progress progress;
+        std::unique_ptr<child_process> child;
+        std::ofstream log;
+        std::vector<net::steady_timer*> output_waiters;
+        bool cancel_requested = false;
+    };
+
+    void pump();
+    net::awaitable<void> run(std::string id);
+    void emit(active_run& run, std::string type, boost::json::object fields);
+    void on_ansible_event(active_run& run, std::string_view line);
+    void notify_output(active_run& run);
+    void finish(active_run& run, execution_status status, std::optional<int> rc, std::string reason);
+    std::vector<std::string> child_environment(const std::string& execution_id) const;
+
+    net::any_io_executor executor_;
+    const checkpoint_catalog& catalog_;
+    execution_store store_;
+    event_log& events_;
+    engine_settings settings_;
+    std::map<std::string, std::unique_ptr<active_run>, std::less<>> active_;  // queued and running
+    std::deque<std::string> queue_;
+    bool shutting_down_ = false;
+};
+
+// Where ansible-playbook is: the configured path, else the project virtualenv next to the
+// binary (BINARY/../../.venv/bin) or in the current directory, else PATH. Empty when not found.
+std::filesystem::path find_ansible_playbook(const std::filesystem::path& configured);
+
+// Writes the event callback plugin that ships inside the binary into `directory` (if its
+// content changed) and returns the directory.
+std::filesystem::path install_callback_plugin(const std::filesystem::path& directory);
+
+}  // namespace raydeploy

@@ -1,0 +1,39 @@
+// Executions in SQLite: the rows behind GET /api/v1/executions and the engine's own state.
+#pragma once
+
+#include "raydeploy/engine/execution.hpp"
+#include "raydeploy/store/sqlite.hpp"
+
+#include <optional>
+#include <vector>
+
+namespace raydeploy {
+
+struct execution_filter {
+    std::optional<std::string> checkpoint;
+    std::optional<execution_status> status;
+    std::size_t limit = 50;
+    std::optional<std::int64_t> before_rowid;  // paging cursor: rows inserted before this one
+};
+
+class execution_store {
+public:
+    explicit execution_store(sqlite::database& db) : db_{db} {}
+
+    // Inserts the record and sets its rowid.
+    void insert(execution_record& record);
+    // Writes every mutable column of the record.
+    void update(const execution_record& record);
+    std::optional<execution_record> get(std::string_view id);
+    // Newest first.
+    std::vector<execution_record> list(const execution_filter& filter);
+    // Executions in one of `statuses`, oldest first.
+    std::vector<execution_record> with_status(std::initializer_list<execution_status> statuses);
+    // The highest event counter stored for the execution (0 when it has none).
+    std::int64_t max_counter(std::string_view id);
+
+private:
+    sqlite::database& db_;
+};
+
+}  // namespace raydeploy

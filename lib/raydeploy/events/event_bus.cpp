@@ -1,0 +1,53 @@
+// Event fan-out with bounded per-subscriber queues.
+#include "raydeploy/events/event_bus.hpp"
+
+#include "raydeploy/util/log.hpp"
+
+namespace raydeploy {
+
+event_subscription::event_subscription(net::any_io_executor executor, event_filter filter, std::size_t capacity)
+    : filter_{std::move(filter)}, channel_{std::move(executor), capacity}
+{
+}
+
+std::shared_ptr<event_subscription> event_bus::subscribe(event_filter filter, std::size_t capacity)
+{
+    auto subscription = std::make_shared<event_subscription>(executor_, std::move(filter), capacity);
+    subscribers_.push_back(subscription);
+    return subscription;
+}
+
+void event_bus::publish(const published_event_ptr& item)
+{
+    for (auto it = subscribers_.begin(); it != subscribers_.end();) {
+        auto subscription = it->lock();
+        if (!subscription) {
+            it = subscribers_.erase(it);
+            continue;
+        }
+        ++it;
+        if (subscription->overflowed_ || !subscription->filter_.matches(item->type, item->execution_id)) continue;
+        if (!subscription->channel_.try_send(boost::system::error_code{}, item)) {
+            // Full (or already closed): this subscriber cannot keep up. Never wait for it.
+            subscription->overflowed_ = true;
+            subscription->channel_.close();
+            log::info("event subscriber too slow; closing it", {{"seq", item->seq}});
+            if (subscription->on_overflow) subscription->on_overflow();
+        }
+    }
+}
+
+void event_bus::close_all()
+{
+    for (auto& weak : subscribers_)
+        if (auto subscription = weak.lock()) subscription->close();
+    subscribers_.clear();
+}
+
+std::size_t event_bus::subscriber_count()
+{
+    subscribers_.remove_if([](const auto& weak) { return weak.expired(); });
+    return subscribers_.size();
+}
+
+}  // namespace raydeploy

@@ -1,0 +1,128 @@
+// Batched, durable-before-published event storage.
+#include "raydeploy/events/event_log.hpp"
+
+#include "raydeploy/util/log.hpp"
+#include "raydeploy/util/time.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace raydeploy {
+namespace {
+
+published_event_ptr make_published(std::int64_t seq, std::string type, std::optional<std::string> execution_id,
+                                   std::string payload_without_seq)
+{
+    // The stored payload is the document without "seq" (unknown until the insert); splice it in
+    // front rather than parsing and re-serializing.
+    std::string text = "{\"seq\":" + std::to_string(seq);
+    if (payload_without_seq.size() > 2) text += ",";
+    text.append(payload_without_seq, 1, std::string::npos);
+    return std::make_shared<const published_event>(published_event{seq, std::move(type), std::move(execution_id), std::move(text)});
+}
+
+std::vector<published_event_ptr> collect(sqlite::statement& statement, const event_filter* filter, std::size_t limit)
+{
+    std::vector<published_event_ptr> out;
+    while (out.size() < limit && statement.step()) {
+        std::optional<std::string> execution;
+        if (!statement.column_is_null(2)) execution = statement.column_text(2);
+        std::string type = statement.column_text(1);
+        if (filter && !filter->matches(type, execution)) continue;
+        out.push_back(make_published(statement.column_int(0), std::move(type), std::move(execution), statement.column_text(3)));
+    }
+    return out;
+}
+
+}  // namespace
+
+event_log::event_log(net::any_io_executor executor, sqlite::database& db, event_bus& bus, event_log_options options)
+    : executor_{executor}, db_{db}, bus_{bus}, options_{options}, flush_timer_{executor}
+{
+    auto newest = db_.prepare("SELECT coalesce(max(seq), 0) FROM events");
+    newest.step();
+    last_published_ = newest.column_int(0);
+}
+
+void event_log::append(event item)
+{
+    if (item.created.empty()) item.created = now_timestamp();
+    pending_.push_back(std::move(item));
+    if (pending_.size() >= options_.batch_size) flush();
+    else schedule_flush();
+}
+
+void event_log::schedule_flush()
+{
+    if (flush_scheduled_) return;
+    flush_scheduled_ = true;
+    flush_timer_.expires_after(options_.batch_delay);
+    flush_timer_.async_wait([this](boost::system::error_code ec) {
+        flush_scheduled_ = false;
+        if (!ec) flush();
+    });
+}
+
+void event_log::flush()
+{
+    if (pending_.empty()) return;
+    std::vector<event> batch;
+    batch.swap(pending_);
+    std::vector<published_event_ptr> published;
+    published.reserve(batch.size());
+    try {
+        sqlite::transaction tx{db_};
+        auto insert = db_.prepare("INSERT INTO events (type, created, execution_id, counter, payload) VALUES (?, ?, ?, ?, ?)");
+        for (auto& item : batch) {
+            std::string payload = boost::json::serialize(to_stored_json(item));
+            insert.reset();
+            insert.bind(1, item.type).bind(2, item.created);
+            if (item.execution_id) insert.bind(3, *item.execution_id);
+            else insert.bind_null(3);
+            if (item.counter) insert.bind(4, *item.counter);
+            else insert.bind_null(4);
+            insert.bind(5, payload);
+            insert.step();
+            published.push_back(make_published(db_.last_insert_rowid(), item.type, item.execution_id, std::move(payload)));
+        }
+        tx.commit();
+    } catch (const std::exception& e) {
+        // Keep the events and try again shortly: losing them would leave a gap in the counters.
+        log::error("storing events failed; retrying", {{"events", batch.size()}, {"error", e.what()}});
+        batch.insert(batch.end(), std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()));
+        pending_ = std::move(batch);
+        flush_scheduled_ = true;
+        flush_timer_.expires_after(std::chrono::seconds{1});
+        flush_timer_.async_wait([this](boost::system::error_code ec) {
+            flush_scheduled_ = false;
+            if (!ec) flush();
+        });
+        return;
+    }
+    for (const auto& item : published) {
+        last_published_ = item->seq;
+        bus_.publish(item);
+    }
+}
+
+std::vector<published_event_ptr> event_log::read(std::int64_t since, std::int64_t until, const event_filter& filter,
+                                                 std::size_t limit)
+{
+    std::string sql = "SELECT seq, type, execution_id, payload FROM events WHERE seq > ? AND seq <= ?";
+    if (filter.execution_id) sql += " AND execution_id = ?";
+    sql += " ORDER BY seq";
+    auto statement = db_.prepare(sql);
+    statement.bind(1, since).bind(2, until);
+    if (filter.execution_id) statement.bind(3, *filter.execution_id);
+    return collect(statement, &filter, limit);
+}
+
+std::vector<published_event_ptr> event_log::read_execution(std::string_view execution_id, std::int64_t since_counter,
+                                                           std::size_t limit)
+{
+    auto statement = db_.prepare(
+        "SELECT seq, type, execution_id, payload FROM events WHERE execution_id = ? AND counter > ? ORDER BY counter LIMIT ?");
+    statement.bind(1, execution_id).bind(2, since_counter).bind(3, static_cast<std::int64_t>(limit));
+    return collect(statement, nullptr, limit);
+}
+
+}  // namespace raydeploy

@@ -1,0 +1,59 @@
+// The event log: events are written to SQLite in batches (one transaction per batch) and
+// published to the bus only once their transaction committed, so a subscriber never sees an
+// event that a crash could take back, and REST readers and subscribers agree.
+//
+// @par Thread safety
+// Single-threaded: call everything from the io_context's thread.
+#pragma once
+
+#include "raydeploy/events/event.hpp"
+#include "raydeploy/events/event_bus.hpp"
+#include "raydeploy/store/sqlite.hpp"
+#include "raydeploy/util/net.hpp"
+
+#include <chrono>
+#include <vector>
+
+namespace raydeploy {
+
+struct event_log_options {
+    // A batch is written when it is this old or this large, whichever comes first.
+    std::chrono::milliseconds batch_delay{5};
+    std::size_t batch_size = 256;
+};
+
+class event_log {
+public:
+    event_log(net::any_io_executor executor, sqlite::database& db, event_bus& bus, event_log_options options = {});
+
+    // Queues the event for the next batch. `created` is filled in when empty.
+    void append(event item);
+    // Writes and publishes everything queued, now. Used for state changes, so the execution row
+    // and the event announcing it become visible together.
+    void flush();
+
+    // The seq of the newest event that is stored and published.
+    std::int64_t last_published_seq() const { return last_published_; }
+    std::size_t pending() const { return pending_.size(); }
+
+    // Stored events with since < seq <= until that match `filter`, oldest first, at most `limit`.
+    std::vector<published_event_ptr> read(std::int64_t since, std::int64_t until, const event_filter& filter,
+                                          std::size_t limit);
+    // Stored events of one execution with counter > since_counter, oldest first.
+    std::vector<published_event_ptr> read_execution(std::string_view execution_id, std::int64_t since_counter,
+                                                    std::size_t limit);
+
+private:
+    void schedule_flush();
+
+    net::any_io_executor executor_;
+    sqlite::database& db_;
+    event_bus& bus_;
+    event_log_options options_;
+    std::vector<event> pending_;
+    net::steady_timer flush_timer_;
+    bool flush_scheduled_ = false;
+    std::int64_t last_published_ = 0;
+};
+
+}  // namespace raydeploy

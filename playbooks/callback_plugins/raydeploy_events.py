@@ -1,0 +1,535 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# raydeploy_events: Ansible stdout callback plugin of raydeploy.
+# Copyright (C) raydeploy contributors
+#
+# This program is free software: you can redistribute it and/or modify it under the terms of the
+# GNU General Public License as published by the Free Software Foundation, either version 3 of the
+# License, or (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful, but WITHOUT ANY WARRANTY;
+# without even the implied warranty of MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE. See
+# the GNU General Public License for more details: <https://www.gnu.org/licenses/gpl-3.0.txt>.
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+    name: raydeploy_events
+    type: stdout
+    short_description: default Ansible screen output plus one JSON event per callback for raydeploy
+    version_added: historical
+    author: raydeploy contributors
+    description:
+      - Prints exactly what the C(default) stdout callback prints.
+      - In addition, when O(event_fd) or O(event_file) is set, writes one compact JSON object per
+        Ansible callback (one line each) to that channel. Field names follow ansible-runner
+        (C(event), C(uuid), C(parent_uuid), C(counter), C(stdout), C(start_line), C(end_line),
+        C(created), C(pid), C(event_data)).
+      - Text that Ansible writes to stdout outside any callback (for example C(-v) output) becomes a
+        C(verbose) event, so that the C(stdout) of all events, in order, is the whole stdout.
+      - Without a channel the plugin behaves exactly like C(default).
+    extends_documentation_fragment:
+      - default_callback
+      - result_format_callback
+    requirements:
+      - set as stdout callback (ANSIBLE_STDOUT_CALLBACK=raydeploy_events) with this directory in
+        ANSIBLE_CALLBACK_PLUGINS
+    options:
+      event_fd:
+        description:
+          - Number of an already open, writable file descriptor that receives the events.
+          - Takes precedence over O(event_file).
+        type: int
+        env:
+          - name: RAYDEPLOY_EVENT_FD
+      event_file:
+        description:
+          - Path of a file the events are appended to (created with mode 0600 if missing). A
+            relative path is relative to the working directory of ansible-playbook.
+        type: str
+        env:
+          - name: RAYDEPLOY_EVENT_FILE
+      res_limit:
+        description:
+          - Largest size, in bytes of compact JSON, of a result (C(event_data.res)) kept in an event.
+          - 'A larger result is replaced by C({"_raydeploy_truncated": true, "size": N, "msg": ...}),
+            C(msg) being the first 1000 characters of the result''s C(msg), if it has one.'
+        type: int
+        default: 65536
+        env:
+          - name: RAYDEPLOY_EVENT_RES_LIMIT
+        ini:
+          - section: callback_raydeploy_events
+            key: res_limit
+'''
+
+import errno
+import json
+import os
+import re
+import select
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.json import AnsibleJSONEncoder
+from ansible.plugins.callback.default import CallbackModule as DefaultCallback
+
+_ANSI_RE = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
+_MSG_LIMIT = 1000
+
+# Events whose result means the host failed (ignore_errors aside).
+_FAILED_EVENTS = frozenset(('runner_on_failed', 'runner_on_unreachable', 'runner_item_on_failed',
+                            'runner_on_async_failed'))
+# Events that close a host's work on a task, and get a duration.
+_FINAL_EVENTS = frozenset(('runner_on_ok', 'runner_on_failed', 'runner_on_skipped',
+                           'runner_on_unreachable'))
+
+
+class _Encoder(AnsibleJSONEncoder):
+    """Compact JSON; anything that is not JSON-safe becomes its string form instead of an error."""
+
+    def default(self, o):
+        try:
+            return super().default(o)
+        except TypeError:
+            return str(o)
+
+
+_ENCODE = _Encoder(separators=(',', ':'), ensure_ascii=False, allow_nan=False).encode
+
+
+def _iso(ts):
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec='microseconds')
+
+
+class CallbackModule(DefaultCallback):
+    """The default stdout callback, plus one JSON event per callback on raydeploy's event channel."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = 'stdout'
+    CALLBACK_NAME = 'raydeploy_events'
+
+    def __init__(self):
+        self._ev_fd = None              # event channel; None: plain `default` behaviour
+        self._ev_pid = os.getpid()      # only the controller writes events (workers are forks)
+        self._ev_lock = threading.RLock()
+        self._ev_counter = 0
+        self._ev_lines = 0              # stdout lines written through Display so far
+        self._ev_capture = None         # list collecting the stdout text of the running hook
+        self._ev_capture_thread = None
+        self._ev_res_limit = 65536
+        self._ev_playbook = {}          # playbook, playbook_uuid
+        self._ev_play = {}              # play, play_uuid, play_pattern
+        self._ev_tasks = {}             # ansible task _uuid -> task context (task_uuid, ...)
+        self._ev_task_started = {}        # ansible task _uuid -> time the task started
+        self._ev_host_start = {}        # (host name, ansible task _uuid) -> runner_on_start time
+        self._ev_addrs = {}             # host name -> remote_addr
+        self._ev_warned = False
+        super().__init__()
+
+    # ----------------------------------------------------------------------------------- set-up
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        if self._ev_fd is not None:
+            return
+        limit = self.get_option('res_limit')
+        self._ev_res_limit = int(limit) if limit is not None else 65536
+        fd = self.get_option('event_fd')
+        path = self.get_option('event_file')
+        if fd is not None and str(fd) != '':
+            fd = int(fd)
+            try:
+                os.fstat(fd)
+            except OSError as e:
+                raise AnsibleError('raydeploy_events: RAYDEPLOY_EVENT_FD=%d is not an open file descriptor: %s' % (fd, e))
+        elif path:
+            path = os.path.expanduser(path)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as e:
+                raise AnsibleError('raydeploy_events: cannot open RAYDEPLOY_EVENT_FILE %s: %s' % (path, e))
+        else:
+            return
+        try:
+            os.set_inheritable(fd, False)   # modules and connection plugins never see it
+        except OSError:
+            pass
+        self._ev_fd = fd
+        self._ev_install_display_hook()
+
+    def _ev_install_display_hook(self):
+        """Wrap the Display singleton's display() so the stdout text of every hook is captured and
+        every stdout line is counted. The text is still written by Ansible's own display()."""
+        disp = self._display
+        orig = disp.display
+        pid = self._ev_pid
+        lock = self._ev_lock
+        on_stdout = self._ev_on_stdout
+
+        def display(msg, color=None, stderr=False, screen_only=False, log_only=False, newline=True, caplevel=None):
+            if stderr or log_only or os.getpid() != pid:
+                return orig(msg, color=color, stderr=stderr, screen_only=screen_only, log_only=log_only,
+                            newline=newline, caplevel=caplevel)
+            with lock:
+                orig(msg, color=color, stderr=stderr, screen_only=screen_only, log_only=log_only,
+                     newline=newline, caplevel=caplevel)
+                if msg.endswith('\n'):
+                    on_stdout(msg)
+                elif newline:
+                    on_stdout(msg + '\n')
+                elif msg:
+                    on_stdout(msg)
+
+        display._raydeploy_events = True
+        disp.display = display
+
+    def _ev_on_stdout(self, text):
+        # called with _ev_lock held
+        if self._ev_capture is not None and self._ev_capture_thread == threading.get_ident():
+            self._ev_capture.append(text)
+            self._ev_lines += text.count('\n')
+        else:
+            # stdout outside any hook (e.g. -v output relayed from the workers)
+            start = self._ev_lines
+            self._ev_lines += text.count('\n')
+            self._ev_emit('verbose', str(uuid.uuid4()), None, {}, text, start)
+
+    # ------------------------------------------------------------------------------- emission
+
+    def _ev_hook(self, event, ev_uuid, parent_uuid, event_data, parent_method, *args, **kwargs):
+        """Run the `default` callback's method, capturing its stdout, then emit the event."""
+        with self._ev_lock:
+            start = self._ev_lines
+            outer = self._ev_capture, self._ev_capture_thread
+            self._ev_capture = captured = []
+            self._ev_capture_thread = threading.get_ident()
+            try:
+                parent_method(*args, **kwargs)
+            finally:
+                self._ev_capture, self._ev_capture_thread = outer
+                self._ev_emit(event, ev_uuid, parent_uuid, event_data, ''.join(captured), start)
+
+    def _ev_emit(self, event, ev_uuid, parent_uuid, event_data, text, start_line):
+        if self._ev_fd is None or os.getpid() != self._ev_pid:
+            return
+        if text.endswith('\n'):
+            text = text[:-1]
+        if '\x1b' in text:
+            text = _ANSI_RE.sub('', text)
+        self._ev_counter += 1
+        record = {
+            'event': event,
+            'uuid': ev_uuid,
+            'parent_uuid': parent_uuid,
+            'counter': self._ev_counter,
+            'stdout': text,
+            'start_line': start_line,
+            'end_line': self._ev_lines,
+            'created': datetime.now(timezone.utc).isoformat(timespec='microseconds'),
+            'pid': self._ev_pid,
+            'event_data': event_data,
+        }
+        try:
+            line = _ENCODE(record)
+        except ValueError:   # NaN/Infinity somewhere, or a circular structure
+            record['event_data'] = json.loads(json.dumps(event_data, cls=_Encoder, default=str))
+            line = _ENCODE(record)
+        self._ev_write((line + '\n').encode('utf-8', 'replace'))
+
+    def _ev_write(self, data):
+        fd = self._ev_fd
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(fd, view)
+            except BlockingIOError:
+                select.select((), (fd,), ())
+                continue
+            except InterruptedError:
+                continue
+            except OSError as e:
+                # The reader is gone (EPIPE) or the channel broke: keep running the playbook, with
+                # the human output only.
+                self._ev_fd = None
+                if not self._ev_warned:
+                    self._ev_warned = True
+                    self._display.warning('raydeploy_events: event channel failed (%s); no more events are written'
+                                          % errno.errorcode.get(e.errno, e))
+                return
+            view = view[n:]
+
+    # --------------------------------------------------------------------------- event data
+
+    def _ev_json_safe(self, value):
+        """The value, or a short stand-in when its compact JSON exceeds res_limit bytes."""
+        try:
+            text = _ENCODE(value)
+        except ValueError:
+            value = json.loads(json.dumps(value, cls=_Encoder, default=str))
+            text = _ENCODE(value)
+        size = len(text)
+        limit = self._ev_res_limit
+        if size * 4 > limit:
+            size = len(text.encode('utf-8', 'replace'))
+        if size <= limit:
+            return value
+        short = {'_raydeploy_truncated': True, 'size': size}
+        msg = value.get('msg') if isinstance(value, dict) else None
+        if msg is not None:
+            short['msg'] = (msg if isinstance(msg, str) else str(msg))[:_MSG_LIMIT]
+        return short
+
+    def _ev_res(self, result):
+        res = result._result
+        if not isinstance(res, dict):
+            return self._ev_json_safe(res)
+        # a copy (the default callback prunes result._result while displaying it), without Ansible's
+        # internal keys
+        res = {k: v for k, v in res.items() if not k.startswith('_ansible_')}
+        facts = res.get('ansible_facts')
+        if isinstance(facts, dict) and 'ansible_env' in facts:
+            facts = dict(facts)
+            del facts['ansible_env']
+            res['ansible_facts'] = facts
+        return self._ev_json_safe(res)
+
+    def _ev_task_ctx(self, task, register=False):
+        """Task fields of event_data; the task's uuid is that of its (latest) task start event."""
+        key = task._uuid
+        ctx = self._ev_tasks.get(key)
+        if ctx is None or register:
+            role = getattr(task, '_role', None)
+            ctx = {
+                'task': task.get_name().strip(),
+                'task_uuid': str(uuid.uuid4()),
+                'task_action': task.action,
+                'task_path': task.get_path() or '',
+                'role': role.get_name() if role else '',
+            }
+            self._ev_tasks[key] = ctx
+        return ctx
+
+    def _ev_remote_addr(self, host):
+        """The host's inventory `ansible_host` when it is a plain value, else its inventory name.
+        (The templated connection address is only known inside the worker processes.)"""
+        name = host.get_name()
+        addr = self._ev_addrs.get(name)
+        if addr is None:
+            addr = host.vars.get('ansible_host') if isinstance(getattr(host, 'vars', None), dict) else None
+            if not isinstance(addr, str) or not addr or '{' in addr:
+                addr = host.address or name
+            self._ev_addrs[name] = addr = str(addr)
+        return addr
+
+    def _ev_base(self):
+        data = dict(self._ev_playbook)
+        data.update(self._ev_play)
+        return data
+
+    def _ev_runner(self, event, result, **extra):
+        task = result._task
+        host = result._host
+        ctx = self._ev_task_ctx(task)
+        data = self._ev_base()
+        data.update(ctx)
+        data['host'] = host.get_name()
+        data['remote_addr'] = self._ev_remote_addr(host)
+        res = result._result if isinstance(result._result, dict) else {}
+        data['res'] = self._ev_res(result)
+        if event in _FINAL_EVENTS:
+            now = time.time()
+            started = self._ev_host_start.pop((data['host'], task._uuid), None)
+            if started is None:
+                started = self._ev_task_started.get(task._uuid, now)
+            data['start'] = _iso(started)
+            data['end'] = _iso(now)
+            data['duration'] = round(now - started, 6)
+        data['changed'] = bool(res.get('changed', False))
+        data['failed'] = event in _FAILED_EVENTS
+        if event.startswith('runner_item_on_'):
+            data['item'] = self._get_item_label(res)
+        data.update(extra)
+        return ctx['task_uuid'], data
+
+    # ------------------------------------------------------------------------- playbook level
+
+    def v2_playbook_on_start(self, playbook):
+        if self._ev_fd is None:
+            return super().v2_playbook_on_start(playbook)
+        ev_uuid = str(uuid.uuid4())
+        self._ev_playbook = {'playbook': os.path.basename(playbook._file_name), 'playbook_uuid': ev_uuid}
+        self._ev_play = {}
+        self._ev_hook('playbook_on_start', ev_uuid, None, dict(self._ev_playbook),
+                      super().v2_playbook_on_start, playbook)
+
+    def v2_playbook_on_play_start(self, play):
+        if self._ev_fd is None:
+            return super().v2_playbook_on_play_start(play)
+        ev_uuid = str(uuid.uuid4())
+        hosts = play.hosts
+        pattern = ','.join(hosts) if isinstance(hosts, (list, tuple)) else str(hosts or '')
+        self._ev_play = {'play': play.get_name().strip(), 'play_uuid': ev_uuid, 'play_pattern': pattern}
+        self._ev_hook('playbook_on_play_start', ev_uuid, self._ev_playbook.get('playbook_uuid'), self._ev_base(),
+                      super().v2_playbook_on_play_start, play)
+
+    def _ev_task_start(self, event, task, parent_method, *args, **kwargs):
+        ctx = self._ev_task_ctx(task, register=True)
+        self._ev_task_started[task._uuid] = time.time()
+        data = self._ev_base()
+        data.update(ctx)
+        if not task.no_log:
+            data['task_args'] = self._ev_json_safe(dict(task.args))
+        self._ev_hook(event, ctx['task_uuid'], self._ev_play.get('play_uuid'), data, parent_method, task, *args, **kwargs)
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        if self._ev_fd is None:
+            return super().v2_playbook_on_task_start(task, is_conditional)
+        self._ev_task_start('playbook_on_task_start', task, super().v2_playbook_on_task_start, is_conditional)
+
+    def v2_playbook_on_handler_task_start(self, task):
+        if self._ev_fd is None:
+            return super().v2_playbook_on_handler_task_start(task)
+        self._ev_task_start('playbook_on_handler_task_start', task, super().v2_playbook_on_handler_task_start)
+
+    def v2_playbook_on_cleanup_task_start(self, task):
+        if self._ev_fd is None:
+            return super().v2_playbook_on_cleanup_task_start(task)
+        self._ev_task_start('playbook_on_cleanup_task_start', task, super().v2_playbook_on_cleanup_task_start)
+
+    def v2_playbook_on_include(self, included_file):
+        if self._ev_fd is None:
+            return super().v2_playbook_on_include(included_file)
+        data = self._ev_base()
+        task = getattr(included_file, '_task', None)
+        parent = self._ev_play.get('play_uuid')
+        if task is not None:
+            ctx = self._ev_task_ctx(task)
+            data.update(ctx)
+            parent = ctx['task_uuid']
+        data['included_file'] = included_file._filename
+        data['hosts'] = [h.name for h in included_file._hosts]
+        self._ev_hook('playbook_on_include', str(uuid.uuid4()), parent, data,
+                      super().v2_playbook_on_include, included_file)
+
+    def v2_playbook_on_notify(self, handler, host):
+        # Sent when handlers are flushed, not while the notifying task runs: a child of the play.
+        if self._ev_fd is None:
+            return super().v2_playbook_on_notify(handler, host)
+        data = self._ev_base()
+        data['handler'] = handler.get_name()
+        data['host'] = host.get_name() if hasattr(host, 'get_name') else str(host)
+        self._ev_hook('playbook_on_notify', str(uuid.uuid4()), self._ev_play.get('play_uuid'), data,
+                      super().v2_playbook_on_notify, handler, host)
+
+    def v2_playbook_on_no_hosts_matched(self):
+        if self._ev_fd is None:
+            return super().v2_playbook_on_no_hosts_matched()
+        self._ev_hook('playbook_on_no_hosts_matched', str(uuid.uuid4()), self._ev_play.get('play_uuid'),
+                      self._ev_base(), super().v2_playbook_on_no_hosts_matched)
+
+    def v2_playbook_on_no_hosts_remaining(self):
+        if self._ev_fd is None:
+            return super().v2_playbook_on_no_hosts_remaining()
+        self._ev_hook('playbook_on_no_hosts_remaining', str(uuid.uuid4()), self._ev_play.get('play_uuid'),
+                      self._ev_base(), super().v2_playbook_on_no_hosts_remaining)
+
+    def v2_playbook_on_stats(self, stats):
+        if self._ev_fd is None:
+            return super().v2_playbook_on_stats(stats)
+        data = dict(self._ev_playbook)
+        for name in ('ok', 'changed', 'failures', 'dark', 'skipped', 'rescued', 'ignored', 'processed'):
+            data[name] = dict(getattr(stats, name, None) or {})
+        custom = getattr(stats, 'custom', None) or {}
+        data['artifact_data'] = self._ev_json_safe(custom.get('_run', {}))
+        per_host = {k: v for k, v in custom.items() if k != '_run'}
+        if per_host:
+            data['artifact_data_per_host'] = self._ev_json_safe(per_host)
+        self._ev_hook('playbook_on_stats', str(uuid.uuid4()), self._ev_playbook.get('playbook_uuid'), data,
+                      super().v2_playbook_on_stats, stats)
+
+    # ----------------------------------------------------------------------------- host level
+
+    def v2_runner_on_start(self, host, task):
+        if self._ev_fd is None:
+            return super().v2_runner_on_start(host, task)
+        now = time.time()
+        ctx = self._ev_task_ctx(task)
+        data = self._ev_base()
+        data.update(ctx)
+        data['host'] = host.get_name()
+        data['remote_addr'] = self._ev_remote_addr(host)
+        data['start'] = _iso(now)
+        self._ev_host_start[(data['host'], task._uuid)] = now
+        self._ev_hook('runner_on_start', str(uuid.uuid4()), ctx['task_uuid'], data,
+                      super().v2_runner_on_start, host, task)
+
+    def _ev_result(self, event, parent_method, result, **extra):
+        parent, data = self._ev_runner(event, result, **extra)
+        self._ev_hook(event, str(uuid.uuid4()), parent, data, parent_method, result)
+
+    def v2_runner_on_ok(self, result):
+        if self._ev_fd is None:
+            return super().v2_runner_on_ok(result)
+        self._ev_result('runner_on_ok', super().v2_runner_on_ok, result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        if self._ev_fd is None:
+            return super().v2_runner_on_failed(result, ignore_errors=ignore_errors)
+        parent, data = self._ev_runner('runner_on_failed', result, ignore_errors=bool(ignore_errors))
+        self._ev_hook('runner_on_failed', str(uuid.uuid4()), parent, data,
+                      super().v2_runner_on_failed, result, ignore_errors=ignore_errors)
+
+    def v2_runner_on_skipped(self, result):
+        if self._ev_fd is None:
+            return super().v2_runner_on_skipped(result)
+        self._ev_result('runner_on_skipped', super().v2_runner_on_skipped, result)
+
+    def v2_runner_on_unreachable(self, result):
+        if self._ev_fd is None:
+            return super().v2_runner_on_unreachable(result)
+        self._ev_result('runner_on_unreachable', super().v2_runner_on_unreachable, result,
+                        ignore_errors=bool(getattr(result._task, 'ignore_unreachable', False)))
+
+    def v2_runner_item_on_ok(self, result):
+        if self._ev_fd is None:
+            return super().v2_runner_item_on_ok(result)
+        self._ev_result('runner_item_on_ok', super().v2_runner_item_on_ok, result)
+
+    def v2_runner_item_on_failed(self, result):
+        if self._ev_fd is None:
+            return super().v2_runner_item_on_failed(result)
+        self._ev_result('runner_item_on_failed', super().v2_runner_item_on_failed, result)
+
+    def v2_runner_item_on_skipped(self, result):
+        if self._ev_fd is None:
+            return super().v2_runner_item_on_skipped(result)
+        self._ev_result('runner_item_on_skipped', super().v2_runner_item_on_skipped, result)
+
+    def v2_runner_retry(self, result):
+        if self._ev_fd is None:
+            return super().v2_runner_retry(result)
+        self._ev_result('runner_retry', super().v2_runner_retry, result)
+
+    def v2_runner_on_async_poll(self, result):
+        if self._ev_fd is None:
+            return super().v2_runner_on_async_poll(result)
+        self._ev_result('runner_on_async_poll', super().v2_runner_on_async_poll, result)
+
+    def v2_runner_on_async_ok(self, result):
+        if self._ev_fd is None:
+            return super().v2_runner_on_async_ok(result)
+        self._ev_result('runner_on_async_ok', super().v2_runner_on_async_ok, result)
+
+    def v2_runner_on_async_failed(self, result):
+        if self._ev_fd is None:
+            return super().v2_runner_on_async_failed(result)
+        self._ev_result('runner_on_async_failed', super().v2_runner_on_async_failed, result)
+
+    def v2_on_file_diff(self, result):
+        if self._ev_fd is None:
+            return super().v2_on_file_diff(result)
+        self._ev_result('on_file_diff', super().v2_on_file_diff, result)

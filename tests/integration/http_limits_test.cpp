@@ -1,0 +1,222 @@
+// Suite http_limits: oversized, malformed and stalled requests are refused and the service keeps serving.
+#include "support/test_support.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <thread>
+
+using namespace raydeploy::test;
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+constexpr std::size_t mebibyte = 1024 * 1024;
+
+// The service is still healthy: a new connection gets an answer to GET /health.
+void require_still_serving(const service_process& service)
+{
+    const auto res = http_get(service.port(), "/health");
+    BOOST_TEST(res.result_int() == 200, "GET /health after the abuse answered " << res.result_int());
+}
+
+std::string request_head(std::string_view method, std::string_view target, std::string_view extra_headers = {})
+{
+    return std::string{method} + " " + std::string{target} + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+           std::string{extra_headers} + "\r\n";
+}
+
+// A service whose idle and read timeouts are one second, set through a config file.
+service_options short_timeouts(const temp_dir& dir)
+{
+    service_options options;
+    const fs::path config = dir.write_file("raydeploy.yaml", "http: {idle_timeout: 1s, read_timeout: 1s}\n");
+    options.args = {"--config", config.string()};
+    return options;
+}
+
+double seconds_since(steady::time_point start)
+{
+    return std::chrono::duration<double>(steady::now() - start).count();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(http_limits)
+
+BOOST_AUTO_TEST_CASE(announced_body_over_one_mebibyte_is_413)
+{
+    service_process service;
+    // Only the headers: the server must refuse on the announced length, without waiting for a body.
+    const std::string raw = raw_exchange(
+        service.port(), request_head("POST", "/api/v1/checkpoints", "Content-Length: 2097152\r\n"));
+    const auto res = parse_response(raw);
+    BOOST_TEST(res.result_int() == 413);
+    BOOST_TEST(res[http::field::content_type] == "application/json");
+    BOOST_TEST(error_code_of(res) == "PAYLOAD_TOO_LARGE");
+    BOOST_TEST(!res.keep_alive());
+    require_still_serving(service);
+}
+
+BOOST_AUTO_TEST_CASE(sent_body_over_one_mebibyte_is_413)
+{
+    service_process service;
+    const std::string body(2 * mebibyte, 'x');
+    struct case_t {
+        std::string name;
+        std::string bytes;
+    };
+    // Chunked: no length up front, so the server has to count what actually arrives.
+    std::string chunked = request_head("POST", "/health", "Transfer-Encoding: chunked\r\n");
+    for (std::size_t sent = 0; sent < body.size(); sent += 64 * 1024)
+        chunked += "10000\r\n" + body.substr(sent, 64 * 1024) + "\r\n";  // 0x10000 bytes per chunk
+    chunked += "0\r\n\r\n";
+    const case_t cases[] = {
+        {"Content-Length and the whole body",
+         request_head("POST", "/health", "Content-Length: " + std::to_string(body.size()) + "\r\n") + body},
+        {"chunked body", chunked},
+    };
+    for (const auto& tc : cases) {
+        BOOST_TEST_CONTEXT(tc.name)
+        {
+            const auto res = parse_response(raw_exchange(service.port(), tc.bytes, 10s));
+            BOOST_TEST(res.result_int() == 413);
+            BOOST_TEST(error_code_of(res) == "PAYLOAD_TOO_LARGE");
+        }
+    }
+    require_still_serving(service);
+}
+
+BOOST_AUTO_TEST_CASE(body_of_exactly_one_mebibyte_is_accepted)
+{
+    service_process service;
+    // The limit is 1 MiB inclusive: the body is read and the request routed (POST /health is 405).
+    const auto at_limit = http_request(service.port(), http::verb::post, "/health", std::string(mebibyte, 'x'));
+    BOOST_TEST(at_limit.result_int() == 405);
+    const auto over = http_request(service.port(), http::verb::post, "/health", std::string(mebibyte + 1, 'x'));
+    BOOST_TEST(over.result_int() == 413);
+}
+
+BOOST_AUTO_TEST_CASE(configured_limits_replace_the_defaults)
+{
+    // Through the environment this time; the config file path is covered by the timeout tests.
+    service_options options;
+    options.env = {{"RAYDEPLOY_HTTP_BODY_LIMIT", "2048"}, {"RAYDEPLOY_HTTP_HEADER_LIMIT", "2048"}};
+    service_process service{options};
+    const auto body = http_request(service.port(), http::verb::post, "/health", std::string(4096, 'x'));
+    BOOST_TEST(body.result_int() == 413);
+    BOOST_TEST(body.body().find("2048") != std::string::npos, body.body());  // the message states the limit
+    const auto headers = http_request(service.port(), http::verb::get, "/health", {},
+                                      {{"X-Padding", std::string(3 * 1024, 'a')}});
+    BOOST_TEST(headers.result_int() == 431);
+    require_still_serving(service);
+}
+
+BOOST_AUTO_TEST_CASE(headers_over_eight_kibibytes_are_431)
+{
+    service_process service;
+    // Just under the limit is fine...
+    const auto small = http_request(service.port(), http::verb::get, "/health", {},
+                                    {{"X-Padding", std::string(7 * 1024, 'a')}});
+    BOOST_TEST(small.result_int() == 200);
+
+    // ...one large header over it is not, and neither are many small ones.
+    std::string many;
+    for (int i = 0; i < 200; ++i) many += "X-Padding-" + std::to_string(i) + ": " + std::string(50, 'b') + "\r\n";
+    for (const std::string& headers : {"X-Padding: " + std::string(9 * 1024, 'a') + "\r\n", many}) {
+        BOOST_TEST_CONTEXT(headers.size() << " bytes of headers")
+        {
+            const auto res = parse_response(raw_exchange(service.port(), request_head("GET", "/health", headers)));
+            BOOST_TEST(res.result_int() == 431);
+            BOOST_TEST(res[http::field::content_type] == "application/json");
+            BOOST_TEST(error_code_of(res) == "HEADERS_TOO_LARGE");
+        }
+    }
+    require_still_serving(service);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_requests_are_400_and_the_service_keeps_serving)
+{
+    service_process service;
+    struct case_t {
+        std::string name;
+        std::string bytes;
+    };
+    const case_t cases[] = {
+        {"garbage request line", "GARBAGE\r\n\r\n"},
+        {"non-numeric Content-Length", request_head("POST", "/health", "Content-Length: abc\r\n") + "abc"},
+        {"two different Content-Lengths",
+         request_head("POST", "/health", "Content-Length: 3\r\nContent-Length: 4\r\n")},
+        {"unknown HTTP version", "GET /health HTTP/9.9\r\nHost: x\r\n\r\n"},
+        {"header without a colon", request_head("GET", "/health", "this is not a header\r\n")},
+        {"TLS handshake on the plain port", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) +
+                                                std::string(64, '\x00') + "\r\n\r\n"},
+        {"target that is not a path", "GET health HTTP/1.1\r\nHost: x\r\n\r\n"},
+    };
+    for (const auto& tc : cases) {
+        BOOST_TEST_CONTEXT(tc.name)
+        {
+            const auto res = parse_response(raw_exchange(service.port(), tc.bytes));
+            BOOST_TEST(res.result_int() == 400);
+            BOOST_TEST(res[http::field::content_type] == "application/json");
+            BOOST_TEST(error_code_of(res) == "BAD_REQUEST");
+            require_still_serving(service);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(silent_client_is_disconnected_after_idle_timeout)
+{
+    temp_dir dir;
+    service_process service{short_timeouts(dir)};
+
+    // Connected, never sends a byte.
+    http_connection silent{service.port()};
+    const auto start = steady::now();
+    const auto received = silent.wait_closed(5s);
+    BOOST_TEST_REQUIRE(received.has_value(), "the connection was still open after 5 s (idle_timeout is 1 s)");
+    BOOST_TEST(received->empty());
+    BOOST_TEST(seconds_since(start) > 0.5);  // it was the timeout, not an immediate refusal
+
+    // The same applies between requests on a keep-alive connection.
+    http_connection idle{service.port()};
+    BOOST_TEST(idle.exchange(make_request(http::verb::get, "/health")).result_int() == 200);
+    BOOST_TEST(idle.wait_closed(5s).has_value(), "the keep-alive connection was still open after 5 s");
+
+    require_still_serving(service);
+}
+
+BOOST_AUTO_TEST_CASE(stalled_request_is_disconnected_after_read_timeout)
+{
+    temp_dir dir;
+    service_process service{short_timeouts(dir)};
+
+    // Half a request, then nothing.
+    http_connection stalled{service.port()};
+    stalled.send_raw("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    const auto start = steady::now();
+    BOOST_TEST(stalled.wait_closed(5s).has_value(), "the connection was still open after 5 s (read_timeout is 1 s)");
+    BOOST_TEST(seconds_since(start) > 0.5);
+
+    // A client trickling a header line every 200 ms never completes its request: read_timeout
+    // bounds the whole request, not the gap between two bytes.
+    http_connection trickle{service.port()};
+    trickle.send_raw("GET /health HTTP/1.1\r\n");
+    const auto trickle_start = steady::now();
+    bool closed = false;
+    for (int i = 0; i < 25 && !closed; ++i) {  // at most 25 x 200 ms = 5 s
+        try {
+            trickle.send_raw("X-Slow-" + std::to_string(i) + ": a\r\n");
+        } catch (const std::runtime_error&) {
+            closed = true;  // the server closed while we were writing
+            break;
+        }
+        closed = trickle.wait_closed(200ms).has_value();
+    }
+    BOOST_TEST(closed, "a client trickling headers kept its connection for 5 s");
+    BOOST_TEST(seconds_since(trickle_start) < 4.0);
+
+    require_still_serving(service);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,190 @@
+// Helpers shared by the unit and integration tests: temporary directories, the real raydeploy
+// binary as a child process, and a small blocking HTTP client over loopback. Every wait in here
+// has a deadline, so a broken service fails a test instead of hanging it.
+//
+// Helpers report problems by throwing std::runtime_error whose message starts with the caller's
+// file:line (a defaulted std::source_location argument); Boost.Test prints it as the failure.
+#pragma once
+
+#include <boost/beast/http.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace raydeploy::test {
+
+namespace fs = std::filesystem;
+namespace http = boost::beast::http;
+using namespace std::chrono_literals;
+
+using env_map = std::map<std::string, std::string>;
+using response = http::response<http::string_body>;
+
+// The repository checkout and the binary under test (set by tests/CMakeLists.txt).
+fs::path source_dir();
+fs::path binary_path();
+
+// The whole content of a file; throws when it cannot be read.
+std::string read_file(const fs::path& file);
+
+// A fresh directory under the system temp directory, removed with everything in it on destruction.
+class temp_dir {
+public:
+    explicit temp_dir(std::string_view prefix = "raydeploy-test");
+    ~temp_dir();
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+
+    const fs::path& path() const { return path_; }
+
+    // Writes `content` to path()/relative, creating parent directories; returns the absolute path.
+    fs::path write_file(const fs::path& relative, std::string_view content) const;
+
+private:
+    fs::path path_;
+};
+
+// How service_process starts `raydeploy serve`. The defaults give a hermetic service: a free port
+// on loopback, a private state directory, the repository's catalog and inventory. A default is
+// also dropped when `args` already contains its flag, so a test can simply pass its own.
+struct service_options {
+    std::vector<std::string> args = {};  // appended after `serve` and the defaults
+    // Set in the child on top of the inherited environment. Inherited RAYDEPLOY_* variables are
+    // always removed first, so the developer's shell cannot change what a test sees.
+    env_map env = {};
+    std::optional<std::string> listen = "127.0.0.1:0";  // nullopt: no --listen flag at all
+    std::optional<fs::path> state_dir = {};              // nullopt: <private temp dir>/state
+    std::optional<fs::path> catalog = source_dir() / "playbooks" / "checkpoints.yaml";
+    std::optional<fs::path> inventory = source_dir() / "playbooks" / "inventory" / "local.yml";
+    std::chrono::milliseconds ready_timeout = 15s;
+};
+
+// The real binary running `serve`. The constructor returns once the service printed its
+// "listening on http://HOST:PORT" line, and throws (with the service's stderr) when it exits
+// first or does not get there within ready_timeout. The destructor kills it if still running.
+class service_process {
+public:
+    explicit service_process(service_options options = {},
+                             std::source_location where = std::source_location::current());
+    ~service_process();
+    service_process(const service_process&) = delete;
+    service_process& operator=(const service_process&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    pid_t pid() const { return pid_; }
+    // The private directory of this process: the stderr capture and the default state dir live here.
+    const fs::path& work_dir() const { return work_.path(); }
+    fs::path state_dir() const { return state_dir_; }
+
+    void send_signal(int signal_number);
+
+    // Waits up to `timeout` for the process to end. Returns its exit status, or 128 + N when
+    // signal N killed it (the shell's convention), or nullopt when it is still running.
+    std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+    bool running();
+
+    std::string stderr_text() const;
+    // Everything read from stdout so far; after wait_exit() returned, everything it ever wrote.
+    std::string stdout_text();
+
+    // Polls the stderr log until it contains `needle`; false when the deadline passes first.
+    bool wait_for_stderr(std::string_view needle, std::chrono::milliseconds timeout) const;
+
+private:
+    void start(service_options options, std::source_location where);
+    void read_stdout(std::chrono::milliseconds wait);  // reads what is available, waiting at most `wait`
+    void kill_and_reap() noexcept;
+
+    temp_dir work_{"raydeploy-service"};
+    fs::path stderr_file_;
+    fs::path state_dir_;
+    pid_t pid_ = -1;
+    int stdout_fd_ = -1;
+    bool reaped_ = false;
+    int exit_status_ = -1;
+    std::string stdout_;
+    std::uint16_t port_ = 0;
+};
+
+struct cli_result {
+    int exit_code;  // 128 + N when signal N killed the process
+    std::string out;
+    std::string err;
+};
+
+// Runs the binary with `args` to completion (stdin from /dev/null) in `cwd` (default: a fresh
+// temporary directory) with `env` added as for service_process. Throws, after killing it, when it
+// runs longer than `timeout`.
+cli_result run_cli(const std::vector<std::string>& args, const env_map& env = {},
+                   const std::optional<fs::path>& cwd = std::nullopt, std::chrono::milliseconds timeout = 15s,
+                   std::source_location where = std::source_location::current());
+
+// A client connection to 127.0.0.1:port. Every operation is bounded by its timeout; a timeout
+// cancels the operation but leaves the socket open, so a test can go on using it.
+class http_connection {
+public:
+    explicit http_connection(std::uint16_t port, std::chrono::milliseconds timeout = 5s,
+                             std::source_location where = std::source_location::current());
+    ~http_connection();
+    http_connection(const http_connection&) = delete;
+    http_connection& operator=(const http_connection&) = delete;
+
+    void send(const http::request<http::string_body>& req,
+              std::source_location where = std::source_location::current());
+    void send_raw(std::string_view bytes, std::source_location where = std::source_location::current());
+    response receive(std::source_location where = std::source_location::current());
+    response exchange(const http::request<http::string_body>& req,
+                      std::source_location where = std::source_location::current());
+
+    // Half-closes: tells the server this client will send nothing more.
+    void shutdown_send();
+
+    // Reads until the server closes the connection (end of stream or reset). Returns what arrived
+    // before that, or nullopt when the connection is still open after `within`.
+    std::optional<std::string> wait_closed(std::chrono::milliseconds within);
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+    std::chrono::milliseconds timeout_;
+};
+
+// A request with the headers every client sends (Host, User-Agent), HTTP/1.1, keep-alive.
+http::request<http::string_body> make_request(http::verb verb, std::string_view target, std::string body = {},
+                                              const std::map<std::string, std::string>& headers = {});
+
+// One request on a fresh connection.
+response http_get(std::uint16_t port, std::string_view target,
+                  std::source_location where = std::source_location::current());
+response http_request(std::uint16_t port, http::verb verb, std::string_view target, std::string body = {},
+                      const std::map<std::string, std::string>& headers = {},
+                      std::source_location where = std::source_location::current());
+
+// Sends `bytes` as they are, half-closes, and returns everything the server sent until it closed
+// the connection or `timeout` passed. Errors while sending are tolerated (the server may reject
+// early); the answer is what matters.
+std::string raw_exchange(std::uint16_t port, std::string_view bytes, std::chrono::milliseconds timeout = 5s,
+                         std::source_location where = std::source_location::current());
+
+// Parses the first HTTP response in raw bytes; throws when there is none.
+response parse_response(std::string_view raw, std::source_location where = std::source_location::current());
+
+// Parses a JSON document; throws with the text when it is not valid JSON.
+boost::json::value parse_json(std::string_view text, std::source_location where = std::source_location::current());
+
+// The `error` code of a JSON error body `{"error": CODE, "message": TEXT}`. When the body has not
+// exactly that shape (or the message is empty) it returns a description starting with '<' that
+// quotes the body, so `BOOST_TEST(error_code_of(res) == "NOT_FOUND")` explains its failure.
+std::string error_code_of(const response& res);
+
+}  // namespace raydeploy::test
