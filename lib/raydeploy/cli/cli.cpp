@@ -2,6 +2,7 @@
 #include "raydeploy/cli/cli.hpp"
 
 #include "raydeploy/cli/commands.hpp"
+#include "raydeploy/engine/supervisor.hpp"
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/version.hpp"
 
@@ -115,6 +116,14 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         return exit_usage;
     }
     const std::string& first = args.front();
+    // Internal: the leader of a run's process group (see engine/supervisor.hpp). Not a user command.
+    if (first == supervise_command) {
+        if (args.size() < 4 || args[2] != "--") {
+            err << "usage: raydeploy __supervise GRACE_MS -- PROGRAM [ARGS...]\n";
+            return exit_usage;
+        }
+        return run_supervisor(std::chrono::milliseconds{std::atoll(args[1].c_str())}, {args.begin() + 3, args.end()});
+    }
     if (first == "--help" || first == "-h") {
         print_usage(out);
         return exit_ok;

@@ -242,22 +242,38 @@ std::string current_boot_id()
     return id;
 }
 
-std::optional<std::int64_t> process_start_time(int pid)
+namespace {
+
+struct stat_fields {
+    char state;
+    std::int64_t start_time;
+};
+
+std::optional<stat_fields> read_stat(int pid)
 {
     std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
     std::string text;
     if (!std::getline(in, text)) return std::nullopt;
     // The command name (field 2) may contain spaces and parentheses; fields resume after the last ')'.
     const auto close = text.rfind(')');
-    if (close == std::string::npos) return std::nullopt;
+    if (close == std::string::npos || close + 2 >= text.size()) return std::nullopt;
     std::istringstream fields{text.substr(close + 2)};
-    std::string field;
-    // After ')' come field 3 (state) ... field 22 (starttime): skip 19 fields.
-    for (int i = 3; i < 22 && fields >> field; ++i) {
+    stat_fields result{};
+    fields >> result.state;
+    std::string skipped;
+    for (int field = 4; field < 22 && fields >> skipped; ++field) {
     }
-    std::int64_t start = 0;
-    if (!(fields >> start)) return std::nullopt;
-    return start;
+    if (!(fields >> result.start_time)) return std::nullopt;
+    return result;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> process_start_time(int pid)
+{
+    const auto fields = read_stat(pid);
+    if (!fields) return std::nullopt;
+    return fields->start_time;
 }
 
 std::vector<int> process_group_members(int pgid, std::int64_t min_start_time)
@@ -270,8 +286,9 @@ std::vector<int> process_group_members(int pgid, std::int64_t min_start_time)
         const long pid = std::strtol(entry->d_name, &end, 10);
         if (pid <= 0 || *end != '\0') continue;
         if (::getpgid(static_cast<pid_t>(pid)) != pgid) continue;
-        const auto started = process_start_time(static_cast<int>(pid));
-        if (started && *started >= min_start_time) members.push_back(static_cast<int>(pid));
+        const auto fields = read_stat(static_cast<int>(pid));
+        // Zombies are already dead; they only wait for their parent to reap them.
+        if (fields && fields->state != 'Z' && fields->start_time >= min_start_time) members.push_back(static_cast<int>(pid));
     }
     ::closedir(proc);
     return members;

@@ -3,6 +3,7 @@
 #include "raydeploy/engine/execution_manager.hpp"
 
 #include "raydeploy/engine/engine_error.hpp"
+#include "raydeploy/engine/supervisor.hpp"
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/time.hpp"
@@ -228,8 +229,10 @@ net::awaitable<void> execution_manager::run(std::string id)
     }
 
     child_spec spec;
-    spec.executable = settings_.ansible_playbook;
-    spec.args = {"-i", settings_.inventory.string(), "-e", "@" + vars_file.string()};
+    spec.executable = settings_.supervisor;
+    spec.args = supervisor_arguments(settings_.kill_grace);
+    spec.args.insert(spec.args.end(), {settings_.ansible_playbook.string(), "-i", settings_.inventory.string(), "-e",
+                                       "@" + vars_file.string()});
     if (run.record.params.limit) spec.args.insert(spec.args.end(), {"--limit", *run.record.params.limit});
     if (run.record.params.check) spec.args.push_back("--check");
     spec.args.push_back(item.playbook.string());

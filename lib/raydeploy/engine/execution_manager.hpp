@@ -27,6 +27,8 @@ struct engine_settings {
     std::filesystem::path inventory;
     // ansible-playbook to run; empty when none was found (runs then fail with a clear error).
     std::filesystem::path ansible_playbook;
+    // The raydeploy binary, run as `__supervise` around ansible-playbook (see supervisor.hpp).
+    std::filesystem::path supervisor;
     std::filesystem::path runs_dir;      // STATE_DIR/runs: one directory per execution
     std::filesystem::path callback_dir;  // where the raydeploy_events callback plugin was written
     std::size_t max_concurrent = 4;
