@@ -17,7 +17,6 @@ DOCUMENTATION = r'''
     name: raydeploy_events
     type: stdout
     short_description: default Ansible screen output plus one JSON event per callback for raydeploy
-    version_added: historical
     author: raydeploy contributors
     description:
       - Prints exactly what the C(default) stdout callback prints.
@@ -64,7 +63,6 @@ DOCUMENTATION = r'''
 '''
 
 import errno
-import json
 import os
 import re
 import select
@@ -101,6 +99,28 @@ class _Encoder(AnsibleJSONEncoder):
 _ENCODE = _Encoder(separators=(',', ':'), ensure_ascii=False, allow_nan=False).encode
 
 
+def _sanitize(value, depth=0):
+    """A JSON-safe copy of what _ENCODE refused: non-finite floats become strings, and nesting
+    deeper than 64 levels (a circular structure) is cut."""
+    if depth > 64:
+        return '<too deep>'
+    if isinstance(value, float):
+        return value if value == value and value not in (float('inf'), float('-inf')) else str(value)
+    if isinstance(value, dict):
+        return {str(k): _sanitize(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_sanitize(v, depth + 1) for v in value]
+    return value
+
+
+def _encode(value):
+    try:
+        return value, _ENCODE(value)
+    except ValueError:   # NaN/Infinity, or a circular structure
+        value = _sanitize(value)
+        return value, _ENCODE(value)
+
+
 def _iso(ts):
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec='microseconds')
 
@@ -124,8 +144,8 @@ class CallbackModule(DefaultCallback):
         self._ev_playbook = {}          # playbook, playbook_uuid
         self._ev_play = {}              # play, play_uuid, play_pattern
         self._ev_tasks = {}             # ansible task _uuid -> task context (task_uuid, ...)
-        self._ev_task_started = {}        # ansible task _uuid -> time the task started
-        self._ev_host_start = {}        # (host name, ansible task _uuid) -> runner_on_start time
+        self._ev_task_started = {}      # ansible task _uuid -> time the task started
+        self._ev_host_start = {}        # (host name, ansible task _uuid) -> (runner_on_start time, task context)
         self._ev_addrs = {}             # host name -> remote_addr
         self._ev_warned = False
         super().__init__()
@@ -184,7 +204,6 @@ class CallbackModule(DefaultCallback):
                 elif msg:
                     on_stdout(msg)
 
-        display._raydeploy_events = True
         disp.display = display
 
     def _ev_on_stdout(self, text):
@@ -233,11 +252,7 @@ class CallbackModule(DefaultCallback):
             'pid': self._ev_pid,
             'event_data': event_data,
         }
-        try:
-            line = _ENCODE(record)
-        except ValueError:   # NaN/Infinity somewhere, or a circular structure
-            record['event_data'] = json.loads(json.dumps(event_data, cls=_Encoder, default=str))
-            line = _ENCODE(record)
+        line = _encode(record)[1]
         self._ev_write((line + '\n').encode('utf-8', 'replace'))
 
     def _ev_write(self, data):
@@ -266,11 +281,7 @@ class CallbackModule(DefaultCallback):
 
     def _ev_json_safe(self, value):
         """The value, or a short stand-in when its compact JSON exceeds res_limit bytes."""
-        try:
-            text = _ENCODE(value)
-        except ValueError:
-            value = json.loads(json.dumps(value, cls=_Encoder, default=str))
-            text = _ENCODE(value)
+        value, text = _encode(value)
         size = len(text)
         limit = self._ev_res_limit
         if size * 4 > limit:
@@ -333,18 +344,21 @@ class CallbackModule(DefaultCallback):
     def _ev_runner(self, event, result, **extra):
         task = result._task
         host = result._host
-        ctx = self._ev_task_ctx(task)
+        name = host.get_name()
+        # The task context this host started under: with strategy free (or host_pinned) a task
+        # has one start event per host, and the latest one may be another host's.
+        key = (name, task._uuid)
+        started = self._ev_host_start.pop(key, None) if event in _FINAL_EVENTS else self._ev_host_start.get(key)
+        ctx = started[1] if started else self._ev_task_ctx(task)
         data = self._ev_base()
         data.update(ctx)
-        data['host'] = host.get_name()
+        data['host'] = name
         data['remote_addr'] = self._ev_remote_addr(host)
         res = result._result if isinstance(result._result, dict) else {}
         data['res'] = self._ev_res(result)
         if event in _FINAL_EVENTS:
             now = time.time()
-            started = self._ev_host_start.pop((data['host'], task._uuid), None)
-            if started is None:
-                started = self._ev_task_started.get(task._uuid, now)
+            started = started[0] if started else self._ev_task_started.get(task._uuid, now)
             data['start'] = _iso(started)
             data['end'] = _iso(now)
             data['duration'] = round(now - started, 6)
@@ -463,7 +477,7 @@ class CallbackModule(DefaultCallback):
         data['host'] = host.get_name()
         data['remote_addr'] = self._ev_remote_addr(host)
         data['start'] = _iso(now)
-        self._ev_host_start[(data['host'], task._uuid)] = now
+        self._ev_host_start[(data['host'], task._uuid)] = (now, ctx)
         self._ev_hook('runner_on_start', str(uuid.uuid4()), ctx['task_uuid'], data,
                       super().v2_runner_on_start, host, task)
 

@@ -337,6 +337,52 @@ class StatsTest(EventStreamChecks):
         self.assertEqual(run.stats['artifact_data'], {'raydeploy_result': {'nodes': 3}})
 
 
+FREE_PLAYBOOK = """\
+- name: Free strategy, rescue and handlers
+  hosts: local_hosts
+  gather_facts: false
+  strategy: free
+  tasks:
+    - name: Notify
+      ansible.builtin.debug: {msg: notify}
+      changed_when: true
+      notify: The handler
+    - name: Guarded
+      block:
+        - name: Fails on host1
+          ansible.builtin.fail: {msg: boom}
+          when: inventory_hostname == 'host1'
+      rescue:
+        - name: Rescue
+          ansible.builtin.debug: {msg: rescued}
+  handlers:
+    - name: The handler
+      ansible.builtin.debug: {msg: handled}
+"""
+
+
+class FreeStrategyTest(EventStreamChecks):
+    """With strategy free a task has one start event per host; each host's events hang off its own."""
+
+    def test_per_host_task_start(self):
+        playbook = Path(_TMP.name, 'free.yml')
+        playbook.write_text(FREE_PLAYBOOK)
+        run = run_playbook(playbook)
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.check_stream(run)
+        parent_of_start = {}
+        for ev in run.of('runner_on_start'):
+            parent_of_start[(ev['event_data']['host'], ev['event_data']['task'])] = ev['parent_uuid']
+        finals = [e for e in run.events if e['event'] in ('runner_on_ok', 'runner_on_failed', 'runner_on_skipped')]
+        self.assertEqual(len(finals), len(parent_of_start))
+        for ev in finals:
+            self.assertEqual(ev['parent_uuid'], parent_of_start[(ev['event_data']['host'], ev['event_data']['task'])])
+        self.assertEqual(len(run.of('playbook_on_handler_task_start')), 3)
+        self.assertEqual(len(run.of('playbook_on_notify')), 3)
+        self.assertEqual(run.stats['rescued'], {'host1': 1})
+        self.assertEqual(run.stats['failures'], {})
+
+
 class NoChannelTest(unittest.TestCase):
 
     def test_plain_default_behaviour_without_variables(self):

@@ -32,8 +32,8 @@ std::set<std::string> spec_operations()
 
 std::set<std::string> served_operations()
 {
-    auto state = std::make_shared<api::service_state>(api::service_state{
-        load_catalog(std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / "playbooks/checkpoints.yaml")});
+    auto state = std::make_shared<api::service_state>(
+        load_catalog(std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / "playbooks/checkpoints.yaml"));
     std::set<std::string> operations;
     const api::router routes = api::make_router(state);
     for (const auto& route : routes.routes())

@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(server_answers_errors_as_json)
 
     auto wrong = exchange(*server, http::verb::put, "/ok");
     BOOST_TEST(wrong.result() == http::status::method_not_allowed);
-    BOOST_TEST(wrong[http::field::allow] == "GET");
+    BOOST_TEST(wrong[http::field::allow] == "GET, HEAD");
     BOOST_TEST(body_of(wrong).at("error") == "METHOD_NOT_ALLOWED");
 
     auto failed = exchange(*server, http::verb::get, "/fails");

@@ -17,6 +17,8 @@ class event_bus;
 namespace raydeploy::api {
 
 struct service_state {
+    explicit service_state(checkpoint_catalog catalog_) : catalog{std::move(catalog_)} {}
+
     checkpoint_catalog catalog;
     std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
     // The engine; absent only where a test builds the route table without running anything.

@@ -91,7 +91,7 @@ int serve_command(const std::vector<std::string>& args, std::ostream& out, std::
     else
         log::info("using ansible-playbook", {{"path", engine_config.ansible_playbook.string()}});
 
-    auto state = std::make_shared<api::service_state>(api::service_state{std::move(catalog)});
+    auto state = std::make_shared<api::service_state>(std::move(catalog));
     state->bus = bus;
     state->events = events;
     state->event_options = config.events;

@@ -183,6 +183,7 @@ std::vector<std::string> execution_manager::child_environment(const std::string&
     variables["RAYDEPLOY_EVENT_FD"] = std::to_string(event_channel_fd);
     variables["RAYDEPLOY_EXECUTION_ID"] = execution_id;
     variables["ANSIBLE_NOCOLOR"] = "1";
+    variables["ANSIBLE_NOCOWS"] = "1";
     variables["ANSIBLE_FORCE_COLOR"] = "0";
     variables["ANSIBLE_RETRY_FILES_ENABLED"] = "0";
     variables["PYTHONUNBUFFERED"] = "1";

@@ -1,0 +1,154 @@
+// Child process supervision with /bin/sh as the child: output, the event channel, exit codes,
+// timeout and stop escalation, and that nothing of the process group survives.
+#include "raydeploy/engine/child_process.hpp"
+#include "raydeploy/util/errors.hpp"
+
+#include "support/test_support.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <limits>
+
+using namespace raydeploy;
+using namespace std::chrono_literals;
+
+BOOST_TEST_DONT_PRINT_LOG_VALUE(raydeploy::stop_cause)
+
+namespace {
+
+struct run_outcome {
+    child_result result;
+    std::string output;
+    std::vector<std::string> events;
+    int pid = -1;
+    std::chrono::milliseconds elapsed{};
+};
+
+child_spec shell(std::string script)
+{
+    child_spec spec;
+    spec.executable = "/bin/sh";
+    spec.args = {"-c", std::move(script)};
+    spec.environment = {"PATH=/usr/bin:/bin"};
+    spec.working_dir = "/";
+    spec.kill_grace = 500ms;
+    return spec;
+}
+
+// Runs the child to its end on a private io_context; `on_start` may act on it (stop it).
+run_outcome run(const child_spec& spec, std::function<void(child_process&, net::io_context&)> on_start = {})
+{
+    net::io_context io;
+    run_outcome outcome;
+    const auto started = std::chrono::steady_clock::now();
+    child_process child{io.get_executor(), spec,
+                        {[&](std::string_view text) { outcome.output += text; },
+                         [&](std::string_view line) { outcome.events.emplace_back(line); }}};
+    outcome.pid = child.pid();
+    BOOST_TEST(child.start_time() > 0);
+    bool done = false;
+    net::co_spawn(io, child.wait(), [&](std::exception_ptr error, child_result result) {
+        if (error) std::rethrow_exception(error);
+        outcome.result = result;
+        done = true;
+    });
+    if (on_start) on_start(child, io);
+    io.run_for(20s);
+    BOOST_TEST_REQUIRE(done, "the child did not finish within 20 s");
+    outcome.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    return outcome;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(child_process)
+
+BOOST_AUTO_TEST_CASE(output_event_lines_and_exit_code)
+{
+    const auto outcome = run(shell("echo out; echo err >&2; printf '{\"a\":1}\\n{\"b\":2}\\n{\"partial\":3}' >&3; exit 7"));
+    BOOST_TEST(outcome.result.exit_code == 7);
+    BOOST_TEST(outcome.result.stopped_by == stop_cause::none);
+    BOOST_TEST(outcome.output.find("out\n") != std::string::npos);
+    BOOST_TEST(outcome.output.find("err\n") != std::string::npos);
+    // A last line without its newline still arrives.
+    BOOST_TEST(outcome.events == (std::vector<std::string>{R"({"a":1})", R"({"b":2})", R"({"partial":3})"}),
+               boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(environment_and_working_directory_are_the_specs)
+{
+    auto spec = shell("echo \"$MARKER\"; pwd");
+    spec.environment.push_back("MARKER=from-the-spec");
+    spec.working_dir = "/tmp";
+    const auto outcome = run(spec);
+    BOOST_TEST(outcome.output == "from-the-spec\n/tmp\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_signal_ends_it_as_128_plus_signal)
+{
+    const auto outcome = run(shell("kill -9 $$"));
+    BOOST_TEST(outcome.result.signal.value_or(0) == SIGKILL);
+    BOOST_TEST(outcome.result.exit_code == 128 + SIGKILL);
+}
+
+BOOST_AUTO_TEST_CASE(timeout_stops_the_whole_group)
+{
+    test::temp_dir dir;
+    const auto marker = dir.path() / "background.pid";
+    // A background grandchild in the same group must not survive the stop.
+    auto spec = shell("sleep 30 & echo $! > " + marker.string() + "; sleep 30");
+    spec.timeout = 300ms;
+    const auto outcome = run(spec);
+    BOOST_TEST(outcome.result.stopped_by == stop_cause::timeout);
+    BOOST_TEST(outcome.elapsed < 5s);
+    std::ifstream in{marker};
+    int background = 0;
+    in >> background;
+    BOOST_TEST_REQUIRE(background > 0);  // the background process did start
+    // (A killed orphan may linger as a zombie until it is reaped, so ask for live members.)
+    // SIGKILL is delivered asynchronously: allow the kernel a moment.
+    for (int i = 0; i < 40 && !process_group_members(outcome.pid, 0).empty(); ++i) ::usleep(50'000);
+    BOOST_TEST(process_group_members(outcome.pid, 0).empty(), "a process of the group survived");
+}
+
+BOOST_AUTO_TEST_CASE(stop_escalates_to_sigkill_after_the_grace_period)
+{
+    auto spec = shell("trap '' TERM; echo ready; while true; do sleep 0.1; done");
+    spec.kill_grace = 300ms;
+    const auto outcome = run(spec, [](raydeploy::child_process& child, net::io_context& io) {
+        auto timer = std::make_shared<net::steady_timer>(io, 200ms);
+        timer->async_wait([&child, timer](boost::system::error_code) { child.stop(stop_cause::cancel); });
+    });
+    BOOST_TEST(outcome.result.stopped_by == stop_cause::cancel);
+    BOOST_TEST(outcome.result.signal.value_or(0) == SIGKILL);
+    BOOST_TEST(outcome.elapsed >= 450ms);  // 200 ms before the stop + the 300 ms grace
+    BOOST_TEST(outcome.elapsed < 5s);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_executable_is_reported)
+{
+    net::io_context io;
+    child_spec spec = shell("true");
+    spec.executable = "/nonexistent/ansible-playbook";
+    try {
+        raydeploy::child_process child{io.get_executor(), spec, {}};
+        BOOST_FAIL("starting a missing executable must fail");
+    } catch (const runtime_failure& e) {
+        BOOST_TEST(std::string{e.what()}.find("cannot start /nonexistent/ansible-playbook") != std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(process_identity_helpers)
+{
+    BOOST_TEST(!current_boot_id().empty());
+    BOOST_TEST(process_start_time(::getpid()).has_value());
+    BOOST_TEST(!process_start_time(999'999'999).has_value());
+    // This process's group contains at least this process, started no later than now.
+    const auto members = process_group_members(::getpgrp(), 0);
+    BOOST_TEST((std::find(members.begin(), members.end(), ::getpid()) != members.end()));
+    BOOST_TEST(process_group_members(::getpgrp(), std::numeric_limits<std::int64_t>::max()).empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
