@@ -7,11 +7,18 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <fstream>
 #include <poll.h>
@@ -573,5 +580,423 @@ std::string error_code_of(const response& res)
     if (!message || !message->is_string() || message->get_string().empty()) return malformed("no 'message' text");
     return std::string{code->get_string()};
 }
+
+// ------------------------------------------------------------------------ executions and events
+
+json::object json_object_of(const response& res, std::source_location where)
+{
+    json::value value = parse_json(res.body(), where);
+    if (!value.is_object()) fail(where, "expected a JSON object, got: " + res.body());
+    return std::move(value.get_object());
+}
+
+std::string error_field_of(const response& res)
+{
+    const std::string body = res.body();
+    beast::error_code ec;
+    const json::value value = json::parse(body, ec);
+    const auto malformed = [&](std::string_view why) { return "<" + std::string{why} + ": " + body + ">"; };
+    if (ec) return malformed("not JSON");
+    if (!value.is_object()) return malformed("not a JSON object");
+    const auto* code = value.get_object().if_contains("error");
+    const auto* message = value.get_object().if_contains("message");
+    if (!code || !code->is_string()) return malformed("no string 'error'");
+    if (!message || !message->is_string() || message->get_string().empty()) return malformed("no 'message' text");
+    return std::string{code->get_string()};
+}
+
+service_options fixture_service_options(env_map env)
+{
+    service_options options;
+    const fs::path fixtures = source_dir() / "tests" / "fixtures" / "ansible";
+    options.catalog = fixtures / "catalog.yaml";
+    options.inventory = fixtures / "inventory.yml";
+    // Explicit: the binary under test may live outside the checkout (a build directory elsewhere),
+    // where the service would not find the project's virtualenv by itself.
+    options.args = {"--ansible-playbook", (source_dir() / ".venv" / "bin" / "ansible-playbook").string()};
+    options.env = std::move(env);
+    return options;
+}
+
+bool is_final_status(std::string_view status)
+{
+    return status == "succeeded" || status == "failed" || status == "cancelled" || status == "timed_out" ||
+           status == "interrupted";
+}
+
+std::string start_execution(std::uint16_t port, std::string_view checkpoint, std::string body, std::source_location where)
+{
+    std::map<std::string, std::string> headers;
+    if (!body.empty()) headers["Content-Type"] = "application/json";
+    const std::string target = "/api/v1/checkpoints/" + std::string{checkpoint};
+    const auto res = http_request(port, http::verb::post, target, std::move(body), headers, where);
+    if (res.result_int() != 202)
+        fail(where, "POST " + target + " answered " + std::to_string(res.result_int()) + ": " + res.body());
+    const json::object answer = json_object_of(res, where);
+    const auto* id = answer.if_contains("execution_id");
+    if (!id || !id->is_string() || id->get_string().empty()) fail(where, "no execution_id in " + res.body());
+    return std::string{id->get_string()};
+}
+
+json::object get_execution(std::uint16_t port, std::string_view id, std::source_location where)
+{
+    const std::string target = "/api/v1/executions/" + std::string{id};
+    const auto res = http_get(port, target, where);
+    if (res.result_int() != 200)
+        fail(where, "GET " + target + " answered " + std::to_string(res.result_int()) + ": " + res.body());
+    return json_object_of(res, where);
+}
+
+json::object wait_for_execution(std::uint16_t port, std::string_view id, std::initializer_list<std::string_view> statuses,
+                                std::chrono::milliseconds timeout, std::source_location where)
+{
+    const auto deadline = steady::now() + timeout;
+    for (;;) {
+        json::object execution = get_execution(port, id, where);
+        const auto* status = execution.if_contains("status");
+        if (status && status->is_string())
+            for (const auto wanted : statuses)
+                if (status->get_string() == wanted) return execution;
+        if (steady::now() >= deadline) {
+            std::string wanted_list;
+            for (const auto wanted : statuses) wanted_list += (wanted_list.empty() ? "" : ", ") + std::string{wanted};
+            fail(where, "execution " + std::string{id} + " did not reach " + wanted_list + " within " +
+                            std::to_string(timeout.count()) + " ms; last seen: " + json::serialize(execution));
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+}
+
+std::vector<json::object> execution_events(std::uint16_t port, std::string_view id, std::source_location where)
+{
+    std::vector<json::object> events;
+    std::int64_t since = 0;
+    for (int page = 0; page < 1000; ++page) {
+        const std::string target =
+            "/api/v1/executions/" + std::string{id} + "/events?since_counter=" + std::to_string(since) + "&limit=500";
+        const auto res = http_get(port, target, where);
+        if (res.result_int() != 200)
+            fail(where, "GET " + target + " answered " + std::to_string(res.result_int()) + ": " + res.body());
+        const json::object body = json_object_of(res, where);
+        const auto* items = body.if_contains("events");
+        if (!items || !items->is_array()) fail(where, "no events array in " + res.body());
+        if (items->get_array().empty()) return events;
+        for (const auto& item : items->get_array()) {
+            if (!item.is_object()) fail(where, "an event is not an object: " + json::serialize(item));
+            const auto* counter = item.get_object().if_contains("counter");
+            if (!counter || !counter->is_number()) fail(where, "an event has no counter: " + json::serialize(item));
+            const auto value = counter->to_number<std::int64_t>();
+            if (value <= since) fail(where, "GET " + target + " returned counter " + std::to_string(value));
+            since = value;
+            events.push_back(item.get_object());
+        }
+    }
+    fail(where, "execution " + std::string{id} + " has more events than the test can page through");
+}
+
+// ---------------------------------------------------------------------------------------- processes
+
+namespace {
+
+// A /proc file read with plain read(2): a process that ends meanwhile makes read fail with ESRCH,
+// which std::ifstream reports by throwing from underflow.
+std::string read_proc_file(const std::string& file)
+{
+    std::string content;
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return content;
+    char chunk[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        content.append(chunk, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return content;
+}
+
+std::vector<process_info> all_processes()
+{
+    std::vector<process_info> result;
+    DIR* proc = ::opendir("/proc");
+    if (!proc) return result;
+    const pid_t self = ::getpid();
+    while (dirent* entry = ::readdir(proc)) {
+        char* end = nullptr;
+        const long pid = std::strtol(entry->d_name, &end, 10);
+        if (pid <= 0 || *end != '\0' || pid == self) continue;
+        const std::string dir = "/proc/" + std::string{entry->d_name};
+        const std::string stat = read_proc_file(dir + "/stat");
+        if (stat.empty()) continue;  // gone meanwhile
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos || close + 2 >= stat.size()) continue;
+        std::istringstream fields{stat.substr(close + 2)};
+        char state = '?';
+        long ppid = 0, pgid = 0;
+        if (!(fields >> state >> ppid >> pgid)) continue;
+        if (state == 'Z' || state == 'X') continue;
+        std::string cmdline = read_proc_file(dir + "/cmdline");
+        while (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
+        for (char& c : cmdline)
+            if (c == '\0') c = ' ';
+        result.push_back({static_cast<pid_t>(pid), static_cast<pid_t>(pgid), state, std::move(cmdline)});
+    }
+    ::closedir(proc);
+    return result;
+}
+
+}  // namespace
+
+std::vector<process_info> processes_matching(std::string_view needle)
+{
+    std::vector<process_info> result;
+    for (auto& process : all_processes())
+        if (process.cmdline.find(needle) != std::string::npos) result.push_back(std::move(process));
+    return result;
+}
+
+std::vector<process_info> processes_in_group(pid_t pgid)
+{
+    std::vector<process_info> result;
+    for (auto& process : all_processes())
+        if (process.pgid == pgid) result.push_back(std::move(process));
+    return result;
+}
+
+std::vector<process_info> wait_until_none(const std::function<std::vector<process_info>()>& probe,
+                                          std::chrono::milliseconds timeout)
+{
+    const auto deadline = steady::now() + timeout;
+    for (;;) {
+        auto found = probe();
+        if (found.empty() || steady::now() >= deadline) return found;
+        std::this_thread::sleep_for(50ms);
+    }
+}
+
+std::string describe(const std::vector<process_info>& processes)
+{
+    if (processes.empty()) return "(no process)";
+    std::string text;
+    for (const auto& p : processes)
+        text += "\n  pid " + std::to_string(p.pid) + " pgid " + std::to_string(p.pgid) + " state " + p.state + ": " +
+                p.cmdline.substr(0, 300);
+    return text;
+}
+
+run_processes::run_processes(std::string_view execution_id, int sleep_seconds)
+    : vars_marker_{"runs/" + std::string{execution_id} + "/extra_vars.json"},
+      sleep_cmdline_{"sleep " + std::to_string(sleep_seconds)}
+{
+}
+
+bool run_processes::wait_for_sleep(std::chrono::milliseconds timeout)
+{
+    const auto deadline = steady::now() + timeout;
+    for (;;) {
+        for (const auto& p : processes_matching(vars_marker_)) groups_.insert(p.pgid);
+        for (const auto& p : processes_matching(sleep_cmdline_))
+            if (p.cmdline == sleep_cmdline_) {
+                groups_.insert(p.pgid);
+                return true;
+            }
+        if (steady::now() >= deadline) return false;
+        std::this_thread::sleep_for(50ms);
+    }
+}
+
+std::vector<process_info> run_processes::now() const
+{
+    std::vector<process_info> found = processes_matching(vars_marker_);
+    for (auto& p : processes_matching(sleep_cmdline_))
+        if (p.cmdline == sleep_cmdline_) found.push_back(std::move(p));
+    for (const pid_t group : groups_)
+        for (auto& p : processes_in_group(group))
+            if (std::none_of(found.begin(), found.end(), [&](const process_info& f) { return f.pid == p.pid; }))
+                found.push_back(std::move(p));
+    return found;
+}
+
+// ------------------------------------------------------------------------------- streamed responses
+
+streamed_response::streamed_response(std::uint16_t port, const http::request<http::string_body>& req,
+                                     std::source_location where)
+    : parser_{std::make_unique<http::response_parser<http::string_body>>()}
+{
+    parser_->eager(true);
+    parser_->body_limit(64 * 1024 * 1024);
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) fail(where, "socket: " + errno_text(errno));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    // Loopback: connect completes or fails at once.
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+        fail(where, "cannot connect to 127.0.0.1:" + std::to_string(port) + ": " + errno_text(errno));
+    std::ostringstream out;
+    out << req;
+    const std::string bytes = out.str();
+    timeval send_timeout{5, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+    for (std::size_t sent = 0; sent < bytes.size();) {
+        const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) fail(where, "sending the request failed: " + errno_text(errno));
+        sent += static_cast<std::size_t>(n);
+    }
+}
+
+streamed_response::~streamed_response()
+{
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool streamed_response::read_once(std::chrono::milliseconds wait)
+{
+    if (closed_) return false;
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(wait.count(), 0))) <= 0) return false;
+    char chunk[16 * 1024];
+    const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) {
+        closed_ = true;
+        beast::error_code ec;
+        if (parser_->is_header_done() && !parser_->is_done()) parser_->put_eof(ec);
+        return false;
+    }
+    pending_.append(chunk, static_cast<std::size_t>(n));
+    while (!pending_.empty() && !parser_->is_done()) {
+        beast::error_code ec;
+        const std::size_t used = parser_->put(net::buffer(pending_), ec);
+        pending_.erase(0, used);
+        if (ec == http::error::need_more) break;
+        if (ec) throw std::runtime_error{"the streamed response is not valid HTTP: " + ec.message()};
+        if (used == 0) break;
+    }
+    return true;
+}
+
+void streamed_response::read_header(std::chrono::milliseconds timeout, std::source_location where)
+{
+    const auto deadline = steady::now() + timeout;
+    while (!parser_->is_header_done()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+        if (left <= 0ms) fail(where, "no complete response header within " + std::to_string(timeout.count()) + " ms");
+        if (!read_once(left) && closed_) fail(where, "the server closed the connection before the header was complete");
+    }
+}
+
+bool streamed_response::read_more(std::chrono::milliseconds timeout)
+{
+    const auto before = parser_->get().body().size();
+    const auto deadline = steady::now() + timeout;
+    while (!parser_->is_done() && !closed_ && parser_->get().body().size() == before) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+        if (left <= 0ms) break;
+        read_once(left);
+    }
+    return parser_->get().body().size() > before;
+}
+
+bool streamed_response::read_to_end(std::chrono::milliseconds timeout)
+{
+    const auto deadline = steady::now() + timeout;
+    while (!parser_->is_done() && !closed_) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+        if (left <= 0ms) break;
+        read_once(left);
+    }
+    return parser_->is_done();
+}
+
+bool streamed_response::header_done() const { return parser_->is_header_done(); }
+bool streamed_response::done() const { return parser_->is_done(); }
+bool streamed_response::chunked() const { return parser_->chunked(); }
+const http::response<http::string_body>& streamed_response::get() const { return parser_->get(); }
+
+// --------------------------------------------------------------------------------------- WebSocket
+
+struct ws_client::impl {
+    net::io_context io;
+    beast::websocket::stream<beast::tcp_stream> ws{io};
+    beast::flat_buffer buffer;
+    bool ended = false;
+    beast::error_code end_ec;
+
+    // Runs one asynchronous operation to completion; the tcp_stream's expiry bounds it (at the
+    // deadline the socket is closed and the operation completes with beast::error::timeout).
+    template <class Start>
+    beast::error_code run(Start&& start, std::chrono::milliseconds timeout)
+    {
+        beast::get_lowest_layer(ws).expires_after(timeout);
+        std::optional<beast::error_code> result;
+        start([&](beast::error_code ec, auto&&...) { result = ec; });
+        io.restart();
+        io.run();
+        beast::get_lowest_layer(ws).expires_never();
+        return result.value_or(net::error::operation_aborted);
+    }
+};
+
+ws_client::ws_client(std::uint16_t port, std::string_view target, std::optional<int> receive_buffer,
+                     std::chrono::milliseconds timeout, std::source_location where)
+    : impl_{std::make_unique<impl>()}
+{
+    auto& stream = beast::get_lowest_layer(impl_->ws);
+    beast::error_code ec;
+    stream.socket().open(tcp::v4(), ec);
+    if (ec) fail(where, "socket: " + ec.message());
+    // Before connecting, so the window the client announces is small from the start.
+    if (receive_buffer) stream.socket().set_option(net::socket_base::receive_buffer_size(*receive_buffer), ec);
+    const tcp::endpoint endpoint{net::ip::make_address_v4("127.0.0.1"), port};
+    ec = impl_->run([&](auto handler) { stream.async_connect(endpoint, handler); }, timeout);
+    if (ec) fail(where, "cannot connect to 127.0.0.1:" + std::to_string(port) + ": " + ec.message());
+    beast::websocket::response_type answer;
+    ec = impl_->run(
+        [&](auto handler) {
+            impl_->ws.async_handshake(answer, "127.0.0.1:" + std::to_string(port), target, handler);
+        },
+        timeout);
+    if (ec)
+        fail(where, "WebSocket upgrade of " + std::string{target} + " failed (" + ec.message() + "); the answer was " +
+                        std::to_string(answer.result_int()) + ": " + answer.body());
+}
+
+ws_client::~ws_client()
+{
+    beast::error_code ignored;
+    beast::get_lowest_layer(impl_->ws).socket().close(ignored);
+}
+
+std::optional<std::string> ws_client::read(std::chrono::milliseconds timeout, std::source_location where)
+{
+    if (impl_->ended) return std::nullopt;
+    impl_->buffer.clear();
+    const auto ec = impl_->run([&](auto handler) { impl_->ws.async_read(impl_->buffer, handler); }, timeout);
+    if (ec == beast::error::timeout) {
+        impl_->ended = true;
+        impl_->end_ec = ec;
+        fail(where, "no WebSocket message and no close within " + std::to_string(timeout.count()) + " ms");
+    }
+    if (ec) {
+        impl_->ended = true;
+        impl_->end_ec = ec;
+        return std::nullopt;
+    }
+    return beast::buffers_to_string(impl_->buffer.data());
+}
+
+std::string ws_client::write(std::string_view text, std::chrono::milliseconds timeout)
+{
+    impl_->ws.text(true);
+    const auto ec = impl_->run([&](auto handler) { impl_->ws.async_write(net::buffer(text), handler); }, timeout);
+    return ec ? ec.message() : std::string{};
+}
+
+bool ws_client::ended() const { return impl_->ended; }
+int ws_client::close_code() const { return impl_->ws.reason().code; }
+std::string ws_client::close_reason() const { return std::string{impl_->ws.reason().reason.c_str()}; }
+std::string ws_client::end_error() const { return impl_->end_ec ? impl_->end_ec.message() : std::string{}; }
 
 }  // namespace raydeploy::test

@@ -7,14 +7,18 @@
 #pragma once
 
 #include <boost/beast/http.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <source_location>
 #include <string>
 #include <string_view>
@@ -186,5 +190,152 @@ boost::json::value parse_json(std::string_view text, std::source_location where 
 // exactly that shape (or the message is empty) it returns a description starting with '<' that
 // quotes the body, so `BOOST_TEST(error_code_of(res) == "NOT_FOUND")` explains its failure.
 std::string error_code_of(const response& res);
+
+// ------------------------------------------------------------------------ executions and events
+
+// The body of a JSON response as an object; throws (quoting the body) when it is not one.
+boost::json::object json_object_of(const response& res, std::source_location where = std::source_location::current());
+
+// The `error` code of a JSON error body that may carry detail fields beside `error` and
+// `message` (such as `field` or `execution_id`). Like error_code_of, it returns a description
+// starting with '<' when the body is not an object with a string `error` and a non-empty `message`.
+std::string error_field_of(const response& res);
+
+// Options for a service that runs the Ansible fixtures: tests/fixtures/ansible/catalog.yaml and
+// inventory.yml, and the project's .venv/bin/ansible-playbook. `env` is added to the child's
+// environment (RAYDEPLOY_EXECUTIONS_KILL_GRACE=2s and the like).
+service_options fixture_service_options(env_map env = {});
+
+// The statuses an execution ends in.
+bool is_final_status(std::string_view status);
+
+// POSTs /api/v1/checkpoints/<checkpoint> with `body` (sent as application/json when not empty);
+// requires 202 and returns the execution id.
+std::string start_execution(std::uint16_t port, std::string_view checkpoint, std::string body = {},
+                            std::source_location where = std::source_location::current());
+
+// GET /api/v1/executions/<id>; requires 200.
+boost::json::object get_execution(std::uint16_t port, std::string_view id,
+                                  std::source_location where = std::source_location::current());
+
+// Polls the execution until its status is one of `statuses` and returns it. Throws at the deadline
+// with the last execution seen.
+boost::json::object wait_for_execution(std::uint16_t port, std::string_view id,
+                                       std::initializer_list<std::string_view> statuses,
+                                       std::chrono::milliseconds timeout = 30s,
+                                       std::source_location where = std::source_location::current());
+
+// Every stored event of the execution, oldest first, paging through GET .../events.
+std::vector<boost::json::object> execution_events(std::uint16_t port, std::string_view id,
+                                                  std::source_location where = std::source_location::current());
+
+// ---------------------------------------------------------------------------------------- processes
+
+// A live process seen in /proc (zombies are left out: they run nothing).
+struct process_info {
+    pid_t pid;
+    pid_t pgid;
+    char state;
+    std::string cmdline;  // the arguments joined by single spaces
+};
+
+// Live processes other than this one whose command line contains `needle`.
+std::vector<process_info> processes_matching(std::string_view needle);
+// Live processes in process group `pgid`.
+std::vector<process_info> processes_in_group(pid_t pgid);
+// Calls `probe` until it returns nothing or `timeout` passed; returns its last answer.
+std::vector<process_info> wait_until_none(const std::function<std::vector<process_info>()>& probe,
+                                          std::chrono::milliseconds timeout);
+// One line per process, for failure messages.
+std::string describe(const std::vector<process_info>& processes);
+
+// The processes of one execution of the fixtures' slow.yml: the ansible-playbook processes (their
+// command line names the run's extra vars file, runs/<id>/extra_vars.json), its `sleep N` (tests
+// pass sleep_seconds values of their own, so suites running in parallel never see each other's),
+// and every process in the process groups seen while the run was alive.
+class run_processes {
+public:
+    run_processes(std::string_view execution_id, int sleep_seconds);
+
+    // Waits until the run's `sleep N` exists (the playbook reached its long task), noting the
+    // process groups on the way; false at the deadline.
+    bool wait_for_sleep(std::chrono::milliseconds timeout);
+    // The run's live processes now.
+    std::vector<process_info> now() const;
+    const std::set<pid_t>& groups() const { return groups_; }
+
+private:
+    std::string vars_marker_;
+    std::string sleep_cmdline_;
+    std::set<pid_t> groups_;
+};
+
+// ------------------------------------------------------------------------------- streamed responses
+
+// A response read as it arrives, for responses that stay open (GET .../log?follow=1). Every read
+// is bounded by its own timeout.
+class streamed_response {
+public:
+    streamed_response(std::uint16_t port, const http::request<http::string_body>& req,
+                      std::source_location where = std::source_location::current());
+    ~streamed_response();
+    streamed_response(const streamed_response&) = delete;
+    streamed_response& operator=(const streamed_response&) = delete;
+
+    // Reads until the header is complete; throws at the deadline or when the server closes first.
+    void read_header(std::chrono::milliseconds timeout, std::source_location where = std::source_location::current());
+    // Reads until more body bytes arrived than `body().size()` before the call, the response is
+    // complete, or `timeout` passed; returns whether new body bytes arrived.
+    bool read_more(std::chrono::milliseconds timeout);
+    // Reads until the response is complete; false when it is not complete at the deadline.
+    bool read_to_end(std::chrono::milliseconds timeout);
+
+    bool header_done() const;
+    bool done() const;
+    bool chunked() const;
+    bool server_closed() const { return closed_; }
+    const http::response<http::string_body>& get() const;
+    const std::string& body() const { return get().body(); }
+
+private:
+    bool read_once(std::chrono::milliseconds wait);  // false at the deadline or end of stream
+    int fd_ = -1;
+    bool closed_ = false;
+    std::string pending_;
+    std::unique_ptr<http::response_parser<http::string_body>> parser_;
+};
+
+// --------------------------------------------------------------------------------------- WebSocket
+
+// A WebSocket client of 127.0.0.1:port. Every operation has a deadline.
+class ws_client {
+public:
+    // Connects and upgrades `target`. `receive_buffer` sets SO_RCVBUF before connecting (a
+    // subscriber that reads slowly). Throws, with the server's answer, when the upgrade fails.
+    ws_client(std::uint16_t port, std::string_view target, std::optional<int> receive_buffer = std::nullopt,
+              std::chrono::milliseconds timeout = 5s, std::source_location where = std::source_location::current());
+    ~ws_client();
+    ws_client(const ws_client&) = delete;
+    ws_client& operator=(const ws_client&) = delete;
+
+    // The next message, or nullopt once the connection ended (closed by the peer or dropped; see
+    // close_code() and end_error()). Throws when neither happens within `timeout` (the
+    // connection is unusable afterwards).
+    std::optional<std::string> read(std::chrono::milliseconds timeout,
+                                    std::source_location where = std::source_location::current());
+    // Sends one text message; returns the error text, empty on success.
+    std::string write(std::string_view text, std::chrono::milliseconds timeout = 5s);
+
+    bool ended() const;
+    // After the end: the code of the peer's close frame (0 when there was none), its reason, and
+    // the error that ended reading ("" for none).
+    int close_code() const;
+    std::string close_reason() const;
+    std::string end_error() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
 
 }  // namespace raydeploy::test

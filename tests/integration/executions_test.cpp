@@ -1,0 +1,733 @@
+// Suite executions: running checkpoints of tests/fixtures/ansible through the REST API, with the
+// real ansible-playbook against local "hosts": results, events, logs, timeouts, cancel, queueing,
+// refusals and listing.
+#include "support/test_support.hpp"
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <ctime>
+#include <set>
+#include <thread>
+
+using namespace raydeploy::test;
+namespace json = boost::json;
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+// JSON values as plain C++ values, so BOOST_TEST prints both sides of a failed comparison.
+std::string text(const json::value& value)
+{
+    return value.is_string() ? std::string{value.get_string()} : "<not a string: " + json::serialize(value) + ">";
+}
+std::string text(const json::object& object, std::string_view key)
+{
+    const auto* value = object.if_contains(key);
+    return value ? text(*value) : "<no " + std::string{key} + ">";
+}
+std::int64_t integer(const json::value& value)
+{
+    if (value.is_int64() || value.is_uint64()) return value.to_number<std::int64_t>();
+    throw std::runtime_error{"not an integer: " + json::serialize(value)};
+}
+std::int64_t integer(const json::object& object, std::string_view key)
+{
+    const auto* value = object.if_contains(key);
+    if (!value) throw std::runtime_error{"no '" + std::string{key} + "' in " + json::serialize(object)};
+    return integer(*value);
+}
+const json::object& object_at(const json::object& object, std::string_view key)
+{
+    const auto* value = object.if_contains(key);
+    if (!value || !value->is_object())
+        throw std::runtime_error{"'" + std::string{key} + "' is not an object in " + json::serialize(object)};
+    return value->get_object();
+}
+std::int64_t milliseconds_since(steady::time_point start)
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start).count();
+}
+bool contains(std::string_view haystack, std::string_view needle) { return haystack.find(needle) != std::string_view::npos; }
+
+// "2026-11-21T23:33:11.316Z" as milliseconds since the epoch; -1 when it has another shape.
+std::int64_t timestamp_ms(const json::value& value)
+{
+    if (!value.is_string()) return -1;
+    std::tm tm{};
+    int millis = 0;
+    const std::string s{value.get_string()};
+    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                    &tm.tm_min, &tm.tm_sec, &millis) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + millis;
+}
+
+std::set<std::string> keys_of(const json::object& object)
+{
+    std::set<std::string> keys;
+    for (const auto& [key, value] : object) keys.emplace(key);
+    return keys;
+}
+
+// The counters of the events are 1..N in order, each event belongs to `id`, seqs rise.
+void check_contiguous(const std::vector<json::object>& events, std::string_view id)
+{
+    std::int64_t previous_seq = 0;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        BOOST_TEST_CONTEXT("event #" << i + 1 << ": " << json::serialize(events[i]))
+        {
+            BOOST_TEST(integer(events[i], "counter") == static_cast<std::int64_t>(i + 1));
+            BOOST_TEST(text(events[i], "execution_id") == id);
+            const auto seq = integer(events[i], "seq");
+            BOOST_TEST(seq > previous_seq);
+            previous_seq = seq;
+        }
+    }
+}
+
+std::string config_file(const temp_dir& dir, std::string_view yaml) { return dir.write_file("raydeploy.yaml", yaml).string(); }
+
+service_options with_config(const temp_dir& dir, std::string_view yaml)
+{
+    auto options = fixture_service_options();
+    options.args.push_back("--config");
+    options.args.push_back(config_file(dir, yaml));
+    return options;
+}
+
+response post_json(std::uint16_t port, std::string_view target, std::string body,
+                   std::string content_type = "application/json")
+{
+    return http_request(port, http::verb::post, target, std::move(body), {{"Content-Type", std::move(content_type)}});
+}
+
+std::vector<std::string> ids_of(const response& res)
+{
+    std::vector<std::string> ids;
+    const json::object body = json_object_of(res);
+    for (const auto& item : body.at("executions").as_array()) ids.push_back(text(item.as_object(), "execution_id"));
+    return ids;
+}
+
+const std::vector<std::string> local_hosts = {"host1", "host2", "host3"};
+const std::vector<std::string> succeed_tasks = {"Say hello", "Run a harmless command", "Remember something"};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(executions)
+
+BOOST_AUTO_TEST_CASE(succeed_reports_hosts_progress_events_and_log)
+{
+    service_process service{fixture_service_options()};
+    const auto port = service.port();
+
+    const auto accepted = http_request(port, http::verb::post, "/api/v1/checkpoints/succeed");
+    BOOST_TEST_REQUIRE(accepted.result_int() == 202, accepted.body());
+    const json::object answer = json_object_of(accepted);
+    const std::string id = text(answer, "execution_id");
+    BOOST_TEST_REQUIRE(id.size() > 3);
+    BOOST_TEST(text(answer, "checkpoint") == "succeed");
+    BOOST_TEST((text(answer, "status") == "queued" || text(answer, "status") == "running"), accepted.body());
+    BOOST_TEST(std::string{accepted[http::field::location]} == "/api/v1/executions/" + id);
+
+    const json::object execution = wait_for_execution(port, id, {"succeeded", "failed", "cancelled", "timed_out", "interrupted"});
+    BOOST_TEST_CONTEXT("execution: " << json::serialize(execution))
+    {
+        BOOST_TEST(text(execution, "status") == "succeeded");
+        BOOST_TEST(text(execution, "checkpoint") == "succeed");
+        BOOST_TEST(integer(execution, "rc") == 0);
+        BOOST_TEST(execution.at("error").is_null());
+        const auto created = timestamp_ms(execution.at("created_at"));
+        const auto started = timestamp_ms(execution.at("started_at"));
+        const auto finished = timestamp_ms(execution.at("finished_at"));
+        BOOST_TEST(created > 0);
+        BOOST_TEST(started >= created);
+        BOOST_TEST(finished >= started);
+
+        const json::object& hosts = object_at(execution, "host_summary");
+        BOOST_TEST((keys_of(hosts) == std::set<std::string>{"host1", "host2", "host3"}));
+        for (const auto& host : local_hosts) {
+            BOOST_TEST_CONTEXT("host " << host)
+            {
+                const json::object& counts = object_at(hosts, host);
+                BOOST_TEST(integer(counts, "ok") == 3);
+                BOOST_TEST(integer(counts, "failures") == 0);
+                BOOST_TEST(integer(counts, "unreachable") == 0);
+                BOOST_TEST(integer(counts, "changed") == 0);
+                BOOST_TEST(integer(counts, "skipped") == 0);
+            }
+        }
+        const json::object& progress = object_at(execution, "progress");
+        BOOST_TEST(integer(progress, "tasks_done") == 3);
+        BOOST_TEST(text(progress, "play") == "Succeed on every local host");
+        BOOST_TEST(text(progress, "task") == "Remember something");
+    }
+    const std::int64_t final_counter = integer(execution, "final_counter");
+
+    const auto events = execution_events(port, id);
+    BOOST_TEST_REQUIRE(static_cast<std::int64_t>(events.size()) == final_counter);
+    BOOST_TEST_REQUIRE(events.size() >= 4u);
+    check_contiguous(events, id);
+
+    BOOST_TEST(text(events.front(), "type") == "execution.status");
+    BOOST_TEST(text(events.front(), "status") == "queued");
+    BOOST_TEST(text(events[1], "type") == "execution.status");
+    BOOST_TEST(text(events[1], "status") == "running");
+    const json::object& done = events.back();
+    BOOST_TEST(text(done, "type") == "execution.done");
+    BOOST_TEST(text(done, "status") == "succeeded");
+    BOOST_TEST(integer(done, "final_counter") == final_counter);
+    BOOST_TEST(integer(done, "counter") == final_counter);
+
+    // Between them, Ansible's own events, naming hosts and tasks.
+    std::vector<std::string> task_starts;
+    std::set<std::pair<std::string, std::string>> ok_results;
+    bool stats = false;
+    for (std::size_t i = 2; i + 1 < events.size(); ++i) {
+        const json::object& item = events[i];
+        const std::string type = text(item, "type");
+        BOOST_TEST(type.starts_with("ansible."), json::serialize(item));
+        BOOST_TEST(!text(item, "created").empty());
+        if (!item.contains("event_data")) continue;
+        const json::object& data = object_at(item, "event_data");
+        if (type == "ansible.playbook_on_task_start") task_starts.push_back(text(data, "task"));
+        if (type == "ansible.runner_on_ok") ok_results.emplace(text(data, "host"), text(data, "task"));
+        if (type == "ansible.playbook_on_stats") stats = true;
+    }
+    BOOST_TEST(task_starts == succeed_tasks, boost::test_tools::per_element());
+    std::set<std::pair<std::string, std::string>> expected_ok;
+    for (const auto& host : local_hosts)
+        for (const auto& task : succeed_tasks) expected_ok.emplace(host, task);
+    BOOST_TEST((ok_results == expected_ok), "runner_on_ok (host, task) pairs: " << ok_results.size() << " of 9 expected");
+    BOOST_TEST(stats, "no ansible.playbook_on_stats event");
+
+    // The events route's own summary fields.
+    const auto listing = http_get(port, "/api/v1/executions/" + id + "/events");
+    BOOST_TEST(listing.result_int() == 200);
+    const json::object listing_body = json_object_of(listing);
+    BOOST_TEST(text(listing_body, "status") == "succeeded");
+    BOOST_TEST(integer(listing_body, "final_counter") == final_counter);
+
+    BOOST_TEST_CONTEXT("paging with since_counter and limit")
+    {
+        const auto page = json_object_of(http_get(port, "/api/v1/executions/" + id + "/events?since_counter=5&limit=3"));
+        const json::array& items = page.at("events").as_array();
+        BOOST_TEST_REQUIRE(items.size() == 3u);
+        for (std::size_t i = 0; i < 3; ++i) {
+            BOOST_TEST(integer(items[i].as_object(), "counter") == static_cast<std::int64_t>(6 + i));
+            BOOST_TEST(items[i].as_object() == events[5 + i]);
+        }
+        const auto tail = json_object_of(http_get(port, "/api/v1/executions/" + id + "/events?since_counter=" +
+                                                            std::to_string(final_counter - 1)));
+        BOOST_TEST_REQUIRE(tail.at("events").as_array().size() == 1u);
+        BOOST_TEST(tail.at("events").as_array()[0].as_object() == done);
+        const auto after_end = json_object_of(
+            http_get(port, "/api/v1/executions/" + id + "/events?since_counter=" + std::to_string(final_counter)));
+        BOOST_TEST(after_end.at("events").as_array().empty());
+        const auto bad_limit = http_get(port, "/api/v1/executions/" + id + "/events?limit=0");
+        BOOST_TEST(bad_limit.result_int() == 400);
+        BOOST_TEST(error_field_of(bad_limit) == "INVALID_PARAMETER");
+    }
+
+    BOOST_TEST_CONTEXT("the log")
+    {
+        const auto log = http_get(port, "/api/v1/executions/" + id + "/log");
+        BOOST_TEST(log.result_int() == 200);
+        BOOST_TEST(std::string{log[http::field::content_type]}.starts_with("text/plain"));
+        BOOST_TEST(contains(log.body(), "PLAY RECAP"), log.body());
+        BOOST_TEST(contains(log.body(), "hello from host2"), log.body());
+        // Following a finished execution's log gives the whole log and ends at once.
+        streamed_response follow{port, make_request(http::verb::get, "/api/v1/executions/" + id + "/log?follow=1")};
+        BOOST_TEST(follow.read_to_end(5s), "the followed log of a finished run did not end within 5 s");
+        BOOST_TEST(follow.body() == log.body());
+    }
+
+    BOOST_TEST_CONTEXT("unknown execution")
+    {
+        for (const std::string suffix : {"", "/events", "/log"}) {
+            const auto res = http_get(port, "/api/v1/executions/ex-00000000000000000000" + suffix);
+            BOOST_TEST(res.result_int() == 404, suffix);
+            BOOST_TEST(error_field_of(res) == "EXECUTION_NOT_FOUND", suffix);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(log_follow_streams_chunks_until_the_execution_ends)
+{
+    service_process service{fixture_service_options()};
+    const auto port = service.port();
+    const std::string id = start_execution(port, "slow-long", R"({"extra_vars": {"sleep_seconds": 3}})");
+
+    streamed_response follow{port, make_request(http::verb::get, "/api/v1/executions/" + id + "/log?follow=1")};
+    follow.read_header(5s);
+    BOOST_TEST(follow.get().result_int() == 200);
+    BOOST_TEST(follow.chunked());
+    BOOST_TEST(std::string{follow.get()[http::field::content_type]}.starts_with("text/plain"));
+
+    // Output arrives while the run is still sleeping ...
+    BOOST_TEST_REQUIRE(follow.read_more(10s), "no log output within 10 s");
+    BOOST_TEST(!follow.done());
+    BOOST_TEST(text(get_execution(port, id), "status") == "running", "the first log bytes should arrive during the 3 s sleep");
+
+    // Once the long task started (its event may come a moment after its log line), progress names
+    // the current play and task; nothing final yet.
+    json::object meanwhile;
+    for (const auto deadline = steady::now() + 2s; steady::now() < deadline; std::this_thread::sleep_for(20ms)) {
+        meanwhile = get_execution(port, id);
+        const auto* progress = meanwhile.if_contains("progress");
+        if (progress && progress->is_object() && text(progress->get_object(), "task") == "Sleep for a while") break;
+    }
+    BOOST_TEST_CONTEXT("while it runs: " << json::serialize(meanwhile))
+    {
+        BOOST_TEST(text(meanwhile, "status") == "running");
+        const json::object& progress = object_at(meanwhile, "progress");
+        BOOST_TEST(text(progress, "play") == "Take a long time");
+        BOOST_TEST(text(progress, "task") == "Sleep for a while");
+        BOOST_TEST((progress.contains("tasks_done") && integer(progress, "tasks_done") == 0));
+        BOOST_TEST(meanwhile.at("final_counter").is_null());
+        BOOST_TEST(meanwhile.at("finished_at").is_null());
+        BOOST_TEST(meanwhile.at("rc").is_null());
+        const auto listing = json_object_of(http_get(port, "/api/v1/executions/" + id + "/events"));
+        BOOST_TEST(listing.at("final_counter").is_null());
+        BOOST_TEST(text(listing, "status") == "running");
+    }
+
+    // ... and the response ends once the execution has ended, with all of it.
+    BOOST_TEST_REQUIRE(follow.read_to_end(20s), "the followed log did not end within 20 s; got:\n" << follow.body());
+    const auto after = get_execution(port, id);
+    BOOST_TEST(text(after, "status") == "succeeded");
+    BOOST_TEST(contains(follow.body(), "PLAY RECAP"), follow.body());
+    const auto whole = http_get(port, "/api/v1/executions/" + id + "/log");
+    BOOST_TEST(follow.body() == whole.body());
+}
+
+BOOST_AUTO_TEST_CASE(failing_task_and_unreachable_host_are_named_in_the_error)
+{
+    service_process service{fixture_service_options()};
+    const auto port = service.port();
+    // In parallel: two checkpoints, two slots.
+    const std::string failing = start_execution(port, "fail");
+    const std::string unreachable = start_execution(port, "unreachable");
+
+    BOOST_TEST_CONTEXT("fail")
+    {
+        const auto execution = wait_for_execution(port, failing, {"succeeded", "failed", "cancelled", "timed_out"});
+        BOOST_TEST_CONTEXT(json::serialize(execution))
+        {
+            BOOST_TEST(text(execution, "status") == "failed");
+            BOOST_TEST(integer(execution, "rc") == 2);
+            BOOST_TEST_REQUIRE(execution.at("error").is_object());
+            const json::object& error = execution.at("error").get_object();
+            BOOST_TEST(text(error, "task") == "Break on purpose");
+            BOOST_TEST(text(error, "host") == "host2");
+            BOOST_TEST(contains(text(error, "message"), "intentional failure"));
+            const json::object& hosts = object_at(execution, "host_summary");
+            BOOST_TEST(integer(object_at(hosts, "host2"), "failures") == 1);
+            BOOST_TEST(integer(object_at(hosts, "host1"), "failures") == 0);
+            BOOST_TEST(integer(object_at(hosts, "host3"), "failures") == 0);
+            // host1 and host3 go on to the last task.
+            BOOST_TEST(integer(object_at(hosts, "host1"), "ok") == 2);
+        }
+        const auto events = execution_events(port, failing);
+        BOOST_TEST_REQUIRE(!events.empty());
+        check_contiguous(events, failing);
+        BOOST_TEST(text(events.back(), "type") == "execution.done");
+        BOOST_TEST(text(events.back(), "status") == "failed");
+        BOOST_TEST(object_at(events.back(), "error") == execution.at("error").get_object());
+        bool failed_event = false;
+        for (const auto& item : events)
+            if (text(item, "type") == "ansible.runner_on_failed") {
+                const auto& data = object_at(item, "event_data");
+                failed_event = text(data, "host") == "host2" && text(data, "task") == "Break on purpose";
+            }
+        BOOST_TEST(failed_event, "no ansible.runner_on_failed for host2 / Break on purpose");
+    }
+
+    BOOST_TEST_CONTEXT("unreachable")
+    {
+        const auto execution = wait_for_execution(port, unreachable, {"succeeded", "failed", "cancelled", "timed_out"});
+        BOOST_TEST_CONTEXT(json::serialize(execution))
+        {
+            BOOST_TEST(text(execution, "status") == "failed");
+            BOOST_TEST(integer(execution, "rc") != 0);
+            const json::object& hosts = object_at(execution, "host_summary");
+            BOOST_TEST((keys_of(hosts) == std::set<std::string>{"ghost"}));
+            BOOST_TEST(integer(object_at(hosts, "ghost"), "unreachable") == 1);
+            BOOST_TEST(integer(object_at(hosts, "ghost"), "ok") == 0);
+            BOOST_TEST_REQUIRE(execution.at("error").is_object());
+            const json::object& error = execution.at("error").get_object();
+            BOOST_TEST(text(error, "host") == "ghost");
+            BOOST_TEST(text(error, "task") == "Ping the ghost");
+            BOOST_TEST(!text(error, "message").empty());
+        }
+        const auto events = execution_events(port, unreachable);
+        BOOST_TEST_REQUIRE(!events.empty());
+        check_contiguous(events, unreachable);
+        BOOST_TEST(text(events.back(), "status") == "failed");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(timeout_stops_the_run_and_leaves_no_process)
+{
+    temp_dir dir;
+    service_process service{with_config(dir, "executions:\n  kill_grace: 2s\n")};
+    const auto port = service.port();
+
+    const auto posted = steady::now();
+    // `slow` has a 3 s timeout; its sleep gets a value of its own so this test finds only its process.
+    const std::string id = start_execution(port, "slow", R"({"extra_vars": {"sleep_seconds": 57}})");
+    run_processes processes{id, 57};
+    BOOST_TEST_REQUIRE(processes.wait_for_sleep(10s), "the run's `sleep 57` never appeared");
+
+    const auto execution = wait_for_execution(port, id, {"succeeded", "failed", "cancelled", "timed_out", "interrupted"}, 20s);
+    const auto elapsed = milliseconds_since(posted);
+    BOOST_TEST_CONTEXT(json::serialize(execution))
+    {
+        BOOST_TEST(text(execution, "status") == "timed_out");
+        BOOST_TEST(contains(text(execution, "status_reason"), "timeout"));
+        // 3 s timeout, then at most the 2 s grace; some slack for starting ansible-playbook.
+        BOOST_TEST(elapsed >= 3000);
+        BOOST_TEST(elapsed < 9000);
+        const auto ran_ms = timestamp_ms(execution.at("finished_at")) - timestamp_ms(execution.at("started_at"));
+        BOOST_TEST(ran_ms >= 2900);
+    }
+    const auto left = wait_until_none([&] { return processes.now(); }, 3s);
+    BOOST_TEST(left.empty(), "processes of the timed-out run are still there:" << describe(left));
+
+    const auto events = execution_events(port, id);
+    BOOST_TEST_REQUIRE(!events.empty());
+    check_contiguous(events, id);
+    BOOST_TEST(text(events.back(), "type") == "execution.done");
+    BOOST_TEST(text(events.back(), "status") == "timed_out");
+}
+
+BOOST_AUTO_TEST_CASE(cancel_stops_the_run_and_leaves_no_process)
+{
+    service_process service{fixture_service_options({{"RAYDEPLOY_EXECUTIONS_KILL_GRACE", "2s"}})};
+    const auto port = service.port();
+    const std::string id = start_execution(port, "slow-long", R"({"extra_vars": {"sleep_seconds": 58}})");
+    run_processes processes{id, 58};
+    BOOST_TEST_REQUIRE(processes.wait_for_sleep(10s), "the run's `sleep 58` never appeared");
+    BOOST_TEST(text(get_execution(port, id), "status") == "running");
+
+    BOOST_TEST_CONTEXT("a second run of a running checkpoint")
+    {
+        const auto again = post_json(port, "/api/v1/checkpoints/slow-long", "{}");
+        BOOST_TEST(again.result_int() == 409);
+        BOOST_TEST(error_field_of(again) == "ALREADY_RUNNING");
+        BOOST_TEST(text(json_object_of(again), "execution_id") == id);
+    }
+
+    const auto cancelled_at = steady::now();
+    const auto cancel = http_request(port, http::verb::post, "/api/v1/executions/" + id + "/cancel");
+    BOOST_TEST(cancel.result_int() == 202, cancel.body());
+    BOOST_TEST(text(json_object_of(cancel), "execution_id") == id);
+
+    const auto execution = wait_for_execution(port, id, {"succeeded", "failed", "cancelled", "timed_out", "interrupted"}, 15s);
+    BOOST_TEST(text(execution, "status") == "cancelled", json::serialize(execution));
+    BOOST_TEST(!text(execution, "status_reason").empty());
+    // SIGTERM at once, SIGKILL after the 2 s grace at the latest.
+    BOOST_TEST(milliseconds_since(cancelled_at) < 6000);
+    const auto left = wait_until_none([&] { return processes.now(); }, 3s);
+    BOOST_TEST(left.empty(), "processes of the cancelled run are still there:" << describe(left));
+
+    const auto events = execution_events(port, id);
+    BOOST_TEST_REQUIRE(!events.empty());
+    check_contiguous(events, id);
+    bool cancelling = false;
+    for (const auto& item : events) cancelling = cancelling || text(item, "type") == "execution.cancelling";
+    BOOST_TEST(cancelling, "no execution.cancelling event");
+    BOOST_TEST(text(events.back(), "type") == "execution.done");
+    BOOST_TEST(text(events.back(), "status") == "cancelled");
+
+    BOOST_TEST_CONTEXT("cancelling again")
+    {
+        const auto again = http_request(port, http::verb::post, "/api/v1/executions/" + id + "/cancel");
+        BOOST_TEST(again.result_int() == 409);
+        BOOST_TEST(error_field_of(again) == "ALREADY_FINISHED");
+        BOOST_TEST(text(get_execution(port, id), "status") == "cancelled");
+    }
+    BOOST_TEST_CONTEXT("cancelling an unknown execution")
+    {
+        const auto unknown = http_request(port, http::verb::post, "/api/v1/executions/ex-does-not-exist/cancel");
+        BOOST_TEST(unknown.result_int() == 404);
+        BOOST_TEST(error_field_of(unknown) == "EXECUTION_NOT_FOUND");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(cancel_stops_a_command_that_ignores_sigterm)
+{
+    temp_dir dir;
+    dir.write_file("stubborn.yml", R"(---
+- name: Ignore SIGTERM
+  hosts: host1
+  gather_facts: false
+  tasks:
+    - name: Sleep through SIGTERM
+      ansible.builtin.shell: "trap '' TERM; sleep 53; true"
+      changed_when: false
+)");
+    auto options = fixture_service_options({{"RAYDEPLOY_EXECUTIONS_KILL_GRACE", "2s"}});
+    options.catalog = dir.write_file("catalog.yaml", "checkpoints:\n  - name: stubborn\n    playbook: stubborn.yml\n"
+                                                     "    description: Ignores SIGTERM.\n    timeout: 5m\n");
+    service_process service{options};
+    const auto port = service.port();
+    const std::string id = start_execution(port, "stubborn");
+    run_processes processes{id, 53};
+    BOOST_TEST_REQUIRE(processes.wait_for_sleep(10s), "the run's `sleep 53` never appeared");
+
+    const auto cancelled_at = steady::now();
+    const auto cancel = http_request(port, http::verb::post, "/api/v1/executions/" + id + "/cancel");
+    BOOST_TEST(cancel.result_int() == 202, cancel.body());
+    const auto execution = wait_for_execution(port, id, {"succeeded", "failed", "cancelled", "timed_out", "interrupted"}, 15s);
+    BOOST_TEST(text(execution, "status") == "cancelled", json::serialize(execution));
+    BOOST_TEST(milliseconds_since(cancelled_at) < 6000);
+    const auto left = wait_until_none([&] { return processes.now(); }, 3s);
+    BOOST_TEST(left.empty(), "processes of the cancelled run are still there:" << describe(left));
+}
+
+BOOST_AUTO_TEST_CASE(runs_beyond_max_concurrent_wait_queued)
+{
+    temp_dir dir;
+    service_process service{with_config(dir, "executions:\n  max_concurrent: 1\n")};
+    const auto port = service.port();
+
+    const std::string first = start_execution(port, "slow-long", R"({"extra_vars": {"sleep_seconds": 2}})");
+    const auto second_post = http_request(port, http::verb::post, "/api/v1/checkpoints/succeed");
+    BOOST_TEST_REQUIRE(second_post.result_int() == 202, second_post.body());
+    const std::string second = text(json_object_of(second_post), "execution_id");
+    BOOST_TEST(text(json_object_of(second_post), "status") == "queued");
+
+    BOOST_TEST_CONTEXT("cancelling a queued run")
+    {
+        const std::string dropped = start_execution(port, "stats");
+        BOOST_TEST(text(get_execution(port, dropped), "status") == "queued");
+        const auto cancel = http_request(port, http::verb::post, "/api/v1/executions/" + dropped + "/cancel");
+        BOOST_TEST(cancel.result_int() == 202, cancel.body());
+        const auto execution = get_execution(port, dropped);
+        BOOST_TEST(text(execution, "status") == "cancelled");
+        BOOST_TEST(execution.at("started_at").is_null());
+        const auto events = execution_events(port, dropped);
+        BOOST_TEST_REQUIRE(events.size() == 2u);
+        check_contiguous(events, dropped);
+        BOOST_TEST(text(events[0], "status") == "queued");
+        BOOST_TEST(text(events[1], "type") == "execution.done");
+        BOOST_TEST(text(events[1], "status") == "cancelled");
+        BOOST_TEST(integer(events[1], "final_counter") == 2);
+    }
+    // A third one queued behind the second: when the slot frees, only one of them may take it.
+    const std::string third = start_execution(port, "fail", R"({"limit": "host1"})");
+
+    // While the first one runs, the others wait. (They are read first: if the first still runs
+    // afterwards, it also ran while they were read.)
+    int observed = 0;
+    for (const auto deadline = steady::now() + 20s; steady::now() < deadline;) {
+        const auto waiting = get_execution(port, second);
+        const auto waiting_too = get_execution(port, third);
+        const auto running = get_execution(port, first);
+        if (is_final_status(text(running, "status"))) break;
+        ++observed;
+        for (const auto* queued : {&waiting, &waiting_too}) {
+            BOOST_TEST_REQUIRE(text(*queued, "status") == "queued",
+                               "a run while the first is " << text(running, "status") << ": " << json::serialize(*queued));
+            BOOST_TEST_REQUIRE(queued->at("started_at").is_null());
+        }
+        std::this_thread::sleep_for(100ms);
+    }
+    BOOST_TEST(observed > 3, "the first run was seen running only " << observed << " times");
+
+    // Never more than one running at a time, until all have finished.
+    std::size_t most_running = 0;
+    for (const auto deadline = steady::now() + 30s; steady::now() < deadline;) {
+        const auto res = http_get(port, "/api/v1/executions?status=running");
+        most_running = std::max(most_running, ids_of(res).size());
+        if (is_final_status(text(get_execution(port, second), "status")) &&
+            is_final_status(text(get_execution(port, third), "status")))
+            break;
+        std::this_thread::sleep_for(50ms);
+    }
+    BOOST_TEST(most_running <= 1u, most_running << " executions were running at once with max_concurrent 1");
+
+    const auto one = wait_for_execution(port, first, {"succeeded", "failed", "cancelled", "timed_out"});
+    const auto two = wait_for_execution(port, second, {"succeeded", "failed", "cancelled", "timed_out"});
+    const auto three = wait_for_execution(port, third, {"succeeded", "failed", "cancelled", "timed_out"});
+    BOOST_TEST(text(one, "status") == "succeeded");
+    BOOST_TEST(text(two, "status") == "succeeded");
+    BOOST_TEST(text(three, "status") == "succeeded");
+    // One after the other, in the order they were queued.
+    BOOST_TEST(timestamp_ms(two.at("started_at")) >= timestamp_ms(one.at("finished_at")),
+               "the second run started before the first ended: " << json::serialize(one) << "\n" << json::serialize(two));
+    BOOST_TEST(timestamp_ms(three.at("started_at")) >= timestamp_ms(two.at("finished_at")),
+               "the third run started before the second ended: " << json::serialize(two) << "\n"
+                                                                  << json::serialize(three));
+    const auto events = execution_events(port, second);
+    BOOST_TEST_REQUIRE(events.size() >= 2u);
+    check_contiguous(events, second);
+    BOOST_TEST(text(events[0], "status") == "queued");
+    BOOST_TEST(text(events[1], "status") == "running");
+    BOOST_TEST(integer(events[1], "seq") > integer(execution_events(port, first).back(), "seq"),
+               "the queued run's `running` event precedes the first run's end");
+}
+
+BOOST_AUTO_TEST_CASE(approval_required_and_unknown_checkpoints_are_refused)
+{
+    service_process service{fixture_service_options()};
+    const auto port = service.port();
+
+    const auto gated = post_json(port, "/api/v1/checkpoints/gated", R"({"extra_vars": {}})");
+    BOOST_TEST(gated.result_int() == 409);
+    BOOST_TEST(error_field_of(gated) == "APPROVAL_REQUIRED");
+    const json::object body = json_object_of(gated);
+    BOOST_TEST(text(body, "checkpoint") == "gated");
+    const json::value expected_info = json::parse(
+        R"({"approval_required": true, "destructive_operation": true, "impact_summary": ["DESTRUCTIVE: test gate"]})");
+    BOOST_TEST(body.contains("approval_info"), gated.body());
+    if (body.contains("approval_info")) BOOST_TEST(body.at("approval_info") == expected_info, gated.body());
+
+    const auto unknown = http_request(port, http::verb::post, "/api/v1/checkpoints/no-such-checkpoint");
+    BOOST_TEST(unknown.result_int() == 404);
+    BOOST_TEST(error_field_of(unknown) == "CHECKPOINT_NOT_FOUND");
+
+    // Neither created an execution.
+    const auto list = http_get(port, "/api/v1/executions");
+    BOOST_TEST(list.result_int() == 200);
+    BOOST_TEST(ids_of(list).empty(), list.body());
+}
+
+BOOST_AUTO_TEST_CASE(invalid_bodies_are_rejected_and_nothing_runs)
+{
+    service_process service{fixture_service_options()};
+    const auto port = service.port();
+    const std::string target = "/api/v1/checkpoints/succeed";
+
+    struct case_t {
+        std::string body;
+        std::string content_type;
+        unsigned status;
+        std::string code;
+        std::string field;  // "" when the answer names none
+    };
+    const std::vector<case_t> cases = {
+        {R"({"extra_vars": )", "application/json", 400, "INVALID_JSON", ""},
+        {R"({})", "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE", ""},
+        {R"({"extra_vars": {}, "bogus": 1})", "application/json", 422, "VALIDATION_ERROR", "bogus"},
+        {R"({"extra_vars": ["a"]})", "application/json", 422, "VALIDATION_ERROR", "extra_vars"},
+        {R"({"extra_vars": "sleep_seconds=1"})", "application/json", 422, "VALIDATION_ERROR", "extra_vars"},
+        {R"({"extra_vars": {"raydeploy_execution_id": "x"}})", "application/json", 422, "VALIDATION_ERROR",
+         "extra_vars.raydeploy_execution_id"},
+        {R"({"extra_vars": {"1st": 1}})", "application/json", 422, "VALIDATION_ERROR", "extra_vars.1st"},
+        {R"({"limit": "-x"})", "application/json", 422, "VALIDATION_ERROR", "limit"},
+        {R"({"limit": 3})", "application/json", 422, "VALIDATION_ERROR", "limit"},
+        {R"({"check": "yes"})", "application/json", 422, "VALIDATION_ERROR", "check"},
+        {R"([1, 2])", "application/json", 422, "VALIDATION_ERROR", "body"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("body " << c.body << " as " << c.content_type)
+        {
+            const auto res = post_json(port, target, c.body, c.content_type);
+            BOOST_TEST(res.result_int() == c.status, res.body());
+            BOOST_TEST(error_field_of(res) == c.code);
+            if (!c.field.empty() && res.result_int() == c.status)
+                BOOST_TEST(text(json_object_of(res), "field") == c.field, res.body());
+        }
+    }
+    const auto list = http_get(port, "/api/v1/executions");
+    BOOST_TEST(ids_of(list).empty(), "a rejected request started a run: " << list.body());
+}
+
+BOOST_AUTO_TEST_CASE(limit_and_check_reach_ansible_playbook)
+{
+    service_process service{fixture_service_options()};
+    const auto port = service.port();
+    // `fail` breaks on host2 only: limited to host1 it succeeds.
+    const std::string limited = start_execution(port, "fail", R"({"limit": "host1"})");
+    const std::string checked = start_execution(port, "succeed", R"({"check": true})");
+
+    BOOST_TEST_CONTEXT("limit host1")
+    {
+        const auto execution = wait_for_execution(port, limited, {"succeeded", "failed", "cancelled", "timed_out"});
+        BOOST_TEST(text(execution, "status") == "succeeded", json::serialize(execution));
+        BOOST_TEST((keys_of(object_at(execution, "host_summary")) == std::set<std::string>{"host1"}),
+                   json::serialize(execution));
+        BOOST_TEST(text(object_at(execution, "params"), "limit") == "host1");
+        for (const auto& item : execution_events(port, limited))
+            if (const auto* data = item.if_contains("event_data"); data && data->is_object())
+                if (const auto* host = data->get_object().if_contains("host"))
+                    BOOST_TEST(text(*host) == "host1", json::serialize(item));
+    }
+    BOOST_TEST_CONTEXT("check mode")
+    {
+        const auto execution = wait_for_execution(port, checked, {"succeeded", "failed", "cancelled", "timed_out"});
+        BOOST_TEST(text(execution, "status") == "succeeded", json::serialize(execution));
+        BOOST_TEST(object_at(execution, "params").at("check") == json::value(true));
+        // In check mode the `command` task is skipped (it cannot know what a command would do).
+        const json::object& hosts = object_at(execution, "host_summary");
+        BOOST_TEST((keys_of(hosts) == std::set<std::string>{"host1", "host2", "host3"}));
+        for (const auto& host : local_hosts) {
+            BOOST_TEST(integer(object_at(hosts, host), "skipped") == 1, host);
+            BOOST_TEST(integer(object_at(hosts, host), "ok") == 2, host);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(list_filters_by_checkpoint_and_status_and_pages_newest_first)
+{
+    service_process service{fixture_service_options()};
+    const auto port = service.port();
+    const std::string first_succeed = start_execution(port, "succeed", R"({"limit": "host1"})");
+    const std::string failing = start_execution(port, "fail");
+    const std::string stats = start_execution(port, "stats", R"({"limit": "host1"})");
+    for (const auto& id : {first_succeed, failing, stats})
+        wait_for_execution(port, id, {"succeeded", "failed", "cancelled", "timed_out"});
+    const std::string second_succeed = start_execution(port, "succeed", R"({"limit": "host1"})");
+    BOOST_TEST(text(wait_for_execution(port, second_succeed, {"succeeded", "failed", "cancelled", "timed_out"}),
+                    "status") == "succeeded");
+    BOOST_TEST(text(get_execution(port, failing), "status") == "failed");
+
+    using ids = std::vector<std::string>;
+    const auto list = [&](const std::string& query) {
+        const auto res = http_get(port, "/api/v1/executions" + query);
+        BOOST_TEST_REQUIRE(res.result_int() == 200, query << ": " << res.body());
+        return ids_of(res);
+    };
+    BOOST_TEST(list("") == (ids{second_succeed, stats, failing, first_succeed}), boost::test_tools::per_element());
+    BOOST_TEST(list("?checkpoint=succeed") == (ids{second_succeed, first_succeed}), boost::test_tools::per_element());
+    BOOST_TEST(list("?status=failed") == (ids{failing}), boost::test_tools::per_element());
+    BOOST_TEST(list("?status=succeeded") == (ids{second_succeed, stats, first_succeed}), boost::test_tools::per_element());
+    BOOST_TEST(list("?checkpoint=fail&status=succeeded").empty());
+    BOOST_TEST(list("?checkpoint=no-such-checkpoint").empty());
+
+    // One at a time, each page continues with the next older execution.
+    ids paged;
+    std::string query = "?limit=1";
+    for (int page = 0; page < 10; ++page) {
+        const auto res = http_get(port, "/api/v1/executions" + query);
+        BOOST_TEST_REQUIRE(res.result_int() == 200, res.body());
+        const json::object body = json_object_of(res);
+        const auto page_ids = ids_of(res);
+        BOOST_TEST_REQUIRE(page_ids.size() <= 1u);
+        paged.insert(paged.end(), page_ids.begin(), page_ids.end());
+        if (body.at("next_cursor").is_null()) break;
+        BOOST_TEST_REQUIRE(page_ids.size() == 1u, "a next_cursor after an empty page: " << res.body());
+        query = "?limit=1&cursor=" + text(body.at("next_cursor"));
+    }
+    BOOST_TEST(paged == (ids{second_succeed, stats, failing, first_succeed}), boost::test_tools::per_element());
+
+    const auto two = http_get(port, "/api/v1/executions?checkpoint=succeed&limit=1");
+    const json::object two_body = json_object_of(two);
+    BOOST_TEST_REQUIRE(two_body.at("next_cursor").is_string(), two.body());
+    BOOST_TEST(list("?checkpoint=succeed&limit=1&cursor=" + text(two_body.at("next_cursor"))) == (ids{first_succeed}),
+               boost::test_tools::per_element());
+
+    for (const std::string bad : {"?status=exploded", "?status=", "?limit=0", "?limit=abc", "?cursor=x"}) {
+        const auto res = http_get(port, "/api/v1/executions" + bad);
+        BOOST_TEST(res.result_int() == 400, bad << ": " << res.body());
+        BOOST_TEST(error_field_of(res) == "INVALID_PARAMETER", bad);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
