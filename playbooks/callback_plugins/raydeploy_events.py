@@ -122,7 +122,9 @@ def _encode(value):
 
 
 def _iso(ts):
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec='microseconds')
+    # RFC 3339 in UTC with milliseconds and 'Z': the format of every timestamp raydeploy shows.
+    moment = datetime.fromtimestamp(ts, timezone.utc)
+    return moment.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (moment.microsecond // 1000)
 
 
 class CallbackModule(DefaultCallback):
@@ -248,7 +250,7 @@ class CallbackModule(DefaultCallback):
             'stdout': text,
             'start_line': start_line,
             'end_line': self._ev_lines,
-            'created': datetime.now(timezone.utc).isoformat(timespec='microseconds'),
+            'created': _iso(time.time()),
             'pid': self._ev_pid,
             'event_data': event_data,
         }
