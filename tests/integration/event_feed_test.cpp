@@ -17,19 +17,6 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-std::string text(const json::object& object, std::string_view key)
-{
-    const auto* value = object.if_contains(key);
-    if (!value) return "<no " + std::string{key} + ">";
-    return value->is_string() ? std::string{value->get_string()} : "<not a string: " + json::serialize(*value) + ">";
-}
-std::int64_t integer(const json::object& object, std::string_view key)
-{
-    const auto* value = object.if_contains(key);
-    if (!value || !(value->is_int64() || value->is_uint64()))
-        throw std::runtime_error{"no integer '" + std::string{key} + "' in " + json::serialize(object)};
-    return value->to_number<std::int64_t>();
-}
 bool is_done(const json::object& item) { return text(item, "type") == "execution.done"; }
 
 const std::initializer_list<std::string_view> final_statuses = {"succeeded", "failed", "cancelled", "timed_out",

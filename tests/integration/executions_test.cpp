@@ -17,34 +17,6 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-// JSON values as plain C++ values, so BOOST_TEST prints both sides of a failed comparison.
-std::string text(const json::value& value)
-{
-    return value.is_string() ? std::string{value.get_string()} : "<not a string: " + json::serialize(value) + ">";
-}
-std::string text(const json::object& object, std::string_view key)
-{
-    const auto* value = object.if_contains(key);
-    return value ? text(*value) : "<no " + std::string{key} + ">";
-}
-std::int64_t integer(const json::value& value)
-{
-    if (value.is_int64() || value.is_uint64()) return value.to_number<std::int64_t>();
-    throw std::runtime_error{"not an integer: " + json::serialize(value)};
-}
-std::int64_t integer(const json::object& object, std::string_view key)
-{
-    const auto* value = object.if_contains(key);
-    if (!value) throw std::runtime_error{"no '" + std::string{key} + "' in " + json::serialize(object)};
-    return integer(*value);
-}
-const json::object& object_at(const json::object& object, std::string_view key)
-{
-    const auto* value = object.if_contains(key);
-    if (!value || !value->is_object())
-        throw std::runtime_error{"'" + std::string{key} + "' is not an object in " + json::serialize(object)};
-    return value->get_object();
-}
 std::int64_t milliseconds_since(steady::time_point start)
 {
     return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start).count();

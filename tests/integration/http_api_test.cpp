@@ -25,12 +25,6 @@ const std::vector<expected_checkpoint> repository_checkpoints = {
 
 std::string header(const response& res, http::field field) { return std::string{res[field]}; }
 
-// JSON strings as std::string, so BOOST_TEST prints both sides of a failed comparison.
-std::string text(const json::value& value)
-{
-    return value.is_string() ? std::string{value.get_string()} : "<not a string: " + json::serialize(value) + ">";
-}
-
 bool is_integer(const json::value& value) { return value.is_int64() || value.is_uint64(); }
 
 // `raydeploy --version` prints "raydeploy X.Y.Z".

@@ -564,7 +564,42 @@ json::value parse_json(std::string_view text, std::source_location where)
     return value;
 }
 
-std::string error_code_of(const response& res)
+std::string text(const json::value& value)
+{
+    return value.is_string() ? std::string{value.get_string()} : "<not a string: " + json::serialize(value) + ">";
+}
+
+std::string text(const json::object& object, std::string_view key)
+{
+    const auto* value = object.if_contains(key);
+    return value ? text(*value) : "<no " + std::string{key} + ">";
+}
+
+std::int64_t integer(const json::value& value)
+{
+    if (value.is_int64() || value.is_uint64()) return value.to_number<std::int64_t>();
+    throw std::runtime_error{"not an integer: " + json::serialize(value)};
+}
+
+std::int64_t integer(const json::object& object, std::string_view key)
+{
+    const auto* value = object.if_contains(key);
+    if (!value) throw std::runtime_error{"no '" + std::string{key} + "' in " + json::serialize(object)};
+    return integer(*value);
+}
+
+const json::object& object_at(const json::object& object, std::string_view key)
+{
+    const auto* value = object.if_contains(key);
+    if (!value || !value->is_object())
+        throw std::runtime_error{"'" + std::string{key} + "' is not an object in " + json::serialize(object)};
+    return value->get_object();
+}
+
+namespace {
+
+// The error code of a JSON error body, or a '<…>' description quoting the body when it is not one.
+std::string error_code_checked(const response& res, bool only_error_and_message)
 {
     const std::string body = res.body();
     beast::error_code ec;
@@ -573,13 +608,17 @@ std::string error_code_of(const response& res)
     if (ec) return malformed("not JSON");
     if (!value.is_object()) return malformed("not a JSON object");
     const auto& object = value.get_object();
-    if (object.size() != 2) return malformed("expected exactly the keys error and message");
+    if (only_error_and_message && object.size() != 2) return malformed("expected exactly the keys error and message");
     const auto* code = object.if_contains("error");
     const auto* message = object.if_contains("message");
     if (!code || !code->is_string()) return malformed("no string 'error'");
     if (!message || !message->is_string() || message->get_string().empty()) return malformed("no 'message' text");
     return std::string{code->get_string()};
 }
+
+}  // namespace
+
+std::string error_code_of(const response& res) { return error_code_checked(res, true); }
 
 // ------------------------------------------------------------------------ executions and events
 
@@ -590,20 +629,7 @@ json::object json_object_of(const response& res, std::source_location where)
     return std::move(value.get_object());
 }
 
-std::string error_field_of(const response& res)
-{
-    const std::string body = res.body();
-    beast::error_code ec;
-    const json::value value = json::parse(body, ec);
-    const auto malformed = [&](std::string_view why) { return "<" + std::string{why} + ": " + body + ">"; };
-    if (ec) return malformed("not JSON");
-    if (!value.is_object()) return malformed("not a JSON object");
-    const auto* code = value.get_object().if_contains("error");
-    const auto* message = value.get_object().if_contains("message");
-    if (!code || !code->is_string()) return malformed("no string 'error'");
-    if (!message || !message->is_string() || message->get_string().empty()) return malformed("no 'message' text");
-    return std::string{code->get_string()};
-}
+std::string error_field_of(const response& res) { return error_code_checked(res, false); }
 
 service_options fixture_service_options(env_map env)
 {

@@ -186,6 +186,15 @@ response parse_response(std::string_view raw, std::source_location where = std::
 // Parses a JSON document; throws with the text when it is not valid JSON.
 boost::json::value parse_json(std::string_view text, std::source_location where = std::source_location::current());
 
+// JSON values as plain C++ values, so BOOST_TEST prints both sides of a failed comparison.
+// A missing key or a wrong type gives a descriptive string (text) or throws (integer, object_at).
+std::string text(const boost::json::value& value);
+std::string text(const boost::json::object& object, std::string_view key);
+std::int64_t integer(const boost::json::value& value);
+std::int64_t integer(const boost::json::object& object, std::string_view key);
+const boost::json::object& object_at(const boost::json::object& object, std::string_view key);
+
+
 // The `error` code of a JSON error body `{"error": CODE, "message": TEXT}`. When the body has not
 // exactly that shape (or the message is empty) it returns a description starting with '<' that
 // quotes the body, so `BOOST_TEST(error_code_of(res) == "NOT_FOUND")` explains its failure.
