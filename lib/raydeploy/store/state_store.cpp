@@ -64,8 +64,11 @@ std::unique_ptr<sqlite::database> open_database(const fs::path& file)
 {
     auto db = std::make_unique<sqlite::database>(file);
     db->exec("PRAGMA journal_mode = WAL");
-    // FULL: a committed event or approval survives power loss, not only a process crash.
-    db->exec("PRAGMA synchronous = FULL");
+    // NORMAL in WAL mode: a commit is in the operating system's hands when it returns, so it
+    // survives any crash or kill of the service; only a power loss or kernel crash can take back
+    // the last commits (never corrupt the file). FULL would add an fsync to every commit: about
+    // 0.3 ms each here, on the io thread, for every batch of events (measured; see README).
+    db->exec("PRAGMA synchronous = NORMAL");
     db->exec("PRAGMA foreign_keys = ON");
     return db;
 }
