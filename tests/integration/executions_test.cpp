@@ -434,18 +434,8 @@ BOOST_AUTO_TEST_CASE(cancel_stops_the_run_and_leaves_no_process)
 BOOST_AUTO_TEST_CASE(cancel_stops_a_command_that_ignores_sigterm)
 {
     temp_dir dir;
-    dir.write_file("stubborn.yml", R"(---
-- name: Ignore SIGTERM
-  hosts: host1
-  gather_facts: false
-  tasks:
-    - name: Sleep through SIGTERM
-      ansible.builtin.shell: "trap '' TERM; sleep 53; true"
-      changed_when: false
-)");
     auto options = fixture_service_options({{"RAYDEPLOY_EXECUTIONS_KILL_GRACE", "2s"}});
-    options.catalog = dir.write_file("catalog.yaml", "checkpoints:\n  - name: stubborn\n    playbook: stubborn.yml\n"
-                                                     "    description: Ignores SIGTERM.\n    timeout: 5m\n");
+    options.catalog = write_stubborn_catalog(dir, 53);
     service_process service{options};
     const auto port = service.port();
     const std::string id = start_execution(port, "stubborn");

@@ -145,18 +145,8 @@ BOOST_AUTO_TEST_CASE(leftovers_of_a_run_whose_supervisor_died_too_are_stopped_at
     // killer), the run's processes live on: the restart must find them in the old process group
     // and stop them, SIGKILL after the grace for a command that ignores SIGTERM.
     temp_dir dir;
-    dir.write_file("stubborn.yml", R"(---
-- name: Ignore SIGTERM
-  hosts: host1
-  gather_facts: false
-  tasks:
-    - name: Sleep through SIGTERM
-      ansible.builtin.shell: "trap '' TERM; sleep 54; true"
-      changed_when: false
-)");
     auto options = options_for(dir.path() / "state");
-    options.catalog = dir.write_file("catalog.yaml", "checkpoints:\n  - name: stubborn\n    playbook: stubborn.yml\n"
-                                                     "    description: Ignores SIGTERM.\n    timeout: 5m\n");
+    options.catalog = write_stubborn_catalog(dir, 54);
 
     std::string victim;
     std::vector<json::object> victim_before;

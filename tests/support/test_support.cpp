@@ -631,6 +631,21 @@ json::object json_object_of(const response& res, std::source_location where)
 
 std::string error_field_of(const response& res) { return error_code_checked(res, false); }
 
+std::filesystem::path write_stubborn_catalog(const temp_dir& dir, int sleep_seconds)
+{
+    dir.write_file("stubborn.yml", "---\n"
+                                   "- name: Ignore SIGTERM\n"
+                                   "  hosts: host1\n"
+                                   "  gather_facts: false\n"
+                                   "  tasks:\n"
+                                   "    - name: Sleep through SIGTERM\n"
+                                   "      ansible.builtin.shell: \"trap '' TERM; sleep " +
+                                       std::to_string(sleep_seconds) + "; true\"\n"
+                                   "      changed_when: false\n");
+    return dir.write_file("catalog.yaml", "checkpoints:\n  - name: stubborn\n    playbook: stubborn.yml\n"
+                                          "    description: Ignores SIGTERM.\n    timeout: 5m\n");
+}
+
 service_options fixture_service_options(env_map env)
 {
     service_options options;

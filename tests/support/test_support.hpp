@@ -210,6 +210,12 @@ boost::json::object json_object_of(const response& res, std::source_location whe
 // starting with '<' when the body is not an object with a string `error` and a non-empty `message`.
 std::string error_field_of(const response& res);
 
+// Writes into `dir` a one-checkpoint catalog, `stubborn`, whose playbook runs
+// `sleep SLEEP_SECONDS` on host1 while ignoring SIGTERM; returns the catalog's path. Tests pick
+// distinct sleep lengths so their processes can be told apart when suites run in parallel.
+std::filesystem::path write_stubborn_catalog(const temp_dir& dir, int sleep_seconds);
+
+
 // Options for a service that runs the Ansible fixtures: tests/fixtures/ansible/catalog.yaml and
 // inventory.yml, and the project's .venv/bin/ansible-playbook. `env` is added to the child's
 // environment (RAYDEPLOY_EXECUTIONS_KILL_GRACE=2s and the like).
