@@ -9,7 +9,7 @@ cd "$REPO_ROOT"
 
 # Build output goes to stderr, so stdout carries only the service's own lines
 # (among them `listening on http://HOST:PORT`).
-bash scripts/build.sh >&2
+bash scripts/build.sh --target raydeploy >&2
 
 # ansible-playbook and friends from the project virtualenv.
 export PATH="$REPO_ROOT/.venv/bin:$PATH"
