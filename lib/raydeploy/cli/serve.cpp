@@ -78,8 +78,7 @@ int serve_command(const std::vector<std::string>& args, std::ostream& out, std::
 
     engine_settings engine_config;
     engine_config.inventory = std::filesystem::absolute(config.inventory);
-    engine_config.ansible_playbook = find_ansible_playbook(
-        config.ansible_playbook.empty() ? config.ansible_playbook : std::filesystem::absolute(config.ansible_playbook));
+    engine_config.ansible_playbook = find_ansible_playbook(config.ansible_playbook);
     engine_config.supervisor = std::filesystem::read_symlink("/proc/self/exe");
     engine_config.runs_dir = std::filesystem::absolute(config.state_dir) / "runs";
     engine_config.callback_dir = install_callback_plugin(std::filesystem::absolute(config.state_dir) / "ansible/callback_plugins");

@@ -2,6 +2,7 @@
 // ansible-playbook child; everything else reacts to the child's output and exit.
 #include "raydeploy/engine/execution_manager.hpp"
 
+#include "raydeploy/config/settings.hpp"
 #include "raydeploy/engine/engine_error.hpp"
 #include "raydeploy/engine/supervisor.hpp"
 #include "raydeploy/util/errors.hpp"
@@ -14,8 +15,6 @@
 #include <csignal>
 #include <thread>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace raydeploy::embedded {
 std::string_view callback_plugin_py();
@@ -168,12 +167,7 @@ std::size_t execution_manager::running_count() const
 
 std::vector<std::string> execution_manager::child_environment(const std::string& execution_id) const
 {
-    std::map<std::string, std::string> variables;
-    for (char** entry = environ; entry && *entry; ++entry) {
-        const std::string_view text{*entry};
-        const auto equals = text.find('=');
-        if (equals != std::string_view::npos) variables[std::string{text.substr(0, equals)}] = text.substr(equals + 1);
-    }
+    std::map<std::string, std::string> variables = current_environment();
     // Events come from our own plugin on our own channel, whatever the playbook's ansible.cfg says.
     std::string plugins = settings_.callback_dir.string();
     if (auto it = variables.find("ANSIBLE_CALLBACK_PLUGINS"); it != variables.end() && !it->second.empty())
@@ -395,7 +389,7 @@ void execution_manager::shutdown()
 fs::path find_ansible_playbook(const fs::path& configured)
 {
     std::error_code ec;
-    if (!configured.empty()) return configured;
+    if (!configured.empty()) return fs::absolute(configured);
     std::vector<fs::path> candidates;
     const fs::path self = fs::read_symlink("/proc/self/exe", ec);
     if (!ec) candidates.push_back(self.parent_path() / "../../.venv/bin/ansible-playbook");

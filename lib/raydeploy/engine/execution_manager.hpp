@@ -92,7 +92,7 @@ private:
     bool shutting_down_ = false;
 };
 
-// Where ansible-playbook is: the configured path, else the project virtualenv next to the
+// Where ansible-playbook is: the configured path (made absolute), else the project virtualenv next to the
 // binary (BINARY/../../.venv/bin) or in the current directory, else PATH. Empty when not found.
 std::filesystem::path find_ansible_playbook(const std::filesystem::path& configured);
 

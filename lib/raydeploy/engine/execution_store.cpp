@@ -4,8 +4,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <algorithm>
-
 namespace raydeploy {
 namespace {
 
@@ -119,14 +117,13 @@ std::vector<execution_record> execution_store::list(const execution_filter& filt
 
 std::vector<execution_record> execution_store::with_status(std::initializer_list<execution_status> statuses)
 {
+    std::string placeholders;
+    for (std::size_t i = 0; i < statuses.size(); ++i) placeholders += i ? ", ?" : "?";
+    auto statement = db_.prepare(std::string{select_columns} + "WHERE status IN (" + placeholders + ") ORDER BY rowid");
+    int index = 1;
+    for (auto status : statuses) statement.bind(index++, to_string(status));
     std::vector<execution_record> records;
-    auto statement = db_.prepare(std::string{select_columns} + "WHERE status = ? ORDER BY rowid");
-    for (auto status : statuses) {
-        statement.reset();
-        statement.bind(1, to_string(status));
-        while (statement.step()) records.push_back(read_row(statement));
-    }
-    std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.rowid < b.rowid; });
+    while (statement.step()) records.push_back(read_row(statement));
     return records;
 }
 

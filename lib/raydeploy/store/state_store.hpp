@@ -29,7 +29,6 @@ public:
     // Throws runtime_failure (directory busy, not writable, schema too new) or sqlite::error.
     explicit state_store(const std::filesystem::path& state_dir);
 
-    const std::filesystem::path& directory() const { return directory_; }
     std::filesystem::path database_file() const { return directory_ / "raydeploy.db"; }
     sqlite::database& db() { return *db_; }
     int schema_version();
