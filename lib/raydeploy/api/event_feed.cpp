@@ -119,7 +119,7 @@ net::awaitable<void> run_feed(beast::tcp_stream& stream, std::function<void()>& 
 
 void add_event_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.add(http::verb::get, "/api/v1/events", [state](request_context& ctx) -> net::awaitable<response> {
+    routes.add(http::verb::get, "/api/v1/events", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         feed_request feed;
         if (ctx.query("since")) feed.since = query_integer(ctx, "since", 0, 0, INT64_MAX);
         feed.filter.execution_id = ctx.query("execution_id");

@@ -1,7 +1,7 @@
 // Execution routes: run a checkpoint, list and read executions, cancel, events, log.
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/routes.hpp"
-#include "raydeploy/engine/engine_error.hpp"
+#include "raydeploy/engine/approvals.hpp"
 #include "raydeploy/engine/execution_manager.hpp"
 #include "raydeploy/events/event_log.hpp"
 
@@ -10,71 +10,18 @@
 namespace raydeploy::api {
 namespace {
 
-// One mapping from engine refusals to HTTP.
-[[noreturn]] void throw_api_error(const engine_error& e, const checkpoint_catalog& catalog)
-{
-    using kind = engine_error::kind;
-    switch (e.which()) {
-    case kind::checkpoint_not_found:
-        throw api_error{http::status::not_found, "CHECKPOINT_NOT_FOUND", e.what()};
-    case kind::execution_not_found:
-        throw api_error{http::status::not_found, "EXECUTION_NOT_FOUND", e.what()};
-    case kind::already_running:
-        throw api_error{http::status::conflict, "ALREADY_RUNNING", e.what(), json::object{{"execution_id", e.subject()}}};
-    case kind::already_finished:
-        throw api_error{http::status::conflict, "ALREADY_FINISHED", e.what(), json::object{{"execution_id", e.subject()}}};
-    case kind::approval_required: {
-        // The seeds' shape: {"error", "checkpoint", "approval_info": {...}}.
-        const checkpoint* item = catalog.find(e.subject());
-        json::array impact;
-        if (item)
-            for (const auto& line : item->impact_summary) impact.emplace_back(line);
-        throw api_error{http::status::conflict, "APPROVAL_REQUIRED",
-                        std::string{e.what()} + "; approvals are granted through /api/v1/approvals/" + e.subject(),
-                        json::object{{"checkpoint", e.subject()},
-                                     {"approval_info", json::object{{"approval_required", true},
-                                                                    {"destructive_operation", item && item->destructive},
-                                                                    {"impact_summary", std::move(impact)}}}}};
-    }
-    }
-    throw api_error{http::status::internal_server_error, "INTERNAL_ERROR", e.what()};
-}
-
 execution_params params_from_body(const json::object& body)
 {
     reject_unknown_fields(body, {"extra_vars", "limit", "check", "approve"});
     execution_params params;
-    if (const auto* vars = body.if_contains("extra_vars")) {
-        if (!vars->is_object()) invalid_field("extra_vars", "expected an object of variable names to values");
-        for (const auto& [name, value] : vars->get_object()) {
-            (void)value;
-            const std::string_view key = name;
-            const bool identifier = !key.empty() && !std::isdigit(static_cast<unsigned char>(key.front())) &&
-                                    key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
-                                        std::string_view::npos;
-            if (!identifier)
-                invalid_field("extra_vars." + std::string{key}, "variable names are letters, digits and '_', not starting with a digit");
-            if (key.rfind("raydeploy_", 0) == 0)
-                invalid_field("extra_vars." + std::string{key}, "names starting with raydeploy_ are set by the service");
-        }
-        params.extra_vars = vars->get_object();
+    params.extra_vars = extra_vars_field(body);
+    if (auto limit = string_field(body, "limit")) {
+        if (limit->empty()) invalid_field("limit", "expected an Ansible host pattern such as \"host1,host2\"");
+        // The pattern reaches ansible-playbook as one argv entry; a leading '-' would read as an option.
+        if (limit->front() == '-') invalid_field("limit", "a host pattern cannot start with '-'");
+        params.limit = std::move(*limit);
     }
-    if (const auto* limit = body.if_contains("limit")) {
-        if (!limit->is_null()) {
-            if (!limit->is_string() || limit->get_string().empty())
-                invalid_field("limit", "expected an Ansible host pattern such as \"host1,host2\"");
-            const std::string_view pattern = limit->get_string();
-            // The pattern reaches ansible-playbook as one argv entry; a leading '-' would read as an option.
-            if (pattern.front() == '-') invalid_field("limit", "a host pattern cannot start with '-'");
-            params.limit = std::string{pattern};
-        }
-    }
-    if (const auto* check = body.if_contains("check")) {
-        if (!check->is_bool()) invalid_field("check", "expected true or false");
-        params.check = check->get_bool();
-    }
-    if (const auto* approve = body.if_contains("approve"); approve && !approve->is_bool())
-        invalid_field("approve", "expected true or false");
+    params.check = bool_field(body, "check").value_or(false);
     return params;
 }
 
@@ -139,21 +86,22 @@ net::awaitable<void> follow_log(beast::tcp_stream& stream, std::function<void()>
 
 void add_execution_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.add(http::verb::post, "/api/v1/checkpoints/{name}", [state](request_context& ctx) -> net::awaitable<response> {
-        const execution_params params = params_from_body(json_body(ctx));
-        try {
-            const execution_record record = engine(state).start(ctx.path_param("name"), params);
-            auto res = json_response(http::status::accepted, json::object{{"execution_id", record.id},
-                                                                          {"checkpoint", record.checkpoint},
-                                                                          {"status", to_string(record.status)}});
-            res.set(http::field::location, "/api/v1/executions/" + record.id);
-            co_return res;
-        } catch (const engine_error& e) {
-            throw_api_error(e, state->catalog);
-        }
-    });
+    routes.add(http::verb::post, "/api/v1/checkpoints/{name}", role::operator_, audited(state, "execution.start", [state](request_context& ctx) -> net::awaitable<response> {
+        const json::object body = json_body(ctx);
+        execution_params params = params_from_body(body);
+        const bool inline_approve = bool_field(body, "approve").value_or(false);
+        const execution_record record = engine_call([&] {
+            return start_checkpoint(engine(state), *state->approvals, state->catalog, ctx.path_param("name"),
+                                    std::move(params), ctx.caller, inline_approve);
+        });
+        auto res = json_response(http::status::accepted, json::object{{"execution_id", record.id},
+                                                                      {"checkpoint", record.checkpoint},
+                                                                      {"status", to_string(record.status)}});
+        res.set(http::field::location, "/api/v1/executions/" + record.id);
+        co_return res;
+    }));
 
-    routes.add(http::verb::get, "/api/v1/executions", [state](request_context& ctx) -> net::awaitable<response> {
+    routes.add(http::verb::get, "/api/v1/executions", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         execution_filter filter;
         filter.checkpoint = ctx.query("checkpoint");
         if (auto status = ctx.query("status")) {
@@ -174,20 +122,16 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         co_return json_response(http::status::ok, body);
     });
 
-    routes.add(http::verb::get, "/api/v1/executions/{id}", [state](request_context& ctx) -> net::awaitable<response> {
+    routes.add(http::verb::get, "/api/v1/executions/{id}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         co_return json_response(http::status::ok, to_json(existing(state, ctx.path_param("id"))));
     });
 
-    routes.add(http::verb::post, "/api/v1/executions/{id}/cancel", [state](request_context& ctx) -> net::awaitable<response> {
-        try {
-            const execution_record record = engine(state).cancel(ctx.path_param("id"));
-            co_return json_response(http::status::accepted, to_json(record));
-        } catch (const engine_error& e) {
-            throw_api_error(e, state->catalog);
-        }
-    });
+    routes.add(http::verb::post, "/api/v1/executions/{id}/cancel", role::operator_, audited(state, "execution.cancel", [state](request_context& ctx) -> net::awaitable<response> {
+        const execution_record record = engine_call([&] { return engine(state).cancel(ctx.path_param("id")); });
+        co_return json_response(http::status::accepted, to_json(record));
+    }));
 
-    routes.add(http::verb::get, "/api/v1/executions/{id}/events", [state](request_context& ctx) -> net::awaitable<response> {
+    routes.add(http::verb::get, "/api/v1/executions/{id}/events", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const execution_record record = existing(state, ctx.path_param("id"));
         const auto since = query_integer(ctx, "since_counter", 0, 0, INT64_MAX);
         const auto limit = query_integer(ctx, "limit", 500, 1, 5000);
@@ -204,7 +148,7 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         co_return text_response(http::status::ok, std::move(body), "application/json");
     });
 
-    routes.add(http::verb::get, "/api/v1/executions/{id}/log", [state](request_context& ctx) -> net::awaitable<response> {
+    routes.add(http::verb::get, "/api/v1/executions/{id}/log", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const execution_record record = existing(state, ctx.path_param("id"));
         const auto follow = ctx.query("follow");
         if (follow && *follow != "0" && *follow != "false") {

@@ -62,4 +62,66 @@ void reject_unknown_fields(const json::object& body, std::initializer_list<std::
     }
 }
 
+std::optional<std::string> string_field(const json::object& body, std::string_view name)
+{
+    const auto* value = body.if_contains(name);
+    if (!value || value->is_null()) return std::nullopt;
+    if (!value->is_string()) invalid_field(name, "expected a string");
+    return std::string{value->get_string()};
+}
+
+std::optional<bool> bool_field(const json::object& body, std::string_view name)
+{
+    const auto* value = body.if_contains(name);
+    if (!value || value->is_null()) return std::nullopt;
+    if (!value->is_bool()) invalid_field(name, "expected true or false");
+    return value->get_bool();
+}
+
+std::optional<std::int64_t> integer_field(const json::object& body, std::string_view name, std::int64_t min,
+                                          std::int64_t max)
+{
+    const auto* value = body.if_contains(name);
+    if (!value || value->is_null()) return std::nullopt;
+    const auto as_integer = value->is_int64()    ? std::optional<std::int64_t>{value->get_int64()}
+                            : value->is_uint64() && value->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)
+                                ? std::optional<std::int64_t>{static_cast<std::int64_t>(value->get_uint64())}
+                                : std::nullopt;
+    if (!as_integer || *as_integer < min || *as_integer > max)
+        invalid_field(name, "expected an integer between " + std::to_string(min) + " and " + std::to_string(max));
+    return as_integer;
+}
+
+json::object extra_vars_field(const json::object& body)
+{
+    const auto* vars = body.if_contains("extra_vars");
+    if (!vars || vars->is_null()) return {};
+    if (!vars->is_object()) invalid_field("extra_vars", "expected an object of variable names to values");
+    for (const auto& member : vars->get_object()) {
+        const std::string_view key = member.key();
+        const bool identifier = !key.empty() && !std::isdigit(static_cast<unsigned char>(key.front())) &&
+                                key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+                                    std::string_view::npos;
+        if (!identifier)
+            invalid_field("extra_vars." + std::string{key},
+                          "variable names are letters, digits and '_', not starting with a digit");
+        if (key.rfind("raydeploy_", 0) == 0)
+            invalid_field("extra_vars." + std::string{key}, "names starting with raydeploy_ are set by the service");
+    }
+    return vars->get_object();
+}
+
+void throw_api_error(const engine_error& e)
+{
+    using kind = engine_error::kind;
+    http::status status = http::status::internal_server_error;
+    switch (e.which()) {
+    case kind::not_found: status = http::status::not_found; break;
+    case kind::conflict: status = http::status::conflict; break;
+    case kind::forbidden: status = http::status::forbidden; break;
+    case kind::invalid: status = http::status::unprocessable_entity; break;
+    }
+    throw api_error{status, e.code(), e.what(), e.details()};
+}
+
 }  // namespace raydeploy::api

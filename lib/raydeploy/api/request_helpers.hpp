@@ -1,6 +1,7 @@
 // Reading requests: JSON bodies, query parameters, and the 400/415/422 errors for bad ones.
 #pragma once
 
+#include "raydeploy/engine/engine_error.hpp"
 #include "raydeploy/http/router.hpp"
 
 #include <cstdint>
@@ -24,5 +25,27 @@ std::int64_t query_integer(const request_context& ctx, std::string_view name, st
 
 // Rejects members of `body` not in `allowed` (422 naming the first unknown one).
 void reject_unknown_fields(const json::object& body, std::initializer_list<std::string_view> allowed);
+
+// Optional typed members of a body; 422 naming the field when present with the wrong type.
+std::optional<std::string> string_field(const json::object& body, std::string_view name);
+std::optional<bool> bool_field(const json::object& body, std::string_view name);
+std::optional<std::int64_t> integer_field(const json::object& body, std::string_view name, std::int64_t min,
+                                          std::int64_t max);
+// "extra_vars": an object whose keys are Ansible variable names not reserved by the service.
+json::object extra_vars_field(const json::object& body);
+
+// The one mapping from engine refusals (engine_error) to HTTP errors.
+[[noreturn]] void throw_api_error(const engine_error& e);
+
+// Runs `call`, turning an engine_error into the matching api_error.
+template <class Call>
+decltype(auto) engine_call(Call&& call)
+{
+    try {
+        return std::forward<Call>(call)();
+    } catch (const engine_error& e) {
+        throw_api_error(e);
+    }
+}
 
 }  // namespace raydeploy::api

@@ -13,7 +13,7 @@ router make_router(std::shared_ptr<const service_state> state)
 {
     router routes;
 
-    routes.add(http::verb::get, "/health", [state](request_context&) -> net::awaitable<response> {
+    routes.add(http::verb::get, "/health", std::nullopt, [state](request_context&) -> net::awaitable<response> {
         // Whole seconds: Boost.JSON 1.81 prints fractions in exponent form (5.07E-1), which
         // readers of curl output should not have to decode.
         const auto uptime =
@@ -23,11 +23,11 @@ router make_router(std::shared_ptr<const service_state> state)
                                                                {"uptime_s", uptime.count()}});
     });
 
-    routes.add(http::verb::get, "/api/v1/checkpoints", [state](request_context&) -> net::awaitable<response> {
+    routes.add(http::verb::get, "/api/v1/checkpoints", role::viewer, [state](request_context&) -> net::awaitable<response> {
         co_return json_response(http::status::ok, checkpoint_list_json(state->catalog));
     });
 
-    routes.add(http::verb::get, "/api/v1/checkpoints/{name}", [state](request_context& ctx) -> net::awaitable<response> {
+    routes.add(http::verb::get, "/api/v1/checkpoints/{name}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const std::string& name = ctx.path_param("name");
         const checkpoint* item = state->catalog.find(name);
         if (!item)
@@ -36,12 +36,15 @@ router make_router(std::shared_ptr<const service_state> state)
         co_return json_response(http::status::ok, checkpoint_json(*item));
     });
 
-    routes.add(http::verb::get, "/openapi.yaml", [](request_context&) -> net::awaitable<response> {
+    routes.add(http::verb::get, "/openapi.yaml", std::nullopt, [](request_context&) -> net::awaitable<response> {
         co_return text_response(http::status::ok, std::string{embedded::openapi_yaml()}, "application/yaml");
     });
 
     add_execution_routes(routes, state);
     add_event_routes(routes, state);
+    add_approval_routes(routes, state);
+    add_deployment_routes(routes, state);
+    add_audit_routes(routes, state);
     return routes;
 }
 

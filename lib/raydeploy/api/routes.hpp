@@ -10,6 +10,9 @@
 
 namespace raydeploy {
 class execution_manager;
+class approval_manager;
+class deployment_manager;
+class audit_log;
 class event_log;
 class event_bus;
 }  // namespace raydeploy
@@ -23,6 +26,9 @@ struct service_state {
     std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
     // The engine; absent only where a test builds the route table without running anything.
     std::shared_ptr<execution_manager> executions;
+    std::shared_ptr<approval_manager> approvals;
+    std::shared_ptr<deployment_manager> deployments;
+    std::shared_ptr<audit_log> audit;
     std::shared_ptr<event_log> events;
     std::shared_ptr<event_bus> bus;
     event_settings event_options;
@@ -33,8 +39,16 @@ struct service_state {
 // compares the two).
 router make_router(std::shared_ptr<const service_state> state);
 
-// The execution routes (executions_api.cpp) and the event feed (event_feed.cpp).
+// The execution routes (executions_api.cpp), the event feed (event_feed.cpp), approvals
+// (approvals_api.cpp), deployments and cluster status (deployments_api.cpp), audit (audit_api.cpp).
 void add_execution_routes(router& routes, const std::shared_ptr<const service_state>& state);
 void add_event_routes(router& routes, const std::shared_ptr<const service_state>& state);
+void add_approval_routes(router& routes, const std::shared_ptr<const service_state>& state);
+void add_deployment_routes(router& routes, const std::shared_ptr<const service_state>& state);
+void add_audit_routes(router& routes, const std::shared_ptr<const service_state>& state);
+
+// Wraps a mutating handler so each call, accepted or refused, leaves an audit row: the caller,
+// their address, `action`, the path's target, and the outcome ("succeeded" or the error code).
+handler audited(std::shared_ptr<const service_state> state, std::string action, handler handle);
 
 }  // namespace raydeploy::api

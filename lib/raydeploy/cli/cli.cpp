@@ -18,6 +18,16 @@ const std::vector<command>& commands()
     static const std::vector<command> table = {
         {"serve", "run the raydeploy service (REST API, event feed)", serve_command},
         {"checkpoints", "list the checkpoints of the catalog", checkpoints_command},
+        {"token", "create a bearer token and the config entry that admits it", token_command},
+        {"run", "run one checkpoint and follow it to its end", run_command},
+        {"deploy", "run the checkpoints in order, waiting at approval gates", deploy_command},
+        {"resume", "continue a failed deployment from where it stopped", resume_command},
+        {"cancel", "cancel a deployment or an execution", cancel_command},
+        {"approve", "grant an approval of a gated checkpoint", approve_command},
+        {"deny", "deny the pending approval request of a checkpoint", deny_command},
+        {"status", "deployment status, a checkpoint's last run, health, approvals", status_command},
+        {"executions", "list executions, newest first", executions_command},
+        {"logs", "print (or follow) an execution's output", logs_command},
     };
     return table;
 }
@@ -35,7 +45,11 @@ void print_usage(std::ostream& out)
     out << "\nGlobal options:\n"
         << "  --help, -h    show this help; 'raydeploy COMMAND --help' shows a command's options\n"
         << "  --version     print the version\n\n"
-        << "Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.\n";
+        << "Exit codes: 0 success; 1 a checkpoint failed, or a runtime failure; 2 usage or configuration\n"
+        << "error; 3 approval denied or expired (or --approval-timeout reached); 4 cancelled; 5 service\n"
+        << "unreachable or authentication failed.\n"
+        << "The commands from 'run' on talk to the service at --server URL (or RAYDEPLOY_SERVER, token\n"
+        << "in RAYDEPLOY_TOKEN); without one they run the engine in-process on the state directory.\n";
 }
 
 const command* find_command(std::string_view name)

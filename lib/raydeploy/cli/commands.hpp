@@ -23,6 +23,18 @@ const std::vector<command>& commands();
 
 int serve_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int checkpoints_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int token_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// Client commands (client_*_commands.cpp): they talk to a service over its REST API.
+int run_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int deploy_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int resume_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cancel_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int approve_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int deny_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int status_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int executions_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int logs_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 // Options every command that reads settings accepts: --config and the per-setting flags named in
 // `keys` (setting names such as "listen", "catalog").

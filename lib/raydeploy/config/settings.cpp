@@ -24,11 +24,15 @@ namespace fs = std::filesystem;
 // Returns an error message, or nothing when the value was applied.
 using apply_fn = std::function<std::optional<std::string>(settings&, std::string_view value, const fs::path& base)>;
 using text_fn = std::function<std::string(const settings&)>;
+// Reads a setting whose YAML form is not a scalar (auth.tokens, a list of mappings), recording
+// located problems on the reader; returns whether the value was applied.
+using read_yaml_fn = std::function<bool(settings&, yaml_reader&, const YAML::Node&, const std::string& key)>;
 
 struct setting_spec {
     setting_description description;
-    apply_fn apply;
+    apply_fn apply;  // the value as text: a scalar in the file, an environment variable, a flag
     text_fn text;
+    read_yaml_fn read_yaml = {};  // when set, the file's value goes here instead of `apply`
 };
 
 fs::path resolve(const fs::path& base, std::string_view value)
@@ -79,6 +83,165 @@ setting_spec duration_setting(std::string_view key, std::string_view help, Field
                 return std::nullopt;
             },
             [field](const settings& s) { return format_duration(field(const_cast<settings&>(s))); }};
+}
+
+// The words YAML 1.1 reads as booleans, so the file and RAYDEPLOY_* variables accept the same.
+template <class Field>
+setting_spec boolean_setting(std::string_view key, std::string_view help, Field field)
+{
+    return {{key, "", help},
+            [field](settings& s, std::string_view value, const fs::path&) -> std::optional<std::string> {
+                std::string lower;
+                for (char c : value) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                if (lower == "true" || lower == "yes" || lower == "on" || lower == "1") field(s) = true;
+                else if (lower == "false" || lower == "no" || lower == "off" || lower == "0") field(s) = false;
+                else return "expected true or false, got \"" + std::string{value} + "\"";
+                return std::nullopt;
+            },
+            [field](const settings& s) { return std::string{field(const_cast<settings&>(s)) ? "true" : "false"}; }};
+}
+
+// Names and hashes must each be unique: a name is how the audit trail tells people apart, and
+// one token under two names would make the caller's identity depend on the order of the list.
+std::optional<std::string> duplicate_problem(const std::vector<token_entry>& earlier, const token_entry& entry)
+{
+    for (const auto& other : earlier) {
+        if (other.name == entry.name)
+            return "token name '" + entry.name + "' is used twice; give each token its own name";
+        if (other.sha256_hex == entry.sha256_hex)
+            return "'" + entry.name + "' has the same sha256 as '" + other.name +
+                   "'; create a separate token for each with 'raydeploy token create'";
+    }
+    return std::nullopt;
+}
+
+std::string lower_hex(std::string_view hex)
+{
+    std::string out;
+    for (char c : hex) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+// RAYDEPLOY_AUTH_TOKENS: "name:role:sha256[,name:role:sha256...]", for CI secrets that cannot be
+// a file.
+std::optional<std::string> apply_token_text(settings& s, std::string_view value)
+{
+    const std::string form = "; expected NAME:ROLE:SHA256 entries separated by commas (as 'raydeploy token create' "
+                             "prints them)";
+    if (value.find_first_not_of(" \t") == std::string_view::npos)
+        return "is empty" + form + "; unset the variable to use the file's tokens";
+    std::vector<token_entry> entries;
+    std::size_t index = 0;
+    for (std::size_t start = 0; start <= value.size(); ++index) {
+        const std::size_t comma = std::min(value.find(',', start), value.size());
+        std::string_view item = value.substr(start, comma - start);
+        start = comma + 1;
+        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
+        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
+        const std::string where = "entry " + std::to_string(index + 1) + ": ";
+        const auto first = item.find(':');
+        const auto second = first == std::string_view::npos ? first : item.find(':', first + 1);
+        if (second == std::string_view::npos || item.find(':', second + 1) != std::string_view::npos)
+            return where + "'" + std::string{item.substr(0, item.find(':'))} + "...' is not NAME:ROLE:SHA256" + form;
+        token_entry entry;
+        entry.name = std::string{item.substr(0, first)};
+        const std::string_view role_text = item.substr(first + 1, second - first - 1);
+        const std::string_view hash = item.substr(second + 1);
+        if (auto problem = token_name_problem(entry.name)) return where + *problem;
+        const auto level = parse_role(role_text);
+        if (!level)
+            return where + "role must be one of " + std::string{role_names()} + ", not '" + std::string{role_text} + "'";
+        entry.level = *level;
+        if (auto problem = token_hash_problem(hash)) return where + "sha256: " + *problem;
+        entry.sha256_hex = lower_hex(hash);
+        if (auto problem = duplicate_problem(entries, entry)) return where + *problem;
+        entries.push_back(std::move(entry));
+    }
+    s.auth.tokens = std::move(entries);
+    return std::nullopt;
+}
+
+bool read_token_list(settings& s, yaml_reader& reader, const YAML::Node& node, const std::string& key)
+{
+    if (!node.IsSequence()) {
+        reader.error(node, key,
+                     "expected a list of {name, role, sha256} mappings (the entries 'raydeploy token create' "
+                     "prints); use [] for none");
+        return false;
+    }
+    std::vector<token_entry> entries;
+    bool ok = true;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+        const YAML::Node item = node[i];
+        const std::string item_key = join_key(key, "[" + std::to_string(i) + "]");
+        if (!reader.check_mapping(item, item_key, {"name", "role", "sha256"})) {
+            ok = false;
+            continue;
+        }
+        const bool complete = reader.require(item, item_key, "name") & reader.require(item, item_key, "role") &
+                              reader.require(item, item_key, "sha256");
+        if (!complete) {
+            ok = false;
+            continue;
+        }
+        token_entry entry;
+        bool item_ok = true;
+        const std::string name_key = join_key(item_key, "name");
+        if (auto name = reader.string(item["name"], name_key)) {
+            entry.name = *name;
+            if (auto problem = token_name_problem(entry.name)) {
+                reader.error(item["name"], name_key, *problem);
+                item_ok = false;
+            }
+        } else {
+            item_ok = false;
+        }
+        const std::string role_key = join_key(item_key, "role");
+        if (auto role_text = reader.string(item["role"], role_key)) {
+            if (auto level = parse_role(*role_text)) {
+                entry.level = *level;
+            } else {
+                reader.error(item["role"], role_key,
+                             "expected one of " + std::string{role_names()} + ", got \"" + *role_text + "\"");
+                item_ok = false;
+            }
+        } else {
+            item_ok = false;
+        }
+        const std::string hash_key = join_key(item_key, "sha256");
+        if (auto hash = reader.string(item["sha256"], hash_key)) {
+            if (auto problem = token_hash_problem(*hash)) {
+                reader.error(item["sha256"], hash_key, *problem);
+                item_ok = false;
+            } else {
+                entry.sha256_hex = lower_hex(*hash);
+            }
+        } else {
+            item_ok = false;
+        }
+        if (item_ok) {
+            if (auto problem = duplicate_problem(entries, entry)) {
+                reader.error(item, item_key, *problem);
+                item_ok = false;
+            }
+        }
+        if (item_ok) entries.push_back(std::move(entry));
+        ok = ok && item_ok;
+    }
+    if (!ok) return false;
+    s.auth.tokens = std::move(entries);
+    return true;
+}
+
+std::string token_list_text(const settings& s)
+{
+    if (s.auth.tokens.empty()) return "none (open mode: every caller is 'local' with the admin role; loopback only)";
+    std::string out;
+    for (const auto& entry : s.auth.tokens) {
+        if (!out.empty()) out += ", ";
+        out += entry.name + " (" + std::string{to_string(entry.level)} + ")";
+    }
+    return out;
 }
 
 const std::vector<setting_spec>& setting_table()
@@ -154,6 +317,18 @@ const std::vector<setting_spec>& setting_table()
         t.push_back(duration_setting("websocket.idle_timeout",
                                      "a silent WebSocket is pinged after half of this and closed after all of it",
                                      [](settings& s) -> auto& { return s.websocket.idle_timeout; }));
+        t.push_back({{"auth.tokens", "",
+                      "bearer tokens as {name, role, sha256} entries (see 'raydeploy token create'); none: open "
+                      "mode, loopback only; the variable takes NAME:ROLE:SHA256[,...]"},
+                     [](settings& s, std::string_view value, const fs::path&) { return apply_token_text(s, value); },
+                     token_list_text, read_token_list});
+        t.push_back(boolean_setting("auth.four_eyes",
+                                    "whoever requested a destructive run cannot approve it (with tokens configured)",
+                                    [](settings& s) -> auto& { return s.auth.four_eyes; }));
+        t.push_back(duration_setting("approvals.default_ttl", "how long a grant stays usable when no ttl_s is given",
+                                     [](settings& s) -> auto& { return s.approvals.default_ttl; }));
+        t.push_back(duration_setting("approvals.max_ttl", "the longest ttl_s an approver may give a grant",
+                                     [](settings& s) -> auto& { return s.approvals.max_ttl; }));
         return t;
     }();
     return table;
@@ -175,6 +350,10 @@ void apply_file(settings& result, yaml_reader& reader, const YAML::Node& root)
     const auto apply_scalar = [&](const YAML::Node& node, const std::string& key) {
         const setting_spec* spec = find_setting(key);
         if (!spec) return;  // already reported by check_mapping
+        if (spec->read_yaml) {
+            if (spec->read_yaml(result, reader, node, key)) result.sources[key] = reader.location(node);
+            return;
+        }
         auto value = reader.string(node, key);
         if (!value) return;
         if (auto problem = spec->apply(result, *value, base)) {
@@ -319,6 +498,11 @@ settings load_settings(const std::optional<fs::path>& config_file, const std::ve
     std::vector<std::string> problems;
     apply_overrides(result, environment, problems);
     apply_overrides(result, flags, problems);
+    if (result.approvals.default_ttl > result.approvals.max_ttl)
+        problems.push_back("approvals.default_ttl (" + format_duration(result.approvals.default_ttl) + " from " +
+                           result.sources.at("approvals.default_ttl") + ") is longer than approvals.max_ttl (" +
+                           format_duration(result.approvals.max_ttl) + " from " + result.sources.at("approvals.max_ttl") +
+                           "); lower the first or raise the second");
     if (!problems.empty()) {
         std::ostringstream joined;
         for (std::size_t i = 0; i < problems.size(); ++i) joined << (i ? "\n" : "") << problems[i];
@@ -337,6 +521,16 @@ void check_serve_paths(const settings& value)
     if (fs::exists(value.state_dir, ec) && !fs::is_directory(value.state_dir, ec))
         throw config_error{"state_dir: '" + value.state_dir.string() + "' (from " + value.sources.at("state_dir") +
                            ") exists and is not a directory; choose another --state-dir"};
+}
+
+void check_listen_security(const settings& value)
+{
+    if (value.listen.is_loopback() || !value.auth.tokens.empty()) return;
+    throw config_error{"listen: " + value.listen.to_string() + " (from " + value.sources.at("listen") +
+                       ") is not a loopback address and no tokens are configured, so anyone who can reach it could "
+                       "run and approve deployments; create a token with 'raydeploy token create --name NAME --role "
+                       "admin' and put the entry it prints under auth.tokens in the config file (or in "
+                       "RAYDEPLOY_AUTH_TOKENS), or listen on 127.0.0.1"};
 }
 
 std::string setting_value_text(const settings& value, std::string_view key)

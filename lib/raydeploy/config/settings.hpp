@@ -2,6 +2,7 @@
 // file, RAYDEPLOY_* environment variables and command-line flags, in that rising precedence.
 #pragma once
 
+#include "raydeploy/auth/tokens.hpp"
 #include "raydeploy/util/log.hpp"
 
 #include <chrono>
@@ -53,6 +54,20 @@ struct websocket_settings {
     std::chrono::milliseconds idle_timeout{std::chrono::seconds{60}};
 };
 
+struct auth_settings {
+    // Empty: open mode, where every caller is "local" with the admin role; allowed on loopback only
+    // (check_listen_security).
+    std::vector<token_entry> tokens;
+    // Whoever requested a run of a destructive checkpoint cannot approve it (with tokens configured).
+    bool four_eyes = true;
+};
+
+struct approval_settings {
+    // How long a grant stays usable when the approver gives no ttl_s, and the most it may ask for.
+    std::chrono::milliseconds default_ttl{std::chrono::hours{1}};
+    std::chrono::milliseconds max_ttl{std::chrono::hours{24}};
+};
+
 struct settings {
     listen_address listen;
     std::filesystem::path state_dir = "var";
@@ -65,6 +80,8 @@ struct settings {
     execution_settings executions;
     event_settings events;
     websocket_settings websocket;
+    auth_settings auth;
+    approval_settings approvals;
 
     std::optional<std::filesystem::path> config_file;
     // Where each setting's value came from ("default", "FILE:LINE", "RAYDEPLOY_LISTEN", "--listen"),
@@ -106,7 +123,11 @@ settings load_settings(const std::optional<std::filesystem::path>& config_file,
 // validated by loading it.) Throws config_error naming the setting and where it came from.
 void check_serve_paths(const settings& value);
 
-// The value of a setting as text, for --check-config.
+// Refuses open mode off loopback: without tokens anyone who can reach the port could run and
+// approve deployments. Throws config_error saying how to create a token.
+void check_listen_security(const settings& value);
+
+// The value of a setting as text, for --check-config. Tokens appear as names and roles only.
 std::string setting_value_text(const settings& value, std::string_view key);
 
 }  // namespace raydeploy

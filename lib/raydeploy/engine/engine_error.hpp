@@ -1,5 +1,9 @@
-// Refusals of the execution engine. The HTTP layer maps each kind to one status and code.
+// Refusals of the engine (executions, approvals, deployments). The engine says what kind of
+// refusal it is and gives the API's error code; the HTTP layer maps the kind to a status in one
+// place (api/request_helpers.cpp), so the engine stays free of HTTP.
 #pragma once
+
+#include <boost/json/object.hpp>
 
 #include <stdexcept>
 #include <string>
@@ -9,23 +13,26 @@ namespace raydeploy {
 class engine_error : public std::runtime_error {
 public:
     enum class kind {
-        checkpoint_not_found,  // 404 CHECKPOINT_NOT_FOUND
-        execution_not_found,   // 404 EXECUTION_NOT_FOUND
-        already_running,       // 409 ALREADY_RUNNING; `subject` is the running execution's id
-        approval_required,     // 409 APPROVAL_REQUIRED; `subject` is the checkpoint
-        already_finished,      // 409 ALREADY_FINISHED
+        not_found,  // 404: the named checkpoint, execution, deployment or approval does not exist
+        conflict,   // 409: the request does not fit the current state (already running, nothing to resume...)
+        forbidden,  // 403: the caller may not do this (four-eyes rule, role too low for an option)
+        invalid,    // 422: a field of the request is wrong; details carry "field"
     };
 
-    engine_error(kind what, std::string subject, const std::string& message)
-        : std::runtime_error{message}, kind_{what}, subject_{std::move(subject)}
+    // `code` is the API's error code (CHECKPOINT_NOT_FOUND, ALREADY_RUNNING...); `details` are
+    // extra members of the error body.
+    engine_error(kind what, std::string code, const std::string& message, boost::json::object details = {})
+        : std::runtime_error{message}, kind_{what}, code_{std::move(code)}, details_{std::move(details)}
     {
     }
     kind which() const { return kind_; }
-    const std::string& subject() const { return subject_; }
+    const std::string& code() const { return code_; }
+    const boost::json::object& details() const { return details_; }
 
 private:
     kind kind_;
-    std::string subject_;
+    std::string code_;
+    boost::json::object details_;
 };
 
 }  // namespace raydeploy

@@ -1,8 +1,9 @@
 // Execution status names and the execution's JSON shape.
 #include "raydeploy/engine/execution.hpp"
 
+#include "raydeploy/util/random_id.hpp"
+
 #include <array>
-#include <random>
 
 namespace raydeploy {
 namespace {
@@ -53,6 +54,9 @@ boost::json::object to_json(const execution_record& record)
         {"checkpoint", record.checkpoint},
         {"status", to_string(record.status)},
         {"params", to_json(record.params)},
+        {"requested_by", optional_text(record.requested_by)},
+        {"deployment_id", optional_text(record.deployment_id)},
+        {"approval_id", optional_text(record.approval_id)},
         {"created_at", record.created_at},
         {"started_at", optional_text(record.started_at)},
         {"finished_at", optional_text(record.finished_at)},
@@ -66,18 +70,6 @@ boost::json::object to_json(const execution_record& record)
     return out;
 }
 
-std::string new_execution_id()
-{
-    static thread_local std::mt19937_64 generator{std::random_device{}()};
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string id = "ex-";
-    std::uint64_t high = generator(), low = generator();
-    for (int i = 0; i < 20; ++i) {
-        std::uint64_t& source = i < 10 ? high : low;
-        id += hex[source & 0xF];
-        source >>= 4;
-    }
-    return id;
-}
+std::string new_execution_id() { return random_id("ex-"); }
 
 }  // namespace raydeploy

@@ -33,6 +33,9 @@ struct execution_record {
     std::string checkpoint;
     execution_status status = execution_status::queued;
     execution_params params;
+    std::optional<std::string> requested_by;   // the caller's identity
+    std::optional<std::string> deployment_id;  // set when a deployment started it
+    std::optional<std::string> approval_id;    // the grant it consumed, for a gated checkpoint
     std::string created_at;
     std::optional<std::string> started_at;
     std::optional<std::string> finished_at;

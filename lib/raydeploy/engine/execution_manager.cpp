@@ -69,20 +69,23 @@ void execution_manager::recover()
     }
 }
 
-execution_record execution_manager::start(const std::string& checkpoint_name, execution_params params)
+execution_record execution_manager::start(const std::string& checkpoint_name, execution_params params,
+                                          execution_origin origin)
 {
     const checkpoint* item = catalog_.find(checkpoint_name);
     if (!item)
-        throw engine_error{engine_error::kind::checkpoint_not_found, checkpoint_name,
+        throw engine_error{engine_error::kind::not_found, "CHECKPOINT_NOT_FOUND",
                            "no checkpoint named '" + checkpoint_name + "'; GET /api/v1/checkpoints lists them"};
-    for (const auto& [id, run] : active_)
-        if (run->record.checkpoint == checkpoint_name)
-            throw engine_error{engine_error::kind::already_running, id,
-                               "checkpoint '" + checkpoint_name + "' already has execution " + id + " (" +
-                                   std::string{to_string(run->record.status)} +
-                                   "); wait for it to finish or cancel it with POST /api/v1/executions/" + id + "/cancel"};
-    if (item->approval_required)
-        throw engine_error{engine_error::kind::approval_required, checkpoint_name,
+    if (auto running = active_for(checkpoint_name))
+        throw engine_error{engine_error::kind::conflict, "ALREADY_RUNNING",
+                           "checkpoint '" + checkpoint_name + "' already has execution " + running->id + " (" +
+                               std::string{to_string(running->status)} +
+                               "); wait for it to finish or cancel it with POST /api/v1/executions/" + running->id +
+                               "/cancel",
+                           {{"execution_id", running->id}}};
+    // The approval rules live in approval_manager; this only refuses a gated run that skipped them.
+    if (item->approval_required && !origin.approval_id)
+        throw engine_error{engine_error::kind::conflict, "APPROVAL_REQUIRED",
                            "checkpoint '" + checkpoint_name + "' requires an approval before it runs"};
     if (shutting_down_)
         throw runtime_failure{"the service is shutting down; start the execution again once it is back"};
@@ -92,6 +95,9 @@ execution_record execution_manager::start(const std::string& checkpoint_name, ex
     run->record.checkpoint = checkpoint_name;
     run->record.status = execution_status::queued;
     run->record.params = std::move(params);
+    run->record.requested_by = std::move(origin.requested_by);
+    run->record.deployment_id = std::move(origin.deployment_id);
+    run->record.approval_id = std::move(origin.approval_id);
     run->record.created_at = now_timestamp();
     store_.insert(run->record);
     const std::string id = run->record.id;
@@ -111,11 +117,12 @@ execution_record execution_manager::cancel(const std::string& id)
     if (it == active_.end()) {
         auto record = store_.get(id);
         if (!record)
-            throw engine_error{engine_error::kind::execution_not_found, id,
+            throw engine_error{engine_error::kind::not_found, "EXECUTION_NOT_FOUND",
                                "no execution '" + id + "'; GET /api/v1/executions lists them"};
-        throw engine_error{engine_error::kind::already_finished, id,
+        throw engine_error{engine_error::kind::conflict, "ALREADY_FINISHED",
                            "execution " + id + " already finished (" + std::string{to_string(record->status)} +
-                               "); there is nothing to cancel"};
+                               "); there is nothing to cancel",
+                           {{"execution_id", id}}};
     }
     active_run& run = *it->second;
     if (run.record.status == execution_status::queued) {
@@ -155,6 +162,13 @@ void execution_manager::pump()
             }
         });
     }
+}
+
+std::optional<execution_record> execution_manager::active_for(std::string_view checkpoint) const
+{
+    for (const auto& [id, run] : active_)
+        if (run->record.checkpoint == checkpoint) return run->record;
+    return std::nullopt;
 }
 
 std::size_t execution_manager::running_count() const
@@ -348,6 +362,7 @@ void execution_manager::finish(active_run& run, execution_status status, std::op
     store_.update(run.record);
     if (run.log.is_open()) run.log.close();
     notify_output(run);
+    for (const auto& listener : finish_listeners_) listener(run.record);
     log::info("execution finished",
               {{"execution_id", run.record.id}, {"checkpoint", run.record.checkpoint}, {"status", to_string(status)}});
 }

@@ -18,6 +18,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -35,6 +36,14 @@ struct engine_settings {
     std::chrono::milliseconds kill_grace{std::chrono::seconds{10}};
 };
 
+// Who and what a run is for; recorded with the execution.
+struct execution_origin {
+    std::optional<std::string> requested_by;
+    std::optional<std::string> deployment_id;
+    // The grant the run consumes; required for a checkpoint with approval_required.
+    std::optional<std::string> approval_id;
+};
+
 class execution_manager {
 public:
     execution_manager(net::any_io_executor executor, const checkpoint_catalog& catalog, sqlite::database& db,
@@ -45,7 +54,7 @@ public:
     void recover();
 
     // Queues a run of `checkpoint` and starts it when a slot is free. Throws engine_error.
-    execution_record start(const std::string& checkpoint, execution_params params);
+    execution_record start(const std::string& checkpoint, execution_params params, execution_origin origin = {});
     // Cancels a queued or running execution. Throws engine_error.
     execution_record cancel(const std::string& id);
 
@@ -55,6 +64,10 @@ public:
     // The execution's text output (stdout and stderr of ansible-playbook).
     std::filesystem::path log_file(std::string_view id) const;
     bool is_active(std::string_view id) const { return active_.count(std::string{id}) != 0; }
+    // The queued or running execution of `checkpoint`, if any.
+    std::optional<execution_record> active_for(std::string_view checkpoint) const;
+    // Called with the final record whenever an execution ends (not for those recover() closes).
+    void on_finished(std::function<void(const execution_record&)> listener) { finish_listeners_.push_back(std::move(listener)); }
     // Completes when the execution writes output or ends, or after `timeout`; at once when it is
     // not active.
     net::awaitable<void> wait_for_output(std::string id, std::chrono::milliseconds timeout);
@@ -89,6 +102,7 @@ private:
     engine_settings settings_;
     std::map<std::string, std::unique_ptr<active_run>, std::less<>> active_;  // queued and running
     std::deque<std::string> queue_;
+    std::vector<std::function<void(const execution_record&)>> finish_listeners_;
     bool shutting_down_ = false;
 };
 

@@ -1,7 +1,8 @@
 // Execution rows: mapping between execution_record and the executions table.
 #include "raydeploy/engine/execution_store.hpp"
 
-#include <boost/json/parse.hpp>
+#include "raydeploy/store/json_columns.hpp"
+
 #include <boost/json/serialize.hpp>
 
 namespace raydeploy {
@@ -9,15 +10,7 @@ namespace {
 
 constexpr std::string_view select_columns =
     "SELECT rowid, id, checkpoint, status, params, created_at, started_at, finished_at, rc, status_reason, "
-    "progress, host_summary, error, final_counter, pgid, boot_id, process_start FROM executions ";
-
-boost::json::object parse_object(const std::string& text)
-{
-    if (text.empty()) return {};
-    boost::system::error_code ec;
-    auto value = boost::json::parse(text, ec);
-    return !ec && value.is_object() ? value.get_object() : boost::json::object{};
-}
+    "progress, host_summary, error, final_counter, pgid, boot_id, process_start, requested_by, deployment_id, approval_id FROM executions ";
 
 execution_record read_row(const sqlite::statement& row)
 {
@@ -26,44 +19,40 @@ execution_record read_row(const sqlite::statement& row)
     record.id = row.column_text(1);
     record.checkpoint = row.column_text(2);
     record.status = parse_execution_status(row.column_text(3)).value_or(execution_status::failed);
-    record.params = params_from_json(parse_object(row.column_text(4)));
+    record.params = params_from_json(sqlite::parse_object_column(row.column_text(4)));
     record.created_at = row.column_text(5);
     if (!row.column_is_null(6)) record.started_at = row.column_text(6);
     if (!row.column_is_null(7)) record.finished_at = row.column_text(7);
     if (!row.column_is_null(8)) record.rc = static_cast<int>(row.column_int(8));
     if (!row.column_is_null(9)) record.status_reason = row.column_text(9);
-    record.progress = parse_object(row.column_text(10));
-    record.host_summary = parse_object(row.column_text(11));
-    if (!row.column_is_null(12)) record.error = parse_object(row.column_text(12));
+    record.progress = sqlite::parse_object_column(row.column_text(10));
+    record.host_summary = sqlite::parse_object_column(row.column_text(11));
+    if (!row.column_is_null(12)) record.error = sqlite::parse_object_column(row.column_text(12));
     if (!row.column_is_null(13)) record.final_counter = row.column_int(13);
     if (!row.column_is_null(14)) record.pgid = static_cast<int>(row.column_int(14));
     if (!row.column_is_null(15)) record.boot_id = row.column_text(15);
     if (!row.column_is_null(16)) record.process_start = row.column_int(16);
+    if (!row.column_is_null(17)) record.requested_by = row.column_text(17);
+    if (!row.column_is_null(18)) record.deployment_id = row.column_text(18);
+    if (!row.column_is_null(19)) record.approval_id = row.column_text(19);
     return record;
-}
-
-template <class T>
-void bind_optional(sqlite::statement& statement, int index, const std::optional<T>& value)
-{
-    if (!value) {
-        statement.bind_null(index);
-    } else if constexpr (std::is_integral_v<T>) {
-        statement.bind(index, static_cast<std::int64_t>(*value));
-    } else {
-        statement.bind(index, std::string_view{*value});
-    }
 }
 
 }  // namespace
 
 void execution_store::insert(execution_record& record)
 {
-    auto statement = db_.prepare("INSERT INTO executions (id, checkpoint, status, params, created_at) VALUES (?, ?, ?, ?, ?)");
+    auto statement = db_.prepare(
+        "INSERT INTO executions (id, checkpoint, status, params, created_at, requested_by, deployment_id, approval_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     statement.bind(1, record.id)
         .bind(2, record.checkpoint)
         .bind(3, to_string(record.status))
         .bind(4, boost::json::serialize(to_json(record.params)))
         .bind(5, record.created_at);
+    sqlite::bind_optional(statement, 6, record.requested_by);
+    sqlite::bind_optional(statement, 7, record.deployment_id);
+    sqlite::bind_optional(statement, 8, record.approval_id);
     statement.step();
     record.rowid = db_.last_insert_rowid();
     update(record);
@@ -75,18 +64,18 @@ void execution_store::update(const execution_record& record)
         "UPDATE executions SET status = ?, started_at = ?, finished_at = ?, rc = ?, status_reason = ?, progress = ?, "
         "host_summary = ?, error = ?, final_counter = ?, pgid = ?, boot_id = ?, process_start = ? WHERE id = ?");
     statement.bind(1, to_string(record.status));
-    bind_optional(statement, 2, record.started_at);
-    bind_optional(statement, 3, record.finished_at);
-    bind_optional(statement, 4, record.rc);
-    bind_optional(statement, 5, record.status_reason);
+    sqlite::bind_optional(statement, 2, record.started_at);
+    sqlite::bind_optional(statement, 3, record.finished_at);
+    sqlite::bind_optional(statement, 4, record.rc);
+    sqlite::bind_optional(statement, 5, record.status_reason);
     statement.bind(6, boost::json::serialize(record.progress));
     statement.bind(7, boost::json::serialize(record.host_summary));
     if (record.error) statement.bind(8, boost::json::serialize(*record.error));
     else statement.bind_null(8);
-    bind_optional(statement, 9, record.final_counter);
-    bind_optional(statement, 10, record.pgid);
-    bind_optional(statement, 11, record.boot_id);
-    bind_optional(statement, 12, record.process_start);
+    sqlite::bind_optional(statement, 9, record.final_counter);
+    sqlite::bind_optional(statement, 10, record.pgid);
+    sqlite::bind_optional(statement, 11, record.boot_id);
+    sqlite::bind_optional(statement, 12, record.process_start);
     statement.bind(13, record.id);
     statement.step();
 }
@@ -105,10 +94,10 @@ std::vector<execution_record> execution_store::list(const execution_filter& filt
     sql += "WHERE (?1 IS NULL OR checkpoint = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR rowid < ?3) "
            "ORDER BY rowid DESC LIMIT ?4";
     auto statement = db_.prepare(sql);
-    bind_optional(statement, 1, filter.checkpoint);
+    sqlite::bind_optional(statement, 1, filter.checkpoint);
     if (filter.status) statement.bind(2, to_string(*filter.status));
     else statement.bind_null(2);
-    bind_optional(statement, 3, filter.before_rowid);
+    sqlite::bind_optional(statement, 3, filter.before_rowid);
     statement.bind(4, static_cast<std::int64_t>(filter.limit));
     std::vector<execution_record> records;
     while (statement.step()) records.push_back(read_row(statement));

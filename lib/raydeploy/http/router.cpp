@@ -57,10 +57,16 @@ std::optional<std::string> request_context::query(std::string_view name) const
     return std::string{(*it).value};
 }
 
-void router::add(http::verb method, std::string pattern, handler handle)
+void router::add(http::verb method, std::string pattern, std::optional<role> access, handler handle)
 {
     if (pattern.empty() || pattern.front() != '/') throw std::logic_error{"route pattern must start with '/'"};
-    routes_.push_back({method, std::move(pattern), std::move(handle)});
+    routes_.push_back({method, std::move(pattern), access, std::move(handle)});
+}
+
+void router::set_authenticator(authenticator authenticate)
+{
+    if (!authenticate) throw std::logic_error{"router::set_authenticator needs a function"};
+    authenticate_ = std::move(authenticate);
 }
 
 router::match_result router::match(http::verb method, const std::vector<std::string>& segments) const

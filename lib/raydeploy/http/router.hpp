@@ -1,14 +1,17 @@
 // The route table as data: method + path pattern ("/api/v1/checkpoints/{name}") -> handler.
 // Matching is sans-I/O and distinguishes an unknown path (404) from a known path asked with
-// the wrong method (405 with the allowed methods).
+// the wrong method (405 with the allowed methods). Each route names the least role that may call
+// it; the server authenticates before the handler runs, so no handler can forget to.
 #pragma once
 
+#include "raydeploy/auth/identity.hpp"
 #include "raydeploy/http/response.hpp"
 
 #include <boost/url/url_view.hpp>
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,9 @@ struct request_context {
     boost::urls::url_view target;  // parsed request target; query parameters via target.params()
     std::map<std::string, std::string, std::less<>> path_params;  // percent-decoded
     tcp::endpoint remote;
+    // Who is calling; authenticated before the handler runs. Left default-constructed (name
+    // empty, viewer) on public routes, which must not act on it.
+    identity caller;
     // Set by a handler that needs the connection itself: the session then runs it instead of
     // writing the handler's response, and closes the connection when it returns.
     connection_handler take_over;
@@ -35,16 +41,27 @@ struct request_context {
 
 using handler = std::function<net::awaitable<response>(request_context&)>;
 
+// Tells who sent a request; throws api_error (401) when it cannot.
+using authenticator = std::function<identity(const request&)>;
+
 struct route {
     http::verb method;
     std::string pattern;
+    // The least role allowed to call it; nullopt for a public route (no authentication at all).
+    std::optional<role> access;
     handler handle;
 };
 
 class router {
 public:
-    // Patterns are absolute paths whose segments are literals or "{param}".
-    void add(http::verb method, std::string pattern, handler handle);
+    // Patterns are absolute paths whose segments are literals or "{param}". `access` is the least
+    // role that may call the route; std::nullopt makes it public (only /health and /openapi.yaml).
+    void add(http::verb method, std::string pattern, std::optional<role> access, handler handle);
+
+    // Until set, every caller is the open-mode identity {"local", admin}: what a service without
+    // configured tokens gets, and what route tests that do not care about roles want.
+    void set_authenticator(authenticator authenticate);
+    identity authenticate(const request& req) const { return authenticate_(req); }
 
     enum class outcome { found, not_found, method_not_allowed };
     struct match_result {
@@ -60,6 +77,7 @@ public:
 
 private:
     std::vector<route> routes_;
+    authenticator authenticate_ = [](const request&) { return identity{"local", role::admin, true}; };
 };
 
 // "GET, POST" for an Allow header.

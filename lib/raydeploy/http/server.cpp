@@ -49,6 +49,16 @@ net::awaitable<void> linger_close(beast::tcp_stream& stream)
     }
 }
 
+// Roles are a ladder: each includes every lower one.
+void require_role(const identity& caller, role needed)
+{
+    if (caller.level >= needed) return;
+    throw api_error{http::status::forbidden, "FORBIDDEN",
+                    "this needs the " + std::string{to_string(needed)} + " role; token '" + caller.name + "' has " +
+                        std::string{to_string(caller.level)} + "; use a token with that role or ask an admin for one",
+                    json::object{{"required_role", to_string(needed)}, {"role", to_string(caller.level)}}};
+}
+
 }  // namespace
 
 http_server::http_server(net::any_io_executor executor, router routes, http_settings limits)
@@ -216,6 +226,7 @@ net::awaitable<void> http_server::run_session(tcp::socket socket)
 net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp::endpoint remote)
 {
     const auto started = std::chrono::steady_clock::now();
+    std::string caller;  // empty until authenticated (public routes, unknown paths, 401s)
     std::optional<response> res;
     connection_handler take_over;
     const auto target = boost::urls::parse_origin_form(req.target());
@@ -240,12 +251,20 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
                                      std::string{target->path()} + "; use " + allowed);
             res->set(http::field::allow, allowed);
         } else {
-            request_context context{req, *target, std::move(match.params), remote, {}};
+            request_context context{req, *target, std::move(match.params), remote, {}, {}};
             try {
+                if (const auto& access = match.matched->access) {
+                    context.caller = routes_.authenticate(req);
+                    caller = context.caller.name;
+                    require_role(context.caller, *access);
+                }
                 res = co_await match.matched->handle(context);
                 if (!head) take_over = std::move(context.take_over);
             } catch (const api_error& e) {
                 res = error_response(e.status(), e.code(), e.what(), e.details());
+                // RFC 6750: a 401 names the scheme the client should use.
+                if (e.status() == http::status::unauthorized)
+                    res->set(http::field::www_authenticate, "Bearer realm=\"raydeploy\"");
             } catch (const std::exception& e) {
                 log::error("request failed", {{"method", req.method_string()}, {"target", req.target()}, {"error", e.what()}});
                 res = error_response(http::status::internal_server_error, "INTERNAL_ERROR",
@@ -255,11 +274,13 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
     }
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
-    log::info("request", {{"method", req.method_string()},
-                          {"target", req.target()},
-                          {"status", res->result_int()},
-                          {"us", elapsed.count()},
-                          {"remote", remote.address().to_string()}});
+    json::object fields{{"method", req.method_string()},
+                        {"target", req.target()},
+                        {"status", res->result_int()},
+                        {"us", elapsed.count()},
+                        {"remote", remote.address().to_string()}};
+    if (!caller.empty()) fields["caller"] = caller;
+    log::info("request", fields);
     co_return outcome{std::move(*res), std::move(take_over)};
 }
 

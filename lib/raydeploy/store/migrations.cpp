@@ -1,6 +1,7 @@
 // The schema's history. Version 1 holds executions and their events; version 2 adds approvals
 // and the append-only audit log; version 3 what running executions need: the process group to
-// reconcile after a crash, progress, host summary and the closing counter.
+// reconcile after a crash, progress, host summary and the closing counter; version 4 deployments,
+// and who requested each execution and approval.
 #include "raydeploy/store/migrations.hpp"
 
 #include "raydeploy/util/errors.hpp"
@@ -79,6 +80,35 @@ ALTER TABLE executions ADD COLUMN progress TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE executions ADD COLUMN host_summary TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE executions ADD COLUMN final_counter INTEGER;
 CREATE INDEX events_by_type ON events (type);
+)sql"},
+    {4, "deployments and who asked for what", R"sql(
+-- An ordered run of checkpoints. `steps` is a JSON array of {checkpoint, status, execution_id}:
+-- it is always read and written whole, with the deployment.
+CREATE TABLE deployments (
+    id                TEXT PRIMARY KEY,
+    status            TEXT NOT NULL,
+    checkpoints       TEXT NOT NULL,
+    steps             TEXT NOT NULL,
+    auto_approve      INTEGER NOT NULL DEFAULT 0,
+    extra_vars        TEXT NOT NULL DEFAULT '{}',
+    requested_by      TEXT NOT NULL,
+    created_at        TEXT NOT NULL,
+    started_at        TEXT,
+    finished_at       TEXT,
+    status_reason     TEXT,
+    failed_checkpoint TEXT,
+    awaiting          TEXT
+);
+CREATE INDEX deployments_by_status ON deployments (status);
+
+ALTER TABLE executions ADD COLUMN requested_by TEXT;
+ALTER TABLE executions ADD COLUMN deployment_id TEXT REFERENCES deployments (id);
+ALTER TABLE executions ADD COLUMN approval_id TEXT;
+CREATE INDEX executions_by_deployment ON executions (deployment_id);
+
+ALTER TABLE approvals ADD COLUMN deployment_id TEXT REFERENCES deployments (id);
+ALTER TABLE approvals ADD COLUMN decided_by TEXT;
+ALTER TABLE approvals ADD COLUMN granted_at TEXT;
 )sql"},
 };
 

@@ -1,0 +1,81 @@
+// Approval routes: the seeds' approval check and grant, plus listing, deny and revoke.
+#include "raydeploy/api/request_helpers.hpp"
+#include "raydeploy/api/routes.hpp"
+#include "raydeploy/engine/approvals.hpp"
+
+namespace raydeploy::api {
+namespace {
+
+json::array to_json_array(const std::vector<approval_record>& records)
+{
+    json::array items;
+    for (const auto& record : records) items.emplace_back(to_json(record));
+    return items;
+}
+
+json::value optional_record(const std::optional<approval_record>& record)
+{
+    return record ? json::value(to_json(*record)) : json::value(nullptr);
+}
+
+grant_input grant_from_body(const json::object& body)
+{
+    reject_unknown_fields(body, {"reason", "acknowledge_risks", "ttl_s", "approved_by"});
+    grant_input input;
+    input.reason = string_field(body, "reason").value_or("");
+    input.acknowledge_risks = bool_field(body, "acknowledge_risks").value_or(false);
+    if (auto ttl = integer_field(body, "ttl_s", 1, INT32_MAX)) input.ttl = std::chrono::seconds{*ttl};
+    input.approved_by = string_field(body, "approved_by");
+    return input;
+}
+
+}  // namespace
+
+void add_approval_routes(router& routes, const std::shared_ptr<const service_state>& state)
+{
+    routes.add(http::verb::get, "/api/v1/approvals", role::viewer, [state](request_context&) -> net::awaitable<response> {
+        co_return json_response(http::status::ok, json::object{{"pending", to_json_array(state->approvals->all_pending())},
+                                                               {"grants", to_json_array(state->approvals->all_live_grants())}});
+    });
+
+    routes.add(http::verb::get, "/api/v1/approvals/{checkpoint}", role::viewer,
+               [state](request_context& ctx) -> net::awaitable<response> {
+                   const std::string& name = ctx.path_param("checkpoint");
+                   const checkpoint* item = state->catalog.find(name);
+                   if (!item)
+                       throw api_error{http::status::not_found, "CHECKPOINT_NOT_FOUND",
+                                       "no checkpoint named '" + name + "'; GET /api/v1/checkpoints lists them"};
+                   json::object body{{"checkpoint", name}};
+                   for (auto& [key, value] : approval_info(*item)) body[key] = value;
+                   body["pending"] = optional_record(state->approvals->pending(name));
+                   body["grant"] = optional_record(state->approvals->live_grant(name));
+                   co_return json_response(http::status::ok, body);
+               });
+
+    routes.add(http::verb::post, "/api/v1/approvals/{checkpoint}", role::approver,
+               audited(state, "approval.grant", [state](request_context& ctx) -> net::awaitable<response> {
+                   grant_input input = grant_from_body(json_body(ctx));
+                   const approval_record record = engine_call(
+                       [&] { return state->approvals->grant(ctx.path_param("checkpoint"), ctx.caller, std::move(input)); });
+                   co_return json_response(http::status::created, to_json(record));
+               }));
+
+    routes.add(http::verb::delete_, "/api/v1/approvals/{checkpoint}", role::approver,
+               audited(state, "approval.revoke", [state](request_context& ctx) -> net::awaitable<response> {
+                   const approval_record record =
+                       engine_call([&] { return state->approvals->revoke(ctx.path_param("checkpoint"), ctx.caller); });
+                   co_return json_response(http::status::ok, to_json(record));
+               }));
+
+    routes.add(http::verb::post, "/api/v1/approvals/{checkpoint}/deny", role::approver,
+               audited(state, "approval.deny", [state](request_context& ctx) -> net::awaitable<response> {
+                   const json::object body = json_body(ctx);
+                   reject_unknown_fields(body, {"reason"});
+                   const std::string reason = string_field(body, "reason").value_or("");
+                   const approval_record record = engine_call(
+                       [&] { return state->approvals->deny(ctx.path_param("checkpoint"), ctx.caller, reason); });
+                   co_return json_response(http::status::ok, to_json(record));
+               }));
+}
+
+}  // namespace raydeploy::api

@@ -1,0 +1,89 @@
+// The audit trail: the decorator that writes it for every mutating route, and GET /api/v1/audit.
+#include "raydeploy/api/request_helpers.hpp"
+#include "raydeploy/api/routes.hpp"
+#include "raydeploy/store/audit_log.hpp"
+#include "raydeploy/util/log.hpp"
+
+#include <boost/json/parse.hpp>
+
+namespace raydeploy::api {
+namespace {
+
+// What identifies the request's subject: the path's parameters ("cleanup-existing", "ex-...").
+std::string target_of(const request_context& ctx)
+{
+    std::string target;
+    for (const auto& [name, value] : ctx.path_params) target += (target.empty() ? "" : " ") + value;
+    return target;
+}
+
+// The ids a successful response names, and the reason the caller gave: enough to find the
+// records without copying request bodies (extra_vars may hold secrets) into the trail.
+json::object detail_of(const request_context& ctx, const response& res)
+{
+    json::object detail{{"status", res.result_int()}};
+    boost::system::error_code ec;
+    const json::value body = json::parse(res.body(), ec);
+    if (!ec && body.is_object())
+        for (const std::string_view key : {"execution_id", "deployment_id", "id", "state", "status"})
+            if (const auto* value = body.get_object().if_contains(key)) detail[key == "id" ? "approval_id" : key] = *value;
+    const json::value request_body = json::parse(ctx.req.body(), ec);
+    if (!ec && request_body.is_object()) {
+        const auto& fields = request_body.get_object();
+        for (const std::string_view key : {"reason", "auto_approve", "acknowledge_risks", "start_from", "checkpoints"})
+            if (const auto* value = fields.if_contains(key)) detail[std::string{"request_"} + std::string{key}] = *value;
+    }
+    return detail;
+}
+
+}  // namespace
+
+handler audited(std::shared_ptr<const service_state> state, std::string action, handler handle)
+{
+    return [state = std::move(state), action = std::move(action),
+            handle = std::move(handle)](request_context& ctx) -> net::awaitable<response> {
+        audit_entry entry;
+        entry.actor = ctx.caller.name;
+        entry.remote_addr = ctx.remote.address().to_string();
+        entry.action = action;
+        entry.target = target_of(ctx);
+        const auto write = [&] {
+            // The trail must not turn an accepted request into a failed one (or hide a refusal).
+            try {
+                if (state->audit) state->audit->record(entry);
+            } catch (const std::exception& e) {
+                log::error("writing the audit trail failed", {{"action", entry.action}, {"error", e.what()}});
+            }
+        };
+        try {
+            response res = co_await handle(ctx);
+            entry.outcome = "succeeded";
+            entry.detail = detail_of(ctx, res);
+            write();
+            co_return res;
+        } catch (const api_error& e) {
+            entry.outcome = e.code();
+            entry.detail = json::object{{"status", static_cast<int>(e.status())}, {"message", e.what()}};
+            write();
+            throw;
+        }
+    };
+}
+
+void add_audit_routes(router& routes, const std::shared_ptr<const service_state>& state)
+{
+    routes.add(http::verb::get, "/api/v1/audit", role::admin, [state](request_context& ctx) -> net::awaitable<response> {
+        const auto limit = static_cast<std::size_t>(query_integer(ctx, "limit", 100, 1, 1000));
+        std::optional<std::int64_t> before;
+        if (ctx.query("cursor")) before = query_integer(ctx, "cursor", 0, 1, INT64_MAX);
+        const auto entries = state->audit->list(limit, before);
+        json::array items;
+        for (const auto& entry : entries) items.emplace_back(to_json(entry));
+        json::object body{{"entries", std::move(items)}};
+        body["next_cursor"] =
+            entries.size() == limit ? json::value(std::to_string(entries.back().id)) : json::value(nullptr);
+        co_return json_response(http::status::ok, body);
+    });
+}
+
+}  // namespace raydeploy::api

@@ -1,0 +1,132 @@
+// Deployment routes and the seeds' cluster status.
+#include "raydeploy/api/request_helpers.hpp"
+#include "raydeploy/api/routes.hpp"
+#include "raydeploy/engine/deployments.hpp"
+
+namespace raydeploy::api {
+namespace {
+
+deployment_request deployment_from_body(const json::object& body)
+{
+    reject_unknown_fields(body, {"checkpoints", "start_from", "auto_approve", "extra_vars"});
+    deployment_request request;
+    if (const auto* names = body.if_contains("checkpoints"); names && !names->is_null()) {
+        if (!names->is_array()) invalid_field("checkpoints", "expected an array of checkpoint names");
+        request.checkpoints.emplace();
+        for (std::size_t i = 0; i < names->get_array().size(); ++i) {
+            const auto& name = names->get_array()[i];
+            if (!name.is_string()) invalid_field("checkpoints[" + std::to_string(i) + "]", "expected a checkpoint name");
+            request.checkpoints->emplace_back(name.get_string());
+        }
+    }
+    request.start_from = string_field(body, "start_from");
+    request.auto_approve = bool_field(body, "auto_approve").value_or(false);
+    request.extra_vars = extra_vars_field(body);
+    return request;
+}
+
+response accepted(const deployment_record& record)
+{
+    auto res = json_response(http::status::accepted, to_json(record));
+    res.set(http::field::location, "/api/v1/deployments/" + record.id);
+    return res;
+}
+
+// The seeds' deployment_status, from the newest deployment, or from the checkpoints' own runs
+// when nothing was ever deployed as a whole.
+json::object cluster_status(const service_state& state)
+{
+    json::array completed;
+    bool any_run = false, any_failed = false;
+    for (const auto& item : state.catalog.checkpoints()) {
+        execution_filter latest;
+        latest.checkpoint = item.name;
+        latest.limit = 1;
+        const auto runs = state.executions->list(latest);
+        if (runs.empty()) continue;
+        any_run = true;
+        if (runs.front().status == execution_status::succeeded) completed.emplace_back(item.name);
+        else if (is_final(runs.front().status)) any_failed = true;
+    }
+    const auto newest = state.deployments->list({std::nullopt, 1, std::nullopt});
+    std::string_view overall = "NOT_STARTED";
+    if (!newest.empty()) {
+        switch (newest.front().status) {
+        case deployment_status::queued:
+        case deployment_status::running: overall = "IN_PROGRESS"; break;
+        case deployment_status::awaiting_approval: overall = "AWAITING_APPROVAL"; break;
+        case deployment_status::succeeded: overall = "COMPLETED"; break;
+        case deployment_status::failed:
+        case deployment_status::cancelled: overall = "FAILED"; break;
+        }
+    } else if (any_run) {
+        overall = completed.size() == state.catalog.checkpoints().size() ? "COMPLETED"
+                  : any_failed                                          ? "FAILED"
+                                                                        : "IN_PROGRESS";
+    }
+    json::object body{{"deployment_status", overall},
+                      {"completed_checkpoints", std::move(completed)},
+                      {"total_checkpoints", state.catalog.checkpoints().size()}};
+    body["deployment_id"] = newest.empty() ? json::value(nullptr) : json::value(newest.front().id);
+    // Filled from the Ray and CML pollers once they exist; until then nobody has looked.
+    body["cluster_health"] = json::object{{"overall_status", "UNKNOWN"}};
+    return body;
+}
+
+}  // namespace
+
+void add_deployment_routes(router& routes, const std::shared_ptr<const service_state>& state)
+{
+    routes.add(http::verb::post, "/api/v1/deployments", role::operator_,
+               audited(state, "deployment.start", [state](request_context& ctx) -> net::awaitable<response> {
+                   deployment_request request = deployment_from_body(json_body(ctx));
+                   const deployment_record record =
+                       engine_call([&] { return state->deployments->start(std::move(request), ctx.caller); });
+                   co_return accepted(record);
+               }));
+
+    routes.add(http::verb::get, "/api/v1/deployments", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+        deployment_filter filter;
+        if (auto status = ctx.query("status")) {
+            filter.status = parse_deployment_status(*status);
+            if (!filter.status)
+                invalid_parameter("status",
+                                  "expected one of queued, running, awaiting_approval, succeeded, failed, cancelled");
+        }
+        filter.limit = static_cast<std::size_t>(query_integer(ctx, "limit", 50, 1, 500));
+        if (ctx.query("cursor")) filter.before_rowid = query_integer(ctx, "cursor", 0, 1, INT64_MAX);
+        const auto records = state->deployments->list(filter);
+        json::array items;
+        for (const auto& record : records) items.emplace_back(to_json(record));
+        json::object body{{"deployments", std::move(items)}};
+        body["next_cursor"] = records.size() == filter.limit ? json::value(std::to_string(records.back().rowid))
+                                                             : json::value(nullptr);
+        co_return json_response(http::status::ok, body);
+    });
+
+    routes.add(http::verb::get, "/api/v1/deployments/{id}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+        const auto record = state->deployments->get(ctx.path_param("id"));
+        if (!record)
+            throw api_error{http::status::not_found, "DEPLOYMENT_NOT_FOUND",
+                            "no deployment '" + ctx.path_param("id") + "'; GET /api/v1/deployments lists them"};
+        co_return json_response(http::status::ok, to_json(*record));
+    });
+
+    routes.add(http::verb::post, "/api/v1/deployments/{id}/cancel", role::operator_,
+               audited(state, "deployment.cancel", [state](request_context& ctx) -> net::awaitable<response> {
+                   const auto record = engine_call([&] { return state->deployments->cancel(ctx.path_param("id")); });
+                   co_return accepted(record);
+               }));
+
+    routes.add(http::verb::post, "/api/v1/deployments/{id}/resume", role::operator_,
+               audited(state, "deployment.resume", [state](request_context& ctx) -> net::awaitable<response> {
+                   const auto record = engine_call([&] { return state->deployments->resume(ctx.path_param("id")); });
+                   co_return accepted(record);
+               }));
+
+    routes.add(http::verb::get, "/api/v1/cluster/status", role::viewer, [state](request_context&) -> net::awaitable<response> {
+        co_return json_response(http::status::ok, cluster_status(*state));
+    });
+}
+
+}  // namespace raydeploy::api

@@ -1,0 +1,172 @@
+// Wiring of the service's parts, in dependency order.
+#include "raydeploy/app/service.hpp"
+
+#include "raydeploy/api/routes.hpp"
+#include "raydeploy/auth/tokens.hpp"
+#include "raydeploy/engine/approvals.hpp"
+#include "raydeploy/engine/deployments.hpp"
+#include "raydeploy/engine/execution_manager.hpp"
+#include "raydeploy/events/event_bus.hpp"
+#include "raydeploy/events/event_log.hpp"
+#include "raydeploy/http/server.hpp"
+#include "raydeploy/store/audit_log.hpp"
+#include "raydeploy/store/state_store.hpp"
+#include "raydeploy/util/duration.hpp"
+#include "raydeploy/util/log.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+
+namespace raydeploy {
+namespace {
+
+// Where approvers reach this service, for the commands the pipeline prints at a gate.
+std::string service_url(const listen_address& bound, const listen_address& configured)
+{
+    std::string host = bound.host;
+    if (host == "0.0.0.0" || host == "::") {
+        char name[256] = {};
+        host = ::gethostname(name, sizeof name - 1) == 0 && name[0] ? std::string{name} : configured.host;
+    }
+    listen_address shown{host, bound.port};
+    return "http://" + shown.to_string();
+}
+
+}  // namespace
+
+struct service::parts {
+    explicit parts(const settings& config_)
+        : config{config_}, catalog{load_catalog(config.catalog)}, store{config.state_dir}
+    {
+    }
+
+    settings config;
+    checkpoint_catalog catalog;
+    state_store store;
+    net::io_context io{1};
+    std::shared_ptr<api::service_state> state;
+    std::shared_ptr<api::http_server> server;
+    std::shared_ptr<event_bus> bus;
+    std::shared_ptr<event_log> events;
+    listen_address bound;
+    bool stopping = false;
+
+    void shutdown(std::string_view why)
+    {
+        if (stopping) return;
+        stopping = true;
+        log::info("shutting down", {{"cause", why},
+                                    {"grace", format_duration(config.http.shutdown_grace)},
+                                    {"running_executions", state->executions->running_count()}});
+        server->shutdown();
+        // Deployments keep their state (a restart resumes or fails them); runs in progress are
+        // stopped and end as `interrupted`; event subscribers are told to reconnect.
+        state->deployments->shutdown();
+        state->approvals->stop();
+        state->executions->shutdown();
+        bus->close_all();
+    }
+};
+
+service::service(const settings& config) : parts_{(check_listen_security(config), std::make_unique<parts>(config))}
+{
+    parts& p = *parts_;
+    log::info("state store ready",
+              {{"database", p.store.database_file().string()}, {"schema_version", p.store.schema_version()}});
+    const auto executor = p.io.get_executor();
+    p.bus = std::make_shared<event_bus>(executor);
+    p.events = std::make_shared<event_log>(executor, p.store.db(), *p.bus, event_log_options{config.events.batch_delay});
+
+    engine_settings engine_config;
+    engine_config.inventory = std::filesystem::absolute(config.inventory);
+    engine_config.ansible_playbook = find_ansible_playbook(config.ansible_playbook);
+    engine_config.supervisor = std::filesystem::read_symlink("/proc/self/exe");
+    engine_config.runs_dir = std::filesystem::absolute(config.state_dir) / "runs";
+    engine_config.callback_dir =
+        install_callback_plugin(std::filesystem::absolute(config.state_dir) / "ansible/callback_plugins");
+    engine_config.max_concurrent = config.executions.max_concurrent;
+    engine_config.kill_grace = config.executions.kill_grace;
+    if (engine_config.ansible_playbook.empty())
+        log::warn("ansible-playbook not found; executions will fail until it is installed (scripts/bootstrap.sh "
+                  "puts it in .venv) or ansible_playbook is set");
+    else
+        log::info("using ansible-playbook", {{"path", engine_config.ansible_playbook.string()}});
+
+    const bool open_mode = config.auth.tokens.empty();
+    approval_policy policy;
+    policy.default_ttl = std::chrono::duration_cast<std::chrono::seconds>(config.approvals.default_ttl);
+    policy.max_ttl = std::chrono::duration_cast<std::chrono::seconds>(config.approvals.max_ttl);
+    policy.four_eyes = config.auth.four_eyes && !open_mode;
+
+    auto state = std::make_shared<api::service_state>(p.catalog);
+    p.state = state;
+    state->bus = p.bus;
+    state->events = p.events;
+    state->event_options = config.events;
+    state->websocket_options = config.websocket;
+    state->audit = std::make_shared<audit_log>(p.store.db());
+    state->executions =
+        std::make_shared<execution_manager>(executor, state->catalog, p.store.db(), *p.events, engine_config);
+    state->approvals = std::make_shared<approval_manager>(executor, state->catalog, p.store.db(), *p.events, policy);
+
+    // The server binds before the deployment manager exists: its gate messages name the real port.
+    auto routes = api::make_router(state);
+    const auto authenticator = std::make_shared<token_authenticator>(config.auth.tokens);
+    routes.set_authenticator([authenticator](const api::request& req) { return authenticator->authenticate(req); });
+    p.server = api::http_server::create(executor, std::move(routes), config.http, config.listen);
+    const tcp::endpoint endpoint = p.server->local_endpoint();
+    p.bound = listen_address{endpoint.address().to_string(), endpoint.port()};
+
+    state->deployments = std::make_shared<deployment_manager>(executor, state->catalog, p.store.db(), *p.events,
+                                                              *state->executions, *state->approvals,
+                                                              service_url(p.bound, config.listen), open_mode);
+    state->executions->recover();
+    state->deployments->recover();
+    state->approvals->start();
+
+    if (open_mode)
+        log::warn("no auth.tokens configured: every caller is 'local' with the admin role (allowed on loopback only); "
+                  "create tokens with 'raydeploy token create'");
+}
+
+service::~service() = default;
+
+listen_address service::endpoint() const { return parts_->bound; }
+
+std::size_t service::checkpoint_count() const { return parts_->catalog.checkpoints().size(); }
+
+void service::stop()
+{
+    net::post(parts_->io, [p = parts_.get()] { p->shutdown("stop requested"); });
+}
+
+void service::run(bool handle_signals)
+{
+    parts& p = *parts_;
+    std::optional<net::signal_set> signals;
+    if (handle_signals) {
+        // Writes to a closed pipe or socket must fail with EPIPE, not kill the service.
+        std::signal(SIGPIPE, SIG_IGN);
+        signals.emplace(p.io, SIGINT, SIGTERM);
+        signals->async_wait([&p](const beast::error_code& ec, int signal_number) {
+            if (!ec) p.shutdown(signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+        });
+    }
+    net::co_spawn(p.io, p.server->run(), [&p, &signals](std::exception_ptr error) {
+        if (error) {
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+                log::error("accept loop failed", {{"error", e.what()}});
+            }
+            p.shutdown("the accept loop failed");
+        }
+        if (signals) signals->cancel();  // nothing left to stop once the listener is gone
+    });
+    p.io.run();
+    p.events->flush();
+    log::info("stopped");
+}
+
+}  // namespace raydeploy

@@ -1,0 +1,38 @@
+// The service as one object: the composition root that builds the state store, the event log,
+// the engine (executions, approvals, deployments), the route table and the HTTP server from the
+// settings. `raydeploy serve` runs it in the foreground; the CLI's in-process mode runs it in a
+// background thread (cli/local_service.hpp).
+#pragma once
+
+#include "raydeploy/catalog/catalog.hpp"
+#include "raydeploy/config/settings.hpp"
+
+#include <memory>
+
+namespace raydeploy {
+
+class service {
+public:
+    // Loads the catalog, opens (and locks) the state store, recovers what a previous life left
+    // running and binds the listener. Throws config_error or runtime_failure.
+    explicit service(const settings& config);
+    service(const service&) = delete;
+    service& operator=(const service&) = delete;
+    ~service();
+
+    // The address actually bound (the real port when the settings asked for port 0).
+    listen_address endpoint() const;
+    std::size_t checkpoint_count() const;
+
+    // Serves until stop() or, with `handle_signals`, SIGTERM/SIGINT; then finishes in-flight
+    // requests, interrupts running executions and flushes events.
+    void run(bool handle_signals);
+    // Starts the graceful shutdown; safe to call from any thread, and more than once.
+    void stop();
+
+private:
+    struct parts;
+    std::unique_ptr<parts> parts_;
+};
+
+}  // namespace raydeploy

@@ -1,0 +1,163 @@
+// Token hashing, generation and checking with OpenSSL (EVP for the digest, RAND_bytes for
+// randomness, CRYPTO_memcmp for the comparison).
+#include "raydeploy/auth/tokens.hpp"
+
+#include "raydeploy/http/response.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+namespace raydeploy {
+namespace {
+
+constexpr std::string_view token_prefix = "rdp_";
+
+constexpr std::string_view how_to_authenticate =
+    "pass a token with -H 'Authorization: Bearer $RAYDEPLOY_TOKEN'; an admin creates one with "
+    "'raydeploy token create --name NAME --role ROLE' and adds its entry to auth.tokens";
+
+std::array<unsigned char, 32> sha256(std::string_view data)
+{
+    std::array<unsigned char, 32> digest{};
+    unsigned int length = 0;
+    if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
+        length != digest.size())
+        throw std::runtime_error{"OpenSSL could not compute a SHA-256 digest"};
+    return digest;
+}
+
+int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string base64url(const unsigned char* data, std::size_t size)
+{
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 3 <= size; i += 3) {
+        const unsigned value = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+        for (int shift : {18, 12, 6, 0}) out += alphabet[(value >> shift) & 0x3f];
+    }
+    if (const std::size_t rest = size - i; rest > 0) {
+        const unsigned value = (data[i] << 16) | (rest == 2 ? data[i + 1] << 8 : 0);
+        out += alphabet[(value >> 18) & 0x3f];
+        out += alphabet[(value >> 12) & 0x3f];
+        if (rest == 2) out += alphabet[(value >> 6) & 0x3f];
+    }
+    return out;
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b)
+{
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
+[[noreturn]] void unauthenticated(const std::string& problem)
+{
+    throw api::api_error{http::status::unauthorized, "UNAUTHENTICATED", problem + "; " + std::string{how_to_authenticate}};
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data)
+{
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char byte : sha256(data)) {
+        out += digits[byte >> 4];
+        out += digits[byte & 0x0f];
+    }
+    return out;
+}
+
+std::string generate_token()
+{
+    std::array<unsigned char, 32> bytes{};
+    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+        throw std::runtime_error{"OpenSSL's random generator failed; cannot create a token safely"};
+    return std::string{token_prefix} + base64url(bytes.data(), bytes.size());
+}
+
+std::optional<std::string> token_name_problem(std::string_view name)
+{
+    if (name.empty()) return "a token needs a name (a person or a system such as ci)";
+    if (name.size() > 64) return "a token name has at most 64 characters";
+    for (char c : name) {
+        const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                             c == '.' || c == '_' || c == '-' || c == '@';
+        if (!allowed)
+            return "'" + std::string{name} + "' is not a valid token name; use letters, digits and . _ - @";
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> token_hash_problem(std::string_view sha256)
+{
+    bool hex = sha256.size() == 64;
+    for (char c : sha256) hex = hex && hex_value(c) >= 0;
+    if (!hex)
+        return "expected the token's SHA-256 as 64 hex digits (what 'raydeploy token create' prints), got " +
+               std::to_string(sha256.size()) + " characters" +
+               (sha256.size() == 64 ? " that are not all hex digits" : "") + "; never put the token itself here";
+    return std::nullopt;
+}
+
+std::string token_env_form(const token_entry& entry)
+{
+    return entry.name + ":" + std::string{to_string(entry.level)} + ":" + entry.sha256_hex;
+}
+
+token_authenticator::token_authenticator(const std::vector<token_entry>& entries)
+{
+    for (const auto& entry : entries) {
+        if (token_hash_problem(entry.sha256_hex))
+            throw std::invalid_argument{"token '" + entry.name + "' has a malformed sha256"};
+        known_token known{entry.name, entry.level, {}};
+        for (std::size_t i = 0; i < known.digest.size(); ++i)
+            known.digest[i] = static_cast<unsigned char>(hex_value(entry.sha256_hex[2 * i]) * 16 +
+                                                         hex_value(entry.sha256_hex[2 * i + 1]));
+        entries_.push_back(std::move(known));
+    }
+}
+
+identity token_authenticator::authenticate(const http::request<http::string_body>& req) const
+{
+    if (open_mode()) return identity{"local", role::admin, true};
+
+    const auto header = req.find(http::field::authorization);
+    if (header == req.end() || header->value().empty()) unauthenticated("this request needs a bearer token");
+    const std::string_view value = header->value();
+    const auto space = value.find(' ');
+    const std::string_view scheme = value.substr(0, space);
+    if (!equals_ignoring_case(scheme, "Bearer"))
+        unauthenticated("the Authorization header must be 'Bearer TOKEN', not '" + std::string{scheme} + " ...'");
+    std::string_view token = space == std::string_view::npos ? std::string_view{} : value.substr(space + 1);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+    if (token.empty()) unauthenticated("the Authorization header has no token after 'Bearer'");
+
+    // Every entry is compared, whether or not an earlier one matched: the time taken does not
+    // depend on which token (if any) was presented.
+    const auto digest = sha256(token);
+    const known_token* found = nullptr;
+    for (const auto& entry : entries_) {
+        const bool same = CRYPTO_memcmp(digest.data(), entry.digest.data(), digest.size()) == 0;
+        found = same ? &entry : found;
+    }
+    if (!found) unauthenticated("the bearer token is not one this service knows (revoked, mistyped or for another service)");
+    return identity{found->name, found->level, false};
+}
+
+}  // namespace raydeploy

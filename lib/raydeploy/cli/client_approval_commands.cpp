@@ -1,0 +1,97 @@
+// `raydeploy approve` and `raydeploy deny`: record a decision on a gated checkpoint.
+#include "raydeploy/cli/cli.hpp"
+#include "raydeploy/cli/client_commands.hpp"
+#include "raydeploy/cli/commands.hpp"
+#include "raydeploy/util/net.hpp"
+
+#include <ostream>
+
+namespace raydeploy::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+std::string optional_field(const boost::json::object& record, std::string_view key, std::string_view label)
+{
+    const std::string value = json_string(record, key);
+    return value.empty() ? std::string{} : ", " + std::string{label} + " " + value;
+}
+
+}  // namespace
+
+int approve_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err)
+{
+    client_command_spec spec{"approve", "NAME --reason TEXT [OPTIONS]",
+                             "Grants an approval of a gated checkpoint: the next run of it (or the deployment\n"
+                             "waiting at it) may go ahead. A grant is used by exactly one execution and\n"
+                             "expires after --ttl. A destructive checkpoint needs --acknowledge-risks."};
+    spec.visible.add_options()("reason", po::value<std::string>()->value_name("TEXT"),
+                               "why it may run (required; recorded with the grant)")(
+        "acknowledge-risks", "confirm the impact summary of a destructive checkpoint")(
+        "ttl", po::value<std::string>()->value_name("DURATION"), "how long the grant stays usable (service default: 1h)")(
+        "as", po::value<std::string>()->value_name("NAME"),
+        "who approves, when the service runs without tokens (default: $USER); with a token the service "
+        "takes the name from it");
+    spec.hidden.add_options()("checkpoint", po::value<std::string>());
+    spec.positional.add("checkpoint", 1);
+    int code = 0;
+    const auto vm = parse_client_command(spec, args, out, err, code);
+    if (!vm) return code;
+    if (!vm->count("checkpoint"))
+        return usage_error(err, "approve", "which checkpoint? usage: raydeploy approve NAME --reason TEXT");
+    if (!vm->count("reason") || (*vm)["reason"].as<std::string>().empty())
+        return usage_error(err, "approve", "--reason is required: it is recorded with the approval");
+    const std::string name = (*vm)["checkpoint"].as<std::string>();
+    const std::string reason = (*vm)["reason"].as<std::string>();
+    std::optional<std::chrono::seconds> ttl;
+    if (vm->count("ttl")) {
+        ttl = std::chrono::duration_cast<std::chrono::seconds>(duration_option(*vm, "ttl", {}));
+        if (ttl->count() < 1) return usage_error(err, "approve", "--ttl must be at least 1s");
+    }
+
+    return run_client_command("approve", err, [&] {
+        const auto connection = service_connection::open(*vm, err);
+        const console where = detect_console(out, err);
+        std::optional<std::string> approved_by;
+        if (vm->count("as"))
+            approved_by = (*vm)["as"].as<std::string>();
+        else if (!connection.api().has_token() && !where.user.empty())
+            approved_by = where.user;
+        const auto grant = grant_approval(connection.api(), name, reason, vm->count("acknowledge-risks") > 0, ttl,
+                                          approved_by);
+        out << "granted " << json_string(grant, "id") << " for " << name << optional_field(grant, "approved_by", "by")
+            << optional_field(grant, "expires_at", "usable until") << "\n";
+        return exit_ok;
+    });
+}
+
+int deny_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err)
+{
+    client_command_spec spec{"deny", "NAME --reason TEXT [OPTIONS]",
+                             "Denies the pending approval request of a gated checkpoint: the run or the\n"
+                             "deployment waiting for it fails closed (its follower exits 3)."};
+    spec.visible.add_options()("reason", po::value<std::string>()->value_name("TEXT"),
+                               "why it must not run (required; recorded with the decision)");
+    spec.hidden.add_options()("checkpoint", po::value<std::string>());
+    spec.positional.add("checkpoint", 1);
+    int code = 0;
+    const auto vm = parse_client_command(spec, args, out, err, code);
+    if (!vm) return code;
+    if (!vm->count("checkpoint"))
+        return usage_error(err, "deny", "which checkpoint? usage: raydeploy deny NAME --reason TEXT");
+    if (!vm->count("reason") || (*vm)["reason"].as<std::string>().empty())
+        return usage_error(err, "deny", "--reason is required: it is recorded with the decision");
+    const std::string name = (*vm)["checkpoint"].as<std::string>();
+    const std::string reason = (*vm)["reason"].as<std::string>();
+
+    return run_client_command("deny", err, [&] {
+        const auto connection = service_connection::open(*vm, err);
+        const auto record = deny_approval(connection.api(), name, reason);
+        out << "denied " << json_string(record, "id") << " for " << name
+            << optional_field(record, "requested_by", "requested by") << "\n";
+        return exit_ok;
+    });
+}
+
+}  // namespace raydeploy::cli

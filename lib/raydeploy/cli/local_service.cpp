@@ -1,0 +1,36 @@
+#include "raydeploy/cli/local_service.hpp"
+
+#include "raydeploy/app/service.hpp"
+#include "raydeploy/util/log.hpp"
+
+namespace raydeploy::cli {
+namespace {
+
+settings in_process(settings config)
+{
+    // Only this process talks to it: a free loopback port, and no tokens, since the user already
+    // holds the state directory itself. The service's own log would interleave with the command's
+    // output, so it only speaks up for warnings.
+    config.listen = listen_address{"127.0.0.1", 0};
+    config.auth.tokens.clear();
+    if (config.log_level < log::level::warn) config.log_level = log::level::warn;
+    log::configure(config.log_level, config.log_format);
+    return config;
+}
+
+}  // namespace
+
+local_service::local_service(const settings& config)
+    : service_{std::make_unique<service>(in_process(config))},
+      url_{"http://" + service_->endpoint().to_string()},
+      thread_{[this] { service_->run(false); }}
+{
+}
+
+local_service::~local_service()
+{
+    service_->stop();
+    if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace raydeploy::cli

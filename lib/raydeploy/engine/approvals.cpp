@@ -1,0 +1,458 @@
+// Approval rules and their rows in the approvals table.
+#include "raydeploy/engine/approvals.hpp"
+
+#include "raydeploy/engine/engine_error.hpp"
+#include "raydeploy/store/json_columns.hpp"
+#include "raydeploy/util/log.hpp"
+#include "raydeploy/util/random_id.hpp"
+#include "raydeploy/util/time.hpp"
+
+#include <array>
+
+namespace raydeploy {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::array<std::string_view, 6> state_names = {"pending", "granted", "consumed",
+                                                         "denied",  "revoked", "expired"};
+
+approval_state parse_state(std::string_view text)
+{
+    for (std::size_t i = 0; i < state_names.size(); ++i)
+        if (state_names[i] == text) return static_cast<approval_state>(i);
+    return approval_state::expired;  // unknown text is never treated as usable
+}
+
+constexpr std::string_view select_columns =
+    "SELECT id, checkpoint, state, requested_by, deployment_id, approved_by, reason, acknowledge_risks, created_at, "
+    "granted_at, expires_at, decided_at, decided_by, execution_id FROM approvals ";
+
+approval_record read_row(const sqlite::statement& row)
+{
+    approval_record record;
+    record.id = row.column_text(0);
+    record.checkpoint = row.column_text(1);
+    record.state = parse_state(row.column_text(2));
+    record.requested_by = sqlite::optional_text_column(row, 3);
+    record.deployment_id = sqlite::optional_text_column(row, 4);
+    record.approved_by = sqlite::optional_text_column(row, 5);
+    record.reason = sqlite::optional_text_column(row, 6);
+    record.acknowledge_risks = row.column_int(7) != 0;
+    record.created_at = row.column_text(8);
+    record.granted_at = sqlite::optional_text_column(row, 9);
+    record.expires_at = sqlite::optional_text_column(row, 10);
+    record.decided_at = sqlite::optional_text_column(row, 11);
+    record.decided_by = sqlite::optional_text_column(row, 12);
+    record.execution_id = sqlite::optional_text_column(row, 13);
+    return record;
+}
+
+json::value optional_json(const std::optional<std::string>& value)
+{
+    return value ? json::value(*value) : json::value(nullptr);
+}
+
+std::string expiry_after(std::chrono::seconds ttl)
+{
+    return format_timestamp(std::chrono::system_clock::now() + ttl);
+}
+
+[[noreturn]] void invalid(std::string_view field, const std::string& message)
+{
+    throw engine_error{engine_error::kind::invalid, "VALIDATION_ERROR", std::string{field} + ": " + message,
+                       {{"field", field}}};
+}
+
+}  // namespace
+
+std::string_view to_string(approval_state state) { return state_names[static_cast<std::size_t>(state)]; }
+
+json::object to_json(const approval_record& record)
+{
+    return json::object{
+        {"id", record.id},
+        {"checkpoint", record.checkpoint},
+        {"state", to_string(record.state)},
+        {"requested_by", optional_json(record.requested_by)},
+        {"requested_at", record.requested_by ? json::value(record.created_at) : json::value(nullptr)},
+        {"deployment_id", optional_json(record.deployment_id)},
+        {"approved_by", optional_json(record.approved_by)},
+        {"reason", optional_json(record.reason)},
+        {"acknowledge_risks", record.acknowledge_risks},
+        {"created_at", record.created_at},
+        {"granted_at", optional_json(record.granted_at)},
+        {"expires_at", optional_json(record.expires_at)},
+        {"decided_at", optional_json(record.decided_at)},
+        {"decided_by", optional_json(record.decided_by)},
+        {"execution_id", optional_json(record.execution_id)},
+    };
+}
+
+json::object approval_info(const checkpoint& item)
+{
+    json::array impact;
+    for (const auto& line : item.impact_summary) impact.emplace_back(line);
+    return json::object{{"approval_required", item.approval_required},
+                        {"destructive_operation", item.destructive},
+                        {"impact_summary", std::move(impact)}};
+}
+
+approval_manager::approval_manager(net::any_io_executor executor, const checkpoint_catalog& catalog,
+                                   sqlite::database& db, event_log& events, approval_policy policy)
+    : executor_{std::move(executor)}, catalog_{catalog}, db_{db}, events_{events}, policy_{policy}
+{
+}
+
+void approval_manager::start()
+{
+    expire_due();
+    expiry_timer_ = std::make_unique<net::steady_timer>(executor_);
+    net::co_spawn(executor_, expiry_loop(), net::detached);
+}
+
+void approval_manager::stop()
+{
+    *stopped_ = true;
+    if (expiry_timer_) expiry_timer_->cancel();
+}
+
+net::awaitable<void> approval_manager::expiry_loop()
+{
+    // The manager outlives the io_context's run in the service; `stopped` guards a late wake-up.
+    auto stopped = stopped_;
+    while (!*stopped) {
+        expiry_timer_->expires_after(std::chrono::seconds{1});
+        co_await expiry_timer_->async_wait(nothrow_awaitable);
+        if (*stopped) break;
+        try {
+            expire_due();
+        } catch (const std::exception& e) {
+            log::error("expiring approvals failed", {{"error", e.what()}});
+        }
+    }
+}
+
+std::vector<approval_record> approval_manager::select(std::string_view where, std::string_view value)
+{
+    auto statement = db_.prepare(std::string{select_columns} + std::string{where});
+    if (!value.empty()) statement.bind(1, value);
+    std::vector<approval_record> records;
+    while (statement.step()) records.push_back(read_row(statement));
+    return records;
+}
+
+std::optional<approval_record> approval_manager::get(std::string_view id)
+{
+    auto rows = select("WHERE id = ?", id);
+    if (rows.empty()) return std::nullopt;
+    return rows.front();
+}
+
+std::optional<approval_record> approval_manager::pending(std::string_view checkpoint)
+{
+    auto rows = select("WHERE checkpoint = ? AND state = 'pending' ORDER BY created_at LIMIT 1", checkpoint);
+    if (rows.empty()) return std::nullopt;
+    return rows.front();
+}
+
+std::optional<approval_record> approval_manager::live_grant(std::string_view checkpoint)
+{
+    const std::string now = now_timestamp();
+    for (auto& record : select("WHERE checkpoint = ? AND state = 'granted' ORDER BY granted_at", checkpoint))
+        // The timestamps share one fixed-width UTC format, so text order is time order.
+        if (record.expires_at && *record.expires_at > now) return record;
+    return std::nullopt;
+}
+
+std::vector<approval_record> approval_manager::all_pending()
+{
+    return select("WHERE state = 'pending' ORDER BY created_at", "");
+}
+
+std::vector<approval_record> approval_manager::all_live_grants()
+{
+    const std::string now = now_timestamp();
+    std::vector<approval_record> live;
+    for (auto& record : select("WHERE state = 'granted' ORDER BY granted_at", ""))
+        if (record.expires_at && *record.expires_at > now) live.push_back(std::move(record));
+    return live;
+}
+
+void approval_manager::insert(const approval_record& record)
+{
+    auto statement = db_.prepare("INSERT INTO approvals (id, checkpoint, state, created_at) VALUES (?, ?, ?, ?)");
+    statement.bind(1, record.id).bind(2, record.checkpoint).bind(3, to_string(record.state)).bind(4, record.created_at);
+    statement.step();
+    update(record);
+}
+
+void approval_manager::update(const approval_record& record)
+{
+    auto statement = db_.prepare(
+        "UPDATE approvals SET state = ?, requested_by = ?, deployment_id = ?, approved_by = ?, reason = ?, "
+        "acknowledge_risks = ?, granted_at = ?, expires_at = ?, decided_at = ?, decided_by = ?, execution_id = ? "
+        "WHERE id = ?");
+    statement.bind(1, to_string(record.state));
+    sqlite::bind_optional(statement, 2, record.requested_by);
+    sqlite::bind_optional(statement, 3, record.deployment_id);
+    sqlite::bind_optional(statement, 4, record.approved_by);
+    sqlite::bind_optional(statement, 5, record.reason);
+    statement.bind(6, std::int64_t{record.acknowledge_risks ? 1 : 0});
+    sqlite::bind_optional(statement, 7, record.granted_at);
+    sqlite::bind_optional(statement, 8, record.expires_at);
+    sqlite::bind_optional(statement, 9, record.decided_at);
+    sqlite::bind_optional(statement, 10, record.decided_by);
+    sqlite::bind_optional(statement, 11, record.execution_id);
+    statement.bind(12, record.id);
+    statement.step();
+}
+
+void approval_manager::changed(const approval_record& record, std::string event_type)
+{
+    events_.append(event{std::move(event_type), "", std::nullopt, std::nullopt, to_json(record)});
+    events_.flush();
+    log::info("approval " + std::string{to_string(record.state)},
+              {{"approval_id", record.id}, {"checkpoint", record.checkpoint}});
+    for (const auto& listener : listeners_) listener();
+}
+
+const checkpoint& approval_manager::gated(const std::string& checkpoint_name) const
+{
+    const checkpoint* item = catalog_.find(checkpoint_name);
+    if (!item)
+        throw engine_error{engine_error::kind::not_found, "CHECKPOINT_NOT_FOUND",
+                           "no checkpoint named '" + checkpoint_name + "'; GET /api/v1/checkpoints lists them"};
+    if (!item->approval_required)
+        throw engine_error{engine_error::kind::conflict, "APPROVAL_NOT_REQUIRED",
+                           "checkpoint '" + checkpoint_name + "' does not require an approval; run it directly"};
+    return *item;
+}
+
+approval_record approval_manager::request(const std::string& checkpoint, const std::string& requested_by,
+                                          std::optional<std::string> deployment_id)
+{
+    gated(checkpoint);
+    if (auto existing = pending(checkpoint)) {
+        // A deployment that reaches the gate later adopts the request, so a denial reaches it.
+        if (deployment_id && existing->deployment_id != deployment_id) {
+            existing->deployment_id = deployment_id;
+            update(*existing);
+        }
+        return *existing;
+    }
+    approval_record record;
+    record.id = random_id("ap-");
+    record.checkpoint = checkpoint;
+    record.state = approval_state::pending;
+    record.requested_by = requested_by;
+    record.deployment_id = std::move(deployment_id);
+    record.created_at = now_timestamp();
+    insert(record);
+    changed(record, "approval.requested");
+    return record;
+}
+
+approval_record approval_manager::grant(const std::string& checkpoint, const identity& caller, grant_input input)
+{
+    const raydeploy::checkpoint& item = gated(checkpoint);
+
+    std::string approver = caller.name;
+    if (caller.open_mode) {
+        // Without tokens nobody is authenticated: the body names the approver, as the seeds did.
+        if (!input.approved_by || input.approved_by->empty())
+            invalid("approved_by", "name who approves (no tokens are configured, so the service cannot tell who "
+                                   "you are); for example \"approved_by\": \"alice\"");
+        approver = *input.approved_by;
+    } else if (input.approved_by && *input.approved_by != caller.name) {
+        throw engine_error{engine_error::kind::forbidden, "IDENTITY_MISMATCH",
+                           "approved_by is '" + *input.approved_by + "' but the token belongs to '" + caller.name +
+                               "'; approvals are recorded under the token's identity: omit approved_by",
+                           {{"field", "approved_by"}}};
+    }
+    if (item.destructive) {
+        if (!input.acknowledge_risks)
+            invalid("acknowledge_risks", "checkpoint '" + checkpoint +
+                                             "' is destructive; send \"acknowledge_risks\": true after reading its "
+                                             "impact_summary (GET /api/v1/approvals/" + checkpoint + ")");
+        if (input.reason.empty())
+            invalid("reason", "a destructive checkpoint needs a reason for the audit trail, such as the change ticket");
+    }
+    const auto ttl = input.ttl.value_or(policy_.default_ttl);
+    if (ttl.count() < 1 || ttl > policy_.max_ttl)
+        invalid("ttl_s", "expected between 1 and " + std::to_string(policy_.max_ttl.count()) + " seconds");
+    if (auto existing = live_grant(checkpoint))
+        throw engine_error{engine_error::kind::conflict, "ALREADY_GRANTED",
+                           "checkpoint '" + checkpoint + "' already has an unused grant by " +
+                               existing->approved_by.value_or("?") + " until " + existing->expires_at.value_or("?") +
+                               "; revoke it with DELETE /api/v1/approvals/" + checkpoint + " to grant anew",
+                           {{"approval_id", existing->id}}};
+
+    auto record = pending(checkpoint);
+    if (record && policy_.four_eyes && item.destructive && record->requested_by == approver)
+        throw engine_error{engine_error::kind::forbidden, "FOUR_EYES",
+                           "you requested this run of the destructive checkpoint '" + checkpoint +
+                               "', so another approver must grant it (four-eyes rule)"};
+    if (!record) {
+        record.emplace();
+        record->id = random_id("ap-");
+        record->checkpoint = checkpoint;
+        record->created_at = now_timestamp();
+        record->state = approval_state::granted;
+        insert(*record);
+    }
+    record->state = approval_state::granted;
+    record->approved_by = approver;
+    record->reason = input.reason;
+    record->acknowledge_risks = input.acknowledge_risks;
+    record->granted_at = now_timestamp();
+    record->expires_at = expiry_after(ttl);
+    update(*record);
+    changed(*record, "approval.granted");
+    return *record;
+}
+
+approval_record approval_manager::auto_grant(const std::string& checkpoint, const std::string& admin,
+                                             const std::string& deployment_id)
+{
+    const raydeploy::checkpoint& item = gated(checkpoint);
+    auto record = pending(checkpoint);
+    if (!record) {
+        record.emplace();
+        record->id = random_id("ap-");
+        record->checkpoint = checkpoint;
+        record->created_at = now_timestamp();
+        record->requested_by = admin;
+        insert(*record);
+    }
+    record->state = approval_state::granted;
+    record->deployment_id = deployment_id;
+    record->approved_by = admin;
+    record->reason = "auto_approve of deployment " + deployment_id;
+    record->acknowledge_risks = item.destructive;
+    record->granted_at = now_timestamp();
+    record->expires_at = expiry_after(policy_.default_ttl);
+    update(*record);
+    changed(*record, "approval.granted");
+    return *record;
+}
+
+approval_record approval_manager::deny(const std::string& checkpoint, const identity& caller, const std::string& reason)
+{
+    gated(checkpoint);
+    if (reason.empty()) invalid("reason", "say why the run is denied; the requester sees it");
+    auto record = pending(checkpoint);
+    if (!record)
+        throw engine_error{engine_error::kind::not_found, "NO_PENDING_REQUEST",
+                           "checkpoint '" + checkpoint + "' has no pending approval request; GET /api/v1/approvals "
+                           "lists the pending ones"};
+    record->state = approval_state::denied;
+    record->reason = reason;
+    record->decided_at = now_timestamp();
+    record->decided_by = caller.name;
+    update(*record);
+    changed(*record, "approval.denied");
+    return *record;
+}
+
+approval_record approval_manager::revoke(const std::string& checkpoint, const identity& caller)
+{
+    gated(checkpoint);
+    auto record = live_grant(checkpoint);
+    if (!record)
+        throw engine_error{engine_error::kind::not_found, "NO_GRANT",
+                           "checkpoint '" + checkpoint + "' has no unused grant to revoke"};
+    record->state = approval_state::revoked;
+    record->decided_at = now_timestamp();
+    record->decided_by = caller.name;
+    update(*record);
+    changed(*record, "approval.revoked");
+    return *record;
+}
+
+std::optional<approval_record> approval_manager::usable_grant(std::string_view checkpoint, const std::string& requester)
+{
+    auto grant = live_grant(checkpoint);
+    if (!grant) return std::nullopt;
+    const raydeploy::checkpoint* item = catalog_.find(checkpoint);
+    if (policy_.four_eyes && item && item->destructive && grant->approved_by == requester)
+        return std::nullopt;
+    return grant;
+}
+
+void approval_manager::consume(const std::string& approval_id, const std::string& execution_id,
+                               const std::string& consumer)
+{
+    auto record = get(approval_id);
+    if (!record) return;
+    record->state = approval_state::consumed;
+    record->execution_id = execution_id;
+    record->decided_at = now_timestamp();
+    record->decided_by = consumer;
+    update(*record);
+    changed(*record, "approval.consumed");
+}
+
+void approval_manager::expire_due()
+{
+    const std::string now = now_timestamp();
+    auto statement = db_.prepare(std::string{select_columns} + "WHERE state = 'granted' AND expires_at <= ?");
+    statement.bind(1, now);
+    std::vector<approval_record> due;
+    while (statement.step()) due.push_back(read_row(statement));
+    for (auto& record : due) {
+        record.state = approval_state::expired;
+        record.decided_at = now;
+        update(record);
+        changed(record, "approval.expired");
+    }
+}
+
+execution_record start_checkpoint(execution_manager& executions, approval_manager& approvals,
+                                  const checkpoint_catalog& catalog, const std::string& checkpoint_name,
+                                  execution_params params, const identity& caller, bool inline_approve,
+                                  std::optional<std::string> deployment_id)
+{
+    const checkpoint* item = catalog.find(checkpoint_name);
+    if (!item)
+        throw engine_error{engine_error::kind::not_found, "CHECKPOINT_NOT_FOUND",
+                           "no checkpoint named '" + checkpoint_name + "'; GET /api/v1/checkpoints lists them"};
+    execution_origin origin{caller.name, deployment_id, std::nullopt};
+    if (!item->approval_required) return executions.start(checkpoint_name, std::move(params), std::move(origin));
+
+    if (auto running = executions.active_for(checkpoint_name))
+        // Refuse before touching approvals, so a busy checkpoint neither consumes nor requests one.
+        return executions.start(checkpoint_name, std::move(params), std::move(origin));
+
+    auto grant = approvals.usable_grant(checkpoint_name, caller.name);
+    if (!grant && inline_approve) {
+        if (item->destructive)
+            throw engine_error{engine_error::kind::forbidden, "INLINE_APPROVAL_NOT_ALLOWED",
+                               "\"approve\": true cannot approve the destructive checkpoint '" + checkpoint_name +
+                                   "'; grant it with POST /api/v1/approvals/" + checkpoint_name +
+                                   " {\"reason\": ..., \"acknowledge_risks\": true}"};
+        if (caller.level < role::approver)
+            throw engine_error{engine_error::kind::forbidden, "FORBIDDEN",
+                               "\"approve\": true needs the approver role; token '" + caller.name + "' has " +
+                                   std::string{to_string(caller.level)},
+                               {{"required_role", "approver"}}};
+        grant = approvals.grant(checkpoint_name, caller,
+                                grant_input{"approved inline with the run request", false, std::nullopt,
+                                            caller.open_mode ? std::optional<std::string>{caller.name} : std::nullopt});
+    }
+    if (!grant) {
+        const approval_record request = approvals.request(checkpoint_name, caller.name, deployment_id);
+        throw engine_error{engine_error::kind::conflict, "APPROVAL_REQUIRED",
+                           "checkpoint '" + checkpoint_name + "' requires an approval before it runs; an approver "
+                           "grants it with POST /api/v1/approvals/" + checkpoint_name,
+                           {{"checkpoint", checkpoint_name},
+                            {"approval_info", approval_info(*item)},
+                            {"approval_id", request.id}}};
+    }
+    origin.approval_id = grant->id;
+    execution_record record = executions.start(checkpoint_name, std::move(params), std::move(origin));
+    approvals.consume(grant->id, record.id, caller.name);
+    return record;
+}
+
+}  // namespace raydeploy

@@ -1,0 +1,139 @@
+// Approvals: the human decision a gated checkpoint needs before it runs.
+//
+// One row per decision process. A run or deployment that reaches a gated checkpoint without a
+// grant leaves a `pending` request; an approver turns it into a `granted` grant (or grants ahead
+// of any request), or `denied`s it. A grant is `consumed` by exactly one execution, can be
+// `revoked` while unused, and `expired` when its TTL passes. Every change is stored, published
+// as an `approval.*` event, and wakes whoever waits on approvals (deployments at a gate).
+//
+// @par Thread safety
+// Single-threaded: use from the io_context's thread.
+#pragma once
+
+#include "raydeploy/auth/identity.hpp"
+#include "raydeploy/catalog/catalog.hpp"
+#include "raydeploy/engine/execution_manager.hpp"
+#include "raydeploy/events/event_log.hpp"
+#include "raydeploy/store/sqlite.hpp"
+#include "raydeploy/util/net.hpp"
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace raydeploy {
+
+enum class approval_state { pending, granted, consumed, denied, revoked, expired };
+std::string_view to_string(approval_state state);
+
+struct approval_record {
+    std::string id;  // "ap-" + hex
+    std::string checkpoint;
+    approval_state state = approval_state::pending;
+    std::optional<std::string> requested_by;  // who asked to run it (absent for a grant given ahead)
+    std::optional<std::string> deployment_id;  // the deployment waiting at this gate
+    std::optional<std::string> approved_by;
+    std::optional<std::string> reason;
+    bool acknowledge_risks = false;
+    std::string created_at;
+    std::optional<std::string> granted_at;
+    std::optional<std::string> expires_at;
+    // When and by whom it stopped being pending or usable: denied, revoked, consumed, expired.
+    std::optional<std::string> decided_at;
+    std::optional<std::string> decided_by;
+    std::optional<std::string> execution_id;  // the execution that consumed the grant
+};
+
+boost::json::object to_json(const approval_record& record);
+
+struct approval_policy {
+    std::chrono::seconds default_ttl{3600};
+    std::chrono::seconds max_ttl{24 * 3600};
+    // Whoever requested a destructive run cannot approve it. The service turns it off in open
+    // mode, where every caller is "local" and nobody could approve.
+    bool four_eyes = true;
+};
+
+// What an approver sends: POST /api/v1/approvals/{checkpoint}.
+struct grant_input {
+    std::string reason;
+    bool acknowledge_risks = false;
+    std::optional<std::chrono::seconds> ttl;
+    std::optional<std::string> approved_by;  // required in open mode, must match the caller otherwise
+};
+
+class approval_manager {
+public:
+    approval_manager(net::any_io_executor executor, const checkpoint_catalog& catalog, sqlite::database& db,
+                     event_log& events, approval_policy policy);
+
+    // Starts the timer that expires grants. Call once, before serving.
+    void start();
+    void stop();
+
+    std::optional<approval_record> get(std::string_view id);
+    std::optional<approval_record> pending(std::string_view checkpoint);
+    // The checkpoint's grant that is unused and not expired.
+    std::optional<approval_record> live_grant(std::string_view checkpoint);
+    std::vector<approval_record> all_pending();
+    std::vector<approval_record> all_live_grants();
+
+    // Records that `requested_by` wants to run the gated `checkpoint` (one pending request per
+    // checkpoint: an existing one is returned as it is).
+    approval_record request(const std::string& checkpoint, const std::string& requested_by,
+                            std::optional<std::string> deployment_id);
+
+    // Throws engine_error: not_found (checkpoint), conflict (not gated, already granted),
+    // invalid (reason, acknowledge_risks, ttl_s, approved_by), forbidden (four-eyes, identity).
+    approval_record grant(const std::string& checkpoint, const identity& caller, grant_input input);
+    // A grant given by the pipeline itself for a deployment with auto_approve.
+    approval_record auto_grant(const std::string& checkpoint, const std::string& admin, const std::string& deployment_id);
+    approval_record deny(const std::string& checkpoint, const identity& caller, const std::string& reason);
+    approval_record revoke(const std::string& checkpoint, const identity& caller);
+
+    // The live grant `requester` may use for a run of `checkpoint`: none when there is no grant,
+    // or when the four-eyes rule forbids it (the requester granted it themselves).
+    std::optional<approval_record> usable_grant(std::string_view checkpoint, const std::string& requester);
+    void consume(const std::string& approval_id, const std::string& execution_id, const std::string& consumer);
+
+    // Marks grants whose TTL passed as expired (the timer calls it every second).
+    void expire_due();
+
+    // Called after every change of any approval.
+    void on_change(std::function<void()> listener) { listeners_.push_back(std::move(listener)); }
+
+    const approval_policy& policy() const { return policy_; }
+
+private:
+    const checkpoint& gated(const std::string& checkpoint_name) const;
+    std::vector<approval_record> select(std::string_view where, std::string_view value);
+    void insert(const approval_record& record);
+    void update(const approval_record& record);
+    void changed(const approval_record& record, std::string event_type);
+    net::awaitable<void> expiry_loop();
+
+    net::any_io_executor executor_;
+    const checkpoint_catalog& catalog_;
+    sqlite::database& db_;
+    event_log& events_;
+    approval_policy policy_;
+    std::vector<std::function<void()>> listeners_;
+    std::shared_ptr<bool> stopped_ = std::make_shared<bool>(false);
+    std::unique_ptr<net::steady_timer> expiry_timer_;
+};
+
+// Starts a run of `checkpoint` by `caller`. For a gated checkpoint it consumes a usable grant;
+// with `inline_approve` (the run body's "approve": true) an approver grants a non-destructive
+// checkpoint on the spot. Without either, it records a pending request and throws
+// engine_error APPROVAL_REQUIRED (409, with the seeds' approval_info and the request's id).
+execution_record start_checkpoint(execution_manager& executions, approval_manager& approvals,
+                                  const checkpoint_catalog& catalog, const std::string& checkpoint,
+                                  execution_params params, const identity& caller, bool inline_approve,
+                                  std::optional<std::string> deployment_id = std::nullopt);
+
+// The seeds' approval_info for a checkpoint: {approval_required, destructive_operation, impact_summary}.
+boost::json::object approval_info(const checkpoint& item);
+
+}  // namespace raydeploy

@@ -1,0 +1,573 @@
+// The deployment pipeline: one coroutine per active deployment, woken by approval changes,
+// finished executions and cancel requests.
+#include "raydeploy/engine/deployments.hpp"
+
+#include "raydeploy/engine/engine_error.hpp"
+#include "raydeploy/store/json_columns.hpp"
+#include "raydeploy/util/log.hpp"
+#include "raydeploy/util/random_id.hpp"
+#include "raydeploy/util/time.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <array>
+#include <set>
+
+namespace raydeploy {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::array<std::string_view, 6> status_names = {"queued",    "running", "awaiting_approval",
+                                                          "succeeded", "failed",  "cancelled"};
+
+json::value optional_json(const std::optional<std::string>& value)
+{
+    return value ? json::value(*value) : json::value(nullptr);
+}
+
+json::array steps_json(const std::vector<deployment_step>& steps)
+{
+    json::array out;
+    for (const auto& step : steps)
+        out.push_back(json::object{
+            {"checkpoint", step.checkpoint}, {"status", step.status}, {"execution_id", optional_json(step.execution_id)}});
+    return out;
+}
+
+std::vector<deployment_step> steps_from(const std::string& text)
+{
+    std::vector<deployment_step> steps;
+    boost::system::error_code ec;
+    const json::value parsed = json::parse(text, ec);
+    if (ec || !parsed.is_array()) return steps;
+    for (const auto& item : parsed.get_array()) {
+        if (!item.is_object()) continue;
+        const auto& object = item.get_object();
+        deployment_step step;
+        if (auto* name = object.if_contains("checkpoint"); name && name->is_string()) step.checkpoint = name->get_string();
+        if (auto* status = object.if_contains("status"); status && status->is_string()) step.status = status->get_string();
+        if (auto* id = object.if_contains("execution_id"); id && id->is_string()) step.execution_id = std::string{id->get_string()};
+        steps.push_back(std::move(step));
+    }
+    return steps;
+}
+
+constexpr std::string_view select_columns =
+    "SELECT rowid, id, status, steps, auto_approve, extra_vars, requested_by, created_at, started_at, finished_at, "
+    "status_reason, failed_checkpoint, awaiting FROM deployments ";
+
+deployment_record read_row(const sqlite::statement& row)
+{
+    deployment_record record;
+    record.rowid = row.column_int(0);
+    record.id = row.column_text(1);
+    record.status = parse_deployment_status(row.column_text(2)).value_or(deployment_status::failed);
+    record.steps = steps_from(row.column_text(3));
+    record.auto_approve = row.column_int(4) != 0;
+    record.extra_vars = sqlite::parse_object_column(row.column_text(5));
+    record.requested_by = row.column_text(6);
+    record.created_at = row.column_text(7);
+    record.started_at = sqlite::optional_text_column(row, 8);
+    record.finished_at = sqlite::optional_text_column(row, 9);
+    record.status_reason = sqlite::optional_text_column(row, 10);
+    record.failed_checkpoint = sqlite::optional_text_column(row, 11);
+    if (!row.column_is_null(12)) record.awaiting = sqlite::parse_object_column(row.column_text(12));
+    return record;
+}
+
+bool is_active(deployment_status status)
+{
+    return status == deployment_status::queued || status == deployment_status::running ||
+           status == deployment_status::awaiting_approval;
+}
+
+[[noreturn]] void invalid(std::string_view field, const std::string& message)
+{
+    throw engine_error{engine_error::kind::invalid, "VALIDATION_ERROR", std::string{field} + ": " + message,
+                       {{"field", field}}};
+}
+
+// Single quotes for a POSIX shell: the command is meant to be pasted as it is.
+std::string shell_quote(std::string_view text)
+{
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
+    return out + "'";
+}
+
+}  // namespace
+
+std::string_view to_string(deployment_status status) { return status_names[static_cast<std::size_t>(status)]; }
+
+std::optional<deployment_status> parse_deployment_status(std::string_view text)
+{
+    for (std::size_t i = 0; i < status_names.size(); ++i)
+        if (status_names[i] == text) return static_cast<deployment_status>(i);
+    return std::nullopt;
+}
+
+json::object to_json(const deployment_record& record)
+{
+    json::array checkpoints;
+    std::optional<std::string> current;
+    for (const auto& step : record.steps) {
+        checkpoints.emplace_back(step.checkpoint);
+        if (!current && step.status != "pending" && step.status != "succeeded" && is_active(record.status))
+            current = step.checkpoint;
+    }
+    return json::object{
+        {"deployment_id", record.id},
+        {"status", to_string(record.status)},
+        {"checkpoints", std::move(checkpoints)},
+        {"steps", steps_json(record.steps)},
+        {"current_checkpoint", optional_json(current)},
+        {"auto_approve", record.auto_approve},
+        {"extra_vars", record.extra_vars},
+        {"requested_by", record.requested_by},
+        {"created_at", record.created_at},
+        {"started_at", optional_json(record.started_at)},
+        {"finished_at", optional_json(record.finished_at)},
+        {"status_reason", optional_json(record.status_reason)},
+        {"failed_checkpoint", optional_json(record.failed_checkpoint)},
+        {"awaiting", record.awaiting ? json::value(*record.awaiting) : json::value(nullptr)},
+    };
+}
+
+deployment_manager::deployment_manager(net::any_io_executor executor, const checkpoint_catalog& catalog,
+                                       sqlite::database& db, event_log& events, execution_manager& executions,
+                                       approval_manager& approvals, std::string service_url, bool open_mode)
+    : executor_{std::move(executor)},
+      catalog_{catalog},
+      db_{db},
+      events_{events},
+      executions_{executions},
+      approvals_{approvals},
+      service_url_{std::move(service_url)},
+      open_mode_{open_mode}
+{
+    approvals_.on_change([this] { wake_all(); });
+    executions_.on_finished([this](const execution_record& record) {
+        if (!record.deployment_id) return;
+        if (auto it = active_.find(*record.deployment_id); it != active_.end()) it->second->wake->cancel();
+    });
+}
+
+void deployment_manager::recover()
+{
+    for (auto record : list({std::nullopt, 1000, std::nullopt})) {
+        if (!is_active(record.status)) continue;
+        if (record.status == deployment_status::awaiting_approval) {
+            log::info("deployment goes on waiting for an approval", {{"deployment_id", record.id}});
+            spawn(std::move(record));
+            continue;
+        }
+        // Its execution was ended as interrupted by executions.recover(); take its final status.
+        for (auto& step : record.steps) {
+            if (!step.execution_id) continue;
+            if (auto execution = executions_.get(*step.execution_id)) step.status = std::string{to_string(execution->status)};
+        }
+        for (auto& step : record.steps)
+            if (step.status == "running" || step.status == "queued") step.status = "interrupted";
+        record.status = deployment_status::failed;
+        record.finished_at = now_timestamp();
+        record.status_reason = "the service stopped while this deployment ran; continue it with POST /api/v1/deployments/" +
+                               record.id + "/resume";
+        record.awaiting.reset();
+        save(record);
+        announce(record);
+        log::warn("deployment interrupted by a restart", {{"deployment_id", record.id}});
+    }
+}
+
+std::optional<deployment_record> deployment_manager::active_record() const
+{
+    for (const auto& [id, active] : active_)
+        if (is_active(active->record.status)) return active->record;
+    return std::nullopt;
+}
+
+deployment_record deployment_manager::start(deployment_request request, const identity& caller)
+{
+    if (request.auto_approve && caller.level < role::admin)
+        throw engine_error{engine_error::kind::forbidden, "FORBIDDEN",
+                           "auto_approve needs the admin role; token '" + caller.name + "' has " +
+                               std::string{to_string(caller.level)} + ". Leave it out and have the gates approved",
+                           {{"required_role", "admin"}, {"field", "auto_approve"}}};
+    std::vector<std::string> names;
+    if (request.checkpoints) {
+        std::set<std::string> seen;
+        for (std::size_t i = 0; i < request.checkpoints->size(); ++i) {
+            const std::string& name = (*request.checkpoints)[i];
+            const std::string field = "checkpoints[" + std::to_string(i) + "]";
+            if (!catalog_.find(name)) invalid(field, "no checkpoint named '" + name + "'; GET /api/v1/checkpoints lists them");
+            if (!seen.insert(name).second) invalid(field, "'" + name + "' is listed twice");
+            names.push_back(name);
+        }
+        if (names.empty()) invalid("checkpoints", "name at least one checkpoint, or leave the field out for all of them");
+    } else {
+        for (const auto& item : catalog_.checkpoints()) names.push_back(item.name);
+    }
+    if (request.start_from) {
+        auto from = std::find(names.begin(), names.end(), *request.start_from);
+        if (from == names.end())
+            invalid("start_from", "'" + *request.start_from + "' is not among the deployment's checkpoints");
+        names.erase(names.begin(), from);
+    }
+    if (auto other = active_record())
+        throw engine_error{engine_error::kind::conflict, "DEPLOYMENT_ACTIVE",
+                           "deployment " + other->id + " is " + std::string{to_string(other->status)} +
+                               "; wait for it or cancel it with POST /api/v1/deployments/" + other->id + "/cancel",
+                           {{"deployment_id", other->id}}};
+    if (shutting_down_)
+        throw engine_error{engine_error::kind::conflict, "SHUTTING_DOWN",
+                           "the service is shutting down; start the deployment again once it is back"};
+
+    deployment_record record;
+    record.id = random_id("dp-");
+    record.status = deployment_status::queued;
+    for (auto& name : names) record.steps.push_back({std::move(name), "pending", std::nullopt});
+    record.auto_approve = request.auto_approve;
+    record.extra_vars = std::move(request.extra_vars);
+    record.requested_by = caller.name;
+    record.created_at = now_timestamp();
+    insert(record);
+    announce(record);
+    log::info("deployment queued", {{"deployment_id", record.id}, {"checkpoints", record.steps.size()}});
+    spawn(record);
+    return record;
+}
+
+deployment_record deployment_manager::cancel(const std::string& id)
+{
+    auto it = active_.find(id);
+    if (it == active_.end()) {
+        auto record = get(id);
+        if (!record)
+            throw engine_error{engine_error::kind::not_found, "DEPLOYMENT_NOT_FOUND",
+                               "no deployment '" + id + "'; GET /api/v1/deployments lists them"};
+        throw engine_error{engine_error::kind::conflict, "ALREADY_FINISHED",
+                           "deployment " + id + " already finished (" + std::string{to_string(record->status)} +
+                               "); there is nothing to cancel",
+                           {{"deployment_id", id}}};
+    }
+    active_deployment& active = *it->second;
+    active.cancel_requested = true;
+    active.wake->cancel();
+    log::info("deployment cancel requested", {{"deployment_id", id}});
+    return active.record;
+}
+
+deployment_record deployment_manager::resume(const std::string& id)
+{
+    auto record = get(id);
+    if (!record)
+        throw engine_error{engine_error::kind::not_found, "DEPLOYMENT_NOT_FOUND",
+                           "no deployment '" + id + "'; GET /api/v1/deployments lists them"};
+    if (record->status != deployment_status::failed && record->status != deployment_status::cancelled)
+        throw engine_error{engine_error::kind::conflict, "NOTHING_TO_RESUME",
+                           "deployment " + id + " is " + std::string{to_string(record->status)} +
+                               "; only a failed or cancelled deployment can be resumed",
+                           {{"deployment_id", id}, {"status", to_string(record->status)}}};
+    if (auto other = active_record())
+        throw engine_error{engine_error::kind::conflict, "DEPLOYMENT_ACTIVE",
+                           "deployment " + other->id + " is " + std::string{to_string(other->status)} +
+                               "; wait for it or cancel it first",
+                           {{"deployment_id", other->id}}};
+    // Succeeded steps stay done; everything from the first other one runs again, afresh.
+    bool reset = false;
+    for (auto& step : record->steps) {
+        if (step.status != "succeeded") reset = true;
+        if (reset) {
+            step.status = "pending";
+            step.execution_id.reset();
+        }
+    }
+    record->status = deployment_status::queued;
+    record->finished_at.reset();
+    record->status_reason = "resumed";
+    record->failed_checkpoint.reset();
+    record->awaiting.reset();
+    save(*record);
+    announce(*record);
+    log::info("deployment resumed", {{"deployment_id", id}});
+    spawn(*record);
+    return *record;
+}
+
+void deployment_manager::spawn(deployment_record record)
+{
+    auto active = std::make_unique<active_deployment>();
+    active->record = std::move(record);
+    active->wake = std::make_unique<net::steady_timer>(executor_);
+    const std::string id = active->record.id;
+    active_.emplace(id, std::move(active));
+    net::co_spawn(executor_, run(id), [this, id](std::exception_ptr error) {
+        if (!error) return;
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            log::error("deployment failed inside the service", {{"deployment_id", id}, {"error", e.what()}});
+            if (auto it = active_.find(id); it != active_.end()) {
+                finish(*it->second, deployment_status::failed,
+                       std::string{"internal error: "} + e.what() + "; the service log has the details");
+            }
+        }
+    });
+}
+
+net::awaitable<void> deployment_manager::run(std::string id)
+{
+    active_deployment& active = *active_.at(id);
+    deployment_record& record = active.record;
+    if (!record.started_at) record.started_at = now_timestamp();
+
+    for (auto& step : record.steps) {
+        if (step.status == "succeeded") continue;
+        if (active.cancel_requested) co_return finish(active, deployment_status::cancelled, "cancelled on request");
+        const checkpoint* item = catalog_.find(step.checkpoint);
+        if (!item) {
+            record.failed_checkpoint = step.checkpoint;
+            co_return finish(active, deployment_status::failed,
+                             "checkpoint '" + step.checkpoint + "' is no longer in the catalog; start a new deployment");
+        }
+
+        std::optional<std::string> grant_id;
+        if (item->approval_required) {
+            const bool proceed = co_await await_grant(active, step, grant_id);
+            if (!proceed) co_return;  // finished (denied, cancelled) or the service is stopping
+        }
+
+        record.status = deployment_status::running;
+        record.awaiting.reset();
+        step.status = "queued";
+        execution_record execution;
+        try {
+            execution = executions_.start(step.checkpoint, execution_params{record.extra_vars, std::nullopt, false},
+                                          execution_origin{record.requested_by, record.id, grant_id});
+        } catch (const std::exception& e) {
+            step.status = "failed";
+            record.failed_checkpoint = step.checkpoint;
+            co_return finish(active, deployment_status::failed,
+                             "checkpoint '" + step.checkpoint + "' could not start: " + e.what());
+        }
+        if (grant_id) approvals_.consume(*grant_id, execution.id, record.requested_by);
+        step.execution_id = execution.id;
+        step.status = std::string{to_string(execution.status)};
+        save(record);
+        announce(record);
+
+        bool cancel_sent = false;
+        while (executions_.is_active(execution.id)) {
+            if (active.cancel_requested && !cancel_sent) {
+                cancel_sent = true;
+                executions_.cancel(execution.id);
+                continue;
+            }
+            if (auto current = executions_.get(execution.id); current && step.status != to_string(current->status)) {
+                step.status = std::string{to_string(current->status)};
+                save(record);
+            }
+            // Finishing wakes the timer; the second only keeps the step's queued/running fresh.
+            active.wake->expires_after(std::chrono::seconds{1});
+            co_await active.wake->async_wait(nothrow_awaitable);
+        }
+        const auto final_record = executions_.get(execution.id);
+        const execution_status final_status = final_record ? final_record->status : execution_status::failed;
+        step.status = std::string{to_string(final_status)};
+        if (final_status == execution_status::succeeded) {
+            save(record);
+            announce(record);
+            continue;
+        }
+        if (final_status == execution_status::cancelled && active.cancel_requested)
+            co_return finish(active, deployment_status::cancelled,
+                             "cancelled on request while '" + step.checkpoint + "' ran");
+        record.failed_checkpoint = step.checkpoint;
+        std::string reason = "checkpoint '" + step.checkpoint + "' ended " + std::string{to_string(final_status)};
+        if (final_record && final_record->error && final_record->error->contains("task")) {
+            const auto& error = *final_record->error;
+            const auto text = [&](std::string_view key) {
+                const auto* value = error.if_contains(key);
+                return value && value->is_string() ? std::string{value->get_string()} : std::string{};
+            };
+            reason += ": task '" + text("task") + "' failed on " + text("host") + ": " + text("message");
+        } else if (final_record && final_record->status_reason) {
+            reason += ": " + *final_record->status_reason;
+        }
+        reason += "; fix the cause, then continue with POST /api/v1/deployments/" + record.id + "/resume";
+        co_return finish(active, deployment_status::failed, reason);
+    }
+    finish(active, deployment_status::succeeded, "");
+}
+
+// Waits at a gated step until a grant can be used. Returns false when the deployment finished
+// meanwhile (denied, cancelled) or the service is stopping.
+net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, deployment_step& step,
+                                                     std::optional<std::string>& grant_id)
+{
+    deployment_record& record = active.record;
+    const checkpoint& item = *catalog_.find(step.checkpoint);
+    for (;;) {
+        if (shutting_down_) co_return false;
+        if (active.cancel_requested) {
+            finish(active, deployment_status::cancelled,
+                   "cancelled on request while waiting for an approval of '" + step.checkpoint + "'");
+            co_return false;
+        }
+        auto grant = approvals_.usable_grant(step.checkpoint, record.requested_by);
+        if (!grant && record.auto_approve) grant = approvals_.auto_grant(step.checkpoint, record.requested_by, record.id);
+        if (grant) {
+            grant_id = grant->id;
+            co_return true;
+        }
+        // A request this deployment waited on and that was denied ends it, failing closed.
+        if (record.awaiting) {
+            const auto* waited = record.awaiting->if_contains("approval_id");
+            if (waited && waited->is_string())
+                if (auto request = approvals_.get(waited->get_string()); request && request->state == approval_state::denied) {
+                    step.status = "denied";
+                    record.failed_checkpoint = step.checkpoint;
+                    finish(active, deployment_status::failed,
+                           "the approval of '" + step.checkpoint + "' was denied by " + request->decided_by.value_or("?") +
+                               ": " + request->reason.value_or("") +
+                               "; resume the deployment to ask again once the objection is resolved");
+                    co_return false;
+                }
+        }
+        const approval_record request = approvals_.request(step.checkpoint, record.requested_by, record.id);
+        if (!record.awaiting || record.awaiting->at("approval_id").as_string() != request.id) {
+            json::array impact;
+            for (const auto& line : item.impact_summary) impact.emplace_back(line);
+            record.status = deployment_status::awaiting_approval;
+            step.status = "awaiting_approval";
+            record.awaiting = json::object{{"checkpoint", step.checkpoint},
+                                           {"approval_id", request.id},
+                                           {"destructive", item.destructive},
+                                           {"impact_summary", std::move(impact)},
+                                           {"approve_command", approve_command(item)}};
+            save(record);
+            json::object fields = *record.awaiting;
+            fields["deployment_id"] = record.id;
+            events_.append(event{"deployment.awaiting_approval", "", std::nullopt, std::nullopt, std::move(fields)});
+            announce(record);
+            log::info("deployment awaiting approval", {{"deployment_id", record.id}, {"checkpoint", step.checkpoint}});
+        }
+        // Approval changes, cancel and shutdown wake the timer; the minute is only a safety net.
+        active.wake->expires_after(std::chrono::minutes{1});
+        co_await active.wake->async_wait(nothrow_awaitable);
+    }
+}
+
+std::string deployment_manager::approve_command(const checkpoint& item) const
+{
+    json::object body{{"reason", "REASON"}};
+    if (item.destructive) body["acknowledge_risks"] = true;
+    std::string command = "curl -fsS -X POST " + service_url_ + "/api/v1/approvals/" + item.name;
+    if (open_mode_)
+        body["approved_by"] = "YOUR_NAME";
+    else
+        command += " -H \"Authorization: Bearer $RAYDEPLOY_TOKEN\"";
+    command += " -H 'Content-Type: application/json' -d " + shell_quote(json::serialize(body));
+    return command;
+}
+
+void deployment_manager::finish(active_deployment& active, deployment_status status, std::string reason)
+{
+    deployment_record& record = active.record;
+    record.status = status;
+    record.finished_at = now_timestamp();
+    record.awaiting.reset();
+    if (!reason.empty()) record.status_reason = reason;
+    else if (status == deployment_status::succeeded) record.status_reason.reset();
+    save(record);
+    announce(record);
+    log::info("deployment finished", {{"deployment_id", record.id}, {"status", to_string(status)}});
+    // The coroutine that owns `active` returns right after this; erase once it is done with it.
+    net::post(executor_, [this, id = record.id] { active_.erase(id); });
+}
+
+void deployment_manager::insert(deployment_record& record)
+{
+    json::array checkpoints;
+    for (const auto& step : record.steps) checkpoints.emplace_back(step.checkpoint);
+    auto statement = db_.prepare(
+        "INSERT INTO deployments (id, status, checkpoints, steps, auto_approve, extra_vars, requested_by, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    statement.bind(1, record.id)
+        .bind(2, to_string(record.status))
+        .bind(3, json::serialize(checkpoints))
+        .bind(4, json::serialize(steps_json(record.steps)))
+        .bind(5, std::int64_t{record.auto_approve ? 1 : 0})
+        .bind(6, json::serialize(record.extra_vars))
+        .bind(7, record.requested_by)
+        .bind(8, record.created_at);
+    statement.step();
+    record.rowid = db_.last_insert_rowid();
+}
+
+void deployment_manager::save(const deployment_record& record)
+{
+    auto statement = db_.prepare(
+        "UPDATE deployments SET status = ?, steps = ?, started_at = ?, finished_at = ?, status_reason = ?, "
+        "failed_checkpoint = ?, awaiting = ? WHERE id = ?");
+    statement.bind(1, to_string(record.status)).bind(2, json::serialize(steps_json(record.steps)));
+    sqlite::bind_optional(statement, 3, record.started_at);
+    sqlite::bind_optional(statement, 4, record.finished_at);
+    sqlite::bind_optional(statement, 5, record.status_reason);
+    sqlite::bind_optional(statement, 6, record.failed_checkpoint);
+    if (record.awaiting) statement.bind(7, json::serialize(*record.awaiting));
+    else statement.bind_null(7);
+    statement.bind(8, record.id);
+    statement.step();
+}
+
+void deployment_manager::announce(const deployment_record& record)
+{
+    json::object fields{{"deployment_id", record.id}, {"status", to_string(record.status)}, {"steps", steps_json(record.steps)}};
+    fields["reason"] = optional_json(record.status_reason);
+    fields["failed_checkpoint"] = optional_json(record.failed_checkpoint);
+    events_.append(event{"deployment.status", "", std::nullopt, std::nullopt, std::move(fields)});
+    events_.flush();
+}
+
+void deployment_manager::wake_all()
+{
+    for (auto& [id, active] : active_) active->wake->cancel();
+}
+
+std::optional<deployment_record> deployment_manager::get(std::string_view id)
+{
+    if (auto it = active_.find(id); it != active_.end()) return it->second->record;
+    auto statement = db_.prepare(std::string{select_columns} + "WHERE id = ?");
+    statement.bind(1, id);
+    if (!statement.step()) return std::nullopt;
+    return read_row(statement);
+}
+
+std::vector<deployment_record> deployment_manager::list(const deployment_filter& filter)
+{
+    auto statement = db_.prepare(std::string{select_columns} +
+                                 "WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR rowid < ?2) "
+                                 "ORDER BY rowid DESC LIMIT ?3");
+    if (filter.status) statement.bind(1, to_string(*filter.status));
+    else statement.bind_null(1);
+    sqlite::bind_optional(statement, 2, filter.before_rowid);
+    statement.bind(3, static_cast<std::int64_t>(filter.limit));
+    std::vector<deployment_record> records;
+    while (statement.step()) {
+        auto record = read_row(statement);
+        // The active copy is the current one (it is saved at each step, but may be ahead).
+        if (auto it = active_.find(record.id); it != active_.end()) record = it->second->record;
+        records.push_back(std::move(record));
+    }
+    return records;
+}
+
+void deployment_manager::shutdown()
+{
+    shutting_down_ = true;
+    wake_all();
+}
+
+}  // namespace raydeploy

@@ -1,0 +1,128 @@
+// Deployments: an ordered list of checkpoints run one after another. A deployment waits at a
+// gated checkpoint until it is approved (or denied), stops at the first checkpoint that does not
+// succeed, can be cancelled, and resumes from the first checkpoint that did not succeed.
+//
+// One deployment is active (queued, running or awaiting approval) at a time: two pipelines
+// changing the same cluster at once is the accident this tool exists to prevent.
+//
+// @par Thread safety
+// Single-threaded: use from the io_context's thread.
+#pragma once
+
+#include "raydeploy/auth/identity.hpp"
+#include "raydeploy/catalog/catalog.hpp"
+#include "raydeploy/engine/approvals.hpp"
+#include "raydeploy/engine/execution_manager.hpp"
+#include "raydeploy/events/event_log.hpp"
+#include "raydeploy/store/sqlite.hpp"
+#include "raydeploy/util/net.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace raydeploy {
+
+enum class deployment_status { queued, running, awaiting_approval, succeeded, failed, cancelled };
+std::string_view to_string(deployment_status status);
+std::optional<deployment_status> parse_deployment_status(std::string_view text);
+
+struct deployment_step {
+    std::string checkpoint;
+    // "pending" (not reached), "awaiting_approval", "denied", or the execution's status.
+    std::string status = "pending";
+    std::optional<std::string> execution_id;
+};
+
+struct deployment_record {
+    std::int64_t rowid = 0;  // paging cursor
+    std::string id;          // "dp-" + hex
+    deployment_status status = deployment_status::queued;
+    std::vector<deployment_step> steps;
+    bool auto_approve = false;
+    boost::json::object extra_vars;
+    std::string requested_by;
+    std::string created_at;
+    std::optional<std::string> started_at;
+    std::optional<std::string> finished_at;
+    std::optional<std::string> status_reason;
+    std::optional<std::string> failed_checkpoint;
+    // While awaiting approval: {checkpoint, approval_id, destructive, impact_summary, approve_command}.
+    std::optional<boost::json::object> awaiting;
+};
+
+boost::json::object to_json(const deployment_record& record);
+
+// POST /api/v1/deployments, already parsed.
+struct deployment_request {
+    std::optional<std::vector<std::string>> checkpoints;  // default: the whole catalog, in order
+    std::optional<std::string> start_from;
+    bool auto_approve = false;
+    boost::json::object extra_vars;
+};
+
+struct deployment_filter {
+    std::optional<deployment_status> status;
+    std::size_t limit = 50;
+    std::optional<std::int64_t> before_rowid;
+};
+
+class deployment_manager {
+public:
+    // `service_url` is where approvers reach this service; it goes into the approve command
+    // shown at a gate. `open_mode`: no tokens configured (the command then names approved_by).
+    deployment_manager(net::any_io_executor executor, const checkpoint_catalog& catalog, sqlite::database& db,
+                       event_log& events, execution_manager& executions, approval_manager& approvals,
+                       std::string service_url, bool open_mode);
+
+    // After executions.recover(): a deployment that was running is failed (its execution was
+    // interrupted) and can be resumed; one awaiting approval goes on waiting.
+    void recover();
+
+    // Throws engine_error: invalid (checkpoints, start_from), forbidden (auto_approve below
+    // admin), conflict (another deployment is active).
+    deployment_record start(deployment_request request, const identity& caller);
+    deployment_record cancel(const std::string& id);
+    deployment_record resume(const std::string& id);
+
+    std::optional<deployment_record> get(std::string_view id);
+    std::vector<deployment_record> list(const deployment_filter& filter);
+
+    // Stops driving deployments without changing their state (the service is stopping).
+    void shutdown();
+
+private:
+    struct active_deployment {
+        deployment_record record;
+        bool cancel_requested = false;
+        std::unique_ptr<net::steady_timer> wake;
+    };
+
+    net::awaitable<void> run(std::string id);
+    net::awaitable<bool> await_grant(active_deployment& active, deployment_step& step, std::optional<std::string>& grant_id);
+    void spawn(deployment_record record);
+    void finish(active_deployment& active, deployment_status status, std::string reason);
+    void save(const deployment_record& record);
+    void insert(deployment_record& record);
+    void announce(const deployment_record& record);
+    void wake_all();
+    std::string approve_command(const checkpoint& item) const;
+    std::optional<deployment_record> active_record() const;
+
+    net::any_io_executor executor_;
+    const checkpoint_catalog& catalog_;
+    sqlite::database& db_;
+    event_log& events_;
+    execution_manager& executions_;
+    approval_manager& approvals_;
+    std::string service_url_;
+    bool open_mode_;
+    std::map<std::string, std::unique_ptr<active_deployment>, std::less<>> active_;
+    bool shutting_down_ = false;
+};
+
+}  // namespace raydeploy
