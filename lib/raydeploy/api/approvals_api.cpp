@@ -52,30 +52,27 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
                    co_return json_response(http::status::ok, body);
                });
 
-    routes.add(http::verb::post, "/api/v1/approvals/{checkpoint}", role::approver,
-               audited(state, "approval.grant", [state](request_context& ctx) -> net::awaitable<response> {
+    add_audited(routes, state, http::verb::post, "/api/v1/approvals/{checkpoint}", role::approver, "approval.grant", [state](request_context& ctx) -> net::awaitable<response> {
                    grant_input input = grant_from_body(json_body(ctx));
                    const approval_record record = engine_call(
                        [&] { return state->approvals->grant(ctx.path_param("checkpoint"), ctx.caller, std::move(input)); });
                    co_return json_response(http::status::created, to_json(record));
-               }));
+               });
 
-    routes.add(http::verb::delete_, "/api/v1/approvals/{checkpoint}", role::approver,
-               audited(state, "approval.revoke", [state](request_context& ctx) -> net::awaitable<response> {
+    add_audited(routes, state, http::verb::delete_, "/api/v1/approvals/{checkpoint}", role::approver, "approval.revoke", [state](request_context& ctx) -> net::awaitable<response> {
                    const approval_record record =
                        engine_call([&] { return state->approvals->revoke(ctx.path_param("checkpoint"), ctx.caller); });
                    co_return json_response(http::status::ok, to_json(record));
-               }));
+               });
 
-    routes.add(http::verb::post, "/api/v1/approvals/{checkpoint}/deny", role::approver,
-               audited(state, "approval.deny", [state](request_context& ctx) -> net::awaitable<response> {
+    add_audited(routes, state, http::verb::post, "/api/v1/approvals/{checkpoint}/deny", role::approver, "approval.deny", [state](request_context& ctx) -> net::awaitable<response> {
                    const json::object body = json_body(ctx);
                    reject_unknown_fields(body, {"reason"});
                    const std::string reason = string_field(body, "reason").value_or("");
                    const approval_record record = engine_call(
                        [&] { return state->approvals->deny(ctx.path_param("checkpoint"), ctx.caller, reason); });
                    co_return json_response(http::status::ok, to_json(record));
-               }));
+               });
 }
 
 }  // namespace raydeploy::api

@@ -36,38 +36,62 @@ json::object detail_of(const request_context& ctx, const response& res)
     return detail;
 }
 
+void record(const service_state& state, audit_entry entry)
+{
+    // The trail must not turn an accepted request into a failed one (or hide a refusal).
+    try {
+        if (state.audit) state.audit->record(std::move(entry));
+    } catch (const std::exception& e) {
+        log::error("writing the audit trail failed", {{"action", entry.action}, {"error", e.what()}});
+    }
+}
+
+audit_entry entry_for(const request_context& ctx, const std::string& action)
+{
+    audit_entry entry;
+    entry.actor = ctx.caller.name.empty() ? "(unauthenticated)" : ctx.caller.name;
+    entry.remote_addr = ctx.remote.address().to_string();
+    entry.action = action;
+    entry.target = target_of(ctx);
+    return entry;
+}
+
+json::object refusal_detail(const api_error& e)
+{
+    return json::object{{"status", static_cast<int>(e.status())}, {"message", e.what()}};
+}
+
 }  // namespace
 
-handler audited(std::shared_ptr<const service_state> state, std::string action, handler handle)
+void add_audited(router& routes, const std::shared_ptr<const service_state>& state, http::verb method,
+                 std::string pattern, role access, std::string action, handler handle)
 {
-    return [state = std::move(state), action = std::move(action),
-            handle = std::move(handle)](request_context& ctx) -> net::awaitable<response> {
-        audit_entry entry;
-        entry.actor = ctx.caller.name;
-        entry.remote_addr = ctx.remote.address().to_string();
-        entry.action = action;
-        entry.target = target_of(ctx);
-        const auto write = [&] {
-            // The trail must not turn an accepted request into a failed one (or hide a refusal).
-            try {
-                if (state->audit) state->audit->record(entry);
-            } catch (const std::exception& e) {
-                log::error("writing the audit trail failed", {{"action", entry.action}, {"error", e.what()}});
-            }
-        };
+    auto audited = [state, action, handle = std::move(handle)](request_context& ctx) -> net::awaitable<response> {
+        audit_entry entry = entry_for(ctx, action);
         try {
             response res = co_await handle(ctx);
             entry.outcome = "succeeded";
             entry.detail = detail_of(ctx, res);
-            write();
+            record(*state, std::move(entry));
             co_return res;
         } catch (const api_error& e) {
             entry.outcome = e.code();
-            entry.detail = json::object{{"status", static_cast<int>(e.status())}, {"message", e.what()}};
-            write();
+            entry.detail = refusal_detail(e);
+            record(*state, std::move(entry));
             throw;
         }
     };
+    routes.add(method, std::move(pattern), access, std::move(audited), std::move(action));
+}
+
+void audit_refusals(router& routes, const std::shared_ptr<const service_state>& state)
+{
+    routes.on_refused([state](const request_context& ctx, const route& matched, const api_error& e) {
+        audit_entry entry = entry_for(ctx, matched.audit_action);
+        entry.outcome = e.code();
+        entry.detail = refusal_detail(e);
+        record(*state, std::move(entry));
+    });
 }
 
 void add_audit_routes(router& routes, const std::shared_ptr<const service_state>& state)

@@ -77,13 +77,12 @@ json::object cluster_status(const service_state& state)
 
 void add_deployment_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.add(http::verb::post, "/api/v1/deployments", role::operator_,
-               audited(state, "deployment.start", [state](request_context& ctx) -> net::awaitable<response> {
+    add_audited(routes, state, http::verb::post, "/api/v1/deployments", role::operator_, "deployment.start", [state](request_context& ctx) -> net::awaitable<response> {
                    deployment_request request = deployment_from_body(json_body(ctx));
                    const deployment_record record =
                        engine_call([&] { return state->deployments->start(std::move(request), ctx.caller); });
                    co_return accepted(record);
-               }));
+               });
 
     routes.add(http::verb::get, "/api/v1/deployments", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         deployment_filter filter;
@@ -112,17 +111,15 @@ void add_deployment_routes(router& routes, const std::shared_ptr<const service_s
         co_return json_response(http::status::ok, to_json(*record));
     });
 
-    routes.add(http::verb::post, "/api/v1/deployments/{id}/cancel", role::operator_,
-               audited(state, "deployment.cancel", [state](request_context& ctx) -> net::awaitable<response> {
+    add_audited(routes, state, http::verb::post, "/api/v1/deployments/{id}/cancel", role::operator_, "deployment.cancel", [state](request_context& ctx) -> net::awaitable<response> {
                    const auto record = engine_call([&] { return state->deployments->cancel(ctx.path_param("id")); });
                    co_return accepted(record);
-               }));
+               });
 
-    routes.add(http::verb::post, "/api/v1/deployments/{id}/resume", role::operator_,
-               audited(state, "deployment.resume", [state](request_context& ctx) -> net::awaitable<response> {
+    add_audited(routes, state, http::verb::post, "/api/v1/deployments/{id}/resume", role::operator_, "deployment.resume", [state](request_context& ctx) -> net::awaitable<response> {
                    const auto record = engine_call([&] { return state->deployments->resume(ctx.path_param("id")); });
                    co_return accepted(record);
-               }));
+               });
 
     routes.add(http::verb::get, "/api/v1/cluster/status", role::viewer, [state](request_context&) -> net::awaitable<response> {
         co_return json_response(http::status::ok, cluster_status(*state));

@@ -86,7 +86,7 @@ net::awaitable<void> follow_log(beast::tcp_stream& stream, std::function<void()>
 
 void add_execution_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.add(http::verb::post, "/api/v1/checkpoints/{name}", role::operator_, audited(state, "execution.start", [state](request_context& ctx) -> net::awaitable<response> {
+    add_audited(routes, state, http::verb::post, "/api/v1/checkpoints/{name}", role::operator_, "execution.start", [state](request_context& ctx) -> net::awaitable<response> {
         const json::object body = json_body(ctx);
         execution_params params = params_from_body(body);
         const bool inline_approve = bool_field(body, "approve").value_or(false);
@@ -99,7 +99,7 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
                                                                       {"status", to_string(record.status)}});
         res.set(http::field::location, "/api/v1/executions/" + record.id);
         co_return res;
-    }));
+    });
 
     routes.add(http::verb::get, "/api/v1/executions", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         execution_filter filter;
@@ -126,10 +126,10 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         co_return json_response(http::status::ok, to_json(existing(state, ctx.path_param("id"))));
     });
 
-    routes.add(http::verb::post, "/api/v1/executions/{id}/cancel", role::operator_, audited(state, "execution.cancel", [state](request_context& ctx) -> net::awaitable<response> {
+    add_audited(routes, state, http::verb::post, "/api/v1/executions/{id}/cancel", role::operator_, "execution.cancel", [state](request_context& ctx) -> net::awaitable<response> {
         const execution_record record = engine_call([&] { return engine(state).cancel(ctx.path_param("id")); });
         co_return json_response(http::status::accepted, to_json(record));
-    }));
+    });
 
     routes.add(http::verb::get, "/api/v1/executions/{id}/events", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const execution_record record = existing(state, ctx.path_param("id"));

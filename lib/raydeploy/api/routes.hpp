@@ -47,8 +47,12 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
 void add_deployment_routes(router& routes, const std::shared_ptr<const service_state>& state);
 void add_audit_routes(router& routes, const std::shared_ptr<const service_state>& state);
 
-// Wraps a mutating handler so each call, accepted or refused, leaves an audit row: the caller,
-// their address, `action`, the path's target, and the outcome ("succeeded" or the error code).
-handler audited(std::shared_ptr<const service_state> state, std::string action, handler handle);
+// Adds a route that changes state. Each call, accepted or refused (by the handler, or before it
+// for a missing token or a role too low), leaves an audit row: the caller, their address,
+// `action`, the path's target and the outcome ("succeeded" or the error code).
+void add_audited(router& routes, const std::shared_ptr<const service_state>& state, http::verb method,
+                 std::string pattern, role access, std::string action, handler handle);
+// Records the refusals the server makes before an audited route's handler runs.
+void audit_refusals(router& routes, const std::shared_ptr<const service_state>& state);
 
 }  // namespace raydeploy::api

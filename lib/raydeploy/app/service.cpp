@@ -50,6 +50,7 @@ struct service::parts {
     std::shared_ptr<event_bus> bus;
     std::shared_ptr<event_log> events;
     listen_address bound;
+    std::optional<net::signal_set> signals;
     bool stopping = false;
 
     void shutdown(std::string_view why)
@@ -69,9 +70,18 @@ struct service::parts {
     }
 };
 
-service::service(const settings& config) : parts_{(check_listen_security(config), std::make_unique<parts>(config))}
+service::service(const settings& config, bool handle_signals)
+    : parts_{(check_listen_security(config), std::make_unique<parts>(config))}
 {
     parts& p = *parts_;
+    if (handle_signals) {
+        // Writes to a closed pipe or socket must fail with EPIPE, not kill the service.
+        std::signal(SIGPIPE, SIG_IGN);
+        p.signals.emplace(p.io, SIGINT, SIGTERM);
+        p.signals->async_wait([&p](const beast::error_code& ec, int signal_number) {
+            if (!ec) p.shutdown(signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+        });
+    }
     log::info("state store ready",
               {{"database", p.store.database_file().string()}, {"schema_version", p.store.schema_version()}});
     const auto executor = p.io.get_executor();
@@ -141,19 +151,10 @@ void service::stop()
     net::post(parts_->io, [p = parts_.get()] { p->shutdown("stop requested"); });
 }
 
-void service::run(bool handle_signals)
+void service::run()
 {
     parts& p = *parts_;
-    std::optional<net::signal_set> signals;
-    if (handle_signals) {
-        // Writes to a closed pipe or socket must fail with EPIPE, not kill the service.
-        std::signal(SIGPIPE, SIG_IGN);
-        signals.emplace(p.io, SIGINT, SIGTERM);
-        signals->async_wait([&p](const beast::error_code& ec, int signal_number) {
-            if (!ec) p.shutdown(signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-        });
-    }
-    net::co_spawn(p.io, p.server->run(), [&p, &signals](std::exception_ptr error) {
+    net::co_spawn(p.io, p.server->run(), [&p](std::exception_ptr error) {
         if (error) {
             try {
                 std::rethrow_exception(error);
@@ -162,7 +163,7 @@ void service::run(bool handle_signals)
             }
             p.shutdown("the accept loop failed");
         }
-        if (signals) signals->cancel();  // nothing left to stop once the listener is gone
+        if (p.signals) p.signals->cancel();  // nothing left to stop once the listener is gone
     });
     p.io.run();
     p.events->flush();

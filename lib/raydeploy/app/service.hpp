@@ -14,8 +14,9 @@ namespace raydeploy {
 class service {
 public:
     // Loads the catalog, opens (and locks) the state store, recovers what a previous life left
-    // running and binds the listener. Throws config_error or runtime_failure.
-    explicit service(const settings& config);
+    // running and binds the listener. With `handle_signals`, SIGTERM and SIGINT stop it from
+    // here on (so one arriving before run() is not lost). Throws config_error or runtime_failure.
+    service(const settings& config, bool handle_signals);
     service(const service&) = delete;
     service& operator=(const service&) = delete;
     ~service();
@@ -24,9 +25,9 @@ public:
     listen_address endpoint() const;
     std::size_t checkpoint_count() const;
 
-    // Serves until stop() or, with `handle_signals`, SIGTERM/SIGINT; then finishes in-flight
-    // requests, interrupts running executions and flushes events.
-    void run(bool handle_signals);
+    // Serves until stop() or a signal; then finishes in-flight requests, interrupts running
+    // executions and flushes events.
+    void run();
     // Starts the graceful shutdown; safe to call from any thread, and more than once.
     void stop();
 

@@ -66,7 +66,8 @@ bool equals_ignoring_case(std::string_view a, std::string_view b)
 
 [[noreturn]] void unauthenticated(const std::string& problem)
 {
-    throw api::api_error{http::status::unauthorized, "UNAUTHENTICATED", problem + "; " + std::string{how_to_authenticate}};
+    throw api::api_error{http::status::unauthorized, "UNAUTHENTICATED",
+                         problem + "; " + std::string{how_to_authenticate}};
 }
 
 }  // namespace
@@ -156,7 +157,8 @@ identity token_authenticator::authenticate(const http::request<http::string_body
         const bool same = CRYPTO_memcmp(digest.data(), entry.digest.data(), digest.size()) == 0;
         found = same ? &entry : found;
     }
-    if (!found) unauthenticated("the bearer token is not one this service knows (revoked, mistyped or for another service)");
+    if (!found)
+        unauthenticated("the bearer token is not one this service knows (revoked, mistyped or for another service)");
     return identity{found->name, found->level, false};
 }
 

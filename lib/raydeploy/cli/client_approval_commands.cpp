@@ -2,6 +2,7 @@
 #include "raydeploy/cli/cli.hpp"
 #include "raydeploy/cli/client_commands.hpp"
 #include "raydeploy/cli/commands.hpp"
+#include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/net.hpp"
 
 #include <ostream>
@@ -58,6 +59,8 @@ int approve_command(const std::vector<std::string>& args, std::ostream& out, std
             approved_by = (*vm)["as"].as<std::string>();
         else if (!connection.api().has_token() && !where.user.empty())
             approved_by = where.user;
+        else if (!connection.api().has_token())
+            throw config_error{"approve: without a token the service needs to know who approves: pass --as NAME"};
         const auto grant = grant_approval(connection.api(), name, reason, vm->count("acknowledge-risks") > 0, ttl,
                                           approved_by);
         out << "granted " << json_string(grant, "id") << " for " << name << optional_field(grant, "approved_by", "by")

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <pwd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -53,8 +54,8 @@ po::options_description service_options()
                           "the raydeploy service, http://HOST:PORT (also RAYDEPLOY_SERVER)")(
         "token-file", po::value<std::string>()->value_name("FILE"),
         "file whose first line is the bearer token (default: RAYDEPLOY_TOKEN)");
-    for (const auto& option : settings_options({"state_dir", "catalog", "inventory", "ansible_playbook"}).options())
-        options.add(option);
+    const auto settings = settings_options({"state_dir", "catalog", "inventory", "ansible_playbook"});
+    for (const auto& option : settings.options()) options.add(option);
     return options;
 }
 
@@ -183,6 +184,9 @@ console detect_console(std::ostream& out, std::ostream& err)
             where.user = value;
             break;
         }
+    // Containers and CI runners often leave USER unset; the account name is the next best name.
+    if (where.user.empty())
+        if (const passwd* account = ::getpwuid(::geteuid()); account && account->pw_name) where.user = account->pw_name;
     return where;
 }
 

@@ -21,9 +21,9 @@ settings in_process(settings config)
 }  // namespace
 
 local_service::local_service(const settings& config)
-    : service_{std::make_unique<service>(in_process(config))},
+    : service_{std::make_unique<service>(in_process(config), false)},
       url_{"http://" + service_->endpoint().to_string()},
-      thread_{[this] { service_->run(false); }}
+      thread_{[this] { service_->run(); }}
 {
 }
 

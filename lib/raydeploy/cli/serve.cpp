@@ -58,13 +58,13 @@ int serve_command(const std::vector<std::string>& args, std::ostream& out, std::
         return exit_ok;
     }
 
-    service instance{config};
+    service instance{config, true};
     log::info("raydeploy started", {{"version", version()},
                                    {"listen", instance.endpoint().to_string()},
                                    {"checkpoints", instance.checkpoint_count()},
                                    {"state_dir", config.state_dir.string()}});
     out << "listening on http://" << instance.endpoint().to_string() << std::endl;
-    instance.run(true);
+    instance.run();
     return exit_ok;
 }
 

@@ -67,7 +67,8 @@ int token_command(const std::vector<std::string>& args, std::ostream& out, std::
     }
     if (!vm.count("action") || vm["action"].as<std::string>() != "create") {
         const std::string given = vm.count("action") ? "'" + vm["action"].as<std::string>() + "'" : "no action";
-        print_error(err, "token: expected 'create', got " + given + "; usage: raydeploy token " + std::string{synopsis});
+        print_error(err,
+                    "token: expected 'create', got " + given + "; usage: raydeploy token " + std::string{synopsis});
         return exit_usage;
     }
     if (!vm.count("name") || !vm.count("role")) {

@@ -150,7 +150,8 @@ std::optional<std::string> apply_token_text(settings& s, std::string_view value)
         if (auto problem = token_name_problem(entry.name)) return where + *problem;
         const auto level = parse_role(role_text);
         if (!level)
-            return where + "role must be one of " + std::string{role_names()} + ", not '" + std::string{role_text} + "'";
+            return where + "role must be one of " + std::string{role_names()} + ", not '" + std::string{role_text} +
+                   "'";
         entry.level = *level;
         if (auto problem = token_hash_problem(hash)) return where + "sha256: " + *problem;
         entry.sha256_hex = lower_hex(hash);
@@ -501,8 +502,8 @@ settings load_settings(const std::optional<fs::path>& config_file, const std::ve
     if (result.approvals.default_ttl > result.approvals.max_ttl)
         problems.push_back("approvals.default_ttl (" + format_duration(result.approvals.default_ttl) + " from " +
                            result.sources.at("approvals.default_ttl") + ") is longer than approvals.max_ttl (" +
-                           format_duration(result.approvals.max_ttl) + " from " + result.sources.at("approvals.max_ttl") +
-                           "); lower the first or raise the second");
+                           format_duration(result.approvals.max_ttl) + " from " +
+                           result.sources.at("approvals.max_ttl") + "); lower the first or raise the second");
     if (!problems.empty()) {
         std::ostringstream joined;
         for (std::size_t i = 0; i < problems.size(); ++i) joined << (i ? "\n" : "") << problems[i];

@@ -57,10 +57,11 @@ std::optional<std::string> request_context::query(std::string_view name) const
     return std::string{(*it).value};
 }
 
-void router::add(http::verb method, std::string pattern, std::optional<role> access, handler handle)
+void router::add(http::verb method, std::string pattern, std::optional<role> access, handler handle,
+                 std::string audit_action)
 {
     if (pattern.empty() || pattern.front() != '/') throw std::logic_error{"route pattern must start with '/'"};
-    routes_.push_back({method, std::move(pattern), access, std::move(handle)});
+    routes_.push_back({method, std::move(pattern), access, std::move(handle), std::move(audit_action)});
 }
 
 void router::set_authenticator(authenticator authenticate)

@@ -50,18 +50,31 @@ struct route {
     // The least role allowed to call it; nullopt for a public route (no authentication at all).
     std::optional<role> access;
     handler handle;
+    // For routes that change state: the action name the audit trail records ("approval.grant").
+    std::string audit_action;
 };
+
+// Told about a request to an audited route that was refused before its handler ran (401, 403).
+using refusal_observer = std::function<void(const request_context&, const route&, const api_error&)>;
 
 class router {
 public:
     // Patterns are absolute paths whose segments are literals or "{param}". `access` is the least
     // role that may call the route; std::nullopt makes it public (only /health and /openapi.yaml).
-    void add(http::verb method, std::string pattern, std::optional<role> access, handler handle);
+    void add(http::verb method, std::string pattern, std::optional<role> access, handler handle,
+             std::string audit_action = {});
 
     // Until set, every caller is the open-mode identity {"local", admin}: what a service without
     // configured tokens gets, and what route tests that do not care about roles want.
     void set_authenticator(authenticator authenticate);
     identity authenticate(const request& req) const { return authenticate_(req); }
+
+    // The handlers of audited routes record their own outcomes; refusals before them come here.
+    void on_refused(refusal_observer observer) { on_refused_ = std::move(observer); }
+    void refused(const request_context& ctx, const route& matched, const api_error& error) const
+    {
+        if (on_refused_ && !matched.audit_action.empty()) on_refused_(ctx, matched, error);
+    }
 
     enum class outcome { found, not_found, method_not_allowed };
     struct match_result {
@@ -78,6 +91,7 @@ public:
 private:
     std::vector<route> routes_;
     authenticator authenticate_ = [](const request&) { return identity{"local", role::admin, true}; };
+    refusal_observer on_refused_;
 };
 
 // "GET, POST" for an Allow header.

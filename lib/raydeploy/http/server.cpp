@@ -254,9 +254,14 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
             request_context context{req, *target, std::move(match.params), remote, {}, {}};
             try {
                 if (const auto& access = match.matched->access) {
-                    context.caller = routes_.authenticate(req);
-                    caller = context.caller.name;
-                    require_role(context.caller, *access);
+                    try {
+                        context.caller = routes_.authenticate(req);
+                        caller = context.caller.name;
+                        require_role(context.caller, *access);
+                    } catch (const api_error& e) {
+                        routes_.refused(context, *match.matched, e);
+                        throw;
+                    }
                 }
                 res = co_await match.matched->handle(context);
                 if (!head) take_over = std::move(context.take_over);
