@@ -21,7 +21,7 @@ std::string target_of(const request_context& ctx)
 // records without copying request bodies (extra_vars may hold secrets) into the trail.
 json::object detail_of(const request_context& ctx, const response& res)
 {
-    json::object detail{{"status", res.result_int()}};
+    json::object detail{{"http_status", res.result_int()}};
     boost::system::error_code ec;
     const json::value body = json::parse(res.body(), ec);
     if (!ec && body.is_object())
@@ -58,7 +58,7 @@ audit_entry entry_for(const request_context& ctx, const std::string& action)
 
 json::object refusal_detail(const api_error& e)
 {
-    return json::object{{"status", static_cast<int>(e.status())}, {"message", e.what()}};
+    return json::object{{"http_status", static_cast<int>(e.status())}, {"message", e.what()}};
 }
 
 }  // namespace

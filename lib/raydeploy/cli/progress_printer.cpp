@@ -123,13 +123,14 @@ void progress_printer::step_status(std::string_view checkpoint, std::string_view
     std::string text = position(checkpoint) + ": " + (status == "denied" ? "approval denied" : std::string{status});
     if (state.started && is_final_step(status)) text += " after " + format_elapsed(duration_cast<milliseconds>(now - *state.started));
     if (!detail.empty() && status != "succeeded") text += ": " + std::string{detail};
-    line(text, now);
+    // Forget the checkpoint before the line: the status line drawn under it must not show it any more.
     if (current_ == checkpoint) {
         current_.clear();
         task_.clear();
         hosts_started_.clear();
         hosts_done_.clear();
     }
+    line(text, now);
     if (is_final_step(status)) close_group();
     if (status != "succeeded" && is_final_step(status) && options_.github_actions && options_.style == progress_style::plain)
         error("checkpoint " + std::string{checkpoint} + " " + (status == "denied" ? "approval denied" : std::string{status}) +
@@ -285,7 +286,10 @@ void progress_printer::draw_status_line(wall_time now)
         text = "waiting for the service | " + elapsed;
     }
     // A line wider than the terminal wraps, and "\r" would then rewrite only its last row.
-    out_ << "\r\033[K" << fit(std::move(text), options_.width > 0 ? options_.width - 1 : 0) << std::flush;
+    text = fit(std::move(text), options_.width > 0 ? options_.width - 1 : 0);
+    if (status_line_shown_ && text == status_line_) return;  // redrawing the same text only flickers
+    out_ << "\r\033[K" << text << std::flush;
+    status_line_ = std::move(text);
     status_line_shown_ = true;
 }
 

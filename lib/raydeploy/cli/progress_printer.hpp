@@ -110,6 +110,7 @@ private:
     std::set<std::string> gates_shown_;    // checkpoints whose approve command was printed
     std::string open_group_;
     bool status_line_shown_ = false;
+    std::string status_line_;  // what the terminal shows now
 };
 
 // Escapes text for a GitHub Actions workflow command (%, CR, LF).

@@ -88,7 +88,8 @@ execution_record execution_manager::start(const std::string& checkpoint_name, ex
         throw engine_error{engine_error::kind::conflict, "APPROVAL_REQUIRED",
                            "checkpoint '" + checkpoint_name + "' requires an approval before it runs"};
     if (shutting_down_)
-        throw runtime_failure{"the service is shutting down; start the execution again once it is back"};
+        throw engine_error{engine_error::kind::conflict, "SHUTTING_DOWN",
+                           "the service is shutting down; start the execution again once it is back"};
 
     auto run = std::make_unique<active_run>();
     run->record.id = new_execution_id();
