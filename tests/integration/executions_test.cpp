@@ -549,6 +549,13 @@ BOOST_AUTO_TEST_CASE(approval_required_and_unknown_checkpoints_are_refused)
         R"({"approval_required": true, "destructive_operation": true, "impact_summary": ["DESTRUCTIVE: test gate"]})");
     BOOST_TEST(body.contains("approval_info"), gated.body());
     if (body.contains("approval_info")) BOOST_TEST(body.at("approval_info") == expected_info, gated.body());
+    // Beside the seeds' fields, the pending request the refusal recorded (issue 4).
+    const std::string approval_id = text(body, "approval_id");
+    BOOST_TEST(approval_id.starts_with("ap-"), gated.body());
+    BOOST_TEST(!text(body, "message").empty());
+    const json::object check = json_object_of(http_get(port, "/api/v1/approvals/gated"));
+    BOOST_TEST_REQUIRE(check.at("pending").is_object(), json::serialize(check));
+    BOOST_TEST(text(check.at("pending").as_object(), "id") == approval_id);
 
     const auto unknown = http_request(port, http::verb::post, "/api/v1/checkpoints/no-such-checkpoint");
     BOOST_TEST(unknown.result_int() == 404);

@@ -12,6 +12,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -22,6 +24,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <poll.h>
+#include <random>
 #include <spawn.h>
 #include <sstream>
 #include <stdexcept>
@@ -1039,5 +1042,129 @@ bool ws_client::ended() const { return impl_->ended; }
 int ws_client::close_code() const { return impl_->ws.reason().code; }
 std::string ws_client::close_reason() const { return std::string{impl_->ws.reason().reason.c_str()}; }
 std::string ws_client::end_error() const { return impl_->end_ec ? impl_->end_ec.message() : std::string{}; }
+
+// ----------------------------------------------------------------------------- bearer tokens and API
+
+std::string sha256_hex_of(std::string_view data)
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1)
+        throw std::runtime_error{"EVP_Digest(sha256) failed"};
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < size; ++i) {
+        out += hex[digest[i] >> 4];
+        out += hex[digest[i] & 0xf];
+    }
+    return out;
+}
+
+std::string test_identity::env_entry() const { return name + ":" + role + ":" + sha256_hex_of(token); }
+
+test_identity make_identity(std::string name, std::string role)
+{
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::random_device device;
+    std::string token = "rdp_";
+    for (int i = 0; i < 43; ++i) token += alphabet[device() % 64];
+    return test_identity{std::move(name), std::move(role), std::move(token)};
+}
+
+std::string auth_tokens_env(const std::vector<test_identity>& identities)
+{
+    std::string value;
+    for (const auto& who : identities) value += (value.empty() ? "" : ",") + who.env_entry();
+    return value;
+}
+
+response api_client::send(http::verb verb, std::string_view target, std::string body, std::source_location where) const
+{
+    std::map<std::string, std::string> headers;
+    if (token_) headers["Authorization"] = "Bearer " + *token_;
+    if (!body.empty()) headers["Content-Type"] = "application/json";
+    return http_request(port_, verb, target, std::move(body), headers, where);
+}
+
+response api_client::get(std::string_view target, std::source_location where) const
+{
+    return send(http::verb::get, target, {}, where);
+}
+
+response api_client::post(std::string_view target, std::string body, std::source_location where) const
+{
+    return send(http::verb::post, target, std::move(body), where);
+}
+
+response api_client::del(std::string_view target, std::source_location where) const
+{
+    return send(http::verb::delete_, target, {}, where);
+}
+
+json::object api_client::get_object(std::string_view target, std::source_location where) const
+{
+    const auto res = get(target, where);
+    if (res.result_int() != 200)
+        fail(where, "GET " + std::string{target} + " answered " + std::to_string(res.result_int()) + ": " + res.body());
+    return json_object_of(res, where);
+}
+
+json::object api_client::wait_until(std::string_view target, const std::function<bool(const json::object&)>& done,
+                                    std::chrono::milliseconds timeout, std::source_location where) const
+{
+    const auto deadline = steady::now() + timeout;
+    for (;;) {
+        json::object last = get_object(target, where);
+        if (done(last)) return last;
+        if (steady::now() >= deadline)
+            fail(where, "GET " + std::string{target} + " did not reach the awaited state within " +
+                            std::to_string(timeout.count()) + " ms; last answer: " + json::serialize(last));
+        std::this_thread::sleep_for(100ms);
+    }
+}
+
+std::vector<json::object> replay_events(const api_client& client, std::string_view query,
+                                        std::chrono::milliseconds quiet, std::chrono::milliseconds timeout,
+                                        std::source_location where)
+{
+    net::io_context io;
+    beast::websocket::stream<beast::tcp_stream> ws{io};
+    const auto deadline = steady::now() + timeout;
+    const auto run = [&](auto&& start, std::chrono::milliseconds limit) {
+        beast::get_lowest_layer(ws).expires_after(limit);
+        std::optional<beast::error_code> result;
+        start([&](beast::error_code ec, auto&&...) { result = ec; });
+        io.restart();
+        io.run();
+        return result.value_or(net::error::operation_aborted);
+    };
+    const tcp::endpoint endpoint{net::ip::make_address_v4("127.0.0.1"), client.port()};
+    auto ec = run([&](auto handler) { beast::get_lowest_layer(ws).async_connect(endpoint, handler); }, 5s);
+    if (ec) fail(where, "cannot connect to 127.0.0.1:" + std::to_string(client.port()) + ": " + ec.message());
+    if (client.token())
+        ws.set_option(beast::websocket::stream_base::decorator([token = *client.token()](beast::websocket::request_type& req) {
+            req.set(http::field::authorization, "Bearer " + token);
+        }));
+    const std::string target = "/api/v1/events?since=0" + (query.empty() ? std::string{} : "&" + std::string{query});
+    beast::websocket::response_type answer;
+    ec = run([&](auto handler) { ws.async_handshake(answer, "127.0.0.1", target, handler); }, 5s);
+    if (ec)
+        fail(where, "WebSocket upgrade of " + target + " failed (" + ec.message() + "); the answer was " +
+                        std::to_string(answer.result_int()) + ": " + answer.body());
+    std::vector<json::object> events;
+    beast::flat_buffer buffer;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+        if (left <= 0ms) break;
+        buffer.clear();
+        ec = run([&](auto handler) { ws.async_read(buffer, handler); }, std::min(quiet, left));
+        if (ec) break;  // quiet for `quiet` (a timeout), or the server closed
+        const json::value parsed = parse_json(beast::buffers_to_string(buffer.data()), where);
+        if (parsed.is_object()) events.push_back(parsed.as_object());
+    }
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws).socket().close(ignored);
+    return events;
+}
 
 }  // namespace raydeploy::test

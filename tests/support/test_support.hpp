@@ -353,4 +353,60 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
+// ----------------------------------------------------------------------------- bearer tokens and API
+
+// The hex SHA-256 of `data`, computed with OpenSSL here (not with the code under test).
+std::string sha256_hex_of(std::string_view data);
+
+// A caller of a service with tokens: a fresh random token and the RAYDEPLOY_AUTH_TOKENS entry
+// (NAME:ROLE:SHA256) that admits it.
+struct test_identity {
+    std::string name;
+    std::string role;
+    std::string token;
+    std::string env_entry() const;
+};
+test_identity make_identity(std::string name, std::string role);
+// The value of RAYDEPLOY_AUTH_TOKENS that admits all of `identities`.
+std::string auth_tokens_env(const std::vector<test_identity>& identities);
+
+// One request per call on a fresh connection to 127.0.0.1:port, with `Authorization: Bearer TOKEN`
+// when a token is given (none: open mode). Bodies are sent as application/json.
+class api_client {
+public:
+    explicit api_client(std::uint16_t port, std::optional<std::string> token = std::nullopt)
+        : port_{port}, token_{std::move(token)}
+    {
+    }
+    explicit api_client(std::uint16_t port, const test_identity& who) : port_{port}, token_{who.token} {}
+
+    response get(std::string_view target, std::source_location where = std::source_location::current()) const;
+    response post(std::string_view target, std::string body = {},
+                  std::source_location where = std::source_location::current()) const;
+    response del(std::string_view target, std::source_location where = std::source_location::current()) const;
+    // GET that must answer 200 with a JSON object.
+    boost::json::object get_object(std::string_view target,
+                                   std::source_location where = std::source_location::current()) const;
+    // Polls GET `target` (every 100 ms) until `done` holds for its object; throws at the deadline
+    // with the last object seen.
+    boost::json::object wait_until(std::string_view target, const std::function<bool(const boost::json::object&)>& done,
+                                   std::chrono::milliseconds timeout = 30s,
+                                   std::source_location where = std::source_location::current()) const;
+    std::uint16_t port() const { return port_; }
+    const std::optional<std::string>& token() const { return token_; }
+
+private:
+    response send(http::verb verb, std::string_view target, std::string body, std::source_location where) const;
+    std::uint16_t port_;
+    std::optional<std::string> token_;
+};
+
+// The stored events of the service that `query` selects (for example "types=approval.*"),
+// replayed over GET /api/v1/events?since=0&QUERY with the client's token: reads until no message
+// arrived for `quiet` (the replay is sent at once), at most `timeout` in all.
+std::vector<boost::json::object> replay_events(const api_client& client, std::string_view query,
+                                               std::chrono::milliseconds quiet = 500ms,
+                                               std::chrono::milliseconds timeout = 10s,
+                                               std::source_location where = std::source_location::current());
+
 }  // namespace raydeploy::test

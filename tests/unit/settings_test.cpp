@@ -194,4 +194,153 @@ BOOST_AUTO_TEST_CASE(serve_paths_are_checked)
     }
 }
 
+// ------------------------------------------------------------------------------- auth and approvals
+
+namespace {
+
+const std::string hash_a = raydeploy::sha256_hex("token a");
+const std::string hash_b = raydeploy::sha256_hex("token b");
+
+std::string upper(std::string text)
+{
+    for (auto& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return text;
+}
+
+raydeploy::settings with_environment(const std::map<std::string, std::string>& environment)
+{
+    return load_settings(std::nullopt, raydeploy::environment_overrides(environment), {});
+}
+
+std::string environment_error(const std::map<std::string, std::string>& environment)
+{
+    try {
+        with_environment(environment);
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    BOOST_FAIL("expected a config_error");
+    return {};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(auth_and_approval_defaults)
+{
+    const auto value = load_settings(std::nullopt, {}, {});
+    BOOST_TEST(value.auth.tokens.empty());
+    BOOST_TEST(value.auth.four_eyes);
+    BOOST_TEST((value.approvals.default_ttl == 1h));
+    BOOST_TEST((value.approvals.max_ttl == 24h));
+    BOOST_TEST(contains(raydeploy::setting_value_text(value, "auth.tokens"), "open mode"));
+}
+
+BOOST_AUTO_TEST_CASE(tokens_from_the_file)
+{
+    temp_dir dir;
+    const auto file = dir.write_file("raydeploy.yaml",
+                                     "auth:\n"
+                                     "  four_eyes: false\n"
+                                     "  tokens:\n"
+                                     "    - name: ci\n"
+                                     "      role: operator\n"
+                                     "      sha256: " + hash_a + "\n"
+                                     "    - {name: alice, role: approver, sha256: " + upper(hash_b) + "}\n"
+                                     "approvals:\n  default_ttl: 30m\n  max_ttl: 2h\n");
+    const auto value = load_settings(file, {}, {});
+    BOOST_TEST_REQUIRE(value.auth.tokens.size() == 2u);
+    BOOST_TEST(value.auth.tokens[0].name == "ci");
+    BOOST_TEST((value.auth.tokens[0].level == raydeploy::role::operator_));
+    BOOST_TEST(value.auth.tokens[0].sha256_hex == hash_a);
+    BOOST_TEST(value.auth.tokens[1].sha256_hex == hash_b);  // stored lower-case
+    BOOST_TEST(!value.auth.four_eyes);
+    BOOST_TEST((value.approvals.default_ttl == 30min));
+    BOOST_TEST((value.approvals.max_ttl == 2h));
+    BOOST_TEST(value.sources.at("auth.tokens") == file.string() + ":4:5");
+
+    // --check-config shows who may call, never the hashes.
+    const std::string shown = raydeploy::setting_value_text(value, "auth.tokens");
+    BOOST_TEST(shown == "ci (operator), alice (approver)");
+
+    BOOST_TEST(load_settings(dir.write_file("none.yaml", "auth:\n  tokens: []\n"), {}, {}).auth.tokens.empty());
+}
+
+BOOST_AUTO_TEST_CASE(token_errors_are_located)
+{
+    temp_dir dir;
+    const std::string head = "auth:\n  tokens:\n";
+    BOOST_TEST(contains(error_for(head + "    - name: ci\n      role: root\n      sha256: " + hash_a + "\n", dir),
+                        ":4:13: auth.tokens[0].role: expected one of viewer, operator, approver, admin, got \"root\""));
+    BOOST_TEST(contains(error_for(head + "    - name: ci\n      role: admin\n      sha256: rdp_secret\n", dir),
+                        ":5:15: auth.tokens[0].sha256: expected the token's SHA-256 as 64 hex digits"));
+    BOOST_TEST(contains(error_for(head + "    - name: \"\"\n      role: admin\n      sha256: " + hash_a + "\n", dir),
+                        ":3:13: auth.tokens[0].name: a token needs a name"));
+    BOOST_TEST(contains(error_for(head + "    - name: ci\n      role: admin\n", dir),
+                        "auth.tokens[0].sha256: required key is missing"));
+    BOOST_TEST(contains(error_for(head + "    - name: ci\n      role: admin\n      sha_256: x\n", dir),
+                        ":5:7: auth.tokens[0].sha_256: unknown key; did you mean 'sha256'?"));
+    BOOST_TEST(contains(error_for("auth:\n  tokens: ci:admin:" + hash_a + "\n", dir),
+                        ":2:11: auth.tokens: expected a list of {name, role, sha256} mappings"));
+    BOOST_TEST(contains(error_for("auth:\n  four_eyes: maybe\n", dir),
+                        ":2:14: auth.four_eyes: expected true or false"));
+    BOOST_TEST(contains(error_for("approvals:\n  max_ttl: forever\n", dir),
+                        ":2:12: approvals.max_ttl: expected a positive duration"));
+
+    const auto duplicates = error_for(head + "    - {name: ci, role: admin, sha256: " + hash_a + "}\n" +
+                                          "    - {name: ci, role: viewer, sha256: " + hash_b + "}\n" +
+                                          "    - {name: bob, role: viewer, sha256: " + hash_a + "}\n",
+                                      dir);
+    BOOST_TEST(contains(duplicates, ":4:7: auth.tokens[1]: token name 'ci' is used twice"), duplicates);
+    BOOST_TEST(contains(duplicates, ":5:7: auth.tokens[2]: 'bob' has the same sha256 as 'ci'"), duplicates);
+
+    const auto ttl = error_for("approvals:\n  default_ttl: 2d\n", dir);
+    BOOST_TEST(contains(ttl, "approvals.default_ttl (48h from " + (dir.path() / "raydeploy.yaml").string() + ":2:16) "
+                             "is longer than approvals.max_ttl (24h from default)"), ttl);
+}
+
+BOOST_AUTO_TEST_CASE(tokens_from_the_environment)
+{
+    const auto value = with_environment({{"RAYDEPLOY_AUTH_TOKENS", "ci:operator:" + hash_a + ", root:admin:" + hash_b},
+                                         {"RAYDEPLOY_AUTH_FOUR_EYES", "false"},
+                                         {"RAYDEPLOY_APPROVALS_DEFAULT_TTL", "10m"}});
+    BOOST_TEST_REQUIRE(value.auth.tokens.size() == 2u);
+    BOOST_TEST(value.auth.tokens[1].name == "root");
+    BOOST_TEST((value.auth.tokens[1].level == raydeploy::role::admin));
+    BOOST_TEST(value.auth.tokens[1].sha256_hex == hash_b);
+    BOOST_TEST(!value.auth.four_eyes);
+    BOOST_TEST((value.approvals.default_ttl == 10min));
+    BOOST_TEST(value.sources.at("auth.tokens") == "environment variable RAYDEPLOY_AUTH_TOKENS");
+
+    BOOST_TEST(contains(environment_error({{"RAYDEPLOY_AUTH_TOKENS", "ci:operator"}}),
+                        "environment variable RAYDEPLOY_AUTH_TOKENS: entry 1: 'ci...' is not NAME:ROLE:SHA256"));
+    BOOST_TEST(contains(environment_error({{"RAYDEPLOY_AUTH_TOKENS", "ci:operator:" + hash_a + ",ci:boss:" + hash_b}}),
+                        "entry 2: role must be one of viewer, operator, approver, admin, not 'boss'"));
+    BOOST_TEST(contains(environment_error({{"RAYDEPLOY_AUTH_TOKENS", "ci:admin:abc"}}), "entry 1: sha256: expected"));
+    BOOST_TEST(contains(environment_error({{"RAYDEPLOY_AUTH_TOKENS", "ci:admin:" + hash_a + ",ci:admin:" + hash_b}}),
+                        "entry 2: token name 'ci' is used twice"));
+    BOOST_TEST(contains(environment_error({{"RAYDEPLOY_AUTH_TOKENS", ""}}), "RAYDEPLOY_AUTH_TOKENS: is empty"));
+    BOOST_TEST(contains(environment_error({{"RAYDEPLOY_AUTH_FOUR_EYES", "sometimes"}}), "expected true or false"));
+}
+
+BOOST_AUTO_TEST_CASE(open_mode_is_refused_off_loopback)
+{
+    const auto loopback = load_settings(std::nullopt, {}, {});
+    BOOST_CHECK_NO_THROW(raydeploy::check_listen_security(loopback));
+
+    const auto exposed = load_settings(std::nullopt, {}, {{"listen", "0.0.0.0:8000", "--listen"}});
+    try {
+        raydeploy::check_listen_security(exposed);
+        BOOST_FAIL("open mode on 0.0.0.0 must be refused");
+    } catch (const config_error& e) {
+        const std::string message = e.what();
+        BOOST_TEST(contains(message, "listen: 0.0.0.0:8000 (from --listen) is not a loopback address"), message);
+        BOOST_TEST(contains(message, "raydeploy token create --name NAME --role admin"), message);
+        BOOST_TEST(contains(message, "auth.tokens"), message);
+    }
+
+    const auto token_env = raydeploy::environment_overrides({{"RAYDEPLOY_AUTH_TOKENS", "root:admin:" + hash_a}});
+    const auto secured = load_settings(std::nullopt, token_env, {{"listen", "0.0.0.0:8000", "--listen"}});
+    BOOST_CHECK_NO_THROW(raydeploy::check_listen_security(secured));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -411,6 +411,7 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
     for (;;) {
         if (shutting_down_) co_return false;
         if (active.cancel_requested) {
+            step.status = "cancelled";  // nothing awaits an approval any more
             finish(active, deployment_status::cancelled,
                    "cancelled on request while waiting for an approval of '" + step.checkpoint + "'");
             co_return false;
@@ -436,7 +437,9 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
                 }
         }
         const approval_record request = approvals_.request(step.checkpoint, record.requested_by, record.id);
-        if (!record.awaiting || record.awaiting->at("approval_id").as_string() != request.id) {
+        // Also when only the command changed: after a restart on another address or auth mode.
+        if (!record.awaiting || record.awaiting->at("approval_id").as_string() != request.id ||
+            record.awaiting->at("approve_command").as_string() != approve_command(item)) {
             json::array impact;
             for (const auto& line : item.impact_summary) impact.emplace_back(line);
             record.status = deployment_status::awaiting_approval;
