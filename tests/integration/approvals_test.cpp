@@ -514,6 +514,16 @@ BOOST_AUTO_TEST_CASE(four_eyes_for_destructive_checkpoints)
     const json::object after = s.viewer.get_object("/api/v1/approvals/gate-destructive");
     BOOST_TEST_REQUIRE(after.at("grant").is_object(), json::serialize(after));
     BOOST_TEST(text(object_at(after, "grant"), "id") == ahead_id, "bob's own grant stays unused");
+    // ... and it does not block the grant bob can use: alice answers his pending request.
+    const auto answer = s.alice.post("/api/v1/approvals/gate-destructive", destructive_grant);
+    BOOST_TEST_REQUIRE(answer.result_int() == 201, answer.body());
+    const std::string answer_id = text(json_object_of(answer), "id");
+    const auto bobs_run = s.bob.post("/api/v1/checkpoints/gate-destructive", "{}");
+    BOOST_TEST_REQUIRE(bobs_run.result_int() == 202, bobs_run.body());
+    const json::object bobs_execution = s.viewer.wait_until(
+        "/api/v1/executions/" + text(json_object_of(bobs_run), "execution_id"),
+        [](const json::object& e) { return is_final_status(text(e, "status")); });
+    BOOST_TEST(text(bobs_execution, "approval_id") == answer_id, "bob's run used alice's grant, not his own");
 
     check_event(s.viewer, "approval.granted", pending_id,
                 [](const json::object& event) { BOOST_TEST(text(event, "approved_by") == "bob"); });
@@ -522,6 +532,7 @@ BOOST_AUTO_TEST_CASE(four_eyes_for_destructive_checkpoints)
     {
         BOOST_TEST(audit_count(rows, "approval.grant", "gate-destructive", "alice", "FOUR_EYES") == 1u);
         BOOST_TEST(audit_count(rows, "approval.grant", "gate-destructive", "bob", "succeeded") == 2u);
+        BOOST_TEST(audit_count(rows, "approval.grant", "gate-destructive", "alice", "succeeded") == 1u);
     }
 }
 

@@ -286,6 +286,9 @@ BOOST_AUTO_TEST_CASE(waits_at_gates_stops_at_failures_and_resumes)
         BOOST_TEST(text(denied, "status_reason").find("not today") != std::string::npos);
         BOOST_TEST(text(cluster_status(c.viewer), "deployment_status") == "FAILED");
     }
+    // Nobody waits for its request any more: it is withdrawn, not left for someone to grant.
+    const json::object approvals = c.viewer.get_object("/api/v1/approvals");
+    BOOST_TEST(approvals.at("pending") == json::array{}, json::serialize(approvals));
 
     // Resume: it waits at the same gate again, with a new request.
     const auto resumed = c.otto.post(target + "/resume");
@@ -425,6 +428,9 @@ BOOST_AUTO_TEST_CASE(cancel_at_a_gate_and_auto_approve)
         BOOST_TEST(step(cancelled, 0).at("execution_id").is_null());
         BOOST_TEST(text(cluster_status(c.viewer), "deployment_status") == "FAILED");
     }
+    // Nobody waits for its request any more: it is withdrawn, not left for someone to grant.
+    const json::object approvals = c.viewer.get_object("/api/v1/approvals");
+    BOOST_TEST(approvals.at("pending") == json::array{}, json::serialize(approvals));
     const auto twice = c.otto.post("/api/v1/deployments/" + waiting + "/cancel");
     BOOST_TEST(twice.result_int() == 409, twice.body());
     BOOST_TEST(error_field_of(twice) == "ALREADY_FINISHED");

@@ -85,6 +85,7 @@ request_type make_request(const server_url& server, const std::optional<std::str
     return req;
 }
 
+// Takes references although it is a coroutine: callers co_await it at once, and their frame owns all three.
 net::awaitable<void> connect(beast::tcp_stream& stream, const server_url& server, const client_timeouts& timeouts)
 {
     tcp::resolver resolver{co_await net::this_coro::executor};

@@ -51,7 +51,7 @@ int approve_command(const std::vector<std::string>& args, std::ostream& out, std
         if (ttl->count() < 1) return usage_error(err, "approve", "--ttl must be at least 1s");
     }
 
-    return run_client_command("approve", err, [&] {
+    return run_client_command(err, [&] {
         const auto connection = service_connection::open(*vm, err);
         const console where = detect_console(out, err);
         std::optional<std::string> approved_by;
@@ -63,7 +63,8 @@ int approve_command(const std::vector<std::string>& args, std::ostream& out, std
             throw config_error{"approve: without a token the service needs to know who approves: pass --as NAME"};
         const auto grant = grant_approval(connection.api(), name, reason, vm->count("acknowledge-risks") > 0, ttl,
                                           approved_by);
-        out << "granted " << json_string(grant, "id") << " for " << name << optional_field(grant, "approved_by", "by")
+        const std::string by = json_string(grant, "approved_by");
+        out << "granted " << json_string(grant, "id") << " for " << name << (by.empty() ? "" : " by " + by)
             << optional_field(grant, "expires_at", "usable until") << "\n";
         return exit_ok;
     });
@@ -88,7 +89,7 @@ int deny_command(const std::vector<std::string>& args, std::ostream& out, std::o
     const std::string name = (*vm)["checkpoint"].as<std::string>();
     const std::string reason = (*vm)["reason"].as<std::string>();
 
-    return run_client_command("deny", err, [&] {
+    return run_client_command(err, [&] {
         const auto connection = service_connection::open(*vm, err);
         const auto record = deny_approval(connection.api(), name, reason);
         out << "denied " << json_string(record, "id") << " for " << name

@@ -223,9 +223,8 @@ int exit_code_for_status(std::string_view final_status)
     return exit_checkpoint_failed;
 }
 
-int run_client_command(std::string_view command, std::ostream& err, const std::function<int()>& body)
+int run_client_command(std::ostream& err, const std::function<int()>& body)
 {
-    (void)command;
     try {
         return body();
     } catch (const service_unreachable& e) {
@@ -299,7 +298,7 @@ gate_answer prompt_for_gate(std::istream& in, std::ostream& out, const gate_info
         }
         return {gate_answer::kind::approve, std::move(*reason)};
     }
-    out << "Not approved. Deny the request instead (the run then fails)? [y/N] " << std::flush;
+    out << "Not approved. Deny the request instead (what waits for it then fails)? [y/N] " << std::flush;
     const auto deny = line_from(in);
     if (!deny || (*deny != "y" && *deny != "yes")) return {};
     auto reason = ask_reason(in, out, "Reason for denying (recorded with the decision): ");

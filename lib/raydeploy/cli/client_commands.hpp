@@ -96,7 +96,7 @@ progress_options progress_options_for(const console& where, std::chrono::millise
 // Runs a client command's body and maps the typed client errors to exit codes and one error
 // line each: service unreachable or authentication failed -> 5, other unexpected answers -> 2
 // for requests the user has to change (400, 404, 422, ...), else 1.
-int run_client_command(std::string_view command, std::ostream& err, const std::function<int()>& body);
+int run_client_command(std::ostream& err, const std::function<int()>& body);
 
 // The exit code for an HTTP status the command did not expect.
 int exit_code_for_http_status(unsigned status);

@@ -140,7 +140,7 @@ int status_command(const std::vector<std::string>& args, std::ostream& out, std:
     if (modes > 1)
         return usage_error(err, "status", "--checkpoint, --health-only and --approval-check exclude each other; pick one");
 
-    return run_client_command("status", err, [&] {
+    return run_client_command(err, [&] {
         const auto connection = service_connection::open(*vm, err);
         const api_client& api = connection.api();
         if (vm->count("health-only")) {
@@ -232,7 +232,7 @@ int executions_command(const std::vector<std::string>& args, std::ostream& out, 
     if (vm->count("checkpoint")) target += "&checkpoint=" + url_encode((*vm)["checkpoint"].as<std::string>());
     if (vm->count("status")) target += "&status=" + url_encode((*vm)["status"].as<std::string>());
 
-    return run_client_command("executions", err, [&] {
+    return run_client_command(err, [&] {
         const auto connection = service_connection::open(*vm, err);
         const auto list = connection.api().get_json(target);
         if (*as_json) {
@@ -279,7 +279,7 @@ int logs_command(const std::vector<std::string>& args, std::ostream& out, std::o
     if (!vm->count("execution")) return usage_error(err, "logs", "which execution? usage: raydeploy logs EXECUTION_ID");
     const std::string id = (*vm)["execution"].as<std::string>();
 
-    return run_client_command("logs", err, [&] {
+    return run_client_command(err, [&] {
         const auto connection = service_connection::open(*vm, err);
         const std::string target = "/api/v1/executions/" + url_encode(id) + "/log";
         if (vm->count("follow")) {

@@ -112,9 +112,10 @@ private:
 
     gate_outcome settle_run_gate(gate_info gate, const std::string& approval_id);
     gate_outcome wait_for_grant(const gate_info& gate, const std::string& approval_id);
-    // Asks the operator at a terminal. Returns false when the gate is still undecided.
-    bool decide_at_prompt(const gate_info& gate, bool& denied);
-    void show_gate(gate_info gate);
+    enum class decision { undecided, approved, denied };
+    // Asks the operator at a terminal and records the decision on the service.
+    decision decide_at_prompt(const gate_info& gate);
+    void show_gate(const gate_info& gate);
     int follow_execution(const std::string& checkpoint, const std::string& id);
     std::string failure_detail(const std::string& execution_id);
     // Waits `total`, ticking the printer so the status line's clock moves and heartbeats come out.
@@ -150,7 +151,7 @@ std::string follower::failure_detail(const std::string& execution_id)
     return detail;
 }
 
-void follower::show_gate(gate_info gate)
+void follower::show_gate(const gate_info& gate)
 {
     printer_.awaiting_approval(gate, now());
     printer_.note("  or: raydeploy approve " + gate.checkpoint + " --reason WHY" +
@@ -158,12 +159,11 @@ void follower::show_gate(gate_info gate)
                   now());
 }
 
-bool follower::decide_at_prompt(const gate_info& gate, bool& denied)
+follower::decision follower::decide_at_prompt(const gate_info& gate)
 {
-    denied = false;
     printer_.pause();
     const gate_answer answer = prompt_for_gate(where_.in, where_.out, gate);
-    if (answer.decision == gate_answer::kind::wait) return false;
+    if (answer.decision == gate_answer::kind::wait) return decision::undecided;
     // In open mode the record needs a name; with a token the service takes it from the token.
     const std::optional<std::string> approved_by =
         api_.has_token() || where_.user.empty() ? std::nullopt : std::optional<std::string>{where_.user};
@@ -171,19 +171,18 @@ bool follower::decide_at_prompt(const gate_info& gate, bool& denied)
         if (answer.decision == gate_answer::kind::approve) {
             const auto grant = grant_approval(api_, gate.checkpoint, answer.reason, gate.destructive, std::nullopt, approved_by);
             printer_.note("approved " + gate.checkpoint + " (" + json_string(grant, "id") + ")", now());
-        } else {
-            deny_approval(api_, gate.checkpoint, answer.reason);
-            printer_.note("denied the approval of " + gate.checkpoint, now());
-            denied = true;
+            return decision::approved;
         }
-        return true;
+        deny_approval(api_, gate.checkpoint, answer.reason);
+        printer_.note("denied the approval of " + gate.checkpoint, now());
+        return decision::denied;
     } catch (const authentication_error& e) {
         // Four-eyes rule or a role below approver: someone else has to decide.
         printer_.note(std::string{"could not decide it yourself: "} + e.what(), now());
     } catch (const service_error& e) {
         printer_.note(std::string{"could not record the decision: "} + e.what(), now());
     }
-    return false;
+    return decision::undecided;
 }
 
 follower::gate_outcome follower::wait_for_grant(const gate_info& gate, const std::string& approval_id)
@@ -213,8 +212,14 @@ follower::gate_outcome follower::settle_run_gate(gate_info gate, const std::stri
 {
     gate.approve_command = approve_curl_command(api_.server(), gate.checkpoint, gate.destructive, api_.has_token());
     if (where_.interactive) {
-        bool denied = false;
-        if (decide_at_prompt(gate, denied)) return denied ? gate_outcome::denied : gate_outcome::granted;
+        switch (decide_at_prompt(gate)) {
+        case decision::approved:
+            return gate_outcome::granted;
+        case decision::denied:
+            return gate_outcome::denied;
+        case decision::undecided:
+            break;
+        }
     }
     return wait_for_grant(gate, approval_id);
 }
@@ -249,8 +254,8 @@ int follower::run_checkpoint(const std::string& name, const json::object& body)
         case gate_outcome::granted:
             continue;
         case gate_outcome::denied:
-            printer_.error("the approval of " + name + " was denied" +
-                               (approval_id.empty() ? "" : " (request " + approval_id + ")") + "; nothing ran",
+            printer_.error("the approval request" + (approval_id.empty() ? "" : " " + approval_id) + " of " + name +
+                               " was denied (or its grant went to another run); nothing ran",
                            now());
             printer_.finish(now());
             return exit_approval;
@@ -258,7 +263,8 @@ int follower::run_checkpoint(const std::string& name, const json::object& body)
             printer_.finish(now());
             print_error(where_.err, "no approval of " + name + " within " + format_duration(options_.approval_timeout) +
                                         " (--approval-timeout); nothing ran. The request stays pending on the service: "
-                                        "approve it with 'raydeploy approve " + name + " --reason WHY" + server_hint() +
+                                        "approve it with 'raydeploy approve " + name + " --reason WHY" +
+                                        (gate.destructive ? " --acknowledge-risks" : "") + server_hint() +
                                         "', then run this command again");
             return exit_approval;
         }
@@ -371,10 +377,10 @@ int follower::follow_deployment(const std::string& id)
             const std::string key = gate.checkpoint + "/" + json_string(object, "approval_id");
             if (key != gate_key) {
                 gate_key = key;
-                gate_deadline = steady_clock::now() + options_.approval_timeout;
-                bool denied = false;
                 // The service goes on by itself once the decision is recorded; the next polls show it.
-                if (!(where_.interactive && decide_at_prompt(gate, denied))) show_gate(gate);
+                if (!where_.interactive || decide_at_prompt(gate) == decision::undecided) show_gate(gate);
+                // Counted from here: time spent at the prompt is the operator's, not the wait's.
+                gate_deadline = steady_clock::now() + options_.approval_timeout;
             } else if (steady_clock::now() >= gate_deadline) {
                 printer_.finish(now());
                 print_error(where_.err,
@@ -382,9 +388,7 @@ int follower::follow_deployment(const std::string& id)
                                 format_duration(options_.approval_timeout) +
                                 " (--approval-timeout).\nDeployment " + id +
                                 " keeps waiting on the service: approve it with: " + gate.approve_command +
-                                "\nor cancel it with: raydeploy cancel " + id + server_hint() +
-                                "\nthen follow it again with: raydeploy resume " + id + server_hint() +
-                                " (once it has stopped)");
+                                "\nor cancel it with: raydeploy cancel " + id + server_hint());
                 return exit_approval;
             }
         } else {
@@ -452,7 +456,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     if (vm->count("approve")) body["approve"] = true;
     const follow_options options = follow_options_from(*vm);
 
-    return run_client_command("run", err, [&] {
+    return run_client_command(err, [&] {
         const auto connection = service_connection::open(*vm, err);
         const console where = detect_console(out, err);
         follower follow{connection, where, options};
@@ -494,7 +498,7 @@ int deploy_command(const std::vector<std::string>& args, std::ostream& out, std:
     if (vm->count("extra-vars")) body["extra_vars"] = parse_extra_vars((*vm)["extra-vars"].as<std::string>());
     const follow_options options = follow_options_from(*vm);
 
-    return run_client_command("deploy", err, [&] {
+    return run_client_command(err, [&] {
         const auto connection = service_connection::open(*vm, err);
         const console where = detect_console(out, err);
         const auto started = connection.api().send_json(http::verb::post, "/api/v1/deployments", body, 202).as_object();
@@ -524,7 +528,7 @@ int resume_command(const std::vector<std::string>& args, std::ostream& out, std:
     const std::string id = (*vm)["deployment"].as<std::string>();
     const follow_options options = follow_options_from(*vm);
 
-    return run_client_command("resume", err, [&] {
+    return run_client_command(err, [&] {
         const auto connection = service_connection::open(*vm, err);
         const console where = detect_console(out, err);
         connection.api().send_json(http::verb::post, "/api/v1/deployments/" + id + "/resume", json::object{}, 202);
@@ -546,7 +550,7 @@ int cancel_command(const std::vector<std::string>& args, std::ostream& out, std:
     if (!vm->count("id")) return usage_error(err, "cancel", "what to cancel? usage: raydeploy cancel ID");
     const std::string id = (*vm)["id"].as<std::string>();
 
-    return run_client_command("cancel", err, [&] {
+    return run_client_command(err, [&] {
         const auto connection = service_connection::open(*vm, err);
         const bool deployment = id.rfind("dp-", 0) == 0;
         const std::string target = (deployment ? "/api/v1/deployments/" : "/api/v1/executions/") + id + "/cancel";

@@ -14,8 +14,8 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::array<std::string_view, 6> state_names = {"pending", "granted", "consumed",
-                                                         "denied",  "revoked", "expired"};
+constexpr std::array<std::string_view, 7> state_names = {"pending", "granted", "consumed", "denied",
+                                                         "revoked", "expired", "withdrawn"};
 
 approval_state parse_state(std::string_view text)
 {
@@ -156,13 +156,21 @@ std::optional<approval_record> approval_manager::pending(std::string_view checkp
     return rows.front();
 }
 
-std::optional<approval_record> approval_manager::live_grant(std::string_view checkpoint)
+std::vector<approval_record> approval_manager::live_grants(std::string_view checkpoint)
 {
     const std::string now = now_timestamp();
+    std::vector<approval_record> live;
     for (auto& record : select("WHERE checkpoint = ? AND state = 'granted' ORDER BY granted_at", checkpoint))
         // The timestamps share one fixed-width UTC format, so text order is time order.
-        if (record.expires_at && *record.expires_at > now) return record;
-    return std::nullopt;
+        if (record.expires_at && *record.expires_at > now) live.push_back(std::move(record));
+    return live;
+}
+
+std::optional<approval_record> approval_manager::live_grant(std::string_view checkpoint)
+{
+    auto live = live_grants(checkpoint);
+    if (live.empty()) return std::nullopt;
+    return live.front();
 }
 
 std::vector<approval_record> approval_manager::all_pending()
@@ -234,9 +242,10 @@ approval_record approval_manager::request(const std::string& checkpoint, const s
 {
     gated(checkpoint);
     if (auto existing = pending(checkpoint)) {
-        // A deployment that reaches the gate later adopts the request, so a denial reaches it.
+        // The deployment that will consume the grant is the requester that counts from now on.
         if (deployment_id && existing->deployment_id != deployment_id) {
             existing->deployment_id = deployment_id;
+            existing->requested_by = requested_by;
             update(*existing);
         }
         return *existing;
@@ -281,14 +290,17 @@ approval_record approval_manager::grant(const std::string& checkpoint, const ide
     const auto ttl = input.ttl.value_or(policy_.default_ttl);
     if (ttl.count() < 1 || ttl > policy_.max_ttl)
         invalid("ttl_s", "expected between 1 and " + std::to_string(policy_.max_ttl.count()) + " seconds");
-    if (auto existing = live_grant(checkpoint))
+    auto record = pending(checkpoint);
+    // A grant the pending requester could not use (the four-eyes rule) must not block the one
+    // they can: only a usable grant makes another one pointless.
+    for (const auto& existing : live_grants(checkpoint)) {
+        if (record && !usable_by(existing, record->requested_by)) continue;
         throw engine_error{engine_error::kind::conflict, "ALREADY_GRANTED",
                            "checkpoint '" + checkpoint + "' already has an unused grant by " +
-                               existing->approved_by.value_or("?") + " until " + existing->expires_at.value_or("?") +
+                               existing.approved_by.value_or("?") + " until " + existing.expires_at.value_or("?") +
                                "; revoke it with DELETE /api/v1/approvals/" + checkpoint + " to grant anew",
-                           {{"approval_id", existing->id}}};
-
-    auto record = pending(checkpoint);
+                           {{"approval_id", existing.id}}};
+    }
     if (record && policy_.four_eyes && item.destructive && record->requested_by == approver)
         throw engine_error{engine_error::kind::forbidden, "FOUR_EYES",
                            "you requested this run of the destructive checkpoint '" + checkpoint +
@@ -370,14 +382,17 @@ approval_record approval_manager::revoke(const std::string& checkpoint, const id
     return *record;
 }
 
+bool approval_manager::usable_by(const approval_record& grant, const std::optional<std::string>& requester) const
+{
+    const raydeploy::checkpoint* item = catalog_.find(grant.checkpoint);
+    return !(policy_.four_eyes && item && item->destructive && requester && grant.approved_by == requester);
+}
+
 std::optional<approval_record> approval_manager::usable_grant(std::string_view checkpoint, const std::string& requester)
 {
-    auto grant = live_grant(checkpoint);
-    if (!grant) return std::nullopt;
-    const raydeploy::checkpoint* item = catalog_.find(checkpoint);
-    if (policy_.four_eyes && item && item->destructive && grant->approved_by == requester)
-        return std::nullopt;
-    return grant;
+    for (auto& grant : live_grants(checkpoint))
+        if (usable_by(grant, requester)) return grant;
+    return std::nullopt;
 }
 
 void approval_manager::consume(const std::string& approval_id, const std::string& execution_id,
@@ -391,6 +406,18 @@ void approval_manager::consume(const std::string& approval_id, const std::string
     record->decided_by = consumer;
     update(*record);
     changed(*record, "approval.consumed");
+}
+
+void approval_manager::withdraw_for_deployment(const std::string& deployment_id, const std::string& reason)
+{
+    for (auto& record : select("WHERE state = 'pending' AND deployment_id = ?", deployment_id)) {
+        record.state = approval_state::withdrawn;
+        record.decided_at = now_timestamp();
+        record.decided_by = record.requested_by;
+        record.reason = reason;
+        update(record);
+        changed(record, "approval.withdrawn");
+    }
 }
 
 void approval_manager::expire_due()

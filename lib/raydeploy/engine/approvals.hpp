@@ -3,7 +3,8 @@
 // One row per decision process. A run or deployment that reaches a gated checkpoint without a
 // grant leaves a `pending` request; an approver turns it into a `granted` grant (or grants ahead
 // of any request), or `denied`s it. A grant is `consumed` by exactly one execution, can be
-// `revoked` while unused, and `expired` when its TTL passes. Every change is stored, published
+// `revoked` while unused, and `expired` when its TTL passes. A request whose deployment ended
+// without it (cancelled, failed elsewhere) is `withdrawn`, so nobody grants a run nobody awaits. Every change is stored, published
 // as an `approval.*` event, and wakes whoever waits on approvals (deployments at a gate).
 //
 // @par Thread safety
@@ -25,7 +26,7 @@
 
 namespace raydeploy {
 
-enum class approval_state { pending, granted, consumed, denied, revoked, expired };
+enum class approval_state { pending, granted, consumed, denied, revoked, expired, withdrawn };
 std::string_view to_string(approval_state state);
 
 struct approval_record {
@@ -75,13 +76,15 @@ public:
 
     std::optional<approval_record> get(std::string_view id);
     std::optional<approval_record> pending(std::string_view checkpoint);
-    // The checkpoint's grant that is unused and not expired.
+    // The checkpoint's grants that are unused and not expired, oldest first; live_grant the first.
+    std::vector<approval_record> live_grants(std::string_view checkpoint);
     std::optional<approval_record> live_grant(std::string_view checkpoint);
     std::vector<approval_record> all_pending();
     std::vector<approval_record> all_live_grants();
 
-    // Records that `requested_by` wants to run the gated `checkpoint` (one pending request per
-    // checkpoint: an existing one is returned as it is).
+    // Records that `requested_by` wants to run the gated `checkpoint`. There is one pending
+    // request per checkpoint: a deployment reaching the gate adopts an existing one (it becomes
+    // the requester, for the four-eyes rule), otherwise the existing one is returned as it is.
     approval_record request(const std::string& checkpoint, const std::string& requested_by,
                             std::optional<std::string> deployment_id);
 
@@ -97,6 +100,8 @@ public:
     // or when the four-eyes rule forbids it (the requester granted it themselves).
     std::optional<approval_record> usable_grant(std::string_view checkpoint, const std::string& requester);
     void consume(const std::string& approval_id, const std::string& execution_id, const std::string& consumer);
+    // Withdraws the pending request a deployment waited on, when the deployment ends without it.
+    void withdraw_for_deployment(const std::string& deployment_id, const std::string& reason);
 
     // Marks grants whose TTL passed as expired (the timer calls it every second).
     void expire_due();
@@ -108,6 +113,7 @@ public:
 
 private:
     const checkpoint& gated(const std::string& checkpoint_name) const;
+    bool usable_by(const approval_record& grant, const std::optional<std::string>& requester) const;
     std::vector<approval_record> select(std::string_view where, std::string_view value);
     void insert(const approval_record& record);
     void update(const approval_record& record);

@@ -484,6 +484,9 @@ void deployment_manager::finish(active_deployment& active, deployment_status sta
     if (!reason.empty()) record.status_reason = reason;
     else if (status == deployment_status::succeeded) record.status_reason.reset();
     save(record);
+    if (status != deployment_status::succeeded)
+        approvals_.withdraw_for_deployment(record.id, "deployment " + record.id + " ended " +
+                                                          std::string{to_string(status)} + " without it");
     announce(record);
     log::info("deployment finished", {{"deployment_id", record.id}, {"status", to_string(status)}});
     // The coroutine that owns `active` returns right after this; erase once it is done with it.

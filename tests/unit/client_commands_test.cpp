@@ -1,0 +1,270 @@
+// The client commands without a service: server URLs, option parsing, the approval prompt, and
+// how outcomes map to exit codes.
+#include "raydeploy/cli/api_client.hpp"
+#include "raydeploy/cli/cli.hpp"
+#include "raydeploy/cli/client_commands.hpp"
+#include "raydeploy/util/errors.hpp"
+
+#include "support/test_support.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <sstream>
+
+using namespace raydeploy::cli;
+using raydeploy::config_error;
+using raydeploy::test::temp_dir;
+
+namespace {
+
+struct result {
+    int code;
+    std::string out;
+    std::string err;
+};
+
+result run_in_process(const std::vector<std::string>& args)
+{
+    std::ostringstream out, err;
+    const int code = raydeploy::cli::run(args, out, err);
+    return {code, out.str(), err.str()};
+}
+
+bool contains(const std::string& text, std::string_view needle) { return text.find(needle) != std::string::npos; }
+
+// A loopback port nobody listens on: bound, then released.
+std::uint16_t closed_port()
+{
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor acceptor{io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+    return acceptor.local_endpoint().port();
+}
+
+std::string config_error_of(std::string_view url)
+{
+    try {
+        parse_server_url(url);
+    } catch (const config_error& e) {
+        return e.what();
+    }
+    return "<accepted>";
+}
+
+gate_answer prompt(const std::string& input, const gate_info& gate, std::string* shown = nullptr)
+{
+    std::istringstream in{input};
+    std::ostringstream out;
+    auto answer = prompt_for_gate(in, out, gate);
+    if (shown) *shown = out.str();
+    return answer;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(client_commands)
+
+BOOST_AUTO_TEST_CASE(server_urls)
+{
+    const auto plain = parse_server_url("http://127.0.0.1:8000");
+    BOOST_TEST(plain.host == "127.0.0.1");
+    BOOST_TEST(plain.port == "8000");
+    BOOST_TEST(plain.prefix == "");
+    BOOST_TEST(plain.text() == "http://127.0.0.1:8000");
+
+    const auto defaults = parse_server_url("http://raydeploy.internal/");
+    BOOST_TEST(defaults.port == "80");
+    BOOST_TEST(defaults.prefix == "");
+
+    const auto proxied = parse_server_url("http://proxy:8080/raydeploy/");
+    BOOST_TEST(proxied.prefix == "/raydeploy");
+    BOOST_TEST(proxied.text() == "http://proxy:8080/raydeploy");
+
+    const auto ipv6 = parse_server_url("http://[::1]:9000");
+    BOOST_TEST(ipv6.host == "::1");
+    BOOST_TEST(ipv6.text() == "http://[::1]:9000");
+
+    BOOST_TEST(contains(config_error_of("https://example.com"), "https is not supported yet"));
+    BOOST_TEST(contains(config_error_of("127.0.0.1:8000"), "http://HOST:PORT"));
+    BOOST_TEST(contains(config_error_of("http://host:99999"), "port"));
+    BOOST_TEST(contains(config_error_of("http://host:0"), "port"));
+    BOOST_TEST(contains(config_error_of("http://:80"), "no host"));
+    BOOST_TEST(contains(config_error_of("http://user:pw@host:80"), "RAYDEPLOY_TOKEN"));
+    BOOST_TEST(contains(config_error_of("http://host:80/?x=1"), "no query"));
+}
+
+BOOST_AUTO_TEST_CASE(exit_codes)
+{
+    BOOST_TEST(exit_code_for_status("succeeded") == 0);
+    BOOST_TEST(exit_code_for_status("failed") == 1);
+    BOOST_TEST(exit_code_for_status("timed_out") == 1);
+    BOOST_TEST(exit_code_for_status("interrupted") == 1);
+    BOOST_TEST(exit_code_for_status("denied") == 3);
+    BOOST_TEST(exit_code_for_status("cancelled") == 4);
+
+    BOOST_TEST(exit_code_for_http_status(404) == 2);
+    BOOST_TEST(exit_code_for_http_status(422) == 2);
+    BOOST_TEST(exit_code_for_http_status(409) == 1);
+    BOOST_TEST(exit_code_for_http_status(500) == 1);
+
+    // The typed client errors, as every client command maps them.
+    std::ostringstream err;
+    BOOST_TEST(run_client_command(err, [] () -> int { throw service_unreachable{"down"}; }) == 5);
+    BOOST_TEST(run_client_command(err, [] () -> int { throw authentication_error{401, "UNAUTHENTICATED", "who?"}; }) == 5);
+    BOOST_TEST(run_client_command(err, [] () -> int { throw service_error{404, "CHECKPOINT_NOT_FOUND", "no"}; }) == 2);
+    BOOST_TEST(run_client_command(err, [] () -> int { throw service_error{409, "ALREADY_RUNNING", "busy"}; }) == 1);
+    BOOST_TEST(contains(err.str(), "raydeploy: error: down\n"), err.str());
+    BOOST_TEST(contains(err.str(), "(401 UNAUTHENTICATED): who?"), err.str());
+}
+
+BOOST_AUTO_TEST_CASE(extra_vars)
+{
+    BOOST_TEST(parse_extra_vars(R"({"a": 1, "b": "x"})").at("a").as_int64() == 1);
+    temp_dir dir;
+    const auto file = dir.write_file("vars.json", R"({"from_file": true})");
+    BOOST_TEST(parse_extra_vars("@" + file.string()).at("from_file").as_bool());
+    BOOST_CHECK_EXCEPTION(parse_extra_vars("[1, 2]"), config_error,
+                          [](const config_error& e) { return contains(e.what(), "expected a JSON object"); });
+    BOOST_CHECK_EXCEPTION(parse_extra_vars("{nope"), config_error,
+                          [](const config_error& e) { return contains(e.what(), "not valid JSON"); });
+    BOOST_CHECK_EXCEPTION(parse_extra_vars("@" + (dir.path() / "absent.json").string()), config_error,
+                          [](const config_error& e) { return contains(e.what(), "cannot be read"); });
+}
+
+BOOST_AUTO_TEST_CASE(token_sources)
+{
+    namespace po = boost::program_options;
+    po::options_description options;
+    options.add_options()("token-file", po::value<std::string>());
+    const auto parse = [&](const std::vector<std::string>& args) {
+        po::variables_map vm;
+        po::store(po::command_line_parser(args).options(options).run(), vm);
+        return vm;
+    };
+    temp_dir dir;
+    const auto file = dir.write_file("token", "  rdp_from_file  \nsecond line\n");
+    const auto empty = dir.write_file("empty", "\n");
+
+    BOOST_TEST(!token_from(parse({}), {}).has_value());
+    BOOST_TEST(*token_from(parse({}), {{"RAYDEPLOY_TOKEN", "rdp_env"}}) == "rdp_env");
+    // The flag wins over the environment.
+    BOOST_TEST(*token_from(parse({"--token-file", file.string()}), {{"RAYDEPLOY_TOKEN", "rdp_env"}}) == "rdp_from_file");
+    BOOST_CHECK_THROW(token_from(parse({"--token-file", empty.string()}), {}), config_error);
+    BOOST_CHECK_THROW(token_from(parse({"--token-file", (dir.path() / "absent").string()}), {}), config_error);
+}
+
+BOOST_AUTO_TEST_CASE(prompt_for_a_destructive_gate_wants_the_name)
+{
+    const gate_info gate{"cleanup-existing", true, {"DESTRUCTIVE: stops Ray"}, ""};
+    std::string shown;
+    auto answer = prompt("cleanup-existing\nreplacing the cluster\n", gate, &shown);
+    BOOST_TEST((answer.decision == gate_answer::kind::approve));
+    BOOST_TEST(answer.reason == "replacing the cluster");
+    BOOST_TEST(contains(shown, "DESTRUCTIVE: stops Ray"), shown);
+    BOOST_TEST(contains(shown, "Type the checkpoint's name (cleanup-existing)"), shown);
+
+    // "y" is not the name: not approved; then the operator denies, giving a reason after an empty answer.
+    answer = prompt("y\nyes\n\nnot today\n", gate, &shown);
+    BOOST_TEST((answer.decision == gate_answer::kind::deny));
+    BOOST_TEST(answer.reason == "not today");
+    BOOST_TEST(contains(shown, "A reason is required"), shown);
+
+    // Declining both leaves it waiting; so does the end of input.
+    BOOST_TEST((prompt("\n\n", gate).decision == gate_answer::kind::wait));
+    BOOST_TEST((prompt("", gate).decision == gate_answer::kind::wait));
+    BOOST_TEST((prompt("cleanup-existing\n", gate).decision == gate_answer::kind::wait));  // no reason
+}
+
+BOOST_AUTO_TEST_CASE(prompt_for_a_plain_gate_takes_yes)
+{
+    const gate_info gate{"docker-installation", false, {}, ""};
+    std::string shown;
+    const auto answer = prompt("y\nroutine upgrade\n", gate, &shown);
+    BOOST_TEST((answer.decision == gate_answer::kind::approve));
+    BOOST_TEST(answer.reason == "routine upgrade");
+    BOOST_TEST(contains(shown, "Approve it? [y/N]"), shown);
+}
+
+BOOST_AUTO_TEST_CASE(approve_command_for_ci_logs)
+{
+    const auto server = parse_server_url("http://10.0.0.5:8000");
+    const std::string with_token = approve_curl_command(server, "cleanup-existing", true, true);
+    BOOST_TEST(with_token ==
+               "curl -sS -X POST 'http://10.0.0.5:8000/api/v1/approvals/cleanup-existing' -H 'Content-Type: "
+               "application/json' -H \"Authorization: Bearer $RAYDEPLOY_TOKEN\" -d "
+               "'{\"reason\":\"WHY\",\"acknowledge_risks\":true}'");
+    const std::string open = approve_curl_command(server, "docker-installation", false, false);
+    BOOST_TEST(!contains(open, "Authorization"), open);
+    BOOST_TEST(!contains(open, "acknowledge_risks"), open);
+    BOOST_TEST(contains(open, "\"approved_by\":\"YOUR NAME\""), open);
+}
+
+BOOST_AUTO_TEST_CASE(usage_errors_exit_2)
+{
+    const auto no_name = run_in_process({"run", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(no_name.code == exit_usage);
+    BOOST_TEST(contains(no_name.err, "raydeploy run NAME"), no_name.err);
+
+    const auto two_names = run_in_process({"run", "a", "b", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(two_names.code == exit_usage, two_names.err);
+
+    const auto https = run_in_process({"executions", "--server", "https://example.com"});
+    BOOST_TEST(https.code == exit_usage);
+    BOOST_TEST(contains(https.err, "https is not supported yet"), https.err);
+
+    const auto format = run_in_process({"executions", "--format", "xml", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(format.code == exit_usage);
+    BOOST_TEST(contains(format.err, "--format must be text or json"), format.err);
+
+    const auto modes = run_in_process({"status", "--health-only", "--checkpoint", "x", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(modes.code == exit_usage);
+    BOOST_TEST(contains(modes.err, "exclude each other"), modes.err);
+
+    const auto vars = run_in_process({"run", "x", "--extra-vars", "[]", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(vars.code == exit_usage);
+    BOOST_TEST(contains(vars.err, "--extra-vars"), vars.err);
+
+    const auto timeout = run_in_process({"deploy", "--approval-timeout", "soon", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(timeout.code == exit_usage);
+    BOOST_TEST(contains(timeout.err, "--approval-timeout 'soon'"), timeout.err);
+
+    const auto reason = run_in_process({"approve", "x", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(reason.code == exit_usage);
+    BOOST_TEST(contains(reason.err, "--reason is required"), reason.err);
+
+    const auto unknown = run_in_process({"logs", "--colour"});
+    BOOST_TEST(unknown.code == exit_usage);
+    BOOST_TEST(contains(unknown.err, "run 'raydeploy logs --help'"), unknown.err);
+}
+
+BOOST_AUTO_TEST_CASE(unreachable_service_exits_5)
+{
+    const std::string server = "http://127.0.0.1:" + std::to_string(closed_port());
+    const auto answer = run_in_process({"status", "--server", server});
+    BOOST_TEST(answer.code == exit_unreachable);
+    BOOST_TEST(contains(answer.err, "cannot reach the raydeploy service at " + server), answer.err);
+    BOOST_TEST(contains(answer.err, "--server or RAYDEPLOY_SERVER"), answer.err);
+}
+
+BOOST_AUTO_TEST_CASE(help_documents_the_exit_codes)
+{
+    for (const char* command : {"run", "deploy", "resume", "approve", "deny", "status", "executions", "logs", "cancel"}) {
+        const auto help = run_in_process({command, "--help"});
+        BOOST_TEST_CONTEXT(command)
+        {
+            BOOST_TEST(help.code == 0);
+            BOOST_TEST(contains(help.out, "Usage: raydeploy " + std::string{command}), help.out);
+            BOOST_TEST(contains(help.out, "3  approval denied or expired"), help.out);
+            BOOST_TEST(contains(help.out, "5  service unreachable or authentication failed"), help.out);
+            BOOST_TEST(contains(help.out, "--server"), help.out);
+            BOOST_TEST(contains(help.out, "--state-dir"), help.out);
+            BOOST_TEST(!contains(help.out, "--heartbeat"), help.out);  // a test knob, not advertised
+        }
+    }
+    const auto global = run_in_process({"--help"});
+    BOOST_TEST(contains(global.out, "3 approval denied or expired"), global.out);
+    BOOST_TEST(contains(global.out, "unreachable or authentication failed"), global.out);
+    BOOST_TEST(contains(global.out, "deploy"), global.out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
