@@ -413,8 +413,12 @@ BOOST_AUTO_TEST_CASE(cancel_at_a_gate_and_auto_approve)
     service_process service{pipeline_options(who, scratch.path() / "marker")};
     const clients c{service.port(), who};
 
-    const std::string waiting = start_deployment(c.otto, R"({"checkpoints": ["gate-light", "first"]})");
-    check_awaiting(wait_awaiting(c.viewer, waiting, "gate-light"), "gate-light", service.port(), false);
+    // Given out of order, they run in catalog order (the dependency order).
+    const std::string waiting = start_deployment(c.otto, R"({"checkpoints": ["gate-destructive", "gate-light"]})");
+    const json::object at_gate = wait_awaiting(c.viewer, waiting, "gate-light");
+    check_awaiting(at_gate, "gate-light", service.port(), false);
+    BOOST_TEST(strings_of(at_gate.at("checkpoints")) == (std::vector<std::string>{"gate-light", "gate-destructive"}),
+               boost::test_tools::per_element());
     const auto cancel = c.otto.post("/api/v1/deployments/" + waiting + "/cancel");
     BOOST_TEST_REQUIRE(cancel.result_int() == 202, cancel.body());
     const json::object cancelled = wait_finished(c.viewer, waiting);

@@ -205,6 +205,11 @@ deployment_record deployment_manager::start(deployment_request request, const id
             names.push_back(name);
         }
         if (names.empty()) invalid("checkpoints", "name at least one checkpoint, or leave the field out for all of them");
+        // The catalog's order is the dependency order (prerequisites before what needs them).
+        std::vector<std::string> ordered;
+        for (const auto& item : catalog_.checkpoints())
+            if (seen.count(item.name)) ordered.push_back(item.name);
+        names = std::move(ordered);
     } else {
         for (const auto& item : catalog_.checkpoints()) names.push_back(item.name);
     }
