@@ -23,20 +23,6 @@ std::int64_t milliseconds_since(steady::time_point start)
 }
 bool contains(std::string_view haystack, std::string_view needle) { return haystack.find(needle) != std::string_view::npos; }
 
-// "2026-11-21T23:33:11.316Z" as milliseconds since the epoch; -1 when it has another shape.
-std::int64_t timestamp_ms(const json::value& value)
-{
-    if (!value.is_string()) return -1;
-    std::tm tm{};
-    int millis = 0;
-    const std::string s{value.get_string()};
-    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                    &tm.tm_min, &tm.tm_sec, &millis) != 7)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + millis;
-}
 
 std::set<std::string> keys_of(const json::object& object)
 {

@@ -1,6 +1,10 @@
 // Test helpers: temp directories, the raydeploy binary as a child process, a bounded HTTP client.
 #include "support/test_support.hpp"
 
+#include "raydeploy/cli/cli.hpp"
+#include <cstdio>
+#include <ctime>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -1165,6 +1169,27 @@ std::vector<json::object> replay_events(const api_client& client, std::string_vi
     beast::error_code ignored;
     beast::get_lowest_layer(ws).socket().close(ignored);
     return events;
+}
+
+cli_result run_cli_in_process(const std::vector<std::string>& args)
+{
+    std::ostringstream out, err;
+    const int code = raydeploy::cli::run(args, out, err);
+    return {code, out.str(), err.str()};
+}
+
+std::int64_t timestamp_ms(const boost::json::value& value)
+{
+    if (!value.is_string()) return -1;
+    std::tm tm{};
+    int millis = 0;
+    const std::string s{value.get_string()};
+    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                    &tm.tm_min, &tm.tm_sec, &millis) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + millis;
 }
 
 }  // namespace raydeploy::test

@@ -133,6 +133,14 @@ cli_result run_cli(const std::vector<std::string>& args, const env_map& env = {}
                    const std::optional<fs::path>& cwd = std::nullopt, std::chrono::milliseconds timeout = 15s,
                    std::source_location where = std::source_location::current());
 
+// Runs the CLI inside the test process (raydeploy::cli::run with captured streams): for commands
+// that need no child process of their own.
+cli_result run_cli_in_process(const std::vector<std::string>& args);
+
+// "2026-11-21T23:33:11.316Z" (the service's timestamp format) as milliseconds since the epoch;
+// -1 for any other value.
+std::int64_t timestamp_ms(const boost::json::value& value);
+
 // A client connection to 127.0.0.1:port. Every operation is bounded by its timeout; a timeout
 // cancels the operation but leaves the socket open, so a test can go on using it.
 class http_connection {

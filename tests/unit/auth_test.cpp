@@ -3,6 +3,7 @@
 #include "raydeploy/auth/tokens.hpp"
 #include "raydeploy/cli/cli.hpp"
 #include "raydeploy/http/response.hpp"
+#include "support/test_support.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <yaml-cpp/yaml.h>
@@ -10,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+using raydeploy::test::run_cli_in_process;
 using namespace raydeploy;
 
 BOOST_TEST_DONT_PRINT_LOG_VALUE(raydeploy::role)
@@ -38,18 +40,7 @@ api::api_error rejection(const token_authenticator& auth, const api::request& re
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
-struct cli_output {
-    int code;
-    std::string out;
-    std::string err;
-};
 
-cli_output run_cli_in_process(const std::vector<std::string>& args)
-{
-    std::ostringstream out, err;
-    const int code = cli::run(args, out, err);
-    return {code, out.str(), err.str()};
-}
 
 }  // namespace
 
@@ -164,7 +155,7 @@ BOOST_AUTO_TEST_CASE(missing_malformed_and_unknown_tokens_are_401)
 BOOST_AUTO_TEST_CASE(token_create_prints_the_token_and_a_matching_entry)
 {
     const auto result = run_cli_in_process({"token", "create", "--name", "ci", "--role", "operator"});
-    BOOST_TEST_REQUIRE(result.code == cli::exit_ok, result.err);
+    BOOST_TEST_REQUIRE(result.exit_code == cli::exit_ok, result.err);
     const auto newline = result.out.find('\n');
     BOOST_TEST_REQUIRE(newline != std::string::npos);
     const std::string token = result.out.substr(0, newline);
@@ -193,23 +184,23 @@ BOOST_AUTO_TEST_CASE(token_create_prints_the_token_and_a_matching_entry)
 BOOST_AUTO_TEST_CASE(token_create_usage_errors_exit_2)
 {
     const auto bad_role = run_cli_in_process({"token", "create", "--name", "ci", "--role", "superuser"});
-    BOOST_TEST(bad_role.code == cli::exit_usage);
+    BOOST_TEST(bad_role.exit_code == cli::exit_usage);
     BOOST_TEST(contains(bad_role.err, "viewer, operator, approver, admin"), bad_role.err);
     BOOST_TEST(bad_role.out.empty(), "no token is printed for a failed command");
 
     const auto no_name = run_cli_in_process({"token", "create", "--role", "admin"});
-    BOOST_TEST(no_name.code == cli::exit_usage);
+    BOOST_TEST(no_name.exit_code == cli::exit_usage);
     BOOST_TEST(contains(no_name.err, "--name and --role are required"), no_name.err);
 
     const auto bad_name = run_cli_in_process({"token", "create", "--name", "a:b", "--role", "admin"});
-    BOOST_TEST(bad_name.code == cli::exit_usage);
+    BOOST_TEST(bad_name.exit_code == cli::exit_usage);
 
     const auto no_action = run_cli_in_process({"token", "--name", "ci", "--role", "admin"});
-    BOOST_TEST(no_action.code == cli::exit_usage);
+    BOOST_TEST(no_action.exit_code == cli::exit_usage);
     BOOST_TEST(contains(no_action.err, "expected 'create'"), no_action.err);
 
     const auto help = run_cli_in_process({"token", "--help"});
-    BOOST_TEST(help.code == cli::exit_ok);
+    BOOST_TEST(help.exit_code == cli::exit_ok);
     BOOST_TEST(contains(help.out, "--role"));
 }
 

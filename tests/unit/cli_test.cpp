@@ -10,22 +10,12 @@
 
 #include <sstream>
 
+using raydeploy::test::run_cli_in_process;
 using raydeploy::test::temp_dir;
 
 namespace {
 
-struct cli_result {
-    int code;
-    std::string out;
-    std::string err;
-};
 
-cli_result run_cli_in_process(const std::vector<std::string>& args)
-{
-    std::ostringstream out, err;
-    const int code = raydeploy::cli::run(args, out, err);
-    return {code, out.str(), err.str()};
-}
 
 const std::string catalog_path = std::string{RAYDEPLOY_SOURCE_DIR} + "/playbooks/checkpoints.yaml";
 
@@ -37,31 +27,31 @@ BOOST_AUTO_TEST_CASE(version_and_help)
 {
     BOOST_TEST(run_cli_in_process({"--version"}).out.rfind("raydeploy ", 0) == 0u);
     const auto help = run_cli_in_process({"--help"});
-    BOOST_TEST(help.code == 0);
+    BOOST_TEST(help.exit_code == 0);
     BOOST_TEST(help.out.find("serve") != std::string::npos);
     BOOST_TEST(help.out.find("checkpoints") != std::string::npos);
     BOOST_TEST(run_cli_in_process({"help", "checkpoints"}).out.find("--format") != std::string::npos);
     BOOST_TEST(run_cli_in_process({"serve", "--help"}).out.find("RAYDEPLOY_HTTP_IDLE_TIMEOUT") != std::string::npos);
-    BOOST_TEST(run_cli_in_process({}).code == raydeploy::cli::exit_usage);
+    BOOST_TEST(run_cli_in_process({}).exit_code == raydeploy::cli::exit_usage);
 }
 
 BOOST_AUTO_TEST_CASE(usage_errors_exit_2_with_a_hint)
 {
     const auto unknown = run_cli_in_process({"deploy-everything"});
-    BOOST_TEST(unknown.code == raydeploy::cli::exit_usage);
+    BOOST_TEST(unknown.exit_code == raydeploy::cli::exit_usage);
     BOOST_TEST(unknown.err.find("unknown command 'deploy-everything'; run 'raydeploy --help'") != std::string::npos);
     const auto bad_option = run_cli_in_process({"checkpoints", "--colour"});
-    BOOST_TEST(bad_option.code == raydeploy::cli::exit_usage);
+    BOOST_TEST(bad_option.exit_code == raydeploy::cli::exit_usage);
     BOOST_TEST(bad_option.err.find("run 'raydeploy checkpoints --help'") != std::string::npos);
     const auto bad_format = run_cli_in_process({"checkpoints", "--catalog", catalog_path, "--format", "xml"});
-    BOOST_TEST(bad_format.code == raydeploy::cli::exit_usage);
+    BOOST_TEST(bad_format.exit_code == raydeploy::cli::exit_usage);
     BOOST_TEST(bad_format.err.find("--format must be text or json") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(checkpoints_json_is_the_api_document)
 {
     const auto result = run_cli_in_process({"checkpoints", "--catalog", catalog_path, "--format", "json"});
-    BOOST_TEST_REQUIRE(result.code == 0);
+    BOOST_TEST_REQUIRE(result.exit_code == 0);
     const auto expected = raydeploy::api::checkpoint_list_json(raydeploy::load_catalog(catalog_path));
     BOOST_TEST(boost::json::parse(result.out) == boost::json::value(expected));
 }
@@ -69,7 +59,7 @@ BOOST_AUTO_TEST_CASE(checkpoints_json_is_the_api_document)
 BOOST_AUTO_TEST_CASE(checkpoints_table_shows_the_flags)
 {
     const auto result = run_cli_in_process({"checkpoints", "--catalog", catalog_path});
-    BOOST_TEST_REQUIRE(result.code == 0);
+    BOOST_TEST_REQUIRE(result.exit_code == 0);
     std::istringstream lines(result.out);
     std::string header, line;
     std::getline(lines, header);
@@ -90,7 +80,7 @@ BOOST_AUTO_TEST_CASE(catalog_errors_exit_2_and_name_the_file)
     temp_dir dir;
     const auto file = dir.write_file("bad.yaml", "checkpoints:\n  - {name: x, playbook: nope.yml, description: d, timeout: 1}\n");
     const auto result = run_cli_in_process({"checkpoints", "--catalog", file.string()});
-    BOOST_TEST(result.code == raydeploy::cli::exit_usage);
+    BOOST_TEST(result.exit_code == raydeploy::cli::exit_usage);
     BOOST_TEST(result.err.find("raydeploy: error: " + file.string() + ":2:") != std::string::npos);
 }
 
@@ -101,13 +91,13 @@ BOOST_AUTO_TEST_CASE(check_config_validates_without_serving)
                                                              std::string{RAYDEPLOY_SOURCE_DIR} +
                                                              "/playbooks/inventory/local.yml\nstate_dir: state\n");
     const auto ok = run_cli_in_process({"serve", "--config", config.string(), "--check-config"});
-    BOOST_TEST(ok.code == 0);
+    BOOST_TEST(ok.exit_code == 0);
     BOOST_TEST(ok.out.find("configuration OK") != std::string::npos);
     BOOST_TEST(ok.out.find("catalog: 6 checkpoints") != std::string::npos);
     BOOST_TEST(!std::filesystem::exists(dir.path() / "state"));  // validation creates nothing
 
     const auto bad = run_cli_in_process({"serve", "--config", config.string(), "--listen", "nowhere", "--check-config"});
-    BOOST_TEST(bad.code == raydeploy::cli::exit_usage);
+    BOOST_TEST(bad.exit_code == raydeploy::cli::exit_usage);
     BOOST_TEST(bad.err.find("--listen: expected HOST:PORT") != std::string::npos);
 }
 

@@ -12,24 +12,14 @@
 
 #include <sstream>
 
+using raydeploy::test::run_cli_in_process;
 using namespace raydeploy::cli;
 using raydeploy::config_error;
 using raydeploy::test::temp_dir;
 
 namespace {
 
-struct result {
-    int code;
-    std::string out;
-    std::string err;
-};
 
-result run_in_process(const std::vector<std::string>& args)
-{
-    std::ostringstream out, err;
-    const int code = raydeploy::cli::run(args, out, err);
-    return {code, out.str(), err.str()};
-}
 
 bool contains(const std::string& text, std::string_view needle) { return text.find(needle) != std::string::npos; }
 
@@ -201,47 +191,47 @@ BOOST_AUTO_TEST_CASE(approve_command_for_ci_logs)
 
 BOOST_AUTO_TEST_CASE(usage_errors_exit_2)
 {
-    const auto no_name = run_in_process({"run", "--server", "http://127.0.0.1:1"});
-    BOOST_TEST(no_name.code == exit_usage);
+    const auto no_name = run_cli_in_process({"run", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(no_name.exit_code == exit_usage);
     BOOST_TEST(contains(no_name.err, "raydeploy run NAME"), no_name.err);
 
-    const auto two_names = run_in_process({"run", "a", "b", "--server", "http://127.0.0.1:1"});
-    BOOST_TEST(two_names.code == exit_usage, two_names.err);
+    const auto two_names = run_cli_in_process({"run", "a", "b", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(two_names.exit_code == exit_usage, two_names.err);
 
-    const auto https = run_in_process({"executions", "--server", "https://example.com"});
-    BOOST_TEST(https.code == exit_usage);
+    const auto https = run_cli_in_process({"executions", "--server", "https://example.com"});
+    BOOST_TEST(https.exit_code == exit_usage);
     BOOST_TEST(contains(https.err, "https is not supported yet"), https.err);
 
-    const auto format = run_in_process({"executions", "--format", "xml", "--server", "http://127.0.0.1:1"});
-    BOOST_TEST(format.code == exit_usage);
+    const auto format = run_cli_in_process({"executions", "--format", "xml", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(format.exit_code == exit_usage);
     BOOST_TEST(contains(format.err, "--format must be text or json"), format.err);
 
-    const auto modes = run_in_process({"status", "--health-only", "--checkpoint", "x", "--server", "http://127.0.0.1:1"});
-    BOOST_TEST(modes.code == exit_usage);
+    const auto modes = run_cli_in_process({"status", "--health-only", "--checkpoint", "x", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(modes.exit_code == exit_usage);
     BOOST_TEST(contains(modes.err, "exclude each other"), modes.err);
 
-    const auto vars = run_in_process({"run", "x", "--extra-vars", "[]", "--server", "http://127.0.0.1:1"});
-    BOOST_TEST(vars.code == exit_usage);
+    const auto vars = run_cli_in_process({"run", "x", "--extra-vars", "[]", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(vars.exit_code == exit_usage);
     BOOST_TEST(contains(vars.err, "--extra-vars"), vars.err);
 
-    const auto timeout = run_in_process({"deploy", "--approval-timeout", "soon", "--server", "http://127.0.0.1:1"});
-    BOOST_TEST(timeout.code == exit_usage);
+    const auto timeout = run_cli_in_process({"deploy", "--approval-timeout", "soon", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(timeout.exit_code == exit_usage);
     BOOST_TEST(contains(timeout.err, "--approval-timeout 'soon'"), timeout.err);
 
-    const auto reason = run_in_process({"approve", "x", "--server", "http://127.0.0.1:1"});
-    BOOST_TEST(reason.code == exit_usage);
+    const auto reason = run_cli_in_process({"approve", "x", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(reason.exit_code == exit_usage);
     BOOST_TEST(contains(reason.err, "--reason is required"), reason.err);
 
-    const auto unknown = run_in_process({"logs", "--colour"});
-    BOOST_TEST(unknown.code == exit_usage);
+    const auto unknown = run_cli_in_process({"logs", "--colour"});
+    BOOST_TEST(unknown.exit_code == exit_usage);
     BOOST_TEST(contains(unknown.err, "run 'raydeploy logs --help'"), unknown.err);
 }
 
 BOOST_AUTO_TEST_CASE(unreachable_service_exits_5)
 {
     const std::string server = "http://127.0.0.1:" + std::to_string(closed_port());
-    const auto answer = run_in_process({"status", "--server", server});
-    BOOST_TEST(answer.code == exit_unreachable);
+    const auto answer = run_cli_in_process({"status", "--server", server});
+    BOOST_TEST(answer.exit_code == exit_unreachable);
     BOOST_TEST(contains(answer.err, "cannot reach the raydeploy service at " + server), answer.err);
     BOOST_TEST(contains(answer.err, "--server or RAYDEPLOY_SERVER"), answer.err);
 }
@@ -249,10 +239,10 @@ BOOST_AUTO_TEST_CASE(unreachable_service_exits_5)
 BOOST_AUTO_TEST_CASE(help_documents_the_exit_codes)
 {
     for (const char* command : {"run", "deploy", "resume", "approve", "deny", "status", "executions", "logs", "cancel"}) {
-        const auto help = run_in_process({command, "--help"});
+        const auto help = run_cli_in_process({command, "--help"});
         BOOST_TEST_CONTEXT(command)
         {
-            BOOST_TEST(help.code == 0);
+            BOOST_TEST(help.exit_code == 0);
             BOOST_TEST(contains(help.out, "Usage: raydeploy " + std::string{command}), help.out);
             BOOST_TEST(contains(help.out, "3  approval denied or expired"), help.out);
             BOOST_TEST(contains(help.out, "5  service unreachable or authentication failed"), help.out);
@@ -261,7 +251,7 @@ BOOST_AUTO_TEST_CASE(help_documents_the_exit_codes)
             BOOST_TEST(!contains(help.out, "--heartbeat"), help.out);  // a test knob, not advertised
         }
     }
-    const auto global = run_in_process({"--help"});
+    const auto global = run_cli_in_process({"--help"});
     BOOST_TEST(contains(global.out, "3 approval denied or expired"), global.out);
     BOOST_TEST(contains(global.out, "unreachable or authentication failed"), global.out);
     BOOST_TEST(contains(global.out, "deploy"), global.out);

@@ -97,16 +97,22 @@ net::awaitable<void> connect(beast::tcp_stream& stream, const server_url& server
     if (connect_ec) throw_network(server, "connecting", connect_ec, timeouts.connect);
 }
 
-net::awaitable<api_response> exchange(server_url server, client_timeouts timeouts, request_type req)
+// Connects and sends `req`. One deadline covers the exchange from here on: a service that
+// accepts but never answers is as unreachable as one that refuses.
+net::awaitable<void> send_request(beast::tcp_stream& stream, const server_url& server, const client_timeouts& timeouts,
+                                  request_type& req)
 {
-    beast::tcp_stream stream{co_await net::this_coro::executor};
     co_await connect(stream, server, timeouts);
-    // One deadline for the whole exchange: a service that accepts but never answers is as
-    // unreachable as one that refuses.
     stream.expires_after(timeouts.request);
     auto [write_ec, written] = co_await http::async_write(stream, req, nothrow_awaitable);
     (void)written;
     if (write_ec) throw_network(server, "sending the request", write_ec, timeouts.request);
+}
+
+net::awaitable<api_response> exchange(server_url server, client_timeouts timeouts, request_type req)
+{
+    beast::tcp_stream stream{co_await net::this_coro::executor};
+    co_await send_request(stream, server, timeouts, req);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     // Logs are the largest answers (the service sends up to 64 MiB of one).
@@ -133,11 +139,7 @@ net::awaitable<api_response> stream_body(server_url server, client_timeouts time
                                          const std::function<void(std::string_view)>* sink)
 {
     beast::tcp_stream stream{co_await net::this_coro::executor};
-    co_await connect(stream, server, timeouts);
-    stream.expires_after(timeouts.request);
-    auto [write_ec, written] = co_await http::async_write(stream, req, nothrow_awaitable);
-    (void)written;
-    if (write_ec) throw_network(server, "sending the request", write_ec, timeouts.request);
+    co_await send_request(stream, server, timeouts, req);
 
     beast::flat_buffer buffer;
     http::response_parser<http::buffer_body> parser;

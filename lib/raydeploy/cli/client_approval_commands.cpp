@@ -19,6 +19,37 @@ std::string optional_field(const boost::json::object& record, std::string_view k
     return value.empty() ? std::string{} : ", " + std::string{label} + " " + value;
 }
 
+// The checkpoint and the reason both decisions need.
+struct decision {
+    po::variables_map options;
+    std::string checkpoint;
+    std::string reason;
+};
+
+// Adds NAME and --reason to `spec`, parses `args`; on a usage problem sets `code` and returns nothing.
+std::optional<decision> parse_decision(client_command_spec& spec, std::string_view reason_help,
+                                       const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                                       int& code)
+{
+    spec.visible.add_options()("reason", po::value<std::string>()->value_name("TEXT"), std::string{reason_help}.c_str());
+    spec.hidden.add_options()("checkpoint", po::value<std::string>());
+    spec.positional.add("checkpoint", 1);
+    auto vm = parse_client_command(spec, args, out, err, code);
+    if (!vm) return std::nullopt;
+    const std::string command{spec.name};
+    if (!vm->count("checkpoint")) {
+        code = usage_error(err, command, "which checkpoint? usage: raydeploy " + command + " NAME --reason TEXT");
+        return std::nullopt;
+    }
+    if (!vm->count("reason") || (*vm)["reason"].as<std::string>().empty()) {
+        code = usage_error(err, command, "--reason is required: it is recorded with the decision");
+        return std::nullopt;
+    }
+    const std::string checkpoint = (*vm)["checkpoint"].as<std::string>();
+    const std::string reason = (*vm)["reason"].as<std::string>();
+    return decision{std::move(*vm), checkpoint, reason};
+}
+
 }  // namespace
 
 int approve_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err)
@@ -27,24 +58,17 @@ int approve_command(const std::vector<std::string>& args, std::ostream& out, std
                              "Grants an approval of a gated checkpoint: the next run of it (or the deployment\n"
                              "waiting at it) may go ahead. A grant is used by exactly one execution and\n"
                              "expires after --ttl. A destructive checkpoint needs --acknowledge-risks."};
-    spec.visible.add_options()("reason", po::value<std::string>()->value_name("TEXT"),
-                               "why it may run (required; recorded with the grant)")(
-        "acknowledge-risks", "confirm the impact summary of a destructive checkpoint")(
+    spec.visible.add_options()("acknowledge-risks", "confirm the impact summary of a destructive checkpoint")(
         "ttl", po::value<std::string>()->value_name("DURATION"), "how long the grant stays usable (service default: 1h)")(
         "as", po::value<std::string>()->value_name("NAME"),
         "who approves, when the service runs without tokens (default: $USER); with a token the service "
         "takes the name from it");
-    spec.hidden.add_options()("checkpoint", po::value<std::string>());
-    spec.positional.add("checkpoint", 1);
     int code = 0;
-    const auto vm = parse_client_command(spec, args, out, err, code);
-    if (!vm) return code;
-    if (!vm->count("checkpoint"))
-        return usage_error(err, "approve", "which checkpoint? usage: raydeploy approve NAME --reason TEXT");
-    if (!vm->count("reason") || (*vm)["reason"].as<std::string>().empty())
-        return usage_error(err, "approve", "--reason is required: it is recorded with the approval");
-    const std::string name = (*vm)["checkpoint"].as<std::string>();
-    const std::string reason = (*vm)["reason"].as<std::string>();
+    auto parsed = parse_decision(spec, "why it may run (required; recorded with the grant)", args, out, err, code);
+    if (!parsed) return code;
+    const po::variables_map* vm = &parsed->options;
+    const std::string& name = parsed->checkpoint;
+    const std::string& reason = parsed->reason;
     std::optional<std::chrono::seconds> ttl;
     if (vm->count("ttl")) {
         ttl = std::chrono::duration_cast<std::chrono::seconds>(duration_option(*vm, "ttl", {}));
@@ -75,19 +99,13 @@ int deny_command(const std::vector<std::string>& args, std::ostream& out, std::o
     client_command_spec spec{"deny", "NAME --reason TEXT [OPTIONS]",
                              "Denies the pending approval request of a gated checkpoint: the run or the\n"
                              "deployment waiting for it fails closed (its follower exits 3)."};
-    spec.visible.add_options()("reason", po::value<std::string>()->value_name("TEXT"),
-                               "why it must not run (required; recorded with the decision)");
-    spec.hidden.add_options()("checkpoint", po::value<std::string>());
-    spec.positional.add("checkpoint", 1);
     int code = 0;
-    const auto vm = parse_client_command(spec, args, out, err, code);
-    if (!vm) return code;
-    if (!vm->count("checkpoint"))
-        return usage_error(err, "deny", "which checkpoint? usage: raydeploy deny NAME --reason TEXT");
-    if (!vm->count("reason") || (*vm)["reason"].as<std::string>().empty())
-        return usage_error(err, "deny", "--reason is required: it is recorded with the decision");
-    const std::string name = (*vm)["checkpoint"].as<std::string>();
-    const std::string reason = (*vm)["reason"].as<std::string>();
+    auto parsed = parse_decision(spec, "why it must not run (required; recorded with the decision)", args, out, err,
+                                 code);
+    if (!parsed) return code;
+    const po::variables_map* vm = &parsed->options;
+    const std::string& name = parsed->checkpoint;
+    const std::string& reason = parsed->reason;
 
     return run_client_command(err, [&] {
         const auto connection = service_connection::open(*vm, err);
