@@ -440,7 +440,12 @@ BOOST_AUTO_TEST_CASE(deny_refuses_a_pending_request)
     BOOST_TEST(record.at("approved_by").is_null());
 
     BOOST_TEST(s.viewer.get_object("/api/v1/approvals").at("pending") == json::array{});
-    BOOST_TEST(s.viewer.get_object("/api/v1/approvals/gate-light").at("pending").is_null());
+    const json::object check = s.viewer.get_object("/api/v1/approvals/gate-light");
+    BOOST_TEST(check.at("pending").is_null());
+    // What a waiting requester reads to learn that its request was denied.
+    BOOST_TEST_REQUIRE(check.at("last_decision").is_object(), json::serialize(check));
+    BOOST_TEST(text(object_at(check, "last_decision"), "id") == pending_id);
+    BOOST_TEST(text(object_at(check, "last_decision"), "state") == "denied");
     const auto twice = s.alice.post("/api/v1/approvals/gate-light/deny", R"({"reason": "again"})");
     BOOST_TEST(twice.result_int() == 404, twice.body());
     BOOST_TEST(error_field_of(twice) == "NO_PENDING_REQUEST");

@@ -49,6 +49,7 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
                    for (auto& [key, value] : approval_info(*item)) body[key] = value;
                    body["pending"] = optional_record(state->approvals->pending(name));
                    body["grant"] = optional_record(state->approvals->live_grant(name));
+                   body["last_decision"] = optional_record(state->approvals->last_decision(name));
                    co_return json_response(http::status::ok, body);
                });
 

@@ -189,20 +189,20 @@ follower::gate_outcome follower::wait_for_grant(const gate_info& gate, const std
 {
     show_gate(gate);
     const auto deadline = steady_clock::now() + options_.approval_timeout;
-    bool seen_pending = false;
     for (;;) {
         const auto state = api_.get_json("/api/v1/approvals/" + gate.checkpoint).as_object();
         if (const auto* grant = state.if_contains("grant"); grant && grant->is_object()) return gate_outcome::granted;
         const auto* pending = state.if_contains("pending");
-        const bool has_pending = pending && pending->is_object();
-        if (has_pending) {
-            const auto& request = pending->get_object();
-            if (json_string(request, "state") == "denied") return gate_outcome::denied;
-            if (approval_id.empty() || json_string(request, "id") == approval_id) seen_pending = true;
+        const bool ours_pending = pending && pending->is_object() &&
+                                  (approval_id.empty() || json_string(pending->get_object(), "id") == approval_id);
+        if (!ours_pending) {
+            // What became of our request: denied ends the wait; anything else (its grant went to
+            // another run, it was withdrawn) means asking again, which the caller's retry does.
+            const auto* last = state.if_contains("last_decision");
+            const bool ours_decided = last && last->is_object() && json_string(last->get_object(), "id") == approval_id;
+            if (ours_decided && json_string(last->get_object(), "state") == "denied") return gate_outcome::denied;
+            return gate_outcome::granted;
         }
-        // Our request left the pending list without a grant to show for it: it was decided against.
-        const bool ours_gone = !has_pending || (!approval_id.empty() && json_string(pending->get_object(), "id") != approval_id);
-        if (ours_gone && (seen_pending || !approval_id.empty())) return gate_outcome::denied;
         if (steady_clock::now() >= deadline) return gate_outcome::timed_out;
         wait(std::max(options_.poll, std::chrono::milliseconds{1000}));
     }
@@ -255,7 +255,7 @@ int follower::run_checkpoint(const std::string& name, const json::object& body)
             continue;
         case gate_outcome::denied:
             printer_.error("the approval request" + (approval_id.empty() ? "" : " " + approval_id) + " of " + name +
-                               " was denied (or its grant went to another run); nothing ran",
+                               " was denied; nothing ran",
                            now());
             printer_.finish(now());
             return exit_approval;

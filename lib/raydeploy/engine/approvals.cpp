@@ -173,6 +173,14 @@ std::optional<approval_record> approval_manager::live_grant(std::string_view che
     return live.front();
 }
 
+std::optional<approval_record> approval_manager::last_decision(std::string_view checkpoint)
+{
+    auto rows = select("WHERE checkpoint = ? AND decided_at IS NOT NULL ORDER BY decided_at DESC, rowid DESC LIMIT 1",
+                       checkpoint);
+    if (rows.empty()) return std::nullopt;
+    return rows.front();
+}
+
 std::vector<approval_record> approval_manager::all_pending()
 {
     return select("WHERE state = 'pending' ORDER BY created_at", "");

@@ -79,6 +79,9 @@ public:
     // The checkpoint's grants that are unused and not expired, oldest first; live_grant the first.
     std::vector<approval_record> live_grants(std::string_view checkpoint);
     std::optional<approval_record> live_grant(std::string_view checkpoint);
+    // The checkpoint's record that most recently stopped being pending or usable (denied,
+    // consumed, revoked, expired, withdrawn): what became of a request that is no longer pending.
+    std::optional<approval_record> last_decision(std::string_view checkpoint);
     std::vector<approval_record> all_pending();
     std::vector<approval_record> all_live_grants();
 
