@@ -10,10 +10,11 @@ settings in_process(settings config)
 {
     // Only this process talks to it: a free loopback port, and no tokens, since the user already
     // holds the state directory itself. The service's own log would interleave with the command's
-    // output, so it only speaks up for warnings.
+    // output (and its warnings are about serving others, such as open mode), so it only speaks up
+    // for errors; what goes wrong in a run reaches the command through the API.
     config.listen = listen_address{"127.0.0.1", 0};
     config.auth.tokens.clear();
-    if (config.log_level < log::level::warn) config.log_level = log::level::warn;
+    if (config.log_level < log::level::error) config.log_level = log::level::error;
     log::configure(config.log_level, config.log_format);
     return config;
 }
