@@ -1,6 +1,6 @@
 // Suite executions: running checkpoints of tests/fixtures/ansible through the REST API, with the
 // real ansible-playbook against local "hosts": results, events, logs, timeouts, cancel, queueing,
-// refusals and listing.
+// refusals, listing, and what checkpoints publish (results per node, summary, report).
 #include "support/test_support.hpp"
 
 #include <boost/json.hpp>
@@ -682,6 +682,135 @@ BOOST_AUTO_TEST_CASE(list_filters_by_checkpoint_and_status_and_pages_newest_firs
         const auto res = http_get(port, "/api/v1/executions" + bad);
         BOOST_TEST(res.result_int() == 400, bad << ": " << res.body());
         BOOST_TEST(error_field_of(res) == "INVALID_PARAMETER", bad);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(results_per_node_and_summary_are_stored_with_the_execution)
+{
+    service_process service{fixture_service_options()};
+    const auto port = service.port();
+    const std::string id = start_execution(port, "results");
+    const std::string plain = start_execution(port, "succeed", R"({"limit": "host1"})");
+    const json::object execution = wait_for_execution(port, id, {"succeeded", "failed", "cancelled", "timed_out"});
+    BOOST_TEST_CONTEXT("execution: " << json::serialize(execution))
+    {
+        BOOST_TEST(text(execution, "status") == "succeeded");
+        BOOST_TEST(execution.at("has_report") == json::value(false));
+        const json::object& results = object_at(execution, "results");
+        // Only the contract's keys: raydeploy_node per host and raydeploy_summary.
+        BOOST_TEST((keys_of(results) == std::set<std::string>{"nodes", "summary"}));
+        const json::object& nodes = object_at(results, "nodes");
+        BOOST_TEST((keys_of(nodes) == std::set<std::string>{"host1", "host2", "host3"}));
+        for (const auto& host : local_hosts) {
+            BOOST_TEST_CONTEXT("host " << host)
+            {
+                const json::object& node = object_at(nodes, host);
+                BOOST_TEST(text(node, "hostname") == host);
+                BOOST_TEST(text(node, "role") == (host == "host1" ? "head" : "worker"));
+                BOOST_TEST(integer(node, "cpus") == 2);
+                BOOST_TEST(text(object_at(node, "ports"), "6379") == "free");
+                BOOST_TEST(node.at("problems").as_array().empty());
+                BOOST_TEST(!node.contains("raydeploy_fixture_other"));
+            }
+        }
+        BOOST_TEST(results.at("summary") == json::parse(R"({"nodes": 3, "all_ok": true})"));
+    }
+    // The list shows the same.
+    const auto listed = json_object_of(http_get(port, "/api/v1/executions?checkpoint=results"));
+    BOOST_TEST(listed.at("executions").as_array().at(0).as_object().at("results") == execution.at("results"));
+
+    // A playbook that publishes nothing has empty results of the same shape.
+    const json::object nothing = wait_for_execution(port, plain, {"succeeded", "failed", "cancelled", "timed_out"});
+    BOOST_TEST(nothing.at("results") == json::parse(R"({"nodes": {}, "summary": null})"), json::serialize(nothing));
+    BOOST_TEST(nothing.at("has_report") == json::value(false));
+
+    BOOST_TEST_CONTEXT("the report route's errors")
+    {
+        const auto none = http_get(port, "/api/v1/executions/" + id + "/report");
+        BOOST_TEST(none.result_int() == 404);
+        BOOST_TEST(error_field_of(none) == "REPORT_NOT_FOUND");
+        const std::string message = text(json_object_of(none), "message");
+        BOOST_TEST(contains(message, id), message);
+        BOOST_TEST(contains(message, "only final-validation writes a report"), message);
+        BOOST_TEST(contains(message, "GET /api/v1/executions?checkpoint=final-validation&limit=1"), message);
+        const auto none_markdown = http_get(port, "/api/v1/executions/" + id + "/report?format=markdown");
+        BOOST_TEST(none_markdown.result_int() == 404);
+        BOOST_TEST(error_field_of(none_markdown) == "REPORT_NOT_FOUND");
+
+        const auto bad_format = http_get(port, "/api/v1/executions/" + id + "/report?format=xml");
+        BOOST_TEST(bad_format.result_int() == 400);
+        BOOST_TEST(error_field_of(bad_format) == "INVALID_PARAMETER");
+        BOOST_TEST(text(json_object_of(bad_format), "parameter") == "format");
+
+        const auto unknown = http_get(port, "/api/v1/executions/ex-00000000000000000000/report");
+        BOOST_TEST(unknown.result_int() == 404);
+        BOOST_TEST(error_field_of(unknown) == "EXECUTION_NOT_FOUND");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(report_is_served_as_json_and_markdown_and_survives_a_restart)
+{
+    temp_dir state{"raydeploy-results"};
+    auto options = fixture_service_options();
+    options.state_dir = state.path() / "state";
+    const json::value expected_report = json::parse(
+        R"({"title": "Fixture report", "checks": [{"name": "first", "passed": true}, {"name": "second", "passed": true}]})");
+    const std::string expected_markdown =
+        "# Fixture report\n\n| check | result |\n|---|---|\n| first | passed |\n| second | passed |\n";
+
+    std::string id;
+    std::string other;
+    json::object before;
+    const auto check_report = [&](std::uint16_t port) {
+        const auto as_json = http_get(port, "/api/v1/executions/" + id + "/report");
+        BOOST_TEST_REQUIRE(as_json.result_int() == 200, as_json.body());
+        BOOST_TEST(std::string{as_json[http::field::content_type]}.starts_with("application/json"));
+        BOOST_TEST(parse_json(as_json.body()) == expected_report, as_json.body());
+        const auto explicit_json = http_get(port, "/api/v1/executions/" + id + "/report?format=json");
+        BOOST_TEST(parse_json(explicit_json.body()) == expected_report, explicit_json.body());
+
+        const auto as_markdown = http_get(port, "/api/v1/executions/" + id + "/report?format=markdown");
+        BOOST_TEST_REQUIRE(as_markdown.result_int() == 200, as_markdown.body());
+        BOOST_TEST(std::string{as_markdown[http::field::content_type]}.starts_with("text/markdown"));
+        BOOST_TEST(as_markdown.body() == expected_markdown);
+        const auto accepted = http_request(port, http::verb::get, "/api/v1/executions/" + id + "/report", {},
+                                           {{"Accept", "text/markdown"}});
+        BOOST_TEST(accepted.result_int() == 200);
+        BOOST_TEST(std::string{accepted[http::field::content_type]}.starts_with("text/markdown"));
+        BOOST_TEST(accepted.body() == expected_markdown);
+    };
+
+    {
+        service_process service{options};
+        const auto port = service.port();
+        id = start_execution(port, "report");
+        before = wait_for_execution(port, id, {"succeeded", "failed", "cancelled", "timed_out"});
+        BOOST_TEST_CONTEXT("execution: " << json::serialize(before))
+        {
+            BOOST_TEST(text(before, "status") == "succeeded");
+            BOOST_TEST(before.at("has_report") == json::value(true));
+            BOOST_TEST(before.at("results") ==
+                       json::parse(R"({"nodes": {"host1": {"role": "head"}}, "summary": {"passed": 2, "failed": 0}})"));
+            // The execution shows that there is a report, not the report itself.
+            BOOST_TEST(!before.contains("report"));
+        }
+        check_report(port);
+        // Another execution without a report points at this one.
+        other = start_execution(port, "succeed", R"({"limit": "host1"})");
+        wait_for_execution(port, other, {"succeeded", "failed", "cancelled", "timed_out"});
+        const auto none = http_get(port, "/api/v1/executions/" + other + "/report");
+        BOOST_TEST(error_field_of(none) == "REPORT_NOT_FOUND");
+        BOOST_TEST(contains(text(json_object_of(none), "message"), "GET /api/v1/executions/" + id + "/report"), none.body());
+    }
+    BOOST_TEST_CONTEXT("after a restart")
+    {
+        service_process service{options};
+        const auto port = service.port();
+        const json::object after = get_execution(port, id);
+        BOOST_TEST(after.at("results") == before.at("results"), json::serialize(after));
+        BOOST_TEST(after.at("has_report") == json::value(true));
+        check_report(port);
+        BOOST_TEST(get_execution(port, other).at("has_report") == json::value(false));
     }
 }
 

@@ -148,6 +148,8 @@ bool has_flag(const std::vector<std::string>& args, std::string_view flag)
 }  // namespace
 
 fs::path source_dir() { return fs::path{RAYDEPLOY_SOURCE_DIR}; }
+
+std::vector<std::string> child_environment_for(const env_map& extra) { return child_environment(extra); }
 fs::path binary_path() { return fs::path{RAYDEPLOY_BINARY}; }
 
 std::string read_file(const fs::path& file)

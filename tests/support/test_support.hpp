@@ -133,6 +133,10 @@ cli_result run_cli(const std::vector<std::string>& args, const env_map& env = {}
                    const std::optional<fs::path>& cwd = std::nullopt, std::chrono::milliseconds timeout = 15s,
                    std::source_location where = std::source_location::current());
 
+// The environment run_cli and service_process give their child: the inherited one minus
+// RAYDEPLOY_*, plus `extra`, as "NAME=value" strings (for tests that start the binary themselves).
+std::vector<std::string> child_environment_for(const env_map& extra);
+
 // Runs the CLI inside the test process (raydeploy::cli::run with captured streams): for commands
 // that need no child process of their own.
 cli_result run_cli_in_process(const std::vector<std::string>& args);

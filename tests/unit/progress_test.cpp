@@ -6,10 +6,20 @@
 
 namespace json = boost::json;
 using raydeploy::execution_progress;
+using raydeploy::extract_checkpoint_results;
 
 namespace {
 
 void feed(execution_progress& progress, const char* text) { progress.observe(json::parse(text).as_object()); }
+
+json::object object_of(const char* text) { return json::parse(text).as_object(); }
+
+bool mentions(const std::vector<std::string>& warnings, std::string_view needle)
+{
+    for (const auto& warning : warnings)
+        if (warning.find(needle) != std::string::npos) return true;
+    return false;
+}
 
 }  // namespace
 
@@ -90,6 +100,98 @@ BOOST_AUTO_TEST_CASE(tolerates_missing_and_mistyped_fields)
     feed(progress, R"({"event":"runner_on_failed","event_data":"not an object"})");
     feed(progress, R"({"event":"playbook_on_stats","event_data":{"ok":{"h":"x"}}})");
     BOOST_TEST(progress.host_summary().at("h").at("ok") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(results_take_raydeploy_node_per_host_summary_and_report_and_nothing_else)
+{
+    const auto published = extract_checkpoint_results(object_of(R"({
+        "ok": {"h1": 2, "h2": 2, "h3": 1},
+        "artifact_data": {"raydeploy_summary": {"nodes": 2}, "other": 1,
+                          "raydeploy_report": {"json": {"title": "T"}, "markdown": "# T\n"}},
+        "artifact_data_per_host": {"h1": {"raydeploy_node": {"role": "head", "cpus": 4}, "other": 2},
+                                   "h2": {"raydeploy_node": {"role": "worker"}},
+                                   "h3": {"other": 3}}})"));
+    BOOST_TEST(published.results == object_of(R"({"nodes": {"h1": {"role": "head", "cpus": 4}, "h2": {"role": "worker"}},
+                                                  "summary": {"nodes": 2}})"));
+    BOOST_TEST(published.report.json.value() == json::parse(R"({"title": "T"})"));
+    BOOST_TEST(published.report.markdown.value() == "# T\n");
+    BOOST_TEST(published.warnings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(results_of_a_playbook_that_published_nothing_are_empty)
+{
+    for (const char* data : {R"({})", R"({"artifact_data": {}, "artifact_data_per_host": "odd"})",
+                             R"({"artifact_data": {"raydeploy_report": null}})"}) {
+        BOOST_TEST_CONTEXT(data)
+        {
+            const auto published = extract_checkpoint_results(object_of(data));
+            BOOST_TEST(published.results == object_of(R"({"nodes": {}, "summary": null})"));
+            BOOST_TEST(published.report.empty());
+            BOOST_TEST(published.warnings.empty());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(results_the_plugin_cut_are_named_in_warnings)
+{
+    const auto published = extract_checkpoint_results(object_of(R"({
+        "artifact_data": {"_raydeploy_truncated": true, "size": 70000},
+        "artifact_data_per_host": {"_raydeploy_truncated": true, "size": 90000}})"));
+    BOOST_TEST(published.results.at("nodes").as_object().empty());
+    BOOST_TEST(published.results.at("summary").is_null());
+    BOOST_TEST(published.report.empty());
+    BOOST_TEST_REQUIRE(published.warnings.size() == 2u);
+    BOOST_TEST(mentions(published.warnings, "RAYDEPLOY_EVENT_RES_LIMIT"));
+    BOOST_TEST(mentions(published.warnings, "70000 bytes"));
+    BOOST_TEST(mentions(published.warnings, "raydeploy_node of every host"));
+    BOOST_TEST(published.results.at("warnings").as_array().size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(results_and_report_parts_over_the_limit_are_left_out)
+{
+    const std::string big(300, 'x');
+    json::object data = object_of(R"({"artifact_data": {"raydeploy_summary": {"ok": true}},
+                                      "artifact_data_per_host": {"h1": {"raydeploy_node": {}}}})");
+    data["artifact_data"].as_object()["raydeploy_report"] = json::object{{"json", json::object{{"text", big}}}, {"markdown", "# ok"}};
+    data["artifact_data_per_host"].as_object()["h1"].as_object()["raydeploy_node"].as_object()["blob"] = big;
+
+    const auto published = extract_checkpoint_results(data, 200);
+    BOOST_TEST(published.results.at("nodes").as_object().empty());
+    BOOST_TEST(published.results.at("summary").is_null());
+    BOOST_TEST(!published.report.json.has_value());
+    BOOST_TEST(published.report.markdown.value() == "# ok");
+    BOOST_TEST(published.warnings.size() == 2u);
+    BOOST_TEST(mentions(published.warnings, "raydeploy_report.json is"));
+    BOOST_TEST(mentions(published.warnings, "over the limit of 200 bytes"));
+    BOOST_TEST(published.results.at("warnings").as_array().size() == 2u);
+
+    // Within the limit everything is kept.
+    const auto roomy = extract_checkpoint_results(data);
+    BOOST_TEST(roomy.warnings.empty());
+    BOOST_TEST(std::string{roomy.results.at("nodes").as_object().at("h1").as_object().at("blob").as_string()} == big);
+}
+
+BOOST_AUTO_TEST_CASE(report_of_the_wrong_shape_is_ignored_with_a_warning)
+{
+    const auto not_object = extract_checkpoint_results(object_of(R"({"artifact_data": {"raydeploy_report": "text"}})"));
+    BOOST_TEST(not_object.report.empty());
+    BOOST_TEST(mentions(not_object.warnings, "raydeploy_report is not an object"));
+    const auto markdown_number = extract_checkpoint_results(
+        object_of(R"({"artifact_data": {"raydeploy_report": {"json": [1, 2], "markdown": 3}}})"));
+    BOOST_TEST(markdown_number.report.json.value() == json::parse("[1, 2]"));
+    BOOST_TEST(!markdown_number.report.markdown.has_value());
+    BOOST_TEST(mentions(markdown_number.warnings, "markdown is not a string"));
+}
+
+BOOST_AUTO_TEST_CASE(stats_event_sets_the_results)
+{
+    execution_progress progress;
+    feed(progress, R"({"event":"playbook_on_task_start","event_data":{"task":"t"}})");
+    BOOST_TEST(!progress.results().has_value());
+    feed(progress, R"({"event":"playbook_on_stats","event_data":{"ok":{"h1":1},
+        "artifact_data":{"raydeploy_summary":"fine"},"artifact_data_per_host":{"h1":{"raydeploy_node":{"a":1}}}}})");
+    BOOST_TEST_REQUIRE(progress.results().has_value());
+    BOOST_TEST(progress.results()->results == object_of(R"({"nodes": {"h1": {"a": 1}}, "summary": "fine"})"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,4 +1,4 @@
-// Execution routes: run a checkpoint, list and read executions, cancel, events, log.
+// Execution routes: run a checkpoint, list and read executions, cancel, events, log, report.
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/engine/approvals.hpp"
@@ -82,6 +82,45 @@ net::awaitable<void> follow_log(beast::tcp_stream& stream, std::function<void()>
     co_await net::async_write(stream, http::make_chunk_last(), nothrow_awaitable);
 }
 
+// Whether the caller asked for the report as Markdown: ?format=markdown, or without `format`,
+// an Accept header naming text/markdown. 400 INVALID_PARAMETER for another format.
+bool wants_markdown(const request_context& ctx)
+{
+    if (const auto format = ctx.query("format")) {
+        if (*format == "markdown") return true;
+        if (*format == "json") return false;
+        invalid_parameter("format", "expected json (the default) or markdown, got '" + *format + "'");
+    }
+    const auto accept = ctx.req.find(http::field::accept);
+    return accept != ctx.req.end() && accept->value().find("text/markdown") != beast::string_view::npos;
+}
+
+// 404 REPORT_NOT_FOUND, saying where a report is to be found.
+[[noreturn]] void report_not_found(const std::shared_ptr<const service_state>& state, const execution_record& record,
+                                   const execution_report& report, bool markdown)
+{
+    std::string message = "execution " + record.id + " (" + record.checkpoint + ")";
+    if (!report.empty()) {
+        message += markdown ? " has its report only as JSON; leave out format=markdown"
+                            : " has its report only as Markdown; ask for it with ?format=markdown";
+        throw api_error{http::status::not_found, "REPORT_NOT_FOUND", message};
+    }
+    message += " has no report";
+    if (!is_final(record.status))
+        message += " yet: it is " + std::string{to_string(record.status)} + ", and a report is stored when its playbook ends";
+    message += "; only final-validation writes a report";
+    execution_filter latest;
+    latest.with_report = true;
+    latest.limit = 1;
+    const auto with_report = engine(state).list(latest);
+    if (!with_report.empty() && with_report.front().id != record.id)
+        message += ": the latest one is execution " + with_report.front().id + " (" + with_report.front().checkpoint +
+                   "), GET /api/v1/executions/" + with_report.front().id + "/report";
+    else
+        message += ": look at its latest execution, GET /api/v1/executions?checkpoint=final-validation&limit=1";
+    throw api_error{http::status::not_found, "REPORT_NOT_FOUND", message};
+}
+
 }  // namespace
 
 void add_execution_routes(router& routes, const std::shared_ptr<const service_state>& state)
@@ -146,6 +185,18 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         }
         body += "]}\n";
         co_return text_response(http::status::ok, std::move(body), "application/json");
+    });
+
+    routes.add(http::verb::get, "/api/v1/executions/{id}/report", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+        const execution_record record = existing(state, ctx.path_param("id"));
+        const bool markdown = wants_markdown(ctx);
+        const execution_report report = engine(state).report(record.id).value_or(execution_report{});
+        if (markdown && !report.markdown) report_not_found(state, record, report, true);
+        if (!markdown && !report.json) report_not_found(state, record, report, false);
+        auto res = markdown ? text_response(http::status::ok, *report.markdown, "text/markdown; charset=utf-8")
+                            : json_response(http::status::ok, *report.json);
+        res.set(http::field::vary, "Accept");
+        co_return res;
     });
 
     routes.add(http::verb::get, "/api/v1/executions/{id}/log", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {

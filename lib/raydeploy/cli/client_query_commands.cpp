@@ -88,6 +88,45 @@ void print_execution(std::ostream& out, const json::object& execution)
     }
 }
 
+// A published value for one line: strings as they are, anything else as compact JSON.
+std::string value_text(const json::value& value)
+{
+    return value.is_string() ? std::string{value.get_string()} : json::serialize(value);
+}
+
+// "key=value key=value" for an object, compact JSON for anything else.
+std::string facts_text(const json::value& value)
+{
+    if (!value.is_object()) return value_text(value);
+    std::string out;
+    for (const auto& [key, item] : value.get_object()) {
+        if (!out.empty()) out += ' ';
+        out += std::string{key} + "=" + value_text(item);
+    }
+    return out.empty() ? "-" : out;
+}
+
+// What the checkpoint published (results per node, summary), and where its report is.
+void print_results(std::ostream& out, const json::object& execution, const std::string& report_hint)
+{
+    const auto* results = execution.if_contains("results");
+    if (!results || !results->is_object()) return;
+    const auto& object = results->get_object();
+    const auto* nodes = object.if_contains("nodes");
+    if (nodes && nodes->is_object() && !nodes->get_object().empty()) {
+        out << "  results:\n";
+        for (const auto& [host, node] : nodes->get_object())
+            out << "    " << std::left << std::setw(20) << std::string{host} << " " << facts_text(node) << "\n";
+    }
+    if (const auto* summary = object.if_contains("summary"); summary && !summary->is_null())
+        out << "  summary:  " << facts_text(*summary) << "\n";
+    if (const auto* warnings = object.if_contains("warnings"); warnings && warnings->is_array())
+        for (const auto& warning : warnings->get_array())
+            if (warning.is_string()) out << "  warning:  " << std::string{warning.get_string()} << "\n";
+    const auto* has_report = execution.if_contains("has_report");
+    if (has_report && has_report->is_bool() && has_report->get_bool()) out << "  report:   " << report_hint << "\n";
+}
+
 void print_approval_check(std::ostream& out, const json::object& check)
 {
     const auto* required = check.if_contains("approval_required");
@@ -126,7 +165,7 @@ int status_command(const std::vector<std::string>& args, std::ostream& out, std:
                              "a checkpoint, the service's health, or whether a checkpoint needs an approval\n"
                              "and has one."};
     spec.visible.add_options()("checkpoint", po::value<std::string>()->value_name("NAME"),
-                               "the latest execution of this checkpoint, with its details")(
+                               "the latest execution of this checkpoint, with its details and results")(
         "health-only", "only whether the service answers, and the cluster's health")(
         "approval-check", po::value<std::string>()->value_name("NAME"),
         "the checkpoint's approval policy, pending request and current grant");
@@ -184,10 +223,18 @@ int status_command(const std::vector<std::string>& args, std::ostream& out, std:
             }
             const std::string id = json_string(items->get_array().front().as_object(), "execution_id");
             const auto execution = api.get_json("/api/v1/executions/" + id);
-            if (*as_json)
+            if (*as_json) {
                 out << json::serialize(execution) << "\n";
-            else
+            } else {
                 print_execution(out, execution.as_object());
+                const std::string report = "/api/v1/executions/" + id + "/report";
+                std::string hint = "GET " + report + " (JSON; ?format=markdown for Markdown)";
+                if (!connection.in_process()) {
+                    hint += "\n            curl -s '" + api.server().text() + report + "?format=markdown'";
+                    if (api.has_token()) hint += " -H \"Authorization: Bearer $RAYDEPLOY_TOKEN\"";
+                }
+                print_results(out, execution.as_object(), hint);
+            }
             return exit_ok;
         }
         const auto cluster = api.get_json("/api/v1/cluster/status");

@@ -67,6 +67,14 @@ boost::json::object to_json(const execution_record& record)
         {"error", record.error ? boost::json::value(*record.error) : boost::json::value(nullptr)},
         {"final_counter", record.final_counter ? boost::json::value(*record.final_counter) : boost::json::value(nullptr)},
     };
+    // Always the same shape, also for runs that published nothing (or never got to their recap).
+    boost::json::object results{{"nodes", boost::json::object{}}, {"summary", nullptr}};
+    if (auto* nodes = record.results.if_contains("nodes"); nodes && nodes->is_object()) results["nodes"] = *nodes;
+    if (auto* summary = record.results.if_contains("summary")) results["summary"] = *summary;
+    if (auto* warnings = record.results.if_contains("warnings"); warnings && warnings->is_array() && !warnings->get_array().empty())
+        results["warnings"] = *warnings;
+    out["results"] = std::move(results);
+    out["has_report"] = record.has_report;
     return out;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -45,10 +46,24 @@ struct execution_record {
     boost::json::object host_summary;  // host -> {"ok", "changed", "failures", "unreachable", ...}
     std::optional<boost::json::object> error;  // {"task", "host", "message"} for a failure
     std::optional<std::int64_t> final_counter;
+    // What the checkpoint published with set_stats (see checkpoint_results in progress.hpp):
+    // {"nodes": {host: raydeploy_node}, "summary": raydeploy_summary, "warnings": [...]}; `{}`
+    // until the playbook's recap arrives.
+    boost::json::object results;
+    // Whether a report (raydeploy_report) is stored; its body is read with execution_store::report.
+    bool has_report = false;
     // The process group of a running ansible-playbook and what identifies it across restarts.
     std::optional<int> pgid;
     std::optional<std::string> boot_id;
     std::optional<std::int64_t> process_start;
+};
+
+// The report a checkpoint published (final-validation): its JSON document and its Markdown
+// rendering, each optional.
+struct execution_report {
+    std::optional<boost::json::value> json;
+    std::optional<std::string> markdown;
+    bool empty() const { return !json && !markdown; }
 };
 
 // The API's view of an execution (process details stay internal).

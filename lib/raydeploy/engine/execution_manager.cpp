@@ -330,6 +330,17 @@ void execution_manager::on_ansible_event(active_run& run, std::string_view line)
         event_name == "playbook_on_stats") {
         run.record.progress = run.progress.progress();
         run.record.host_summary = run.progress.host_summary();
+        if (event_name == "playbook_on_stats" && run.progress.results()) {
+            const checkpoint_results& published = *run.progress.results();
+            for (const auto& warning : published.warnings)
+                log::warn("checkpoint results left out",
+                          {{"execution_id", run.record.id}, {"checkpoint", run.record.checkpoint}, {"reason", warning}});
+            run.record.results = published.results;
+            if (!published.report.empty()) {
+                store_.save_report(run.record.id, published.report);
+                run.record.has_report = true;
+            }
+        }
         store_.update(run.record);
     }
 }

@@ -60,6 +60,8 @@ public:
 
     std::optional<execution_record> get(std::string_view id) { return store_.get(id); }
     std::vector<execution_record> list(const execution_filter& filter) { return store_.list(filter); }
+    // The execution's stored report: nullopt for an unknown execution, empty when it has none.
+    std::optional<execution_report> report(std::string_view id) { return store_.report(id); }
 
     // The execution's text output (stdout and stderr of ansible-playbook).
     std::filesystem::path log_file(std::string_view id) const;

@@ -10,7 +10,8 @@ namespace {
 
 constexpr std::string_view select_columns =
     "SELECT rowid, id, checkpoint, status, params, created_at, started_at, finished_at, rc, status_reason, "
-    "progress, host_summary, error, final_counter, pgid, boot_id, process_start, requested_by, deployment_id, approval_id FROM executions ";
+    "progress, host_summary, error, final_counter, pgid, boot_id, process_start, requested_by, deployment_id, approval_id, "
+    "results, (report IS NOT NULL OR report_markdown IS NOT NULL) FROM executions ";
 
 execution_record read_row(const sqlite::statement& row)
 {
@@ -35,6 +36,8 @@ execution_record read_row(const sqlite::statement& row)
     if (!row.column_is_null(17)) record.requested_by = row.column_text(17);
     if (!row.column_is_null(18)) record.deployment_id = row.column_text(18);
     if (!row.column_is_null(19)) record.approval_id = row.column_text(19);
+    record.results = sqlite::parse_object_column(row.column_text(20));
+    record.has_report = row.column_int(21) != 0;
     return record;
 }
 
@@ -62,7 +65,7 @@ void execution_store::update(const execution_record& record)
 {
     auto statement = db_.prepare(
         "UPDATE executions SET status = ?, started_at = ?, finished_at = ?, rc = ?, status_reason = ?, progress = ?, "
-        "host_summary = ?, error = ?, final_counter = ?, pgid = ?, boot_id = ?, process_start = ? WHERE id = ?");
+        "host_summary = ?, error = ?, final_counter = ?, pgid = ?, boot_id = ?, process_start = ?, results = ? WHERE id = ?");
     statement.bind(1, to_string(record.status));
     sqlite::bind_optional(statement, 2, record.started_at);
     sqlite::bind_optional(statement, 3, record.finished_at);
@@ -76,8 +79,34 @@ void execution_store::update(const execution_record& record)
     sqlite::bind_optional(statement, 10, record.pgid);
     sqlite::bind_optional(statement, 11, record.boot_id);
     sqlite::bind_optional(statement, 12, record.process_start);
-    statement.bind(13, record.id);
+    statement.bind(13, boost::json::serialize(record.results));
+    statement.bind(14, record.id);
     statement.step();
+}
+
+void execution_store::save_report(std::string_view id, const execution_report& report)
+{
+    auto statement = db_.prepare("UPDATE executions SET report = ?, report_markdown = ? WHERE id = ?");
+    if (report.json) statement.bind(1, boost::json::serialize(*report.json));
+    else statement.bind_null(1);
+    sqlite::bind_optional(statement, 2, report.markdown);
+    statement.bind(3, id);
+    statement.step();
+}
+
+std::optional<execution_report> execution_store::report(std::string_view id)
+{
+    auto statement = db_.prepare("SELECT report, report_markdown FROM executions WHERE id = ?");
+    statement.bind(1, id);
+    if (!statement.step()) return std::nullopt;
+    execution_report report;
+    if (!statement.column_is_null(0)) {
+        boost::system::error_code ec;
+        auto value = boost::json::parse(statement.column_text(0), ec);
+        if (!ec) report.json = std::move(value);
+    }
+    report.markdown = sqlite::optional_text_column(statement, 1);
+    return report;
 }
 
 std::optional<execution_record> execution_store::get(std::string_view id)
@@ -92,6 +121,7 @@ std::vector<execution_record> execution_store::list(const execution_filter& filt
 {
     std::string sql{select_columns};
     sql += "WHERE (?1 IS NULL OR checkpoint = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR rowid < ?3) "
+           "AND (?5 = 0 OR report IS NOT NULL OR report_markdown IS NOT NULL) "
            "ORDER BY rowid DESC LIMIT ?4";
     auto statement = db_.prepare(sql);
     sqlite::bind_optional(statement, 1, filter.checkpoint);
@@ -99,6 +129,7 @@ std::vector<execution_record> execution_store::list(const execution_filter& filt
     else statement.bind_null(2);
     sqlite::bind_optional(statement, 3, filter.before_rowid);
     statement.bind(4, static_cast<std::int64_t>(filter.limit));
+    statement.bind(5, static_cast<std::int64_t>(filter.with_report ? 1 : 0));
     std::vector<execution_record> records;
     while (statement.step()) records.push_back(read_row(statement));
     return records;

@@ -14,6 +14,7 @@ struct execution_filter {
     std::optional<execution_status> status;
     std::size_t limit = 50;
     std::optional<std::int64_t> before_rowid;  // paging cursor: rows inserted before this one
+    bool with_report = false;                  // only executions that stored a report
 };
 
 class execution_store {
@@ -22,8 +23,12 @@ public:
 
     // Inserts the record and sets its rowid.
     void insert(execution_record& record);
-    // Writes every mutable column of the record.
+    // Writes every mutable column of the record (all but the report).
     void update(const execution_record& record);
+    // Stores the execution's report (replacing any earlier one; empty parts are stored as NULL).
+    void save_report(std::string_view id, const execution_report& report);
+    // The stored report; nullopt when there is no such execution, an empty report when it has none.
+    std::optional<execution_report> report(std::string_view id);
     std::optional<execution_record> get(std::string_view id);
     // Newest first.
     std::vector<execution_record> list(const execution_filter& filter);

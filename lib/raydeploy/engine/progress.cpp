@@ -1,6 +1,8 @@
 // Progress tracking from Ansible events.
 #include "raydeploy/engine/progress.hpp"
 
+#include <boost/json/serialize.hpp>
+
 namespace raydeploy {
 namespace {
 
@@ -30,7 +32,94 @@ json::object empty_host_counts()
     return {{"ok", 0}, {"changed", 0}, {"failures", 0}, {"unreachable", 0}, {"skipped", 0}, {"rescued", 0}, {"ignored", 0}};
 }
 
+std::string size_text(std::size_t bytes)
+{
+    constexpr std::size_t kib = 1024;
+    if (bytes >= kib * kib && bytes % (kib * kib) == 0) return std::to_string(bytes / (kib * kib)) + " MiB";
+    if (bytes >= kib && bytes % kib == 0) return std::to_string(bytes / kib) + " KiB";
+    return std::to_string(bytes) + " bytes";
+}
+
+// The callback plugin replaces set_stats data larger than its res_limit with this stand-in.
+std::optional<std::int64_t> truncated_size(const json::object& data)
+{
+    if (!flag_of(data, "_raydeploy_truncated")) return std::nullopt;
+    const json::value* size = data.if_contains("size");
+    return size && size->is_number() ? size->to_number<std::int64_t>() : -1;
+}
+
+std::string plugin_truncated_warning(std::string_view what, std::int64_t size, std::string_view lost)
+{
+    std::string out{what};
+    out += " set_stats data was ";
+    out += size >= 0 ? size_text(static_cast<std::size_t>(size)) : std::string{"too large"};
+    out += ", over the callback plugin's limit (RAYDEPLOY_EVENT_RES_LIMIT, 64 KiB by default): ";
+    out += lost;
+    out += " not received; publish less, or raise the limit";
+    return out;
+}
+
 }  // namespace
+
+checkpoint_results extract_checkpoint_results(const json::object& event_data, std::size_t limit)
+{
+    checkpoint_results out;
+    const json::object& run = object_of(event_data, "artifact_data");
+    const json::object& per_host = object_of(event_data, "artifact_data_per_host");
+
+    json::object nodes;
+    if (auto size = truncated_size(per_host)) {
+        out.warnings.push_back(plugin_truncated_warning("the per-host", *size, "raydeploy_node of every host was"));
+    } else {
+        for (const auto& [host, stats] : per_host) {
+            if (!stats.is_object()) continue;
+            if (const json::value* node = stats.get_object().if_contains("raydeploy_node")) nodes[host] = *node;
+        }
+    }
+    json::value summary = nullptr;
+    if (auto size = truncated_size(run)) {
+        out.warnings.push_back(plugin_truncated_warning("the run-wide", *size, "raydeploy_summary and raydeploy_report were"));
+    } else {
+        if (const json::value* value = run.if_contains("raydeploy_summary")) summary = *value;
+        if (const json::value* report = run.if_contains("raydeploy_report"); report && !report->is_null()) {
+            if (!report->is_object()) {
+                out.warnings.push_back("raydeploy_report is not an object with \"json\" and \"markdown\"; it was ignored");
+            } else {
+                const json::object& parts = report->get_object();
+                if (const json::value* document = parts.if_contains("json"); document && !document->is_null()) {
+                    const std::size_t size = json::serialize(*document).size();
+                    if (size > limit)
+                        out.warnings.push_back("raydeploy_report.json is " + size_text(size) + ", over the limit of " +
+                                               size_text(limit) + "; it was not stored");
+                    else
+                        out.report.json = *document;
+                }
+                if (const json::value* markdown = parts.if_contains("markdown"); markdown && !markdown->is_null()) {
+                    if (!markdown->is_string())
+                        out.warnings.push_back("raydeploy_report.markdown is not a string; it was ignored");
+                    else if (markdown->get_string().size() > limit)
+                        out.warnings.push_back("raydeploy_report.markdown is " + size_text(markdown->get_string().size()) +
+                                               ", over the limit of " + size_text(limit) + "; it was not stored");
+                    else
+                        out.report.markdown = std::string{markdown->get_string()};
+                }
+            }
+        }
+    }
+
+    out.results = json::object{{"nodes", std::move(nodes)}, {"summary", std::move(summary)}};
+    if (const std::size_t size = json::serialize(out.results).size(); size > limit) {
+        out.warnings.push_back("the results (raydeploy_node of every host and raydeploy_summary) are " + size_text(size) +
+                               ", over the limit of " + size_text(limit) + "; they were not stored, publish less");
+        out.results = json::object{{"nodes", json::object{}}, {"summary", nullptr}};
+    }
+    if (!out.warnings.empty()) {
+        json::array warnings;
+        for (const auto& warning : out.warnings) warnings.emplace_back(warning);
+        out.results["warnings"] = std::move(warnings);
+    }
+    return out;
+}
 
 void execution_progress::count(const std::string& host, const char* key)
 {
@@ -96,6 +185,7 @@ void execution_progress::observe(const json::object& ansible_event)
         }
         host_summary_ = std::move(summary);
         artifacts_ = object_of(data, "artifact_data");
+        results_ = extract_checkpoint_results(data);
     }
 }
 

@@ -1,7 +1,8 @@
 // The schema's history. Version 1 holds executions and their events; version 2 adds approvals
 // and the append-only audit log; version 3 what running executions need: the process group to
 // reconcile after a crash, progress, host summary and the closing counter; version 4 deployments,
-// and who requested each execution and approval.
+// and who requested each execution and approval; version 5 what each execution's checkpoint
+// published (results per node, summary, report).
 #include "raydeploy/store/migrations.hpp"
 
 #include "raydeploy/util/errors.hpp"
@@ -109,6 +110,13 @@ CREATE INDEX executions_by_deployment ON executions (deployment_id);
 ALTER TABLE approvals ADD COLUMN deployment_id TEXT REFERENCES deployments (id);
 ALTER TABLE approvals ADD COLUMN decided_by TEXT;
 ALTER TABLE approvals ADD COLUMN granted_at TEXT;
+)sql"},
+    {5, "execution results and reports", R"sql(
+-- What the checkpoint published with set_stats: {"nodes": {host: ...}, "summary": ...} as JSON,
+-- and final-validation's report, as its JSON document and its Markdown rendering.
+ALTER TABLE executions ADD COLUMN results TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE executions ADD COLUMN report TEXT;
+ALTER TABLE executions ADD COLUMN report_markdown TEXT;
 )sql"},
 };
 
