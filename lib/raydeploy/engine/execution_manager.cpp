@@ -223,6 +223,8 @@ net::awaitable<void> execution_manager::run(std::string id)
     json::object extra_vars = run.record.params.extra_vars;
     extra_vars["raydeploy_execution_id"] = id;
     extra_vars["raydeploy_checkpoint"] = item.name;
+    // Where a playbook may leave files of this run for people to fetch (final-validation's report).
+    extra_vars["raydeploy_run_dir"] = fs::absolute(run_dir).string();
     const fs::path vars_file = run_dir / "extra_vars.json";
     {
         std::ofstream vars{vars_file, std::ios::binary | std::ios::trunc};
