@@ -41,12 +41,10 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
     routes.add(http::verb::get, "/api/v1/approvals/{checkpoint}", role::viewer,
                [state](request_context& ctx) -> net::awaitable<response> {
                    const std::string& name = ctx.path_param("checkpoint");
-                   const checkpoint* item = state->catalog.find(name);
-                   if (!item)
-                       throw api_error{http::status::not_found, "CHECKPOINT_NOT_FOUND",
-                                       "no checkpoint named '" + name + "'; GET /api/v1/checkpoints lists them"};
+                   const checkpoint& item =
+                       engine_call([&]() -> const checkpoint& { return find_checkpoint(state->catalog, name); });
                    json::object body{{"checkpoint", name}};
-                   for (auto& [key, value] : approval_info(*item)) body[key] = value;
+                   for (auto& [key, value] : approval_info(item)) body[key] = value;
                    body["pending"] = optional_record(state->approvals->pending(name));
                    body["grant"] = optional_record(state->approvals->live_grant(name));
                    body["last_decision"] = optional_record(state->approvals->last_decision(name));

@@ -3,6 +3,7 @@
 #include "raydeploy/api/routes.hpp"
 
 #include "raydeploy/api/dto.hpp"
+#include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/openapi.hpp"
 #include "raydeploy/util/version.hpp"
 
@@ -29,11 +30,8 @@ router make_router(std::shared_ptr<const service_state> state)
 
     routes.add(http::verb::get, "/api/v1/checkpoints/{name}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const std::string& name = ctx.path_param("name");
-        const checkpoint* item = state->catalog.find(name);
-        if (!item)
-            throw api_error{http::status::not_found, "CHECKPOINT_NOT_FOUND",
-                            "no checkpoint named '" + name + "'; GET /api/v1/checkpoints lists them"};
-        co_return json_response(http::status::ok, checkpoint_json(*item));
+        const checkpoint& item = engine_call([&]() -> const checkpoint& { return find_checkpoint(state->catalog, name); });
+        co_return json_response(http::status::ok, checkpoint_json(item));
     });
 
     routes.add(http::verb::get, "/openapi.yaml", std::nullopt, [](request_context&) -> net::awaitable<response> {

@@ -4,6 +4,7 @@
 #include "raydeploy/engine/engine_error.hpp"
 #include "raydeploy/store/json_columns.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/util/named_enum.hpp"
 #include "raydeploy/util/random_id.hpp"
 #include "raydeploy/util/time.hpp"
 
@@ -19,9 +20,8 @@ constexpr std::array<std::string_view, 7> state_names = {"pending", "granted", "
 
 approval_state parse_state(std::string_view text)
 {
-    for (std::size_t i = 0; i < state_names.size(); ++i)
-        if (state_names[i] == text) return static_cast<approval_state>(i);
-    return approval_state::expired;  // unknown text is never treated as usable
+    // Unknown text is never treated as usable.
+    return enum_from_name<approval_state>(state_names, text).value_or(approval_state::expired);
 }
 
 constexpr std::string_view select_columns =
@@ -48,25 +48,14 @@ approval_record read_row(const sqlite::statement& row)
     return record;
 }
 
-json::value optional_json(const std::optional<std::string>& value)
-{
-    return value ? json::value(*value) : json::value(nullptr);
-}
-
 std::string expiry_after(std::chrono::seconds ttl)
 {
     return format_timestamp(std::chrono::system_clock::now() + ttl);
 }
 
-[[noreturn]] void invalid(std::string_view field, const std::string& message)
-{
-    throw engine_error{engine_error::kind::invalid, "VALIDATION_ERROR", std::string{field} + ": " + message,
-                       {{"field", field}}};
-}
-
 }  // namespace
 
-std::string_view to_string(approval_state state) { return state_names[static_cast<std::size_t>(state)]; }
+std::string_view to_string(approval_state state) { return enum_name(state_names, state); }
 
 json::object to_json(const approval_record& record)
 {
@@ -74,18 +63,18 @@ json::object to_json(const approval_record& record)
         {"id", record.id},
         {"checkpoint", record.checkpoint},
         {"state", to_string(record.state)},
-        {"requested_by", optional_json(record.requested_by)},
+        {"requested_by", json_or_null(record.requested_by)},
         {"requested_at", record.requested_by ? json::value(record.created_at) : json::value(nullptr)},
-        {"deployment_id", optional_json(record.deployment_id)},
-        {"approved_by", optional_json(record.approved_by)},
-        {"reason", optional_json(record.reason)},
+        {"deployment_id", json_or_null(record.deployment_id)},
+        {"approved_by", json_or_null(record.approved_by)},
+        {"reason", json_or_null(record.reason)},
         {"acknowledge_risks", record.acknowledge_risks},
         {"created_at", record.created_at},
-        {"granted_at", optional_json(record.granted_at)},
-        {"expires_at", optional_json(record.expires_at)},
-        {"decided_at", optional_json(record.decided_at)},
-        {"decided_by", optional_json(record.decided_by)},
-        {"execution_id", optional_json(record.execution_id)},
+        {"granted_at", json_or_null(record.granted_at)},
+        {"expires_at", json_or_null(record.expires_at)},
+        {"decided_at", json_or_null(record.decided_at)},
+        {"decided_by", json_or_null(record.decided_by)},
+        {"execution_id", json_or_null(record.execution_id)},
     };
 }
 
@@ -235,10 +224,7 @@ void approval_manager::changed(const approval_record& record, std::string event_
 
 const checkpoint& approval_manager::gated(const std::string& checkpoint_name) const
 {
-    const checkpoint* item = catalog_.find(checkpoint_name);
-    if (!item)
-        throw engine_error{engine_error::kind::not_found, "CHECKPOINT_NOT_FOUND",
-                           "no checkpoint named '" + checkpoint_name + "'; GET /api/v1/checkpoints lists them"};
+    const checkpoint* item = &find_checkpoint(catalog_, checkpoint_name);
     if (!item->approval_required)
         throw engine_error{engine_error::kind::conflict, "APPROVAL_NOT_REQUIRED",
                            "checkpoint '" + checkpoint_name + "' does not require an approval; run it directly"};
@@ -278,7 +264,7 @@ approval_record approval_manager::grant(const std::string& checkpoint, const ide
     if (caller.open_mode) {
         // Without tokens nobody is authenticated: the body names the approver, as the seeds did.
         if (!input.approved_by || input.approved_by->empty())
-            invalid("approved_by", "name who approves (no tokens are configured, so the service cannot tell who "
+            throw engine_error::invalid_field("approved_by", "name who approves (no tokens are configured, so the service cannot tell who "
                                    "you are); for example \"approved_by\": \"alice\"");
         approver = *input.approved_by;
     } else if (input.approved_by && *input.approved_by != caller.name) {
@@ -289,15 +275,15 @@ approval_record approval_manager::grant(const std::string& checkpoint, const ide
     }
     if (item.destructive) {
         if (!input.acknowledge_risks)
-            invalid("acknowledge_risks", "checkpoint '" + checkpoint +
+            throw engine_error::invalid_field("acknowledge_risks", "checkpoint '" + checkpoint +
                                              "' is destructive; send \"acknowledge_risks\": true after reading its "
                                              "impact_summary (GET /api/v1/approvals/" + checkpoint + ")");
         if (input.reason.empty())
-            invalid("reason", "a destructive checkpoint needs a reason for the audit trail, such as the change ticket");
+            throw engine_error::invalid_field("reason", "a destructive checkpoint needs a reason for the audit trail, such as the change ticket");
     }
     const auto ttl = input.ttl.value_or(policy_.default_ttl);
     if (ttl.count() < 1 || ttl > policy_.max_ttl)
-        invalid("ttl_s", "expected between 1 and " + std::to_string(policy_.max_ttl.count()) + " seconds");
+        throw engine_error::invalid_field("ttl_s", "expected between 1 and " + std::to_string(policy_.max_ttl.count()) + " seconds");
     auto record = pending(checkpoint);
     // A grant the pending requester could not use (the four-eyes rule) must not block the one
     // they can: only a usable grant makes another one pointless.
@@ -360,7 +346,7 @@ approval_record approval_manager::auto_grant(const std::string& checkpoint, cons
 approval_record approval_manager::deny(const std::string& checkpoint, const identity& caller, const std::string& reason)
 {
     gated(checkpoint);
-    if (reason.empty()) invalid("reason", "say why the run is denied; the requester sees it");
+    if (reason.empty()) throw engine_error::invalid_field("reason", "say why the run is denied; the requester sees it");
     auto record = pending(checkpoint);
     if (!record)
         throw engine_error{engine_error::kind::not_found, "NO_PENDING_REQUEST",
@@ -448,16 +434,12 @@ execution_record start_checkpoint(execution_manager& executions, approval_manage
                                   execution_params params, const identity& caller, bool inline_approve,
                                   std::optional<std::string> deployment_id)
 {
-    const checkpoint* item = catalog.find(checkpoint_name);
-    if (!item)
-        throw engine_error{engine_error::kind::not_found, "CHECKPOINT_NOT_FOUND",
-                           "no checkpoint named '" + checkpoint_name + "'; GET /api/v1/checkpoints lists them"};
+    const checkpoint* item = &find_checkpoint(catalog, checkpoint_name);
     execution_origin origin{caller.name, deployment_id, std::nullopt};
     if (!item->approval_required) return executions.start(checkpoint_name, std::move(params), std::move(origin));
 
-    if (auto running = executions.active_for(checkpoint_name))
-        // Refuse before touching approvals, so a busy checkpoint neither consumes nor requests one.
-        return executions.start(checkpoint_name, std::move(params), std::move(origin));
+    // Refuse before touching approvals, so a busy checkpoint neither consumes nor requests one.
+    executions.refuse_if_active(checkpoint_name);
 
     auto grant = approvals.usable_grant(checkpoint_name, caller.name);
     if (!grant && inline_approve) {

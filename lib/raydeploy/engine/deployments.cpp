@@ -5,6 +5,7 @@
 #include "raydeploy/engine/engine_error.hpp"
 #include "raydeploy/store/json_columns.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/util/named_enum.hpp"
 #include "raydeploy/util/random_id.hpp"
 #include "raydeploy/util/time.hpp"
 
@@ -21,17 +22,12 @@ namespace json = boost::json;
 constexpr std::array<std::string_view, 6> status_names = {"queued",    "running", "awaiting_approval",
                                                           "succeeded", "failed",  "cancelled"};
 
-json::value optional_json(const std::optional<std::string>& value)
-{
-    return value ? json::value(*value) : json::value(nullptr);
-}
-
 json::array steps_json(const std::vector<deployment_step>& steps)
 {
     json::array out;
     for (const auto& step : steps)
         out.push_back(json::object{
-            {"checkpoint", step.checkpoint}, {"status", step.status}, {"execution_id", optional_json(step.execution_id)}});
+            {"checkpoint", step.checkpoint}, {"status", step.status}, {"execution_id", json_or_null(step.execution_id)}});
     return out;
 }
 
@@ -82,12 +78,6 @@ bool is_active(deployment_status status)
            status == deployment_status::awaiting_approval;
 }
 
-[[noreturn]] void invalid(std::string_view field, const std::string& message)
-{
-    throw engine_error{engine_error::kind::invalid, "VALIDATION_ERROR", std::string{field} + ": " + message,
-                       {{"field", field}}};
-}
-
 // Single quotes for a POSIX shell: the command is meant to be pasted as it is.
 std::string shell_quote(std::string_view text)
 {
@@ -98,13 +88,11 @@ std::string shell_quote(std::string_view text)
 
 }  // namespace
 
-std::string_view to_string(deployment_status status) { return status_names[static_cast<std::size_t>(status)]; }
+std::string_view to_string(deployment_status status) { return enum_name(status_names, status); }
 
 std::optional<deployment_status> parse_deployment_status(std::string_view text)
 {
-    for (std::size_t i = 0; i < status_names.size(); ++i)
-        if (status_names[i] == text) return static_cast<deployment_status>(i);
-    return std::nullopt;
+    return enum_from_name<deployment_status>(status_names, text);
 }
 
 json::object to_json(const deployment_record& record)
@@ -121,15 +109,15 @@ json::object to_json(const deployment_record& record)
         {"status", to_string(record.status)},
         {"checkpoints", std::move(checkpoints)},
         {"steps", steps_json(record.steps)},
-        {"current_checkpoint", optional_json(current)},
+        {"current_checkpoint", json_or_null(current)},
         {"auto_approve", record.auto_approve},
         {"extra_vars", record.extra_vars},
         {"requested_by", record.requested_by},
         {"created_at", record.created_at},
-        {"started_at", optional_json(record.started_at)},
-        {"finished_at", optional_json(record.finished_at)},
-        {"status_reason", optional_json(record.status_reason)},
-        {"failed_checkpoint", optional_json(record.failed_checkpoint)},
+        {"started_at", json_or_null(record.started_at)},
+        {"finished_at", json_or_null(record.finished_at)},
+        {"status_reason", json_or_null(record.status_reason)},
+        {"failed_checkpoint", json_or_null(record.failed_checkpoint)},
         {"awaiting", record.awaiting ? json::value(*record.awaiting) : json::value(nullptr)},
     };
 }
@@ -155,8 +143,10 @@ deployment_manager::deployment_manager(net::any_io_executor executor, const chec
 
 void deployment_manager::recover()
 {
-    for (auto record : list({std::nullopt, 1000, std::nullopt})) {
-        if (!is_active(record.status)) continue;
+    std::vector<deployment_record> unfinished;
+    for (auto status : {deployment_status::queued, deployment_status::running, deployment_status::awaiting_approval})
+        for (auto& record : list({status, static_cast<std::size_t>(INT64_MAX), std::nullopt})) unfinished.push_back(std::move(record));
+    for (auto& record : unfinished) {
         if (record.status == deployment_status::awaiting_approval) {
             log::info("deployment goes on waiting for an approval", {{"deployment_id", record.id}});
             spawn(std::move(record));
@@ -180,11 +170,16 @@ void deployment_manager::recover()
     }
 }
 
-std::optional<deployment_record> deployment_manager::active_record() const
+void deployment_manager::refuse_if_one_is_active() const
 {
-    for (const auto& [id, active] : active_)
-        if (is_active(active->record.status)) return active->record;
-    return std::nullopt;
+    for (const auto& [id, active] : active_) {
+        const deployment_record& other = active->record;
+        if (!is_active(other.status)) continue;
+        throw engine_error{engine_error::kind::conflict, "DEPLOYMENT_ACTIVE",
+                           "deployment " + other.id + " is " + std::string{to_string(other.status)} +
+                               "; wait for it or cancel it with POST /api/v1/deployments/" + other.id + "/cancel",
+                           {{"deployment_id", other.id}}};
+    }
 }
 
 deployment_record deployment_manager::start(deployment_request request, const identity& caller)
@@ -200,11 +195,11 @@ deployment_record deployment_manager::start(deployment_request request, const id
         for (std::size_t i = 0; i < request.checkpoints->size(); ++i) {
             const std::string& name = (*request.checkpoints)[i];
             const std::string field = "checkpoints[" + std::to_string(i) + "]";
-            if (!catalog_.find(name)) invalid(field, "no checkpoint named '" + name + "'; GET /api/v1/checkpoints lists them");
-            if (!seen.insert(name).second) invalid(field, "'" + name + "' is listed twice");
+            if (!catalog_.find(name)) throw engine_error::invalid_field(field, "no checkpoint named '" + name + "'; GET /api/v1/checkpoints lists them");
+            if (!seen.insert(name).second) throw engine_error::invalid_field(field, "'" + name + "' is listed twice");
             names.push_back(name);
         }
-        if (names.empty()) invalid("checkpoints", "name at least one checkpoint, or leave the field out for all of them");
+        if (names.empty()) throw engine_error::invalid_field("checkpoints", "name at least one checkpoint, or leave the field out for all of them");
         // The catalog's order is the dependency order (prerequisites before what needs them).
         std::vector<std::string> ordered;
         for (const auto& item : catalog_.checkpoints())
@@ -216,14 +211,10 @@ deployment_record deployment_manager::start(deployment_request request, const id
     if (request.start_from) {
         auto from = std::find(names.begin(), names.end(), *request.start_from);
         if (from == names.end())
-            invalid("start_from", "'" + *request.start_from + "' is not among the deployment's checkpoints");
+            throw engine_error::invalid_field("start_from", "'" + *request.start_from + "' is not among the deployment's checkpoints");
         names.erase(names.begin(), from);
     }
-    if (auto other = active_record())
-        throw engine_error{engine_error::kind::conflict, "DEPLOYMENT_ACTIVE",
-                           "deployment " + other->id + " is " + std::string{to_string(other->status)} +
-                               "; wait for it or cancel it with POST /api/v1/deployments/" + other->id + "/cancel",
-                           {{"deployment_id", other->id}}};
+    refuse_if_one_is_active();
     if (shutting_down_)
         throw engine_error{engine_error::kind::conflict, "SHUTTING_DOWN",
                            "the service is shutting down; start the deployment again once it is back"};
@@ -274,11 +265,7 @@ deployment_record deployment_manager::resume(const std::string& id)
                            "deployment " + id + " is " + std::string{to_string(record->status)} +
                                "; only a failed or cancelled deployment can be resumed",
                            {{"deployment_id", id}, {"status", to_string(record->status)}}};
-    if (auto other = active_record())
-        throw engine_error{engine_error::kind::conflict, "DEPLOYMENT_ACTIVE",
-                           "deployment " + other->id + " is " + std::string{to_string(other->status)} +
-                               "; wait for it or cancel it first",
-                           {{"deployment_id", other->id}}};
+    refuse_if_one_is_active();
     // Succeeded steps stay done; everything from the first other one runs again, afresh.
     bool reset = false;
     for (auto& step : record->steps) {
@@ -536,8 +523,8 @@ void deployment_manager::save(const deployment_record& record)
 void deployment_manager::announce(const deployment_record& record)
 {
     json::object fields{{"deployment_id", record.id}, {"status", to_string(record.status)}, {"steps", steps_json(record.steps)}};
-    fields["reason"] = optional_json(record.status_reason);
-    fields["failed_checkpoint"] = optional_json(record.failed_checkpoint);
+    fields["reason"] = json_or_null(record.status_reason);
+    fields["failed_checkpoint"] = json_or_null(record.failed_checkpoint);
     events_.append(event{"deployment.status", "", std::nullopt, std::nullopt, std::move(fields)});
     events_.flush();
 }

@@ -111,7 +111,8 @@ private:
     void announce(const deployment_record& record);
     void wake_all();
     std::string approve_command(const checkpoint& item) const;
-    std::optional<deployment_record> active_record() const;
+    // Throws DEPLOYMENT_ACTIVE naming the deployment under way, if there is one.
+    void refuse_if_one_is_active() const;
 
     net::any_io_executor executor_;
     const checkpoint_catalog& catalog_;

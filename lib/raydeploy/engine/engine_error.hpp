@@ -3,6 +3,8 @@
 // place (api/request_helpers.cpp), so the engine stays free of HTTP.
 #pragma once
 
+#include "raydeploy/catalog/catalog.hpp"
+
 #include <boost/json/object.hpp>
 
 #include <stdexcept>
@@ -25,6 +27,13 @@ public:
         : std::runtime_error{message}, kind_{what}, code_{std::move(code)}, details_{std::move(details)}
     {
     }
+    // 422 VALIDATION_ERROR naming the field of the request that is wrong.
+    static engine_error invalid_field(std::string_view field, const std::string& message)
+    {
+        return engine_error{kind::invalid, "VALIDATION_ERROR", std::string{field} + ": " + message,
+                            {{"field", field}}};
+    }
+
     kind which() const { return kind_; }
     const std::string& code() const { return code_; }
     const boost::json::object& details() const { return details_; }
@@ -34,5 +43,13 @@ private:
     std::string code_;
     boost::json::object details_;
 };
+
+// The catalog's checkpoint named `name`; engine_error 404 CHECKPOINT_NOT_FOUND when there is none.
+inline const checkpoint& find_checkpoint(const checkpoint_catalog& catalog, const std::string& name)
+{
+    if (const checkpoint* item = catalog.find(name)) return *item;
+    throw engine_error{engine_error::kind::not_found, "CHECKPOINT_NOT_FOUND",
+                       "no checkpoint named '" + name + "'; GET /api/v1/checkpoints lists them"};
+}
 
 }  // namespace raydeploy

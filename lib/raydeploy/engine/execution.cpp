@@ -1,6 +1,7 @@
 // Execution status names and the execution's JSON shape.
 #include "raydeploy/engine/execution.hpp"
 
+#include "raydeploy/util/named_enum.hpp"
 #include "raydeploy/util/random_id.hpp"
 
 #include <array>
@@ -13,13 +14,11 @@ constexpr std::array<std::string_view, 8> status_names = {
 
 }  // namespace
 
-std::string_view to_string(execution_status status) { return status_names[static_cast<std::size_t>(status)]; }
+std::string_view to_string(execution_status status) { return enum_name(status_names, status); }
 
 std::optional<execution_status> parse_execution_status(std::string_view text)
 {
-    for (std::size_t i = 0; i < status_names.size(); ++i)
-        if (status_names[i] == text) return static_cast<execution_status>(i);
-    return std::nullopt;
+    return enum_from_name<execution_status>(status_names, text);
 }
 
 bool is_final(execution_status status)
@@ -46,26 +45,23 @@ execution_params params_from_json(const boost::json::object& stored)
 
 boost::json::object to_json(const execution_record& record)
 {
-    const auto optional_text = [](const std::optional<std::string>& value) {
-        return value ? boost::json::value(*value) : boost::json::value(nullptr);
-    };
     boost::json::object out{
         {"execution_id", record.id},
         {"checkpoint", record.checkpoint},
         {"status", to_string(record.status)},
         {"params", to_json(record.params)},
-        {"requested_by", optional_text(record.requested_by)},
-        {"deployment_id", optional_text(record.deployment_id)},
-        {"approval_id", optional_text(record.approval_id)},
+        {"requested_by", json_or_null(record.requested_by)},
+        {"deployment_id", json_or_null(record.deployment_id)},
+        {"approval_id", json_or_null(record.approval_id)},
         {"created_at", record.created_at},
-        {"started_at", optional_text(record.started_at)},
-        {"finished_at", optional_text(record.finished_at)},
-        {"rc", record.rc ? boost::json::value(*record.rc) : boost::json::value(nullptr)},
-        {"status_reason", optional_text(record.status_reason)},
+        {"started_at", json_or_null(record.started_at)},
+        {"finished_at", json_or_null(record.finished_at)},
+        {"rc", json_or_null(record.rc)},
+        {"status_reason", json_or_null(record.status_reason)},
         {"progress", record.progress},
         {"host_summary", record.host_summary},
-        {"error", record.error ? boost::json::value(*record.error) : boost::json::value(nullptr)},
-        {"final_counter", record.final_counter ? boost::json::value(*record.final_counter) : boost::json::value(nullptr)},
+        {"error", json_or_null(record.error)},
+        {"final_counter", json_or_null(record.final_counter)},
     };
     // Always the same shape, also for runs that published nothing (or never got to their recap).
     boost::json::object results{{"nodes", boost::json::object{}}, {"summary", nullptr}};

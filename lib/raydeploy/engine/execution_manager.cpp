@@ -72,17 +72,8 @@ void execution_manager::recover()
 execution_record execution_manager::start(const std::string& checkpoint_name, execution_params params,
                                           execution_origin origin)
 {
-    const checkpoint* item = catalog_.find(checkpoint_name);
-    if (!item)
-        throw engine_error{engine_error::kind::not_found, "CHECKPOINT_NOT_FOUND",
-                           "no checkpoint named '" + checkpoint_name + "'; GET /api/v1/checkpoints lists them"};
-    if (auto running = active_for(checkpoint_name))
-        throw engine_error{engine_error::kind::conflict, "ALREADY_RUNNING",
-                           "checkpoint '" + checkpoint_name + "' already has execution " + running->id + " (" +
-                               std::string{to_string(running->status)} +
-                               "); wait for it to finish or cancel it with POST /api/v1/executions/" + running->id +
-                               "/cancel",
-                           {{"execution_id", running->id}}};
+    const checkpoint* item = &find_checkpoint(catalog_, checkpoint_name);
+    refuse_if_active(checkpoint_name);
     // The approval rules live in approval_manager; this only refuses a gated run that skipped them.
     if (item->approval_required && !origin.approval_id)
         throw engine_error{engine_error::kind::conflict, "APPROVAL_REQUIRED",
@@ -163,6 +154,18 @@ void execution_manager::pump()
             }
         });
     }
+}
+
+void execution_manager::refuse_if_active(std::string_view checkpoint) const
+{
+    const auto running = active_for(checkpoint);
+    if (!running) return;
+    throw engine_error{engine_error::kind::conflict, "ALREADY_RUNNING",
+                       "checkpoint '" + std::string{checkpoint} + "' already has execution " + running->id + " (" +
+                           std::string{to_string(running->status)} +
+                           "); wait for it to finish or cancel it with POST /api/v1/executions/" + running->id +
+                           "/cancel",
+                       {{"execution_id", running->id}}};
 }
 
 std::optional<execution_record> execution_manager::active_for(std::string_view checkpoint) const

@@ -66,8 +66,8 @@ public:
     // The execution's text output (stdout and stderr of ansible-playbook).
     std::filesystem::path log_file(std::string_view id) const;
     bool is_active(std::string_view id) const { return active_.count(std::string{id}) != 0; }
-    // The queued or running execution of `checkpoint`, if any.
-    std::optional<execution_record> active_for(std::string_view checkpoint) const;
+    // Throws engine_error ALREADY_RUNNING when `checkpoint` has a queued or running execution.
+    void refuse_if_active(std::string_view checkpoint) const;
     // Called with the final record whenever an execution ends (not for those recover() closes).
     void on_finished(std::function<void(const execution_record&)> listener) { finish_listeners_.push_back(std::move(listener)); }
     // Completes when the execution writes output or ends, or after `timeout`; at once when it is
@@ -89,6 +89,8 @@ private:
         bool cancel_requested = false;
     };
 
+    // The queued or running execution of `checkpoint`, if any.
+    std::optional<execution_record> active_for(std::string_view checkpoint) const;
     void pump();
     net::awaitable<void> run(std::string id);
     void emit(active_run& run, std::string type, boost::json::object fields);
