@@ -262,4 +262,51 @@ BOOST_AUTO_TEST_CASE(tokens_from_a_config_file_allow_a_non_loopback_listen)
     BOOST_TEST(!contains(shown.out, hash), "--check-config shows the hash:\n" << shown.out);
 }
 
+// Who may decide whose run (issue 9): for a destructive gate, each requester x approver pair,
+// where alice's two tokens (her laptop's and her CI job's, sharing the person "Alice") are one
+// person; and a grant serves only the run it was asked for.
+BOOST_AUTO_TEST_CASE(matrix_of_four_eyes_by_person_and_bound_grants)
+{
+    const test_identity alice = make_identity("alice", "approver");
+    const test_identity alice_ci = make_identity("alice-ci", "operator");
+    const test_identity bob = make_identity("bob", "approver");
+    const test_identity otto = make_identity("otto", "operator");
+    auto options = fixture_service_options(
+        {{"RAYDEPLOY_AUTH_TOKENS", auth_tokens_env({alice, bob, otto}) + "," + alice_ci.env_entry() + ":Alice"}});
+    options.catalog = source_dir() / "tests" / "fixtures" / "ansible" / "pipeline.yaml";
+    service_process service{options};
+
+    struct cell {
+        const test_identity& requester;
+        const test_identity& approver;
+        bool allowed;
+    };
+    const std::vector<cell> cells = {
+        {otto, alice, true}, {otto, bob, true}, {alice_ci, alice, false}, {alice_ci, bob, true},
+        {alice, alice, false}, {bob, alice, true},
+    };
+    int host = 0;
+    for (const auto& c : cells) {
+        BOOST_TEST_CONTEXT(c.requester.name << " asks, " << c.approver.name << " grants")
+        {
+            // A distinct limit per cell: each asks for a run of its own.
+            const std::string body = R"({"limit": "host)" + std::to_string(++host) + R"("})";
+            const auto asked = api_client{service.port(), c.requester}.post("/api/v1/checkpoints/gate-destructive", body);
+            BOOST_TEST_REQUIRE(asked.result_int() == 409, asked.body());
+            const std::string id = text(json_object_of(asked), "approval_id");
+            const auto decided = api_client{service.port(), c.approver}.post(
+                "/api/v1/approvals/gate-destructive",
+                R"({"approval_id": ")" + id + R"(", "reason": "matrix", "acknowledge_risks": true})");
+            BOOST_TEST(decided.result_int() == (c.allowed ? 201 : 403), decided.body());
+            if (!c.allowed) BOOST_TEST(error_field_of(decided) == "FOUR_EYES");
+            if (!c.allowed) continue;
+            // Someone else asking for the very same run gets a request of their own.
+            const test_identity& other = &c.requester == &otto ? bob : otto;
+            const auto stolen = api_client{service.port(), other}.post("/api/v1/checkpoints/gate-destructive", body);
+            BOOST_TEST(stolen.result_int() == 409, stolen.body());
+            BOOST_TEST(text(json_object_of(stolen), "approval_id") != id, stolen.body());
+        }
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

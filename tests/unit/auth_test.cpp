@@ -125,6 +125,25 @@ BOOST_AUTO_TEST_CASE(each_configured_token_authenticates_with_its_role)
     BOOST_TEST(auth.authenticate(request_with("bearer  " + tokens[1] + " ")).name == "ci");
 }
 
+BOOST_AUTO_TEST_CASE(tokens_of_one_person_are_one_person)
+{
+    const std::string laptop = generate_token(), ci = generate_token(), bob = generate_token();
+    token_entry ci_entry{"alice-ci", role::operator_, sha256_hex(ci)};
+    ci_entry.person = "Alice";
+    const token_authenticator auth{{{"alice", role::approver, sha256_hex(laptop)}, ci_entry,
+                                    {"bob", role::approver, sha256_hex(bob)}}};
+    const identity from_laptop = auth.authenticate(request_with("Bearer " + laptop));
+    const identity from_ci = auth.authenticate(request_with("Bearer " + ci));
+    const identity from_bob = auth.authenticate(request_with("Bearer " + bob));
+    BOOST_TEST(from_ci.name == "alice-ci", "the name stays the token's, for logs and the audit trail");
+    BOOST_TEST(person_key(from_laptop) == "alice");
+    BOOST_TEST(person_key(from_ci) == person_key(from_laptop));
+    BOOST_TEST(person_key(from_bob) != person_key(from_laptop));
+    BOOST_TEST(same_person("ALICE", "alice"));
+    BOOST_TEST(!same_person("alice", "alice2"));
+    BOOST_TEST(token_env_form(ci_entry) == "alice-ci:operator:" + sha256_hex(ci) + ":Alice");
+}
+
 BOOST_AUTO_TEST_CASE(missing_malformed_and_unknown_tokens_are_401)
 {
     const std::string token = generate_token();
@@ -179,6 +198,18 @@ BOOST_AUTO_TEST_CASE(token_create_prints_the_token_and_a_matching_entry)
 
     BOOST_TEST(run_cli_in_process({"token", "create", "--name", "ci", "--role", "operator"}).out.substr(0, newline) !=
                token);
+}
+
+BOOST_AUTO_TEST_CASE(token_create_names_the_person)
+{
+    const auto result = run_cli_in_process({"token", "create", "--name", "alice-ci", "--role", "operator", "--person", "alice"});
+    BOOST_TEST_REQUIRE(result.exit_code == cli::exit_ok, result.err);
+    const YAML::Node entry = YAML::Load(result.out.substr(result.out.find('\n') + 1))["auth"]["tokens"][0];
+    BOOST_TEST(entry["person"].as<std::string>() == "alice");
+    BOOST_TEST(contains(result.out, ":alice\n"), result.out);
+    const auto bad = run_cli_in_process({"token", "create", "--name", "x", "--role", "viewer", "--person", "a b"});
+    BOOST_TEST(bad.exit_code == cli::exit_usage);
+    BOOST_TEST(contains(bad.err, "--person"), bad.err);
 }
 
 BOOST_AUTO_TEST_CASE(token_create_usage_errors_exit_2)

@@ -178,12 +178,13 @@ BOOST_AUTO_TEST_CASE(prompt_for_a_plain_gate_takes_yes)
 BOOST_AUTO_TEST_CASE(approve_command_for_ci_logs)
 {
     const auto server = parse_server_url("http://10.0.0.5:8000");
-    const std::string with_token = approve_curl_command(server, "cleanup-existing", true, true);
+    const std::string with_token = approve_curl_command(server, "cleanup-existing", "ap-0123abcd", true, true);
     BOOST_TEST(with_token ==
                "curl -sS -X POST 'http://10.0.0.5:8000/api/v1/approvals/cleanup-existing' -H 'Content-Type: "
                "application/json' -H \"Authorization: Bearer $RAYDEPLOY_TOKEN\" -d "
-               "'{\"reason\":\"WHY\",\"acknowledge_risks\":true}'");
-    const std::string open = approve_curl_command(server, "docker-installation", false, false);
+               "'{\"approval_id\":\"ap-0123abcd\",\"reason\":\"WHY\",\"acknowledge_risks\":true}'");
+    const std::string open = approve_curl_command(server, "docker-installation", "", false, false);
+    BOOST_TEST(!contains(open, "approval_id"), open);
     BOOST_TEST(!contains(open, "Authorization"), open);
     BOOST_TEST(!contains(open, "acknowledge_risks"), open);
     BOOST_TEST(contains(open, "\"approved_by\":\"YOUR NAME\""), open);

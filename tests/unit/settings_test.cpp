@@ -292,6 +292,15 @@ BOOST_AUTO_TEST_CASE(token_errors_are_located)
                                       dir);
     BOOST_TEST(contains(duplicates, ":4:7: auth.tokens[1]: token name 'ci' is used twice"), duplicates);
     BOOST_TEST(contains(duplicates, ":5:7: auth.tokens[2]: 'bob' has the same sha256 as 'ci'"), duplicates);
+    // The four-eyes rule compares names ignoring case: "CI" and "ci" would be one person.
+    const auto same_in_other_case = error_for(head + "    - {name: ci, role: admin, sha256: " + hash_a + "}\n" +
+                                                  "    - {name: CI, role: viewer, sha256: " + hash_b + "}\n",
+                                              dir);
+    BOOST_TEST(contains(same_in_other_case, ":4:7: auth.tokens[1]: token name 'CI' is used twice (names are compared "
+                                            "ignoring case)"),
+               same_in_other_case);
+    BOOST_TEST(contains(error_for(head + "    - {name: ci, role: admin, sha256: " + hash_a + ", person: \"a b\"}\n", dir),
+                        "auth.tokens[0].person: 'a b' is not a valid token name"));
 
     const auto ttl = error_for("approvals:\n  default_ttl: 2d\n", dir);
     BOOST_TEST(contains(ttl, "approvals.default_ttl (48h from " + (dir.path() / "raydeploy.yaml").string() + ":2:16) "
@@ -310,9 +319,20 @@ BOOST_AUTO_TEST_CASE(tokens_from_the_environment)
     BOOST_TEST(!value.auth.four_eyes);
     BOOST_TEST((value.approvals.default_ttl == 10min));
     BOOST_TEST(value.sources.at("auth.tokens") == "environment variable RAYDEPLOY_AUTH_TOKENS");
+    BOOST_TEST(value.auth.tokens[0].person.empty());
+
+    const auto with_person = with_environment({{"RAYDEPLOY_AUTH_TOKENS", "alice-ci:operator:" + hash_a + ":alice"}});
+    BOOST_TEST_REQUIRE(with_person.auth.tokens.size() == 1u);
+    BOOST_TEST(with_person.auth.tokens[0].name == "alice-ci");
+    BOOST_TEST(with_person.auth.tokens[0].sha256_hex == hash_a);
+    BOOST_TEST(with_person.auth.tokens[0].person == "alice");
 
     BOOST_TEST(contains(environment_error({{"RAYDEPLOY_AUTH_TOKENS", "ci:operator"}}),
-                        "environment variable RAYDEPLOY_AUTH_TOKENS: entry 1: 'ci...' is not NAME:ROLE:SHA256"));
+                        "environment variable RAYDEPLOY_AUTH_TOKENS: entry 1: 'ci...' is not NAME:ROLE:SHA256[:PERSON]"));
+    BOOST_TEST(contains(environment_error({{"RAYDEPLOY_AUTH_TOKENS", "ci:operator:" + hash_a + ":al:ice"}}),
+                        "entry 1: 'ci...' is not NAME:ROLE:SHA256[:PERSON]"));
+    BOOST_TEST(contains(environment_error({{"RAYDEPLOY_AUTH_TOKENS", "ci:operator:" + hash_a + ":"}}),
+                        "entry 1: person: a token needs a name"));
     BOOST_TEST(contains(environment_error({{"RAYDEPLOY_AUTH_TOKENS", "ci:operator:" + hash_a + ",ci:boss:" + hash_b}}),
                         "entry 2: role must be one of viewer, operator, approver, admin, not 'boss'"));
     BOOST_TEST(contains(environment_error({{"RAYDEPLOY_AUTH_TOKENS", "ci:admin:abc"}}), "entry 1: sha256: expected"));

@@ -18,14 +18,24 @@ json::value optional_record(const std::optional<approval_record>& record)
     return record ? json::value(to_json(*record)) : json::value(nullptr);
 }
 
+std::optional<std::string> approval_id_field(const json::object& body)
+{
+    auto id = string_field(body, "approval_id");
+    if (id && id->empty()) invalid_field("approval_id", "expected an approval id such as \"ap-…\", or leave the field out");
+    return id;
+}
+
 grant_input grant_from_body(const json::object& body)
 {
-    reject_unknown_fields(body, {"reason", "acknowledge_risks", "ttl_s", "approved_by"});
+    reject_unknown_fields(body, {"reason", "acknowledge_risks", "ttl_s", "approved_by", "approval_id", "extra_vars",
+                                 "limit", "check"});
     grant_input input;
     input.reason = string_field(body, "reason").value_or("");
     input.acknowledge_risks = bool_field(body, "acknowledge_risks").value_or(false);
     if (auto ttl = integer_field(body, "ttl_s", 1, INT32_MAX)) input.ttl = std::chrono::seconds{*ttl};
     input.approved_by = string_field(body, "approved_by");
+    input.approval_id = approval_id_field(body);
+    if (has_execution_params(body)) input.params = execution_params_of(body);
     return input;
 }
 
@@ -45,8 +55,13 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
                        engine_call([&]() -> const checkpoint& { return find_checkpoint(state->catalog, name); });
                    json::object body{{"checkpoint", name}};
                    for (auto& [key, value] : approval_info(item)) body[key] = value;
-                   body["pending"] = optional_record(state->approvals->pending(name));
-                   body["grant"] = optional_record(state->approvals->live_grant(name));
+                   // `pending` and `grant` are the oldest of each (the seeds' shape); the lists have them all.
+                   const auto pending = state->approvals->pending_requests(name);
+                   const auto grants = state->approvals->live_grants(name);
+                   body["pending"] = pending.empty() ? json::value(nullptr) : json::value(to_json(pending.front()));
+                   body["grant"] = grants.empty() ? json::value(nullptr) : json::value(to_json(grants.front()));
+                   body["pending_requests"] = to_json_array(pending);
+                   body["grants"] = to_json_array(grants);
                    body["last_decision"] = optional_record(state->approvals->last_decision(name));
                    co_return json_response(http::status::ok, body);
                });
@@ -60,16 +75,17 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
 
     add_audited(routes, state, http::verb::delete_, "/api/v1/approvals/{checkpoint}", role::approver, "approval.revoke", [state](request_context& ctx) -> net::awaitable<response> {
                    const approval_record record =
-                       engine_call([&] { return state->approvals->revoke(ctx.path_param("checkpoint"), ctx.caller); });
+                       engine_call([&] { return state->approvals->revoke(ctx.path_param("checkpoint"), ctx.caller, ctx.query("approval_id")); });
                    co_return json_response(http::status::ok, to_json(record));
                });
 
     add_audited(routes, state, http::verb::post, "/api/v1/approvals/{checkpoint}/deny", role::approver, "approval.deny", [state](request_context& ctx) -> net::awaitable<response> {
                    const json::object body = json_body(ctx);
-                   reject_unknown_fields(body, {"reason"});
+                   reject_unknown_fields(body, {"reason", "approval_id"});
                    const std::string reason = string_field(body, "reason").value_or("");
+                   const auto approval_id = approval_id_field(body);
                    const approval_record record = engine_call(
-                       [&] { return state->approvals->deny(ctx.path_param("checkpoint"), ctx.caller, reason); });
+                       [&] { return state->approvals->deny(ctx.path_param("checkpoint"), ctx.caller, reason, approval_id); });
                    co_return json_response(http::status::ok, to_json(record));
                });
 }

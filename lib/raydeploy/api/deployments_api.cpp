@@ -117,7 +117,7 @@ void add_deployment_routes(router& routes, const std::shared_ptr<const service_s
                });
 
     add_audited(routes, state, http::verb::post, "/api/v1/deployments/{id}/resume", role::operator_, "deployment.resume", [state](request_context& ctx) -> net::awaitable<response> {
-                   const auto record = engine_call([&] { return state->deployments->resume(ctx.path_param("id")); });
+                   const auto record = engine_call([&] { return state->deployments->resume(ctx.path_param("id"), ctx.caller); });
                    co_return accepted(record);
                });
 

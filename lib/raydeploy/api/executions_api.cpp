@@ -13,16 +13,7 @@ namespace {
 execution_params params_from_body(const json::object& body)
 {
     reject_unknown_fields(body, {"extra_vars", "limit", "check", "approve"});
-    execution_params params;
-    params.extra_vars = extra_vars_field(body);
-    if (auto limit = string_field(body, "limit")) {
-        if (limit->empty()) invalid_field("limit", "expected an Ansible host pattern such as \"host1,host2\"");
-        // The pattern reaches ansible-playbook as one argv entry; a leading '-' would read as an option.
-        if (limit->front() == '-') invalid_field("limit", "a host pattern cannot start with '-'");
-        params.limit = std::move(*limit);
-    }
-    params.check = bool_field(body, "check").value_or(false);
-    return params;
+    return execution_params_of(body);
 }
 
 execution_manager& engine(const std::shared_ptr<const service_state>& state) { return *state->executions; }

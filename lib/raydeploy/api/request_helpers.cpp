@@ -111,6 +111,27 @@ json::object extra_vars_field(const json::object& body)
     return vars->get_object();
 }
 
+execution_params execution_params_of(const json::object& body)
+{
+    execution_params params;
+    params.extra_vars = extra_vars_field(body);
+    if (auto limit = string_field(body, "limit")) {
+        if (limit->empty()) invalid_field("limit", "expected an Ansible host pattern such as \"host1,host2\"");
+        // The pattern reaches ansible-playbook as one argv entry; a leading '-' would read as an option.
+        if (limit->front() == '-') invalid_field("limit", "a host pattern cannot start with '-'");
+        params.limit = std::move(*limit);
+    }
+    params.check = bool_field(body, "check").value_or(false);
+    return params;
+}
+
+bool has_execution_params(const json::object& body)
+{
+    for (std::string_view name : {"extra_vars", "limit", "check"})
+        if (const auto* value = body.if_contains(name); value && !value->is_null()) return true;
+    return false;
+}
+
 void throw_api_error(const engine_error& e)
 {
     using kind = engine_error::kind;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "raydeploy/engine/engine_error.hpp"
+#include "raydeploy/engine/execution.hpp"
 #include "raydeploy/http/router.hpp"
 
 #include <cstdint>
@@ -33,6 +34,11 @@ std::optional<std::int64_t> integer_field(const json::object& body, std::string_
                                           std::int64_t max);
 // "extra_vars": an object whose keys are Ansible variable names not reserved by the service.
 json::object extra_vars_field(const json::object& body);
+// The run parameters of a body ("extra_vars", "limit", "check"), as a run request and a
+// pre-approval give them.
+execution_params execution_params_of(const json::object& body);
+// Whether the body names any run parameter.
+bool has_execution_params(const json::object& body);
 
 // The one mapping from engine refusals (engine_error) to HTTP errors.
 [[noreturn]] void throw_api_error(const engine_error& e);

@@ -24,6 +24,16 @@ struct identity {
     // No tokens are configured: every caller is "local" with the admin role, so actions that must
     // name a person (approvals) take the name from the request instead.
     bool open_mode = false;
+    // The human (or system) behind the token: the entry's `person`, or its name when it has none.
+    // Several tokens of one person (a laptop's and a CI job's) share it, so the four-eyes rule
+    // sees one person; compare with same_person().
+    std::string person;
 };
+
+// The key the four-eyes rule and approval bindings compare: `person`, else `name`, in lower case,
+// so "Alice" and "alice" are one person whatever the token entries spell.
+std::string person_key(const identity& caller);
+std::string person_key(std::string_view person_or_name);
+bool same_person(std::string_view a, std::string_view b);
 
 }  // namespace raydeploy

@@ -117,7 +117,9 @@ std::optional<std::string> token_hash_problem(std::string_view sha256)
 
 std::string token_env_form(const token_entry& entry)
 {
-    return entry.name + ":" + std::string{to_string(entry.level)} + ":" + entry.sha256_hex;
+    std::string form = entry.name + ":" + std::string{to_string(entry.level)} + ":" + entry.sha256_hex;
+    if (!entry.person.empty()) form += ":" + entry.person;
+    return form;
 }
 
 token_authenticator::token_authenticator(const std::vector<token_entry>& entries)
@@ -125,7 +127,7 @@ token_authenticator::token_authenticator(const std::vector<token_entry>& entries
     for (const auto& entry : entries) {
         if (token_hash_problem(entry.sha256_hex))
             throw std::invalid_argument{"token '" + entry.name + "' has a malformed sha256"};
-        known_token known{entry.name, entry.level, {}};
+        known_token known{entry.name, entry.level, entry.person.empty() ? entry.name : entry.person, {}};
         for (std::size_t i = 0; i < known.digest.size(); ++i)
             known.digest[i] = static_cast<unsigned char>(hex_value(entry.sha256_hex[2 * i]) * 16 +
                                                          hex_value(entry.sha256_hex[2 * i + 1]));
@@ -135,7 +137,7 @@ token_authenticator::token_authenticator(const std::vector<token_entry>& entries
 
 identity token_authenticator::authenticate(const http::request<http::string_body>& req) const
 {
-    if (open_mode()) return identity{"local", role::admin, true};
+    if (open_mode()) return identity{"local", role::admin, true, "local"};
 
     const auto header = req.find(http::field::authorization);
     if (header == req.end() || header->value().empty()) unauthenticated("this request needs a bearer token");
@@ -159,7 +161,7 @@ identity token_authenticator::authenticate(const http::request<http::string_body
     }
     if (!found)
         unauthenticated("the bearer token is not one this service knows (revoked, mistyped or for another service)");
-    return identity{found->name, found->level, false};
+    return identity{found->name, found->level, false, found->person};
 }
 
 }  // namespace raydeploy

@@ -19,6 +19,9 @@ struct token_entry {
     std::string name;
     role level = role::viewer;
     std::string sha256_hex;  // 64 lower-case hex digits
+    // Who holds the token, when one person has several (laptop, CI): the four-eyes rule compares
+    // persons. Empty: the name is the person.
+    std::string person;
 };
 
 // The SHA-256 of `data` as 64 lower-case hex digits.
@@ -34,7 +37,7 @@ std::string generate_token();
 std::optional<std::string> token_name_problem(std::string_view name);
 std::optional<std::string> token_hash_problem(std::string_view sha256);
 
-// "ci:operator:<sha256>", one element of RAYDEPLOY_AUTH_TOKENS.
+// "ci:operator:<sha256>" (":<person>" appended when set), one element of RAYDEPLOY_AUTH_TOKENS.
 std::string token_env_form(const token_entry& entry);
 
 class token_authenticator {
@@ -54,6 +57,7 @@ private:
     struct known_token {
         std::string name;
         role level;
+        std::string person;
         std::array<unsigned char, 32> digest;
     };
     std::vector<known_token> entries_;

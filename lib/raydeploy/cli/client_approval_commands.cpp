@@ -24,6 +24,7 @@ struct decision {
     po::variables_map options;
     std::string checkpoint;
     std::string reason;
+    std::string approval_id;  // empty: the only pending request
 };
 
 // Adds NAME and --reason to `spec`, parses `args`; on a usage problem sets `code` and returns nothing.
@@ -31,7 +32,10 @@ std::optional<decision> parse_decision(client_command_spec& spec, std::string_vi
                                        const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
                                        int& code)
 {
-    spec.visible.add_options()("reason", po::value<std::string>()->value_name("TEXT"), std::string{reason_help}.c_str());
+    spec.visible.add_options()("reason", po::value<std::string>()->value_name("TEXT"), std::string{reason_help}.c_str())(
+        "id", po::value<std::string>()->value_name("APPROVAL_ID"),
+        "the pending request to decide (ap-...), as the waiting run or deployment shows it; required when "
+        "the checkpoint has several");
     spec.hidden.add_options()("checkpoint", po::value<std::string>());
     spec.positional.add("checkpoint", 1);
     auto vm = parse_client_command(spec, args, out, err, code);
@@ -47,17 +51,20 @@ std::optional<decision> parse_decision(client_command_spec& spec, std::string_vi
     }
     const std::string checkpoint = (*vm)["checkpoint"].as<std::string>();
     const std::string reason = (*vm)["reason"].as<std::string>();
-    return decision{std::move(*vm), checkpoint, reason};
+    const std::string approval_id = vm->count("id") ? (*vm)["id"].as<std::string>() : std::string{};
+    return decision{std::move(*vm), checkpoint, reason, approval_id};
 }
 
 }  // namespace
 
 int approve_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err)
 {
-    client_command_spec spec{"approve", "NAME --reason TEXT [OPTIONS]",
-                             "Grants an approval of a gated checkpoint: the next run of it (or the deployment\n"
-                             "waiting at it) may go ahead. A grant is used by exactly one execution and\n"
-                             "expires after --ttl. A destructive checkpoint needs --acknowledge-risks."};
+    client_command_spec spec{"approve", "NAME --reason TEXT [--id APPROVAL_ID] [OPTIONS]",
+                             "Grants a pending approval request of a gated checkpoint: the run that asked\n"
+                             "(with its parameters, by its requester or deployment) may go ahead. With no\n"
+                             "request pending it pre-approves the plain run. A grant is used by exactly one\n"
+                             "execution and expires after --ttl. A destructive checkpoint needs\n"
+                             "--acknowledge-risks."};
     spec.visible.add_options()("acknowledge-risks", "confirm the impact summary of a destructive checkpoint")(
         "ttl", po::value<std::string>()->value_name("DURATION"), "how long the grant stays usable (service default: 1h)")(
         "as", po::value<std::string>()->value_name("NAME"),
@@ -85,8 +92,8 @@ int approve_command(const std::vector<std::string>& args, std::ostream& out, std
             approved_by = where.user;
         else if (!connection.api().has_token())
             throw config_error{"approve: without a token the service needs to know who approves: pass --as NAME"};
-        const auto grant = grant_approval(connection.api(), name, reason, vm->count("acknowledge-risks") > 0, ttl,
-                                          approved_by);
+        const auto grant = grant_approval(connection.api(), name, parsed->approval_id, reason,
+                                          vm->count("acknowledge-risks") > 0, ttl, approved_by);
         const std::string by = json_string(grant, "approved_by");
         out << "granted " << json_string(grant, "id") << " for " << name << (by.empty() ? "" : " by " + by)
             << optional_field(grant, "expires_at", "usable until") << "\n";
@@ -109,7 +116,7 @@ int deny_command(const std::vector<std::string>& args, std::ostream& out, std::o
 
     return run_client_command(err, [&] {
         const auto connection = service_connection::open(*vm, err);
-        const auto record = deny_approval(connection.api(), name, reason);
+        const auto record = deny_approval(connection.api(), name, parsed->approval_id, reason);
         out << "denied " << json_string(record, "id") << " for " << name
             << optional_field(record, "requested_by", "requested by") << "\n";
         return exit_ok;

@@ -309,26 +309,33 @@ gate_answer prompt_for_gate(std::istream& in, std::ostream& out, const gate_info
     return {gate_answer::kind::deny, std::move(*reason)};
 }
 
-boost::json::object grant_approval(const api_client& api, std::string_view checkpoint, std::string_view reason,
-                                   bool acknowledge_risks, std::optional<std::chrono::seconds> ttl,
+boost::json::object grant_approval(const api_client& api, std::string_view checkpoint, std::string_view approval_id,
+                                   std::string_view reason, bool acknowledge_risks,
+                                   std::optional<std::chrono::seconds> ttl,
                                    const std::optional<std::string>& approved_by)
 {
     boost::json::object body{{"reason", reason}, {"acknowledge_risks", acknowledge_risks}};
+    if (!approval_id.empty()) body["approval_id"] = approval_id;
     if (ttl) body["ttl_s"] = ttl->count();
     if (approved_by) body["approved_by"] = *approved_by;
     return api.send_json(http::verb::post, "/api/v1/approvals/" + std::string{checkpoint}, body, 201).as_object();
 }
 
-boost::json::object deny_approval(const api_client& api, std::string_view checkpoint, std::string_view reason)
+boost::json::object deny_approval(const api_client& api, std::string_view checkpoint, std::string_view approval_id,
+                                  std::string_view reason)
 {
-    const boost::json::object body{{"reason", reason}};
+    boost::json::object body{{"reason", reason}};
+    if (!approval_id.empty()) body["approval_id"] = approval_id;
     return api.send_json(http::verb::post, "/api/v1/approvals/" + std::string{checkpoint} + "/deny", body, 200).as_object();
 }
 
-std::string approve_curl_command(const server_url& server, std::string_view checkpoint, bool destructive,
-                                 bool with_token)
+std::string approve_curl_command(const server_url& server, std::string_view checkpoint, std::string_view approval_id,
+                                 bool destructive, bool with_token)
 {
-    std::string body = "{\"reason\":\"WHY\"";
+    std::string body = "{";
+    // Ids are "ap-" and hex digits: nothing in them needs quoting in the shell.
+    if (!approval_id.empty()) body += "\"approval_id\":\"" + std::string{approval_id} + "\",";
+    body += "\"reason\":\"WHY\"";
     if (destructive) body += ",\"acknowledge_risks\":true";
     // Without tokens the service is in open mode and needs a name for the record.
     if (!with_token) body += ",\"approved_by\":\"YOUR NAME\"";

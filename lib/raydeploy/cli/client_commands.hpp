@@ -125,19 +125,23 @@ struct gate_answer {
 // the request instead; declining that too (or end of input) leaves it waiting.
 gate_answer prompt_for_gate(std::istream& in, std::ostream& out, const gate_info& gate);
 
-// POST /api/v1/approvals/{checkpoint}. `approved_by` is sent when given (open mode needs it:
-// with a token, the service takes the name from the token). Returns the grant record.
-boost::json::object grant_approval(const api_client& api, std::string_view checkpoint, std::string_view reason,
-                                   bool acknowledge_risks, std::optional<std::chrono::seconds> ttl,
+// POST /api/v1/approvals/{checkpoint}, deciding the request `approval_id` (empty: the only
+// pending one, or a pre-approval of the plain run). `approved_by` is sent when given (open mode
+// needs it: with a token, the service takes the name from the token). Returns the grant record.
+boost::json::object grant_approval(const api_client& api, std::string_view checkpoint, std::string_view approval_id,
+                                   std::string_view reason, bool acknowledge_risks,
+                                   std::optional<std::chrono::seconds> ttl,
                                    const std::optional<std::string>& approved_by);
 
-// POST /api/v1/approvals/{checkpoint}/deny; returns the denied record.
-boost::json::object deny_approval(const api_client& api, std::string_view checkpoint, std::string_view reason);
+// POST /api/v1/approvals/{checkpoint}/deny of the request `approval_id` (empty: the only pending
+// one); returns the denied record.
+boost::json::object deny_approval(const api_client& api, std::string_view checkpoint, std::string_view approval_id,
+                                  std::string_view reason);
 
-// The curl command that grants an approval of `checkpoint` on `server`, as printed to CI logs.
-// The token is never printed: the command reads it from $RAYDEPLOY_TOKEN.
-std::string approve_curl_command(const server_url& server, std::string_view checkpoint, bool destructive,
-                                 bool with_token);
+// The curl command that grants the request `approval_id` of `checkpoint` on `server`, as printed
+// to CI logs. The token is never printed: the command reads it from $RAYDEPLOY_TOKEN.
+std::string approve_curl_command(const server_url& server, std::string_view checkpoint, std::string_view approval_id,
+                                 bool destructive, bool with_token);
 
 // ------------------------------------------------------------------------------- JSON helpers
 

@@ -154,7 +154,8 @@ std::string follower::failure_detail(const std::string& execution_id)
 void follower::show_gate(const gate_info& gate)
 {
     printer_.awaiting_approval(gate, now());
-    printer_.note("  or: raydeploy approve " + gate.checkpoint + " --reason WHY" +
+    printer_.note("  or: raydeploy approve " + gate.checkpoint + (gate.approval_id.empty() ? "" : " --id " + gate.approval_id) +
+                      " --reason WHY" +
                       (gate.destructive ? " --acknowledge-risks" : "") + server_hint(),
                   now());
 }
@@ -169,11 +170,12 @@ follower::decision follower::decide_at_prompt(const gate_info& gate)
         api_.has_token() || where_.user.empty() ? std::nullopt : std::optional<std::string>{where_.user};
     try {
         if (answer.decision == gate_answer::kind::approve) {
-            const auto grant = grant_approval(api_, gate.checkpoint, answer.reason, gate.destructive, std::nullopt, approved_by);
+            const auto grant = grant_approval(api_, gate.checkpoint, gate.approval_id, answer.reason, gate.destructive,
+                                              std::nullopt, approved_by);
             printer_.note("approved " + gate.checkpoint + " (" + json_string(grant, "id") + ")", now());
             return decision::approved;
         }
-        deny_approval(api_, gate.checkpoint, answer.reason);
+        deny_approval(api_, gate.checkpoint, gate.approval_id, answer.reason);
         printer_.note("denied the approval of " + gate.checkpoint, now());
         return decision::denied;
     } catch (const authentication_error& e) {
@@ -191,10 +193,16 @@ follower::gate_outcome follower::wait_for_grant(const gate_info& gate, const std
     const auto deadline = steady_clock::now() + options_.approval_timeout;
     for (;;) {
         const auto state = api_.get_json("/api/v1/approvals/" + gate.checkpoint).as_object();
-        if (const auto* grant = state.if_contains("grant"); grant && grant->is_object()) return gate_outcome::granted;
-        const auto* pending = state.if_contains("pending");
-        const bool ours_pending = pending && pending->is_object() &&
-                                  (approval_id.empty() || json_string(pending->get_object(), "id") == approval_id);
+        // Approvals are bound to the run that asked: only our own request's grant lets it go on.
+        const auto lists = [&](std::string_view key) {
+            const auto* items = state.if_contains(key);
+            if (!items || !items->is_array()) return false;
+            for (const auto& item : items->get_array())
+                if (item.is_object() && json_string(item.get_object(), "id") == approval_id) return true;
+            return false;
+        };
+        if (lists("grants")) return gate_outcome::granted;
+        const bool ours_pending = lists("pending_requests");
         if (!ours_pending) {
             // What became of our request: denied ends the wait; anything else (its grant went to
             // another run, it was withdrawn) means asking again, which the caller's retry does.
@@ -210,7 +218,9 @@ follower::gate_outcome follower::wait_for_grant(const gate_info& gate, const std
 
 follower::gate_outcome follower::settle_run_gate(gate_info gate, const std::string& approval_id)
 {
-    gate.approve_command = approve_curl_command(api_.server(), gate.checkpoint, gate.destructive, api_.has_token());
+    gate.approval_id = approval_id;
+    gate.approve_command =
+        approve_curl_command(api_.server(), gate.checkpoint, approval_id, gate.destructive, api_.has_token());
     if (where_.interactive) {
         switch (decide_at_prompt(gate)) {
         case decision::approved:
@@ -370,10 +380,11 @@ int follower::follow_deployment(const std::string& id)
             if (const auto* destructive = object.if_contains("destructive"); destructive && destructive->is_bool())
                 gate.destructive = destructive->get_bool();
             gate.impact_summary = string_list(object.if_contains("impact_summary"));
+            gate.approval_id = json_string(object, "approval_id");
             gate.approve_command = json_string(object, "approve_command");
             if (gate.approve_command.empty())
-                gate.approve_command =
-                    approve_curl_command(api_.server(), gate.checkpoint, gate.destructive, api_.has_token());
+                gate.approve_command = approve_curl_command(api_.server(), gate.checkpoint, gate.approval_id,
+                                                            gate.destructive, api_.has_token());
             const std::string key = gate.checkpoint + "/" + json_string(object, "approval_id");
             if (key != gate_key) {
                 gate_key = key;

@@ -44,6 +44,7 @@ struct gate_info {
     bool destructive = false;
     std::vector<std::string> impact_summary;
     std::string approve_command;  // a command that grants it (curl ...); may be empty
+    std::string approval_id;      // the request waiting; empty when unknown
 };
 
 class progress_printer {

@@ -12,7 +12,7 @@ namespace po = boost::program_options;
 
 namespace {
 
-constexpr std::string_view synopsis = "create --name NAME --role viewer|operator|approver|admin";
+constexpr std::string_view synopsis = "create --name NAME --role viewer|operator|approver|admin [--person PERSON]";
 constexpr std::string_view description =
     "Prints a new random token on the first line, then the auth.tokens entry that admits it\n"
     "(name, role and the token's SHA-256, never the token) as YAML, and the same entry in the\n"
@@ -32,7 +32,9 @@ void print_entry(std::ostream& out, const std::string& token, const token_entry&
         << "  tokens:\n"
         << "    - name: " << entry.name << "\n"
         << "      role: " << to_string(entry.level) << "\n"
-        << "      sha256: " << entry.sha256_hex << "\n"
+        << "      sha256: " << entry.sha256_hex << "\n";
+    if (!entry.person.empty()) out << "      person: " << entry.person << "\n";
+    out
         << "# or give it in the environment (separate several entries with commas):\n"
         << "# RAYDEPLOY_AUTH_TOKENS=" << token_env_form(entry) << "\n";
 }
@@ -45,6 +47,8 @@ int token_command(const std::vector<std::string>& args, std::ostream& out, std::
     options.add_options()("name", po::value<std::string>()->value_name("NAME"),
                           "who or what uses the token (a person, ci); shown in logs and the audit trail")(
         "role", po::value<std::string>()->value_name("ROLE"), "viewer, operator, approver or admin")(
+        "person", po::value<std::string>()->value_name("PERSON"),
+        "who holds the token, when one person has several (laptop, CI): the four-eyes rule compares persons")(
         "help,h", "show this help");
     po::positional_options_description positional;
     positional.add("action", 1);
@@ -90,6 +94,13 @@ int token_command(const std::vector<std::string>& args, std::ostream& out, std::
         return exit_usage;
     }
     entry.level = *level;
+    if (vm.count("person")) {
+        entry.person = vm["person"].as<std::string>();
+        if (auto problem = token_name_problem(entry.person)) {
+            print_error(err, "token create: --person: " + *problem);
+            return exit_usage;
+        }
+    }
 
     const std::string token = generate_token();
     entry.sha256_hex = sha256_hex(token);

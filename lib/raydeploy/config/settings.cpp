@@ -106,8 +106,10 @@ setting_spec boolean_setting(std::string_view key, std::string_view help, Field 
 std::optional<std::string> duplicate_problem(const std::vector<token_entry>& earlier, const token_entry& entry)
 {
     for (const auto& other : earlier) {
-        if (other.name == entry.name)
-            return "token name '" + entry.name + "' is used twice; give each token its own name";
+        // Case-insensitive: the four-eyes rule treats "Alice" and "alice" as one person.
+        if (same_person(other.name, entry.name))
+            return "token name '" + entry.name + "' is used twice (names are compared ignoring case); give each "
+                   "token its own name, and the same `person` to tokens of one person";
         if (other.sha256_hex == entry.sha256_hex)
             return "'" + entry.name + "' has the same sha256 as '" + other.name +
                    "'; create a separate token for each with 'raydeploy token create'";
@@ -126,8 +128,8 @@ std::string lower_hex(std::string_view hex)
 // a file.
 std::optional<std::string> apply_token_text(settings& s, std::string_view value)
 {
-    const std::string form = "; expected NAME:ROLE:SHA256 entries separated by commas (as 'raydeploy token create' "
-                             "prints them)";
+    const std::string form = "; expected NAME:ROLE:SHA256[:PERSON] entries separated by commas (as 'raydeploy token "
+                             "create' prints them)";
     if (value.find_first_not_of(" \t") == std::string_view::npos)
         return "is empty" + form + "; unset the variable to use the file's tokens";
     std::vector<token_entry> entries;
@@ -141,12 +143,18 @@ std::optional<std::string> apply_token_text(settings& s, std::string_view value)
         const std::string where = "entry " + std::to_string(index + 1) + ": ";
         const auto first = item.find(':');
         const auto second = first == std::string_view::npos ? first : item.find(':', first + 1);
-        if (second == std::string_view::npos || item.find(':', second + 1) != std::string_view::npos)
-            return where + "'" + std::string{item.substr(0, item.find(':'))} + "...' is not NAME:ROLE:SHA256" + form;
+        const auto third = second == std::string_view::npos ? second : item.find(':', second + 1);
+        if (second == std::string_view::npos ||
+            (third != std::string_view::npos && item.find(':', third + 1) != std::string_view::npos))
+            return where + "'" + std::string{item.substr(0, item.find(':'))} + "...' is not NAME:ROLE:SHA256[:PERSON]" + form;
         token_entry entry;
         entry.name = std::string{item.substr(0, first)};
         const std::string_view role_text = item.substr(first + 1, second - first - 1);
-        const std::string_view hash = item.substr(second + 1);
+        const std::string_view hash = item.substr(second + 1, third == std::string_view::npos ? third : third - second - 1);
+        if (third != std::string_view::npos) {
+            entry.person = std::string{item.substr(third + 1)};
+            if (auto problem = token_name_problem(entry.person)) return where + "person: " + *problem;
+        }
         if (auto problem = token_name_problem(entry.name)) return where + *problem;
         const auto level = parse_role(role_text);
         if (!level)
@@ -175,7 +183,7 @@ bool read_token_list(settings& s, yaml_reader& reader, const YAML::Node& node, c
     for (std::size_t i = 0; i < node.size(); ++i) {
         const YAML::Node item = node[i];
         const std::string item_key = join_key(key, "[" + std::to_string(i) + "]");
-        if (!reader.check_mapping(item, item_key, {"name", "role", "sha256"})) {
+        if (!reader.check_mapping(item, item_key, {"name", "role", "sha256", "person"})) {
             ok = false;
             continue;
         }
@@ -220,6 +228,18 @@ bool read_token_list(settings& s, yaml_reader& reader, const YAML::Node& node, c
         } else {
             item_ok = false;
         }
+        if (item["person"]) {
+            const std::string person_key_name = join_key(item_key, "person");
+            if (auto person = reader.string(item["person"], person_key_name)) {
+                entry.person = *person;
+                if (auto problem = token_name_problem(entry.person)) {
+                    reader.error(item["person"], person_key_name, *problem);
+                    item_ok = false;
+                }
+            } else {
+                item_ok = false;
+            }
+        }
         if (item_ok) {
             if (auto problem = duplicate_problem(entries, entry)) {
                 reader.error(item, item_key, *problem);
@@ -240,7 +260,9 @@ std::string token_list_text(const settings& s)
     std::string out;
     for (const auto& entry : s.auth.tokens) {
         if (!out.empty()) out += ", ";
-        out += entry.name + " (" + std::string{to_string(entry.level)} + ")";
+        out += entry.name + " (" + std::string{to_string(entry.level)};
+        if (!entry.person.empty()) out += ", person " + entry.person;
+        out += ")";
     }
     return out;
 }
@@ -319,7 +341,7 @@ const std::vector<setting_spec>& setting_table()
                                      "a silent WebSocket is pinged after half of this and closed after all of it",
                                      [](settings& s) -> auto& { return s.websocket.idle_timeout; }));
         t.push_back({{"auth.tokens", "",
-                      "bearer tokens as {name, role, sha256} entries (see 'raydeploy token create'); none: open "
+                      "bearer tokens as {name, role, sha256, person?} entries (see 'raydeploy token create'); none: open "
                       "mode, loopback only; the variable takes NAME:ROLE:SHA256[,...]"},
                      [](settings& s, std::string_view value, const fs::path&) { return apply_token_text(s, value); },
                      token_list_text, read_token_list});

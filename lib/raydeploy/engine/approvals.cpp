@@ -26,7 +26,8 @@ approval_state parse_state(std::string_view text)
 
 constexpr std::string_view select_columns =
     "SELECT id, checkpoint, state, requested_by, deployment_id, approved_by, reason, acknowledge_risks, created_at, "
-    "granted_at, expires_at, decided_at, decided_by, execution_id FROM approvals ";
+    "granted_at, expires_at, decided_at, decided_by, execution_id, params, requester_person, approver_person "
+    "FROM approvals ";
 
 approval_record read_row(const sqlite::statement& row)
 {
@@ -45,6 +46,13 @@ approval_record read_row(const sqlite::statement& row)
     record.decided_at = sqlite::optional_text_column(row, 11);
     record.decided_by = sqlite::optional_text_column(row, 12);
     record.execution_id = sqlite::optional_text_column(row, 13);
+    // Rows from before parameters were bound approved the plain run.
+    if (auto params = sqlite::optional_text_column(row, 14)) record.params = params_from_json(sqlite::parse_object_column(*params));
+    // Rows from before persons were recorded: the name is the person.
+    record.requester_person = sqlite::optional_text_column(row, 15);
+    if (!record.requester_person && record.requested_by) record.requester_person = person_key(*record.requested_by);
+    record.approver_person = sqlite::optional_text_column(row, 16);
+    if (!record.approver_person && record.approved_by) record.approver_person = person_key(*record.approved_by);
     return record;
 }
 
@@ -53,9 +61,29 @@ std::string expiry_after(std::chrono::seconds ttl)
     return format_timestamp(std::chrono::system_clock::now() + ttl);
 }
 
+json::array to_json_array(const std::vector<approval_record>& records)
+{
+    json::array items;
+    for (const auto& record : records) items.emplace_back(to_json(record));
+    return items;
+}
+
+std::string_view scope_of(const approval_record& record)
+{
+    if (record.deployment_id) return "deployment";
+    if (record.requested_by) return "requester";
+    return "anyone";
+}
+
 }  // namespace
 
 std::string_view to_string(approval_state state) { return enum_name(state_names, state); }
+
+bool same_params(const execution_params& a, const execution_params& b)
+{
+    // json::object equality ignores member order, so {"a":1,"b":2} binds the same run as {"b":2,"a":1}.
+    return a.extra_vars == b.extra_vars && a.limit == b.limit && a.check == b.check;
+}
 
 json::object to_json(const approval_record& record)
 {
@@ -75,6 +103,8 @@ json::object to_json(const approval_record& record)
         {"decided_at", json_or_null(record.decided_at)},
         {"decided_by", json_or_null(record.decided_by)},
         {"execution_id", json_or_null(record.execution_id)},
+        {"params", to_json(record.params)},
+        {"scope", scope_of(record)},
     };
 }
 
@@ -138,9 +168,14 @@ std::optional<approval_record> approval_manager::get(std::string_view id)
     return rows.front();
 }
 
+std::vector<approval_record> approval_manager::pending_requests(std::string_view checkpoint)
+{
+    return select("WHERE checkpoint = ? AND state = 'pending' ORDER BY created_at, rowid", checkpoint);
+}
+
 std::optional<approval_record> approval_manager::pending(std::string_view checkpoint)
 {
-    auto rows = select("WHERE checkpoint = ? AND state = 'pending' ORDER BY created_at LIMIT 1", checkpoint);
+    auto rows = pending_requests(checkpoint);
     if (rows.empty()) return std::nullopt;
     return rows.front();
 }
@@ -196,8 +231,8 @@ void approval_manager::update(const approval_record& record)
 {
     auto statement = db_.prepare(
         "UPDATE approvals SET state = ?, requested_by = ?, deployment_id = ?, approved_by = ?, reason = ?, "
-        "acknowledge_risks = ?, granted_at = ?, expires_at = ?, decided_at = ?, decided_by = ?, execution_id = ? "
-        "WHERE id = ?");
+        "acknowledge_risks = ?, granted_at = ?, expires_at = ?, decided_at = ?, decided_by = ?, execution_id = ?, "
+        "params = ?, requester_person = ?, approver_person = ? WHERE id = ?");
     statement.bind(1, to_string(record.state));
     sqlite::bind_optional(statement, 2, record.requested_by);
     sqlite::bind_optional(statement, 3, record.deployment_id);
@@ -209,7 +244,10 @@ void approval_manager::update(const approval_record& record)
     sqlite::bind_optional(statement, 9, record.decided_at);
     sqlite::bind_optional(statement, 10, record.decided_by);
     sqlite::bind_optional(statement, 11, record.execution_id);
-    statement.bind(12, record.id);
+    statement.bind(12, json::serialize(to_json(record.params)));
+    sqlite::bind_optional(statement, 13, record.requester_person);
+    sqlite::bind_optional(statement, 14, record.approver_person);
+    statement.bind(15, record.id);
     statement.step();
 }
 
@@ -231,24 +269,28 @@ const checkpoint& approval_manager::gated(const std::string& checkpoint_name) co
     return *item;
 }
 
-approval_record approval_manager::request(const std::string& checkpoint, const std::string& requested_by,
-                                          std::optional<std::string> deployment_id)
+approval_record approval_manager::request(const std::string& checkpoint, const execution_params& params,
+                                          const run_requester& requester, std::optional<std::string> deployment_id)
 {
     gated(checkpoint);
-    if (auto existing = pending(checkpoint)) {
-        // The deployment that will consume the grant is the requester that counts from now on.
-        if (deployment_id && existing->deployment_id != deployment_id) {
-            existing->deployment_id = deployment_id;
-            existing->requested_by = requested_by;
-            update(*existing);
+    for (auto& existing : pending_requests(checkpoint)) {
+        if (existing.deployment_id != deployment_id || !same_params(existing.params, params)) continue;
+        if (!deployment_id && existing.requester_person != requester.person) continue;
+        // The deployment's requester changes when someone else resumes it.
+        if (existing.requester_person != requester.person) {
+            existing.requested_by = requester.name;
+            existing.requester_person = requester.person;
+            update(existing);
         }
-        return *existing;
+        return existing;
     }
     approval_record record;
     record.id = random_id("ap-");
     record.checkpoint = checkpoint;
     record.state = approval_state::pending;
-    record.requested_by = requested_by;
+    record.params = params;
+    record.requested_by = requester.name;
+    record.requester_person = requester.person;
     record.deployment_id = std::move(deployment_id);
     record.created_at = now_timestamp();
     insert(record);
@@ -256,23 +298,60 @@ approval_record approval_manager::request(const std::string& checkpoint, const s
     return record;
 }
 
+std::optional<approval_record> approval_manager::decided_request(const std::string& checkpoint,
+                                                                 const std::optional<std::string>& approval_id,
+                                                                 const std::optional<execution_params>& params)
+{
+    if (approval_id) {
+        auto record = get(*approval_id);
+        if (!record || record->checkpoint != checkpoint)
+            throw engine_error{engine_error::kind::not_found, "APPROVAL_NOT_FOUND",
+                               "checkpoint '" + checkpoint + "' has no approval request '" + *approval_id +
+                                   "'; GET /api/v1/approvals/" + checkpoint + " lists its pending requests",
+                               {{"field", "approval_id"}}};
+        if (record->state != approval_state::pending)
+            throw engine_error{engine_error::kind::conflict, "APPROVAL_NOT_PENDING",
+                               "approval request " + *approval_id + " is " + std::string{to_string(record->state)} +
+                                   ", no longer pending; GET /api/v1/approvals/" + checkpoint +
+                                   " shows what is pending now",
+                               {{"approval_id", *approval_id}, {"state", to_string(record->state)}}};
+        return record;
+    }
+    std::vector<approval_record> candidates;
+    for (auto& record : pending_requests(checkpoint))
+        if (!params || same_params(record.params, *params)) candidates.push_back(std::move(record));
+    if (candidates.size() > 1)
+        throw engine_error{engine_error::kind::conflict, "APPROVAL_ID_REQUIRED",
+                           "checkpoint '" + checkpoint + "' has " + std::to_string(candidates.size()) +
+                               " pending requests; name the one you decide with \"approval_id\" (they are listed "
+                               "under \"pending\", each with who asked and its parameters)",
+                           {{"pending", to_json_array(candidates)}}};
+    if (candidates.empty()) return std::nullopt;
+    return candidates.front();
+}
+
 approval_record approval_manager::grant(const std::string& checkpoint, const identity& caller, grant_input input)
 {
     const raydeploy::checkpoint& item = gated(checkpoint);
 
     std::string approver = caller.name;
+    std::string approver_person = person_key(caller);
     if (caller.open_mode) {
         // Without tokens nobody is authenticated: the body names the approver, as the seeds did.
         if (!input.approved_by || input.approved_by->empty())
             throw engine_error::invalid_field("approved_by", "name who approves (no tokens are configured, so the service cannot tell who "
                                    "you are); for example \"approved_by\": \"alice\"");
         approver = *input.approved_by;
+        approver_person = person_key(approver);
     } else if (input.approved_by && *input.approved_by != caller.name) {
         throw engine_error{engine_error::kind::forbidden, "IDENTITY_MISMATCH",
                            "approved_by is '" + *input.approved_by + "' but the token belongs to '" + caller.name +
                                "'; approvals are recorded under the token's identity: omit approved_by",
                            {{"field", "approved_by"}}};
     }
+    if (input.approval_id && input.params)
+        throw engine_error::invalid_field("extra_vars", "a pending request's parameters are the ones it was asked with; "
+                                          "send either approval_id or the parameters of a pre-approval, not both");
     if (item.destructive) {
         if (!input.acknowledge_risks)
             throw engine_error::invalid_field("acknowledge_risks", "checkpoint '" + checkpoint +
@@ -284,31 +363,51 @@ approval_record approval_manager::grant(const std::string& checkpoint, const ide
     const auto ttl = input.ttl.value_or(policy_.default_ttl);
     if (ttl.count() < 1 || ttl > policy_.max_ttl)
         throw engine_error::invalid_field("ttl_s", "expected between 1 and " + std::to_string(policy_.max_ttl.count()) + " seconds");
-    auto record = pending(checkpoint);
-    // A grant the pending requester could not use (the four-eyes rule) must not block the one
-    // they can: only a usable grant makes another one pointless.
-    for (const auto& existing : live_grants(checkpoint)) {
-        if (record && !usable_by(existing, record->requested_by)) continue;
-        throw engine_error{engine_error::kind::conflict, "ALREADY_GRANTED",
-                           "checkpoint '" + checkpoint + "' already has an unused grant by " +
-                               existing.approved_by.value_or("?") + " until " + existing.expires_at.value_or("?") +
-                               "; revoke it with DELETE /api/v1/approvals/" + checkpoint + " to grant anew",
-                           {{"approval_id", existing.id}}};
-    }
-    if (record && policy_.four_eyes && item.destructive && record->requested_by == approver)
-        throw engine_error{engine_error::kind::forbidden, "FOUR_EYES",
-                           "you requested this run of the destructive checkpoint '" + checkpoint +
-                               "', so another approver must grant it (four-eyes rule)"};
-    if (!record) {
+
+    auto record = decided_request(checkpoint, input.approval_id, input.params);
+    if (record) {
+        if (four_eyes_forbids(item, approver_person, record->requester_person.value_or("")))
+            throw engine_error{engine_error::kind::forbidden, "FOUR_EYES",
+                               "you requested this run of the destructive checkpoint '" + checkpoint +
+                                   "' (as " + record->requested_by.value_or("?") +
+                                   "), so another person must grant it (four-eyes rule)",
+                               {{"approval_id", record->id}}};
+        // A grant the requester can already use makes this one pointless; one they cannot use
+        // (they approved it themselves) must not block this one.
+        const run_requester requester{record->requested_by.value_or(""), record->requester_person.value_or("")};
+        for (const auto& existing : live_grants(checkpoint)) {
+            if (!usable_by(existing, record->params, requester, record->deployment_id)) continue;
+            throw engine_error{engine_error::kind::conflict, "ALREADY_GRANTED",
+                               "the run requested by " + requester.name + " already has an unused grant (" +
+                                   existing.id + ") by " + existing.approved_by.value_or("?") + " until " +
+                                   existing.expires_at.value_or("?") + "; revoke it with DELETE /api/v1/approvals/" +
+                                   checkpoint + "?approval_id=" + existing.id + " to grant anew",
+                               {{"approval_id", existing.id}}};
+        }
+    } else {
+        // A pre-approval (a maintenance window): it binds the parameters given, none meaning the
+        // plain run, and anyone but its approver for a destructive checkpoint.
+        const execution_params params = input.params.value_or(execution_params{});
+        for (const auto& existing : live_grants(checkpoint)) {
+            if (!existing.is_pre_approval() || !same_params(existing.params, params)) continue;
+            throw engine_error{engine_error::kind::conflict, "ALREADY_GRANTED",
+                               "checkpoint '" + checkpoint + "' already has an unused pre-approval of this run (" +
+                                   existing.id + ") by " + existing.approved_by.value_or("?") + " until " +
+                                   existing.expires_at.value_or("?") + "; revoke it with DELETE /api/v1/approvals/" +
+                                   checkpoint + "?approval_id=" + existing.id + " to grant anew",
+                               {{"approval_id", existing.id}}};
+        }
         record.emplace();
         record->id = random_id("ap-");
         record->checkpoint = checkpoint;
+        record->params = params;
         record->created_at = now_timestamp();
         record->state = approval_state::granted;
         insert(*record);
     }
     record->state = approval_state::granted;
     record->approved_by = approver;
+    record->approver_person = approver_person;
     record->reason = input.reason;
     record->acknowledge_risks = input.acknowledge_risks;
     record->granted_at = now_timestamp();
@@ -318,36 +417,29 @@ approval_record approval_manager::grant(const std::string& checkpoint, const ide
     return *record;
 }
 
-approval_record approval_manager::auto_grant(const std::string& checkpoint, const std::string& admin,
-                                             const std::string& deployment_id)
+approval_record approval_manager::auto_grant(const std::string& checkpoint, const execution_params& params,
+                                             const run_requester& admin, const std::string& deployment_id)
 {
     const raydeploy::checkpoint& item = gated(checkpoint);
-    auto record = pending(checkpoint);
-    if (!record) {
-        record.emplace();
-        record->id = random_id("ap-");
-        record->checkpoint = checkpoint;
-        record->created_at = now_timestamp();
-        record->requested_by = admin;
-        insert(*record);
-    }
-    record->state = approval_state::granted;
-    record->deployment_id = deployment_id;
-    record->approved_by = admin;
-    record->reason = "auto_approve of deployment " + deployment_id;
-    record->acknowledge_risks = item.destructive;
-    record->granted_at = now_timestamp();
-    record->expires_at = expiry_after(policy_.default_ttl);
-    update(*record);
-    changed(*record, "approval.granted");
-    return *record;
+    approval_record record = request(checkpoint, params, admin, deployment_id);
+    record.state = approval_state::granted;
+    record.approved_by = admin.name;
+    record.approver_person = admin.person;
+    record.reason = "auto_approve of deployment " + deployment_id;
+    record.acknowledge_risks = item.destructive;
+    record.granted_at = now_timestamp();
+    record.expires_at = expiry_after(policy_.default_ttl);
+    update(record);
+    changed(record, "approval.granted");
+    return record;
 }
 
-approval_record approval_manager::deny(const std::string& checkpoint, const identity& caller, const std::string& reason)
+approval_record approval_manager::deny(const std::string& checkpoint, const identity& caller, const std::string& reason,
+                                       const std::optional<std::string>& approval_id)
 {
     gated(checkpoint);
     if (reason.empty()) throw engine_error::invalid_field("reason", "say why the run is denied; the requester sees it");
-    auto record = pending(checkpoint);
+    auto record = decided_request(checkpoint, approval_id, std::nullopt);
     if (!record)
         throw engine_error{engine_error::kind::not_found, "NO_PENDING_REQUEST",
                            "checkpoint '" + checkpoint + "' has no pending approval request; GET /api/v1/approvals "
@@ -361,31 +453,61 @@ approval_record approval_manager::deny(const std::string& checkpoint, const iden
     return *record;
 }
 
-approval_record approval_manager::revoke(const std::string& checkpoint, const identity& caller)
+approval_record approval_manager::revoke(const std::string& checkpoint, const identity& caller,
+                                         const std::optional<std::string>& approval_id)
 {
     gated(checkpoint);
-    auto record = live_grant(checkpoint);
-    if (!record)
+    auto live = live_grants(checkpoint);
+    if (approval_id)
+        std::erase_if(live, [&](const approval_record& record) { return record.id != *approval_id; });
+    if (live.empty())
         throw engine_error{engine_error::kind::not_found, "NO_GRANT",
-                           "checkpoint '" + checkpoint + "' has no unused grant to revoke"};
-    record->state = approval_state::revoked;
-    record->decided_at = now_timestamp();
-    record->decided_by = caller.name;
-    update(*record);
-    changed(*record, "approval.revoked");
-    return *record;
+                           approval_id ? "checkpoint '" + checkpoint + "' has no unused grant '" + *approval_id +
+                                             "'; GET /api/v1/approvals/" + checkpoint + " lists its grants"
+                                       : "checkpoint '" + checkpoint + "' has no unused grant to revoke"};
+    if (live.size() > 1)
+        throw engine_error{engine_error::kind::conflict, "APPROVAL_ID_REQUIRED",
+                           "checkpoint '" + checkpoint + "' has " + std::to_string(live.size()) +
+                               " unused grants; name the one to revoke with ?approval_id= (they are listed under "
+                               "\"grants\")",
+                           {{"grants", to_json_array(live)}}};
+    approval_record record = live.front();
+    record.state = approval_state::revoked;
+    record.decided_at = now_timestamp();
+    record.decided_by = caller.name;
+    update(record);
+    changed(record, "approval.revoked");
+    return record;
 }
 
-bool approval_manager::usable_by(const approval_record& grant, const std::optional<std::string>& requester) const
+bool approval_manager::four_eyes_forbids(const checkpoint& item, const std::optional<std::string>& approver_person,
+                                         std::string_view requester_person) const
 {
-    const raydeploy::checkpoint* item = catalog_.find(grant.checkpoint);
-    return !(policy_.four_eyes && item && item->destructive && requester && grant.approved_by == requester);
+    return policy_.four_eyes && item.destructive && approver_person && !requester_person.empty() &&
+           *approver_person == requester_person;
 }
 
-std::optional<approval_record> approval_manager::usable_grant(std::string_view checkpoint, const std::string& requester)
+bool approval_manager::usable_by(const approval_record& grant, const execution_params& params,
+                                 const run_requester& requester, const std::optional<std::string>& deployment_id) const
+{
+    if (!same_params(grant.params, params)) return false;
+    if (grant.deployment_id) {
+        if (grant.deployment_id != deployment_id) return false;
+    } else if (grant.requested_by) {
+        // Granted for one person's direct run: neither a deployment nor anyone else uses it.
+        if (deployment_id || grant.requester_person != requester.person) return false;
+    }
+    const raydeploy::checkpoint* item = catalog_.find(grant.checkpoint);
+    return !item || !four_eyes_forbids(*item, grant.approver_person, requester.person);
+}
+
+std::optional<approval_record> approval_manager::usable_grant(std::string_view checkpoint,
+                                                              const execution_params& params,
+                                                              const run_requester& requester,
+                                                              const std::optional<std::string>& deployment_id)
 {
     for (auto& grant : live_grants(checkpoint))
-        if (usable_by(grant, requester)) return grant;
+        if (usable_by(grant, params, requester, deployment_id)) return grant;
     return std::nullopt;
 }
 
@@ -402,15 +524,17 @@ void approval_manager::consume(const std::string& approval_id, const std::string
     changed(*record, "approval.consumed");
 }
 
-void approval_manager::withdraw_for_deployment(const std::string& deployment_id, const std::string& reason)
+void approval_manager::release_for_deployment(const std::string& deployment_id, const std::string& reason)
 {
-    for (auto& record : select("WHERE state = 'pending' AND deployment_id = ?", deployment_id)) {
-        record.state = approval_state::withdrawn;
+    for (auto& record :
+         select("WHERE state IN ('pending', 'granted') AND deployment_id = ? ORDER BY created_at", deployment_id)) {
+        const bool was_pending = record.state == approval_state::pending;
+        record.state = was_pending ? approval_state::withdrawn : approval_state::revoked;
         record.decided_at = now_timestamp();
         record.decided_by = record.requested_by;
         record.reason = reason;
         update(record);
-        changed(record, "approval.withdrawn");
+        changed(record, was_pending ? "approval.withdrawn" : "approval.revoked");
     }
 }
 
@@ -441,7 +565,8 @@ execution_record start_checkpoint(execution_manager& executions, approval_manage
     // Refuse before touching approvals, so a busy checkpoint neither consumes nor requests one.
     executions.refuse_if_active(checkpoint_name);
 
-    auto grant = approvals.usable_grant(checkpoint_name, caller.name);
+    const run_requester requester = run_requester::of(caller);
+    auto grant = approvals.usable_grant(checkpoint_name, params, requester, deployment_id);
     if (!grant && inline_approve) {
         if (item->destructive)
             throw engine_error{engine_error::kind::forbidden, "INLINE_APPROVAL_NOT_ALLOWED",
@@ -453,15 +578,18 @@ execution_record start_checkpoint(execution_manager& executions, approval_manage
                                "\"approve\": true needs the approver role; token '" + caller.name + "' has " +
                                    std::string{to_string(caller.level)},
                                {{"required_role", "approver"}}};
-        grant = approvals.grant(checkpoint_name, caller,
-                                grant_input{"approved inline with the run request", false, std::nullopt,
-                                            caller.open_mode ? std::optional<std::string>{caller.name} : std::nullopt});
+        const approval_record request = approvals.request(checkpoint_name, params, requester, deployment_id);
+        grant_input input{"approved inline with the run request", false, std::nullopt,
+                          caller.open_mode ? std::optional<std::string>{caller.name} : std::nullopt};
+        input.approval_id = request.id;
+        grant = approvals.grant(checkpoint_name, caller, std::move(input));
     }
     if (!grant) {
-        const approval_record request = approvals.request(checkpoint_name, caller.name, deployment_id);
+        const approval_record request = approvals.request(checkpoint_name, params, requester, deployment_id);
         throw engine_error{engine_error::kind::conflict, "APPROVAL_REQUIRED",
-                           "checkpoint '" + checkpoint_name + "' requires an approval before it runs; an approver "
-                           "grants it with POST /api/v1/approvals/" + checkpoint_name,
+                           "checkpoint '" + checkpoint_name + "' requires an approval of this run (its parameters "
+                           "and requester) before it runs; an approver grants it with POST /api/v1/approvals/" +
+                               checkpoint_name + " {\"approval_id\": \"" + request.id + "\", \"reason\": ...}",
                            {{"checkpoint", checkpoint_name},
                             {"approval_info", approval_info(*item)},
                             {"approval_id", request.id}}};

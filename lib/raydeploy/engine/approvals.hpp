@@ -2,10 +2,17 @@
 //
 // One row per decision process. A run or deployment that reaches a gated checkpoint without a
 // grant leaves a `pending` request; an approver turns it into a `granted` grant (or grants ahead
-// of any request), or `denied`s it. A grant is `consumed` by exactly one execution, can be
-// `revoked` while unused, and `expired` when its TTL passes. A request whose deployment ended
-// without it (cancelled, failed elsewhere) is `withdrawn`, so nobody grants a run nobody awaits. Every change is stored, published
-// as an `approval.*` event, and wakes whoever waits on approvals (deployments at a gate).
+// of any request: a pre-approval), or `denied`s it. A grant is `consumed` by exactly one
+// execution, can be `revoked` while unused, and `expired` when its TTL passes. A request whose
+// deployment ended without it is `withdrawn`, so nobody grants a run nobody awaits. Every change
+// is stored, published as an `approval.*` event, and wakes whoever waits on approvals.
+//
+// An approval approves one run: it is bound to the run's parameters (extra_vars, limit, check)
+// and to who asked (the requesting person, or the waiting deployment). A run with other
+// parameters, or by someone else, neither consumes it nor is blocked by it: it gets a request of
+// its own. A pre-approval binds the parameters its grant names and anyone but its approver (for a
+// destructive checkpoint). Persons are compared with same_person (case-insensitive, tokens of one
+// `person` are one person).
 //
 // @par Thread safety
 // Single-threaded: use from the io_context's thread.
@@ -29,13 +36,29 @@ namespace raydeploy {
 enum class approval_state { pending, granted, consumed, denied, revoked, expired, withdrawn };
 std::string_view to_string(approval_state state);
 
+// Who asks for a run: the identity's name (what records show) and its person key (what the
+// four-eyes rule and bindings compare).
+struct run_requester {
+    std::string name;
+    std::string person;  // person_key(): lower case
+
+    static run_requester of(const identity& caller) { return {caller.name, person_key(caller)}; }
+};
+
+// The parameters an approval binds, as the API shows and compares them.
+bool same_params(const execution_params& a, const execution_params& b);
+
 struct approval_record {
     std::string id;  // "ap-" + hex
     std::string checkpoint;
     approval_state state = approval_state::pending;
-    std::optional<std::string> requested_by;  // who asked to run it (absent for a grant given ahead)
-    std::optional<std::string> deployment_id;  // the deployment waiting at this gate
+    // The run it approves: the parameters, and who asked (absent for a pre-approval).
+    execution_params params;
+    std::optional<std::string> requested_by;
+    std::optional<std::string> requester_person;
+    std::optional<std::string> deployment_id;  // the deployment waiting at this gate: only it may use the grant
     std::optional<std::string> approved_by;
+    std::optional<std::string> approver_person;
     std::optional<std::string> reason;
     bool acknowledge_risks = false;
     std::string created_at;
@@ -45,6 +68,9 @@ struct approval_record {
     std::optional<std::string> decided_at;
     std::optional<std::string> decided_by;
     std::optional<std::string> execution_id;  // the execution that consumed the grant
+
+    // Granted ahead of any request: usable by any requester with the same parameters.
+    bool is_pre_approval() const { return !requested_by && !deployment_id; }
 };
 
 boost::json::object to_json(const approval_record& record);
@@ -63,6 +89,11 @@ struct grant_input {
     bool acknowledge_risks = false;
     std::optional<std::chrono::seconds> ttl;
     std::optional<std::string> approved_by;  // required in open mode, must match the caller otherwise
+    // The pending request decided; required when the checkpoint has several.
+    std::optional<std::string> approval_id;
+    // The run a pre-approval approves (none given: the plain run). With pending requests, they
+    // pick the request with these parameters.
+    std::optional<execution_params> params;
 };
 
 class approval_manager {
@@ -75,6 +106,8 @@ public:
     void stop();
 
     std::optional<approval_record> get(std::string_view id);
+    // The checkpoint's pending requests, oldest first; `pending` the oldest.
+    std::vector<approval_record> pending_requests(std::string_view checkpoint);
     std::optional<approval_record> pending(std::string_view checkpoint);
     // The checkpoint's grants that are unused and not expired, oldest first; live_grant the first.
     std::vector<approval_record> live_grants(std::string_view checkpoint);
@@ -85,26 +118,36 @@ public:
     std::vector<approval_record> all_pending();
     std::vector<approval_record> all_live_grants();
 
-    // Records that `requested_by` wants to run the gated `checkpoint`. There is one pending
-    // request per checkpoint: a deployment reaching the gate adopts an existing one (it becomes
-    // the requester, for the four-eyes rule), otherwise the existing one is returned as it is.
-    approval_record request(const std::string& checkpoint, const std::string& requested_by,
-                            std::optional<std::string> deployment_id);
+    // Records that `requester` (for `deployment_id`, when a deployment waits) wants to run the
+    // gated `checkpoint` with `params`: the existing pending request for exactly that run, or a
+    // new one.
+    approval_record request(const std::string& checkpoint, const execution_params& params,
+                            const run_requester& requester, std::optional<std::string> deployment_id);
 
-    // Throws engine_error: not_found (checkpoint), conflict (not gated, already granted),
-    // invalid (reason, acknowledge_risks, ttl_s, approved_by), forbidden (four-eyes, identity).
+    // Decides a pending request (input.approval_id, the only one, or the one with input.params)
+    // or grants ahead of any. Throws engine_error: not_found (checkpoint, approval_id), conflict
+    // (not gated, several pending and none named, not pending, already granted), invalid (reason,
+    // acknowledge_risks, ttl_s, approved_by), forbidden (four-eyes, identity).
     approval_record grant(const std::string& checkpoint, const identity& caller, grant_input input);
-    // A grant given by the pipeline itself for a deployment with auto_approve.
-    approval_record auto_grant(const std::string& checkpoint, const std::string& admin, const std::string& deployment_id);
-    approval_record deny(const std::string& checkpoint, const identity& caller, const std::string& reason);
-    approval_record revoke(const std::string& checkpoint, const identity& caller);
+    // A grant given by the pipeline itself for a deployment with auto_approve, in the name of
+    // the admin who is its requester.
+    approval_record auto_grant(const std::string& checkpoint, const execution_params& params,
+                               const run_requester& admin, const std::string& deployment_id);
+    approval_record deny(const std::string& checkpoint, const identity& caller, const std::string& reason,
+                         const std::optional<std::string>& approval_id);
+    approval_record revoke(const std::string& checkpoint, const identity& caller,
+                           const std::optional<std::string>& approval_id);
 
-    // The live grant `requester` may use for a run of `checkpoint`: none when there is no grant,
-    // or when the four-eyes rule forbids it (the requester granted it themselves).
-    std::optional<approval_record> usable_grant(std::string_view checkpoint, const std::string& requester);
+    // The live grant for exactly this run: same parameters, and granted for this requester, for
+    // this deployment, or ahead of any request; none when the four-eyes rule forbids it (the
+    // requester approved it themselves).
+    std::optional<approval_record> usable_grant(std::string_view checkpoint, const execution_params& params,
+                                                const run_requester& requester,
+                                                const std::optional<std::string>& deployment_id);
     void consume(const std::string& approval_id, const std::string& execution_id, const std::string& consumer);
-    // Withdraws the pending request a deployment waited on, when the deployment ends without it.
-    void withdraw_for_deployment(const std::string& deployment_id, const std::string& reason);
+    // When a deployment ends without them: its pending requests are withdrawn and its unused
+    // grants revoked, so a resumed deployment (perhaps by someone else) asks anew.
+    void release_for_deployment(const std::string& deployment_id, const std::string& reason);
 
     // Marks grants whose TTL passed as expired (the timer calls it every second).
     void expire_due();
@@ -116,7 +159,16 @@ public:
 
 private:
     const checkpoint& gated(const std::string& checkpoint_name) const;
-    bool usable_by(const approval_record& grant, const std::optional<std::string>& requester) const;
+    bool four_eyes_forbids(const checkpoint& item, const std::optional<std::string>& approver_person,
+                           std::string_view requester_person) const;
+    bool usable_by(const approval_record& grant, const execution_params& params, const run_requester& requester,
+                   const std::optional<std::string>& deployment_id) const;
+    // The pending request a grant or denial decides: the one named, else the only one (with
+    // `params`, when given); nullopt when there is none. Throws when the name is unknown or not
+    // pending, or when several match and none is named.
+    std::optional<approval_record> decided_request(const std::string& checkpoint,
+                                                   const std::optional<std::string>& approval_id,
+                                                   const std::optional<execution_params>& params);
     std::vector<approval_record> select(std::string_view where, std::string_view value);
     void insert(const approval_record& record);
     void update(const approval_record& record);

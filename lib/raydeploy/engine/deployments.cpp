@@ -51,7 +51,7 @@ std::vector<deployment_step> steps_from(const std::string& text)
 
 constexpr std::string_view select_columns =
     "SELECT rowid, id, status, steps, auto_approve, extra_vars, requested_by, created_at, started_at, finished_at, "
-    "status_reason, failed_checkpoint, awaiting FROM deployments ";
+    "status_reason, failed_checkpoint, awaiting, resumed_by, requester_person FROM deployments ";
 
 deployment_record read_row(const sqlite::statement& row)
 {
@@ -69,7 +69,23 @@ deployment_record read_row(const sqlite::statement& row)
     record.status_reason = sqlite::optional_text_column(row, 10);
     record.failed_checkpoint = sqlite::optional_text_column(row, 11);
     if (!row.column_is_null(12)) record.awaiting = sqlite::parse_object_column(row.column_text(12));
+    record.resumed_by = sqlite::optional_text_column(row, 13);
+    // Rows from before persons were recorded: the name is the person.
+    record.requester_person = sqlite::optional_text_column(row, 14)
+                                  .value_or(person_key(record.resumed_by.value_or(record.requested_by)));
     return record;
+}
+
+// Who asks for the deployment's steps now: its creator, or whoever resumed it last.
+run_requester requester_of(const deployment_record& record)
+{
+    return {record.resumed_by.value_or(record.requested_by), record.requester_person};
+}
+
+// What a step runs with, and so what its approval binds.
+execution_params step_params(const deployment_record& record)
+{
+    return execution_params{record.extra_vars, std::nullopt, false};
 }
 
 bool is_active(deployment_status status)
@@ -113,6 +129,7 @@ json::object to_json(const deployment_record& record)
         {"auto_approve", record.auto_approve},
         {"extra_vars", record.extra_vars},
         {"requested_by", record.requested_by},
+        {"resumed_by", json_or_null(record.resumed_by)},
         {"created_at", record.created_at},
         {"started_at", json_or_null(record.started_at)},
         {"finished_at", json_or_null(record.finished_at)},
@@ -226,6 +243,7 @@ deployment_record deployment_manager::start(deployment_request request, const id
     record.auto_approve = request.auto_approve;
     record.extra_vars = std::move(request.extra_vars);
     record.requested_by = caller.name;
+    record.requester_person = person_key(caller);
     record.created_at = now_timestamp();
     insert(record);
     announce(record);
@@ -254,7 +272,7 @@ deployment_record deployment_manager::cancel(const std::string& id)
     return active.record;
 }
 
-deployment_record deployment_manager::resume(const std::string& id)
+deployment_record deployment_manager::resume(const std::string& id, const identity& caller)
 {
     auto record = get(id);
     if (!record)
@@ -275,14 +293,27 @@ deployment_record deployment_manager::resume(const std::string& id)
             step.execution_id.reset();
         }
     }
+    // The resumer answers for what runs from now on: their name goes on the executions and the
+    // approval requests, and the four-eyes rule keeps them from approving those themselves.
+    record->resumed_by = caller.name;
+    record->requester_person = person_key(caller);
+    std::string reason = "resumed by " + caller.name;
+    // auto_approve grants in the requester's name: only an admin may have that done for them.
+    if (record->auto_approve && caller.level < role::admin) {
+        record->auto_approve = false;
+        reason += "; auto_approve is off from now on (only an admin may resume with it), so gated steps wait "
+                  "for an approver";
+    }
+    // Grants given while someone else was the requester do not carry over.
+    approvals_.release_for_deployment(id, "deployment " + id + " was resumed by " + caller.name);
     record->status = deployment_status::queued;
     record->finished_at.reset();
-    record->status_reason = "resumed";
+    record->status_reason = reason;
     record->failed_checkpoint.reset();
     record->awaiting.reset();
     save(*record);
     announce(*record);
-    log::info("deployment resumed", {{"deployment_id", id}});
+    log::info("deployment resumed", {{"deployment_id", id}, {"by", caller.name}, {"auto_approve", record->auto_approve}});
     spawn(*record);
     return *record;
 }
@@ -335,15 +366,15 @@ net::awaitable<void> deployment_manager::run(std::string id)
         step.status = "queued";
         execution_record execution;
         try {
-            execution = executions_.start(step.checkpoint, execution_params{record.extra_vars, std::nullopt, false},
-                                          execution_origin{record.requested_by, record.id, grant_id});
+            execution = executions_.start(step.checkpoint, step_params(record),
+                                          execution_origin{requester_of(record).name, record.id, grant_id});
         } catch (const std::exception& e) {
             step.status = "failed";
             record.failed_checkpoint = step.checkpoint;
             co_return finish(active, deployment_status::failed,
                              "checkpoint '" + step.checkpoint + "' could not start: " + e.what());
         }
-        if (grant_id) approvals_.consume(*grant_id, execution.id, record.requested_by);
+        if (grant_id) approvals_.consume(*grant_id, execution.id, requester_of(record).name);
         step.execution_id = execution.id;
         step.status = std::string{to_string(execution.status)};
         save(record);
@@ -408,8 +439,10 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
                    "cancelled on request while waiting for an approval of '" + step.checkpoint + "'");
             co_return false;
         }
-        auto grant = approvals_.usable_grant(step.checkpoint, record.requested_by);
-        if (!grant && record.auto_approve) grant = approvals_.auto_grant(step.checkpoint, record.requested_by, record.id);
+        const run_requester requester = requester_of(record);
+        const execution_params params = step_params(record);
+        auto grant = approvals_.usable_grant(step.checkpoint, params, requester, record.id);
+        if (!grant && record.auto_approve) grant = approvals_.auto_grant(step.checkpoint, params, requester, record.id);
         if (grant) {
             grant_id = grant->id;
             co_return true;
@@ -428,10 +461,11 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
                     co_return false;
                 }
         }
-        const approval_record request = approvals_.request(step.checkpoint, record.requested_by, record.id);
+        const approval_record request = approvals_.request(step.checkpoint, params, requester, record.id);
+        const std::string command = approve_command(item, request.id);
         // Also when only the command changed: after a restart on another address or auth mode.
         if (!record.awaiting || record.awaiting->at("approval_id").as_string() != request.id ||
-            record.awaiting->at("approve_command").as_string() != approve_command(item)) {
+            record.awaiting->at("approve_command").as_string() != command) {
             json::array impact;
             for (const auto& line : item.impact_summary) impact.emplace_back(line);
             record.status = deployment_status::awaiting_approval;
@@ -440,7 +474,7 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
                                            {"approval_id", request.id},
                                            {"destructive", item.destructive},
                                            {"impact_summary", std::move(impact)},
-                                           {"approve_command", approve_command(item)}};
+                                           {"approve_command", command}};
             save(record);
             json::object fields = *record.awaiting;
             fields["deployment_id"] = record.id;
@@ -454,9 +488,11 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
     }
 }
 
-std::string deployment_manager::approve_command(const checkpoint& item) const
+std::string deployment_manager::approve_command(const checkpoint& item, const std::string& approval_id) const
 {
-    json::object body{{"reason", "REASON"}};
+    // Naming the request makes the command approve exactly this deployment's run, even when
+    // other requests for the checkpoint are pending.
+    json::object body{{"approval_id", approval_id}, {"reason", "REASON"}};
     if (item.destructive) body["acknowledge_risks"] = true;
     std::string command = "curl -fsS -X POST " + service_url_ + "/api/v1/approvals/" + item.name;
     if (open_mode_)
@@ -477,8 +513,8 @@ void deployment_manager::finish(active_deployment& active, deployment_status sta
     else if (status == deployment_status::succeeded) record.status_reason.reset();
     save(record);
     if (status != deployment_status::succeeded)
-        approvals_.withdraw_for_deployment(record.id, "deployment " + record.id + " ended " +
-                                                          std::string{to_string(status)} + " without it");
+        approvals_.release_for_deployment(record.id, "deployment " + record.id + " ended " +
+                                                         std::string{to_string(status)} + " without it");
     announce(record);
     log::info("deployment finished", {{"deployment_id", record.id}, {"status", to_string(status)}});
     // The coroutine that owns `active` returns right after this; erase once it is done with it.
@@ -490,8 +526,8 @@ void deployment_manager::insert(deployment_record& record)
     json::array checkpoints;
     for (const auto& step : record.steps) checkpoints.emplace_back(step.checkpoint);
     auto statement = db_.prepare(
-        "INSERT INTO deployments (id, status, checkpoints, steps, auto_approve, extra_vars, requested_by, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO deployments (id, status, checkpoints, steps, auto_approve, extra_vars, requested_by, created_at, "
+        "requester_person) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     statement.bind(1, record.id)
         .bind(2, to_string(record.status))
         .bind(3, json::serialize(checkpoints))
@@ -499,7 +535,8 @@ void deployment_manager::insert(deployment_record& record)
         .bind(5, std::int64_t{record.auto_approve ? 1 : 0})
         .bind(6, json::serialize(record.extra_vars))
         .bind(7, record.requested_by)
-        .bind(8, record.created_at);
+        .bind(8, record.created_at)
+        .bind(9, record.requester_person);
     statement.step();
     record.rowid = db_.last_insert_rowid();
 }
@@ -508,7 +545,7 @@ void deployment_manager::save(const deployment_record& record)
 {
     auto statement = db_.prepare(
         "UPDATE deployments SET status = ?, steps = ?, started_at = ?, finished_at = ?, status_reason = ?, "
-        "failed_checkpoint = ?, awaiting = ? WHERE id = ?");
+        "failed_checkpoint = ?, awaiting = ?, auto_approve = ?, resumed_by = ?, requester_person = ? WHERE id = ?");
     statement.bind(1, to_string(record.status)).bind(2, json::serialize(steps_json(record.steps)));
     sqlite::bind_optional(statement, 3, record.started_at);
     sqlite::bind_optional(statement, 4, record.finished_at);
@@ -516,7 +553,10 @@ void deployment_manager::save(const deployment_record& record)
     sqlite::bind_optional(statement, 6, record.failed_checkpoint);
     if (record.awaiting) statement.bind(7, json::serialize(*record.awaiting));
     else statement.bind_null(7);
-    statement.bind(8, record.id);
+    statement.bind(8, std::int64_t{record.auto_approve ? 1 : 0});
+    sqlite::bind_optional(statement, 9, record.resumed_by);
+    statement.bind(10, record.requester_person);
+    statement.bind(11, record.id);
     statement.step();
 }
 

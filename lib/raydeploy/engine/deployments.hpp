@@ -46,6 +46,10 @@ struct deployment_record {
     bool auto_approve = false;
     boost::json::object extra_vars;
     std::string requested_by;
+    // Whoever last resumed it: the requester of every step run since (executions, approval
+    // requests, the four-eyes rule). Empty until resumed.
+    std::optional<std::string> resumed_by;
+    std::string requester_person;  // person_key of the current requester
     std::string created_at;
     std::optional<std::string> started_at;
     std::optional<std::string> finished_at;
@@ -87,7 +91,9 @@ public:
     // admin), conflict (another deployment is active).
     deployment_record start(deployment_request request, const identity& caller);
     deployment_record cancel(const std::string& id);
-    deployment_record resume(const std::string& id);
+    // The caller becomes the requester of every step from now on. A deployment with auto_approve
+    // keeps it only when an admin resumes it; anyone else resumes it with auto_approve off.
+    deployment_record resume(const std::string& id, const identity& caller);
 
     std::optional<deployment_record> get(std::string_view id);
     std::vector<deployment_record> list(const deployment_filter& filter);
@@ -110,7 +116,7 @@ private:
     void insert(deployment_record& record);
     void announce(const deployment_record& record);
     void wake_all();
-    std::string approve_command(const checkpoint& item) const;
+    std::string approve_command(const checkpoint& item, const std::string& approval_id) const;
     // Throws DEPLOYMENT_ACTIVE naming the deployment under way, if there is one.
     void refuse_if_one_is_active() const;
 

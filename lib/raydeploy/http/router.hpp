@@ -90,7 +90,7 @@ public:
 
 private:
     std::vector<route> routes_;
-    authenticator authenticate_ = [](const request&) { return identity{"local", role::admin, true}; };
+    authenticator authenticate_ = [](const request&) { return identity{"local", role::admin, true, "local"}; };
     refusal_observer on_refused_;
 };
 

@@ -2,7 +2,8 @@
 // and the append-only audit log; version 3 what running executions need: the process group to
 // reconcile after a crash, progress, host summary and the closing counter; version 4 deployments,
 // and who requested each execution and approval; version 5 what each execution's checkpoint
-// published (results per node, summary, report).
+// published (results per node, summary, report); version 6 binds approvals to the run they
+// approve (parameters, persons) and records who resumed a deployment.
 #include "raydeploy/store/migrations.hpp"
 
 #include "raydeploy/util/errors.hpp"
@@ -117,6 +118,19 @@ ALTER TABLE approvals ADD COLUMN granted_at TEXT;
 ALTER TABLE executions ADD COLUMN results TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE executions ADD COLUMN report TEXT;
 ALTER TABLE executions ADD COLUMN report_markdown TEXT;
+)sql"},
+    {6, "approvals bound to the run they approve", R"sql(
+-- An approval approves one run: the parameters it was asked (or pre-approved) with, as the JSON
+-- {extra_vars, limit, check} (NULL in older rows: the plain run), and the persons the four-eyes
+-- rule compares (NULL in older rows: the lower-cased names).
+ALTER TABLE approvals ADD COLUMN params TEXT;
+ALTER TABLE approvals ADD COLUMN requester_person TEXT;
+ALTER TABLE approvals ADD COLUMN approver_person TEXT;
+CREATE INDEX approvals_by_deployment ON approvals (deployment_id, state);
+
+-- Whoever resumes a deployment becomes the requester of the steps it runs from then on.
+ALTER TABLE deployments ADD COLUMN resumed_by TEXT;
+ALTER TABLE deployments ADD COLUMN requester_person TEXT;
 )sql"},
 };
 
