@@ -189,6 +189,17 @@ BOOST_AUTO_TEST_CASE(a_grant_approves_the_parameters_and_the_requester_that_aske
         BOOST_TEST(text(json_object_of(denied), "requested_by") == "oscar");
     }
 
+    BOOST_TEST_CONTEXT("the CLI shows each request and grant with the run it approves")
+    {
+        const auto shown = run_cli({"status", "--approval-check", "gate-light", "--server",
+                                    "http://127.0.0.1:" + std::to_string(s.service.port())},
+                                   {{"RAYDEPLOY_TOKEN", s.who.alice.token}});
+        BOOST_TEST(shown.exit_code == 0, shown.err);
+        BOOST_TEST(shown.out.find("pending request: " + checked + " by otto") != std::string::npos, shown.out);
+        BOOST_TEST(shown.out.find("limit host1, check mode") != std::string::npos, shown.out);
+        BOOST_TEST(shown.out.find("grant: " + asked + " by alice") != std::string::npos, shown.out);
+    }
+
     // Exactly the run that asked goes ahead, with the grant.
     const json::object run = finished_execution(s.otto, s.otto.post("/api/v1/checkpoints/gate-light", R"({"limit": "host1"})"));
     BOOST_TEST(text(run, "status") == "succeeded", json::serialize(run));

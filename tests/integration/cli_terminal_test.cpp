@@ -381,7 +381,8 @@ BOOST_AUTO_TEST_CASE(destructive_gate_is_not_approved_by_y_or_a_wrong_name)
     cli.expect("[1/1] gate-destructive: waiting for an approval (destructive checkpoint)");
     cli.expect("  impact: DESTRUCTIVE: pretends to remove everything");
     cli.expect("  approve it with: curl -sS -X POST '" + url_of(service) + "/api/v1/approvals/gate-destructive'");
-    cli.expect("  or: raydeploy approve gate-destructive --reason WHY --acknowledge-risks --server " + url_of(service));
+    cli.expect("  or: raydeploy approve gate-destructive --id " + request_id + " --reason WHY --acknowledge-risks --server " +
+               url_of(service));
     cli.expect("\r[1/1] gate-destructive | waiting for an approval | ");
     const json::object waiting = approval_of(api, "gate-destructive");
     BOOST_TEST(is_null(waiting, "grant"), json::serialize(waiting));

@@ -127,6 +127,26 @@ void print_results(std::ostream& out, const json::object& execution, const std::
     if (has_report && has_report->is_bool() && has_report->get_bool()) out << "  report:   " << report_hint << "\n";
 }
 
+// ", for RUN" naming what an approval record approves: its scope and non-default parameters.
+std::string run_parameters(const json::object& record)
+{
+    std::string scope = json_string(record, "scope");
+    std::string text = scope == "deployment" ? ", for deployment " + json_string(record, "deployment_id")
+                       : scope == "anyone"   ? ", for anyone"
+                                             : "";
+    const auto* params = record.if_contains("params");
+    if (!params || !params->is_object()) return text;
+    const auto& run = params->get_object();
+    if (const auto* limit = run.if_contains("limit"); limit && limit->is_string())
+        text += ", limit " + std::string{limit->get_string()};
+    if (const auto* check = run.if_contains("check"); check && check->is_bool() && check->get_bool()) text += ", check mode";
+    if (const auto* vars = run.if_contains("extra_vars"); vars && vars->is_object() && !vars->get_object().empty()) {
+        text += ", extra_vars";
+        for (const auto& member : vars->get_object()) text += " " + std::string{member.key()};
+    }
+    return text;
+}
+
 void print_approval_check(std::ostream& out, const json::object& check)
 {
     const auto* required = check.if_contains("approval_required");
@@ -138,22 +158,25 @@ void print_approval_check(std::ostream& out, const json::object& check)
     if (const auto* impact = check.if_contains("impact_summary"); impact && impact->is_array())
         for (const auto& line : impact->get_array())
             if (line.is_string()) out << "  impact: " << std::string{line.get_string()} << "\n";
-    const auto* pending = check.if_contains("pending");
-    if (pending && pending->is_object()) {
-        const auto& record = pending->get_object();
+    // Every request and grant, each with the run it approves: an approval is bound to it.
+    const auto records = [&](std::string_view key) {
+        std::vector<json::object> out;
+        if (const auto* items = check.if_contains(key); items && items->is_array())
+            for (const auto& item : items->get_array())
+                if (item.is_object()) out.push_back(item.get_object());
+        return out;
+    };
+    const auto pending = records("pending_requests");
+    for (const auto& record : pending)
         out << "  pending request: " << json_string(record, "id") << " by " << text_or(record, "requested_by") << " at "
-            << text_or(record, "requested_at") << "\n";
-    } else {
-        out << "  pending request: none\n";
-    }
-    const auto* grant = check.if_contains("grant");
-    if (grant && grant->is_object()) {
-        const auto& record = grant->get_object();
+            << text_or(record, "requested_at") << run_parameters(record) << "\n";
+    if (pending.empty()) out << "  pending request: none\n";
+    const auto grants = records("grants");
+    for (const auto& record : grants)
         out << "  grant: " << json_string(record, "id") << " by " << text_or(record, "approved_by") << ", usable until "
-            << text_or(record, "expires_at") << " (reason: " << text_or(record, "reason") << ")\n";
-    } else {
-        out << "  grant: none\n";
-    }
+            << text_or(record, "expires_at") << " (reason: " << text_or(record, "reason") << ")" << run_parameters(record)
+            << "\n";
+    if (grants.empty()) out << "  grant: none\n";
 }
 
 }  // namespace

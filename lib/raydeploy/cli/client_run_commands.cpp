@@ -273,7 +273,8 @@ int follower::run_checkpoint(const std::string& name, const json::object& body)
             printer_.finish(now());
             print_error(where_.err, "no approval of " + name + " within " + format_duration(options_.approval_timeout) +
                                         " (--approval-timeout); nothing ran. The request stays pending on the service: "
-                                        "approve it with 'raydeploy approve " + name + " --reason WHY" +
+                                        "approve it with 'raydeploy approve " + name +
+                                        (approval_id.empty() ? "" : " --id " + approval_id) + " --reason WHY" +
                                         (gate.destructive ? " --acknowledge-risks" : "") + server_hint() +
                                         "', then run this command again");
             return exit_approval;
