@@ -15,6 +15,9 @@ if command -v ccache >/dev/null 2>&1; then
     # of the repository on the same machine hits the cache of an earlier one.
     export CCACHE_BASEDIR="$REPO_ROOT"
     export CCACHE_NOHASHDIR=true
+    # The core library uses a precompiled header (lib/CMakeLists.txt); without these ccache
+    # refuses every compilation as "could not use precompiled header" and caches nothing.
+    export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
     cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 
