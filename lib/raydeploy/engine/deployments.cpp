@@ -3,6 +3,7 @@
 #include "raydeploy/engine/deployments.hpp"
 
 #include "raydeploy/engine/engine_error.hpp"
+#include "raydeploy/engine/extra_vars.hpp"
 #include "raydeploy/store/json_columns.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/named_enum.hpp"
@@ -214,6 +215,9 @@ deployment_record deployment_manager::start(deployment_request request, const id
             throw engine_error::invalid_field("start_from", "'" + *request.start_from + "' is not among the deployment's checkpoints");
         names.erase(names.begin(), from);
     }
+    std::vector<const checkpoint*> steps;
+    for (const auto& name : names) steps.push_back(catalog_.find(name));
+    check_deployment_extra_vars(steps, request.extra_vars);
     refuse_if_one_is_active();
     if (shutting_down_)
         throw engine_error{engine_error::kind::conflict, "SHUTTING_DOWN",
@@ -335,7 +339,7 @@ net::awaitable<void> deployment_manager::run(std::string id)
         step.status = "queued";
         execution_record execution;
         try {
-            execution = executions_.start(step.checkpoint, execution_params{record.extra_vars, std::nullopt, false},
+            execution = executions_.start(step.checkpoint, execution_params{declared_extra_vars(*item, record.extra_vars), std::nullopt, false},
                                           execution_origin{record.requested_by, record.id, grant_id});
         } catch (const std::exception& e) {
             step.status = "failed";
