@@ -160,7 +160,7 @@ BOOST_AUTO_TEST_CASE(leftovers_of_a_run_whose_supervisor_died_too_are_stopped_at
         victim_before = execution_events(port, victim);
 
         // The run's process group leader, a child of the service.
-        const std::string vars = "runs/" + victim + "/extra_vars.json";
+        const std::string vars = "runs/" + victim + "/extra_vars.yml";
         std::optional<pid_t> leader;
         for (const auto& p : processes_matching(vars))
             if (p.pid == p.pgid) leader = p.pid;

@@ -836,7 +836,7 @@ std::string describe(const std::vector<process_info>& processes)
 }
 
 run_processes::run_processes(std::string_view execution_id, int sleep_seconds)
-    : vars_marker_{"runs/" + std::string{execution_id} + "/extra_vars.json"},
+    : vars_marker_{"runs/" + std::string{execution_id} + "/extra_vars.yml"},
       sleep_cmdline_{"sleep " + std::to_string(sleep_seconds)}
 {
 }

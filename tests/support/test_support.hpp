@@ -277,7 +277,7 @@ std::vector<process_info> wait_until_none(const std::function<std::vector<proces
 std::string describe(const std::vector<process_info>& processes);
 
 // The processes of one execution of the fixtures' slow.yml: the ansible-playbook processes (their
-// command line names the run's extra vars file, runs/<id>/extra_vars.json), its `sleep N` (tests
+// command line names the run's extra vars file, runs/<id>/extra_vars.yml), its `sleep N` (tests
 // pass sleep_seconds values of their own, so suites running in parallel never see each other's),
 // and every process in the process groups seen while the run was alive.
 class run_processes {

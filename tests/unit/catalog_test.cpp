@@ -165,4 +165,106 @@ BOOST_AUTO_TEST_CASE(all_problems_in_one_report)
     BOOST_TEST(contains(message, ".timeout:"));
 }
 
+BOOST_AUTO_TEST_CASE(shipped_catalog_declares_what_runs_may_set)
+{
+    const auto catalog = load_catalog(std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / "playbooks/checkpoints.yaml");
+    for (const auto& item : catalog.checkpoints()) {
+        BOOST_TEST_CONTEXT(item.name)
+        {
+            // The deployment-wide {"ray_runtime": "native"} of the README reaches every step.
+            const auto* runtime = item.find_var("ray_runtime");
+            BOOST_TEST_REQUIRE(runtime != nullptr);
+            BOOST_TEST(runtime->choices == (std::vector<boost::json::value>{boost::json::value("docker"), boost::json::value("native")}),
+                       boost::test_tools::per_element());
+            for (const auto& spec : item.vars) BOOST_TEST(!raydeploy::is_reserved_variable_name(spec.name), spec.name);
+            BOOST_TEST(item.find_var("cleanup_protected_paths") == nullptr);
+        }
+    }
+    const auto* password = catalog.find("monitoring-deployment")->find_var("monitoring_grafana_admin_password");
+    BOOST_TEST_REQUIRE(password != nullptr);
+    BOOST_TEST(password->secret);
+    const auto* version = catalog.find("ray-deployment")->find_var("ray_version");
+    BOOST_TEST_REQUIRE(version != nullptr);
+    BOOST_TEST(raydeploy::full_match(*version->pattern, "2.60.0"));
+    BOOST_TEST(!raydeploy::full_match(*version->pattern, "2.60.0 --index-url=http://evil"));
+}
+
+BOOST_AUTO_TEST_CASE(reads_variable_declarations)
+{
+    temp_dir dir;
+    const auto catalog = load_catalog(write_catalog(dir, valid_entry +
+                                                             "    vars:\n"
+                                                             "      mode: {type: string, choices: [fast, \"no\"], description: How}\n"
+                                                             "      version: {type: string, pattern: \"[0-9]+\", description: Which}\n"
+                                                             "      listen_port: {type: integer, choices: [80, 443], description: Where}\n"
+                                                             "      flag: {type: boolean, description: Whether}\n"
+                                                             "      hosts_list: {type: list, description: Which hosts}\n"
+                                                             "      table: {type: dict, description: Settings}\n"
+                                                             "      password: {type: string, secret: true, description: Secret}\n"));
+    const auto& vars = catalog.checkpoints()[0].vars;
+    BOOST_TEST_REQUIRE(vars.size() == 7u);
+    BOOST_TEST(vars[0].name == "mode");  // in catalog order
+    BOOST_TEST(raydeploy::to_string(vars[0].type) == "string");
+    BOOST_TEST(vars[0].choices == (std::vector<boost::json::value>{boost::json::value("fast"), boost::json::value("no")}),
+               boost::test_tools::per_element());
+    BOOST_TEST(vars[1].pattern.value_or("") == "[0-9]+");
+    BOOST_TEST(vars[2].choices == (std::vector<boost::json::value>{boost::json::value(80), boost::json::value(443)}),
+               boost::test_tools::per_element());
+    BOOST_TEST(raydeploy::to_string(vars[3].type) == "boolean");
+    BOOST_TEST(raydeploy::to_string(vars[4].type) == "list");
+    BOOST_TEST(raydeploy::to_string(vars[5].type) == "dict");
+    BOOST_TEST(vars[6].secret);
+    BOOST_TEST(!vars[0].secret);
+    BOOST_TEST(catalog.checkpoints()[0].find_var("nope") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(bad_variable_declarations_are_located)
+{
+    const auto with_vars = [](const std::string& vars) { return valid_entry + "    vars:\n" + vars; };
+    BOOST_TEST(contains(error_for(with_vars("      x: {type: string, description: d, default: 1}\n")),
+                        ":7:41: checkpoints[0].vars.x.default: unknown key"));
+    BOOST_TEST(contains(error_for(with_vars("      x: {type: float, description: d}\n")),
+                        ":7:17: checkpoints[0].vars.x.type: unknown type \"float\""));
+    BOOST_TEST(contains(error_for(with_vars("      x: {type: string}\n")), "checkpoints[0].vars.x.description: required key is missing"));
+    BOOST_TEST(contains(error_for(with_vars("      x: {type: string, pattern: \"([a-z\", description: d}\n")),
+                        ":7:34: checkpoints[0].vars.x.pattern: not a valid regular expression"));
+    BOOST_TEST(contains(error_for(with_vars("      x: {type: integer, pattern: \"[0-9]+\", description: d}\n")),
+                        "checkpoints[0].vars.x.pattern: a pattern applies to string variables only"));
+    BOOST_TEST(contains(error_for(with_vars("      x: {type: integer, choices: [1, two], description: d}\n")),
+                        "checkpoints[0].vars.x.choices[1]: expected a whole number"));
+    BOOST_TEST(contains(error_for(with_vars("      x: {type: string, choices: [ab, \"1\"], pattern: \"[a-z]+\", description: d}\n")),
+                        "checkpoints[0].vars.x.choices[1]: does not match the variable's own pattern"));
+    BOOST_TEST(contains(error_for(with_vars("      x: {type: list, choices: [[1]], description: d}\n")),
+                        "checkpoints[0].vars.x.choices: choices apply to string, integer and boolean variables only"));
+    BOOST_TEST(contains(error_for(with_vars("      x: {type: string, secret: sure, description: d}\n")),
+                        "checkpoints[0].vars.x.secret: expected true or false"));
+    BOOST_TEST(contains(error_for(with_vars("      1x: {type: string, description: d}\n")), "checkpoints[0].vars.1x: variable names are"));
+    BOOST_TEST(contains(error_for(valid_entry + "    vars: [a]\n"), "checkpoints[0].vars: expected a mapping"));
+}
+
+BOOST_AUTO_TEST_CASE(reserved_and_internal_names_cannot_be_declared)
+{
+    const auto with_var = [](const std::string& name) {
+        return valid_entry + "    vars:\n      " + name + ": {type: string, description: d}\n";
+    };
+    for (const std::string name : {"ansible_python_interpreter", "ansible_connection", "ansible_ssh_common_args",
+                                   "ansible_become", "raydeploy_run_dir", "hostvars", "playbook_dir", "omit"})
+        BOOST_TEST_CONTEXT(name) { BOOST_TEST(contains(error_for(with_var(name)), ":7:7: checkpoints[0].vars." + name + ": cannot be declared")); }
+
+    // What a role's vars/ file beside the playbook defines is internal: cleanup_protected_paths of
+    // the shipped catalog, here a role of the test catalog's own.
+    temp_dir dir;
+    dir.write_file("roles/cleanup/vars/main.yml", "cleanup_protected_paths: [/, /etc]\n");
+    const auto file = write_catalog(dir, with_var("cleanup_protected_paths"));
+    try {
+        load_catalog(file);
+        BOOST_FAIL("cleanup_protected_paths was declared");
+    } catch (const config_error& e) {
+        BOOST_TEST(contains(e.what(), ":7:7: checkpoints[0].vars.cleanup_protected_paths: cannot be declared: it is internal"), e.what());
+        BOOST_TEST(contains(e.what(), "roles/cleanup/vars/main.yml"), e.what());
+    }
+    BOOST_TEST(raydeploy::is_reserved_variable_name("ansible_become_password"));
+    BOOST_TEST(!raydeploy::is_reserved_variable_name("ray_runtime"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

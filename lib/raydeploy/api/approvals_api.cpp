@@ -2,20 +2,28 @@
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/engine/approvals.hpp"
+#include "raydeploy/engine/extra_vars.hpp"
 
 namespace raydeploy::api {
 namespace {
 
-json::array to_json_array(const std::vector<approval_record>& records)
+// Records as `caller` may see them: extra_vars values for operators and above, never secrets.
+json::object shown(const service_state& state, const request_context& ctx, const approval_record& record)
+{
+    return state.approvals->shown(record, ctx.caller.level >= role::operator_);
+}
+
+json::array shown(const service_state& state, const request_context& ctx, const std::vector<approval_record>& records)
 {
     json::array items;
-    for (const auto& record : records) items.emplace_back(to_json(record));
+    for (const auto& record : records) items.emplace_back(shown(state, ctx, record));
     return items;
 }
 
-json::value optional_record(const std::optional<approval_record>& record)
+json::value optional_record(const service_state& state, const request_context& ctx,
+                            const std::optional<approval_record>& record)
 {
-    return record ? json::value(to_json(*record)) : json::value(nullptr);
+    return record ? json::value(shown(state, ctx, *record)) : json::value(nullptr);
 }
 
 std::optional<std::string> approval_id_field(const json::object& body)
@@ -43,9 +51,10 @@ grant_input grant_from_body(const json::object& body)
 
 void add_approval_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.add(http::verb::get, "/api/v1/approvals", role::viewer, [state](request_context&) -> net::awaitable<response> {
-        co_return json_response(http::status::ok, json::object{{"pending", to_json_array(state->approvals->all_pending())},
-                                                               {"grants", to_json_array(state->approvals->all_live_grants())}});
+    routes.add(http::verb::get, "/api/v1/approvals", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+        co_return json_response(http::status::ok,
+                                json::object{{"pending", shown(*state, ctx, state->approvals->all_pending())},
+                                             {"grants", shown(*state, ctx, state->approvals->all_live_grants())}});
     });
 
     routes.add(http::verb::get, "/api/v1/approvals/{checkpoint}", role::viewer,
@@ -58,25 +67,30 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
                    // `pending` and `grant` are the oldest of each (the seeds' shape); the lists have them all.
                    const auto pending = state->approvals->pending_requests(name);
                    const auto grants = state->approvals->live_grants(name);
-                   body["pending"] = pending.empty() ? json::value(nullptr) : json::value(to_json(pending.front()));
-                   body["grant"] = grants.empty() ? json::value(nullptr) : json::value(to_json(grants.front()));
-                   body["pending_requests"] = to_json_array(pending);
-                   body["grants"] = to_json_array(grants);
-                   body["last_decision"] = optional_record(state->approvals->last_decision(name));
+                   body["pending"] = pending.empty() ? json::value(nullptr) : json::value(shown(*state, ctx, pending.front()));
+                   body["grant"] = grants.empty() ? json::value(nullptr) : json::value(shown(*state, ctx, grants.front()));
+                   body["pending_requests"] = shown(*state, ctx, pending);
+                   body["grants"] = shown(*state, ctx, grants);
+                   body["last_decision"] = optional_record(*state, ctx, state->approvals->last_decision(name));
                    co_return json_response(http::status::ok, body);
                });
 
     add_audited(routes, state, http::verb::post, "/api/v1/approvals/{checkpoint}", role::approver, "approval.grant", [state](request_context& ctx) -> net::awaitable<response> {
                    grant_input input = grant_from_body(json_body(ctx));
-                   const approval_record record = engine_call(
-                       [&] { return state->approvals->grant(ctx.path_param("checkpoint"), ctx.caller, std::move(input)); });
-                   co_return json_response(http::status::created, to_json(record));
+                   const approval_record record = engine_call([&] {
+                       // A pre-approval names a run: it must be one the checkpoint accepts.
+                       if (input.params)
+                           check_run_params(find_checkpoint(state->catalog, ctx.path_param("checkpoint")),
+                                            input.params->extra_vars, input.params->limit);
+                       return state->approvals->grant(ctx.path_param("checkpoint"), ctx.caller, std::move(input));
+                   });
+                   co_return json_response(http::status::created, shown(*state, ctx, record));
                });
 
     add_audited(routes, state, http::verb::delete_, "/api/v1/approvals/{checkpoint}", role::approver, "approval.revoke", [state](request_context& ctx) -> net::awaitable<response> {
                    const approval_record record =
                        engine_call([&] { return state->approvals->revoke(ctx.path_param("checkpoint"), ctx.caller, ctx.query("approval_id")); });
-                   co_return json_response(http::status::ok, to_json(record));
+                   co_return json_response(http::status::ok, shown(*state, ctx, record));
                });
 
     add_audited(routes, state, http::verb::post, "/api/v1/approvals/{checkpoint}/deny", role::approver, "approval.deny", [state](request_context& ctx) -> net::awaitable<response> {
@@ -86,7 +100,7 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
                    const auto approval_id = approval_id_field(body);
                    const approval_record record = engine_call(
                        [&] { return state->approvals->deny(ctx.path_param("checkpoint"), ctx.caller, reason, approval_id); });
-                   co_return json_response(http::status::ok, to_json(record));
+                   co_return json_response(http::status::ok, shown(*state, ctx, record));
                });
 }
 

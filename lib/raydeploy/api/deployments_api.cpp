@@ -1,4 +1,5 @@
 // Deployment routes and the seeds' cluster status.
+#include "raydeploy/api/dto.hpp"
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/engine/deployments.hpp"
@@ -25,9 +26,9 @@ deployment_request deployment_from_body(const json::object& body)
     return request;
 }
 
-response accepted(const deployment_record& record)
+response accepted(const service_state& state, const request_context& ctx, const deployment_record& record)
 {
-    auto res = json_response(http::status::accepted, to_json(record));
+    auto res = json_response(http::status::accepted, deployment_json(record, state.catalog, ctx.caller));
     res.set(http::field::location, "/api/v1/deployments/" + record.id);
     return res;
 }
@@ -81,7 +82,7 @@ void add_deployment_routes(router& routes, const std::shared_ptr<const service_s
                    deployment_request request = deployment_from_body(json_body(ctx));
                    const deployment_record record =
                        engine_call([&] { return state->deployments->start(std::move(request), ctx.caller); });
-                   co_return accepted(record);
+                   co_return accepted(*state, ctx, record);
                });
 
     routes.add(http::verb::get, "/api/v1/deployments", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
@@ -96,7 +97,7 @@ void add_deployment_routes(router& routes, const std::shared_ptr<const service_s
         if (ctx.query("cursor")) filter.before_rowid = query_integer(ctx, "cursor", 0, 1, INT64_MAX);
         const auto records = state->deployments->list(filter);
         json::array items;
-        for (const auto& record : records) items.emplace_back(to_json(record));
+        for (const auto& record : records) items.emplace_back(deployment_json(record, state->catalog, ctx.caller));
         json::object body{{"deployments", std::move(items)}};
         body["next_cursor"] = records.size() == filter.limit ? json::value(std::to_string(records.back().rowid))
                                                              : json::value(nullptr);
@@ -108,17 +109,17 @@ void add_deployment_routes(router& routes, const std::shared_ptr<const service_s
         if (!record)
             throw api_error{http::status::not_found, "DEPLOYMENT_NOT_FOUND",
                             "no deployment '" + ctx.path_param("id") + "'; GET /api/v1/deployments lists them"};
-        co_return json_response(http::status::ok, to_json(*record));
+        co_return json_response(http::status::ok, deployment_json(*record, state->catalog, ctx.caller));
     });
 
     add_audited(routes, state, http::verb::post, "/api/v1/deployments/{id}/cancel", role::operator_, "deployment.cancel", [state](request_context& ctx) -> net::awaitable<response> {
                    const auto record = engine_call([&] { return state->deployments->cancel(ctx.path_param("id")); });
-                   co_return accepted(record);
+                   co_return accepted(*state, ctx, record);
                });
 
     add_audited(routes, state, http::verb::post, "/api/v1/deployments/{id}/resume", role::operator_, "deployment.resume", [state](request_context& ctx) -> net::awaitable<response> {
                    const auto record = engine_call([&] { return state->deployments->resume(ctx.path_param("id"), ctx.caller); });
-                   co_return accepted(record);
+                   co_return accepted(*state, ctx, record);
                });
 
     routes.add(http::verb::get, "/api/v1/cluster/status", role::viewer, [state](request_context&) -> net::awaitable<response> {

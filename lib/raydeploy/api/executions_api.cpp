@@ -1,8 +1,10 @@
 // Execution routes: run a checkpoint, list and read executions, cancel, events, log, report.
+#include "raydeploy/api/dto.hpp"
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/engine/approvals.hpp"
 #include "raydeploy/engine/execution_manager.hpp"
+#include "raydeploy/engine/extra_vars.hpp"
 #include "raydeploy/events/event_log.hpp"
 
 #include <fstream>
@@ -121,6 +123,8 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         execution_params params = params_from_body(body);
         const bool inline_approve = bool_field(body, "approve").value_or(false);
         const execution_record record = engine_call([&] {
+            // Checked before anything else: a refused request must not ask for an approval either.
+            check_run_params(find_checkpoint(state->catalog, ctx.path_param("name")), params.extra_vars, params.limit);
             return start_checkpoint(engine(state), *state->approvals, state->catalog, ctx.path_param("name"),
                                     std::move(params), ctx.caller, inline_approve);
         });
@@ -144,7 +148,7 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         if (ctx.query("cursor")) filter.before_rowid = query_integer(ctx, "cursor", 0, 1, INT64_MAX);
         const auto records = engine(state).list(filter);
         json::array items;
-        for (const auto& record : records) items.emplace_back(to_json(record));
+        for (const auto& record : records) items.emplace_back(execution_json(record, state->catalog, ctx.caller));
         json::object body{{"executions", std::move(items)}};
         // A full page may have a next one; the cursor is opaque to clients.
         body["next_cursor"] = records.size() == filter.limit ? json::value(std::to_string(records.back().rowid))
@@ -153,12 +157,12 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
     });
 
     routes.add(http::verb::get, "/api/v1/executions/{id}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
-        co_return json_response(http::status::ok, to_json(existing(state, ctx.path_param("id"))));
+        co_return json_response(http::status::ok, execution_json(existing(state, ctx.path_param("id")), state->catalog, ctx.caller));
     });
 
     add_audited(routes, state, http::verb::post, "/api/v1/executions/{id}/cancel", role::operator_, "execution.cancel", [state](request_context& ctx) -> net::awaitable<response> {
         const execution_record record = engine_call([&] { return engine(state).cancel(ctx.path_param("id")); });
-        co_return json_response(http::status::accepted, to_json(record));
+        co_return json_response(http::status::accepted, execution_json(record, state->catalog, ctx.caller));
     });
 
     routes.add(http::verb::get, "/api/v1/executions/{id}/events", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {

@@ -97,17 +97,6 @@ json::object extra_vars_field(const json::object& body)
     const auto* vars = body.if_contains("extra_vars");
     if (!vars || vars->is_null()) return {};
     if (!vars->is_object()) invalid_field("extra_vars", "expected an object of variable names to values");
-    for (const auto& member : vars->get_object()) {
-        const std::string_view key = member.key();
-        const bool identifier = !key.empty() && !std::isdigit(static_cast<unsigned char>(key.front())) &&
-                                key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
-                                    std::string_view::npos;
-        if (!identifier)
-            invalid_field("extra_vars." + std::string{key},
-                          "variable names are letters, digits and '_', not starting with a digit");
-        if (key.rfind("raydeploy_", 0) == 0)
-            invalid_field("extra_vars." + std::string{key}, "names starting with raydeploy_ are set by the service");
-    }
     return vars->get_object();
 }
 
@@ -115,12 +104,9 @@ execution_params execution_params_of(const json::object& body)
 {
     execution_params params;
     params.extra_vars = extra_vars_field(body);
-    if (auto limit = string_field(body, "limit")) {
-        if (limit->empty()) invalid_field("limit", "expected an Ansible host pattern such as \"host1,host2\"");
-        // The pattern reaches ansible-playbook as one argv entry; a leading '-' would read as an option.
-        if (limit->front() == '-') invalid_field("limit", "a host pattern cannot start with '-'");
-        params.limit = std::move(*limit);
-    }
+    // What the checkpoint accepts (declared variables, host patterns) is the engine's
+    // check_run_params.
+    params.limit = string_field(body, "limit");
     params.check = bool_field(body, "check").value_or(false);
     return params;
 }

@@ -32,7 +32,8 @@ std::optional<std::string> string_field(const json::object& body, std::string_vi
 std::optional<bool> bool_field(const json::object& body, std::string_view name);
 std::optional<std::int64_t> integer_field(const json::object& body, std::string_view name, std::int64_t min,
                                           std::int64_t max);
-// "extra_vars": an object whose keys are Ansible variable names not reserved by the service.
+// "extra_vars": an object. Which names and values a checkpoint accepts is the engine's
+// check_extra_vars (engine/extra_vars.hpp).
 json::object extra_vars_field(const json::object& body);
 // The run parameters of a body ("extra_vars", "limit", "check"), as a run request and a
 // pre-approval give them.

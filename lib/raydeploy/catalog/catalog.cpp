@@ -3,12 +3,199 @@
 
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/yaml_reader.hpp"
+#include "raydeploy/util/named_enum.hpp"
 
+#include <boost/regex.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <map>
 #include <set>
 
 namespace raydeploy {
 
 namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::array<std::string_view, 5> variable_type_names = {"string", "integer", "boolean", "list", "dict"};
+
+// Ansible's magic variables and the play keywords it reserves: a value for one of them changes
+// how Ansible itself behaves, not what a playbook does.
+constexpr std::array<std::string_view, 23> ansible_special_names = {
+    "become",        "become_method", "become_user", "connection",   "delegate_to",  "environment",
+    "group_names",   "groups",        "hosts",       "hostvars",     "inventory_dir", "inventory_file",
+    "inventory_hostname", "inventory_hostname_short", "omit", "play_hosts", "playbook_dir", "port",
+    "remote_user",   "role_name",     "role_names",  "role_path",    "vars"};
+
+bool is_identifier(std::string_view name)
+{
+    return !name.empty() && !std::isdigit(static_cast<unsigned char>(name.front())) &&
+           name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+               std::string_view::npos;
+}
+
+// Variables the roles beside a playbook define in their vars/ files: derived values and safety
+// lists that those files say are not to be overridden, each with the file that defines it
+// (relative to the playbook's directory). Role vars lose only to extra vars, so an extra var is
+// exactly what would override them.
+using internal_names = std::map<std::string, std::string, std::less<>>;
+
+internal_names read_internal_names(const fs::path& playbook_dir)
+{
+    internal_names names;
+    std::error_code ec;
+    const fs::path roles = playbook_dir / "roles";
+    if (!fs::is_directory(roles, ec)) return names;
+    std::vector<fs::path> files;
+    for (const auto& role : fs::directory_iterator{roles, ec}) {
+        const fs::path vars = role.path() / "vars";
+        if (!fs::is_directory(vars, ec)) continue;
+        for (const auto& file : fs::recursive_directory_iterator{vars, ec}) {
+            const auto extension = file.path().extension();
+            if (file.is_regular_file(ec) && (extension == ".yml" || extension == ".yaml")) files.push_back(file.path());
+        }
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+        const YAML::Node root = yaml_reader{file}.load();  // throws config_error naming the file
+        if (!root.IsMap()) continue;
+        for (auto it = root.begin(); it != root.end(); ++it)
+            names.emplace(it->first.Scalar(), file.lexically_relative(playbook_dir).string());
+    }
+    return names;
+}
+
+// A choice of a string, integer or boolean variable, as the JSON value a request would carry.
+std::optional<json::value> read_choice(yaml_reader& reader, const YAML::Node& node, const std::string& key,
+                                       variable_type type)
+{
+    if (type == variable_type::string) {
+        if (auto text = reader.string(node, key)) return json::value(*text);
+    } else if (type == variable_type::boolean) {
+        if (auto flag = reader.boolean(node, key)) return json::value(*flag);
+    } else {
+        std::int64_t number = 0;
+        if (node.IsScalar() && YAML::convert<std::int64_t>::decode(node, number)) return json::value(number);
+        reader.error(node, key, "expected a whole number, got \"" + (node.IsScalar() ? node.Scalar() : std::string{"a collection"}) + "\"");
+    }
+    return std::nullopt;
+}
+
+std::vector<variable_spec> read_vars(yaml_reader& reader, const YAML::Node& node, const std::string& key,
+                                     const internal_names& internal)
+{
+    std::vector<variable_spec> vars;
+    if (!node.IsMap()) {
+        reader.error(node, key, "expected a mapping of variable names to {type, description, choices, pattern, secret}");
+        return vars;
+    }
+    std::set<std::string, std::less<>> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+        variable_spec spec;
+        spec.name = it->first.Scalar();
+        const std::string var_key = join_key(key, spec.name);
+        if (!is_identifier(spec.name)) {
+            reader.error(it->first, var_key, "variable names are letters, digits and '_', not starting with a digit");
+            continue;
+        }
+        if (!seen.insert(spec.name).second) {
+            reader.error(it->first, var_key, "declared twice; keep one of them");
+            continue;
+        }
+        if (is_reserved_variable_name(spec.name)) {
+            reader.error(it->first, var_key,
+                         "cannot be declared: ansible_* are Ansible's own settings (connection, become, "
+                         "interpreter), raydeploy_* are set by the service, and Ansible's magic variables and "
+                         "play keywords are never settable; set such values in the inventory");
+            continue;
+        }
+        if (auto found = internal.find(spec.name); found != internal.end()) {
+            reader.error(it->first, var_key,
+                         "cannot be declared: it is internal to the playbooks (defined in " + found->second +
+                             ", a role's vars file: derived values and safety lists that runs must not override)");
+            continue;
+        }
+        const YAML::Node fields = it->second;
+        if (!reader.check_mapping(fields, var_key, {"type", "description", "choices", "pattern", "secret"})) continue;
+        const bool complete = reader.require(fields, var_key, "type") & reader.require(fields, var_key, "description");
+        if (!complete) continue;
+        const auto type_name = reader.string(fields["type"], join_key(var_key, "type"));
+        if (!type_name) continue;
+        const auto type = enum_from_name<variable_type>(variable_type_names, *type_name);
+        if (!type) {
+            reader.error(fields["type"], join_key(var_key, "type"),
+                         "unknown type \"" + *type_name + "\"; expected string, integer, boolean, list or dict");
+            continue;
+        }
+        spec.type = *type;
+        if (auto text = reader.string(fields["description"], join_key(var_key, "description"))) {
+            spec.description = *text;
+            if (text->empty()) reader.error(fields["description"], join_key(var_key, "description"), "say what the variable changes");
+        }
+        if (const YAML::Node secret = fields["secret"])
+            if (auto flag = reader.boolean(secret, join_key(var_key, "secret"))) spec.secret = *flag;
+        if (const YAML::Node pattern = fields["pattern"]) {
+            const std::string pattern_key = join_key(var_key, "pattern");
+            if (spec.type != variable_type::string) {
+                reader.error(pattern, pattern_key, "a pattern applies to string variables only");
+            } else if (auto text = reader.string(pattern, pattern_key)) {
+                try {
+                    full_match(*text, "");
+                    spec.pattern = *text;
+                } catch (const std::exception& e) {
+                    reader.error(pattern, pattern_key, std::string{"not a valid regular expression: "} + e.what());
+                }
+            }
+        }
+        if (const YAML::Node choices = fields["choices"]) {
+            const std::string choices_key = join_key(var_key, "choices");
+            if (spec.type == variable_type::list || spec.type == variable_type::dict) {
+                reader.error(choices, choices_key, "choices apply to string, integer and boolean variables only");
+            } else if (!choices.IsSequence() || choices.size() == 0) {
+                reader.error(choices, choices_key, "expected a non-empty list of the allowed values");
+            } else {
+                for (std::size_t i = 0; i < choices.size(); ++i) {
+                    const std::string choice_key = join_key(choices_key, "[" + std::to_string(i) + "]");
+                    auto choice = read_choice(reader, choices[i], choice_key, spec.type);
+                    if (!choice) continue;
+                    if (spec.pattern && choice->is_string() && !full_match(*spec.pattern, std::string{choice->get_string()}))
+                        reader.error(choices[i], choice_key, "does not match the variable's own pattern");
+                    spec.choices.push_back(std::move(*choice));
+                }
+            }
+        }
+        vars.push_back(std::move(spec));
+    }
+    return vars;
+}
+
+}  // namespace
+
+std::string_view to_string(variable_type type) { return enum_name(variable_type_names, type); }
+
+bool is_reserved_variable_name(std::string_view name)
+{
+    if (name.rfind("ansible_", 0) == 0 || name.rfind("raydeploy_", 0) == 0) return true;
+    return std::find(ansible_special_names.begin(), ansible_special_names.end(), name) != ansible_special_names.end();
+}
+
+bool full_match(const std::string& pattern, const std::string& value)
+{
+    // Boost.Regex rather than std::regex: it does not recurse per character (a long value cannot
+    // overflow the stack) and it gives up with an exception on catastrophic backtracking.
+    const boost::regex expression{pattern, boost::regex::ECMAScript | boost::regex::no_mod_s};
+    return boost::regex_match(value, expression);
+}
+
+const variable_spec* checkpoint::find_var(std::string_view name) const
+{
+    for (const auto& spec : vars)
+        if (spec.name == name) return &spec;
+    return nullptr;
+}
 
 checkpoint_catalog::checkpoint_catalog(fs::path source, std::vector<checkpoint> checkpoints)
     : source_{std::move(source)}, checkpoints_{std::move(checkpoints)}
@@ -53,12 +240,13 @@ checkpoint_catalog load_catalog(const fs::path& file)
 
     std::vector<checkpoint> checkpoints;
     std::set<std::string, std::less<>> names;
+    std::map<fs::path, internal_names> internal_by_dir;
     for (std::size_t i = 0; i < list.size(); ++i) {
         const YAML::Node entry = list[i];
         const std::string key = "checkpoints[" + std::to_string(i) + "]";
         if (!reader.check_mapping(entry, key,
                                   {"name", "playbook", "description", "approval_required", "destructive",
-                                   "impact_summary", "timeout"}))
+                                   "impact_summary", "timeout", "vars"}))
             continue;
         for (auto required : {"name", "playbook", "description", "timeout"}) reader.require(entry, key, required);
 
@@ -99,6 +287,13 @@ checkpoint_catalog load_catalog(const fs::path& file)
                 if (item.timeout.count() < 1)
                     reader.error(node, key + ".timeout", "must be at least one second");
             }
+        }
+        if (const YAML::Node node = entry["vars"]) {
+            const fs::path playbook_dir = item.playbook.empty() ? base : item.playbook.parent_path();
+            auto found = internal_by_dir.find(playbook_dir);
+            if (found == internal_by_dir.end())
+                found = internal_by_dir.emplace(playbook_dir, read_internal_names(playbook_dir)).first;
+            item.vars = read_vars(reader, node, key + ".vars", found->second);
         }
         // A destructive step that could run without a human decision defeats the point of the catalog.
         if (item.destructive && !item.approval_required)

@@ -2,13 +2,32 @@
 // what approval policy guards it. Loaded from YAML and validated in full before use.
 #pragma once
 
+#include <boost/json/value.hpp>
+
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace raydeploy {
+
+// The JSON types a declared variable's value may have.
+enum class variable_type { string, integer, boolean, list, dict };
+std::string_view to_string(variable_type type);
+
+// One variable a run of the checkpoint may set in its extra_vars (the `vars:` of a catalog entry).
+struct variable_spec {
+    std::string name;
+    variable_type type = variable_type::string;
+    std::string description;
+    std::vector<boost::json::value> choices;  // empty: any value of the type
+    // Strings only: the whole value must match this ECMAScript regular expression.
+    std::optional<std::string> pattern;
+    // Its value is shown as "***" to everyone (passwords, tokens).
+    bool secret = false;
+};
 
 struct checkpoint {
     std::string name;
@@ -19,6 +38,10 @@ struct checkpoint {
     bool destructive = false;
     std::vector<std::string> impact_summary;
     std::chrono::seconds timeout{0};
+    std::vector<variable_spec> vars;  // in catalog order; empty: a run sets no variables
+
+    // nullptr when the checkpoint does not declare `name`.
+    const variable_spec* find_var(std::string_view name) const;
 };
 
 class checkpoint_catalog {
@@ -38,9 +61,21 @@ private:
 // True for names matching ^[a-z0-9][a-z0-9-]*$ (and at most 64 characters).
 bool is_valid_checkpoint_name(std::string_view name);
 
+// Names no catalog may declare, whatever the playbooks say: Ansible's own settings (ansible_*,
+// which include the connection, become and interpreter), the service's (raydeploy_*), and
+// Ansible's magic variables (hostvars, groups, playbook_dir, omit...).
+bool is_reserved_variable_name(std::string_view name);
+
+// Whether `value` matches `pattern` as a whole (ECMAScript syntax, '.' not matching a newline).
+// Throws std::runtime_error when the pattern is invalid or too costly to match against the value.
+bool full_match(const std::string& pattern, const std::string& value);
+
 // Reads and validates a catalog file. Throws config_error listing every problem with its
 // FILE:LINE:COLUMN: unknown or missing keys, wrong types, bad or duplicate names, playbooks that
-// do not exist, unparsable timeouts, a destructive checkpoint that does not require approval.
+// do not exist, unparsable timeouts, a destructive checkpoint that does not require approval,
+// `vars` with unknown keys, bad types, choices or patterns, and declared names that are reserved
+// or internal (defined in a `vars/` file of a role beside the playbook: those are derived values
+// and safety lists, such as cleanup_protected_paths, that extra vars would override).
 checkpoint_catalog load_catalog(const std::filesystem::path& file);
 
 }  // namespace raydeploy

@@ -2,6 +2,7 @@
 #include "raydeploy/engine/approvals.hpp"
 
 #include "raydeploy/engine/engine_error.hpp"
+#include "raydeploy/engine/extra_vars.hpp"
 #include "raydeploy/store/json_columns.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/named_enum.hpp"
@@ -61,12 +62,6 @@ std::string expiry_after(std::chrono::seconds ttl)
     return format_timestamp(std::chrono::system_clock::now() + ttl);
 }
 
-json::array to_json_array(const std::vector<approval_record>& records)
-{
-    json::array items;
-    for (const auto& record : records) items.emplace_back(to_json(record));
-    return items;
-}
 
 std::string_view scope_of(const approval_record& record)
 {
@@ -251,9 +246,26 @@ void approval_manager::update(const approval_record& record)
     statement.step();
 }
 
+json::object approval_manager::shown(const approval_record& record, bool reveal) const
+{
+    json::object out = to_json(record);
+    out["params"].as_object()["extra_vars"] =
+        redact_extra_vars(record.params.extra_vars, {catalog_.find(record.checkpoint)}, reveal);
+    return out;
+}
+
+json::array approval_manager::shown(const std::vector<approval_record>& records) const
+{
+    // Only approvers read these (in a refusal of their decision): values but not secrets.
+    json::array items;
+    for (const auto& record : records) items.emplace_back(shown(record, true));
+    return items;
+}
+
 void approval_manager::changed(const approval_record& record, std::string event_type)
 {
-    events_.append(event{std::move(event_type), "", std::nullopt, std::nullopt, to_json(record)});
+    // Viewers read the event stream: no extra_vars values in it.
+    events_.append(event{std::move(event_type), "", std::nullopt, std::nullopt, shown(record, false)});
     events_.flush();
     log::info("approval " + std::string{to_string(record.state)},
               {{"approval_id", record.id}, {"checkpoint", record.checkpoint}});
@@ -325,7 +337,7 @@ std::optional<approval_record> approval_manager::decided_request(const std::stri
                            "checkpoint '" + checkpoint + "' has " + std::to_string(candidates.size()) +
                                " pending requests; name the one you decide with \"approval_id\" (they are listed "
                                "under \"pending\", each with who asked and its parameters)",
-                           {{"pending", to_json_array(candidates)}}};
+                           {{"pending", shown(candidates)}}};
     if (candidates.empty()) return std::nullopt;
     return candidates.front();
 }
@@ -470,7 +482,7 @@ approval_record approval_manager::revoke(const std::string& checkpoint, const id
                            "checkpoint '" + checkpoint + "' has " + std::to_string(live.size()) +
                                " unused grants; name the one to revoke with ?approval_id= (they are listed under "
                                "\"grants\")",
-                           {{"grants", to_json_array(live)}}};
+                           {{"grants", shown(live)}}};
     approval_record record = live.front();
     record.state = approval_state::revoked;
     record.decided_at = now_timestamp();

@@ -157,6 +157,10 @@ public:
 
     const approval_policy& policy() const { return policy_; }
 
+    // A record as the API and the event stream show it: extra_vars values only with `reveal`
+    // (operators and above), and never those of variables the checkpoint declares secret.
+    boost::json::object shown(const approval_record& record, bool reveal) const;
+
 private:
     const checkpoint& gated(const std::string& checkpoint_name) const;
     bool four_eyes_forbids(const checkpoint& item, const std::optional<std::string>& approver_person,
@@ -173,6 +177,7 @@ private:
     void insert(const approval_record& record);
     void update(const approval_record& record);
     void changed(const approval_record& record, std::string event_type);
+    boost::json::array shown(const std::vector<approval_record>& records) const;
     net::awaitable<void> expiry_loop();
 
     net::any_io_executor executor_;

@@ -3,6 +3,7 @@
 #include "raydeploy/engine/deployments.hpp"
 
 #include "raydeploy/engine/engine_error.hpp"
+#include "raydeploy/engine/extra_vars.hpp"
 #include "raydeploy/store/json_columns.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/named_enum.hpp"
@@ -82,10 +83,11 @@ run_requester requester_of(const deployment_record& record)
     return {record.resumed_by.value_or(record.requested_by), record.requester_person};
 }
 
-// What a step runs with, and so what its approval binds.
-execution_params step_params(const deployment_record& record)
+// What a step runs with, and so what its approval binds: the deployment's variables that the
+// step's checkpoint declares.
+execution_params step_params(const deployment_record& record, const checkpoint& item)
 {
-    return execution_params{record.extra_vars, std::nullopt, false};
+    return execution_params{declared_extra_vars(item, record.extra_vars), std::nullopt, false};
 }
 
 bool is_active(deployment_status status)
@@ -231,6 +233,9 @@ deployment_record deployment_manager::start(deployment_request request, const id
             throw engine_error::invalid_field("start_from", "'" + *request.start_from + "' is not among the deployment's checkpoints");
         names.erase(names.begin(), from);
     }
+    std::vector<const checkpoint*> steps;
+    for (const auto& name : names) steps.push_back(catalog_.find(name));
+    check_deployment_extra_vars(steps, request.extra_vars);
     refuse_if_one_is_active();
     if (shutting_down_)
         throw engine_error{engine_error::kind::conflict, "SHUTTING_DOWN",
@@ -366,7 +371,7 @@ net::awaitable<void> deployment_manager::run(std::string id)
         step.status = "queued";
         execution_record execution;
         try {
-            execution = executions_.start(step.checkpoint, step_params(record),
+            execution = executions_.start(step.checkpoint, step_params(record, *item),
                                           execution_origin{requester_of(record).name, record.id, grant_id});
         } catch (const std::exception& e) {
             step.status = "failed";
@@ -440,7 +445,7 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
             co_return false;
         }
         const run_requester requester = requester_of(record);
-        const execution_params params = step_params(record);
+        const execution_params params = step_params(record, item);
         auto grant = approvals_.usable_grant(step.checkpoint, params, requester, record.id);
         if (!grant && record.auto_approve) grant = approvals_.auto_grant(step.checkpoint, params, requester, record.id);
         if (grant) {

@@ -4,6 +4,7 @@
 
 #include "raydeploy/config/settings.hpp"
 #include "raydeploy/engine/engine_error.hpp"
+#include "raydeploy/engine/extra_vars.hpp"
 #include "raydeploy/engine/supervisor.hpp"
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/log.hpp"
@@ -73,6 +74,8 @@ execution_record execution_manager::start(const std::string& checkpoint_name, ex
                                           execution_origin origin)
 {
     const checkpoint* item = &find_checkpoint(catalog_, checkpoint_name);
+    // Whoever starts it (a request, a deployment step), nothing undeclared reaches a playbook.
+    check_run_params(*item, params.extra_vars, params.limit);
     refuse_if_active(checkpoint_name);
     // The approval rules live in approval_manager; this only refuses a gated run that skipped them.
     if (item->approval_required && !origin.approval_id)
@@ -222,16 +225,15 @@ net::awaitable<void> execution_manager::run(std::string id)
     fs::create_directories(run_dir, fs_error);
     run.log.open(run_dir / "output.log", std::ios::binary | std::ios::app);
 
-    // Extra vars go in a file, never on the command line (no quoting, no secrets in `ps`).
-    json::object extra_vars = run.record.params.extra_vars;
-    extra_vars["raydeploy_execution_id"] = id;
-    extra_vars["raydeploy_checkpoint"] = item.name;
+    // Extra vars go in a file, never on the command line (no quoting, no secrets in `ps`), as
+    // YAML that marks the caller's strings !unsafe: Ansible must never evaluate them as templates.
+    json::object service_vars{{"raydeploy_execution_id", id}, {"raydeploy_checkpoint", item.name}};
     // Where a playbook may leave files of this run for people to fetch (final-validation's report).
-    extra_vars["raydeploy_run_dir"] = fs::absolute(run_dir).string();
-    const fs::path vars_file = run_dir / "extra_vars.json";
+    service_vars["raydeploy_run_dir"] = fs::absolute(run_dir).string();
+    const fs::path vars_file = run_dir / "extra_vars.yml";
     {
         std::ofstream vars{vars_file, std::ios::binary | std::ios::trunc};
-        vars << json::serialize(extra_vars);
+        vars << extra_vars_yaml(run.record.params.extra_vars, service_vars);
     }
 
     if (settings_.ansible_playbook.empty()) {
