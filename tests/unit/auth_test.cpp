@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(entry_checks)
     BOOST_TEST(token_hash_problem(sha256_hex("x").substr(1)).has_value());
     BOOST_TEST(token_hash_problem(std::string(64, 'g')).has_value());
     BOOST_TEST(token_hash_problem("rdp_not-a-hash").has_value());
-    BOOST_TEST(token_env_form({"ci", role::operator_, "ab"}) == "ci:operator:ab");
+    BOOST_TEST(token_env_form({"ci", role::operator_, "ab", ""}) == "ci:operator:ab");
 }
 
 BOOST_AUTO_TEST_CASE(open_mode_makes_everyone_local_admin)
@@ -111,7 +111,7 @@ BOOST_AUTO_TEST_CASE(each_configured_token_authenticates_with_its_role)
     std::vector<std::string> tokens;
     for (const auto& [name, level] : people) {
         tokens.push_back(generate_token());
-        entries.push_back({name, level, sha256_hex(tokens.back())});
+        entries.push_back({name, level, sha256_hex(tokens.back()), ""});
     }
     const token_authenticator auth{entries};
     BOOST_TEST(!auth.open_mode());
@@ -128,10 +128,9 @@ BOOST_AUTO_TEST_CASE(each_configured_token_authenticates_with_its_role)
 BOOST_AUTO_TEST_CASE(tokens_of_one_person_are_one_person)
 {
     const std::string laptop = generate_token(), ci = generate_token(), bob = generate_token();
-    token_entry ci_entry{"alice-ci", role::operator_, sha256_hex(ci)};
-    ci_entry.person = "Alice";
-    const token_authenticator auth{{{"alice", role::approver, sha256_hex(laptop)}, ci_entry,
-                                    {"bob", role::approver, sha256_hex(bob)}}};
+    const token_entry ci_entry{"alice-ci", role::operator_, sha256_hex(ci), "Alice"};
+    const token_authenticator auth{{{"alice", role::approver, sha256_hex(laptop), ""}, ci_entry,
+                                    {"bob", role::approver, sha256_hex(bob), ""}}};
     const identity from_laptop = auth.authenticate(request_with("Bearer " + laptop));
     const identity from_ci = auth.authenticate(request_with("Bearer " + ci));
     const identity from_bob = auth.authenticate(request_with("Bearer " + bob));
@@ -147,7 +146,7 @@ BOOST_AUTO_TEST_CASE(tokens_of_one_person_are_one_person)
 BOOST_AUTO_TEST_CASE(missing_malformed_and_unknown_tokens_are_401)
 {
     const std::string token = generate_token();
-    const token_authenticator auth{{{"ci", role::operator_, sha256_hex(token)}}};
+    const token_authenticator auth{{{"ci", role::operator_, sha256_hex(token), ""}}};
 
     const auto missing = rejection(auth, request_with(std::nullopt));
     BOOST_TEST(missing.status() == http::status::unauthorized);
@@ -193,7 +192,7 @@ BOOST_AUTO_TEST_CASE(token_create_prints_the_token_and_a_matching_entry)
     BOOST_TEST(contains(result.out, "RAYDEPLOY_AUTH_TOKENS=ci:operator:" + sha256_hex(token)));
 
     // The entry admits exactly that token.
-    const token_authenticator auth{{{"ci", role::operator_, entry["sha256"].as<std::string>()}}};
+    const token_authenticator auth{{{"ci", role::operator_, entry["sha256"].as<std::string>(), ""}}};
     BOOST_TEST(auth.authenticate(request_with("Bearer " + token)).name == "ci");
 
     BOOST_TEST(run_cli_in_process({"token", "create", "--name", "ci", "--role", "operator"}).out.substr(0, newline) !=

@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(token_sources)
 
 BOOST_AUTO_TEST_CASE(prompt_for_a_destructive_gate_wants_the_name)
 {
-    const gate_info gate{"cleanup-existing", true, {"DESTRUCTIVE: stops Ray"}, ""};
+    const gate_info gate{"cleanup-existing", true, {"DESTRUCTIVE: stops Ray"}, "", ""};
     std::string shown;
     auto answer = prompt("cleanup-existing\nreplacing the cluster\n", gate, &shown);
     BOOST_TEST((answer.decision == gate_answer::kind::approve));
@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(prompt_for_a_destructive_gate_wants_the_name)
 
 BOOST_AUTO_TEST_CASE(prompt_for_a_plain_gate_takes_yes)
 {
-    const gate_info gate{"docker-installation", false, {}, ""};
+    const gate_info gate{"docker-installation", false, {}, "", ""};
     std::string shown;
     const auto answer = prompt("y\nroutine upgrade\n", gate, &shown);
     BOOST_TEST((answer.decision == gate_answer::kind::approve));

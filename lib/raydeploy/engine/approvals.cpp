@@ -591,8 +591,9 @@ execution_record start_checkpoint(execution_manager& executions, approval_manage
                                    std::string{to_string(caller.level)},
                                {{"required_role", "approver"}}};
         const approval_record request = approvals.request(checkpoint_name, params, requester, deployment_id);
-        grant_input input{"approved inline with the run request", false, std::nullopt,
-                          caller.open_mode ? std::optional<std::string>{caller.name} : std::nullopt};
+        grant_input input;
+        input.reason = "approved inline with the run request";
+        if (caller.open_mode) input.approved_by = caller.name;
         input.approval_id = request.id;
         grant = approvals.grant(checkpoint_name, caller, std::move(input));
     }
