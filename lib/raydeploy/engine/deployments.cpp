@@ -339,7 +339,9 @@ net::awaitable<void> deployment_manager::run(std::string id)
         step.status = "queued";
         execution_record execution;
         try {
-            execution = executions_.start(step.checkpoint, execution_params{declared_extra_vars(*item, record.extra_vars), std::nullopt, false},
+            // Each step gets the deployment's variables its checkpoint declares, and only those.
+            execution = executions_.start(step.checkpoint,
+                                          execution_params{declared_extra_vars(*item, record.extra_vars), std::nullopt, false},
                                           execution_origin{record.requested_by, record.id, grant_id});
         } catch (const std::exception& e) {
             step.status = "failed";
