@@ -51,8 +51,8 @@ boost::json::object execution_json(const execution_record& record, const checkpo
                                    const identity& caller)
 {
     boost::json::object out = to_json(record);
-    out["params"].as_object()["extra_vars"] = redact_extra_vars(record.params.extra_vars, {catalog.find(record.checkpoint)},
-                                                                caller.level >= role::operator_);
+    out["params"].as_object()["extra_vars"] =
+        redact_extra_vars(record.params.extra_vars, {catalog.find(record.checkpoint)}, caller.level >= role::operator_);
     return out;
 }
 

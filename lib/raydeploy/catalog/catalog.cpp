@@ -79,7 +79,8 @@ std::optional<json::value> read_choice(yaml_reader& reader, const YAML::Node& no
     } else {
         std::int64_t number = 0;
         if (node.IsScalar() && YAML::convert<std::int64_t>::decode(node, number)) return json::value(number);
-        reader.error(node, key, "expected a whole number, got \"" + (node.IsScalar() ? node.Scalar() : std::string{"a collection"}) + "\"");
+        reader.error(node, key,
+                     "expected a whole number, got " + (node.IsScalar() ? "\"" + node.Scalar() + "\"" : std::string{"a collection"}));
     }
     return std::nullopt;
 }
@@ -89,7 +90,8 @@ std::vector<variable_spec> read_vars(yaml_reader& reader, const YAML::Node& node
 {
     std::vector<variable_spec> vars;
     if (!node.IsMap()) {
-        reader.error(node, key, "expected a mapping of variable names to {type, description, choices, pattern, secret}");
+        reader.error(node, key,
+                     "expected a mapping of variable names to {type, description, choices, pattern, secret}");
         return vars;
     }
     std::set<std::string, std::less<>> seen;
@@ -133,7 +135,8 @@ std::vector<variable_spec> read_vars(yaml_reader& reader, const YAML::Node& node
         spec.type = *type;
         if (auto text = reader.string(fields["description"], join_key(var_key, "description"))) {
             spec.description = *text;
-            if (text->empty()) reader.error(fields["description"], join_key(var_key, "description"), "say what the variable changes");
+            if (text->empty())
+                reader.error(fields["description"], join_key(var_key, "description"), "say what the variable changes");
         }
         if (const YAML::Node secret = fields["secret"])
             if (auto flag = reader.boolean(secret, join_key(var_key, "secret"))) spec.secret = *flag;
@@ -161,7 +164,8 @@ std::vector<variable_spec> read_vars(yaml_reader& reader, const YAML::Node& node
                     const std::string choice_key = join_key(choices_key, "[" + std::to_string(i) + "]");
                     auto choice = read_choice(reader, choices[i], choice_key, spec.type);
                     if (!choice) continue;
-                    if (spec.pattern && choice->is_string() && !full_match(*spec.pattern, std::string{choice->get_string()}))
+                    if (spec.pattern && choice->is_string() &&
+                        !full_match(*spec.pattern, std::string{choice->get_string()}))
                         reader.error(choices[i], choice_key, "does not match the variable's own pattern");
                     spec.choices.push_back(std::move(*choice));
                 }

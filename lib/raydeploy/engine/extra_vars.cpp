@@ -19,7 +19,8 @@ std::string field_of(std::string_view name) { return "extra_vars." + std::string
 
 bool has_template_marker(std::string_view text)
 {
-    for (std::size_t at = text.find('{'); at != std::string_view::npos && at + 1 < text.size(); at = text.find('{', at + 1))
+    for (std::size_t at = text.find('{'); at != std::string_view::npos && at + 1 < text.size();
+         at = text.find('{', at + 1))
         if (text[at + 1] == '{' || text[at + 1] == '%' || text[at + 1] == '#') return true;
     return false;
 }
@@ -75,7 +76,8 @@ std::optional<std::string> value_problem(const variable_spec& spec, const json::
     if (!spec.choices.empty() && std::find(spec.choices.begin(), spec.choices.end(), value) == spec.choices.end()) {
         std::string allowed;
         for (const auto& choice : spec.choices)
-            allowed += (allowed.empty() ? "" : ", ") + (choice.is_string() ? std::string{choice.get_string()} : json::serialize(choice));
+            allowed += (allowed.empty() ? "" : ", ") +
+                       (choice.is_string() ? std::string{choice.get_string()} : json::serialize(choice));
         return "expected one of " + allowed;
     }
     if (spec.pattern) {
@@ -209,7 +211,8 @@ void check_extra_vars(const checkpoint& item, const json::object& vars)
                                                        : "it accepts " + declared_names(item)) +
                                     " (GET /api/v1/checkpoints/" + item.name + " describes them)");
         }
-        if (auto problem = value_problem(*spec, member.value())) throw engine_error::invalid_field(field_of(name), *problem);
+        if (auto problem = value_problem(*spec, member.value()))
+            throw engine_error::invalid_field(field_of(name), *problem);
     }
 }
 
@@ -256,13 +259,15 @@ void check_limit(std::string_view limit)
     constexpr std::string_view what =
         "expected an Ansible host pattern such as \"host1,host2\" or \"ray_workers:!worker3\": letters, digits and "
         ". _ - * ? [ ] : , ! & ~ only";
-    if (limit.empty() || limit.size() > 1024) throw engine_error::invalid_field("limit", std::string{what} + ", 1 to 1024 characters");
+    if (limit.empty() || limit.size() > 1024)
+        throw engine_error::invalid_field("limit", std::string{what} + ", 1 to 1024 characters");
     // A leading '-' would read as an option of ansible-playbook, '@' makes Ansible read a file.
     if (limit.front() == '-' || limit.front() == '@')
         throw engine_error::invalid_field("limit", std::string{what} + "; it cannot start with '-' or '@'");
     constexpr std::string_view allowed =
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-*?[]:,!&~";
-    if (limit.find_first_not_of(allowed) != std::string_view::npos) throw engine_error::invalid_field("limit", std::string{what});
+    if (limit.find_first_not_of(allowed) != std::string_view::npos)
+        throw engine_error::invalid_field("limit", std::string{what});
 }
 
 std::string extra_vars_yaml(const json::object& vars, const json::object& service_vars)
