@@ -97,6 +97,7 @@ service::service(const settings& config, bool handle_signals)
         install_callback_plugin(std::filesystem::absolute(config.state_dir) / "ansible/callback_plugins");
     engine_config.max_concurrent = config.executions.max_concurrent;
     engine_config.kill_grace = config.executions.kill_grace;
+    engine_config.pass_env = config.executor.pass_env;
     if (engine_config.ansible_playbook.empty())
         log::warn("ansible-playbook not found; executions will fail until it is installed (scripts/bootstrap.sh "
                   "puts it in .venv) or ansible_playbook is set");
