@@ -51,9 +51,9 @@ fs::path write_env_catalog(const temp_dir& dir)
 
 std::vector<json::object> audit_rows(const api_client& admin)
 {
+    const json::object page = admin.get_object("/api/v1/audit?limit=1000");
     std::vector<json::object> rows;
-    for (const auto& row : admin.get_object("/api/v1/audit?limit=1000").at("entries").as_array())
-        rows.push_back(row.as_object());
+    for (const auto& row : page.at("entries").as_array()) rows.push_back(row.as_object());
     return rows;
 }
 
@@ -163,10 +163,11 @@ BOOST_AUTO_TEST_CASE(a_pass_env_name_of_the_service_itself_is_refused)
 BOOST_AUTO_TEST_CASE(failed_authentication_never_echoes_the_token_and_is_counted_not_flooded)
 {
     const auto admin = make_identity("auditor", "admin");
+    temp_dir parent;  // the state outlives the first service
     service_options options;
     options.env = {{"RAYDEPLOY_AUTH_TOKENS", auth_tokens_env({admin})}};
+    options.state_dir = parent.path() / "state";
     auto service = std::make_unique<service_process>(options);
-    const fs::path state = service->state_dir();
 
     // A token sent without its scheme, with another scheme, or unknown: 30 refusals in all.
     const std::vector<std::string> secrets = {"rdp_forgotTheSchemeSecretValue1", "dXNlcjpzZWNyZXRwYXNzd29yZA==",
@@ -189,7 +190,6 @@ BOOST_AUTO_TEST_CASE(failed_authentication_never_echoes_the_token_and_is_counted
     BOOST_TEST_REQUIRE(service->wait_exit(15s).value_or(-1) == 0);
     const std::string first_log = service->stderr_text();
     service.reset();
-    options.state_dir = state;
     service_process again{options};
     const api_client auditor_again{again.port(), admin};
     rows = unauthenticated_rows(auditor_again);
