@@ -91,7 +91,9 @@ net::awaitable<retention_result> retention::apply(std::chrono::system_clock::tim
     auto created = db_.prepare("SELECT created_at FROM executions WHERE id = ?");
     auto delete_events =
         db_.prepare("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE execution_id = ?1 LIMIT ?2)");
-    for (;;) {
+    // A shutdown ends the pass between batches; the next start goes on where it stopped.
+    const auto stopped = stopped_;
+    while (!*stopped) {
         const auto batch = due(now, policy_.executions_per_batch);
         if (batch.empty()) break;
         for (const auto& id : batch) {

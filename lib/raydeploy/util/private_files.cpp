@@ -3,6 +3,7 @@
 #include "raydeploy/util/errors.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
