@@ -60,6 +60,22 @@ DOCUMENTATION = r'''
         ini:
           - section: callback_raydeploy_events
             key: res_limit
+      output_limit:
+        description:
+          - Largest size, in bytes of UTF-8, of an event's C(stdout) text and of a result's C(stdout)
+            and C(stderr) (applied before O(res_limit), so a long command output keeps the rest of
+            its result).
+          - 'A longer text is cut there and the event gets C(truncated: true). The event''s C(stdout)
+            is lines C(start_line) to C(end_line) of the run''s output in full; a cut C(stdout) or
+            C(stderr) of a result is printed in full to the output, in a C(verbose) event.'
+          - C(stdout_lines) and C(stderr_lines) of a cut field are left out.
+        type: int
+        default: 16384
+        env:
+          - name: RAYDEPLOY_EVENT_OUTPUT_LIMIT
+        ini:
+          - section: callback_raydeploy_events
+            key: output_limit
 '''
 
 import errno
@@ -112,6 +128,16 @@ def _sanitize(value, depth=0):
     return value
 
 
+def _cut(text, limit):
+    """text cut to at most limit bytes of UTF-8 (never inside a character), or None when it fits."""
+    if len(text) * 4 <= limit:
+        return None
+    data = text.encode('utf-8', 'replace')
+    if len(data) <= limit:
+        return None
+    return data[:limit].decode('utf-8', 'ignore')
+
+
 def _encode(value):
     try:
         return value, _ENCODE(value)
@@ -150,6 +176,7 @@ class CallbackModule(DefaultCallback):
         self._ev_capture = None         # list collecting the stdout text of the running hook
         self._ev_capture_thread = None
         self._ev_res_limit = 65536
+        self._ev_output_limit = 16384
         self._ev_playbook = {}          # playbook, playbook_uuid
         self._ev_play = {}              # play, play_uuid, play_pattern
         self._ev_tasks = {}             # ansible task _uuid -> task context (task_uuid, ...)
@@ -157,6 +184,7 @@ class CallbackModule(DefaultCallback):
         self._ev_host_start = {}        # (host name, ansible task _uuid) -> (runner_on_start time, task context)
         self._ev_addrs = {}             # host name -> remote_addr
         self._ev_warned = False
+        self._ev_cut = False            # _ev_res cut a stdout or stderr of the current result
         super().__init__()
 
     # ----------------------------------------------------------------------------------- set-up
@@ -167,6 +195,8 @@ class CallbackModule(DefaultCallback):
             return
         limit = self.get_option('res_limit')
         self._ev_res_limit = int(limit) if limit is not None else 65536
+        limit = self.get_option('output_limit')
+        self._ev_output_limit = int(limit) if limit is not None else 16384
         fd = self.get_option('event_fd')
         path = self.get_option('event_file')
         if fd is not None and str(fd) != '':
@@ -248,6 +278,12 @@ class CallbackModule(DefaultCallback):
             text = text[:-1]
         if '\x1b' in text:
             text = _ANSI_RE.sub('', text)
+        # Cut text stays whole in the output (start_line..end_line), which the service keeps.
+        cut = _cut(text, self._ev_output_limit)
+        truncated = isinstance(event_data, dict) and event_data.pop('_raydeploy_truncated', False)
+        if cut is not None:
+            text = cut
+            truncated = True
         self._ev_counter += 1
         record = {
             'event': event,
@@ -261,6 +297,8 @@ class CallbackModule(DefaultCallback):
             'pid': self._ev_pid,
             'event_data': event_data,
         }
+        if truncated:
+            record['truncated'] = True
         line = _encode(record)[1]
         self._ev_write((line + '\n').encode('utf-8', 'replace'))
 
@@ -310,6 +348,18 @@ class CallbackModule(DefaultCallback):
         # a copy (the default callback prunes result._result while displaying it), without Ansible's
         # internal keys
         res = {k: v for k, v in res.items() if not k.startswith('_ansible_')}
+        for key in ('stdout', 'stderr'):
+            text = res.get(key)
+            cut = _cut(text, self._ev_output_limit) if isinstance(text, str) else None
+            if cut is None:
+                continue
+            res[key] = cut
+            res.pop(key + '_lines', None)
+            self._ev_cut = True
+            # The whole text goes to the output, which the service keeps as the run's log.
+            self._display.display('raydeploy_events: %s of task "%s" on %s, in full (its event has the first %d bytes):\n%s'
+                                  % (key, result._task.get_name(), result._host.get_name(),
+                                     self._ev_output_limit, text))
         facts = res.get('ansible_facts')
         if isinstance(facts, dict) and 'ansible_env' in facts:
             facts = dict(facts)
@@ -364,7 +414,10 @@ class CallbackModule(DefaultCallback):
         data['host'] = name
         data['remote_addr'] = self._ev_remote_addr(host)
         res = result._result if isinstance(result._result, dict) else {}
+        self._ev_cut = False
         data['res'] = self._ev_res(result)
+        if self._ev_cut:
+            data['_raydeploy_truncated'] = True   # _ev_emit turns it into the event's `truncated`
         if event in _FINAL_EVENTS:
             now = time.time()
             started = started[0] if started else self._ev_task_started.get(task._uuid, now)

@@ -1,6 +1,6 @@
 // Suite deployments: whole pipelines over real HTTP against the real binary, with the test
 // pipeline tests/fixtures/ansible/pipeline.yaml: first, gate-light (gated), gate-destructive
-// (gated, destructive) and needs-marker (fails until the file named by RAYDEPLOY_TEST_MARKER
+// (gated, destructive) and needs-marker (fails until the file named by FIXTURE_MARKER
 // exists). Gates, denial, failure, resume, cancel, auto_approve, the seeds' cluster status and a
 // restart while a deployment waits for an approval.
 #include "support/test_support.hpp"
@@ -33,7 +33,8 @@ struct team {
 service_options pipeline_options(const team& who, const fs::path& marker)
 {
     auto options = fixture_service_options({{"RAYDEPLOY_AUTH_TOKENS", who.tokens()},
-                                            {"RAYDEPLOY_TEST_MARKER", marker.string()}});
+                                            {"FIXTURE_MARKER", marker.string()},
+                                            {"RAYDEPLOY_EXECUTOR_PASS_ENV", "FIXTURE_MARKER"}});
     options.catalog = fixtures / "pipeline.yaml";
     return options;
 }
@@ -551,7 +552,8 @@ BOOST_AUTO_TEST_CASE(a_restart_keeps_a_deployment_waiting_for_its_approval)
 BOOST_AUTO_TEST_CASE(open_mode_gate_command_names_the_approver)
 {
     const temp_dir scratch{"raydeploy-deployments"};
-    auto options = fixture_service_options({{"RAYDEPLOY_TEST_MARKER", (scratch.path() / "marker").string()}});
+    auto options = fixture_service_options({{"FIXTURE_MARKER", (scratch.path() / "marker").string()},
+                                            {"RAYDEPLOY_EXECUTOR_PASS_ENV", "FIXTURE_MARKER"}});
     options.catalog = fixtures / "pipeline.yaml";
     service_process service{options};
     const api_client local{service.port()};

@@ -145,7 +145,9 @@ class EventStreamChecks(unittest.TestCase):
         for line, ev in zip(run.lines, run.events):
             self.assertEqual(line, json.dumps(ev, separators=(',', ':'), ensure_ascii=False),
                              'not one compact JSON object per line')
-            self.assertEqual(list(ev), TOP_KEYS)
+            # `truncated` follows the others, only in events whose text was cut (OutputLimitTest)
+            self.assertEqual([key for key in ev if key != 'truncated'], TOP_KEYS)
+            self.assertNotIn('truncated', ev)
             self.assertIsInstance(ev['event_data'], dict)
             self.assertNotIn('\x1b', ev['stdout'])
             created = datetime.fromisoformat(ev['created'])
@@ -326,6 +328,50 @@ class ResLimitTest(EventStreamChecks):
         self.assertEqual(res['_raydeploy_truncated'], True)
         self.assertEqual(res['msg'], 'intentional failure for tests')
         self.assertGreater(res['size'], 20)
+
+
+class OutputLimitTest(unittest.TestCase):
+    """A task's long stdout/stderr is cut in its event (truncated: true) and kept whole in the output."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.big = run_playbook('big_output.yml')
+
+    def test_long_stdout_is_cut_and_printed_in_full(self):
+        run = self.big
+        self.assertEqual(run.rc, 0, run.stderr)
+        ok = [e for e in run.of('runner_on_ok') if e['event_data']['task'] == 'Print forty thousand x']
+        self.assertEqual(len(ok), 1)
+        res = ok[0]['event_data']['res']
+        self.assertIs(ok[0].get('truncated'), True)
+        self.assertEqual(res['stdout'], 'x' * 16384)
+        self.assertNotIn('stdout_lines', res)
+        self.assertNotIn('_raydeploy_truncated', ok[0]['event_data'])
+        self.assertEqual(res['rc'], 0, 'the rest of the result is kept')
+        self.assertIn('x' * 40000, run.stdout)
+
+    def test_long_failure_output_is_cut_in_the_event_text_too(self):
+        run = self.big
+        failed = run.of('runner_on_failed')
+        self.assertEqual(len(failed), 1)
+        event = failed[0]
+        self.assertIs(event.get('truncated'), True)
+        self.assertEqual(event['event_data']['res']['stderr'], 'y' * 16384)
+        self.assertLessEqual(len(event['stdout'].encode('utf-8')), 16384)
+        # the event's lines in the output hold the whole text
+        lines = run.stdout.split('\n')[event['start_line']:event['end_line']]
+        self.assertIn('y' * 40000, '\n'.join(lines))
+
+    def test_events_that_fit_are_not_marked(self):
+        starts = self.big.of('playbook_on_task_start')
+        self.assertTrue(starts)
+        for event in starts:
+            self.assertNotIn('truncated', event)
+
+    def test_limit_is_configurable(self):
+        run = run_playbook('big_output.yml', env={'RAYDEPLOY_EVENT_OUTPUT_LIMIT': '100'})
+        ok = [e for e in run.of('runner_on_ok') if e['event_data']['task'] == 'Print forty thousand x']
+        self.assertEqual(ok[0]['event_data']['res']['stdout'], 'x' * 100)
 
 
 class StatsTest(EventStreamChecks):

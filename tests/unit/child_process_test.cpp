@@ -2,6 +2,7 @@
 // timeout and stop escalation, and that nothing of the process group survives.
 #include "raydeploy/engine/child_process.hpp"
 #include "raydeploy/util/errors.hpp"
+#include "raydeploy/util/private_files.hpp"
 
 #include "support/test_support.hpp"
 
@@ -10,6 +11,7 @@
 #include <csignal>
 #include <fstream>
 #include <limits>
+#include <sys/stat.h>
 
 using namespace raydeploy;
 using namespace std::chrono_literals;
@@ -75,6 +77,26 @@ BOOST_AUTO_TEST_CASE(output_event_lines_and_exit_code)
     // A last line without its newline still arrives.
     BOOST_TEST(outcome.events == (std::vector<std::string>{R"({"a":1})", R"({"b":2})", R"({"partial":3})"}),
                boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(an_event_line_over_the_limit_is_dropped_and_later_lines_still_arrive)
+{
+    // 300 000 bytes without a newline, then a normal line; then an endless-looking last line.
+    auto spec = shell("head -c 300000 /dev/zero | tr '\\0' a >&3; printf '\\n{\"after\":1}\\n' >&3; "
+                      "head -c 200000 /dev/zero | tr '\\0' b >&3");
+    spec.max_event_line = 100000;
+    const auto outcome = run(spec);
+    BOOST_TEST(outcome.result.exit_code == 0);
+    BOOST_TEST(outcome.events == (std::vector<std::string>{R"({"after":1})"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(the_child_gets_the_umask_the_service_replaced)
+{
+    const mode_t original = ::umask(022);
+    restrict_umask();  // the service's 077; the child must see 022 again
+    const auto outcome = run(shell("umask"));
+    ::umask(original);
+    BOOST_TEST(outcome.output == "0022\n");
 }
 
 BOOST_AUTO_TEST_CASE(environment_and_working_directory_are_the_specs)

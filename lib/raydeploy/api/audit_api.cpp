@@ -90,7 +90,16 @@ void audit_refusals(router& routes, const std::shared_ptr<const service_state>& 
         audit_entry entry = entry_for(ctx, matched.audit_action);
         entry.outcome = e.code();
         entry.detail = refusal_detail(e);
-        record(*state, std::move(entry));
+        if (e.status() != http::status::unauthorized) {
+            record(*state, std::move(entry));
+            return;
+        }
+        // Anyone can send 401s: one row per address and minute, with a count.
+        try {
+            if (state->audit) state->audit->record_unauthenticated(std::move(entry), std::chrono::steady_clock::now());
+        } catch (const std::exception& error) {
+            log::error("writing the audit trail failed", {{"action", matched.audit_action}, {"error", error.what()}});
+        }
     });
 }
 

@@ -6,6 +6,7 @@
 #include "raydeploy/engine/approvals.hpp"
 #include "raydeploy/engine/deployments.hpp"
 #include "raydeploy/engine/execution_manager.hpp"
+#include "raydeploy/engine/retention.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/http/server.hpp"
@@ -51,7 +52,24 @@ struct service::parts {
     std::shared_ptr<event_log> events;
     listen_address bound;
     std::optional<net::signal_set> signals;
+    std::unique_ptr<retention> cleanup;
+    std::optional<net::steady_timer> refusal_flush;
     bool stopping = false;
+
+    // Writes the counts of unauthenticated refusals folded into per-minute windows (audit_log).
+    net::awaitable<void> flush_refusals_loop()
+    {
+        while (!stopping) {
+            refusal_flush->expires_after(audit_log::refusal_window);
+            co_await refusal_flush->async_wait(nothrow_awaitable);
+            if (stopping) break;
+            try {
+                state->audit->flush_refusals(std::chrono::steady_clock::now());
+            } catch (const std::exception& e) {
+                log::error("writing the audit trail failed", {{"action", "refusal counts"}, {"error", e.what()}});
+            }
+        }
+    }
 
     void shutdown(std::string_view why)
     {
@@ -65,6 +83,13 @@ struct service::parts {
         // stopped and end as `interrupted`; event subscribers are told to reconnect.
         state->deployments->shutdown();
         state->approvals->stop();
+        if (cleanup) cleanup->stop();
+        if (refusal_flush) refusal_flush->cancel();
+        try {
+            state->audit->flush_refusals(std::chrono::steady_clock::now(), true);
+        } catch (const std::exception& e) {
+            log::error("writing the audit trail failed", {{"action", "refusal counts"}, {"error", e.what()}});
+        }
         state->executions->shutdown();
         bus->close_all();
     }
@@ -97,6 +122,7 @@ service::service(const settings& config, bool handle_signals)
         install_callback_plugin(std::filesystem::absolute(config.state_dir) / "ansible/callback_plugins");
     engine_config.max_concurrent = config.executions.max_concurrent;
     engine_config.kill_grace = config.executions.kill_grace;
+    engine_config.pass_env = config.executor.pass_env;
     if (engine_config.ansible_playbook.empty())
         log::warn("ansible-playbook not found; executions will fail until it is installed (scripts/bootstrap.sh "
                   "puts it in .venv) or ansible_playbook is set");
@@ -134,6 +160,17 @@ service::service(const settings& config, bool handle_signals)
     state->executions->recover();
     state->deployments->recover();
     state->approvals->start();
+    // After recovery, so executions a previous life left running are final and may be due.
+    retention_policy kept;
+    kept.keep_days = config.retention.keep_days;
+    kept.keep_executions = config.retention.keep_executions;
+    p.cleanup = std::make_unique<retention>(executor, p.store.db(), engine_config.runs_dir, kept,
+                                            [executions = state->executions](std::string_view id) {
+                                                return executions->is_active(id);
+                                            });
+    p.cleanup->start();
+    p.refusal_flush.emplace(executor);
+    net::co_spawn(executor, p.flush_refusals_loop(), net::detached);
 
     if (open_mode)
         log::warn("no auth.tokens configured: every caller is 'local' with the admin role (allowed on loopback only); "

@@ -144,8 +144,10 @@ identity token_authenticator::authenticate(const http::request<http::string_body
     const std::string_view value = header->value();
     const auto space = value.find(' ');
     const std::string_view scheme = value.substr(0, space);
+    // Never quote the header: a token sent without its scheme would be echoed into the answer,
+    // the audit trail and the log.
     if (!equals_ignoring_case(scheme, "Bearer"))
-        unauthenticated("the Authorization header must be 'Bearer TOKEN', not '" + std::string{scheme} + " ...'");
+        unauthenticated("the Authorization header must be 'Bearer TOKEN' and its scheme is not Bearer");
     std::string_view token = space == std::string_view::npos ? std::string_view{} : value.substr(space + 1);
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     while (!token.empty() && token.back() == ' ') token.remove_suffix(1);

@@ -2,6 +2,7 @@
 
 #include "raydeploy/app/service.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/util/private_files.hpp"
 
 namespace raydeploy::cli {
 namespace {
@@ -13,6 +14,8 @@ settings in_process(settings config)
     // output (and its warnings are about serving others, such as open mode), so it only speaks up
     // for errors; what goes wrong in a run reaches the command through the API.
     config.listen = listen_address{"127.0.0.1", 0};
+    restrict_umask();  // as `serve` does: the state it writes is the same
+
     config.auth.tokens.clear();
     if (config.log_level < log::level::error) config.log_level = log::level::error;
     log::configure(config.log_level, config.log_format);

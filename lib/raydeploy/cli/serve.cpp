@@ -4,6 +4,7 @@
 #include "raydeploy/cli/cli.hpp"
 #include "raydeploy/cli/commands.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/util/private_files.hpp"
 #include "raydeploy/util/version.hpp"
 
 #include <iostream>
@@ -49,6 +50,8 @@ int serve_command(const std::vector<std::string>& args, std::ostream& out, std::
         return exit_ok;
     }
 
+    // Before anything is created: whatever a library writes on its own is private too.
+    restrict_umask();
     const settings config = settings_from(*vm);
     log::configure(config.log_level, config.log_format);
     check_serve_paths(config);

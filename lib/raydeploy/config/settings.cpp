@@ -267,6 +267,59 @@ std::string token_list_text(const settings& s)
     return out;
 }
 
+// executor.pass_env names: the service's own RAYDEPLOY_* variables hold its tokens and are
+// never passed, whatever the list says.
+std::optional<std::string> pass_env_problem(std::string_view name)
+{
+    const bool identifier = !name.empty() && !std::isdigit(static_cast<unsigned char>(name.front())) &&
+                            name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
+                                std::string_view::npos;
+    if (!identifier)
+        return "'" + std::string{name} + "' is not an environment variable name (letters, digits and '_')";
+    if (name.rfind("RAYDEPLOY_", 0) == 0)
+        return "'" + std::string{name} + "' is one of the service's own variables, which may hold its tokens; "
+               "ansible-playbook never receives them";
+    return std::nullopt;
+}
+
+std::optional<std::string> apply_pass_env_text(settings& s, std::string_view value)
+{
+    std::vector<std::string> names;
+    for (std::size_t start = 0; start <= value.size();) {
+        const std::size_t comma = std::min(value.find(',', start), value.size());
+        std::string_view item = value.substr(start, comma - start);
+        start = comma + 1;
+        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
+        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
+        if (item.empty()) continue;  // "" or a trailing comma: no names
+        if (auto problem = pass_env_problem(item)) return *problem + "; give names separated by commas";
+        names.emplace_back(item);
+    }
+    s.executor.pass_env = std::move(names);
+    return std::nullopt;
+}
+
+bool read_pass_env(settings& s, yaml_reader& reader, const YAML::Node& node, const std::string& key)
+{
+    auto names = reader.string_list(node, key);
+    if (!names) return false;
+    bool ok = true;
+    for (std::size_t i = 0; i < names->size(); ++i)
+        if (auto problem = pass_env_problem((*names)[i])) {
+            reader.error(node[i], join_key(key, "[" + std::to_string(i) + "]"), *problem);
+            ok = false;
+        }
+    if (ok) s.executor.pass_env = std::move(*names);
+    return ok;
+}
+
+std::string pass_env_text(const settings& s)
+{
+    std::string out;
+    for (const auto& name : s.executor.pass_env) out += (out.empty() ? "" : ",") + name;
+    return out.empty() ? "none" : out;
+}
+
 const std::vector<setting_spec>& setting_table()
 {
     static const std::vector<setting_spec> table = [] {
@@ -352,6 +405,21 @@ const std::vector<setting_spec>& setting_table()
                                      [](settings& s) -> auto& { return s.approvals.default_ttl; }));
         t.push_back(duration_setting("approvals.max_ttl", "the longest ttl_s an approver may give a grant",
                                      [](settings& s) -> auto& { return s.approvals.max_ttl; }));
+        t.push_back({{"executor.pass_env", "",
+                      "names of service environment variables ansible-playbook also receives (beyond PATH, HOME, "
+                      "LANG, LC_*, TZ, TMPDIR, SSH_AUTH_SOCK, USER, LOGNAME); a YAML list, or NAME,NAME in the variable"},
+                     [](settings& s, std::string_view value, const fs::path&) { return apply_pass_env_text(s, value); },
+                     pass_env_text, read_pass_env});
+        t.push_back(number_setting("retention.keep_days", "",
+                                   "finished executions older than this many days are removed with their events and "
+                                   "run directories; 0 keeps them forever",
+                                   [](settings& s) -> auto& { return s.retention.keep_days; }, 0, 100000,
+                                   "a number of days"));
+        t.push_back(number_setting("retention.keep_executions", "",
+                                   "the most executions kept; the oldest finished ones beyond it are removed; 0 keeps "
+                                   "them all",
+                                   [](settings& s) -> auto& { return s.retention.keep_executions; }, 0, 1000000000,
+                                   "a whole number"));
         return t;
     }();
     return table;

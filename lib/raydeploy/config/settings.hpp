@@ -68,6 +68,19 @@ struct approval_settings {
     std::chrono::milliseconds max_ttl{std::chrono::hours{24}};
 };
 
+struct executor_settings {
+    // Names of service environment variables ansible-playbook also receives, beyond PATH, HOME,
+    // locale, TZ, TMPDIR, SSH_AUTH_SOCK, USER and LOGNAME (build_child_environment).
+    std::vector<std::string> pass_env;
+};
+
+struct retention_settings {
+    // Finished executions older than this many days are removed; 0 keeps them forever.
+    std::size_t keep_days = 90;
+    // Beyond this many executions the oldest finished ones are removed; 0 keeps them all.
+    std::size_t keep_executions = 10000;
+};
+
 struct settings {
     listen_address listen;
     std::filesystem::path state_dir = "var";
@@ -82,6 +95,8 @@ struct settings {
     websocket_settings websocket;
     auth_settings auth;
     approval_settings approvals;
+    executor_settings executor;
+    retention_settings retention;
 
     std::optional<std::filesystem::path> config_file;
     // Where each setting's value came from ("default", "FILE:LINE", "RAYDEPLOY_LISTEN", "--listen"),

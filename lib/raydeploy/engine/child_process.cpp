@@ -3,6 +3,7 @@
 
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/util/private_files.hpp"
 
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/stdio.hpp>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace raydeploy {
@@ -29,6 +31,7 @@ namespace {
 struct child_setup {
     pid_t parent;
     int event_channel_write_end;
+    mode_t umask;
 
     template <class Launcher>
     boost::system::error_code on_setup(Launcher& launcher, const bp::filesystem::path&, const char* const*)
@@ -47,6 +50,9 @@ struct child_setup {
         // If the service dies, the run must not go on unattended.
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (::getppid() != parent) ::_exit(127);  // the service died between fork and prctl
+        // The service's own files are private (umask 077); a playbook creating files on the
+        // controller gets the umask its operator started the service with, as when run by hand.
+        ::umask(umask);
         return {};
     }
 };
@@ -61,6 +67,7 @@ struct child_process::state {
     }
 
     child_callbacks callbacks;
+    std::size_t max_event_line = 0;
     std::chrono::milliseconds kill_grace{};
     int pgid = -1;
     net::readable_pipe out, err, events;
@@ -77,6 +84,20 @@ net::awaitable<void> drain(std::shared_ptr<child_process::state> s, net::readabl
 {
     std::string buffer(64 * 1024, '\0');
     std::string partial_line;
+    // A line longer than max_event_line is dropped, not buffered: the child is not trusted to end
+    // its lines, and memory must not grow with what it writes.
+    bool discarding = false;
+    std::size_t discarded = 0;
+    const auto deliver = [&](std::string_view line) {
+        if (discarding) {
+            log::warn("dropped an event line longer than the limit",
+                      {{"pid", s->pgid}, {"bytes", discarded + line.size()}, {"limit", s->max_event_line}});
+            discarding = false;
+            discarded = 0;
+            return;
+        }
+        if (!line.empty() && s->callbacks.on_event_line) s->callbacks.on_event_line(line);
+    };
     for (;;) {
         auto [ec, n] = co_await pipe.async_read_some(net::buffer(buffer), nothrow_awaitable);
         if (ec) break;  // EOF: every process holding the write end is gone (or we closed it)
@@ -88,11 +109,15 @@ net::awaitable<void> drain(std::shared_ptr<child_process::state> s, net::readabl
         partial_line.append(chunk);
         std::size_t start = 0;
         for (std::size_t newline; (newline = partial_line.find('\n', start)) != std::string::npos; start = newline + 1)
-            if (newline > start && s->callbacks.on_event_line)
-                s->callbacks.on_event_line(std::string_view{partial_line}.substr(start, newline - start));
+            deliver(std::string_view{partial_line}.substr(start, newline - start));
         partial_line.erase(0, start);
+        if (partial_line.size() > s->max_event_line) {
+            discarding = true;
+            discarded += partial_line.size();
+            partial_line.clear();
+        }
     }
-    if (event_lines && !partial_line.empty() && s->callbacks.on_event_line) s->callbacks.on_event_line(partial_line);
+    if (event_lines && (!partial_line.empty() || discarding)) deliver(partial_line);
     if (--s->readers_running == 0) s->readers_done.cancel();
 }
 
@@ -136,6 +161,7 @@ child_process::child_process(net::any_io_executor executor, const child_spec& sp
     auto& s = *state_;
     s.callbacks = std::move(callbacks);
     s.kill_grace = spec.kill_grace;
+    s.max_event_line = spec.max_event_line;
 
     // The event channel is our own pipe; stdout and stderr pipes are made by Process v2 itself
     // (its bindings close the child's ends once the launch is done).
@@ -146,7 +172,7 @@ child_process::child_process(net::any_io_executor executor, const child_spec& sp
     const bp::filesystem::path working_dir{spec.working_dir.string()};
     bp::process_environment environment{spec.environment};
     bp::process_start_dir start_dir{working_dir};
-    child_setup setup{::getpid(), events_write.native_handle()};
+    child_setup setup{::getpid(), events_write.native_handle(), inherited_umask()};
     boost::system::error_code ec;
     auto launched = bp::default_process_launcher{}(executor, ec, executable, spec.args,
                                                    bp::process_stdio{nullptr, s.out, s.err}, environment,

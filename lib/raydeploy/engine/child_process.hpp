@@ -26,6 +26,9 @@ struct child_spec {
     std::filesystem::path working_dir;
     std::chrono::milliseconds timeout{0};  // 0: none
     std::chrono::milliseconds kill_grace{std::chrono::seconds{10}};
+    // Longest event channel line accepted; longer ones are dropped (with a warning) rather than
+    // buffered. The callback plugin's own caps (res_limit, output_limit) keep its lines far below.
+    std::size_t max_event_line = 4 * 1024 * 1024;
 };
 
 // The child's file descriptor that carries the event channel.

@@ -8,6 +8,7 @@
 #include "raydeploy/engine/supervisor.hpp"
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/util/private_files.hpp"
 #include "raydeploy/util/time.hpp"
 
 #include <boost/json/parse.hpp>
@@ -188,25 +189,7 @@ std::size_t execution_manager::running_count() const
 
 std::vector<std::string> execution_manager::child_environment(const std::string& execution_id) const
 {
-    std::map<std::string, std::string> variables = current_environment();
-    // Events come from our own plugin on our own channel, whatever the playbook's ansible.cfg says.
-    std::string plugins = settings_.callback_dir.string();
-    if (auto it = variables.find("ANSIBLE_CALLBACK_PLUGINS"); it != variables.end() && !it->second.empty())
-        plugins += ":" + it->second;
-    variables["ANSIBLE_CALLBACK_PLUGINS"] = plugins;
-    variables["ANSIBLE_STDOUT_CALLBACK"] = "raydeploy_events";
-    variables["RAYDEPLOY_EVENT_FD"] = std::to_string(event_channel_fd);
-    variables["RAYDEPLOY_EXECUTION_ID"] = execution_id;
-    variables["ANSIBLE_NOCOLOR"] = "1";
-    variables["ANSIBLE_NOCOWS"] = "1";
-    variables["ANSIBLE_FORCE_COLOR"] = "0";
-    variables["ANSIBLE_RETRY_FILES_ENABLED"] = "0";
-    variables["PYTHONUNBUFFERED"] = "1";
-    variables.erase("RAYDEPLOY_EVENT_FILE");
-    std::vector<std::string> environment;
-    environment.reserve(variables.size());
-    for (const auto& [key, value] : variables) environment.push_back(key + "=" + value);
-    return environment;
+    return build_child_environment(current_environment(), settings_.pass_env, settings_.callback_dir, execution_id);
 }
 
 net::awaitable<void> execution_manager::run(std::string id)
@@ -220,9 +203,18 @@ net::awaitable<void> execution_manager::run(std::string id)
     emit(run, "execution.status", {{"status", "running"}});
     events_.flush();
 
+    // The run's directory holds its log and extra_vars, which may carry secrets: owner only.
     const fs::path run_dir = settings_.runs_dir / id;
-    std::error_code fs_error;
-    fs::create_directories(run_dir, fs_error);
+    try {
+        make_private_directory(settings_.runs_dir);
+        make_private_directory(run_dir);
+        make_private_file(run_dir / "output.log");
+    } catch (const runtime_failure& e) {
+        finish(run, execution_status::failed, std::nullopt, e.what());
+        active_.erase(id);
+        pump();
+        co_return;
+    }
     run.log.open(run_dir / "output.log", std::ios::binary | std::ios::app);
 
     // Extra vars go in a file, never on the command line (no quoting, no secrets in `ps`), as
@@ -231,9 +223,13 @@ net::awaitable<void> execution_manager::run(std::string id)
     // Where a playbook may leave files of this run for people to fetch (final-validation's report).
     service_vars["raydeploy_run_dir"] = fs::absolute(run_dir).string();
     const fs::path vars_file = run_dir / "extra_vars.yml";
-    {
-        std::ofstream vars{vars_file, std::ios::binary | std::ios::trunc};
-        vars << extra_vars_yaml(run.record.params.extra_vars, service_vars);
+    try {
+        write_private_file(vars_file, extra_vars_yaml(run.record.params.extra_vars, service_vars));
+    } catch (const runtime_failure& e) {
+        finish(run, execution_status::failed, std::nullopt, e.what());
+        active_.erase(id);
+        pump();
+        co_return;
     }
 
     if (settings_.ansible_playbook.empty()) {
@@ -420,6 +416,47 @@ void execution_manager::shutdown()
         if (run->child) run->child->stop(stop_cause::cancel);
 }
 
+bool passes_to_child(std::string_view name, const std::vector<std::string>& pass_env)
+{
+    // What a shell, Python, ssh and Ansible need to behave as the operator expects, and nothing
+    // that could carry a secret. LC_* are locale categories.
+    static constexpr std::string_view always[] = {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+                                                  "SSH_AUTH_SOCK", "USER", "LOGNAME"};
+    if (std::find(std::begin(always), std::end(always), name) != std::end(always)) return true;
+    if (name.rfind("LC_", 0) == 0) return true;
+    return std::find(pass_env.begin(), pass_env.end(), name) != pass_env.end();
+}
+
+std::vector<std::string> build_child_environment(const std::map<std::string, std::string>& service_environment,
+                                                 const std::vector<std::string>& pass_env,
+                                                 const fs::path& callback_dir, const std::string& execution_id)
+{
+    // An allow-list, not a deny-list: the service's environment holds its own tokens
+    // (RAYDEPLOY_AUTH_TOKENS, RAYDEPLOY_TOKEN) and whatever credentials its operator exported, and a
+    // playbook, a module or a `debug: var=lookup('env', ...)` must not see them unless the operator
+    // lists the name in executor.pass_env.
+    std::map<std::string, std::string> variables;
+    for (const auto& [name, value] : service_environment)
+        if (passes_to_child(name, pass_env)) variables.emplace(name, value);
+    // Events come from our own plugin on our own channel, whatever the playbook's ansible.cfg says.
+    std::string plugins = callback_dir.string();
+    if (auto it = variables.find("ANSIBLE_CALLBACK_PLUGINS"); it != variables.end() && !it->second.empty())
+        plugins += ":" + it->second;
+    variables["ANSIBLE_CALLBACK_PLUGINS"] = plugins;
+    variables["ANSIBLE_STDOUT_CALLBACK"] = "raydeploy_events";
+    variables["RAYDEPLOY_EVENT_FD"] = std::to_string(event_channel_fd);
+    variables["RAYDEPLOY_EXECUTION_ID"] = execution_id;
+    variables["ANSIBLE_NOCOLOR"] = "1";
+    variables["ANSIBLE_NOCOWS"] = "1";
+    variables["ANSIBLE_FORCE_COLOR"] = "0";
+    variables["ANSIBLE_RETRY_FILES_ENABLED"] = "0";
+    variables["PYTHONUNBUFFERED"] = "1";
+    std::vector<std::string> environment;
+    environment.reserve(variables.size());
+    for (const auto& [key, value] : variables) environment.push_back(key + "=" + value);
+    return environment;
+}
+
 fs::path find_ansible_playbook(const fs::path& configured)
 {
     std::error_code ec;
@@ -443,18 +480,17 @@ fs::path find_ansible_playbook(const fs::path& configured)
 
 fs::path install_callback_plugin(const fs::path& directory)
 {
-    fs::create_directories(directory);
+    // Private like the rest of the state directory: whoever could write here would run code in
+    // every playbook run.
+    make_private_directory(directory.parent_path());
+    make_private_directory(directory);
     const fs::path file = directory / "raydeploy_events.py";
     const std::string_view content = embedded::callback_plugin_py();
     std::string current;
     if (std::ifstream in{file, std::ios::binary}) current.assign(std::istreambuf_iterator<char>{in}, {});
     if (current != content) {
         const fs::path temporary = file.string() + ".tmp";
-        {
-            std::ofstream out{temporary, std::ios::binary | std::ios::trunc};
-            out.write(content.data(), static_cast<std::streamsize>(content.size()));
-            if (!out) throw runtime_failure{"cannot write " + temporary.string() + "; check the state directory"};
-        }
+        write_private_file(temporary, content);
         fs::rename(temporary, file);
     }
     return directory;

@@ -34,6 +34,9 @@ struct engine_settings {
     std::filesystem::path callback_dir;  // where the raydeploy_events callback plugin was written
     std::size_t max_concurrent = 4;
     std::chrono::milliseconds kill_grace{std::chrono::seconds{10}};
+    // Variables of the service's environment passed to ansible-playbook beyond the fixed
+    // allow-list (see build_child_environment); executor.pass_env.
+    std::vector<std::string> pass_env;
 };
 
 // Who and what a run is for; recorded with the execution.
@@ -109,6 +112,18 @@ private:
     std::vector<std::function<void(const execution_record&)>> finish_listeners_;
     bool shutting_down_ = false;
 };
+
+// Whether the service's variable `name` reaches ansible-playbook: PATH, HOME, LANG, LANGUAGE,
+// LC_*, TZ, TMPDIR, SSH_AUTH_SOCK, USER, LOGNAME, and the names in `pass_env`.
+bool passes_to_child(std::string_view name, const std::vector<std::string>& pass_env);
+
+// The environment of an execution's ansible-playbook, as "NAME=value" strings: the variables of
+// `service_environment` that passes_to_child admits, plus the ANSIBLE_* and RAYDEPLOY_EVENT_FD /
+// RAYDEPLOY_EXECUTION_ID settings the service needs for its event channel.
+std::vector<std::string> build_child_environment(const std::map<std::string, std::string>& service_environment,
+                                                 const std::vector<std::string>& pass_env,
+                                                 const std::filesystem::path& callback_dir,
+                                                 const std::string& execution_id);
 
 // Where ansible-playbook is: the configured path (made absolute), else the project virtualenv next to the
 // binary (BINARY/../../.venv/bin) or in the current directory, else PATH. Empty when not found.

@@ -6,6 +6,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+
 namespace raydeploy {
 namespace {
 
@@ -104,16 +106,68 @@ void event_log::flush()
     }
 }
 
+event_query event_log::read_query(std::int64_t since, std::int64_t until, const event_filter& filter,
+                                  std::size_t limit)
+{
+    event_query query;
+    const std::string columns = "SELECT seq, type, execution_id, payload FROM events";
+    const auto add = [&query](std::variant<std::int64_t, std::string> value) {
+        query.params.push_back(std::move(value));
+        return "?" + std::to_string(query.params.size());
+    };
+    const std::string range =
+        "seq > " + add(since) + " AND seq <= " + add(until) +
+        (filter.execution_id ? " AND execution_id = " + add(*filter.execution_id) : std::string{});
+    const std::string page = " ORDER BY seq LIMIT " + add(static_cast<std::int64_t>(limit));
+    const bool every_type =
+        filter.types.empty() || std::find(filter.types.begin(), filter.types.end(), "*") != filter.types.end();
+    if (every_type) {
+        query.sql = columns + " WHERE " + range + page;
+        return query;
+    }
+    // The types the patterns name, exact: a prefix ("ansible.*") becomes the stored types it
+    // matches, found by stepping through the type index (a few lookups per distinct type).
+    std::vector<std::string> types;
+    auto next_type = db_.prepare("SELECT min(type) FROM events WHERE type > ?1 AND type >= ?2");
+    for (const auto& pattern : filter.types) {
+        if (pattern.back() != '*') {
+            types.push_back(pattern);
+            continue;
+        }
+        const std::string prefix = pattern.substr(0, pattern.size() - 1);
+        std::string after;
+        for (;;) {
+            next_type.reset();
+            next_type.bind(1, after).bind(2, prefix);
+            if (!next_type.step() || next_type.column_is_null(0)) break;
+            std::string type = next_type.column_text(0);
+            if (type.compare(0, prefix.size(), prefix) != 0) break;
+            after = type;
+            types.push_back(std::move(type));
+        }
+    }
+    std::sort(types.begin(), types.end());
+    types.erase(std::unique(types.begin(), types.end()), types.end());
+    if (types.empty()) return query;  // nothing stored can match
+    // One index range per type (events_by_type holds (type, seq): SQLite keys every index by the
+    // rowid too), each already in seq order and stopped at the page size, merged by seq.
+    for (const auto& type : types) {
+        query.sql += query.sql.empty() ? "SELECT * FROM (" : " UNION ALL SELECT * FROM (";
+        query.sql += columns + " WHERE type = " + add(type) + " AND " + range + page + ")";
+    }
+    query.sql = "SELECT * FROM (" + query.sql + ")" + page;
+    return query;
+}
+
 std::vector<published_event_ptr> event_log::read(std::int64_t since, std::int64_t until, const event_filter& filter,
                                                  std::size_t limit)
 {
-    std::string sql = "SELECT seq, type, execution_id, payload FROM events WHERE seq > ? AND seq <= ?";
-    if (filter.execution_id) sql += " AND execution_id = ?";
-    sql += " ORDER BY seq";
-    auto statement = db_.prepare(sql);
-    statement.bind(1, since).bind(2, until);
-    if (filter.execution_id) statement.bind(3, *filter.execution_id);
-    return collect(statement, &filter, limit);
+    const event_query query = read_query(since, until, filter, limit);
+    if (query.sql.empty()) return {};
+    auto statement = db_.prepare(query.sql);
+    for (std::size_t i = 0; i < query.params.size(); ++i)
+        std::visit([&](const auto& value) { statement.bind(static_cast<int>(i + 1), value); }, query.params[i]);
+    return collect(statement, nullptr, limit);
 }
 
 std::vector<published_event_ptr> event_log::read_execution(std::string_view execution_id, std::int64_t since_counter,

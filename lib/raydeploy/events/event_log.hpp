@@ -12,6 +12,8 @@
 #include "raydeploy/util/net.hpp"
 
 #include <chrono>
+#include <string>
+#include <variant>
 #include <vector>
 
 namespace raydeploy {
@@ -20,6 +22,12 @@ struct event_log_options {
     // A batch is written when it is this old or this large, whichever comes first.
     std::chrono::milliseconds batch_delay{5};
     std::size_t batch_size = 256;
+};
+
+// A query over the events table: SQL with numbered parameters ?1, ?2... and their values.
+struct event_query {
+    std::string sql;  // empty: no stored event can match
+    std::vector<std::variant<std::int64_t, std::string>> params;
 };
 
 class event_log {
@@ -39,6 +47,8 @@ public:
     // Stored events with since < seq <= until that match `filter`, oldest first, at most `limit`.
     std::vector<published_event_ptr> read(std::int64_t since, std::int64_t until, const event_filter& filter,
                                           std::size_t limit);
+    // The query read() runs: the filter's types are selected in SQL through the type index.
+    event_query read_query(std::int64_t since, std::int64_t until, const event_filter& filter, std::size_t limit);
     // Stored events of one execution with counter > since_counter, oldest first.
     std::vector<published_event_ptr> read_execution(std::string_view execution_id, std::int64_t since_counter,
                                                     std::size_t limit);

@@ -30,6 +30,44 @@ std::int64_t audit_log::record(audit_entry entry)
     return db_.last_insert_rowid();
 }
 
+void audit_log::record_unauthenticated(audit_entry entry, std::chrono::steady_clock::time_point now)
+{
+    std::string source = entry.remote_addr;
+    if (!refusals_.count(source) && refusals_.size() >= max_refusal_sources) source = "*";
+    auto [it, fresh] = refusals_.try_emplace(source);
+    refusal_window_state& window = it->second;
+    if (!fresh && now - window.opened < refusal_window) {
+        ++window.folded;
+        window.last = std::move(entry);
+        return;
+    }
+    // A new window: this row also carries what the previous window counted and did not write.
+    entry.detail["count"] = window.folded + 1;
+    if (source == "*") entry.detail["sources"] = "many";
+    window = refusal_window_state{now, 0, {}};
+    record(std::move(entry));
+}
+
+void audit_log::flush_refusals(std::chrono::steady_clock::time_point now, bool all)
+{
+    for (auto it = refusals_.begin(); it != refusals_.end();) {
+        refusal_window_state& window = it->second;
+        if (!all && now - window.opened < refusal_window) {
+            ++it;
+            continue;
+        }
+        if (window.folded > 0) {
+            audit_entry summary = std::move(window.last);
+            summary.at.clear();
+            summary.detail["count"] = window.folded;
+            summary.detail["folded"] = true;
+            if (it->first == "*") summary.detail["sources"] = "many";
+            record(std::move(summary));
+        }
+        it = refusals_.erase(it);
+    }
+}
+
 std::vector<audit_entry> audit_log::list(std::size_t limit, std::optional<std::int64_t> before_id)
 {
     auto statement = db_.prepare(

@@ -6,6 +6,8 @@
 
 #include <boost/json/object.hpp>
 
+#include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,11 +33,31 @@ public:
 
     // Fills in `at` when empty; returns the row id.
     std::int64_t record(audit_entry entry);
+
+    // Records a request refused for want of valid credentials (401), at most one row per source
+    // address per `window`: the first refusal writes its row at once, later ones in the window are
+    // only counted. The count is written when the window has passed, as `detail.count` of the next
+    // row from that address or of a summary row (flush_refusals); a row's count includes itself.
+    // Without this, anyone who can reach the port could fill the disk with 401s.
+    void record_unauthenticated(audit_entry entry, std::chrono::steady_clock::time_point now);
+    // Writes the summary rows of windows that ended (all of them with `all`, at shutdown).
+    void flush_refusals(std::chrono::steady_clock::time_point now, bool all = false);
+
+    static constexpr std::chrono::seconds refusal_window{60};
+    // Addresses tracked at once; refusals from further addresses share one entry ("*").
+    static constexpr std::size_t max_refusal_sources = 4096;
     // Newest first; `before_id` pages back.
     std::vector<audit_entry> list(std::size_t limit, std::optional<std::int64_t> before_id);
 
 private:
+    struct refusal_window_state {
+        std::chrono::steady_clock::time_point opened;
+        std::int64_t folded = 0;  // refusals counted since the last row, not written yet
+        audit_entry last;         // the latest folded refusal, for the summary row
+    };
+
     sqlite::database& db_;
+    std::map<std::string, refusal_window_state, std::less<>> refusals_;
 };
 
 }  // namespace raydeploy

@@ -52,6 +52,8 @@ statement database::prepare(std::string_view sql) { return statement{db_, sql}; 
 
 std::int64_t database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
+std::int64_t database::changes() const { return sqlite3_changes64(db_); }
+
 statement::statement(sqlite3* db, std::string_view sql) : db_{db}
 {
     const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);

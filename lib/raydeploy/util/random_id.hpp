@@ -1,4 +1,5 @@
-// Identifiers for executions, deployments and approvals: a kind prefix and 80 random bits.
+// Identifiers for executions, deployments and approvals: a kind prefix and 80 random bits from
+// OpenSSL's CSPRNG (RAND_bytes).
 #pragma once
 
 #include <string>

@@ -1,0 +1,155 @@
+// Retention passes: select what is due in SQL, delete it in small transactions.
+#include "raydeploy/engine/retention.hpp"
+
+#include "raydeploy/util/log.hpp"
+#include "raydeploy/util/time.hpp"
+
+namespace raydeploy {
+
+namespace fs = std::filesystem;
+
+retention::retention(net::any_io_executor executor, sqlite::database& db, fs::path runs_dir, retention_policy policy,
+                     std::function<bool(std::string_view)> is_active)
+    : executor_{std::move(executor)}, db_{db}, runs_dir_{std::move(runs_dir)}, policy_{policy},
+      is_active_{std::move(is_active)}
+{
+}
+
+void retention::start()
+{
+    if (!policy_.enabled()) {
+        log::info("retention off: executions are kept forever (retention.keep_days and retention.keep_executions are 0)");
+        return;
+    }
+    timer_ = std::make_unique<net::steady_timer>(executor_);
+    net::co_spawn(executor_, loop(), [](std::exception_ptr error) {
+        if (!error) return;
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            log::error("retention stopped", {{"error", e.what()}});
+        }
+    });
+}
+
+void retention::stop()
+{
+    *stopped_ = true;
+    if (timer_) timer_->cancel();
+}
+
+net::awaitable<void> retention::loop()
+{
+    // The object outlives the io_context's run in the service; `stopped` guards a late wake-up.
+    auto stopped = stopped_;
+    while (!*stopped) {
+        try {
+            co_await apply(std::chrono::system_clock::now());
+        } catch (const std::exception& e) {
+            log::error("retention pass failed; the next one retries", {{"error", e.what()}});
+        }
+        if (*stopped) break;
+        timer_->expires_after(policy_.interval);
+        co_await timer_->async_wait(nothrow_awaitable);
+    }
+}
+
+std::vector<std::string> retention::due(std::chrono::system_clock::time_point now, std::size_t limit)
+{
+    // Timestamps are RFC 3339 UTC with milliseconds throughout the store: they sort as text.
+    auto query = db_.prepare(R"sql(
+WITH latest AS (
+    SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY checkpoint ORDER BY created_at DESC, rowid DESC) AS r
+                    FROM executions)
+    WHERE r = 1),
+beyond AS (SELECT id FROM executions ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)
+SELECT id FROM executions
+WHERE status NOT IN ('queued', 'awaiting_approval', 'running')
+  AND id NOT IN latest
+  AND (deployment_id IS NULL OR deployment_id NOT IN
+       (SELECT id FROM deployments WHERE status IN ('queued', 'running', 'awaiting_approval')))
+  AND ((?1 IS NOT NULL AND created_at < ?1) OR (?2 > 0 AND id IN beyond))
+ORDER BY created_at, rowid
+LIMIT ?3)sql");
+    if (policy_.keep_days > 0)
+        query.bind(1, format_timestamp(now - std::chrono::hours{24} * static_cast<std::int64_t>(policy_.keep_days)));
+    else
+        query.bind_null(1);
+    query.bind(2, static_cast<std::int64_t>(policy_.keep_executions));
+    query.bind(3, static_cast<std::int64_t>(limit));
+    std::vector<std::string> ids;
+    while (query.step()) {
+        std::string id = query.column_text(0);
+        if (!is_active_ || !is_active_(id)) ids.push_back(std::move(id));
+    }
+    return ids;
+}
+
+net::awaitable<retention_result> retention::apply(std::chrono::system_clock::time_point now)
+{
+    retention_result result;
+    auto created = db_.prepare("SELECT created_at FROM executions WHERE id = ?");
+    auto delete_events =
+        db_.prepare("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE execution_id = ?1 LIMIT ?2)");
+    // A shutdown ends the pass between batches; the next start goes on where it stopped.
+    const auto stopped = stopped_;
+    while (!*stopped) {
+        const auto batch = due(now, policy_.executions_per_batch);
+        if (batch.empty()) break;
+        for (const auto& id : batch) {
+            // Events first (the foreign key), a bounded number per transaction.
+            for (;;) {
+                delete_events.reset();
+                delete_events.bind(1, id).bind(2, static_cast<std::int64_t>(policy_.events_per_batch));
+                delete_events.step();
+                const auto removed = static_cast<std::size_t>(db_.changes());
+                result.events += removed;
+                if (removed < policy_.events_per_batch) break;
+                co_await net::post(executor_, net::use_awaitable);
+            }
+            created.reset();
+            created.bind(1, id);
+            if (created.step()) {
+                const std::string at = created.column_text(0);
+                if (!result.oldest || at < *result.oldest) result.oldest = at;
+                if (!result.newest || at > *result.newest) result.newest = at;
+            }
+            created.reset();
+            {
+                // Its events are gone and its approvals unlinked here, so the foreign keys hold.
+                // SQLite would check them by scanning every event (the index on events.execution_id
+                // is partial, which foreign key checks cannot use): off for this one statement,
+                // with nothing else able to run on the connection in between.
+                sqlite::transaction tx{db_};
+                // The approval keeps its record of the decision; only the link to the run goes.
+                db_.prepare("UPDATE approvals SET execution_id = NULL WHERE execution_id = ?").bind(1, id).step();
+                tx.commit();
+                db_.exec("PRAGMA foreign_keys = OFF");
+                try {
+                    db_.prepare("DELETE FROM executions WHERE id = ?").bind(1, id).step();
+                } catch (...) {
+                    db_.exec("PRAGMA foreign_keys = ON");
+                    throw;
+                }
+                db_.exec("PRAGMA foreign_keys = ON");
+            }
+            std::error_code ec;
+            fs::remove_all(runs_dir_ / id, ec);
+            if (ec)
+                log::warn("retention could not remove a run directory",
+                          {{"execution_id", id}, {"path", (runs_dir_ / id).string()}, {"error", ec.message()}});
+            ++result.executions;
+        }
+        co_await net::post(executor_, net::use_awaitable);
+    }
+    boost::json::object fields{{"executions", result.executions},
+                               {"events", result.events},
+                               {"keep_days", policy_.keep_days},
+                               {"keep_executions", policy_.keep_executions}};
+    if (result.oldest) fields["oldest_removed"] = *result.oldest;
+    if (result.newest) fields["newest_removed"] = *result.newest;
+    log::info("retention pass done", fields);
+    co_return result;
+}
+
+}  // namespace raydeploy

@@ -1,0 +1,70 @@
+// Retention: removes old finished executions with their events, stored reports and run
+// directories, at start and then daily. Never touched: the audit trail, queued or running
+// executions, the latest execution of each checkpoint (what `status` shows), and executions of a
+// deployment that is still active (queued, running or awaiting approval).
+//
+// @par Thread safety
+// Single-threaded: use from the io_context's thread.
+#pragma once
+
+#include "raydeploy/store/sqlite.hpp"
+#include "raydeploy/util/net.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace raydeploy {
+
+struct retention_policy {
+    std::size_t keep_days = 0;        // 0: age alone removes nothing
+    std::size_t keep_executions = 0;  // 0: the count alone removes nothing
+    std::chrono::hours interval{24};  // between passes
+    // Rows deleted per step; the io_context runs other work between steps.
+    std::size_t executions_per_batch = 100;
+    std::size_t events_per_batch = 5000;
+
+    bool enabled() const { return keep_days > 0 || keep_executions > 0; }
+};
+
+// What one pass removed.
+struct retention_result {
+    std::size_t executions = 0;
+    std::size_t events = 0;
+    std::optional<std::string> oldest;  // created_at of the oldest and newest execution removed
+    std::optional<std::string> newest;
+};
+
+class retention {
+public:
+    // `is_active` tells whether an execution is queued or running in this service right now.
+    retention(net::any_io_executor executor, sqlite::database& db, std::filesystem::path runs_dir,
+              retention_policy policy, std::function<bool(std::string_view id)> is_active);
+
+    // Runs a pass now and then every policy.interval until stop(); logs what each pass removed.
+    void start();
+    void stop();
+
+    // One pass, as of `now`, in batches with the io_context free in between.
+    net::awaitable<retention_result> apply(std::chrono::system_clock::time_point now);
+
+    // The executions the policy removes as of `now`, oldest first, at most `limit`.
+    std::vector<std::string> due(std::chrono::system_clock::time_point now, std::size_t limit);
+
+private:
+    net::awaitable<void> loop();
+
+    net::any_io_executor executor_;
+    sqlite::database& db_;
+    std::filesystem::path runs_dir_;
+    retention_policy policy_;
+    std::function<bool(std::string_view)> is_active_;
+    std::unique_ptr<net::steady_timer> timer_;
+    std::shared_ptr<bool> stopped_ = std::make_shared<bool>(false);
+};
+
+}  // namespace raydeploy
