@@ -268,7 +268,7 @@ BOOST_AUTO_TEST_CASE(host_and_origin_rules_hold_for_every_caller_and_route)
                 const auto listed = send(with_tokens.port(), row, who.token,
                                          {{"Host", "deploy.example"}, {"Origin", "http://deploy.example"}});
                 BOOST_TEST(listed.result_int() != 421, listed.body());
-                BOOST_TEST(listed.result_int() != 403 || error_field_of(listed) == "FORBIDDEN", listed.body());
+                BOOST_TEST((listed.result_int() != 403 || error_field_of(listed) == "FORBIDDEN"), listed.body());
             }
         }
         BOOST_TEST_CONTEXT(name_of(row) << " in open mode")

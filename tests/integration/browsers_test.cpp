@@ -62,7 +62,7 @@ BOOST_AUTO_TEST_CASE(open_mode_refuses_other_host_names_on_every_route)
     BOOST_TEST(error_field_of(handshake) == "HOST_NOT_ALLOWED");
 
     // The loopback names with the service's port are this machine's own.
-    for (const std::string host : {own_host(service), "localhost:" + std::to_string(service.port()), std::string{"localhost"}})
+    for (const std::string& host : {own_host(service), "localhost:" + std::to_string(service.port()), std::string{"localhost"}})
         BOOST_TEST(http_request(service.port(), http::verb::get, "/api/v1/checkpoints", {}, {{"Host", host}})
                        .result_int() == 200, host);
     BOOST_TEST(service.wait_for_stderr("refused=HOST_NOT_ALLOWED", 5s), service.stderr_text());
@@ -269,6 +269,34 @@ BOOST_AUTO_TEST_CASE(the_cli_in_process_service_is_not_open_mode)
     const auto grant = cli.post("/api/v1/approvals/docker-installation", R"({"reason": "local window"})");
     BOOST_TEST(grant.result_int() == 201, grant.body());
     BOOST_TEST(text(json_object_of(grant), "approved_by") == "tester");
+}
+
+// The local flow at a gate: nobody else can reach the in-process service, so the command says
+// how to approve instead of printing a curl command; a later in-process `approve` records the
+// person's name, and the next run uses the grant (four-eyes needs two people).
+BOOST_AUTO_TEST_CASE(cli_in_process_gates_are_approved_by_the_person_running_it)
+{
+    temp_dir dir;
+    const fs::path fixtures = source_dir() / "tests" / "fixtures" / "ansible";
+    const std::vector<std::string> settings = {
+        "--state-dir", (dir.path() / "state").string(), "--catalog", (fixtures / "catalog.yaml").string(),
+        "--inventory", (fixtures / "inventory.yml").string(), "--ansible-playbook",
+        (source_dir() / ".venv" / "bin" / "ansible-playbook").string()};
+    const auto cli = [&](std::vector<std::string> args) {
+        args.insert(args.end(), settings.begin(), settings.end());
+        return run_cli(args, {{"USER", "tester"}, {"LOGNAME", "tester"}}, std::nullopt, 60s);
+    };
+    const auto waiting = cli({"run", "gated", "--approval-timeout", "1s"});
+    BOOST_TEST(waiting.exit_code == 3, waiting.out << waiting.err);
+    BOOST_TEST(contains(waiting.out, "only this command can reach its in-process service"), waiting.out);
+    BOOST_TEST(!contains(waiting.out, "curl"), waiting.out);
+
+    const auto approved = cli({"approve", "gated", "--reason", "local window", "--acknowledge-risks"});
+    BOOST_TEST_REQUIRE(approved.exit_code == 0, approved.out << approved.err);
+    BOOST_TEST(contains(approved.out, "by tester"), approved.out);
+    const auto ran = cli({"run", "gated"});
+    BOOST_TEST(ran.exit_code == 0, ran.out << ran.err);
+    BOOST_TEST(contains(ran.out, "gated: succeeded after"), ran.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
