@@ -108,7 +108,8 @@ template <class Field>
 setting_spec list_setting(std::string_view key, std::string_view help, Field field,
                           std::optional<std::string> (*problem)(std::string_view))
 {
-    const auto apply = [field, problem](settings& s, const std::vector<std::string>& entries) -> std::optional<std::string> {
+    const auto apply = [field, problem](settings& s,
+                                        const std::vector<std::string>& entries) -> std::optional<std::string> {
         for (std::size_t i = 0; i < entries.size(); ++i)
             if (auto bad = problem(entries[i])) return "entry " + std::to_string(i + 1) + ": " + *bad;
         field(s) = entries;
@@ -122,8 +123,10 @@ setting_spec list_setting(std::string_view key, std::string_view help, Field fie
                     const std::size_t comma = std::min(value.find(',', start), value.size());
                     std::string_view item = value.substr(start, comma - start);
                     start = comma + 1;
-                    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
-                    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
+                    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front())))
+                        item.remove_prefix(1);
+                    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back())))
+                        item.remove_suffix(1);
                     if (!item.empty()) entries.emplace_back(item);
                 }
                 return apply(s, entries);

@@ -77,8 +77,9 @@ std::optional<api_error> browser_guard::refusal(const request& req, std::string_
     // With tokens and no list, any name is answered: a rebinding page has no token to send.
     const bool any_host = !policy_.open_mode && policy_.allowed_hosts.empty();
     if (!any_host && (!host || !host_allowed(*host, port))) {
-        const std::string what = host_field == req.end() ? "the request has no Host header"
-                                                          : "Host '" + host_text + "' is not a name this service answers to";
+        const std::string what = host_field == req.end()
+                                     ? "the request has no Host header"
+                                     : "Host '" + host_text + "' is not a name this service answers to";
         if (policy_.open_mode)
             return host_refusal(what + ": without auth.tokens (open mode) only " + loopback_list(port) +
                                 " are, so that a page of another site cannot reach it by rebinding its own name "

@@ -83,7 +83,8 @@ std::optional<web_origin> parse_origin(std::string_view text)
 std::optional<std::string> allowed_host_problem(std::string_view entry)
 {
     if (entry.find("://") != std::string_view::npos)
-        return "'" + std::string{entry} + "' has a scheme; a host entry is HOST or HOST:PORT (origins go in http.allowed_origins)";
+        return "'" + std::string{entry} +
+               "' has a scheme; a host entry is HOST or HOST:PORT (origins go in http.allowed_origins)";
     if (entry == "*")
         return "'*' would let any site rebind its name to this service; list the names clients use, or leave the "
                "list empty (with tokens, any Host is accepted then)";
