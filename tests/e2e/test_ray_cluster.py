@@ -80,7 +80,7 @@ def http(method: str, url: str, token: str | None = None, body=None, timeout: fl
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header('Accept', accept)
-    if data is not None:
+    if data is not None or method == 'POST':  # the service refuses a POST that does not say JSON
         request.add_header('Content-Type', 'application/json')
     if token:
         request.add_header('Authorization', 'Bearer ' + token)

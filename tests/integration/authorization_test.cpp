@@ -156,6 +156,7 @@ BOOST_AUTO_TEST_CASE(matrix_of_checkpoint_execution_and_event_routes)
                      {http::verb::get, "/api/v1/executions/ex-nope/events", "", "viewer"},
                      {http::verb::get, "/api/v1/executions/ex-nope/log", "", "viewer"},
                      {http::verb::get, "/api/v1/events", "", "viewer"},  // 426 without the upgrade
+                     {http::verb::post, "/api/v1/events/tickets", "", "viewer"},
                      {http::verb::post, "/api/v1/checkpoints/no-such-checkpoint", "{}", "operator"},
                      {http::verb::post, "/api/v1/executions/ex-nope/cancel", "", "operator"},
                  });
@@ -223,6 +224,64 @@ BOOST_AUTO_TEST_CASE(open_mode_on_loopback_needs_no_token)
     const auto cancel = http_request(service.port(), http::verb::post, "/api/v1/executions/ex-nope/cancel");
     BOOST_TEST(cancel.result_int() == 404);
     BOOST_TEST(error_field_of(cancel) == "EXECUTION_NOT_FOUND");
+}
+
+// Host and Origin are checked before the caller: no token, however strong, makes a request from
+// another site's page (or through a rebound DNS name) acceptable, and public routes are no exception.
+BOOST_AUTO_TEST_CASE(host_and_origin_rules_hold_for_every_caller_and_route)
+{
+    const role_tokens tokens;
+    service_options options = service_with_tokens(tokens);
+    options.env["RAYDEPLOY_HTTP_ALLOWED_HOSTS"] = "deploy.example";
+    service_process with_tokens{options};
+    service_process open_mode;
+    const std::vector<route_row> rows = {
+        {http::verb::get, "/health", "", ""},
+        {http::verb::get, "/api/v1/checkpoints", "", "viewer"},
+        {http::verb::get, "/api/v1/events", "", "viewer"},
+        {http::verb::post, "/api/v1/events/tickets", "", "viewer"},
+        {http::verb::post, "/api/v1/checkpoints/no-such-checkpoint", "{}", "operator"},
+        {http::verb::post, "/api/v1/approvals/no-such-checkpoint", R"({"reason":"matrix"})", "approver"},
+        {http::verb::get, "/api/v1/audit", "", "admin"},
+    };
+    const auto send = [](std::uint16_t port, const route_row& row, const std::optional<std::string>& token,
+                         std::map<std::string, std::string> headers) {
+        if (token) headers["Authorization"] = "Bearer " + *token;
+        if (row.target == "/api/v1/events")
+            headers.insert({{"Upgrade", "websocket"}, {"Connection", "Upgrade"}, {"Sec-WebSocket-Version", "13"},
+                            {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}});
+        return http_request(port, row.verb, row.target, row.body, headers);
+    };
+    for (const auto& row : rows) {
+        for (const auto& who : callers(tokens)) {
+            BOOST_TEST_CONTEXT(name_of(row) << " as " << who.label << " with tokens")
+            {
+                const std::string own = "127.0.0.1:" + std::to_string(with_tokens.port());
+                const auto rebound = send(with_tokens.port(), row, who.token, {{"Host", "evil.example:8000"}});
+                BOOST_TEST(rebound.result_int() == 421, rebound.body());
+                BOOST_TEST(error_field_of(rebound) == "HOST_NOT_ALLOWED");
+                const auto foreign = send(with_tokens.port(), row, who.token,
+                                          {{"Host", own}, {"Origin", "https://evil.example"}});
+                BOOST_TEST(foreign.result_int() == 403, foreign.body());
+                BOOST_TEST(error_field_of(foreign) == "ORIGIN_NOT_ALLOWED");
+                // A listed name and this service's own origin get the route's usual answer.
+                const auto listed = send(with_tokens.port(), row, who.token,
+                                         {{"Host", "deploy.example"}, {"Origin", "http://deploy.example"}});
+                BOOST_TEST(listed.result_int() != 421, listed.body());
+                BOOST_TEST((listed.result_int() != 403 || error_field_of(listed) == "FORBIDDEN"), listed.body());
+            }
+        }
+        BOOST_TEST_CONTEXT(name_of(row) << " in open mode")
+        {
+            const auto rebound = send(open_mode.port(), row, std::nullopt,
+                                      {{"Host", "evil.example:" + std::to_string(open_mode.port())}});
+            BOOST_TEST(rebound.result_int() == 421, rebound.body());
+            BOOST_TEST(error_field_of(rebound) == "HOST_NOT_ALLOWED");
+            const auto foreign = send(open_mode.port(), row, std::nullopt, {{"Origin", "http://127.0.0.1:1"}});
+            BOOST_TEST(foreign.result_int() == 403, foreign.body());
+            BOOST_TEST(error_field_of(foreign) == "ORIGIN_NOT_ALLOWED");
+        }
+    }
 }
 
 // Needs check_listen_security() in `serve`'s start-up.

@@ -146,11 +146,11 @@ BOOST_AUTO_TEST_CASE(wrong_method_is_405_with_allow)
         std::string allow;  // exact Allow header; empty: only "lists GET, not the verb used"
     };
     // The checkpoint resource may gain methods (running a checkpoint), so only its GET is pinned.
-    // HEAD is answered wherever GET is.
-    for (const auto& tc : {case_t{http::verb::post, "/health", "GET, HEAD"},
-                           case_t{http::verb::delete_, "/api/v1/checkpoints", "GET, HEAD"},
+    // HEAD is answered wherever GET is, OPTIONS everywhere.
+    for (const auto& tc : {case_t{http::verb::post, "/health", "GET, HEAD, OPTIONS"},
+                           case_t{http::verb::delete_, "/api/v1/checkpoints", "GET, HEAD, OPTIONS"},
                            case_t{http::verb::put, "/api/v1/checkpoints/cleanup-existing", ""},
-                           case_t{http::verb::post, "/openapi.yaml", "GET, HEAD"}}) {
+                           case_t{http::verb::post, "/openapi.yaml", "GET, HEAD, OPTIONS"}}) {
         BOOST_TEST_CONTEXT(tc.verb << " " << tc.target)
         {
             const auto res = http_request(service.port(), tc.verb, tc.target, "{}",

@@ -507,6 +507,8 @@ http::request<http::string_body> make_request(http::verb verb, std::string_view 
     http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, "127.0.0.1");
     req.set(http::field::user_agent, "raydeploy-integration-tests");
+    // As the CLI does: the service refuses a POST that does not say JSON, even an empty one.
+    if (verb == http::verb::post) req.set(http::field::content_type, "application/json");
     for (const auto& [name, value] : headers) req.set(name, value);
     if (!body.empty() || verb == http::verb::post || verb == http::verb::put) {
         req.body() = std::move(body);
@@ -973,6 +975,7 @@ struct ws_client::impl {
     beast::flat_buffer buffer;
     bool ended = false;
     beast::error_code end_ec;
+    beast::websocket::response_type answer;  // to the handshake
 
     // Runs one asynchronous operation to completion; the tcp_stream's expiry bounds it (at the
     // deadline the socket is closed and the operation completes with beast::error::timeout).
@@ -993,6 +996,25 @@ ws_client::ws_client(std::uint16_t port, std::string_view target, std::optional<
                      std::chrono::milliseconds timeout, std::source_location where)
     : impl_{std::make_unique<impl>()}
 {
+    open(port, target, receive_buffer, {}, timeout, where);
+}
+
+ws_client::ws_client(std::uint16_t port, std::string_view target, const std::map<std::string, std::string>& headers,
+                     std::chrono::milliseconds timeout, std::source_location where)
+    : impl_{std::make_unique<impl>()}
+{
+    open(port, target, std::nullopt, headers, timeout, where);
+}
+
+const response& ws_client::handshake_response() const { return impl_->answer; }
+
+void ws_client::open(std::uint16_t port, std::string_view target, std::optional<int> receive_buffer,
+                     const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout,
+                     std::source_location where)
+{
+    impl_->ws.set_option(beast::websocket::stream_base::decorator([headers](beast::websocket::request_type& req) {
+        for (const auto& [name, value] : headers) req.set(name, value);
+    }));
     auto& stream = beast::get_lowest_layer(impl_->ws);
     beast::error_code ec;
     stream.socket().open(tcp::v4(), ec);
@@ -1002,7 +1024,7 @@ ws_client::ws_client(std::uint16_t port, std::string_view target, std::optional<
     const tcp::endpoint endpoint{net::ip::make_address_v4("127.0.0.1"), port};
     ec = impl_->run([&](auto handler) { stream.async_connect(endpoint, handler); }, timeout);
     if (ec) fail(where, "cannot connect to 127.0.0.1:" + std::to_string(port) + ": " + ec.message());
-    beast::websocket::response_type answer;
+    auto& answer = impl_->answer;
     ec = impl_->run(
         [&](auto handler) {
             impl_->ws.async_handshake(answer, "127.0.0.1:" + std::to_string(port), target, handler);

@@ -175,7 +175,9 @@ private:
     std::chrono::milliseconds timeout_;
 };
 
-// A request with the headers every client sends (Host, User-Agent), HTTP/1.1, keep-alive.
+// A request with the headers every client sends (Host, User-Agent), HTTP/1.1, keep-alive; a POST
+// also gets Content-Type: application/json. `headers` are set last, so they can replace those
+// (a test of the Host check sends another Host).
 http::request<http::string_body> make_request(http::verb verb, std::string_view target, std::string body = {},
                                               const std::map<std::string, std::string>& headers = {});
 
@@ -341,6 +343,9 @@ public:
     // subscriber that reads slowly). Throws, with the server's answer, when the upgrade fails.
     ws_client(std::uint16_t port, std::string_view target, std::optional<int> receive_buffer = std::nullopt,
               std::chrono::milliseconds timeout = 5s, std::source_location where = std::source_location::current());
+    // The same with extra handshake headers (Origin, Sec-WebSocket-Protocol, Authorization).
+    ws_client(std::uint16_t port, std::string_view target, const std::map<std::string, std::string>& headers,
+              std::chrono::milliseconds timeout = 5s, std::source_location where = std::source_location::current());
     ~ws_client();
     ws_client(const ws_client&) = delete;
     ws_client& operator=(const ws_client&) = delete;
@@ -353,6 +358,9 @@ public:
     // Sends one text message; returns the error text, empty on success.
     std::string write(std::string_view text, std::chrono::milliseconds timeout = 5s);
 
+    // The server's answer to the handshake (101 and its headers).
+    const response& handshake_response() const;
+
     bool ended() const;
     // After the end: the code of the peer's close frame (0 when there was none), its reason, and
     // the error that ended reading ("" for none).
@@ -361,6 +369,9 @@ public:
     std::string end_error() const;
 
 private:
+    void open(std::uint16_t port, std::string_view target, std::optional<int> receive_buffer,
+              const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout,
+              std::source_location where);
     struct impl;
     std::unique_ptr<impl> impl_;
 };

@@ -3,9 +3,11 @@
 // writer per socket; a subscriber that cannot keep up is closed with 1013 and told where to resume.
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/routes.hpp"
+#include "raydeploy/auth/tokens.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/util/time.hpp"
 #include "raydeploy/util/version.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -21,7 +23,21 @@ using namespace net::experimental::awaitable_operators;
 struct feed_request {
     event_filter filter;
     std::optional<std::int64_t> since;  // replay stored events after this seq; none: live only
+    bool subprotocol = false;           // answer with Sec-WebSocket-Protocol: raydeploy
 };
+
+// Browsers fail a handshake that offered subprotocols when the answer selects none, so a client
+// that offers any must offer ours. The bearer one is never selected: the answer would echo the token.
+bool choose_subprotocol(const request& req)
+{
+    const auto offered = offered_subprotocols(req);
+    if (offered.empty()) return false;
+    if (std::find(offered.begin(), offered.end(), websocket_subprotocol) != offered.end()) return true;
+    throw api_error{http::status::bad_request, "BAD_REQUEST",
+                    "Sec-WebSocket-Protocol must offer 'raydeploy' (with 'raydeploy.bearer.TOKEN' beside it when "
+                    "the token travels there): new WebSocket(url, ['raydeploy', 'raydeploy.bearer.' + token])",
+                    json::object{{"header", "Sec-WebSocket-Protocol"}}};
+}
 
 // Incoming messages carry nothing we act on; reading keeps control frames (ping, close) flowing.
 net::awaitable<void> read_until_closed(ws_stream& ws)
@@ -87,8 +103,9 @@ net::awaitable<void> run_feed(beast::tcp_stream& stream, std::function<void()>& 
     timeouts.keep_alive_pings = true;
     ws.set_option(timeouts);
     ws.read_message_max(state->websocket_options.max_message);
-    ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    ws.set_option(websocket::stream_base::decorator([subprotocol = feed.subprotocol](websocket::response_type& res) {
         res.set(http::field::server, "raydeploy/" + std::string{version()});
+        if (subprotocol) res.set(http::field::sec_websocket_protocol, websocket_subprotocol);
     }));
     auto [accept_ec] = co_await ws.async_accept(req, nothrow_awaitable);
     if (accept_ec) co_return;
@@ -119,7 +136,7 @@ net::awaitable<void> run_feed(beast::tcp_stream& stream, std::function<void()>& 
 
 void add_event_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.add(http::verb::get, "/api/v1/events", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    routes.add_websocket("/api/v1/events", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         feed_request feed;
         if (ctx.query("since")) feed.since = query_integer(ctx, "since", 0, 0, INT64_MAX);
         feed.filter.execution_id = ctx.query("execution_id");
@@ -139,10 +156,25 @@ void add_event_routes(router& routes, const std::shared_ptr<const service_state>
             res.set(http::field::connection, "Upgrade");
             co_return res;
         }
+        feed.subprotocol = choose_subprotocol(ctx.req);
         ctx.take_over = [state, req = ctx.req, feed](beast::tcp_stream& stream, std::function<void()>& on_shutdown) {
             return run_feed(stream, on_shutdown, state, req, feed);
         };
         co_return response{http::status::switching_protocols, 11};
+    });
+
+    // A browser's way to authenticate the handshake without putting its token in the URL.
+    routes.add(http::verb::post, "/api/v1/events/tickets", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+        if (const json::object body = json_body(ctx); !body.empty())
+            invalid_field(body.begin()->key(), "this request takes no fields; send {} or no body");
+        const std::string ticket = state->tickets->issue(ctx.caller);
+        const auto ttl = state->tickets->ttl();
+        auto res = json_response(http::status::created,
+                                 json::object{{"ticket", ticket},
+                                              {"expires_at", format_timestamp(std::chrono::system_clock::now() + ttl)},
+                                              {"expires_in_s", ttl.count()}});
+        res.set(http::field::cache_control, "no-store");
+        co_return res;
     });
 }
 

@@ -11,8 +11,9 @@
 
 namespace raydeploy::api {
 
-// The body as a JSON object; an empty body is an empty object. Throws api_error: 415 when the
-// content type is not JSON, 400 INVALID_JSON for a syntax error, 422 when it is not an object.
+// The body as a JSON object; an empty body is an empty object. Throws api_error: 400
+// INVALID_JSON for a syntax error, 422 when it is not an object. (The server answers 415 for a
+// body that is not application/json before any handler runs.)
 json::object json_body(const request_context& ctx);
 
 // An integer query parameter within [min, max], or `fallback` when absent. 400 INVALID_PARAMETER otherwise.

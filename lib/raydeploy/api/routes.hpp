@@ -1,6 +1,7 @@
 // The service's REST API: the route table and the state its handlers use.
 #pragma once
 
+#include "raydeploy/auth/tickets.hpp"
 #include "raydeploy/catalog/catalog.hpp"
 #include "raydeploy/config/settings.hpp"
 #include "raydeploy/http/router.hpp"
@@ -33,6 +34,8 @@ struct service_state {
     std::shared_ptr<event_bus> bus;
     event_settings event_options;
     websocket_settings websocket_options;
+    // The one-time tickets of browsers' WebSocket handshakes; the authenticator redeems them.
+    std::shared_ptr<ticket_store> tickets = std::make_shared<ticket_store>();
 };
 
 // Every route the service serves. openapi/openapi.yaml documents exactly these (a unit test

@@ -148,9 +148,13 @@ service::service(const settings& config, bool handle_signals)
 
     // The server binds before the deployment manager exists: its gate messages name the real port.
     auto routes = api::make_router(state);
-    const auto authenticator = std::make_shared<token_authenticator>(config.auth.tokens);
-    routes.set_authenticator([authenticator](const api::request& req) { return authenticator->authenticate(req); });
-    p.server = api::http_server::create(executor, std::move(routes), config.http, config.listen);
+    const auto authenticator = std::make_shared<token_authenticator>(config.auth.tokens, state->tickets);
+    routes.set_authenticator([authenticator](const api::request& req, bool websocket_handshake) {
+        return authenticator->authenticate(req, websocket_handshake);
+    });
+    p.server = api::http_server::create(
+        executor, std::move(routes), config.http, config.listen,
+        api::browser_policy::from_settings(open_mode, config.http.allowed_hosts, config.http.allowed_origins));
     const tcp::endpoint endpoint = p.server->local_endpoint();
     p.bound = listen_address{endpoint.address().to_string(), endpoint.port()};
 

@@ -2,7 +2,10 @@
 // randomness, CRYPTO_memcmp for the comparison).
 #include "raydeploy/auth/tokens.hpp"
 
+#include "raydeploy/auth/tickets.hpp"
 #include "raydeploy/http/response.hpp"
+
+#include <boost/url/parse.hpp>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -83,12 +86,32 @@ std::string sha256_hex(std::string_view data)
     return out;
 }
 
-std::string generate_token()
+std::string generate_token() { return generate_secret(token_prefix); }
+
+std::string generate_secret(std::string_view prefix)
 {
     std::array<unsigned char, 32> bytes{};
     if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
         throw std::runtime_error{"OpenSSL's random generator failed; cannot create a token safely"};
-    return std::string{token_prefix} + base64url(bytes.data(), bytes.size());
+    return std::string{prefix} + base64url(bytes.data(), bytes.size());
+}
+
+std::vector<std::string> offered_subprotocols(const http::request<http::string_body>& req)
+{
+    std::vector<std::string> offered;
+    const auto [first, last] = req.equal_range(http::field::sec_websocket_protocol);
+    for (auto field = first; field != last; ++field) {
+        std::string_view list = field->value();
+        while (!list.empty()) {
+            const auto comma = list.find(',');
+            std::string_view item = list.substr(0, comma);
+            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+            while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+            while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+            if (!item.empty()) offered.emplace_back(item);
+        }
+    }
+    return offered;
 }
 
 std::optional<std::string> token_name_problem(std::string_view name)
@@ -122,7 +145,9 @@ std::string token_env_form(const token_entry& entry)
     return form;
 }
 
-token_authenticator::token_authenticator(const std::vector<token_entry>& entries)
+token_authenticator::token_authenticator(const std::vector<token_entry>& entries,
+                                         std::shared_ptr<ticket_store> tickets)
+    : tickets_{std::move(tickets)}
 {
     for (const auto& entry : entries) {
         if (token_hash_problem(entry.sha256_hex))
@@ -135,12 +160,45 @@ token_authenticator::token_authenticator(const std::vector<token_entry>& entries
     }
 }
 
-identity token_authenticator::authenticate(const http::request<http::string_body>& req) const
+identity token_authenticator::authenticate(const http::request<http::string_body>& req, bool websocket_handshake) const
 {
+    // A token in a URL lands in proxy logs, browser history and Referer headers: refused even
+    // when it is valid, so that no client keeps doing it.
+    std::optional<std::string> ticket;
+    if (const auto target = boost::urls::parse_origin_form(req.target())) {
+        for (const auto& param : target->params()) {
+            if (param.key == "token" || param.key == "access_token")
+                throw api::api_error{http::status::bad_request, "INVALID_PARAMETER",
+                                     param.key + ": tokens are never accepted in a URL, where proxies and browser "
+                                     "history keep them; send 'Authorization: Bearer TOKEN', or for a browser's "
+                                     "WebSocket offer the subprotocol raydeploy.bearer.TOKEN or use a one-time ticket "
+                                     "from POST /api/v1/events/tickets",
+                                     json::object{{"parameter", param.key}}};
+            if (param.key == "ticket") ticket = param.value;
+        }
+    }
     if (open_mode()) return identity{"local", role::admin, true, "local"};
 
     const auto header = req.find(http::field::authorization);
-    if (header == req.end() || header->value().empty()) unauthenticated("this request needs a bearer token");
+    if (header == req.end() || header->value().empty()) {
+        if (!websocket_handshake) {
+            if (ticket)
+                unauthenticated("a ticket is accepted only on the WebSocket handshake of GET /api/v1/events");
+            unauthenticated("this request needs a bearer token");
+        }
+        for (const auto& offered : offered_subprotocols(req))
+            if (offered.starts_with(bearer_subprotocol_prefix))
+                return check_token(std::string_view{offered}.substr(bearer_subprotocol_prefix.size()));
+        if (ticket) {
+            if (auto holder = tickets_ ? tickets_->redeem(*ticket) : std::nullopt) return *holder;
+            unauthenticated("the ticket is unknown, used already or expired (a ticket works once, within " +
+                            std::to_string((tickets_ ? tickets_->ttl() : ticket_store::default_ttl).count()) +
+                            " s); get a new one with POST /api/v1/events/tickets just before connecting");
+        }
+        unauthenticated("this WebSocket handshake needs a credential: an Authorization header, the subprotocol "
+                        "raydeploy.bearer.TOKEN offered beside raydeploy, or ?ticket= from POST "
+                        "/api/v1/events/tickets");
+    }
     const std::string_view value = header->value();
     const auto space = value.find(' ');
     const std::string_view scheme = value.substr(0, space);
@@ -152,7 +210,11 @@ identity token_authenticator::authenticate(const http::request<http::string_body
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
     if (token.empty()) unauthenticated("the Authorization header has no token after 'Bearer'");
+    return check_token(token);
+}
 
+identity token_authenticator::check_token(std::string_view token) const
+{
     // Every entry is compared, whether or not an earlier one matched: the time taken does not
     // depend on which token (if any) was presented.
     const auto digest = sha256(token);

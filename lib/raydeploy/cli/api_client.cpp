@@ -76,10 +76,10 @@ request_type make_request(const server_url& server, const std::optional<std::str
     req.set(http::field::user_agent, "raydeploy-cli/" + std::string{version()});
     req.set(http::field::accept, "application/json");
     if (token) req.set(http::field::authorization, "Bearer " + *token);
-    if (body) {
-        req.set(http::field::content_type, "application/json");
-        req.body() = json::serialize(*body);
-    }
+    // The service refuses a POST without this header even when it has no body (a web form
+    // could send that one across sites).
+    if (body || method == http::verb::post) req.set(http::field::content_type, "application/json");
+    if (body) req.body() = json::serialize(*body);
     req.keep_alive(false);
     req.prepare_payload();
     return req;

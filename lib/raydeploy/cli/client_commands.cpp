@@ -149,17 +149,25 @@ service_connection service_connection::open(const po::variables_map& vm, std::os
         return connection;
     }
     const settings config = settings_from(vm);
+    // The in-process service records everything under the person running the command: the name
+    // `approve --as` gives, else the login name.
+    std::string person = vm.count("as") ? vm["as"].as<std::string>() : login_name();
+    if (auto problem = token_name_problem(person)) {
+        if (vm.count("as")) throw config_error{"--as: " + *problem};
+        person = "local";
+    }
     err << "raydeploy: no --server or RAYDEPLOY_SERVER given: running the engine in-process on "
         << config.state_dir.string() << "\n";
     std::shared_ptr<local_service> local;
     try {
-        local = std::make_shared<local_service>(config);
+        local = std::make_shared<local_service>(config, person);
     } catch (const runtime_failure& e) {
         throw runtime_failure{std::string{e.what()} +
                               "\nto use the service that runs there, pass --server http://HOST:PORT (or set "
                               "RAYDEPLOY_SERVER)"};
     }
-    connection.client_.emplace(parse_server_url(local->url()), std::move(token));
+    // Its own token, not RAYDEPLOY_TOKEN: that one is for services elsewhere.
+    connection.client_.emplace(parse_server_url(local->url()), local->token());
     connection.local_ = std::move(local);
     return connection;
 }
@@ -179,15 +187,17 @@ console detect_console(std::ostream& out, std::ostream& err)
     }
     const char* github = std::getenv("GITHUB_ACTIONS");
     where.github_actions = github && std::string_view{github} == "true";
-    for (const char* name : {"USER", "LOGNAME"})
-        if (const char* value = std::getenv(name); value && *value) {
-            where.user = value;
-            break;
-        }
-    // Containers and CI runners often leave USER unset; the account name is the next best name.
-    if (where.user.empty())
-        if (const passwd* account = ::getpwuid(::geteuid()); account && account->pw_name) where.user = account->pw_name;
+    where.user = login_name();
     return where;
+}
+
+std::string login_name()
+{
+    for (const char* name : {"USER", "LOGNAME"})
+        if (const char* value = std::getenv(name); value && *value) return value;
+    // Containers and CI runners often leave USER unset; the account name is the next best name.
+    if (const passwd* account = ::getpwuid(::geteuid()); account && account->pw_name) return account->pw_name;
+    return {};
 }
 
 progress_options progress_options_for(const console& where, std::chrono::milliseconds heartbeat)

@@ -90,6 +90,8 @@ struct console {
     std::string user;              // $USER, the default `approved_by` in open mode
 };
 console detect_console(std::ostream& out, std::ostream& err);
+// $USER, else $LOGNAME, else the account's name; "" when none is known.
+std::string login_name();
 
 progress_options progress_options_for(const console& where, std::chrono::milliseconds heartbeat);
 

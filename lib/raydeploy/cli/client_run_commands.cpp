@@ -115,7 +115,7 @@ private:
     enum class decision { undecided, approved, denied };
     // Asks the operator at a terminal and records the decision on the service.
     decision decide_at_prompt(const gate_info& gate);
-    void show_gate(const gate_info& gate);
+    void show_gate(gate_info gate);
     int follow_execution(const std::string& checkpoint, const std::string& id);
     std::string failure_detail(const std::string& execution_id);
     // Waits `total`, ticking the printer so the status line's clock moves and heartbeats come out.
@@ -151,8 +151,17 @@ std::string follower::failure_detail(const std::string& execution_id)
     return detail;
 }
 
-void follower::show_gate(const gate_info& gate)
+void follower::show_gate(gate_info gate)
 {
+    if (connection_.in_process()) {
+        // Its only token is this process's: a curl command or another CLI could not approve it.
+        gate.approve_command.clear();
+        printer_.awaiting_approval(gate, now());
+        printer_.note("  only this command can reach its in-process service: approve at its prompt on a terminal, "
+                      "or run 'raydeploy serve' and pass --server",
+                      now());
+        return;
+    }
     printer_.awaiting_approval(gate, now());
     printer_.note("  or: raydeploy approve " + gate.checkpoint + (gate.approval_id.empty() ? "" : " --id " + gate.approval_id) +
                       " --reason WHY" +

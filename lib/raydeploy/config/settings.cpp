@@ -5,6 +5,7 @@
 
 #include "raydeploy/util/duration.hpp"
 #include "raydeploy/util/errors.hpp"
+#include "raydeploy/util/web_origin.hpp"
 #include "raydeploy/util/yaml_reader.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -99,6 +100,52 @@ setting_spec boolean_setting(std::string_view key, std::string_view help, Field 
                 return std::nullopt;
             },
             [field](const settings& s) { return std::string{field(const_cast<settings&>(s)) ? "true" : "false"}; }};
+}
+
+// A list of strings: a YAML sequence in the file, comma-separated in a variable or a flag (an
+// empty value is the empty list). `problem` checks each entry.
+template <class Field>
+setting_spec list_setting(std::string_view key, std::string_view help, Field field,
+                          std::optional<std::string> (*problem)(std::string_view))
+{
+    const auto apply = [field, problem](settings& s,
+                                        const std::vector<std::string>& entries) -> std::optional<std::string> {
+        for (std::size_t i = 0; i < entries.size(); ++i)
+            if (auto bad = problem(entries[i])) return "entry " + std::to_string(i + 1) + ": " + *bad;
+        field(s) = entries;
+        return std::nullopt;
+    };
+    return {{key, "", help},
+            [apply](settings& s, std::string_view value, const fs::path&) -> std::optional<std::string> {
+                std::vector<std::string> entries;
+                std::size_t start = 0;
+                while (start <= value.size()) {
+                    const std::size_t comma = std::min(value.find(',', start), value.size());
+                    std::string_view item = value.substr(start, comma - start);
+                    start = comma + 1;
+                    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front())))
+                        item.remove_prefix(1);
+                    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back())))
+                        item.remove_suffix(1);
+                    if (!item.empty()) entries.emplace_back(item);
+                }
+                return apply(s, entries);
+            },
+            [field](const settings& s) {
+                std::string out;
+                for (const auto& entry : field(const_cast<settings&>(s))) out += (out.empty() ? "" : ", ") + entry;
+                return out.empty() ? std::string{"none"} : out;
+            },
+            [apply](settings& s, yaml_reader& reader, const YAML::Node& node, const std::string& key) {
+                if (node.IsNull()) return !apply(s, {});
+                auto entries = reader.string_list(node, key);
+                if (!entries) return false;
+                if (auto bad = apply(s, *entries)) {
+                    reader.error(node, key, *bad);
+                    return false;
+                }
+                return true;
+            }};
 }
 
 // Names and hashes must each be unique: a name is how the audit trail tells people apart, and
@@ -374,6 +421,15 @@ const std::vector<setting_spec>& setting_table()
         t.push_back(duration_setting("http.shutdown_grace",
                                      "how long SIGTERM waits for in-flight requests before closing them",
                                      [](settings& s) -> auto& { return s.http.shutdown_grace; }));
+        t.push_back(list_setting("http.allowed_hosts",
+                                 "Host names answered besides 127.0.0.1, localhost and [::1] with the service's port "
+                                 "(HOST or HOST:PORT); with tokens, none means any; the variable takes a "
+                                 "comma-separated list",
+                                 [](settings& s) -> auto& { return s.http.allowed_hosts; }, allowed_host_problem));
+        t.push_back(list_setting("http.allowed_origins",
+                                 "origins (scheme://host[:port]) whose web pages may call the API (CORS); none: only "
+                                 "the service's own; the variable takes a comma-separated list",
+                                 [](settings& s) -> auto& { return s.http.allowed_origins; }, allowed_origin_problem));
         t.push_back(number_setting("executions.max_concurrent", "",
                                    "how many executions run at once; more wait as queued",
                                    [](settings& s) -> auto& { return s.executions.max_concurrent; }, 1, 64,

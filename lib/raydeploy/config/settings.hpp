@@ -37,6 +37,11 @@ struct http_settings {
     std::chrono::milliseconds write_timeout{std::chrono::seconds{30}};
     // How long SIGTERM waits for in-flight requests before closing their connections.
     std::chrono::milliseconds shutdown_grace{std::chrono::seconds{10}};
+    // Host header values answered besides 127.0.0.1, localhost and [::1] with the service's port
+    // (HOST or HOST:PORT). In open mode only these are; with tokens an empty list means any.
+    std::vector<std::string> allowed_hosts;
+    // Origins (scheme://host[:port]) whose pages may call the API across sites, with CORS.
+    std::vector<std::string> allowed_origins;
 };
 
 struct execution_settings {

@@ -64,6 +64,12 @@ void router::add(http::verb method, std::string pattern, std::optional<role> acc
     routes_.push_back({method, std::move(pattern), access, std::move(handle), std::move(audit_action)});
 }
 
+void router::add_websocket(std::string pattern, role access, handler handle)
+{
+    add(http::verb::get, std::move(pattern), access, std::move(handle));
+    routes_.back().websocket = true;
+}
+
 void router::set_authenticator(authenticator authenticate)
 {
     if (!authenticate) throw std::logic_error{"router::set_authenticator needs a function"};

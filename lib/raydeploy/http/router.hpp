@@ -41,8 +41,10 @@ struct request_context {
 
 using handler = std::function<net::awaitable<response>(request_context&)>;
 
-// Tells who sent a request; throws api_error (401) when it cannot.
-using authenticator = std::function<identity(const request&)>;
+// Tells who sent a request; throws api_error (401) when it cannot. `websocket_handshake`: the
+// request upgrades a WebSocket route, where browsers cannot set Authorization and may bring the
+// credential another way (see token_authenticator).
+using authenticator = std::function<identity(const request&, bool websocket_handshake)>;
 
 struct route {
     http::verb method;
@@ -52,6 +54,8 @@ struct route {
     handler handle;
     // For routes that change state: the action name the audit trail records ("approval.grant").
     std::string audit_action;
+    // A GET that serves a WebSocket (router::add_websocket).
+    bool websocket = false;
 };
 
 // Told about a request to an audited route that was refused before its handler ran (401, 403).
@@ -63,11 +67,17 @@ public:
     // role that may call the route; std::nullopt makes it public (only /health and /openapi.yaml).
     void add(http::verb method, std::string pattern, std::optional<role> access, handler handle,
              std::string audit_action = {});
+    // A GET route whose handler upgrades to a WebSocket: its handshake may authenticate the ways
+    // a browser can (subprotocol, ticket).
+    void add_websocket(std::string pattern, role access, handler handle);
 
     // Until set, every caller is the open-mode identity {"local", admin}: what a service without
     // configured tokens gets, and what route tests that do not care about roles want.
     void set_authenticator(authenticator authenticate);
-    identity authenticate(const request& req) const { return authenticate_(req); }
+    identity authenticate(const request& req, bool websocket_handshake) const
+    {
+        return authenticate_(req, websocket_handshake);
+    }
 
     // The handlers of audited routes record their own outcomes; refusals before them come here.
     void on_refused(refusal_observer observer) { on_refused_ = std::move(observer); }
@@ -90,7 +100,7 @@ public:
 
 private:
     std::vector<route> routes_;
-    authenticator authenticate_ = [](const request&) { return identity{"local", role::admin, true, "local"}; };
+    authenticator authenticate_ = [](const request&, bool) { return identity{"local", role::admin, true, "local"}; };
     refusal_observer on_refused_;
 };
 

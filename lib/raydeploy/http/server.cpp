@@ -6,6 +6,7 @@
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/version.hpp"
 
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -61,15 +62,20 @@ void require_role(const identity& caller, role needed)
 
 }  // namespace
 
-http_server::http_server(net::any_io_executor executor, router routes, http_settings limits)
-    : executor_{executor}, routes_{std::move(routes)}, limits_{limits}, acceptor_{executor}, grace_timer_{executor}
+http_server::http_server(net::any_io_executor executor, router routes, http_settings limits, browser_policy browser)
+    : executor_{executor},
+      routes_{std::move(routes)},
+      limits_{limits},
+      guard_{std::move(browser)},
+      acceptor_{executor},
+      grace_timer_{executor}
 {
 }
 
 std::shared_ptr<http_server> http_server::create(net::any_io_executor executor, router routes, http_settings limits,
-                                                 const listen_address& address)
+                                                 const listen_address& address, browser_policy browser)
 {
-    std::shared_ptr<http_server> server{new http_server{executor, std::move(routes), limits}};
+    std::shared_ptr<http_server> server{new http_server{executor, std::move(routes), limits, std::move(browser)}};
     const auto fail = [&](const char* step, const beast::error_code& ec) {
         throw runtime_failure{"cannot listen on " + address.to_string() + " (" + step + ": " + ec.message() +
                               "); stop the process using that address or choose another with --listen"};
@@ -84,6 +90,7 @@ std::shared_ptr<http_server> http_server::create(net::any_io_executor executor, 
     if (ec) fail("bind", ec);
     acceptor.listen(net::socket_base::max_listen_connections, ec);
     if (ec) fail("listen", ec);
+    server->port_ = acceptor.local_endpoint().port();
     return server;
 }
 
@@ -230,20 +237,37 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
     std::optional<response> res;
     connection_handler take_over;
     const auto target = boost::urls::parse_origin_form(req.target());
+    // Before routing, so that a page of another site learns nothing, not even which paths exist.
+    const auto refusal = target ? guard_.refusal(req, scheme_, port_) : std::nullopt;
     if (!target) {
         res = error_response(http::status::bad_request, "BAD_REQUEST",
                              "request target is not a valid path; percent-encode special characters");
+    } else if (refusal) {
+        res = error_response(refusal->status(), refusal->code(), refusal->what(), refusal->details());
     } else {
+        const auto cors_origin = guard_.listed_origin(req);
+        bool preflight = false;
         std::vector<std::string> segments;
         for (auto segment : target->segments()) segments.push_back(segment);
-        // HEAD is GET without the body, for every GET route.
+        // HEAD is GET without the body, for every GET route; OPTIONS is answered on every path.
         const bool head = req.method() == http::verb::head;
         auto match = routes_.match(head ? http::verb::get : req.method(), segments);
         if (std::find(match.allowed.begin(), match.allowed.end(), http::verb::get) != match.allowed.end())
             match.allowed.push_back(http::verb::head);
+        match.allowed.push_back(http::verb::options);
         if (match.result == router::outcome::not_found) {
             res = error_response(http::status::not_found, "NOT_FOUND",
                                  "no route for " + std::string{target->path()} + "; see /openapi.yaml for the API");
+        } else if (req.method() == http::verb::options) {
+            // Browsers send preflights without credentials, so this needs none; it reveals only
+            // the methods of a path.
+            res.emplace(http::status::no_content, 11);
+            const std::string allowed = allow_header(match.allowed);
+            res->set(http::field::allow, allowed);
+            if (cors_origin && req.count(http::field::access_control_request_method) > 0) {
+                add_preflight_headers(*res, *cors_origin, allowed);
+                preflight = true;
+            }
         } else if (match.result == router::outcome::method_not_allowed) {
             const std::string allowed = allow_header(match.allowed);
             res = error_response(http::status::method_not_allowed, "METHOD_NOT_ALLOWED",
@@ -253,15 +277,17 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
         } else {
             request_context context{req, *target, std::move(match.params), remote, {}, {}};
             try {
-                if (const auto& access = match.matched->access) {
-                    try {
-                        context.caller = routes_.authenticate(req);
+                try {
+                    if (const auto& access = match.matched->access) {
+                        const bool handshake = match.matched->websocket && beast::websocket::is_upgrade(req);
+                        context.caller = routes_.authenticate(req, handshake);
                         caller = context.caller.name;
                         require_role(context.caller, *access);
-                    } catch (const api_error& e) {
-                        routes_.refused(context, *match.matched, e);
-                        throw;
                     }
+                    if (auto wrong_type = content_type_refusal(req)) throw *wrong_type;
+                } catch (const api_error& e) {
+                    routes_.refused(context, *match.matched, e);
+                    throw;
                 }
                 res = co_await match.matched->handle(context);
                 if (!head) take_over = std::move(context.take_over);
@@ -271,19 +297,25 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
                 if (e.status() == http::status::unauthorized)
                     res->set(http::field::www_authenticate, "Bearer realm=\"raydeploy\"");
             } catch (const std::exception& e) {
-                log::error("request failed", {{"method", req.method_string()}, {"target", req.target()}, {"error", e.what()}});
+                log::error("request failed", {{"method", req.method_string()},
+                                              {"target", redacted_target(req.target())},
+                                              {"error", e.what()}});
                 res = error_response(http::status::internal_server_error, "INTERNAL_ERROR",
                                      "the server failed to handle this request; the service log has the details");
             }
         }
+        // A WebUI on a listed origin may read every answer, errors included.
+        if (cors_origin && !preflight) add_cors_headers(*res, *cors_origin);
     }
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    // The target's query may hold a ticket (or a token someone put there by mistake): redacted.
     json::object fields{{"method", req.method_string()},
-                        {"target", req.target()},
+                        {"target", redacted_target(req.target())},
                         {"status", res->result_int()},
                         {"us", elapsed.count()},
                         {"remote", remote.address().to_string()}};
+    if (refusal) fields["refused"] = refusal->code();
     if (!caller.empty()) fields["caller"] = caller;
     log::info("request", fields);
     co_return outcome{std::move(*res), std::move(take_over)};

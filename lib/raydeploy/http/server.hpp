@@ -4,6 +4,7 @@
 #pragma once
 
 #include "raydeploy/config/settings.hpp"
+#include "raydeploy/http/browser_guard.hpp"
 #include "raydeploy/http/router.hpp"
 #include "raydeploy/util/net.hpp"
 
@@ -16,9 +17,11 @@ namespace raydeploy::api {
 class http_server : public std::enable_shared_from_this<http_server> {
 public:
     // Binds and listens at once, so the caller can report the real port (for port 0) before
-    // running. Throws runtime_failure when the address cannot be used.
+    // running. Throws runtime_failure when the address cannot be used. `browser` says which Host
+    // names and origins are answered (the default, open mode with no lists, is the strictest).
     static std::shared_ptr<http_server> create(net::any_io_executor executor, router routes,
-                                               http_settings limits, const listen_address& address);
+                                               http_settings limits, const listen_address& address,
+                                               browser_policy browser = {});
 
     tcp::endpoint local_endpoint() const;
 
@@ -38,7 +41,7 @@ public:
     net::awaitable<outcome> handle(const request& req, tcp::endpoint remote);
 
 private:
-    http_server(net::any_io_executor executor, router routes, http_settings limits);
+    http_server(net::any_io_executor executor, router routes, http_settings limits, browser_policy browser);
 
     struct session_entry {
         beast::tcp_stream* stream;
@@ -52,6 +55,11 @@ private:
     net::any_io_executor executor_;
     router routes_;
     http_settings limits_;
+    browser_guard guard_;
+    // What a page of this service has as its origin: the scheme served here (https once TLS
+    // serves it) and the port bound.
+    std::string scheme_ = "http";
+    std::uint16_t port_ = 0;
     tcp::acceptor acceptor_;
     net::steady_timer grace_timer_;
     std::unordered_map<std::uint64_t, session_entry> sessions_;
