@@ -62,7 +62,9 @@ struct bound_service {
     service_options options(const fs::path& catalog) const
     {
         auto result = fixture_service_options(
-            {{"RAYDEPLOY_AUTH_TOKENS", who.tokens()}, {"RAYDEPLOY_TEST_MARKER", marker.string()}});
+            {{"RAYDEPLOY_AUTH_TOKENS", who.tokens()},
+             {"FIXTURE_MARKER", marker.string()},
+             {"RAYDEPLOY_EXECUTOR_PASS_ENV", "FIXTURE_MARKER"}});
         result.catalog = catalog;
         return result;
     }

@@ -254,7 +254,8 @@ BOOST_AUTO_TEST_CASE(deployments_refuse_only_what_no_step_declares_and_pass_each
     temp_dir dir;
     const fs::path marker = dir.write_file("marker", "present");
     auto options = fixture_service_options({{"RAYDEPLOY_AUTH_TOKENS", auth_tokens_env({viewer, operator_, admin})},
-                                            {"RAYDEPLOY_TEST_MARKER", marker.string()}});
+                                            {"FIXTURE_MARKER", marker.string()},
+                                            {"RAYDEPLOY_EXECUTOR_PASS_ENV", "FIXTURE_MARKER"}});
     options.catalog = fixtures / "pipeline.yaml";  // first declares message and api_token; needs-marker nothing
     service_process service{options};
     const api_client as_viewer{service.port(), viewer}, as_operator{service.port(), operator_}, as_admin{service.port(), admin};
