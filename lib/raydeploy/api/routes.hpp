@@ -33,6 +33,7 @@ struct service_state {
     std::shared_ptr<event_bus> bus;
     event_settings event_options;
     websocket_settings websocket_options;
+    http_settings http_options;
 };
 
 // Every route the service serves. openapi/openapi.yaml documents exactly these (a unit test

@@ -14,6 +14,9 @@ settings in_process(settings config)
     // for errors; what goes wrong in a run reaches the command through the API.
     config.listen = listen_address{"127.0.0.1", 0};
     config.auth.tokens.clear();
+    // Loopback inside one process: a certificate for the public name would not match 127.0.0.1.
+    config.http.tls_cert.reset();
+    config.http.tls_key.reset();
     if (config.log_level < log::level::error) config.log_level = log::level::error;
     log::configure(config.log_level, config.log_format);
     return config;

@@ -37,6 +37,11 @@ struct http_settings {
     std::chrono::milliseconds write_timeout{std::chrono::seconds{30}};
     // How long SIGTERM waits for in-flight requests before closing their connections.
     std::chrono::milliseconds shutdown_grace{std::chrono::seconds{10}};
+    // Connections served at once; past it a new connection gets 503 (see http_server).
+    std::size_t max_connections = 1024;
+    // Both set: HTTPS and WSS only, with this PEM certificate chain and private key (both or neither).
+    std::optional<std::filesystem::path> tls_cert;
+    std::optional<std::filesystem::path> tls_key;
 };
 
 struct execution_settings {
@@ -47,6 +52,10 @@ struct execution_settings {
 struct event_settings {
     std::size_t queue_size = 1024;
     std::chrono::milliseconds batch_delay{5};
+    // WebSocket subscribers at once; past it the handshake gets 503.
+    std::size_t max_subscribers = 256;
+    // A page of GET .../events stops adding events once its body is this large.
+    std::size_t page_bytes = 1024 * 1024;
 };
 
 struct websocket_settings {

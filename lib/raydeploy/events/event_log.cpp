@@ -20,15 +20,23 @@ published_event_ptr make_published(std::int64_t seq, std::string type, std::opti
     return std::make_shared<const published_event>(published_event{seq, std::move(type), std::move(execution_id), std::move(text)});
 }
 
-std::vector<published_event_ptr> collect(sqlite::statement& statement, const event_filter* filter, std::size_t limit)
+// A page ends at `limit` events or before the event that would take it past `max_bytes`, so one
+// page of huge events (task output) cannot fill the memory; the first event always fits, or a
+// page could never advance.
+std::vector<published_event_ptr> collect(sqlite::statement& statement, const event_filter* filter, std::size_t limit,
+                                         std::size_t max_bytes)
 {
     std::vector<published_event_ptr> out;
+    std::size_t bytes = 0;
     while (out.size() < limit && statement.step()) {
         std::optional<std::string> execution;
         if (!statement.column_is_null(2)) execution = statement.column_text(2);
         std::string type = statement.column_text(1);
         if (filter && !filter->matches(type, execution)) continue;
-        out.push_back(make_published(statement.column_int(0), std::move(type), std::move(execution), statement.column_text(3)));
+        auto item = make_published(statement.column_int(0), std::move(type), std::move(execution), statement.column_text(3));
+        bytes += item->text.size();
+        if (!out.empty() && bytes > max_bytes) break;
+        out.push_back(std::move(item));
     }
     return out;
 }
@@ -105,7 +113,7 @@ void event_log::flush()
 }
 
 std::vector<published_event_ptr> event_log::read(std::int64_t since, std::int64_t until, const event_filter& filter,
-                                                 std::size_t limit)
+                                                 std::size_t limit, std::size_t max_bytes)
 {
     std::string sql = "SELECT seq, type, execution_id, payload FROM events WHERE seq > ? AND seq <= ?";
     if (filter.execution_id) sql += " AND execution_id = ?";
@@ -113,16 +121,23 @@ std::vector<published_event_ptr> event_log::read(std::int64_t since, std::int64_
     auto statement = db_.prepare(sql);
     statement.bind(1, since).bind(2, until);
     if (filter.execution_id) statement.bind(3, *filter.execution_id);
-    return collect(statement, &filter, limit);
+    return collect(statement, &filter, limit, max_bytes);
 }
 
 std::vector<published_event_ptr> event_log::read_execution(std::string_view execution_id, std::int64_t since_counter,
-                                                           std::size_t limit)
+                                                           std::size_t limit, std::size_t max_bytes)
 {
     auto statement = db_.prepare(
         "SELECT seq, type, execution_id, payload FROM events WHERE execution_id = ? AND counter > ? ORDER BY counter LIMIT ?");
     statement.bind(1, execution_id).bind(2, since_counter).bind(3, static_cast<std::int64_t>(limit));
-    return collect(statement, nullptr, limit);
+    return collect(statement, nullptr, limit, max_bytes);
+}
+
+bool event_log::has_execution_events_after(std::string_view execution_id, std::int64_t counter)
+{
+    auto statement = db_.prepare("SELECT 1 FROM events WHERE execution_id = ? AND counter > ? LIMIT 1");
+    statement.bind(1, execution_id).bind(2, counter);
+    return statement.step();
 }
 
 }  // namespace raydeploy
