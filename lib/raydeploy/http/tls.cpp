@@ -6,6 +6,7 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -47,12 +48,13 @@ std::shared_ptr<ssl::context> make_server_tls_context(const std::filesystem::pat
         throw config_error{"http.tls_cert: cannot load '" + cert_file.string() + "' (" + openssl_reason(ec) +
                            "); give a readable PEM file with the service's certificate, then its intermediates"};
     context->use_private_key_file(key_file.string(), ssl::context::pem, ec);
+    // OpenSSL compares the key with the certificate as it loads it.
+    if (ec && ec.category() == net::error::get_ssl_category() && ERR_GET_REASON(ec.value()) == X509_R_KEY_VALUES_MISMATCH)
+        throw config_error{"http.tls_key: '" + key_file.string() + "' is not the private key of the certificate in '" +
+                           cert_file.string() + "' (http.tls_cert); give the key the certificate was issued for"};
     if (ec)
         throw config_error{"http.tls_key: cannot load '" + key_file.string() + "' (" + openssl_reason(ec) +
                            "); give a readable, unencrypted PEM file with the certificate's private key"};
-    if (SSL_CTX_check_private_key(context->native_handle()) != 1)
-        throw config_error{"http.tls_key: '" + key_file.string() + "' is not the private key of the certificate in '" +
-                           cert_file.string() + "' (http.tls_cert); give the key the certificate was issued for"};
     return context;
 }
 
