@@ -197,8 +197,11 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
         ~unregister() { server->on_session_end(id); }
     } guard{this, id};
     session_entry& entry = sessions_.at(id);
+    // An over-cap connection holds one of few places: it gets a short time to say what it wants.
     const auto idle_timeout = over_cap ? std::min<std::chrono::milliseconds>(limits_.idle_timeout, over_cap_timeout)
                                        : limits_.idle_timeout;
+    const auto read_timeout = over_cap ? std::min<std::chrono::milliseconds>(limits_.read_timeout, over_cap_timeout)
+                                       : limits_.read_timeout;
 
     beast::flat_buffer buffer;  // kept across requests: a pipelined next request may already be in it
     if (tls) {
@@ -216,7 +219,7 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
             co_await linger_close(stream.tcp());
             co_return;
         }
-        stream.expires_after(limits_.read_timeout);
+        stream.expires_after(read_timeout);
         auto [handshake_ec, used] =
             co_await stream.tls()->async_handshake(ssl::stream_base::server, buffer.data(), nothrow_awaitable);
         if (handshake_ec) {
@@ -243,7 +246,7 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
         http::request_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit));
         parser.body_limit(limits_.body_limit);
-        stream.expires_after(limits_.read_timeout);
+        stream.expires_after(read_timeout);
         auto [read_ec, bytes] = co_await http::async_read(stream, buffer, parser, nothrow_awaitable);
 
         response res;
