@@ -444,4 +444,48 @@ BOOST_AUTO_TEST_CASE(oversized_client_message_closes_with_1009)
     wait_for_execution(port, id, final_statuses);
 }
 
+BOOST_AUTO_TEST_CASE(subscribers_past_max_subscribers_get_503_and_the_others_keep_receiving)
+{
+    temp_dir dir;
+    service_process service{with_config(dir, "events: {max_subscribers: 2}\n")};
+    const auto port = service.port();
+    std::optional<ws_client> first{std::in_place, port, "/api/v1/events"};
+    ws_client second{port, "/api/v1/events"};
+
+    const auto refused = http_request(port, http::verb::get, "/api/v1/events", {}, upgrade_headers);
+    BOOST_TEST(refused.result_int() == 503, refused.body());
+    BOOST_TEST(error_field_of(refused) == "TOO_MANY_SUBSCRIBERS");
+    BOOST_TEST(std::string{refused[http::field::retry_after]} == "5");
+    BOOST_CHECK_THROW((ws_client{port, "/api/v1/events"}), std::runtime_error);
+
+    settle();
+    const std::string id = start_execution(port, "succeed");
+    BOOST_TEST(!of_execution(read_until_done(*first, {id}), id).empty());
+    BOOST_TEST(!of_execution(read_until_done(second, {id}), id).empty());
+
+    // A subscriber that leaves frees its place (once the server has seen it go).
+    first.reset();
+    unsigned status = 0;
+    for (const auto deadline = steady::now() + 5s; steady::now() < deadline && status != 101;) {
+        status = http_request(port, http::verb::get, "/api/v1/events", {}, upgrade_headers).result_int();
+        if (status != 101) std::this_thread::sleep_for(50ms);
+    }
+    BOOST_TEST(status == 101u);
+}
+
+BOOST_AUTO_TEST_CASE(replay_pages_through_a_small_byte_cap_without_losing_events)
+{
+    temp_dir dir;
+    service_process service{with_config(dir, "events: {page_bytes: 1024}\n")};
+    const auto port = service.port();
+    const std::string id = start_execution(port, "succeed");
+    wait_for_execution(port, id, final_statuses);
+    const auto stored = execution_events(port, id);
+    BOOST_TEST_REQUIRE(stored.size() > 6u);
+
+    ws_client replay{port, "/api/v1/events?since=0&execution_id=" + id};
+    const auto replayed = read_until_done(replay, {id});
+    BOOST_TEST(replayed == stored, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

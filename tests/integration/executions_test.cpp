@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <ctime>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -812,6 +813,98 @@ BOOST_AUTO_TEST_CASE(report_is_served_as_json_and_markdown_and_survives_a_restar
         check_report(port);
         BOOST_TEST(get_execution(port, other).at("has_report") == json::value(false));
     }
+}
+
+// The service's peak resident memory (VmHWM), in KiB.
+static std::int64_t peak_memory_kib(pid_t pid)
+{
+    std::ifstream status{"/proc/" + std::to_string(pid) + "/status"};
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+    throw std::runtime_error{"no VmHWM in /proc/" + std::to_string(pid) + "/status"};
+}
+
+BOOST_AUTO_TEST_CASE(log_is_streamed_from_disk_whatever_its_size)
+{
+    service_process service{fixture_service_options()};
+    const auto port = service.port();
+    const std::string id = start_execution(port, "succeed");
+    wait_for_execution(port, id, {"succeeded"});
+
+    // Grow the finished run's log past the 64 MiB the service used to read into memory at once.
+    const fs::path log = service.state_dir() / "runs" / id / "output.log";
+    {
+        std::ofstream out{log, std::ios::app | std::ios::binary};
+        const std::string line(1023, 'x');
+        for (int i = 0; i < 70 * 1024; ++i) out << line << '\n';
+        out << "the very end\n";
+    }
+    const auto size = fs::file_size(log);
+    const auto memory_before = peak_memory_kib(service.pid());
+
+    // HEAD: the length from the file's size, no body (read raw: a parser would wait for the body).
+    const std::string head = raw_exchange(
+        port, "HEAD /api/v1/executions/" + id + "/log HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    BOOST_TEST(head.find("HTTP/1.1 200") == 0u, head);
+    BOOST_TEST(contains(head, "Content-Length: " + std::to_string(size) + "\r\n"), head);
+    BOOST_TEST(head.ends_with("\r\n\r\n"), head);
+
+    // GET: all of it, in one response of that length.
+    http_connection get{port, 30s};
+    get.send(make_request(http::verb::get, "/api/v1/executions/" + id + "/log"));
+    const auto raw = get.wait_closed(30s);
+    BOOST_TEST_REQUIRE(raw.has_value(), "the log response did not end within 30 s");
+    const auto header_end = raw->find("\r\n\r\n");
+    BOOST_TEST_REQUIRE(header_end != std::string::npos);
+    const std::string header = raw->substr(0, header_end);
+    BOOST_TEST(header.find("HTTP/1.1 200") == 0u, header);
+    BOOST_TEST(contains(header, "Content-Length: " + std::to_string(size)), header);
+    BOOST_TEST(raw->size() - header_end - 4 == size);
+    BOOST_TEST(raw->ends_with("xxx\nthe very end\n"));
+
+    // Sent a piece at a time: the service never held the 70 MiB.
+    const auto memory_after = peak_memory_kib(service.pid());
+    BOOST_TEST(memory_after - memory_before < 32 * 1024, "peak memory grew by " << (memory_after - memory_before) << " KiB");
+}
+
+BOOST_AUTO_TEST_CASE(event_pages_stop_at_the_byte_cap_and_say_where_to_continue)
+{
+    temp_dir dir;
+    auto options = fixture_service_options();
+    options.args.push_back("--config");
+    options.args.push_back(dir.write_file("raydeploy.yaml", "events: {page_bytes: 1024}\n").string());
+    service_process service{options};
+    const auto port = service.port();
+    const std::string id = start_execution(port, "succeed");
+    const auto final_counter = integer(wait_for_execution(port, id, {"succeeded"}), "final_counter");
+
+    std::int64_t since = 0;
+    std::vector<std::int64_t> counters;
+    int pages = 0;
+    for (; pages < 1000; ++pages) {
+        const auto res = http_get(port, "/api/v1/executions/" + id + "/events?limit=500&since_counter=" +
+                                            std::to_string(since));
+        BOOST_TEST_REQUIRE(res.result_int() == 200);
+        const auto page = json_object_of(res);
+        const auto& events = page.at("events").as_array();
+        BOOST_TEST_REQUIRE(!events.empty());
+        // Over the cap only when a single event is larger than it.
+        if (events.size() > 1) BOOST_TEST(res.body().size() <= 1024u + 256u, res.body());
+        for (const auto& item : events) counters.push_back(integer(item.as_object(), "counter"));
+        BOOST_TEST(integer(page, "final_counter") == final_counter);
+        if (page.at("next_since_counter").is_null()) break;
+        BOOST_TEST(integer(page, "next_since_counter") == counters.back());
+        since = counters.back();
+    }
+    BOOST_TEST(pages > 1, "a 1 KiB cap should need several pages");
+    // Every event once, in order, none left out.
+    BOOST_TEST_REQUIRE(counters.size() == static_cast<std::size_t>(final_counter));
+    for (std::size_t i = 0; i < counters.size(); ++i) BOOST_TEST(counters[i] == static_cast<std::int64_t>(i + 1));
+
+    // A page that holds the last event says there is nothing after it.
+    const auto last = json_object_of(http_get(port, "/api/v1/executions/" + id + "/events?since_counter=" +
+                                                        std::to_string(final_counter - 1)));
+    BOOST_TEST(last.at("next_since_counter").is_null());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -219,4 +219,41 @@ BOOST_AUTO_TEST_CASE(stalled_request_is_disconnected_after_read_timeout)
     require_still_serving(service);
 }
 
+BOOST_AUTO_TEST_CASE(connections_past_max_connections_get_503_while_health_and_held_ones_answer)
+{
+    temp_dir dir;
+    service_options options;
+    options.args = {"--config", dir.write_file("raydeploy.yaml", "http: {max_connections: 3}\n").string()};
+    service_process service{options};
+    const auto list = make_request(http::verb::get, "/api/v1/executions");
+
+    std::vector<std::unique_ptr<http_connection>> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(std::make_unique<http_connection>(service.port()));
+        // An answer proves the server accepted the connection and counts it.
+        BOOST_TEST_REQUIRE(held.back()->exchange(list).result_int() == 200);
+    }
+
+    http_connection extra{service.port()};
+    const auto refused = extra.exchange(list);
+    BOOST_TEST(refused.result_int() == 503);
+    BOOST_TEST(error_code_of(refused) == "TOO_MANY_CONNECTIONS");
+    BOOST_TEST(std::string{refused[http::field::retry_after]} == "5");
+    BOOST_TEST(!refused.keep_alive());
+    BOOST_TEST(extra.wait_closed(2s).has_value(), "the over-cap connection stayed open");
+
+    // Monitoring still sees a live service, and the held connections keep working.
+    require_still_serving(service);
+    for (auto& connection : held) BOOST_TEST(connection->exchange(list).result_int() == 200);
+
+    // A place frees when a held connection closes (the server notices at its next read).
+    held.pop_back();
+    unsigned status = 0;
+    for (const auto deadline = steady::now() + 5s; steady::now() < deadline && status != 200;) {
+        status = http_get(service.port(), "/api/v1/executions").result_int();
+        if (status != 200) std::this_thread::sleep_for(50ms);
+    }
+    BOOST_TEST(status == 200u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -237,14 +237,16 @@ void service_process::start(service_options options, std::source_location where)
                         prefix_lines(stderr_text()));
     };
 
-    const std::string_view marker = "listening on http://";
+    const std::string_view marker = "listening on ";
     const auto deadline = steady::now() + options.ready_timeout;
     while (steady::now() < deadline) {
         read_stdout(50ms);
         const auto at = stdout_.find(marker);
         const auto end = at == std::string::npos ? std::string::npos : stdout_.find('\n', at);
         if (end != std::string::npos) {
-            const std::string address = stdout_.substr(at + marker.size(), end - at - marker.size());
+            std::string address = stdout_.substr(at + marker.size(), end - at - marker.size());
+            for (const std::string_view scheme : {"http://", "https://"})  // https:// with TLS settings
+                if (address.rfind(scheme, 0) == 0) address.erase(0, scheme.size());
             const auto colon = address.rfind(':');
             unsigned long port = 0;
             try {

@@ -74,7 +74,11 @@ BOOST_AUTO_TEST_CASE(server_urls)
     BOOST_TEST(ipv6.host == "::1");
     BOOST_TEST(ipv6.text() == "http://[::1]:9000");
 
-    BOOST_TEST(contains(config_error_of("https://example.com"), "https is not supported yet"));
+    const auto tls = parse_server_url("https://example.com/raydeploy");
+    BOOST_TEST(tls.tls);
+    BOOST_TEST(tls.port == "443");
+    BOOST_TEST(tls.text() == "https://example.com:443/raydeploy");
+    BOOST_TEST(!plain.tls);
     BOOST_TEST(contains(config_error_of("127.0.0.1:8000"), "http://HOST:PORT"));
     BOOST_TEST(contains(config_error_of("http://host:99999"), "port"));
     BOOST_TEST(contains(config_error_of("http://host:0"), "port"));
@@ -199,9 +203,9 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2)
     const auto two_names = run_cli_in_process({"run", "a", "b", "--server", "http://127.0.0.1:1"});
     BOOST_TEST(two_names.exit_code == exit_usage, two_names.err);
 
-    const auto https = run_cli_in_process({"executions", "--server", "https://example.com"});
-    BOOST_TEST(https.exit_code == exit_usage);
-    BOOST_TEST(contains(https.err, "https is not supported yet"), https.err);
+    const auto ca = run_cli_in_process({"executions", "--server", "https://127.0.0.1:1", "--ca-file", "/nonexistent/ca.pem"});
+    BOOST_TEST(ca.exit_code == exit_usage);
+    BOOST_TEST(contains(ca.err, "--ca-file /nonexistent/ca.pem: cannot load it"), ca.err);
 
     const auto format = run_cli_in_process({"executions", "--format", "xml", "--server", "http://127.0.0.1:1"});
     BOOST_TEST(format.exit_code == exit_usage);
@@ -256,6 +260,33 @@ BOOST_AUTO_TEST_CASE(help_documents_the_exit_codes)
     BOOST_TEST(contains(global.out, "3 approval denied or expired"), global.out);
     BOOST_TEST(contains(global.out, "unreachable or authentication failed"), global.out);
     BOOST_TEST(contains(global.out, "deploy"), global.out);
+}
+
+BOOST_AUTO_TEST_CASE(tokens_never_go_over_plain_http_off_the_machine)
+{
+    // Refused when the client is made, so nothing is ever sent (these addresses are never contacted).
+    for (const std::string url : {"http://192.0.2.1:8000", "http://raydeploy.example:8000", "http://[2001:db8::1]:8000",
+                                  "http://10.0.0.5:8000"}) {
+        BOOST_TEST_CONTEXT(url)
+        {
+            try {
+                api_client client{parse_server_url(url), std::string{"secret"}};
+                BOOST_FAIL("a token over plain http to " + url + " must be refused");
+            } catch (const config_error& e) {
+                BOOST_TEST(contains(e.what(), "refusing to send the token over plain http://"), e.what());
+                BOOST_TEST(contains(e.what(), "use https://"), e.what());
+                BOOST_TEST(!contains(e.what(), "secret"), e.what());
+            }
+            // Without a token there is nothing to leak; with https:// the token is protected.
+            BOOST_CHECK_NO_THROW((api_client{parse_server_url(url), std::nullopt}));
+            std::string tls_url = url;
+            tls_url.replace(0, 4, "https");
+            BOOST_CHECK_NO_THROW((api_client{parse_server_url(tls_url), std::string{"secret"}}));
+        }
+    }
+    for (const std::string url : {"http://127.0.0.1:8000", "http://127.3.4.5:8000", "http://localhost:8000",
+                                  "http://[::1]:8000"})
+        BOOST_CHECK_NO_THROW((api_client{parse_server_url(url), std::string{"secret"}}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -194,6 +194,68 @@ BOOST_AUTO_TEST_CASE(serve_paths_are_checked)
     }
 }
 
+BOOST_AUTO_TEST_CASE(tls_needs_both_files_and_they_must_be_readable)
+{
+    temp_dir dir;
+    const std::string only_cert = error_for("http: {tls_cert: server.crt}\n", dir);
+    BOOST_TEST(contains(only_cert, "http.tls_cert (from "), only_cert);
+    BOOST_TEST(contains(only_cert, "http.tls_key is not"), only_cert);
+    const std::string only_key = error_for("http: {tls_key: server.key}\n", dir);
+    BOOST_TEST(contains(only_key, "http.tls_key (from "), only_key);
+    BOOST_TEST(contains(only_key, "set http.tls_cert too"), only_key);
+    BOOST_TEST(contains(error_for("http: {tls_cert: ''}\n", dir), "expected a path"));
+
+    // Relative to the config file; from the environment as given.
+    const auto file = dir.write_file("raydeploy.yaml", "http: {tls_cert: server.crt, tls_key: server.key}\n");
+    const auto from_file = load_settings(file, {}, {});
+    BOOST_TEST(from_file.http.tls_cert.value() == dir.path() / "server.crt");
+    BOOST_TEST(from_file.http.tls_key.value() == dir.path() / "server.key");
+    const auto defaults = load_settings(std::nullopt, {}, {});
+    BOOST_TEST(!defaults.http.tls_cert.has_value());
+    BOOST_TEST(raydeploy::setting_value_text(defaults, "http.tls_cert") == "");
+
+    // Named before the service starts: a missing file, or a directory.
+    const auto inventory = dir.write_file("inventory.yml", "all: {}\n");
+    const auto missing = load_settings(
+        std::nullopt,
+        {{"http.tls_cert", (dir.path() / "none.crt").string(), "environment variable RAYDEPLOY_HTTP_TLS_CERT"},
+         {"http.tls_key", dir.path().string(), "environment variable RAYDEPLOY_HTTP_TLS_KEY"}},
+        {{"inventory", inventory.string(), "--inventory"}});
+    try {
+        raydeploy::check_serve_paths(missing);
+        BOOST_FAIL("a missing certificate must fail");
+    } catch (const config_error& e) {
+        BOOST_TEST(contains(e.what(), "http.tls_cert: '"), e.what());
+        BOOST_TEST(contains(e.what(), "none.crt' (from environment variable RAYDEPLOY_HTTP_TLS_CERT) is not a readable file"),
+                   e.what());
+    }
+    dir.write_file("none.crt", "x");
+    try {
+        raydeploy::check_serve_paths(missing);
+        BOOST_FAIL("a directory as the key must fail");
+    } catch (const config_error& e) {
+        BOOST_TEST(contains(e.what(), "http.tls_key: '"), e.what());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(connection_and_subscriber_caps)
+{
+    const auto defaults = load_settings(std::nullopt, {}, {});
+    BOOST_TEST(defaults.http.max_connections == 1024u);
+    BOOST_TEST(defaults.events.max_subscribers == 256u);
+    BOOST_TEST(defaults.events.page_bytes == 1024u * 1024u);
+    temp_dir dir;
+    const auto file = dir.write_file("raydeploy.yaml",
+                                     "http: {max_connections: 10}\nevents: {max_subscribers: 3, page_bytes: 4096}\n");
+    const auto value = load_settings(file, {}, {});
+    BOOST_TEST(value.http.max_connections == 10u);
+    BOOST_TEST(value.events.max_subscribers == 3u);
+    BOOST_TEST(value.events.page_bytes == 4096u);
+    BOOST_TEST(contains(error_for("http: {max_connections: 0}\n", dir), "between 1 and"));
+    BOOST_TEST(contains(error_for("events: {max_subscribers: 0}\n", dir), "between 1 and"));
+    BOOST_TEST(contains(error_for("events: {page_bytes: 10}\n", dir), "between 1024 and"));
+}
+
 // ------------------------------------------------------------------------------- auth and approvals
 
 namespace {

@@ -17,8 +17,22 @@ namespace raydeploy::api {
 namespace {
 
 namespace websocket = beast::websocket;
-using ws_stream = websocket::stream<beast::tcp_stream&>;
+using ws_stream = websocket::stream<http_stream&>;
 using namespace net::experimental::awaitable_operators;
+
+// Holds one of the events.max_subscribers places from the moment the upgrade is accepted until
+// the connection ends (or the upgrade is never run, as for HEAD), so concurrent handshakes cannot
+// overshoot the cap while they wait to subscribe.
+class subscriber_place {
+public:
+    explicit subscriber_place(std::shared_ptr<std::size_t> taken) : taken_{std::move(taken)} { ++*taken_; }
+    ~subscriber_place() { --*taken_; }
+    subscriber_place(const subscriber_place&) = delete;
+    subscriber_place& operator=(const subscriber_place&) = delete;
+
+private:
+    std::shared_ptr<std::size_t> taken_;
+};
 
 struct feed_request {
     event_filter filter;
@@ -65,7 +79,8 @@ net::awaitable<void> write_events(ws_stream& ws, std::shared_ptr<event_subscript
     // wait in the subscription's queue.
     if (request.since) {
         for (;;) {
-            const auto page = state->events->read(last_sent, horizon, request.filter, 500);
+            const auto page =
+                state->events->read(last_sent, horizon, request.filter, 500, state->event_options.page_bytes);
             if (page.empty()) break;
             for (const auto& item : page) {
                 if (!co_await send(ws, item)) co_return;
@@ -94,8 +109,9 @@ net::awaitable<void> write_events(ws_stream& ws, std::shared_ptr<event_subscript
     co_await ws.async_close(reason, nothrow_awaitable);
 }
 
-net::awaitable<void> run_feed(beast::tcp_stream& stream, std::function<void()>& on_shutdown,
-                              std::shared_ptr<const service_state> state, request req, feed_request feed)
+net::awaitable<void> run_feed(http_stream& stream, std::function<void()>& on_shutdown,
+                              std::shared_ptr<const service_state> state, request req, feed_request feed,
+                              std::shared_ptr<subscriber_place> place)
 {
     ws_stream ws{stream};
     auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
@@ -136,7 +152,8 @@ net::awaitable<void> run_feed(beast::tcp_stream& stream, std::function<void()>& 
 
 void add_event_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.add_websocket("/api/v1/events", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    auto subscribers = std::make_shared<std::size_t>(0);
+    routes.add_websocket("/api/v1/events", role::viewer, [state, subscribers](request_context& ctx) -> net::awaitable<response> {
         feed_request feed;
         if (ctx.query("since")) feed.since = query_integer(ctx, "since", 0, 0, INT64_MAX);
         feed.filter.execution_id = ctx.query("execution_id");
@@ -156,9 +173,19 @@ void add_event_routes(router& routes, const std::shared_ptr<const service_state>
             res.set(http::field::connection, "Upgrade");
             co_return res;
         }
+        const std::size_t max_subscribers = state->event_options.max_subscribers;
+        if (*subscribers >= max_subscribers) {
+            auto res = error_response(http::status::service_unavailable, "TOO_MANY_SUBSCRIBERS",
+                                      "the event feed already has " + std::to_string(max_subscribers) +
+                                          " subscribers (events.max_subscribers); retry after a few seconds, or "
+                                          "poll GET /api/v1/executions/{id}/events instead");
+            res.set(http::field::retry_after, "5");
+            co_return res;
+        }
         feed.subprotocol = choose_subprotocol(ctx.req);
-        ctx.take_over = [state, req = ctx.req, feed](beast::tcp_stream& stream, std::function<void()>& on_shutdown) {
-            return run_feed(stream, on_shutdown, state, req, feed);
+        auto place = std::make_shared<subscriber_place>(subscribers);
+        ctx.take_over = [state, req = ctx.req, feed, place](http_stream& stream, std::function<void()>& on_shutdown) {
+            return run_feed(stream, on_shutdown, state, req, feed, place);
         };
         co_return response{http::status::switching_protocols, 11};
     });

@@ -6,6 +6,9 @@
 #include "raydeploy/engine/execution_manager.hpp"
 #include "raydeploy/engine/extra_vars.hpp"
 #include "raydeploy/events/event_log.hpp"
+#include "raydeploy/util/version.hpp"
+
+#include <boost/json/parse.hpp>
 
 #include <fstream>
 
@@ -39,8 +42,39 @@ std::string read_from(const std::filesystem::path& file, std::uintmax_t offset, 
     return data;
 }
 
+// The log as it is now, read from disk a piece at a time: a long log costs one piece of memory,
+// not its size. The length is fixed when the answer starts; a running execution's later output is
+// for the next request (or follow=1).
+net::awaitable<void> send_log(http_stream& stream, std::filesystem::path file, std::chrono::milliseconds write_timeout)
+{
+    std::ifstream in{file, std::ios::binary};
+    std::error_code size_ec;
+    const std::uintmax_t length = in ? std::filesystem::file_size(file, size_ec) : 0;
+    http::response<http::empty_body> header{http::status::ok, 11};
+    header.set(http::field::content_type, "text/plain; charset=utf-8");
+    header.set(http::field::server, "raydeploy/" + std::string{version()});
+    header.content_length(size_ec ? 0 : length);
+    // The session ends after a handler that took the connection over.
+    header.keep_alive(false);
+    http::response_serializer<http::empty_body> serializer{header};
+    stream.expires_after(write_timeout);
+    auto [header_ec, header_bytes] = co_await http::async_write_header(stream, serializer, nothrow_awaitable);
+    if (header_ec || size_ec) co_return;
+
+    std::string piece(256 * 1024, '\0');
+    for (std::uintmax_t left = length; left > 0;) {
+        in.read(piece.data(), static_cast<std::streamsize>(std::min<std::uintmax_t>(left, piece.size())));
+        const auto n = static_cast<std::size_t>(in.gcount());
+        if (n == 0) break;  // truncated under us: the client sees a short body and knows
+        left -= n;
+        stream.expires_after(write_timeout);
+        auto [ec, written] = co_await net::async_write(stream, net::buffer(piece.data(), n), nothrow_awaitable);
+        if (ec) co_return;  // the reader went away
+    }
+}
+
 // Streams the log as chunks until the execution ends (or the service shuts down).
-net::awaitable<void> follow_log(beast::tcp_stream& stream, std::function<void()>& on_shutdown,
+net::awaitable<void> follow_log(http_stream& stream, std::function<void()>& on_shutdown,
                                 std::shared_ptr<const service_state> state, std::string id)
 {
     bool stopping = false;
@@ -169,7 +203,8 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         const execution_record record = existing(state, ctx.path_param("id"));
         const auto since = query_integer(ctx, "since_counter", 0, 0, INT64_MAX);
         const auto limit = query_integer(ctx, "limit", 500, 1, 5000);
-        const auto items = state->events->read_execution(record.id, since, static_cast<std::size_t>(limit));
+        const auto items = state->events->read_execution(record.id, since, static_cast<std::size_t>(limit),
+                                                         state->event_options.page_bytes);
         // Stored events are already serialized: splice them instead of parsing them again.
         std::string body = "{\"execution_id\":" + json::serialize(json::value(record.id)) + ",\"status\":\"" +
                            std::string{to_string(record.status)} + "\",\"final_counter\":" +
@@ -178,7 +213,16 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
             if (i) body += ',';
             body += items[i]->text;
         }
-        body += "]}\n";
+        // A page ends at `limit` events or at events.page_bytes: when stored events follow it, say
+        // where to continue.
+        body += "],\"next_since_counter\":";
+        std::optional<std::int64_t> next;
+        if (!items.empty()) {
+            const auto last = json::parse(items.back()->text).as_object().at("counter").to_number<std::int64_t>();
+            if (state->events->has_execution_events_after(record.id, last)) next = last;
+        }
+        body += next ? std::to_string(*next) : "null";
+        body += "}\n";
         co_return text_response(http::status::ok, std::move(body), "application/json");
     });
 
@@ -198,13 +242,23 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         const execution_record record = existing(state, ctx.path_param("id"));
         const auto follow = ctx.query("follow");
         if (follow && *follow != "0" && *follow != "false") {
-            ctx.take_over = [state, id = record.id](beast::tcp_stream& stream, std::function<void()>& on_shutdown) {
+            ctx.take_over = [state, id = record.id](http_stream& stream, std::function<void()>& on_shutdown) {
                 return follow_log(stream, on_shutdown, state, id);
             };
             co_return response{http::status::ok, 11};
         }
-        std::string text = read_from(engine(state).log_file(record.id), 0, 64 * 1024 * 1024);
-        co_return text_response(http::status::ok, std::move(text), "text/plain; charset=utf-8");
+        auto file = engine(state).log_file(record.id);
+        if (ctx.req.method() == http::verb::head) {
+            // The length GET would send, from the file's size: nothing is read.
+            std::error_code ec;
+            const auto length = std::filesystem::file_size(file, ec);
+            auto res = text_response(http::status::ok, {}, "text/plain; charset=utf-8");
+            res.content_length(ec ? 0 : length);
+            co_return res;
+        }
+        ctx.take_over = [file = std::move(file), write_timeout = state->http_options.write_timeout](
+                            http_stream& stream, std::function<void()>&) { return send_log(stream, file, write_timeout); };
+        co_return response{http::status::ok, 11};
     });
 }
 

@@ -36,6 +36,7 @@ struct service_state {
     websocket_settings websocket_options;
     // The one-time tickets of browsers' WebSocket handshakes; the authenticator redeems them.
     std::shared_ptr<ticket_store> tickets = std::make_shared<ticket_store>();
+    http_settings http_options;
 };
 
 // Every route the service serves. openapi/openapi.yaml documents exactly these (a unit test

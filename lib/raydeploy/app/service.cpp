@@ -10,6 +10,7 @@
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/http/server.hpp"
+#include "raydeploy/http/tls.hpp"
 #include "raydeploy/store/audit_log.hpp"
 #include "raydeploy/store/state_store.hpp"
 #include "raydeploy/util/duration.hpp"
@@ -23,7 +24,7 @@ namespace raydeploy {
 namespace {
 
 // Where approvers reach this service, for the commands the pipeline prints at a gate.
-std::string service_url(const listen_address& bound, const listen_address& configured)
+std::string service_url(const listen_address& bound, const listen_address& configured, bool tls)
 {
     std::string host = bound.host;
     if (host == "0.0.0.0" || host == "::") {
@@ -31,7 +32,7 @@ std::string service_url(const listen_address& bound, const listen_address& confi
         host = ::gethostname(name, sizeof name - 1) == 0 && name[0] ? std::string{name} : configured.host;
     }
     listen_address shown{host, bound.port};
-    return "http://" + shown.to_string();
+    return (tls ? "https://" : "http://") + shown.to_string();
 }
 
 }  // namespace
@@ -54,7 +55,6 @@ struct service::parts {
     std::optional<net::signal_set> signals;
     std::unique_ptr<retention> cleanup;
     std::optional<net::steady_timer> refusal_flush;
-    bool stopping = false;
 
     // Writes the counts of unauthenticated refusals folded into per-minute windows (audit_log).
     net::awaitable<void> flush_refusals_loop()
@@ -69,6 +69,32 @@ struct service::parts {
                 log::error("writing the audit trail failed", {{"action", "refusal counts"}, {"error", e.what()}});
             }
         }
+    }
+
+    std::optional<net::signal_set> reload_signals;  // SIGHUP, with TLS: reload the certificate
+    bool stopping = false;
+
+    // Builds a new TLS context from the configured files for new connections; on failure the old
+    // one stays in use, so a bad file never takes the service down.
+    void reload_certificate()
+    {
+        try {
+            auto context = make_server_tls_context(*config.http.tls_cert, *config.http.tls_key);
+            const std::string summary = certificate_summary(*context);
+            server->set_tls_context(std::move(context));
+            log::info("TLS certificate reloaded", {{"certificate", summary}});
+        } catch (const std::exception& e) {
+            log::error("TLS certificate reload failed; still serving the previous certificate", {{"error", e.what()}});
+        }
+    }
+
+    void wait_for_reload()
+    {
+        reload_signals->async_wait([this](const beast::error_code& ec, int) {
+            if (ec || stopping) return;
+            reload_certificate();
+            wait_for_reload();
+        });
     }
 
     void shutdown(std::string_view why)
@@ -92,6 +118,7 @@ struct service::parts {
         }
         state->executions->shutdown();
         bus->close_all();
+        if (reload_signals) reload_signals->cancel();
     }
 };
 
@@ -141,6 +168,7 @@ service::service(const settings& config, bool handle_signals)
     state->events = p.events;
     state->event_options = config.events;
     state->websocket_options = config.websocket;
+    state->http_options = config.http;
     state->audit = std::make_shared<audit_log>(p.store.db());
     state->executions =
         std::make_shared<execution_manager>(executor, state->catalog, p.store.db(), *p.events, engine_config);
@@ -152,15 +180,25 @@ service::service(const settings& config, bool handle_signals)
     routes.set_authenticator([authenticator](const api::request& req, bool websocket_handshake) {
         return authenticator->authenticate(req, websocket_handshake);
     });
+    std::shared_ptr<ssl::context> tls;
+    if (config.http.tls_cert) {
+        tls = make_server_tls_context(*config.http.tls_cert, *config.http.tls_key);
+        log::info("serving HTTPS and WSS only", {{"certificate", certificate_summary(*tls)}});
+    }
     p.server = api::http_server::create(
         executor, std::move(routes), config.http, config.listen,
-        api::browser_policy::from_settings(open_mode, config.http.allowed_hosts, config.http.allowed_origins));
+        api::browser_policy::from_settings(open_mode, config.http.allowed_hosts, config.http.allowed_origins), tls);
+    if (tls && handle_signals) {
+        p.reload_signals.emplace(p.io, SIGHUP);
+        p.wait_for_reload();
+    }
     const tcp::endpoint endpoint = p.server->local_endpoint();
     p.bound = listen_address{endpoint.address().to_string(), endpoint.port()};
 
     state->deployments = std::make_shared<deployment_manager>(executor, state->catalog, p.store.db(), *p.events,
                                                               *state->executions, *state->approvals,
-                                                              service_url(p.bound, config.listen), open_mode);
+                                                              service_url(p.bound, config.listen, tls != nullptr),
+                                                              open_mode);
     state->executions->recover();
     state->deployments->recover();
     state->approvals->start();
@@ -185,6 +223,8 @@ service::~service() = default;
 
 listen_address service::endpoint() const { return parts_->bound; }
 
+bool service::tls() const { return parts_->config.http.tls_cert.has_value(); }
+
 std::size_t service::checkpoint_count() const { return parts_->catalog.checkpoints().size(); }
 
 void service::stop()
@@ -205,6 +245,7 @@ void service::run()
             p.shutdown("the accept loop failed");
         }
         if (p.signals) p.signals->cancel();  // nothing left to stop once the listener is gone
+        if (p.reload_signals) p.reload_signals->cancel();
     });
     p.io.run();
     p.events->flush();

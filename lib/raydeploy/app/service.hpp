@@ -23,6 +23,8 @@ public:
 
     // The address actually bound (the real port when the settings asked for port 0).
     listen_address endpoint() const;
+    // Whether it serves HTTPS (http.tls_cert and http.tls_key set).
+    bool tls() const;
     std::size_t checkpoint_count() const;
 
     // Serves until stop() or a signal; then finishes in-flight requests, interrupts running

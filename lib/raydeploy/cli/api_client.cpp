@@ -2,6 +2,8 @@
 // beast::tcp_stream's deadline, failures turned into the typed errors of api_client.hpp.
 #include "raydeploy/cli/api_client.hpp"
 
+#include "raydeploy/http/tls.hpp"
+
 #include "raydeploy/util/duration.hpp"
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/net.hpp"
@@ -85,21 +87,43 @@ request_type make_request(const server_url& server, const std::optional<std::str
     return req;
 }
 
+// The handshake failed because the chain or the name did not verify: a setup problem, not an outage.
+[[noreturn]] void throw_tls(const server_url& server, const beast::error_code& ec, std::chrono::milliseconds deadline)
+{
+    if (ec.category() != net::error::get_ssl_category()) throw_network(server, "TLS handshake", ec, deadline);
+    throw service_unreachable{"TLS handshake with the raydeploy service at " + server.text() + " failed (" +
+                              ec.message() +
+                              "); if its certificate comes from a private CA, pass --ca-file FILE (or set "
+                              "RAYDEPLOY_CA_FILE) with that CA's certificate, and check that the certificate names " +
+                              server.host};
+}
+
+// A plain or TLS stream for `server`, not connected yet.
+http_stream make_stream(net::any_io_executor executor, const server_url& server, ssl::context* tls)
+{
+    if (!tls) return http_stream{beast::tcp_stream{executor}};
+    http_stream stream{beast::tcp_stream{executor}, *tls};
+    expect_server_name(stream, server.host);
+    return stream;
+}
+
 // Takes references although it is a coroutine: callers co_await it at once, and their frame owns all three.
-net::awaitable<void> connect(beast::tcp_stream& stream, const server_url& server, const client_timeouts& timeouts)
+net::awaitable<void> connect(http_stream& stream, const server_url& server, const client_timeouts& timeouts)
 {
     tcp::resolver resolver{co_await net::this_coro::executor};
     auto [resolve_ec, endpoints] = co_await resolver.async_resolve(server.host, server.port, nothrow_awaitable);
     if (resolve_ec) throw_network(server, "resolving " + server.host, resolve_ec, timeouts.connect);
     stream.expires_after(timeouts.connect);
-    auto [connect_ec, endpoint] = co_await stream.async_connect(endpoints, nothrow_awaitable);
+    auto [connect_ec, endpoint] = co_await stream.tcp().async_connect(endpoints, nothrow_awaitable);
     (void)endpoint;
     if (connect_ec) throw_network(server, "connecting", connect_ec, timeouts.connect);
+    if (const auto handshake_ec = co_await stream.handshake(ssl::stream_base::client))
+        throw_tls(server, handshake_ec, timeouts.connect);
 }
 
 // Connects and sends `req`. One deadline covers the exchange from here on: a service that
 // accepts but never answers is as unreachable as one that refuses.
-net::awaitable<void> send_request(beast::tcp_stream& stream, const server_url& server, const client_timeouts& timeouts,
+net::awaitable<void> send_request(http_stream& stream, const server_url& server, const client_timeouts& timeouts,
                                   request_type& req)
 {
     co_await connect(stream, server, timeouts);
@@ -109,13 +133,14 @@ net::awaitable<void> send_request(beast::tcp_stream& stream, const server_url& s
     if (write_ec) throw_network(server, "sending the request", write_ec, timeouts.request);
 }
 
-net::awaitable<api_response> exchange(server_url server, client_timeouts timeouts, request_type req)
+net::awaitable<api_response> exchange(server_url server, client_timeouts timeouts, request_type req,
+                                      std::shared_ptr<ssl::context> tls)
 {
-    beast::tcp_stream stream{co_await net::this_coro::executor};
+    http_stream stream = make_stream(co_await net::this_coro::executor, server, tls.get());
     co_await send_request(stream, server, timeouts, req);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
-    // Logs are the largest answers (the service sends up to 64 MiB of one).
+    // JSON answers are pages; logs, which can be larger, go through stream().
     parser.body_limit(std::uint64_t{256} * 1024 * 1024);
     auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, nothrow_awaitable);
     (void)read;
@@ -136,9 +161,10 @@ void enable_keepalive(tcp::socket& socket)
 }
 
 net::awaitable<api_response> stream_body(server_url server, client_timeouts timeouts, request_type req,
-                                         const std::function<void(std::string_view)>* sink)
+                                         const std::function<void(std::string_view)>* sink,
+                                         std::shared_ptr<ssl::context> tls)
 {
-    beast::tcp_stream stream{co_await net::this_coro::executor};
+    http_stream stream = make_stream(co_await net::this_coro::executor, server, tls.get());
     co_await send_request(stream, server, timeouts, req);
 
     beast::flat_buffer buffer;
@@ -187,19 +213,26 @@ std::string method_name(http::verb method) { return std::string{http::to_string(
 std::string server_url::text() const
 {
     const bool ipv6 = host.find(':') != std::string::npos;
-    return "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + port + prefix;
+    return (tls ? "https://" : "http://") + (ipv6 ? "[" + host + "]" : host) + ":" + port + prefix;
+}
+
+bool server_url::is_loopback() const
+{
+    if (host == "localhost") return true;
+    beast::error_code ec;
+    const auto address = net::ip::make_address(host, ec);
+    return !ec && address.is_loopback();
 }
 
 server_url parse_server_url(std::string_view text)
 {
     const std::string quoted = "'" + std::string{text} + "'";
-    if (text.rfind("https://", 0) == 0)
+    const bool tls = text.rfind("https://", 0) == 0;
+    if (!tls && text.rfind("http://", 0) != 0)
         throw config_error{"--server " + quoted +
-                           ": https is not supported yet; the CLI speaks plain http:// (reach a remote service "
-                           "through an SSH tunnel or a TLS-terminating proxy on localhost, e.g. http://127.0.0.1:8000)"};
-    if (text.rfind("http://", 0) != 0)
-        throw config_error{"--server " + quoted + ": expected a URL of the form http://HOST:PORT, e.g. http://127.0.0.1:8000"};
-    std::string_view rest = text.substr(7);
+                           ": expected a URL of the form http://HOST:PORT or https://HOST:PORT, e.g. "
+                           "http://127.0.0.1:8000"};
+    std::string_view rest = text.substr(tls ? 8 : 7);
     if (rest.find_first_of("?#") != std::string_view::npos)
         throw config_error{"--server " + quoted + ": a server URL has no query or fragment; write http://HOST:PORT"};
     const auto slash = rest.find('/');
@@ -210,6 +243,8 @@ server_url parse_server_url(std::string_view text)
         throw config_error{"--server " + quoted + ": credentials do not go in the URL; use RAYDEPLOY_TOKEN or --token-file"};
 
     server_url url;
+    url.tls = tls;
+    if (tls) url.port = "443";
     url.prefix = std::move(prefix);
     std::string_view port;
     if (!authority.empty() && authority.front() == '[') {
@@ -297,14 +332,24 @@ std::string url_encode(std::string_view value)
     return out;
 }
 
-api_client::api_client(server_url server, std::optional<std::string> token, client_timeouts timeouts)
+api_client::api_client(server_url server, std::optional<std::string> token, client_timeouts timeouts,
+                       const client_tls& tls)
     : server_{std::move(server)}, token_{std::move(token)}, timeouts_{timeouts}
 {
+    if (token_ && !server_.tls && !server_.is_loopback())
+        throw config_error{"--server " + server_.text() +
+                           ": refusing to send the token over plain http:// to an address off this machine, where "
+                           "anyone on the way could read it; use https://" +
+                           server_.text().substr(7) +
+                           " (the service serves it with http.tls_cert and http.tls_key), or reach the service "
+                           "through a loopback address such as an SSH tunnel to http://127.0.0.1:PORT"};
+    if (server_.tls) tls_context_ = make_client_tls_context(tls.ca_file, tls.ca_source);
 }
 
 api_response api_client::request(http::verb method, std::string_view target, const json::value* body) const
 {
-    auto response = run_blocking(exchange(server_, timeouts_, make_request(server_, token_, method, target, body)));
+    auto response =
+        run_blocking(exchange(server_, timeouts_, make_request(server_, token_, method, target, body), tls_context_));
     throw_if_refused(response, has_token());
     return response;
 }
@@ -327,7 +372,8 @@ json::value api_client::send_json(http::verb method, std::string_view target, co
 void api_client::stream(std::string_view target, const std::function<void(std::string_view)>& sink) const
 {
     auto response = run_blocking(
-        stream_body(server_, timeouts_, make_request(server_, token_, http::verb::get, target, nullptr), &sink));
+        stream_body(server_, timeouts_, make_request(server_, token_, http::verb::get, target, nullptr), &sink,
+                    tls_context_));
     throw_if_refused(response, has_token());
     if (!response.success()) throw_unexpected(response, "GET " + std::string{target});
 }

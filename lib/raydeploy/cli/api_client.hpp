@@ -15,28 +15,42 @@
 #include <boost/json/value.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace raydeploy::cli {
 
-// Where the service is: http://HOST[:PORT][/PREFIX]. PREFIX is for a service behind a reverse
+// Where the service is: http[s]://HOST[:PORT][/PREFIX]. PREFIX is for a service behind a reverse
 // proxy at a sub-path; API paths are appended to it.
 struct server_url {
     std::string host;
     std::string port = "80";
     std::string prefix;  // "" or "/something", never a trailing '/'
+    bool tls = false;    // https://: the certificate chain and host name are verified
 
     // "http://HOST:PORT/PREFIX", as printed in messages and in the curl commands the CLI suggests.
     std::string text() const;
+    // 127.0.0.0/8, ::1 or "localhost": traffic that never leaves the machine.
+    bool is_loopback() const;
 };
 
-// Parses --server / RAYDEPLOY_SERVER. Throws config_error saying what is wrong; https:// is
-// refused with a message saying it is not supported yet.
+// Parses --server / RAYDEPLOY_SERVER. Throws config_error saying what is wrong.
 server_url parse_server_url(std::string_view text);
+
+// Which CA certificates an https:// server's chain must lead to.
+struct client_tls {
+    std::optional<std::filesystem::path> ca_file;  // none: the system's trusted CAs
+    std::string ca_source = "--ca-file";           // how the user gave ca_file, for error messages
+};
 
 // The service could not be reached or stopped answering. `what()` names the URL and says what to check.
 class service_unreachable : public std::runtime_error {
@@ -94,7 +108,10 @@ struct client_timeouts {
 
 class api_client {
 public:
-    api_client(server_url server, std::optional<std::string> token, client_timeouts timeouts = {});
+    // Throws config_error, before any connection, when a token would go over plain http:// to a
+    // non-loopback address (anyone on the path could read it), or when the CA file cannot be loaded.
+    api_client(server_url server, std::optional<std::string> token, client_timeouts timeouts = {},
+               const client_tls& tls = {});
 
     const server_url& server() const { return server_; }
     bool has_token() const { return token_.has_value(); }
@@ -122,6 +139,7 @@ private:
     server_url server_;
     std::optional<std::string> token_;
     client_timeouts timeouts_;
+    std::shared_ptr<boost::asio::ssl::context> tls_context_;  // for https:// only
 };
 
 // Throws service_error describing an answer the caller did not expect: "METHOD TARGET answered

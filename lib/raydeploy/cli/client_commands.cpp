@@ -51,9 +51,12 @@ po::options_description service_options()
         "Service (with --server or RAYDEPLOY_SERVER; without, the engine runs in this process on the state "
         "directory, configured by the settings below)"};
     options.add_options()("server", po::value<std::string>()->value_name("URL"),
-                          "the raydeploy service, http://HOST:PORT (also RAYDEPLOY_SERVER)")(
+                          "the raydeploy service, http://HOST:PORT or https://HOST:PORT (also RAYDEPLOY_SERVER)")(
         "token-file", po::value<std::string>()->value_name("FILE"),
-        "file whose first line is the bearer token (default: RAYDEPLOY_TOKEN)");
+        "file whose first line is the bearer token (default: RAYDEPLOY_TOKEN)")(
+        "ca-file", po::value<std::string>()->value_name("FILE"),
+        "PEM CA certificate(s) that an https:// server's certificate must chain to (also RAYDEPLOY_CA_FILE; "
+        "default: the system's trusted CAs)");
     const auto settings = settings_options({"state_dir", "catalog", "inventory", "ansible_playbook"});
     for (const auto& option : settings.options()) options.add(option);
     return options;
@@ -143,9 +146,17 @@ service_connection service_connection::open(const po::variables_map& vm, std::os
         server = it->second;
     auto token = token_from(vm, environment);
 
+    client_tls tls;
+    if (vm.count("ca-file")) {
+        tls.ca_file = vm["ca-file"].as<std::string>();
+    } else if (auto it = environment.find("RAYDEPLOY_CA_FILE"); it != environment.end() && !it->second.empty()) {
+        tls.ca_file = it->second;
+        tls.ca_source = "RAYDEPLOY_CA_FILE";
+    }
+
     service_connection connection;
     if (server) {
-        connection.client_.emplace(parse_server_url(*server), std::move(token));
+        connection.client_.emplace(parse_server_url(*server), std::move(token), client_timeouts{}, tls);
         return connection;
     }
     const settings config = settings_from(vm);

@@ -352,13 +352,9 @@ int logs_command(const std::vector<std::string>& args, std::ostream& out, std::o
     return run_client_command(err, [&] {
         const auto connection = service_connection::open(*vm, err);
         const std::string target = "/api/v1/executions/" + url_encode(id) + "/log";
-        if (vm->count("follow")) {
-            connection.api().stream(target + "?follow=1", [&](std::string_view data) { out << data << std::flush; });
-            return exit_ok;
-        }
-        const auto answer = connection.api().request(http::verb::get, target);
-        if (answer.status != 200) throw_unexpected(answer, "GET " + target);
-        out << answer.body << std::flush;
+        // Streamed either way: a log can be larger than anything worth holding in memory.
+        connection.api().stream(vm->count("follow") ? target + "?follow=1" : target,
+                                [&](std::string_view data) { out << data << std::flush; });
         return exit_ok;
     });
 }

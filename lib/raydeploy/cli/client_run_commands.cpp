@@ -77,7 +77,10 @@ public:
                 if (json_string(event, "type") == "execution.done") done_ = true;
                 on_event(event);
             }
-            if (events->get_array().size() < page) break;
+            // A page also ends at the service's byte cap; next_since_counter says whether more follow
+            // (a service without it pages by count only).
+            const auto* next = answer.as_object().if_contains("next_since_counter");
+            if (next ? next->is_null() : events->get_array().size() < page) break;
         }
     }
 

@@ -23,6 +23,9 @@ settings in_process(settings config, const std::string& token, const std::string
     config.auth.four_eyes = false;
     config.http.allowed_hosts.clear();
     config.http.allowed_origins.clear();
+    // Loopback inside one process: a certificate for the public name would not match 127.0.0.1.
+    config.http.tls_cert.reset();
+    config.http.tls_key.reset();
     if (config.log_level < log::level::error) config.log_level = log::level::error;
     log::configure(config.log_level, config.log_format);
     return config;

@@ -39,7 +39,8 @@ int serve_command(const std::vector<std::string>& args, std::ostream& out, std::
         print_command_help(out, "serve", "[OPTIONS]",
                            "Runs the raydeploy service. Settings come from embedded defaults, the YAML file\n"
                            "given with --config, RAYDEPLOY_* environment variables and flags, in rising\n"
-                           "precedence. When ready it prints 'listening on http://HOST:PORT' on stdout.\n"
+                           "precedence. When ready it prints 'listening on http://HOST:PORT' on stdout\n"
+                           "(https:// with http.tls_cert and http.tls_key; SIGHUP reloads them).\n"
                            "SIGTERM or SIGINT stop it gracefully (exit 0).",
                            options);
         out << "\nSettings only the config file and environment set (YAML key, variable):\n";
@@ -66,7 +67,7 @@ int serve_command(const std::vector<std::string>& args, std::ostream& out, std::
                                    {"listen", instance.endpoint().to_string()},
                                    {"checkpoints", instance.checkpoint_count()},
                                    {"state_dir", config.state_dir.string()}});
-    out << "listening on http://" << instance.endpoint().to_string() << std::endl;
+    out << "listening on " << (instance.tls() ? "https://" : "http://") << instance.endpoint().to_string() << std::endl;
     instance.run();
     return exit_ok;
 }

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <fstream>
 #include <functional>
 #include <sstream>
 
@@ -70,6 +71,22 @@ setting_spec number_setting(std::string_view key, std::string_view flag, std::st
                 return std::nullopt;
             },
             [field](const settings& s) { return std::to_string(field(const_cast<settings&>(s))); }};
+}
+
+// A path that may stay unset (`field` maps the settings to an optional path).
+template <class Field>
+setting_spec optional_path_setting(std::string_view key, std::string_view help, Field field)
+{
+    return {{key, "", help},
+            [field](settings& s, std::string_view value, const fs::path& base) -> std::optional<std::string> {
+                if (value.empty()) return "expected a path, got an empty string";
+                field(s) = resolve(base, value);
+                return std::nullopt;
+            },
+            [field](const settings& s) {
+                const auto& value = field(const_cast<settings&>(s));
+                return value ? value->string() : std::string{};
+            }};
 }
 
 template <class Field>
@@ -430,6 +447,16 @@ const std::vector<setting_spec>& setting_table()
                                  "origins (scheme://host[:port]) whose web pages may call the API (CORS); none: only "
                                  "the service's own; the variable takes a comma-separated list",
                                  [](settings& s) -> auto& { return s.http.allowed_origins; }, allowed_origin_problem));
+        t.push_back(number_setting("http.max_connections", "",
+                                   "connections served at once; a new one past it gets 503 with Retry-After",
+                                   [](settings& s) -> auto& { return s.http.max_connections; }, 1, 1000000,
+                                   "a whole number"));
+        t.push_back(optional_path_setting("http.tls_cert",
+                                          "PEM certificate chain: with http.tls_key, serve HTTPS/WSS only (reloaded "
+                                          "on SIGHUP)",
+                                          [](settings& s) -> auto& { return s.http.tls_cert; }));
+        t.push_back(optional_path_setting("http.tls_key", "PEM private key of http.tls_cert (both or neither)",
+                                          [](settings& s) -> auto& { return s.http.tls_key; }));
         t.push_back(number_setting("executions.max_concurrent", "",
                                    "how many executions run at once; more wait as queued",
                                    [](settings& s) -> auto& { return s.executions.max_concurrent; }, 1, 64,
@@ -443,6 +470,14 @@ const std::vector<setting_spec>& setting_table()
                                    "a whole number"));
         t.push_back(duration_setting("events.batch_delay", "how long an event may wait to be stored with others",
                                      [](settings& s) -> auto& { return s.events.batch_delay; }));
+        t.push_back(number_setting("events.max_subscribers", "",
+                                   "WebSocket event subscribers at once; a handshake past it gets 503",
+                                   [](settings& s) -> auto& { return s.events.max_subscribers; }, 1, 100000,
+                                   "a whole number"));
+        t.push_back(number_setting("events.page_bytes", "",
+                                   "a page of GET .../events stops adding events past this size (bytes)",
+                                   [](settings& s) -> auto& { return s.events.page_bytes; }, 1024,
+                                   256 * 1024 * 1024, "a number of bytes"));
         t.push_back(number_setting("websocket.max_message", "", "largest message a WebSocket client may send (bytes)",
                                    [](settings& s) -> auto& { return s.websocket.max_message; }, 128,
                                    16 * 1024 * 1024, "a number of bytes"));
@@ -650,6 +685,13 @@ settings load_settings(const std::optional<fs::path>& config_file, const std::ve
                            result.sources.at("approvals.default_ttl") + ") is longer than approvals.max_ttl (" +
                            format_duration(result.approvals.max_ttl) + " from " +
                            result.sources.at("approvals.max_ttl") + "); lower the first or raise the second");
+    if (result.http.tls_cert.has_value() != result.http.tls_key.has_value()) {
+        const char* given = result.http.tls_cert ? "http.tls_cert" : "http.tls_key";
+        const char* missing = result.http.tls_cert ? "http.tls_key" : "http.tls_cert";
+        problems.push_back(std::string{given} + " (from " + result.sources.at(given) + ") is set but " + missing +
+                           " is not; TLS needs both the certificate and its private key: set " + missing +
+                           " too, or neither to serve plain HTTP");
+    }
     if (!problems.empty()) {
         std::ostringstream joined;
         for (std::size_t i = 0; i < problems.size(); ++i) joined << (i ? "\n" : "") << problems[i];
@@ -668,6 +710,15 @@ void check_serve_paths(const settings& value)
     if (fs::exists(value.state_dir, ec) && !fs::is_directory(value.state_dir, ec))
         throw config_error{"state_dir: '" + value.state_dir.string() + "' (from " + value.sources.at("state_dir") +
                            ") exists and is not a directory; choose another --state-dir"};
+    // Named here so a typo fails before the state store is opened; their content is checked when
+    // the service builds its TLS context.
+    for (const auto& [key, file] : {std::pair{"http.tls_cert", value.http.tls_cert}, std::pair{"http.tls_key", value.http.tls_key}}) {
+        if (!file) continue;
+        std::ifstream probe{*file};
+        if (!fs::is_regular_file(*file, ec) || !probe)
+            throw config_error{std::string{key} + ": '" + file->string() + "' (from " + value.sources.at(key) +
+                               ") is not a readable file; give the path of a PEM file the service's user can read"};
+    }
 }
 
 void check_listen_security(const settings& value)

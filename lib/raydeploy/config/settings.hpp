@@ -42,6 +42,11 @@ struct http_settings {
     std::vector<std::string> allowed_hosts;
     // Origins (scheme://host[:port]) whose pages may call the API across sites, with CORS.
     std::vector<std::string> allowed_origins;
+    // Connections served at once; past it a new connection gets 503 (see http_server).
+    std::size_t max_connections = 1024;
+    // Both set: HTTPS and WSS only, with this PEM certificate chain and private key (both or neither).
+    std::optional<std::filesystem::path> tls_cert;
+    std::optional<std::filesystem::path> tls_key;
 };
 
 struct execution_settings {
@@ -52,6 +57,10 @@ struct execution_settings {
 struct event_settings {
     std::size_t queue_size = 1024;
     std::chrono::milliseconds batch_delay{5};
+    // WebSocket subscribers at once; past it the handshake gets 503.
+    std::size_t max_subscribers = 256;
+    // A page of GET .../events stops adding events once its body is this large.
+    std::size_t page_bytes = 1024 * 1024;
 };
 
 struct websocket_settings {

@@ -22,15 +22,23 @@ published_event_ptr make_published(std::int64_t seq, std::string type, std::opti
     return std::make_shared<const published_event>(published_event{seq, std::move(type), std::move(execution_id), std::move(text)});
 }
 
-std::vector<published_event_ptr> collect(sqlite::statement& statement, const event_filter* filter, std::size_t limit)
+// A page ends at `limit` events or before the event that would take it past `max_bytes`, so one
+// page of huge events (task output) cannot fill the memory; the first event always fits, or a
+// page could never advance.
+std::vector<published_event_ptr> collect(sqlite::statement& statement, const event_filter* filter, std::size_t limit,
+                                         std::size_t max_bytes)
 {
     std::vector<published_event_ptr> out;
+    std::size_t bytes = 0;
     while (out.size() < limit && statement.step()) {
         std::optional<std::string> execution;
         if (!statement.column_is_null(2)) execution = statement.column_text(2);
         std::string type = statement.column_text(1);
         if (filter && !filter->matches(type, execution)) continue;
-        out.push_back(make_published(statement.column_int(0), std::move(type), std::move(execution), statement.column_text(3)));
+        auto item = make_published(statement.column_int(0), std::move(type), std::move(execution), statement.column_text(3));
+        bytes += item->text.size();
+        if (!out.empty() && bytes > max_bytes) break;
+        out.push_back(std::move(item));
     }
     return out;
 }
@@ -160,23 +168,30 @@ event_query event_log::read_query(std::int64_t since, std::int64_t until, const 
 }
 
 std::vector<published_event_ptr> event_log::read(std::int64_t since, std::int64_t until, const event_filter& filter,
-                                                 std::size_t limit)
+                                                 std::size_t limit, std::size_t max_bytes)
 {
     const event_query query = read_query(since, until, filter, limit);
     if (query.sql.empty()) return {};
     auto statement = db_.prepare(query.sql);
     for (std::size_t i = 0; i < query.params.size(); ++i)
         std::visit([&](const auto& value) { statement.bind(static_cast<int>(i + 1), value); }, query.params[i]);
-    return collect(statement, nullptr, limit);
+    return collect(statement, nullptr, limit, max_bytes);
 }
 
 std::vector<published_event_ptr> event_log::read_execution(std::string_view execution_id, std::int64_t since_counter,
-                                                           std::size_t limit)
+                                                           std::size_t limit, std::size_t max_bytes)
 {
     auto statement = db_.prepare(
         "SELECT seq, type, execution_id, payload FROM events WHERE execution_id = ? AND counter > ? ORDER BY counter LIMIT ?");
     statement.bind(1, execution_id).bind(2, since_counter).bind(3, static_cast<std::int64_t>(limit));
-    return collect(statement, nullptr, limit);
+    return collect(statement, nullptr, limit, max_bytes);
+}
+
+bool event_log::has_execution_events_after(std::string_view execution_id, std::int64_t counter)
+{
+    auto statement = db_.prepare("SELECT 1 FROM events WHERE execution_id = ? AND counter > ? LIMIT 1");
+    statement.bind(1, execution_id).bind(2, counter);
+    return statement.step();
 }
 
 }  // namespace raydeploy

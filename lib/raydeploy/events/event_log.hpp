@@ -12,6 +12,7 @@
 #include "raydeploy/util/net.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <variant>
 #include <vector>
@@ -44,14 +45,17 @@ public:
     std::int64_t last_published_seq() const { return last_published_; }
     std::size_t pending() const { return pending_.size(); }
 
-    // Stored events with since < seq <= until that match `filter`, oldest first, at most `limit`.
+    // Stored events with since < seq <= until that match `filter`, oldest first, at most `limit`,
+    // and no more than `max_bytes` of serialized text (but at least one event when there is one).
     std::vector<published_event_ptr> read(std::int64_t since, std::int64_t until, const event_filter& filter,
-                                          std::size_t limit);
+                                          std::size_t limit, std::size_t max_bytes = SIZE_MAX);
     // The query read() runs: the filter's types are selected in SQL through the type index.
     event_query read_query(std::int64_t since, std::int64_t until, const event_filter& filter, std::size_t limit);
-    // Stored events of one execution with counter > since_counter, oldest first.
+    // Stored events of one execution with counter > since_counter, oldest first, bounded as read().
     std::vector<published_event_ptr> read_execution(std::string_view execution_id, std::int64_t since_counter,
-                                                    std::size_t limit);
+                                                    std::size_t limit, std::size_t max_bytes = SIZE_MAX);
+    // Whether events of the execution with counter > `counter` are stored.
+    bool has_execution_events_after(std::string_view execution_id, std::int64_t counter);
 
 private:
     void schedule_flush();

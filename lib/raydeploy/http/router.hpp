@@ -6,6 +6,7 @@
 
 #include "raydeploy/auth/identity.hpp"
 #include "raydeploy/http/response.hpp"
+#include "raydeploy/http/stream.hpp"
 
 #include <boost/url/url_view.hpp>
 
@@ -17,9 +18,10 @@
 
 namespace raydeploy::api {
 
-// Runs on a connection a handler took over (a WebSocket upgrade, a followed log). It may set
-// `on_shutdown`, which the server calls when it shuts down while the connection is still in use.
-using connection_handler = std::function<net::awaitable<void>(beast::tcp_stream& stream, std::function<void()>& on_shutdown)>;
+// Runs on a connection a handler took over (a WebSocket upgrade, a streamed or followed log),
+// plain or TLS alike. It may set `on_shutdown`, which the server calls when it shuts down while
+// the connection is still in use.
+using connection_handler = std::function<net::awaitable<void>(http_stream& stream, std::function<void()>& on_shutdown)>;
 
 struct request_context {
     const request& req;

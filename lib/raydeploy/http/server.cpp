@@ -7,6 +7,7 @@
 #include "raydeploy/util/version.hpp"
 
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -14,6 +15,31 @@
 
 namespace raydeploy::api {
 namespace {
+
+// Connections accepted past http.max_connections that still get an answer (503, or /health) before
+// they close. Past these too, a new connection is closed at once: a flood then costs an accept each.
+constexpr std::size_t over_cap_reserve = 32;
+// How long an over-cap connection may take to send its one request.
+constexpr std::chrono::seconds over_cap_timeout{5};
+// How long a TLS close_notify exchange may take when a connection ends.
+constexpr std::chrono::seconds tls_close_timeout{2};
+
+response over_capacity_response(std::size_t max_connections)
+{
+    auto res = error_response(http::status::service_unavailable, "TOO_MANY_CONNECTIONS",
+                              "the service already serves " + std::to_string(max_connections) +
+                                  " connections (http.max_connections); retry after a few seconds, or close idle "
+                                  "connections and WebSocket subscribers");
+    res.set(http::field::retry_after, "5");
+    return res;
+}
+
+// /health answers even past the connection cap, so monitoring tells "busy" from "down".
+bool is_health_check(const request& req)
+{
+    const auto target = boost::urls::parse_origin_form(req.target());
+    return target && target->path() == "/health";
+}
 
 // A parse failure gets an answer before the connection closes; socket-level failures (reset,
 // timeout) do not, as nobody would read it.
@@ -73,9 +99,13 @@ http_server::http_server(net::any_io_executor executor, router routes, http_sett
 }
 
 std::shared_ptr<http_server> http_server::create(net::any_io_executor executor, router routes, http_settings limits,
-                                                 const listen_address& address, browser_policy browser)
+                                                 const listen_address& address, browser_policy browser,
+                                                 std::shared_ptr<ssl::context> tls)
 {
     std::shared_ptr<http_server> server{new http_server{executor, std::move(routes), limits, std::move(browser)}};
+    server->tls_ = std::move(tls);
+    // Browsers send the origin they loaded the page from: with TLS it is an https one.
+    if (server->tls_) server->scheme_ = "https";
     const auto fail = [&](const char* step, const beast::error_code& ec) {
         throw runtime_failure{"cannot listen on " + address.to_string() + " (" + step + ": " + ec.message() +
                               "); stop the process using that address or choose another with --listen"};
@@ -110,7 +140,16 @@ net::awaitable<void> http_server::run()
             co_await backoff.async_wait(nothrow_awaitable);
             continue;
         }
-        net::co_spawn(executor_, self->run_session(std::move(socket)), [](std::exception_ptr error) {
+        bool over_cap = false;
+        if (sessions_.size() - over_cap_sessions_ >= limits_.max_connections) {
+            if (over_cap_sessions_ >= over_cap_reserve) {
+                beast::error_code ignored;
+                socket.close(ignored);
+                continue;
+            }
+            over_cap = true;
+        }
+        net::co_spawn(executor_, self->run_session(std::move(socket), tls_, over_cap), [](std::exception_ptr error) {
             if (!error) return;
             try {
                 std::rethrow_exception(error);
@@ -146,33 +185,68 @@ void http_server::shutdown()
 
 void http_server::on_session_end(std::uint64_t id)
 {
+    if (const auto it = sessions_.find(id); it != sessions_.end() && it->second.over_cap) --over_cap_sessions_;
     sessions_.erase(id);
     if (stopping_ && sessions_.empty()) grace_timer_.cancel();
 }
 
-net::awaitable<void> http_server::run_session(tcp::socket socket)
+net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_ptr<ssl::context> tls, bool over_cap)
 {
     auto self = shared_from_this();  // the server outlives every session it serves
-    beast::tcp_stream stream{std::move(socket)};
+    beast::tcp_stream tcp_layer{std::move(socket)};
     beast::error_code ec;
-    const tcp::endpoint remote = stream.socket().remote_endpoint(ec);
+    const tcp::endpoint remote = tcp_layer.socket().remote_endpoint(ec);
+    http_stream stream = tls ? http_stream{std::move(tcp_layer), *tls} : http_stream{std::move(tcp_layer)};
 
     const std::uint64_t id = next_session_id_++;
-    sessions_.emplace(id, session_entry{&stream, false, {}});
+    sessions_.emplace(id, session_entry{&stream, false, {}, over_cap});
+    if (over_cap) ++over_cap_sessions_;
     struct unregister {
         http_server* server;
         std::uint64_t id;
         ~unregister() { server->on_session_end(id); }
     } guard{this, id};
     session_entry& entry = sessions_.at(id);
+    // An over-cap connection holds one of few places: it gets a short time to say what it wants.
+    const auto idle_timeout = over_cap ? std::min<std::chrono::milliseconds>(limits_.idle_timeout, over_cap_timeout)
+                                       : limits_.idle_timeout;
+    const auto read_timeout = over_cap ? std::min<std::chrono::milliseconds>(limits_.read_timeout, over_cap_timeout)
+                                       : limits_.read_timeout;
 
     beast::flat_buffer buffer;  // kept across requests: a pipelined next request may already be in it
+    if (tls) {
+        stream.expires_after(idle_timeout);
+        auto [detect_ec, is_tls] = co_await beast::async_detect_ssl(stream.tcp(), buffer, nothrow_awaitable);
+        if (detect_ec) co_return;  // closed or silent before saying anything
+        if (!is_tls) {
+            // Plain HTTP on the TLS port: say so in plain HTTP rather than drop the connection.
+            auto res = error_response(http::status::bad_request, "TLS_REQUIRED",
+                                      "this port serves HTTPS only; use https:// (and wss:// for the event feed)");
+            res.keep_alive(false);
+            res.prepare_payload();
+            stream.expires_after(limits_.write_timeout);
+            co_await http::async_write(stream.tcp(), res, nothrow_awaitable);
+            co_await linger_close(stream.tcp());
+            co_return;
+        }
+        stream.expires_after(read_timeout);
+        auto [handshake_ec, used] =
+            co_await stream.tls()->async_handshake(ssl::stream_base::server, buffer.data(), nothrow_awaitable);
+        if (handshake_ec) {
+            // A client offering only TLS 1.1, or distrusting our certificate: its problem, logged for
+            // whoever debugs it.
+            log::info("TLS handshake failed",
+                      {{"remote", remote.address().to_string()}, {"error", handshake_ec.message()}});
+            co_return;
+        }
+        buffer.consume(used);
+    }
     for (;;) {
         if (buffer.size() == 0) {
             // Idle: waiting for a request to begin. This is the phase shutdown() may cancel.
             entry.busy = false;
             if (stopping_) break;
-            stream.expires_after(limits_.idle_timeout);
+            stream.expires_after(idle_timeout);
             auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(4096), nothrow_awaitable);
             if (read_ec) break;  // peer closed, idle timeout, or shutdown
             buffer.commit(n);
@@ -182,7 +256,7 @@ net::awaitable<void> http_server::run_session(tcp::socket socket)
         http::request_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit));
         parser.body_limit(limits_.body_limit);
-        stream.expires_after(limits_.read_timeout);
+        stream.expires_after(read_timeout);
         auto [read_ec, bytes] = co_await http::async_read(stream, buffer, parser, nothrow_awaitable);
 
         response res;
@@ -195,6 +269,9 @@ net::awaitable<void> http_server::run_session(tcp::socket socket)
             res = std::move(*answer);
             close_after = true;
             unread_input = true;
+        } else if (over_cap && !is_health_check(parser.get())) {
+            res = over_capacity_response(limits_.max_connections);
+            close_after = true;
         } else {
             auto answer = co_await handle(parser.get(), remote);
             if (answer.take_over) {
@@ -205,15 +282,20 @@ net::awaitable<void> http_server::run_session(tcp::socket socket)
                 break;
             }
             res = std::move(answer.res);
-            close_after = !parser.get().keep_alive();
+            close_after = !parser.get().keep_alive() || over_cap;
         }
         if (stopping_) close_after = true;
         res.keep_alive(!close_after);
         res.set(http::field::server, "raydeploy/" + std::string{version()});
+        const bool head = !read_ec && parser.get().method() == http::verb::head;
+        // A HEAD handler that knows the GET body's length without producing it (a log file) declares it.
+        std::optional<std::uint64_t> declared_length;
+        if (head && res.has_content_length() && res.body().empty())
+            declared_length = std::stoull(std::string{res[http::field::content_length]});
         res.prepare_payload();
-        if (!read_ec && parser.get().method() == http::verb::head) {
+        if (head) {
             // A HEAD answer has the GET answer's headers, Content-Length included, and no body.
-            const auto length = res.body().size();
+            const auto length = declared_length.value_or(res.body().size());
             res.body().clear();
             res.content_length(length);
         }
@@ -222,12 +304,11 @@ net::awaitable<void> http_server::run_session(tcp::socket socket)
         auto [write_ec, written] = co_await http::async_write(stream, res, nothrow_awaitable);
         if (write_ec) break;
         if (close_after) {
-            if (unread_input) co_await linger_close(stream);
+            if (unread_input) co_await linger_close(stream.tcp());
             break;
         }
     }
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream.socket().close(ec);
+    co_await stream.close(tls_close_timeout);
 }
 
 net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp::endpoint remote)
