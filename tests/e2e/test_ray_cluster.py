@@ -212,7 +212,9 @@ class RayClusterEndToEnd(unittest.TestCase):
             awaiting = deployment.get('awaiting')
             if status == 'awaiting_approval' and awaiting and awaiting['checkpoint'] not in granted:
                 gate = awaiting['checkpoint']
-                body = {'reason': 'e2e test: %s of deployment %s' % (gate, did), 'ttl_s': 1800}
+                # Naming the request grants exactly this deployment's run of the gate.
+                body = {'approval_id': awaiting['approval_id'], 'reason': 'e2e test: %s of deployment %s' % (gate, did),
+                        'ttl_s': 1800}
                 if awaiting['destructive']:
                     body['acknowledge_risks'] = True
                 grant = http('POST', self.api + '/approvals/' + gate, self.approver, body)
