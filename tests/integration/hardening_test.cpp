@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(a_fresh_state_directory_and_what_a_run_writes_are_private)
     BOOST_TEST(mode_of(state / "runs") == 0700u);
     BOOST_TEST(mode_of(state / "runs" / id) == 0700u);
     BOOST_TEST(mode_of(state / "runs" / id / "output.log") == 0600u);
-    BOOST_TEST(mode_of(state / "runs" / id / "extra_vars.json") == 0600u);
+    BOOST_TEST(mode_of(state / "runs" / id / "extra_vars.yml") == 0600u);
     BOOST_TEST(!contains(service.stderr_text(), "chmod 700"));
 }
 

@@ -2,6 +2,7 @@
 #include "support/test_support.hpp"
 
 #include "raydeploy/cli/cli.hpp"
+#include "raydeploy/http/server.hpp"
 #include <cstdio>
 #include <ctime>
 
@@ -1216,6 +1217,19 @@ std::int64_t timestamp_ms(const boost::json::value& value)
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + millis;
+}
+
+response handle_in_process(api::http_server& server, const http::request<http::string_body>& req)
+{
+    net::io_context io;
+    std::optional<response> result;
+    net::co_spawn(io, server.handle(req, {}), [&](std::exception_ptr error, api::http_server::outcome answer) {
+        if (error) std::rethrow_exception(error);
+        result = std::move(answer.res);
+    });
+    io.run_for(std::chrono::seconds{5});
+    if (!result) throw std::runtime_error{"the server did not answer the request within 5 s"};
+    return std::move(*result);
 }
 
 }  // namespace raydeploy::test

@@ -25,6 +25,10 @@
 #include <sys/types.h>
 #include <vector>
 
+namespace raydeploy::api {
+class http_server;
+}
+
 namespace raydeploy::test {
 
 namespace fs = std::filesystem;
@@ -33,6 +37,10 @@ using namespace std::chrono_literals;
 
 using env_map = std::map<std::string, std::string>;
 using response = http::response<http::string_body>;
+
+// Runs one request through `server`'s handle() (routing, checks, the handler) on a private
+// io_context, without a socket; fails the test if it does not answer within 5 s.
+response handle_in_process(api::http_server& server, const http::request<http::string_body>& req);
 
 // The repository checkout and the binary under test (set by tests/CMakeLists.txt).
 fs::path source_dir();

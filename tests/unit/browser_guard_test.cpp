@@ -47,19 +47,6 @@ api::browser_guard with_tokens(std::vector<std::string> hosts = {}, std::vector<
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
-// Runs one request through a server's handle() on a private io_context.
-api::response serve(api::http_server& server, const api::request& req)
-{
-    net::io_context io;
-    std::optional<api::response> result;
-    net::co_spawn(io, server.handle(req, {}), [&](std::exception_ptr error, api::http_server::outcome answer) {
-        if (error) std::rethrow_exception(error);
-        result = std::move(answer.res);
-    });
-    io.run_for(std::chrono::seconds{5});
-    BOOST_TEST_REQUIRE(result.has_value());
-    return std::move(*result);
-}
 
 api::handler answer(std::string text)
 {
@@ -328,11 +315,11 @@ BOOST_AUTO_TEST_CASE(server_refuses_before_routing_and_answers_cors_for_listed_o
 
     // Refused before routing: an unknown path answers the same as a known one.
     for (const char* target : {"/things", "/nowhere"}) {
-        const auto misdirected = serve(*server, request_to(http::verb::get, target, {{"Host", "evil.example"}}));
+        const auto misdirected = handle_in_process(*server, request_to(http::verb::get, target, {{"Host", "evil.example"}}));
         BOOST_TEST(misdirected.result() == http::status::misdirected_request);
         BOOST_TEST(test::error_field_of(misdirected) == "HOST_NOT_ALLOWED");
     }
-    const auto foreign = serve(*server, request_to(http::verb::post, "/things",
+    const auto foreign = handle_in_process(*server, request_to(http::verb::post, "/things",
                                                       {{"Host", local}, {"Origin", "https://evil.example"},
                                                        {"Authorization", "Bearer " + token}}));
     BOOST_TEST(foreign.result() == http::status::forbidden);
@@ -340,7 +327,7 @@ BOOST_AUTO_TEST_CASE(server_refuses_before_routing_and_answers_cors_for_listed_o
     BOOST_TEST(foreign.count(http::field::access_control_allow_origin) == 0u);
 
     // The preflight of a listed origin: no credentials needed, never '*'.
-    const auto preflight = serve(*server, request_to(http::verb::options, "/things",
+    const auto preflight = handle_in_process(*server, request_to(http::verb::options, "/things",
                                                         {{"Host", "deploy.example"},
                                                          {"Origin", "https://ui.example"},
                                                          {"Access-Control-Request-Method", "POST"},
@@ -355,28 +342,28 @@ BOOST_AUTO_TEST_CASE(server_refuses_before_routing_and_answers_cors_for_listed_o
     BOOST_TEST(handled == 0);
 
     // OPTIONS without CORS: the methods, no CORS headers; an unknown path is 404.
-    const auto plain = serve(*server, request_to(http::verb::options, "/things", {{"Host", local}}));
+    const auto plain = handle_in_process(*server, request_to(http::verb::options, "/things", {{"Host", local}}));
     BOOST_TEST(plain.result() == http::status::no_content);
     BOOST_TEST(plain[http::field::allow] == "GET, POST, HEAD, OPTIONS");
     BOOST_TEST(plain.count(http::field::access_control_allow_origin) == 0u);
-    BOOST_TEST(serve(*server, request_to(http::verb::options, "/nowhere", {{"Host", local}})).result() ==
+    BOOST_TEST(handle_in_process(*server, request_to(http::verb::options, "/nowhere", {{"Host", local}})).result() ==
                http::status::not_found);
-    const auto wrong_method = serve(*server, request_to(http::verb::delete_, "/things", {{"Host", local}}));
+    const auto wrong_method = handle_in_process(*server, request_to(http::verb::delete_, "/things", {{"Host", local}}));
     BOOST_TEST(wrong_method[http::field::allow] == "GET, POST, HEAD, OPTIONS");
 
     // The actual requests of the listed origin can be read by its page, errors included.
-    const auto read = serve(*server, request_to(http::verb::get, "/things",
+    const auto read = handle_in_process(*server, request_to(http::verb::get, "/things",
                                                    {{"Host", local}, {"Origin", "https://ui.example"},
                                                     {"Authorization", "Bearer " + token}}));
     BOOST_TEST(read.result() == http::status::ok);
     BOOST_TEST(read[http::field::access_control_allow_origin] == "https://ui.example");
     BOOST_TEST(read[http::field::vary] == "Origin");
-    const auto anonymous = serve(*server, request_to(http::verb::get, "/things",
+    const auto anonymous = handle_in_process(*server, request_to(http::verb::get, "/things",
                                                         {{"Host", local}, {"Origin", "https://ui.example"}}));
     BOOST_TEST(anonymous.result() == http::status::unauthorized);
     BOOST_TEST(anonymous[http::field::access_control_allow_origin] == "https://ui.example");
     // Same-origin and origin-less requests get no CORS headers.
-    const auto own = serve(*server, request_to(http::verb::get, "/things",
+    const auto own = handle_in_process(*server, request_to(http::verb::get, "/things",
                                                   {{"Host", local}, {"Origin", "http://" + local},
                                                    {"Authorization", "Bearer " + token}}));
     BOOST_TEST(own.result() == http::status::ok);
@@ -386,10 +373,10 @@ BOOST_AUTO_TEST_CASE(server_refuses_before_routing_and_answers_cors_for_listed_o
     auto text_post = request_to(http::verb::post, "/things",
                                 {{"Host", local}, {"Authorization", "Bearer " + token}, {"Content-Type", "text/plain"}});
     text_post.body() = R"({"x": 1})";
-    BOOST_TEST(serve(*server, text_post).result() == http::status::unsupported_media_type);
+    BOOST_TEST(handle_in_process(*server, text_post).result() == http::status::unsupported_media_type);
     auto json_post = request_to(http::verb::post, "/things",
                                 {{"Host", local}, {"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}});
-    BOOST_TEST(serve(*server, json_post).body() == "made");
+    BOOST_TEST(handle_in_process(*server, json_post).body() == "made");
 }
 
 // OPTIONS is served by the server for every path, not by routes, so openapi.yaml documents it
@@ -412,7 +399,7 @@ BOOST_AUTO_TEST_CASE(every_service_route_answers_options_with_its_methods)
     for (const auto& [path, expected] : methods) {
         BOOST_TEST_CONTEXT(path)
         {
-            const auto res = serve(*server, request_to(http::verb::options, path, {{"Host", "127.0.0.1"}}));
+            const auto res = handle_in_process(*server, request_to(http::verb::options, path, {{"Host", "127.0.0.1"}}));
             BOOST_TEST(res.result() == http::status::no_content);
             const std::string allow{res[http::field::allow]};
             for (const auto& method : expected) BOOST_TEST(contains(allow, method), allow);

@@ -3,6 +3,7 @@
 #include "raydeploy/auth/tokens.hpp"
 #include "raydeploy/http/router.hpp"
 #include "raydeploy/http/server.hpp"
+#include "support/test_support.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -24,19 +25,11 @@ api::handler answer(std::string text)
 api::response exchange(api::http_server& server, http::verb method, std::string target,
                        std::optional<std::string> authorization = std::nullopt)
 {
-    net::io_context io;
     api::request req{method, target, 11};
     req.set(http::field::host, "127.0.0.1");
     if (method == http::verb::post) req.set(http::field::content_type, "application/json");
     if (authorization) req.set(http::field::authorization, *authorization);
-    std::optional<api::response> result;
-    net::co_spawn(io, server.handle(req, {}), [&](std::exception_ptr error, api::http_server::outcome answer) {
-        if (error) std::rethrow_exception(error);
-        result = std::move(answer.res);
-    });
-    io.run_for(std::chrono::seconds{5});
-    BOOST_TEST_REQUIRE(result.has_value());
-    return std::move(*result);
+    return raydeploy::test::handle_in_process(server, req);
 }
 
 json::value body_of(const api::response& res) { return json::parse(res.body()); }

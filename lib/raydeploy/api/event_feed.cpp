@@ -175,12 +175,10 @@ void add_event_routes(router& routes, const std::shared_ptr<const service_state>
         }
         const std::size_t max_subscribers = state->event_options.max_subscribers;
         if (*subscribers >= max_subscribers) {
-            auto res = error_response(http::status::service_unavailable, "TOO_MANY_SUBSCRIBERS",
-                                      "the event feed already has " + std::to_string(max_subscribers) +
-                                          " subscribers (events.max_subscribers); retry after a few seconds, or "
-                                          "poll GET /api/v1/executions/{id}/events instead");
-            res.set(http::field::retry_after, "5");
-            co_return res;
+            co_return busy_response("TOO_MANY_SUBSCRIBERS",
+                                    "the event feed already has " + std::to_string(max_subscribers) +
+                                        " subscribers (events.max_subscribers); retry after a few seconds, or poll "
+                                        "GET /api/v1/executions/{id}/events instead");
         }
         feed.subprotocol = choose_subprotocol(ctx.req);
         auto place = std::make_shared<subscriber_place>(subscribers);

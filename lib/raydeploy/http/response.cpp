@@ -21,6 +21,13 @@ response error_response(http::status status, std::string_view code, std::string_
     return json_response(status, body);
 }
 
+response busy_response(std::string_view code, std::string_view message, std::chrono::seconds retry_after)
+{
+    auto res = error_response(http::status::service_unavailable, code, message);
+    res.set(http::field::retry_after, std::to_string(retry_after.count()));
+    return res;
+}
+
 response text_response(http::status status, std::string body, std::string_view content_type)
 {
     response res{status, 11};

@@ -4,6 +4,7 @@
 
 #include "raydeploy/util/net.hpp"
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 
@@ -34,5 +35,9 @@ response json_response(http::status status, const json::value& body);
 response error_response(http::status status, std::string_view code, std::string_view message,
                         const json::object& details = {});
 response text_response(http::status status, std::string body, std::string_view content_type);
+// 503 with `Retry-After`: a limit (connections, subscribers) is reached for now, not an error of
+// the request; the client tries again after `retry_after`.
+response busy_response(std::string_view code, std::string_view message,
+                       std::chrono::seconds retry_after = std::chrono::seconds{5});
 
 }  // namespace raydeploy::api

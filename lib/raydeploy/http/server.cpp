@@ -26,12 +26,9 @@ constexpr std::chrono::seconds tls_close_timeout{2};
 
 response over_capacity_response(std::size_t max_connections)
 {
-    auto res = error_response(http::status::service_unavailable, "TOO_MANY_CONNECTIONS",
-                              "the service already serves " + std::to_string(max_connections) +
-                                  " connections (http.max_connections); retry after a few seconds, or close idle "
-                                  "connections and WebSocket subscribers");
-    res.set(http::field::retry_after, "5");
-    return res;
+    return busy_response("TOO_MANY_CONNECTIONS", "the service already serves " + std::to_string(max_connections) +
+                                                     " connections (http.max_connections); retry after a few seconds, "
+                                                     "or close idle connections and WebSocket subscribers");
 }
 
 // /health answers even past the connection cap, so monitoring tells "busy" from "down".
