@@ -267,14 +267,14 @@ BOOST_AUTO_TEST_CASE(unreachable_service_exits_5)
 BOOST_AUTO_TEST_CASE(ci_output_with_github_actions_and_heartbeat)
 {
     service_process service{fixture_service_options({{"RAYDEPLOY_EXECUTIONS_KILL_GRACE", "2s"}})};
-    // `slow` sleeps past its 3 s timeout: silence long enough for heartbeats, and a timed_out end.
+    // `slow` sleeps past its 8 s timeout: silence long enough for heartbeats, and a timed_out end.
     const auto result = run_cli(at(service, {"run", "slow", "--heartbeat", "1s"}), {{"GITHUB_ACTIONS", "true"}},
                                 std::nullopt, 60s);
     BOOST_TEST(result.exit_code == exit_failed, describe(result));
     BOOST_TEST(contains(result.out, "\n::group::checkpoint slow\n"), result.out);
     BOOST_TEST(contains(result.out, "\n::endgroup::\n"), result.out);
     BOOST_TEST(contains(result.out, "\n::error::checkpoint slow timed_out"), result.out);
-    // Not necessarily with the task's name: on a loaded machine the 3 s may pass before it starts.
+    // Not necessarily with the task's name: on a loaded machine the 8 s may pass before it starts.
     BOOST_TEST(contains(result.out, " still running: slow"), result.out);
     BOOST_TEST(result.out.find("::group::") < result.out.find("still running"), result.out);
     BOOST_TEST(result.out.find("still running") < result.out.find("::endgroup::"), result.out);
