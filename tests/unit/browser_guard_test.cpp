@@ -14,6 +14,7 @@
 #include <boost/test/unit_test.hpp>
 
 using namespace raydeploy;
+using raydeploy::test::handle_in_process;
 
 BOOST_TEST_DONT_PRINT_LOG_VALUE(http::status)
 
