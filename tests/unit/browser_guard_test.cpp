@@ -216,7 +216,7 @@ BOOST_AUTO_TEST_CASE(tickets_work_once_and_expire)
 {
     auto now = std::chrono::steady_clock::time_point{} + std::chrono::hours{1};
     ticket_store tickets{std::chrono::seconds{30}, 3, [&now] { return now; }};
-    const identity vera{"vera", role::viewer, false};
+    const identity vera{"vera", role::viewer, false, "vera"};
     const std::string ticket = tickets.issue(vera);
     BOOST_TEST(ticket.starts_with("rdt_"));
     BOOST_TEST(ticket.size() == 4u + 43u);
@@ -250,7 +250,7 @@ BOOST_AUTO_TEST_CASE(websocket_handshakes_take_the_subprotocol_or_a_ticket)
 {
     const std::string token = generate_token();
     const auto tickets = std::make_shared<ticket_store>();
-    const token_authenticator auth{{{"vera", role::viewer, sha256_hex(token)}}, tickets};
+    const token_authenticator auth{{{"vera", role::viewer, sha256_hex(token), ""}}, tickets};
     const auto handshake = [](std::string target, std::map<std::string, std::string> headers) {
         headers.emplace("Upgrade", "websocket");
         return request_to(http::verb::get, target, headers);
@@ -264,7 +264,7 @@ BOOST_AUTO_TEST_CASE(websocket_handshakes_take_the_subprotocol_or_a_ticket)
     BOOST_TEST(rejection(auth, handshake("/api/v1/events", {{"Sec-WebSocket-Protocol", "raydeploy, raydeploy.bearer.rdp_nope"}}), true)
                    .code() == "UNAUTHENTICATED");
 
-    const std::string ticket = tickets->issue(identity{"vera", role::viewer, false});
+    const std::string ticket = tickets->issue(identity{"vera", role::viewer, false, "vera"});
     const auto with_ticket = handshake("/api/v1/events?since=0&ticket=" + ticket, {});
     BOOST_TEST(rejection(auth, with_ticket, false).what() ==
                std::string{"a ticket is accepted only on the WebSocket handshake of GET /api/v1/events; "} +
@@ -282,7 +282,7 @@ BOOST_AUTO_TEST_CASE(websocket_handshakes_take_the_subprotocol_or_a_ticket)
 BOOST_AUTO_TEST_CASE(tokens_in_urls_are_refused_in_every_mode)
 {
     const std::string token = generate_token();
-    const token_authenticator with_tokens{{{"vera", role::viewer, sha256_hex(token)}}};
+    const token_authenticator with_tokens{{{"vera", role::viewer, sha256_hex(token), ""}}};
     const token_authenticator open{{}};
     for (const char* name : {"token", "access_token"}) {
         auto req = request_to(http::verb::get, "/api/v1/checkpoints?" + std::string{name} + "=" + token,
@@ -308,7 +308,7 @@ BOOST_AUTO_TEST_CASE(server_refuses_before_routing_and_answers_cors_for_listed_o
     });
     routes.add(http::verb::post, "/things", role::operator_, answer("made"));
     const std::string token = generate_token();
-    const token_authenticator tokens{{{"olga", role::operator_, sha256_hex(token)}}};
+    const token_authenticator tokens{{{"olga", role::operator_, sha256_hex(token), ""}}};
     routes.set_authenticator([tokens](const api::request& req, bool handshake) { return tokens.authenticate(req, handshake); });
     auto server = api::http_server::create(io.get_executor(), std::move(routes), {}, {"127.0.0.1", 0},
                                            api::browser_policy::from_settings(false, {"deploy.example"}, {"https://ui.example"}));

@@ -129,8 +129,8 @@ BOOST_AUTO_TEST_CASE(routes_check_the_caller_before_the_handler_runs)
     routes.add(http::verb::post, "/approve", role::approver, who);
     const std::string viewer_token = generate_token();
     const std::string approver_token = generate_token();
-    const token_authenticator tokens{{{"vera", role::viewer, sha256_hex(viewer_token)},
-                                      {"alice", role::approver, sha256_hex(approver_token)}}};
+    const token_authenticator tokens{{{"vera", role::viewer, sha256_hex(viewer_token), ""},
+                                      {"alice", role::approver, sha256_hex(approver_token), ""}}};
     routes.set_authenticator([tokens](const api::request& req, bool handshake) { return tokens.authenticate(req, handshake); });
     auto server = api::http_server::create(io.get_executor(), std::move(routes), {}, {"127.0.0.1", 0});
 

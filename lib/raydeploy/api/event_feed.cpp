@@ -111,8 +111,9 @@ net::awaitable<void> write_events(ws_stream& ws, std::shared_ptr<event_subscript
 
 net::awaitable<void> run_feed(http_stream& stream, std::function<void()>& on_shutdown,
                               std::shared_ptr<const service_state> state, request req, feed_request feed,
-                              std::shared_ptr<subscriber_place> place)
+                              [[maybe_unused]] std::shared_ptr<subscriber_place> place)
 {
+    // `place` holds this subscriber's place under events.max_subscribers until the feed ends.
     ws_stream ws{stream};
     auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
     timeouts.idle_timeout = state->websocket_options.idle_timeout;  // pings after half of it

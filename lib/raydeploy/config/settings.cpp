@@ -259,16 +259,20 @@ bool read_token_list(settings& s, yaml_reader& reader, const YAML::Node& node, c
         }
         token_entry entry;
         bool item_ok = true;
-        const std::string name_key = join_key(item_key, "name");
-        if (auto name = reader.string(item["name"], name_key)) {
-            entry.name = *name;
-            if (auto problem = token_name_problem(entry.name)) {
-                reader.error(item["name"], name_key, *problem);
-                item_ok = false;
+        // `name` and `person` follow the same rules: they end up in logs, the audit trail and the
+        // NAME:ROLE:SHA256:PERSON form.
+        const auto read_name = [&](const char* field, std::string& into) {
+            const std::string field_key = join_key(item_key, field);
+            auto text = reader.string(item[field], field_key);
+            if (!text) return false;
+            if (auto problem = token_name_problem(*text)) {
+                reader.error(item[field], field_key, *problem);
+                return false;
             }
-        } else {
-            item_ok = false;
-        }
+            into = std::move(*text);
+            return true;
+        };
+        item_ok = read_name("name", entry.name);
         const std::string role_key = join_key(item_key, "role");
         if (auto role_text = reader.string(item["role"], role_key)) {
             if (auto level = parse_role(*role_text)) {
@@ -292,18 +296,7 @@ bool read_token_list(settings& s, yaml_reader& reader, const YAML::Node& node, c
         } else {
             item_ok = false;
         }
-        if (item["person"]) {
-            const std::string person_key_name = join_key(item_key, "person");
-            if (auto person = reader.string(item["person"], person_key_name)) {
-                entry.person = *person;
-                if (auto problem = token_name_problem(entry.person)) {
-                    reader.error(item["person"], person_key_name, *problem);
-                    item_ok = false;
-                }
-            } else {
-                item_ok = false;
-            }
-        }
+        if (item["person"] && !read_name("person", entry.person)) item_ok = false;
         if (item_ok) {
             if (auto problem = duplicate_problem(entries, entry)) {
                 reader.error(item, item_key, *problem);

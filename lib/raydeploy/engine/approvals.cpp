@@ -168,13 +168,6 @@ std::vector<approval_record> approval_manager::pending_requests(std::string_view
     return select("WHERE checkpoint = ? AND state = 'pending' ORDER BY created_at, rowid", checkpoint);
 }
 
-std::optional<approval_record> approval_manager::pending(std::string_view checkpoint)
-{
-    auto rows = pending_requests(checkpoint);
-    if (rows.empty()) return std::nullopt;
-    return rows.front();
-}
-
 std::vector<approval_record> approval_manager::live_grants(std::string_view checkpoint)
 {
     const std::string now = now_timestamp();
@@ -183,13 +176,6 @@ std::vector<approval_record> approval_manager::live_grants(std::string_view chec
         // The timestamps share one fixed-width UTC format, so text order is time order.
         if (record.expires_at && *record.expires_at > now) live.push_back(std::move(record));
     return live;
-}
-
-std::optional<approval_record> approval_manager::live_grant(std::string_view checkpoint)
-{
-    auto live = live_grants(checkpoint);
-    if (live.empty()) return std::nullopt;
-    return live.front();
 }
 
 std::optional<approval_record> approval_manager::last_decision(std::string_view checkpoint)
@@ -285,17 +271,11 @@ approval_record approval_manager::request(const std::string& checkpoint, const e
                                           const run_requester& requester, std::optional<std::string> deployment_id)
 {
     gated(checkpoint);
-    for (auto& existing : pending_requests(checkpoint)) {
-        if (existing.deployment_id != deployment_id || !same_params(existing.params, params)) continue;
-        if (!deployment_id && existing.requester_person != requester.person) continue;
-        // The deployment's requester changes when someone else resumes it.
-        if (existing.requester_person != requester.person) {
-            existing.requested_by = requester.name;
-            existing.requester_person = requester.person;
-            update(existing);
-        }
-        return existing;
-    }
+    // A resume withdraws the deployment's requests, so a pending one is always its current requester's.
+    for (auto& existing : pending_requests(checkpoint))
+        if (existing.deployment_id == deployment_id && same_params(existing.params, params) &&
+            existing.requester_person == requester.person)
+            return existing;
     approval_record record;
     record.id = random_id("ap-");
     record.checkpoint = checkpoint;

@@ -106,12 +106,10 @@ public:
     void stop();
 
     std::optional<approval_record> get(std::string_view id);
-    // The checkpoint's pending requests, oldest first; `pending` the oldest.
+    // The checkpoint's pending requests, oldest first.
     std::vector<approval_record> pending_requests(std::string_view checkpoint);
-    std::optional<approval_record> pending(std::string_view checkpoint);
-    // The checkpoint's grants that are unused and not expired, oldest first; live_grant the first.
+    // The checkpoint's grants that are unused and not expired, oldest first.
     std::vector<approval_record> live_grants(std::string_view checkpoint);
-    std::optional<approval_record> live_grant(std::string_view checkpoint);
     // The checkpoint's record that most recently stopped being pending or usable (denied,
     // consumed, revoked, expired, withdrawn): what became of a request that is no longer pending.
     std::optional<approval_record> last_decision(std::string_view checkpoint);

@@ -204,26 +204,17 @@ net::awaitable<void> execution_manager::run(std::string id)
     events_.flush();
 
     // The run's directory holds its log and extra_vars, which may carry secrets: owner only.
+    // Extra vars go in a file, never on the command line (no quoting, no secrets in `ps`), as
+    // YAML that marks the caller's strings !unsafe: Ansible must never evaluate them as templates.
     const fs::path run_dir = settings_.runs_dir / id;
+    const fs::path vars_file = run_dir / "extra_vars.yml";
+    json::object service_vars{{"raydeploy_execution_id", id}, {"raydeploy_checkpoint", item.name}};
+    // Where a playbook may leave files of this run for people to fetch (final-validation's report).
+    service_vars["raydeploy_run_dir"] = fs::absolute(run_dir).string();
     try {
         make_private_directory(settings_.runs_dir);
         make_private_directory(run_dir);
         make_private_file(run_dir / "output.log");
-    } catch (const runtime_failure& e) {
-        finish(run, execution_status::failed, std::nullopt, e.what());
-        active_.erase(id);
-        pump();
-        co_return;
-    }
-    run.log.open(run_dir / "output.log", std::ios::binary | std::ios::app);
-
-    // Extra vars go in a file, never on the command line (no quoting, no secrets in `ps`), as
-    // YAML that marks the caller's strings !unsafe: Ansible must never evaluate them as templates.
-    json::object service_vars{{"raydeploy_execution_id", id}, {"raydeploy_checkpoint", item.name}};
-    // Where a playbook may leave files of this run for people to fetch (final-validation's report).
-    service_vars["raydeploy_run_dir"] = fs::absolute(run_dir).string();
-    const fs::path vars_file = run_dir / "extra_vars.yml";
-    try {
         write_private_file(vars_file, extra_vars_yaml(run.record.params.extra_vars, service_vars));
     } catch (const runtime_failure& e) {
         finish(run, execution_status::failed, std::nullopt, e.what());
@@ -231,6 +222,7 @@ net::awaitable<void> execution_manager::run(std::string id)
         pump();
         co_return;
     }
+    run.log.open(run_dir / "output.log", std::ios::binary | std::ios::app);
 
     if (settings_.ansible_playbook.empty()) {
         finish(run, execution_status::failed, std::nullopt,

@@ -25,17 +25,15 @@ published_event_ptr make_published(std::int64_t seq, std::string type, std::opti
 // A page ends at `limit` events or before the event that would take it past `max_bytes`, so one
 // page of huge events (task output) cannot fill the memory; the first event always fits, or a
 // page could never advance.
-std::vector<published_event_ptr> collect(sqlite::statement& statement, const event_filter* filter, std::size_t limit,
-                                         std::size_t max_bytes)
+std::vector<published_event_ptr> collect(sqlite::statement& statement, std::size_t limit, std::size_t max_bytes)
 {
     std::vector<published_event_ptr> out;
     std::size_t bytes = 0;
     while (out.size() < limit && statement.step()) {
         std::optional<std::string> execution;
         if (!statement.column_is_null(2)) execution = statement.column_text(2);
-        std::string type = statement.column_text(1);
-        if (filter && !filter->matches(type, execution)) continue;
-        auto item = make_published(statement.column_int(0), std::move(type), std::move(execution), statement.column_text(3));
+        auto item = make_published(statement.column_int(0), statement.column_text(1), std::move(execution),
+                                   statement.column_text(3));
         bytes += item->text.size();
         if (!out.empty() && bytes > max_bytes) break;
         out.push_back(std::move(item));
@@ -175,7 +173,7 @@ std::vector<published_event_ptr> event_log::read(std::int64_t since, std::int64_
     auto statement = db_.prepare(query.sql);
     for (std::size_t i = 0; i < query.params.size(); ++i)
         std::visit([&](const auto& value) { statement.bind(static_cast<int>(i + 1), value); }, query.params[i]);
-    return collect(statement, nullptr, limit, max_bytes);
+    return collect(statement, limit, max_bytes);
 }
 
 std::vector<published_event_ptr> event_log::read_execution(std::string_view execution_id, std::int64_t since_counter,
@@ -184,7 +182,7 @@ std::vector<published_event_ptr> event_log::read_execution(std::string_view exec
     auto statement = db_.prepare(
         "SELECT seq, type, execution_id, payload FROM events WHERE execution_id = ? AND counter > ? ORDER BY counter LIMIT ?");
     statement.bind(1, execution_id).bind(2, since_counter).bind(3, static_cast<std::int64_t>(limit));
-    return collect(statement, nullptr, limit, max_bytes);
+    return collect(statement, limit, max_bytes);
 }
 
 bool event_log::has_execution_events_after(std::string_view execution_id, std::int64_t counter)

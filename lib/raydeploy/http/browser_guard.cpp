@@ -12,8 +12,6 @@ namespace {
 // Names a browser only sends for this machine: a page elsewhere cannot make them its own.
 constexpr std::array<std::string_view, 3> loopback_names{"127.0.0.1", "localhost", "[::1]"};
 
-std::uint16_t default_port(std::string_view scheme) { return scheme == "https" ? 443 : 80; }
-
 std::string lower_trimmed(std::string_view text)
 {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -107,10 +105,7 @@ std::optional<api_error> browser_guard::refusal(const request& req, std::string_
                               "http.allowed_origins");
     const auto origin = parse_origin(origin_text);
     std::optional<web_origin> own;
-    if (host) {
-        own = web_origin{std::string{scheme}, *host};
-        if (own->authority.port == default_port(scheme)) own->authority.port.reset();
-    }
+    if (host) own = make_origin(std::string{scheme}, *host);
     if (origin && own && origin->to_string() == own->to_string()) return std::nullopt;
     if (listed_origin(req)) return std::nullopt;
     return origin_refusal("Origin '" + origin_text + "' is neither this service's own origin" +

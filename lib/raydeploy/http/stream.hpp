@@ -34,7 +34,6 @@ public:
     http_stream(beast::tcp_stream tcp, ssl::context& context) : stream_{std::in_place_index<1>, std::move(tcp), context} {}
 
     executor_type get_executor() noexcept { return tcp().get_executor(); }
-    bool is_tls() const noexcept { return stream_.index() == 1; }
     tls_stream* tls() noexcept { return std::get_if<1>(&stream_); }
 
     // The TCP layer, where deadlines and the socket are.

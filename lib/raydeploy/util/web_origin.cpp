@@ -29,9 +29,14 @@ std::optional<std::uint16_t> parse_port(std::string_view text)
     return static_cast<std::uint16_t>(value);
 }
 
-std::uint16_t default_port(std::string_view scheme) { return scheme == "https" ? 443 : 80; }
-
 }  // namespace
+
+web_origin make_origin(std::string scheme, host_and_port authority)
+{
+    const std::uint16_t default_port = scheme == "https" ? 443 : 80;
+    if (authority.port == default_port) authority.port.reset();
+    return web_origin{std::move(scheme), std::move(authority)};
+}
 
 std::string host_and_port::to_string() const { return port ? host + ":" + std::to_string(*port) : host; }
 
@@ -70,14 +75,11 @@ std::optional<web_origin> parse_origin(std::string_view text)
 {
     const auto separator = text.find("://");
     if (separator == std::string_view::npos) return std::nullopt;
-    web_origin result;
-    result.scheme = lower(text.substr(0, separator));
-    if (result.scheme != "http" && result.scheme != "https") return std::nullopt;
+    std::string scheme = lower(text.substr(0, separator));
+    if (scheme != "http" && scheme != "https") return std::nullopt;
     auto authority = parse_host(text.substr(separator + 3));
     if (!authority) return std::nullopt;
-    if (authority->port == default_port(result.scheme)) authority->port.reset();
-    result.authority = std::move(*authority);
-    return result;
+    return make_origin(std::move(scheme), std::move(*authority));
 }
 
 std::optional<std::string> allowed_host_problem(std::string_view entry)

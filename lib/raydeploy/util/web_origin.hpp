@@ -31,6 +31,9 @@ struct web_origin {
     std::string to_string() const;
 };
 
+// The origin of `scheme` ("http" or "https", lower case) and `authority`, its default port left out.
+web_origin make_origin(std::string scheme, host_and_port authority);
+
 // "https://ui.example.com", "http://127.0.0.1:3000". nullopt for "null", other schemes, a path
 // (even a bare trailing '/'), a query or anything parse_host refuses.
 std::optional<web_origin> parse_origin(std::string_view text);
