@@ -209,6 +209,10 @@ BOOST_AUTO_TEST_CASE(credentials_in_logged_targets_are_redacted)
     BOOST_TEST(api::redacted_target("/x?token=rdp_secret") == "/x?token=***");
     BOOST_TEST(api::redacted_target("/x?access_token=rdp_secret&y") == "/x?access_token=***&y");
     BOOST_TEST(api::redacted_target("/x?tickets=1") == "/x?tickets=1");
+    // Names are compared decoded, as the authenticator reads them.
+    BOOST_TEST(api::redacted_target("/x?tick%65t=rdt_abc") == "/x?tick%65t=***");
+    BOOST_TEST(api::redacted_target("/x?%74oken=rdp_secret") == "/x?%74oken=***");
+    BOOST_TEST(api::redacted_target("/x?tok%zzen=rdp_secret") == "/x?tok%zzen=***");
     BOOST_TEST(api::redacted_target("/x") == "/x");
 }
 

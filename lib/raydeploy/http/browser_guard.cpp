@@ -1,6 +1,8 @@
 // Host, Origin and Content-Type checks and the CORS headers.
 #include "raydeploy/http/browser_guard.hpp"
 
+#include <boost/url/pct_string_view.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -168,7 +170,11 @@ std::string redacted_target(std::string_view target)
         const std::string_view item = query.substr(0, amp);
         const std::string_view name = item.substr(0, item.find('='));
         if (!first) out += '&';
-        if (name == "ticket" || name == "token" || name == "access_token")
+        // Compared decoded, as the authenticator reads them: "tick%65t" is a ticket too. A name
+        // that is not valid percent-encoding is hidden as well.
+        const auto encoded = boost::urls::make_pct_string_view(name);
+        const std::string decoded = encoded ? encoded->decode() : std::string{"token"};
+        if (decoded == "ticket" || decoded == "token" || decoded == "access_token")
             out += std::string{name} + "=***";
         else
             out += item;
