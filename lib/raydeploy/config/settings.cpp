@@ -9,6 +9,7 @@
 #include "raydeploy/util/yaml_reader.hpp"
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -162,6 +163,53 @@ setting_spec list_setting(std::string_view key, std::string_view help, Field fie
                     return false;
                 }
                 return true;
+            }};
+}
+
+// A base URL of an outside service; `optional`: the empty string turns it off.
+template <class Field>
+setting_spec url_setting(std::string_view key, std::string_view help, Field field, bool optional)
+{
+    return {{key, "", help},
+            [=](settings& s, std::string_view value, const fs::path&) -> std::optional<std::string> {
+                if (value.empty() && optional) {
+                    field(s).clear();
+                    return std::nullopt;
+                }
+                auto url = normalise_base_url(value);
+                if (!url)
+                    return "expected an http:// or https:// URL such as http://127.0.0.1:8265 (no user, query or "
+                           "fragment)" + std::string{optional ? ", or \"\" to turn it off" : ""} + "; got \"" +
+                           std::string{value} + "\"";
+                field(s) = *url;
+                return std::nullopt;
+            },
+            [field](const settings& s) {
+                const auto& value = field(const_cast<settings&>(s));
+                return value.empty() ? std::string{"none"} : value;
+            }};
+}
+
+// The dashboard's token: from RAYDEPLOY_RAY_TOKEN only. A config file is read by more people and
+// tools than an environment, and gets copied into tickets and repositories.
+setting_spec ray_token_setting()
+{
+    return {{"ray.auth_token", "",
+             "bearer token for Ray's token authentication; only from RAYDEPLOY_RAY_TOKEN (or ray.auth_token_file), "
+             "never from the config file"},
+            [](settings& s, std::string_view value, const fs::path&) -> std::optional<std::string> {
+                if (value.find_first_not_of(" \t\r\n") == std::string_view::npos)
+                    return "is empty; unset the variable when Ray needs no token";
+                s.ray.auth_token = std::string{value};
+                return std::nullopt;
+            },
+            [](const settings& s) { return std::string{s.ray.auth_token ? "set (hidden)" : "none"}; },
+            [](settings&, yaml_reader& reader, const YAML::Node& node, const std::string& key) {
+                reader.error(node, key,
+                             "a token does not belong in the config file; set RAYDEPLOY_RAY_TOKEN in the service's "
+                             "environment or put the token in a file only the service can read and name it in "
+                             "ray.auth_token_file");
+                return false;
             }};
 }
 
@@ -504,6 +552,44 @@ const std::vector<setting_spec>& setting_table()
                                    "them all",
                                    [](settings& s) -> auto& { return s.retention.keep_executions; }, 0, 1000000000,
                                    "a whole number"));
+        t.push_back(boolean_setting("ray.enabled", "poll the Ray dashboard and serve the cluster, jobs and "
+                                                   "applications endpoints from what it answers",
+                                    [](settings& s) -> auto& { return s.ray.enabled; }));
+        t.push_back(url_setting("ray.dashboard_url",
+                                "the Ray head's dashboard (Jobs, State and Serve REST APIs), http[s]://HOST:PORT",
+                                [](settings& s) -> auto& { return s.ray.dashboard_url; }, false));
+        t.push_back(duration_setting("ray.poll_interval", "how often the dashboard is read while it answers",
+                                     [](settings& s) -> auto& { return s.ray.poll_interval; }));
+        t.push_back(duration_setting("ray.request_timeout", "how long one request to the dashboard may take",
+                                     [](settings& s) -> auto& { return s.ray.request_timeout; }));
+        t.push_back(ray_token_setting());
+        t.push_back(optional_path_setting("ray.auth_token_file",
+                                          "file holding the dashboard's bearer token (used when RAYDEPLOY_RAY_TOKEN "
+                                          "is not set)",
+                                          [](settings& s) -> auto& { return s.ray.auth_token_file; }));
+        t.push_back(optional_path_setting("ray.ca_file", "PEM CA bundle an https:// dashboard's certificate must chain to",
+                                          [](settings& s) -> auto& { return s.ray.ca_file; }));
+        t.push_back(boolean_setting("ray.tls_insecure",
+                                    "skip the https:// dashboard's certificate checks (insecure: anyone on the path "
+                                    "can read the token and fake the cluster's state)",
+                                    [](settings& s) -> auto& { return s.ray.tls_insecure; }));
+        t.push_back(number_setting("ray.serve_http_port", "",
+                                   "the port Serve's HTTP proxy gets when an application deploy starts Serve (the "
+                                   "playbooks' ray_serve_http_port)",
+                                   [](settings& s) -> auto& { return s.ray.serve_http_port; }, 1, 65535, "a port"));
+        t.push_back({{"ray.cluster_name", "", "the cluster's name in GET /api/v1/cluster/info"},
+                     [](settings& s, std::string_view value, const fs::path&) -> std::optional<std::string> {
+                         if (value.empty() || value.size() > 128) return "expected a name of 1 to 128 characters";
+                         s.ray.cluster_name = std::string{value};
+                         return std::nullopt;
+                     },
+                     [](const settings& s) { return s.ray.cluster_name; }});
+        t.push_back(url_setting("monitoring.prometheus_url", "Prometheus to probe (GET /-/healthy); \"\": none",
+                                [](settings& s) -> auto& { return s.monitoring.prometheus_url; }, true));
+        t.push_back(url_setting("monitoring.node_exporter_url", "node exporter to probe (GET /metrics); \"\": none",
+                                [](settings& s) -> auto& { return s.monitoring.node_exporter_url; }, true));
+        t.push_back(url_setting("monitoring.grafana_url", "Grafana to probe (GET /api/health); \"\": none",
+                                [](settings& s) -> auto& { return s.monitoring.grafana_url; }, true));
         return t;
     }();
     return table;
@@ -594,6 +680,21 @@ bool listen_address::is_loopback() const
     return !ec && address.is_loopback();
 }
 
+std::optional<std::string> normalise_base_url(std::string_view text)
+{
+    auto parsed = boost::urls::parse_absolute_uri(text);
+    if (!parsed) return std::nullopt;
+    const auto& url = *parsed;
+    const std::string scheme = url.scheme();
+    if ((scheme != "http" && scheme != "https") || url.has_userinfo() || url.has_query() || url.has_fragment() ||
+        url.encoded_host().empty())
+        return std::nullopt;
+    if (url.has_port() && (url.port().empty() || url.port_number() == 0)) return std::nullopt;
+    std::string out{url.buffer()};
+    while (!out.empty() && out.back() == '/') out.pop_back();
+    return out;
+}
+
 std::optional<listen_address> parse_listen_address(std::string_view text)
 {
     const auto colon = text.rfind(':');
@@ -629,6 +730,8 @@ const std::vector<setting_description>& setting_descriptions()
 
 std::string environment_variable_for(std::string_view key)
 {
+    // The name the issue tracker, Ray's docs and CI secrets use for it.
+    if (key == "ray.auth_token") return "RAYDEPLOY_RAY_TOKEN";
     std::string name = "RAYDEPLOY_";
     for (char c : key) name += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return name;
@@ -684,6 +787,21 @@ settings load_settings(const std::optional<fs::path>& config_file, const std::ve
         problems.push_back(std::string{given} + " (from " + result.sources.at(given) + ") is set but " + missing +
                            " is not; TLS needs both the certificate and its private key: set " + missing +
                            " too, or neither to serve plain HTTP");
+    }
+    if (result.ray.auth_token_file && !result.ray.auth_token) {
+        std::ifstream file{*result.ray.auth_token_file};
+        std::string token{std::istreambuf_iterator<char>{file}, std::istreambuf_iterator<char>{}};
+        while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+        if (!file.good() && !file.eof())
+            problems.push_back("ray.auth_token_file: cannot read '" + result.ray.auth_token_file->string() + "' (from " +
+                               result.sources.at("ray.auth_token_file") +
+                               "); give a file the service's user can read");
+        else if (token.empty() || token.find_first_of("\r\n") != std::string::npos)
+            problems.push_back("ray.auth_token_file: '" + result.ray.auth_token_file->string() + "' (from " +
+                               result.sources.at("ray.auth_token_file") +
+                               ") must hold exactly one token on one line");
+        else
+            result.ray.auth_token = std::move(token);
     }
     if (!problems.empty()) {
         std::ostringstream joined;

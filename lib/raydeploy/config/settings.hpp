@@ -24,6 +24,11 @@ struct listen_address {
     bool is_loopback() const;
 };
 
+// An http:// or https:// base URL of a service raydeploy calls (Ray's dashboard, Prometheus):
+// scheme, host and optional port, no user info, query or fragment; a path only as a prefix. Returns
+// it without a trailing '/', or nullopt.
+std::optional<std::string> normalise_base_url(std::string_view text);
+
 // Parses "HOST:PORT" where HOST is an IPv4 address, a bracketed IPv6 address or "localhost".
 std::optional<listen_address> parse_listen_address(std::string_view text);
 
@@ -95,6 +100,38 @@ struct retention_settings {
     std::size_t keep_executions = 10000;
 };
 
+// The Ray cluster the service watches (watch/ray_monitor) and operates (jobs, Serve applications).
+struct ray_settings {
+    // false: nothing polls Ray; the cluster endpoints answer from an empty snapshot (source DISABLED).
+    bool enabled = true;
+    // The head's dashboard, where Ray serves its Jobs, State and Serve REST APIs: http[s]://HOST:PORT.
+    std::string dashboard_url = "http://127.0.0.1:8265";
+    std::chrono::milliseconds poll_interval{std::chrono::seconds{10}};
+    // How long one request to the dashboard may take; a slower answer counts as a failure.
+    std::chrono::milliseconds request_timeout{std::chrono::seconds{5}};
+    // Ray's token authentication (Ray 2.52+, on by default from 2.61), sent as a bearer token. Only
+    // from RAYDEPLOY_RAY_TOKEN or the file ray.auth_token_file names: never in the config file.
+    std::optional<std::string> auth_token;
+    std::optional<std::filesystem::path> auth_token_file;
+    // https:// dashboards: the CA bundle their certificate chain must lead to (none: the system's).
+    std::optional<std::filesystem::path> ca_file;
+    // https:// dashboards: skip certificate and host name checks (logged as a warning at start).
+    bool tls_insecure = false;
+    // The port Serve's HTTP proxy listens on when raydeploy's applications API starts Serve (the
+    // playbooks' ray_serve_http_port); once Serve runs, the port it already has is kept.
+    std::uint16_t serve_http_port = 8000;
+    // Shown by GET /api/v1/cluster/info.
+    std::string cluster_name = "ray-cluster";
+};
+
+// The monitoring endpoints monitoring-deployment configures, probed with the Ray poll for
+// cluster_health.monitoring. An empty URL is not probed.
+struct monitoring_settings {
+    std::string prometheus_url = "http://127.0.0.1:9090";
+    std::string node_exporter_url = "http://127.0.0.1:9100";
+    std::string grafana_url;  // Grafana is off by default in native mode (Debian does not ship it)
+};
+
 struct settings {
     listen_address listen;
     std::filesystem::path state_dir = "var";
@@ -111,6 +148,8 @@ struct settings {
     approval_settings approvals;
     executor_settings executor;
     retention_settings retention;
+    ray_settings ray;
+    monitoring_settings monitoring;
 
     std::optional<std::filesystem::path> config_file;
     // Where each setting's value came from ("default", "FILE:LINE", "RAYDEPLOY_LISTEN", "--listen"),
@@ -134,7 +173,7 @@ struct setting_description {
 };
 const std::vector<setting_description>& setting_descriptions();
 
-// "http.body_limit" -> "RAYDEPLOY_HTTP_BODY_LIMIT".
+// "http.body_limit" -> "RAYDEPLOY_HTTP_BODY_LIMIT"; "ray.auth_token" -> "RAYDEPLOY_RAY_TOKEN".
 std::string environment_variable_for(std::string_view key);
 
 // Picks the RAYDEPLOY_* variables that name settings out of an environment.

@@ -3,7 +3,8 @@
 // reconcile after a crash, progress, host summary and the closing counter; version 4 deployments,
 // and who requested each execution and approval; version 5 what each execution's checkpoint
 // published (results per node, summary, report); version 6 binds approvals to the run they
-// approve (parameters, persons) and records who resumed a deployment.
+// approve (parameters, persons) and records who resumed a deployment; version 7 keeps the last
+// snapshot of each watched system (the Ray cluster) so a restart diffs against what it last saw.
 #include "raydeploy/store/migrations.hpp"
 
 #include "raydeploy/util/errors.hpp"
@@ -131,6 +132,14 @@ CREATE INDEX approvals_by_deployment ON approvals (deployment_id, state);
 -- Whoever resumes a deployment becomes the requester of the steps it runs from then on.
 ALTER TABLE deployments ADD COLUMN resumed_by TEXT;
 ALTER TABLE deployments ADD COLUMN requester_person TEXT;
+)sql"},
+    {7, "snapshots of watched systems", R"sql(
+-- One row per watched system ("ray"): the snapshot it last answered with, as JSON, and when.
+CREATE TABLE watch_snapshots (
+    source      TEXT PRIMARY KEY,
+    observed_at TEXT NOT NULL,
+    snapshot    TEXT NOT NULL
+);
 )sql"},
 };
 
