@@ -425,4 +425,63 @@ BOOST_AUTO_TEST_CASE(open_mode_is_refused_off_loopback)
     BOOST_CHECK_NO_THROW(raydeploy::check_listen_security(secured));
 }
 
+BOOST_AUTO_TEST_CASE(ray_settings_default_to_the_local_head)
+{
+    const auto value = load_settings(std::nullopt, {}, {});
+    BOOST_TEST(value.ray.enabled);
+    BOOST_TEST(value.ray.dashboard_url == "http://127.0.0.1:8265");
+    BOOST_TEST(value.ray.poll_interval == 10s);
+    BOOST_TEST(value.ray.request_timeout == 5s);
+    BOOST_TEST(!value.ray.auth_token.has_value());
+    BOOST_TEST(!value.ray.tls_insecure);
+    BOOST_TEST(value.monitoring.prometheus_url == "http://127.0.0.1:9090");
+    BOOST_TEST(value.monitoring.grafana_url.empty());
+}
+
+BOOST_AUTO_TEST_CASE(ray_dashboard_urls_are_checked_and_normalised)
+{
+    temp_dir dir;
+    const auto file = dir.write_file("raydeploy.yaml", "ray:\n  dashboard_url: https://ray.example.com:8443/\n"
+                                                       "  poll_interval: 2s\nmonitoring:\n  prometheus_url: \"\"\n");
+    const auto value = load_settings(file, {}, {});
+    BOOST_TEST(value.ray.dashboard_url == "https://ray.example.com:8443");
+    BOOST_TEST(value.ray.poll_interval == 2s);
+    BOOST_TEST(value.monitoring.prometheus_url.empty());
+    for (const char* bad : {"ftp://h:1", "http://user:pw@h:8265", "http://h:8265/?x=1", "h:8265", "http://:80", ""}) {
+        const std::string message = error_for(std::string{"ray:\n  dashboard_url: \""} + bad + "\"\n", dir);
+        BOOST_TEST(contains(message, "ray.dashboard_url"), message);
+        BOOST_TEST(contains(message, "expected an http:// or https:// URL"), message);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_ray_token_comes_from_the_environment_or_a_file_never_the_config_file)
+{
+    temp_dir dir;
+    const auto message = error_for("ray:\n  auth_token: s3cret-token\n", dir);
+    BOOST_TEST(contains(message, "RAYDEPLOY_RAY_TOKEN"), message);
+    BOOST_TEST(!contains(message, "s3cret-token"), message);
+
+    BOOST_TEST(raydeploy::environment_variable_for("ray.auth_token") == "RAYDEPLOY_RAY_TOKEN");
+    const auto from_env = load_settings(
+        std::nullopt, raydeploy::environment_overrides({{"RAYDEPLOY_RAY_TOKEN", "tok-from-env"}}), {});
+    BOOST_TEST(from_env.ray.auth_token.value_or("") == "tok-from-env");
+    BOOST_TEST(raydeploy::setting_value_text(from_env, "ray.auth_token") == "set (hidden)");
+
+    const auto token_file = dir.write_file("ray-token", "tok-from-file\n");
+    const auto from_file = load_settings(std::nullopt, {{"ray.auth_token_file", token_file.string(), "test"}}, {});
+    BOOST_TEST(from_file.ray.auth_token.value_or("") == "tok-from-file");
+    // The variable wins over the file.
+    const auto both = load_settings(std::nullopt,
+                                    {{"ray.auth_token", "tok-from-env", "test"},
+                                     {"ray.auth_token_file", token_file.string(), "test"}},
+                                    {});
+    BOOST_TEST(both.ray.auth_token.value_or("") == "tok-from-env");
+    try {
+        load_settings(std::nullopt, {{"ray.auth_token_file", (dir.path() / "missing").string(), "test"}}, {});
+        BOOST_FAIL("a missing token file must be refused");
+    } catch (const config_error& e) {
+        BOOST_TEST(contains(e.what(), "ray.auth_token_file"), e.what());
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
