@@ -1,0 +1,1224 @@
+// Parsing, diffing, persisting and viewing Ray snapshots (see ray_snapshot.hpp). Every reader here
+// takes JSON of unknown quality: a field of the wrong type counts as absent unless the item cannot
+// be identified without it, and nothing throws out of the public functions.
+#include "raydeploy/watch/ray_snapshot.hpp"
+
+#include "raydeploy/util/time.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <tuple>
+#include <utility>
+
+namespace raydeploy::watch {
+
+namespace {
+
+using clock = std::chrono::system_clock;
+
+// ---- reading JSON of unknown quality
+
+const json::value* member(const json::object& object, std::string_view key)
+{
+    return object.if_contains(key);
+}
+
+const json::object* object_member(const json::object& object, std::string_view key)
+{
+    const auto* found = member(object, key);
+    return found ? found->if_object() : nullptr;
+}
+
+const json::array* array_member(const json::object& object, std::string_view key)
+{
+    const auto* found = member(object, key);
+    return found ? found->if_array() : nullptr;
+}
+
+std::optional<std::string> string_member(const json::object& object, std::string_view key)
+{
+    const auto* found = member(object, key);
+    if (!found || !found->is_string()) return std::nullopt;
+    return std::string(found->get_string());
+}
+
+std::string string_or_empty(const json::object& object, std::string_view key)
+{
+    return string_member(object, key).value_or(std::string());
+}
+
+std::optional<bool> bool_member(const json::object& object, std::string_view key)
+{
+    const auto* found = member(object, key);
+    if (!found || !found->is_bool()) return std::nullopt;
+    return found->get_bool();
+}
+
+std::optional<double> as_number(const json::value& value)
+{
+    double number = 0;
+    if (value.is_double()) number = value.get_double();
+    else if (value.is_int64()) number = static_cast<double>(value.get_int64());
+    else if (value.is_uint64()) number = static_cast<double>(value.get_uint64());
+    else return std::nullopt;
+    if (!std::isfinite(number)) return std::nullopt;
+    return number;
+}
+
+std::optional<double> number_member(const json::object& object, std::string_view key)
+{
+    const auto* found = member(object, key);
+    return found ? as_number(*found) : std::nullopt;
+}
+
+std::optional<std::int64_t> as_integer(const json::value& value)
+{
+    if (value.is_int64()) return value.get_int64();
+    if (value.is_uint64()) {
+        if (value.get_uint64() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+            return std::nullopt;
+        return static_cast<std::int64_t>(value.get_uint64());
+    }
+    if (value.is_double()) {
+        const double number = value.get_double();
+        // 2^63 is exactly representable; anything at or beyond it does not fit.
+        if (!std::isfinite(number) || number != std::floor(number) || std::fabs(number) >= 9.2233720368547758e18)
+            return std::nullopt;
+        return static_cast<std::int64_t>(number);
+    }
+    // Protobuf renders uint64 as a string in some answers ("startTimeMs": "1744271000000").
+    if (value.is_string()) {
+        const auto& text = value.get_string();
+        if (text.empty() || text.size() > 18) return std::nullopt;
+        std::int64_t parsed = 0;
+        for (const char c : text) {
+            if (c < '0' || c > '9') return std::nullopt;
+            parsed = parsed * 10 + (c - '0');
+        }
+        return parsed;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::int64_t> integer_member(const json::object& object, std::string_view key)
+{
+    const auto* found = member(object, key);
+    return found ? as_integer(*found) : std::nullopt;
+}
+
+// A value parsed into a short-lived arena, copied into default storage to outlive it.
+json::value owned(const json::value& value)
+{
+    return json::value(value, json::storage_ptr());
+}
+
+json::object owned_object(const json::object* object)
+{
+    json::object copy;
+    if (object) copy = *object;  // assignment copies into the destination's (default) storage
+    return copy;
+}
+
+std::map<std::string, double> number_map(const json::object* object)
+{
+    std::map<std::string, double> numbers;
+    if (!object) return numbers;
+    for (const auto& entry : *object)
+        if (auto number = as_number(entry.value())) numbers.emplace(std::string(entry.key()), *number);
+    return numbers;
+}
+
+std::map<std::string, resource_usage> usage_map(const json::object* object)
+{
+    std::map<std::string, resource_usage> usage;
+    if (!object) return usage;
+    for (const auto& entry : *object) {
+        const auto* pair = entry.value().if_array();
+        if (!pair || pair->size() != 2) continue;
+        const auto used = as_number((*pair)[0]);
+        const auto total = as_number((*pair)[1]);
+        if (used && total) usage.emplace(std::string(entry.key()), resource_usage{*used, *total});
+    }
+    return usage;
+}
+
+// Parses a body into an arena that lives as long as the caller's resource.
+std::optional<json::value> parse_json(std::string_view body, json::monotonic_resource& arena,
+                                      std::string_view endpoint, std::string& error)
+{
+    boost::system::error_code ec;
+    json::parse_options options;
+    options.max_depth = 64;  // Serve configs nest a little; Ray never nests deeper
+    auto parsed = json::parse(body, ec, json::storage_ptr(&arena), options);
+    if (ec) {
+        error = "GET " + std::string(endpoint) + " answered invalid JSON (" + ec.message() + ")";
+        return std::nullopt;
+    }
+    return parsed;
+}
+
+std::string endpoint_error(std::string_view endpoint, std::string_view what)
+{
+    return "GET " + std::string(endpoint) + " " + std::string(what);
+}
+
+// The legacy and State API envelopes: {"result": bool, "msg": string, "data": {...}}.
+const json::object* envelope_data(const json::value& document, std::string_view endpoint, std::string& error)
+{
+    const auto* top = document.if_object();
+    if (!top) {
+        error = endpoint_error(endpoint, "answered " + std::string(json::to_string(document.kind())) +
+                                             ", not the {result, msg, data} envelope");
+        return nullptr;
+    }
+    const auto result = bool_member(*top, "result");
+    if (result && !*result) {
+        error = endpoint_error(endpoint, "answered result:false: " + string_or_empty(*top, "msg"));
+        return nullptr;
+    }
+    const auto* data = object_member(*top, "data");
+    if (!data) {
+        error = endpoint_error(endpoint, "answered without a data object");
+        return nullptr;
+    }
+    return data;
+}
+
+template <class T, class Key>
+void sort_unique(std::vector<T>& items, Key key)
+{
+    std::stable_sort(items.begin(), items.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
+    // Keep the last of equal keys: a list that repeats an id describes it most recently last.
+    std::vector<T> unique;
+    unique.reserve(items.size());
+    for (auto& item : items) {
+        if (!unique.empty() && key(unique.back()) == key(item)) unique.back() = std::move(item);
+        else unique.push_back(std::move(item));
+    }
+    items = std::move(unique);
+}
+
+const std::string& node_key(const ray_node& node) { return node.node_id; }
+const std::string& job_key(const ray_job& job) { return job.key(); }
+const std::string& app_key(const serve_application& app) { return app.name; }
+
+void normalise(ray_snapshot& snapshot)
+{
+    if (snapshot.nodes) sort_unique(*snapshot.nodes, node_key);
+    if (snapshot.jobs) sort_unique(*snapshot.jobs, job_key);
+    if (snapshot.serve) sort_unique(snapshot.serve->applications, app_key);
+}
+
+constexpr std::string_view internal_head_resource = "node:__internal_head__";
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Parsers
+
+ray_serve_status serve_not_installed()
+{
+    ray_serve_status status;
+    status.installed = false;
+    return status;
+}
+
+std::string ray_camel_case(std::string_view snake)
+{
+    std::string camel;
+    camel.reserve(snake.size());
+    std::size_t start = 0;
+    bool first = true;
+    while (true) {
+        const auto end = snake.find('_', start);
+        const auto part = snake.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+        if (first) {
+            camel += part;
+            first = false;
+        } else {
+            // Python's str.title(): a letter after a non-letter is upper case, other letters lower.
+            bool after_letter = false;
+            for (const char c : part) {
+                const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+                if (letter) {
+                    const char lower = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+                    camel += after_letter ? lower : static_cast<char>(lower - 'a' + 'A');
+                } else {
+                    camel += c;
+                }
+                after_letter = letter;
+            }
+        }
+        if (end == std::string_view::npos) break;
+        start = end + 1;
+    }
+    return camel;
+}
+
+parse_result<ray_version_info> parse_version(std::string_view body)
+{
+    json::monotonic_resource arena;
+    std::string error;
+    const auto document = parse_json(body, arena, ray_paths::version, error);
+    if (!document) return parse_result<ray_version_info>::failure(error);
+    const auto* top = document->if_object();
+    if (!top) return parse_result<ray_version_info>::failure(endpoint_error(ray_paths::version, "answered no object"));
+    ray_version_info info;
+    info.ray_version = string_or_empty(*top, "ray_version");
+    info.jobs_api_version = string_or_empty(*top, "version");
+    info.ray_commit = string_or_empty(*top, "ray_commit");
+    info.session_name = string_or_empty(*top, "session_name");
+    if (info.ray_version.empty())
+        return parse_result<ray_version_info>::failure(endpoint_error(ray_paths::version, "answered no ray_version"));
+    return {std::move(info), {}};
+}
+
+parse_result<ray_cluster_status> parse_cluster_status(std::string_view body)
+{
+    json::monotonic_resource arena;
+    std::string error;
+    const auto document = parse_json(body, arena, ray_paths::cluster_status, error);
+    if (!document) return parse_result<ray_cluster_status>::failure(error);
+    const auto* data = envelope_data(*document, ray_paths::cluster_status, error);
+    if (!data) return parse_result<ray_cluster_status>::failure(error);
+
+    ray_cluster_status status;
+    status.autoscaling_error = string_member(*data, "autoscalingError");
+    const auto* cluster = member(*data, "clusterStatus");
+    if (!cluster || cluster->is_null()) return {std::move(status), {}};
+    if (!cluster->is_object())
+        return parse_result<ray_cluster_status>::failure(
+            endpoint_error(ray_paths::cluster_status, "answered a clusterStatus that is not an object (format=1?)"));
+    status.report_time = number_member(cluster->get_object(), "time");
+    const auto* load = object_member(cluster->get_object(), "loadMetricsReport");
+    if (!load) return {std::move(status), {}};
+    status.has_load_metrics = true;
+    status.usage = usage_map(object_member(*load, "usage"));
+    if (const auto* by_node = object_member(*load, "usageByNode")) {
+        if (by_node->size() > max_ray_nodes)
+            return parse_result<ray_cluster_status>::failure(
+                endpoint_error(ray_paths::cluster_status, "answered usage for more nodes than the bound"));
+        for (const auto& entry : *by_node)
+            status.usage_by_node.emplace(std::string(entry.key()), usage_map(entry.value().if_object()));
+    }
+    return {std::move(status), {}};
+}
+
+parse_result<std::vector<ray_node>> parse_nodes(std::string_view body)
+{
+    using result = parse_result<std::vector<ray_node>>;
+    constexpr auto endpoint = ray_paths::nodes;
+    json::monotonic_resource arena;
+    std::string error;
+    const auto document = parse_json(body, arena, endpoint, error);
+    if (!document) return result::failure(error);
+    const auto* data = envelope_data(*document, endpoint, error);
+    if (!data) return result::failure(error);
+    const auto* list = object_member(*data, "result");
+    if (!list) return result::failure(endpoint_error(endpoint, "answered without data.result"));
+    const auto* rows = array_member(*list, "result");
+    if (!rows) return result::failure(endpoint_error(endpoint, "answered without the list data.result.result"));
+    if (rows->size() > max_ray_nodes)
+        return result::failure(endpoint_error(endpoint, "answered " + std::to_string(rows->size()) +
+                                                            " nodes, more than the bound of " +
+                                                            std::to_string(max_ray_nodes)));
+
+    std::vector<ray_node> nodes;
+    nodes.reserve(rows->size());
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+        const auto* row = (*rows)[i].if_object();
+        if (!row) return result::failure(endpoint_error(endpoint, "answered a node " + std::to_string(i) + " that is not an object"));
+        ray_node node;
+        auto id = string_member(*row, "node_id");
+        auto state = string_member(*row, "state");
+        if (!id || id->empty() || !state)
+            return result::failure(endpoint_error(endpoint, "answered node " + std::to_string(i) + " without node_id or state"));
+        node.node_id = std::move(*id);
+        node.state = std::move(*state);
+        node.ip = string_or_empty(*row, "node_ip");
+        node.name = string_or_empty(*row, "node_name");
+        node.state_message = string_member(*row, "state_message");
+        node.resources_total = number_map(object_member(*row, "resources_total"));
+        node.is_head = bool_member(*row, "is_head_node")
+                           .value_or(node.resources_total.contains(std::string(internal_head_resource)));
+        node.start_time_ms = integer_member(*row, "start_time_ms");
+        node.end_time_ms = integer_member(*row, "end_time_ms");
+        nodes.push_back(std::move(node));
+    }
+    sort_unique(nodes, node_key);
+    return {std::move(nodes), {}};
+}
+
+parse_result<std::vector<ray_job>> parse_jobs(std::string_view body)
+{
+    using result = parse_result<std::vector<ray_job>>;
+    constexpr auto endpoint = ray_paths::jobs;
+    json::monotonic_resource arena;
+    std::string error;
+    const auto document = parse_json(body, arena, endpoint, error);
+    if (!document) return result::failure(error);
+    const auto* rows = document->if_array();
+    if (!rows)
+        return result::failure(endpoint_error(endpoint, "answered " + std::string(json::to_string(document->kind())) +
+                                                            ", not the list of jobs (Jobs API v2, Ray 2.0+)"));
+    if (rows->size() > max_ray_jobs)
+        return result::failure(endpoint_error(endpoint, "answered more jobs than the bound of " + std::to_string(max_ray_jobs)));
+
+    std::vector<ray_job> jobs;
+    jobs.reserve(rows->size());
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+        const auto* row = (*rows)[i].if_object();
+        if (!row) return result::failure(endpoint_error(endpoint, "answered a job " + std::to_string(i) + " that is not an object"));
+        ray_job job;
+        job.submission_id = string_member(*row, "submission_id");
+        job.job_id = string_member(*row, "job_id");
+        if (job.submission_id && job.submission_id->empty()) job.submission_id.reset();
+        if (job.job_id && job.job_id->empty()) job.job_id.reset();
+        auto status = string_member(*row, "status");
+        if ((!job.submission_id && !job.job_id) || !status)
+            return result::failure(endpoint_error(endpoint, "answered job " + std::to_string(i) +
+                                                                " without status or any id"));
+        job.status = std::move(*status);
+        job.type = string_member(*row, "type").value_or(job.submission_id ? "SUBMISSION" : "DRIVER");
+        job.entrypoint = string_or_empty(*row, "entrypoint");
+        job.message = string_member(*row, "message");
+        job.error_type = string_member(*row, "error_type");
+        job.start_time = integer_member(*row, "start_time");
+        job.end_time = integer_member(*row, "end_time");
+        job.metadata = owned_object(object_member(*row, "metadata"));
+        if (const auto* env = member(*row, "runtime_env"); env && env->is_object()) job.runtime_env = owned(*env);
+        job.driver_exit_code = integer_member(*row, "driver_exit_code");
+        jobs.push_back(std::move(job));
+    }
+    sort_unique(jobs, job_key);
+    return {std::move(jobs), {}};
+}
+
+parse_result<ray_serve_status> parse_serve_applications(std::string_view body)
+{
+    using result = parse_result<ray_serve_status>;
+    constexpr auto endpoint = ray_paths::serve_applications;
+    json::monotonic_resource arena;
+    std::string error;
+    const auto document = parse_json(body, arena, endpoint, error);
+    if (!document) return result::failure(error);
+    const auto* top = document->if_object();
+    if (!top) return result::failure(endpoint_error(endpoint, "answered " + std::string(json::to_string(document->kind())) +
+                                                                  ", not the Serve instance details object"));
+    ray_serve_status serve;
+    const auto* controller = object_member(*top, "controller_info");
+    serve.proxy_location = string_or_empty(*top, "proxy_location");
+    if (const auto* http_options = object_member(*top, "http_options"))
+        serve.http_port = integer_member(*http_options, "port");
+
+    const auto* apps = member(*top, "applications");
+    if (apps && !apps->is_null() && !apps->is_object())
+        return result::failure(endpoint_error(endpoint, "answered applications that are not a map of name to details"));
+    if (apps && apps->is_object()) {
+        const auto& by_name = apps->get_object();
+        if (by_name.size() > max_serve_applications)
+            return result::failure(endpoint_error(endpoint, "answered more applications than the bound of " +
+                                                                std::to_string(max_serve_applications)));
+        for (const auto& entry : by_name) {
+            const auto* details = entry.value().if_object();
+            if (!details)
+                return result::failure(endpoint_error(endpoint, "answered application '" + std::string(entry.key()) +
+                                                                    "' that is not an object"));
+            serve_application app;
+            app.name = string_member(*details, "name").value_or(std::string(entry.key()));
+            auto status = string_member(*details, "status");
+            if (!status || app.name.empty())
+                return result::failure(endpoint_error(endpoint, "answered application '" + std::string(entry.key()) +
+                                                                    "' without a status"));
+            app.status = std::move(*status);
+            app.message = string_or_empty(*details, "message");
+            app.route_prefix = string_member(*details, "route_prefix");
+            app.last_deployed_time_s = number_member(*details, "last_deployed_time_s");
+            if (const auto* config = member(*details, "deployed_app_config"); config && config->is_object())
+                app.deployed_app_config = owned(*config);
+            if (const auto* deployments = object_member(*details, "deployments")) {
+                if (deployments->size() > max_serve_deployments)
+                    return result::failure(endpoint_error(endpoint, "answered more deployments than the bound"));
+                for (const auto& d : *deployments) {
+                    const auto* fields = d.value().if_object();
+                    if (!fields) continue;
+                    serve_deployment deployment;
+                    deployment.name = string_member(*fields, "name").value_or(std::string(d.key()));
+                    deployment.status = string_or_empty(*fields, "status");
+                    deployment.message = string_or_empty(*fields, "message");
+                    deployment.target_num_replicas = integer_member(*fields, "target_num_replicas");
+                    if (!deployment.target_num_replicas)
+                        if (const auto* config = object_member(*fields, "deployment_config"))
+                            deployment.target_num_replicas = integer_member(*config, "num_replicas");
+                    if (const auto* replicas = array_member(*fields, "replicas")) {
+                        deployment.replicas = static_cast<std::int64_t>(replicas->size());
+                        for (const auto& replica : *replicas)
+                            if (const auto* r = replica.if_object(); r && string_or_empty(*r, "state") == "RUNNING")
+                                ++deployment.running_replicas;
+                    }
+                    app.deployments.push_back(std::move(deployment));
+                }
+                std::sort(app.deployments.begin(), app.deployments.end(),
+                          [](const auto& a, const auto& b) { return a.name < b.name; });
+            }
+            serve.applications.push_back(std::move(app));
+        }
+    }
+    serve.running = (controller && !controller->empty()) || !serve.applications.empty();
+    if (!serve.running) serve.http_port.reset();
+    sort_unique(serve.applications, app_key);
+    return {std::move(serve), {}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The snapshot
+
+std::string_view to_string(ray_part part)
+{
+    switch (part) {
+    case ray_part::version: return "version";
+    case ray_part::cluster_status: return "cluster_status";
+    case ray_part::nodes: return "nodes";
+    case ray_part::jobs: return "jobs";
+    case ray_part::serve: return "serve";
+    }
+    return "unknown";
+}
+
+namespace {
+
+constexpr ray_part all_parts[] = {ray_part::version, ray_part::cluster_status, ray_part::nodes, ray_part::jobs,
+                                  ray_part::serve};
+
+std::optional<ray_part> part_from_string(std::string_view text)
+{
+    for (const auto part : all_parts)
+        if (to_string(part) == text) return part;
+    return std::nullopt;
+}
+
+bool present(const ray_snapshot& snapshot, ray_part part)
+{
+    switch (part) {
+    case ray_part::version: return snapshot.version.has_value();
+    case ray_part::cluster_status: return snapshot.cluster_status.has_value();
+    case ray_part::nodes: return snapshot.nodes.has_value();
+    case ray_part::jobs: return snapshot.jobs.has_value();
+    case ray_part::serve: return snapshot.serve.has_value();
+    }
+    return false;
+}
+
+// Maps the legacy envelope's camelCase resource names back to the names the nodes use.
+class resource_names {
+public:
+    explicit resource_names(const std::optional<std::vector<ray_node>>& nodes)
+    {
+        for (const auto* name : {"CPU", "GPU", "TPU", "memory", "object_store_memory", "node:__internal_head__"})
+            add(name);
+        if (nodes)
+            for (const auto& node : *nodes)
+                for (const auto& [name, value] : node.resources_total) add(name);
+    }
+
+    std::string original(const std::string& camel) const
+    {
+        const auto found = originals_.find(camel);
+        return found == originals_.end() ? camel : found->second;
+    }
+
+    std::map<std::string, resource_usage> originals(std::map<std::string, resource_usage> usage) const
+    {
+        std::map<std::string, resource_usage> mapped;
+        for (auto& [name, value] : usage) mapped[original(name)] = value;
+        return mapped;
+    }
+
+private:
+    void add(const std::string& name)
+    {
+        if (name.find('_') != std::string::npos) originals_.emplace(ray_camel_case(name), name);
+    }
+
+    std::map<std::string, std::string> originals_;
+};
+
+}  // namespace
+
+bool ray_snapshot::has(ray_part part) const
+{
+    return present(*this, part) && std::find(stale.begin(), stale.end(), part) == stale.end();
+}
+
+bool ray_snapshot::any_part() const
+{
+    return std::any_of(std::begin(all_parts), std::end(all_parts), [this](ray_part part) { return has(part); });
+}
+
+ray_snapshot assemble_snapshot(std::chrono::system_clock::time_point observed_at,
+                               parse_result<ray_version_info> version,
+                               parse_result<ray_cluster_status> cluster_status,
+                               parse_result<std::vector<ray_node>> nodes, parse_result<std::vector<ray_job>> jobs,
+                               parse_result<ray_serve_status> serve)
+{
+    ray_snapshot snapshot;
+    snapshot.observed_at = observed_at;
+    const auto take = [&snapshot](auto& result, auto& slot, ray_part part) {
+        if (result.value) slot = std::move(result.value);
+        else snapshot.errors.push_back({part, result.error.empty() ? "no answer" : std::move(result.error)});
+    };
+    take(version, snapshot.version, ray_part::version);
+    take(cluster_status, snapshot.cluster_status, ray_part::cluster_status);
+    take(nodes, snapshot.nodes, ray_part::nodes);
+    take(jobs, snapshot.jobs, ray_part::jobs);
+    take(serve, snapshot.serve, ray_part::serve);
+
+    if (snapshot.cluster_status) {
+        const resource_names names(snapshot.nodes);
+        auto& status = *snapshot.cluster_status;
+        status.usage = names.originals(std::move(status.usage));
+        for (auto& [node_id, usage] : status.usage_by_node) usage = names.originals(std::move(usage));
+        if (snapshot.nodes)
+            for (auto& node : *snapshot.nodes) {
+                const auto found = status.usage_by_node.find(node.node_id);
+                if (found == status.usage_by_node.end()) continue;
+                for (const auto& [name, usage] : found->second) node.resources_used[name] = usage.used;
+            }
+    }
+    normalise(snapshot);
+    return snapshot;
+}
+
+ray_snapshot carry_forward(const ray_snapshot& previous, ray_snapshot current)
+{
+    const auto fill = [&current](const auto& earlier, auto& slot, ray_part part) {
+        if (slot || !earlier) return;
+        slot = earlier;
+        current.stale.push_back(part);
+    };
+    fill(previous.version, current.version, ray_part::version);
+    fill(previous.cluster_status, current.cluster_status, ray_part::cluster_status);
+    fill(previous.nodes, current.nodes, ray_part::nodes);
+    fill(previous.jobs, current.jobs, ray_part::jobs);
+    fill(previous.serve, current.serve, ray_part::serve);
+    return current;
+}
+
+std::map<std::string, resource_usage> cluster_resources(const ray_snapshot& snapshot)
+{
+    if (snapshot.cluster_status && snapshot.cluster_status->has_load_metrics) return snapshot.cluster_status->usage;
+    std::map<std::string, resource_usage> summed;
+    if (!snapshot.nodes) return summed;
+    for (const auto& node : *snapshot.nodes) {
+        if (!node.alive()) continue;
+        for (const auto& [name, total] : node.resources_total) {
+            auto& usage = summed[name];
+            usage.total += total;
+            if (const auto used = node.resources_used.find(name); used != node.resources_used.end())
+                usage.used += used->second;
+        }
+    }
+    return summed;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diff
+
+namespace {
+
+json::value optional_string(const std::optional<std::string>& text)
+{
+    return text ? json::value(*text) : json::value(nullptr);
+}
+
+json::value optional_integer(const std::optional<std::int64_t>& number)
+{
+    return number ? json::value(*number) : json::value(nullptr);
+}
+
+json::object node_identity(const ray_node& node)
+{
+    return json::object{{"node_id", node.node_id}, {"node_name", node.name}, {"node_ip", node.ip},
+                        {"is_head", node.is_head}};
+}
+
+// Walks two lists sorted by the same key and calls visit(before_or_null, after_or_null) per key.
+template <class T, class Key, class Visit>
+void merge_walk(const std::vector<T>& before, const std::vector<T>& after, Key key, Visit visit)
+{
+    std::size_t i = 0;
+    std::size_t j = 0;
+    while (i < before.size() || j < after.size()) {
+        if (j == after.size() || (i < before.size() && key(before[i]) < key(after[j]))) {
+            visit(&before[i++], nullptr);
+        } else if (i == before.size() || key(after[j]) < key(before[i])) {
+            visit(nullptr, &after[j++]);
+        } else {
+            visit(&before[i++], &after[j++]);
+        }
+    }
+}
+
+void diff_nodes(const std::vector<ray_node>& before, const std::vector<ray_node>& after, std::vector<ray_change>& out)
+{
+    merge_walk(before, after, node_key, [&out](const ray_node* old, const ray_node* now) {
+        const bool was_alive = old && old->alive();
+        const bool is_alive = now && now->alive();
+        if (is_alive && !was_alive) {
+            auto data = node_identity(*now);
+            data["old_state"] = old ? json::value(old->state) : json::value(nullptr);
+            out.push_back({"cluster.node_alive", std::move(data)});
+        } else if (was_alive && !is_alive) {
+            auto data = node_identity(now ? *now : *old);
+            data["old_state"] = old->state;
+            data["new_state"] = now ? now->state : std::string("GONE");
+            data["state_message"] = now ? optional_string(now->state_message) : json::value(nullptr);
+            out.push_back({"cluster.node_dead", std::move(data)});
+        }
+    });
+}
+
+void diff_jobs(const std::vector<ray_job>& before, const std::vector<ray_job>& after, std::vector<ray_change>& out)
+{
+    merge_walk(before, after, job_key, [&out](const ray_job* old, const ray_job* now) {
+        if (!now || (old && old->status == now->status)) return;
+        out.push_back({"cluster.job_status",
+                       json::object{{"submission_id", optional_string(now->submission_id)},
+                                    {"job_id", optional_string(now->job_id)},
+                                    {"type", now->type},
+                                    {"entrypoint", now->entrypoint},
+                                    {"old_status", old ? json::value(old->status) : json::value(nullptr)},
+                                    {"new_status", now->status},
+                                    {"message", optional_string(now->message)},
+                                    {"error_type", optional_string(now->error_type)},
+                                    {"driver_exit_code", optional_integer(now->driver_exit_code)}}});
+    });
+}
+
+void diff_serve(const std::vector<serve_application>& before, const std::vector<serve_application>& after,
+                std::vector<ray_change>& out)
+{
+    merge_walk(before, after, app_key, [&out](const serve_application* old, const serve_application* now) {
+        if (old && now && old->status == now->status) return;
+        const auto& app = now ? *now : *old;
+        out.push_back({"cluster.serve_app_status",
+                       json::object{{"name", app.name},
+                                    {"old_status", old ? json::value(old->status) : json::value(nullptr)},
+                                    {"new_status", now ? now->status : std::string("DELETED")},
+                                    {"message", now ? now->message : std::string()},
+                                    {"route_prefix", optional_string(app.route_prefix)}}});
+    });
+}
+
+}  // namespace
+
+std::vector<ray_change> diff(const ray_snapshot* before, const ray_snapshot& after)
+{
+    std::vector<ray_change> changes;
+    if (!before) return changes;
+    const auto comparable = [&](ray_part part) { return present(*before, part); };
+    if (comparable(ray_part::nodes) && after.has(ray_part::nodes)) diff_nodes(*before->nodes, *after.nodes, changes);
+    if (comparable(ray_part::jobs) && after.has(ray_part::jobs)) diff_jobs(*before->jobs, *after.jobs, changes);
+    // Serve not installed lists nothing; comparing it would report every app as deleted, so only
+    // compare two answers that both come from an installed Serve (or one that was shut down).
+    if (comparable(ray_part::serve) && after.has(ray_part::serve) && before->serve->installed && after.serve->installed)
+        diff_serve(before->serve->applications, after.serve->applications, changes);
+    return changes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persistence
+
+namespace {
+
+json::object number_map_json(const std::map<std::string, double>& numbers)
+{
+    json::object object;
+    for (const auto& [name, value] : numbers) object[name] = value;
+    return object;
+}
+
+json::object usage_json(const std::map<std::string, resource_usage>& usage)
+{
+    json::object object;
+    for (const auto& [name, value] : usage) object[name] = json::array{value.used, value.total};
+    return object;
+}
+
+json::value to_json(const ray_version_info& info)
+{
+    return json::object{{"ray_version", info.ray_version},
+                        {"jobs_api_version", info.jobs_api_version},
+                        {"ray_commit", info.ray_commit},
+                        {"session_name", info.session_name}};
+}
+
+json::value to_json(const ray_cluster_status& status)
+{
+    json::object by_node;
+    for (const auto& [node_id, usage] : status.usage_by_node) by_node[node_id] = usage_json(usage);
+    return json::object{{"has_load_metrics", status.has_load_metrics},
+                        {"usage", usage_json(status.usage)},
+                        {"usage_by_node", std::move(by_node)},
+                        {"report_time", status.report_time ? json::value(*status.report_time) : json::value(nullptr)},
+                        {"autoscaling_error", optional_string(status.autoscaling_error)}};
+}
+
+json::value to_json(const ray_node& node)
+{
+    return json::object{{"node_id", node.node_id},
+                        {"ip", node.ip},
+                        {"name", node.name},
+                        {"is_head", node.is_head},
+                        {"state", node.state},
+                        {"state_message", optional_string(node.state_message)},
+                        {"resources_total", number_map_json(node.resources_total)},
+                        {"resources_used", number_map_json(node.resources_used)},
+                        {"start_time_ms", optional_integer(node.start_time_ms)},
+                        {"end_time_ms", optional_integer(node.end_time_ms)}};
+}
+
+json::value to_json(const ray_job& job)
+{
+    return json::object{{"type", job.type},
+                        {"submission_id", optional_string(job.submission_id)},
+                        {"job_id", optional_string(job.job_id)},
+                        {"status", job.status},
+                        {"entrypoint", job.entrypoint},
+                        {"message", optional_string(job.message)},
+                        {"error_type", optional_string(job.error_type)},
+                        {"start_time", optional_integer(job.start_time)},
+                        {"end_time", optional_integer(job.end_time)},
+                        {"metadata", job.metadata},
+                        {"runtime_env", job.runtime_env},
+                        {"driver_exit_code", optional_integer(job.driver_exit_code)}};
+}
+
+json::value to_json(const serve_application& app)
+{
+    json::array deployments;
+    for (const auto& d : app.deployments)
+        deployments.push_back(json::object{{"name", d.name},
+                                           {"status", d.status},
+                                           {"message", d.message},
+                                           {"target_num_replicas", optional_integer(d.target_num_replicas)},
+                                           {"replicas", d.replicas},
+                                           {"running_replicas", d.running_replicas}});
+    return json::object{{"name", app.name},
+                        {"status", app.status},
+                        {"message", app.message},
+                        {"route_prefix", optional_string(app.route_prefix)},
+                        {"last_deployed_time_s",
+                         app.last_deployed_time_s ? json::value(*app.last_deployed_time_s) : json::value(nullptr)},
+                        {"deployed_app_config", app.deployed_app_config},
+                        {"deployments", std::move(deployments)}};
+}
+
+json::value to_json(const ray_serve_status& serve)
+{
+    json::array apps;
+    for (const auto& app : serve.applications) apps.push_back(to_json(app));
+    return json::object{{"installed", serve.installed},
+                        {"running", serve.running},
+                        {"http_port", optional_integer(serve.http_port)},
+                        {"proxy_location", serve.proxy_location},
+                        {"applications", std::move(apps)}};
+}
+
+template <class T>
+json::value optional_json(const std::optional<T>& part)
+{
+    return part ? to_json(*part) : json::value(nullptr);
+}
+
+template <class T>
+json::value optional_json(const std::optional<std::vector<T>>& part)
+{
+    if (!part) return nullptr;
+    json::array items;
+    items.reserve(part->size());
+    for (const auto& item : *part) items.push_back(to_json(item));
+    return items;
+}
+
+// Reading back: nullopt for anything that is not what to_json wrote.
+
+std::map<std::string, resource_usage> usage_from(const json::object* object) { return usage_map(object); }
+
+std::optional<ray_version_info> version_from(const json::object& o)
+{
+    return ray_version_info{string_or_empty(o, "ray_version"), string_or_empty(o, "jobs_api_version"),
+                            string_or_empty(o, "ray_commit"), string_or_empty(o, "session_name")};
+}
+
+std::optional<ray_cluster_status> cluster_status_from(const json::object& o)
+{
+    ray_cluster_status status;
+    status.has_load_metrics = bool_member(o, "has_load_metrics").value_or(false);
+    status.usage = usage_from(object_member(o, "usage"));
+    if (const auto* by_node = object_member(o, "usage_by_node"))
+        for (const auto& entry : *by_node)
+            status.usage_by_node.emplace(std::string(entry.key()), usage_from(entry.value().if_object()));
+    status.report_time = number_member(o, "report_time");
+    status.autoscaling_error = string_member(o, "autoscaling_error");
+    return status;
+}
+
+std::optional<ray_node> node_from(const json::object& o)
+{
+    ray_node node;
+    auto id = string_member(o, "node_id");
+    auto state = string_member(o, "state");
+    if (!id || !state) return std::nullopt;
+    node.node_id = std::move(*id);
+    node.state = std::move(*state);
+    node.ip = string_or_empty(o, "ip");
+    node.name = string_or_empty(o, "name");
+    node.is_head = bool_member(o, "is_head").value_or(false);
+    node.state_message = string_member(o, "state_message");
+    node.resources_total = number_map(object_member(o, "resources_total"));
+    node.resources_used = number_map(object_member(o, "resources_used"));
+    node.start_time_ms = integer_member(o, "start_time_ms");
+    node.end_time_ms = integer_member(o, "end_time_ms");
+    return node;
+}
+
+std::optional<ray_job> job_from(const json::object& o)
+{
+    ray_job job;
+    job.submission_id = string_member(o, "submission_id");
+    job.job_id = string_member(o, "job_id");
+    auto status = string_member(o, "status");
+    if ((!job.submission_id && !job.job_id) || !status) return std::nullopt;
+    job.status = std::move(*status);
+    job.type = string_or_empty(o, "type");
+    job.entrypoint = string_or_empty(o, "entrypoint");
+    job.message = string_member(o, "message");
+    job.error_type = string_member(o, "error_type");
+    job.start_time = integer_member(o, "start_time");
+    job.end_time = integer_member(o, "end_time");
+    job.metadata = owned_object(object_member(o, "metadata"));
+    if (const auto* env = member(o, "runtime_env")) job.runtime_env = *env;
+    job.driver_exit_code = integer_member(o, "driver_exit_code");
+    return job;
+}
+
+std::optional<serve_application> application_from(const json::object& o)
+{
+    serve_application app;
+    auto name = string_member(o, "name");
+    auto status = string_member(o, "status");
+    if (!name || !status) return std::nullopt;
+    app.name = std::move(*name);
+    app.status = std::move(*status);
+    app.message = string_or_empty(o, "message");
+    app.route_prefix = string_member(o, "route_prefix");
+    app.last_deployed_time_s = number_member(o, "last_deployed_time_s");
+    if (const auto* config = member(o, "deployed_app_config")) app.deployed_app_config = *config;
+    if (const auto* deployments = array_member(o, "deployments"))
+        for (const auto& item : *deployments) {
+            const auto* d = item.if_object();
+            if (!d) return std::nullopt;
+            serve_deployment deployment;
+            deployment.name = string_or_empty(*d, "name");
+            deployment.status = string_or_empty(*d, "status");
+            deployment.message = string_or_empty(*d, "message");
+            deployment.target_num_replicas = integer_member(*d, "target_num_replicas");
+            deployment.replicas = integer_member(*d, "replicas").value_or(0);
+            deployment.running_replicas = integer_member(*d, "running_replicas").value_or(0);
+            app.deployments.push_back(std::move(deployment));
+        }
+    return app;
+}
+
+std::optional<ray_serve_status> serve_from(const json::object& o)
+{
+    ray_serve_status serve;
+    serve.installed = bool_member(o, "installed").value_or(true);
+    serve.running = bool_member(o, "running").value_or(false);
+    serve.http_port = integer_member(o, "http_port");
+    serve.proxy_location = string_or_empty(o, "proxy_location");
+    if (const auto* apps = array_member(o, "applications"))
+        for (const auto& item : *apps) {
+            const auto* fields = item.if_object();
+            auto app = fields ? application_from(*fields) : std::nullopt;
+            if (!app) return std::nullopt;
+            serve.applications.push_back(std::move(*app));
+        }
+    return serve;
+}
+
+// Reads one part: absent or null is "not observed"; anything else must read back.
+template <class T, class Read>
+bool read_part(const json::object& document, std::string_view key, std::optional<T>& slot, Read read)
+{
+    const auto* value = member(document, key);
+    if (!value || value->is_null()) return true;
+    const auto* object = value->if_object();
+    if (!object) return false;
+    slot = read(*object);
+    return slot.has_value();
+}
+
+template <class T, class Read>
+bool read_list(const json::object& document, std::string_view key, std::optional<std::vector<T>>& slot, Read read)
+{
+    const auto* value = member(document, key);
+    if (!value || value->is_null()) return true;
+    const auto* items = value->if_array();
+    if (!items) return false;
+    std::vector<T> parsed;
+    parsed.reserve(items->size());
+    for (const auto& item : *items) {
+        const auto* object = item.if_object();
+        auto one = object ? read(*object) : std::nullopt;
+        if (!one) return false;
+        parsed.push_back(std::move(*one));
+    }
+    slot = std::move(parsed);
+    return true;
+}
+
+}  // namespace
+
+json::value to_json(const ray_snapshot& snapshot)
+{
+    json::array errors;
+    for (const auto& error : snapshot.errors)
+        errors.push_back(json::object{{"part", to_string(error.part)}, {"message", error.message}});
+    json::array stale;
+    for (const auto part : snapshot.stale) stale.push_back(json::string(to_string(part)));
+    const auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(snapshot.observed_at.time_since_epoch()).count();
+    return json::object{{"observed_at", format_timestamp(snapshot.observed_at)},
+                        {"observed_at_ms", millis},
+                        {"version", optional_json(snapshot.version)},
+                        {"cluster_status", optional_json(snapshot.cluster_status)},
+                        {"nodes", optional_json(snapshot.nodes)},
+                        {"jobs", optional_json(snapshot.jobs)},
+                        {"serve", optional_json(snapshot.serve)},
+                        {"errors", std::move(errors)},
+                        {"stale", std::move(stale)}};
+}
+
+std::optional<ray_snapshot> snapshot_from_json(const json::value& document)
+{
+    const auto* top = document.if_object();
+    if (!top) return std::nullopt;
+    const auto millis = integer_member(*top, "observed_at_ms");
+    if (!millis) return std::nullopt;
+    ray_snapshot snapshot;
+    snapshot.observed_at = clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::milliseconds(*millis)));
+    if (!read_part(*top, "version", snapshot.version, version_from) ||
+        !read_part(*top, "cluster_status", snapshot.cluster_status, cluster_status_from) ||
+        !read_list(*top, "nodes", snapshot.nodes, node_from) || !read_list(*top, "jobs", snapshot.jobs, job_from) ||
+        !read_part(*top, "serve", snapshot.serve, serve_from))
+        return std::nullopt;
+    if (const auto* errors = array_member(*top, "errors"))
+        for (const auto& item : *errors) {
+            const auto* error = item.if_object();
+            const auto part = error ? part_from_string(string_or_empty(*error, "part")) : std::nullopt;
+            if (!part) return std::nullopt;
+            snapshot.errors.push_back({*part, string_or_empty(*error, "message")});
+        }
+    if (const auto* stale = array_member(*top, "stale"))
+        for (const auto& item : *stale) {
+            const auto part = item.is_string() ? part_from_string(item.get_string()) : std::nullopt;
+            if (!part) return std::nullopt;
+            snapshot.stale.push_back(*part);
+        }
+    normalise(snapshot);
+    return snapshot;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+namespace {
+
+constexpr double bytes_per_gib = 1024.0 * 1024.0 * 1024.0;
+
+// Integral values as JSON integers ("CPU": 8, not 8.0E0), the rest as doubles.
+json::value json_number(double value)
+{
+    if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 9.0e15)
+        return static_cast<std::int64_t>(value);
+    return value;
+}
+
+double round_to(double value, int decimals)
+{
+    const double scale = std::pow(10.0, decimals);
+    return std::round(value * scale) / scale;
+}
+
+bool is_node_marker(const std::string& resource) { return resource.starts_with("node:"); }
+
+json::object resources_json(const std::map<std::string, double>& resources)
+{
+    json::object object;
+    for (const auto& [name, value] : resources)
+        if (!is_node_marker(name)) object[name] = json_number(value);
+    return object;
+}
+
+json::value iso_or_null(std::optional<std::int64_t> epoch_ms)
+{
+    if (!epoch_ms) return nullptr;
+    auto text = iso_from_epoch_ms(*epoch_ms);
+    return text.empty() ? json::value(nullptr) : json::value(text);
+}
+
+std::int64_t replicas_target(const serve_application& app)
+{
+    std::int64_t total = 0;
+    for (const auto& d : app.deployments) total += d.target_num_replicas.value_or(d.replicas);
+    return total;
+}
+
+}  // namespace
+
+std::string iso_from_epoch_ms(std::int64_t epoch_ms)
+{
+    // Up to the year 9999; anything else is not a time Ray meant.
+    if (epoch_ms < 0 || epoch_ms > 253402300799999) return {};
+    return format_timestamp(clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::milliseconds(epoch_ms))));
+}
+
+json::object nodes_view(const ray_snapshot& snapshot)
+{
+    std::vector<const ray_node*> ordered;
+    if (snapshot.nodes)
+        for (const auto& node : *snapshot.nodes) ordered.push_back(&node);
+    std::sort(ordered.begin(), ordered.end(), [](const ray_node* a, const ray_node* b) {
+        return std::tuple(!a->is_head, a->name, a->node_id) < std::tuple(!b->is_head, b->name, b->node_id);
+    });
+    json::array nodes;
+    nodes.reserve(ordered.size());
+    std::int64_t alive = 0;
+    for (const auto* node : ordered) {
+        alive += node->alive() ? 1 : 0;
+        nodes.push_back(json::object{{"node_id", node->node_id},
+                                     {"node_name", node->name},
+                                     {"node_ip", node->ip},
+                                     {"node_type", node->is_head ? "head" : "worker"},
+                                     {"cml_app_id", nullptr},
+                                     {"cml_app_name", nullptr},
+                                     {"alive", node->alive()},
+                                     {"state", node->state},
+                                     {"state_message", optional_string(node->state_message)},
+                                     {"resources", resources_json(node->resources_total)},
+                                     {"resources_used", resources_json(node->resources_used)}});
+    }
+    return json::object{{"nodes", std::move(nodes)},
+                        {"total_nodes", static_cast<std::int64_t>(ordered.size())},
+                        {"alive_nodes", alive}};
+}
+
+json::object capacity_view(const ray_snapshot& snapshot)
+{
+    const auto resources = cluster_resources(snapshot);
+    const auto get = [&resources](const char* name) {
+        const auto found = resources.find(name);
+        return found == resources.end() ? resource_usage{} : found->second;
+    };
+    const auto available = [](const resource_usage& usage) { return std::max(0.0, usage.total - usage.used); };
+    const auto cpu = get("CPU");
+    const auto memory = get("memory");
+    const auto gpu = get("GPU");
+    const double utilization = cpu.total > 0 ? round_to(cpu.used / cpu.total * 100.0, 1) : 0.0;
+    return json::object{{"total_cpus", json_number(cpu.total)},
+                        {"available_cpus", json_number(available(cpu))},
+                        {"total_memory", round_to(memory.total / bytes_per_gib, 2)},
+                        {"available_memory", round_to(available(memory) / bytes_per_gib, 2)},
+                        {"total_gpus", json_number(gpu.total)},
+                        {"available_gpus", json_number(available(gpu))},
+                        {"utilization_percent", utilization}};
+}
+
+json::object application_view(const serve_application& app)
+{
+    json::value deployed = nullptr;
+    if (app.last_deployed_time_s && *app.last_deployed_time_s >= 0 && *app.last_deployed_time_s < 253402300799.0)
+        deployed = iso_or_null(static_cast<std::int64_t>(std::llround(*app.last_deployed_time_s * 1000.0)));
+    std::int64_t running = 0;
+    for (const auto& d : app.deployments) running += d.running_replicas;
+    return json::object{{"name", app.name},
+                        {"status", app.status},
+                        {"route_prefix", optional_string(app.route_prefix)},
+                        {"num_replicas", replicas_target(app)},
+                        {"running_replicas", running},
+                        {"message", app.message},
+                        {"last_deployed_time", std::move(deployed)}};
+}
+
+json::object application_detail_view(const serve_application& app)
+{
+    auto view = application_view(app);
+    json::array deployments;
+    for (const auto& d : app.deployments)
+        deployments.push_back(json::object{{"name", d.name},
+                                           {"status", d.status},
+                                           {"message", d.message},
+                                           {"target_num_replicas", optional_integer(d.target_num_replicas)},
+                                           {"replicas", d.replicas},
+                                           {"running_replicas", d.running_replicas}});
+    view["deployments"] = std::move(deployments);
+    view["deployed_app_config"] = redact_env_vars(app.deployed_app_config);
+    return view;
+}
+
+json::object applications_view(const ray_snapshot& snapshot)
+{
+    json::array apps;
+    if (snapshot.serve)
+        for (const auto& app : snapshot.serve->applications) apps.push_back(application_view(app));
+    const auto total = static_cast<std::int64_t>(apps.size());
+    return json::object{{"applications", std::move(apps)}, {"total_applications", total}};
+}
+
+json::object job_view(const ray_job& job, bool redact)
+{
+    return json::object{{"submission_id", optional_string(job.submission_id)},
+                        {"job_id", optional_string(job.job_id)},
+                        {"type", job.type},
+                        {"status", job.status},
+                        {"entrypoint", job.entrypoint},
+                        {"message", optional_string(job.message)},
+                        {"error_type", optional_string(job.error_type)},
+                        {"start_time", iso_or_null(job.start_time)},
+                        {"end_time", iso_or_null(job.end_time)},
+                        {"driver_exit_code", optional_integer(job.driver_exit_code)},
+                        {"metadata", job.metadata},
+                        {"runtime_env", redact ? redact_env_vars(job.runtime_env) : job.runtime_env}};
+}
+
+json::value redact_env_vars(const json::value& value)
+{
+    // Bounded by the depth the parser allowed; runtime_env and Serve configs are shallow.
+    if (const auto* array = value.if_array()) {
+        json::array copy;
+        copy.reserve(array->size());
+        for (const auto& item : *array) copy.push_back(redact_env_vars(item));
+        return copy;
+    }
+    const auto* object = value.if_object();
+    if (!object) return value;
+    json::object copy;
+    for (const auto& entry : *object) {
+        if (entry.key() == "env_vars" && entry.value().is_object()) {
+            json::object hidden;
+            for (const auto& variable : entry.value().get_object()) hidden[variable.key()] = "<redacted>";
+            copy[entry.key()] = std::move(hidden);
+        } else {
+            copy[entry.key()] = redact_env_vars(entry.value());
+        }
+    }
+    return copy;
+}
+
+}  // namespace raydeploy::watch

@@ -1,0 +1,114 @@
+// Benchmark for scripts/bench.sh ray: the Ray poller's step on a synthetic 10,000-node cluster.
+// Each round parses a /api/v0/nodes answer and a /api/cluster_status answer with per-node usage,
+// assembles the snapshot and diffs it against the previous round's (where 1 % of the nodes died),
+// and prints min/median/max. Figures, not assertions: the goal is at most 20 ms per round.
+//
+//   bench_ray_snapshot [NODES] [ROUNDS]      (default 10000 nodes, 20 rounds)
+#include "raydeploy/watch/ray_snapshot.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace json = boost::json;
+using namespace raydeploy::watch;
+
+namespace {
+
+std::string node_id(std::size_t i)
+{
+    char id[57];
+    std::snprintf(id, sizeof id, "%056zx", i * 2654435761u);
+    return id;
+}
+
+// Ray's shapes (part B.3, B.5): state envelope for nodes, camelCase legacy envelope for status.
+std::pair<std::string, std::string> answers(std::size_t nodes, std::size_t dead_every)
+{
+    json::array rows;
+    json::object by_node;
+    for (std::size_t i = 0; i < nodes; ++i) {
+        const auto ip = "10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) + "." +
+                        std::to_string(i % 256);
+        const bool dead = dead_every && i % dead_every == 1;
+        json::object resources{{"CPU", 16.0}, {"memory", 64e9}, {"object_store_memory", 20e9}, {"node:" + ip, 1.0}};
+        if (i == 0) resources["node:__internal_head__"] = 1.0;
+        if (i % 4 == 0) resources["GPU"] = 1.0;
+        rows.push_back(json::object{{"node_id", node_id(i)},
+                                    {"node_ip", ip},
+                                    {"is_head_node", i == 0},
+                                    {"state", dead ? "DEAD" : "ALIVE"},
+                                    {"state_message", dead ? json::value("Expected termination: received SIGTERM") : nullptr},
+                                    {"node_name", ip},
+                                    {"resources_total", resources},
+                                    {"labels", json::object{{"ray.io/node-id", node_id(i)}}},
+                                    {"start_time_ms", 1796312819826},
+                                    {"end_time_ms", dead ? 1796312901489 : 0}});
+        if (!dead)
+            by_node[node_id(i)] = json::object{{"CPU", json::array{4.0, 16.0}}, {"memory", json::array{0.0, 64e9}},
+                                               {"objectStoreMemory", json::array{1e6, 20e9}}};
+    }
+    const auto count = static_cast<std::int64_t>(nodes);
+    json::object nodes_answer{
+        {"result", true},
+        {"msg", ""},
+        {"data", json::object{{"result", json::object{{"total", count}, {"num_after_truncation", count},
+                                                      {"num_filtered", count}, {"result", std::move(rows)},
+                                                      {"partial_failure_warning", ""}, {"warnings", nullptr}}}}}};
+    json::object status_answer{
+        {"result", true},
+        {"msg", "Got cluster status."},
+        {"data", json::object{{"autoscalingStatus", nullptr},
+                              {"autoscalingError", nullptr},
+                              {"clusterStatus",
+                               json::object{{"time", 1796312825.07},
+                                            {"loadMetricsReport",
+                                             json::object{{"usage", json::object{{"CPU", json::array{4.0 * count, 16.0 * count}}}},
+                                                          {"usageByNode", std::move(by_node)}}}}}}}};
+    return {json::serialize(nodes_answer), json::serialize(status_answer)};
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    const std::size_t nodes = argc > 1 ? std::stoul(argv[1]) : 10'000;
+    const int rounds = argc > 2 ? std::stoi(argv[2]) : 20;
+    const auto [healthy_nodes, healthy_status] = answers(nodes, 0);
+    const auto [dying_nodes, dying_status] = answers(nodes, 100);
+    const std::string version = R"({"version":"4","ray_version":"2.60.0"})";
+    std::cout << "ray snapshot: " << nodes << " nodes, /api/v0/nodes " << healthy_nodes.size() / 1024
+              << " KiB + /api/cluster_status " << healthy_status.size() / 1024 << " KiB per round\n";
+
+    const auto observe = [&](const std::string& nodes_body, const std::string& status_body) {
+        return assemble_snapshot(std::chrono::system_clock::now(), parse_version(version),
+                                 parse_cluster_status(status_body), parse_nodes(nodes_body), parse_jobs("[]"),
+                                 parse_serve_applications("{}"));
+    };
+    auto previous = observe(healthy_nodes, healthy_status);
+    std::vector<double> millis;
+    std::size_t events = 0;
+    for (int round = 0; round < rounds; ++round) {
+        const bool dying = round % 2 == 0;
+        const auto started = std::chrono::steady_clock::now();
+        auto current = observe(dying ? dying_nodes : healthy_nodes, dying ? dying_status : healthy_status);
+        const auto changes = diff(&previous, current);
+        millis.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+        if (!current.complete() || current.nodes->size() != nodes) {
+            std::cerr << "bench_ray_snapshot: the synthetic answer did not parse\n";
+            return 1;
+        }
+        events += changes.size();
+        previous = std::move(current);
+    }
+    std::sort(millis.begin(), millis.end());
+    std::printf("parse + diff over %d rounds: min %.2f ms, median %.2f ms, max %.2f ms (goal <= 20 ms); %zu events\n",
+                rounds, millis.front(), millis[millis.size() / 2], millis.back(), events);
+    std::printf("ray_snapshot_median_ms=%.2f\n", millis[millis.size() / 2]);
+    return 0;
+}
