@@ -1,8 +1,8 @@
-// The CLI's HTTP/1.1 client: one connection and one io_context per call, every step bounded by
-// beast::tcp_stream's deadline, failures turned into the typed errors of api_client.hpp.
+// The CLI's blocking client: the shared outbound client (http/client.hpp) run on a private
+// io_context per call, its failures turned into the typed errors of api_client.hpp.
 #include "raydeploy/cli/api_client.hpp"
 
-#include "raydeploy/http/tls.hpp"
+#include "raydeploy/http/client.hpp"
 
 #include "raydeploy/util/duration.hpp"
 #include "raydeploy/util/errors.hpp"
@@ -11,24 +11,15 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 
-#include <array>
 #include <cctype>
 #include <future>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 namespace raydeploy::cli {
 
 namespace {
-
-using request_type = http::request<http::string_body>;
-
-std::string host_header(const server_url& server)
-{
-    const bool ipv6 = server.host.find(':') != std::string::npos;
-    return (ipv6 ? "[" + server.host + "]" : server.host) + ":" + server.port;
-}
 
 std::string json_error_message(const api_response& response)
 {
@@ -58,149 +49,61 @@ void throw_if_refused(const api_response& response, bool has_token)
     throw authentication_error{response.status, code, message};
 }
 
-[[noreturn]] void throw_network(const server_url& server, std::string_view step, const beast::error_code& ec,
-                                std::chrono::milliseconds deadline)
+// The client's failure in the CLI's words: every kind is "unreachable" to a command (exit 5).
+[[noreturn]] void throw_unreachable(const server_url& server, const client_timeouts& timeouts,
+                                    const web::client_error& error)
 {
     const std::string where = "the raydeploy service at " + server.text();
-    if (ec == beast::error::timeout)
-        throw service_unreachable{where + " did not answer within " + format_duration(deadline) + " (" +
-                                  std::string{step} + "); check that it runs and is not overloaded"};
-    throw service_unreachable{"cannot reach " + where + " (" + std::string{step} + ": " + ec.message() +
+    const std::string& step = error.step();
+    if (error.kind() == web::client_error_kind::timeout) {
+        const bool connecting = step == "connecting" || step == "TLS handshake" || step.rfind("resolving", 0) == 0;
+        throw service_unreachable{where + " did not answer within " +
+                                  format_duration(connecting ? timeouts.connect : timeouts.request) + " (" + step +
+                                  "); check that it runs and is not overloaded"};
+    }
+    // The chain or the name did not verify: a setup problem, not an outage.
+    if (error.kind() == web::client_error_kind::tls)
+        throw service_unreachable{"TLS handshake with " + where + " failed (" + error.cause() +
+                                  "); if its certificate comes from a private CA, pass --ca-file FILE (or set "
+                                  "RAYDEPLOY_CA_FILE) with that CA's certificate, and check that the certificate "
+                                  "names " +
+                                  server.host};
+    const std::string detail = error.cause().empty() ? step : step + ": " + error.cause();
+    throw service_unreachable{"cannot reach " + where + " (" + detail +
                               "); check that it runs ('raydeploy serve') and that --server or RAYDEPLOY_SERVER "
                               "names it"};
 }
 
-request_type make_request(const server_url& server, const std::optional<std::string>& token, http::verb method,
-                          std::string_view target, const json::value* body)
+// SERVER + TARGET ("/api/v1/executions?limit=1") as a URL.
+boost::urls::url url_of(const server_url& server, std::string_view target)
 {
-    request_type req{method, server.prefix + std::string{target}, 11};
-    req.set(http::field::host, host_header(server));
-    req.set(http::field::user_agent, "raydeploy-cli/" + std::string{version()});
-    req.set(http::field::accept, "application/json");
-    if (token) req.set(http::field::authorization, "Bearer " + *token);
-    // The service refuses a POST without this header even when it has no body (a web form
+    auto base = boost::urls::parse_uri(server.text());
+    if (!base) throw config_error{"--server " + server.text() + ": not a valid URL (" + base.error().message() + ")"};
+    boost::urls::url url = *base;
+    const auto query = target.find('?');
+    url.set_encoded_path(server.prefix + std::string{target.substr(0, query)});
+    if (query != std::string_view::npos) url.set_encoded_query(target.substr(query + 1));
+    return url;
+}
+
+std::optional<web::request_body> body_of(http::verb method, const json::value* body)
+{
+    // The service refuses a POST without a JSON Content-Type even when it has no body (a web form
     // could send that one across sites).
-    if (body || method == http::verb::post) req.set(http::field::content_type, "application/json");
-    if (body) req.body() = json::serialize(*body);
-    req.keep_alive(false);
-    req.prepare_payload();
-    return req;
+    if (!body && method != http::verb::post) return std::nullopt;
+    return web::request_body{"application/json", body ? json::serialize(*body) : std::string{}};
 }
 
-// The handshake failed because the chain or the name did not verify: a setup problem, not an outage.
-[[noreturn]] void throw_tls(const server_url& server, const beast::error_code& ec, std::chrono::milliseconds deadline)
+api_response to_api_response(web::client_response answer)
 {
-    if (ec.category() != net::error::get_ssl_category()) throw_network(server, "TLS handshake", ec, deadline);
-    throw service_unreachable{"TLS handshake with the raydeploy service at " + server.text() + " failed (" +
-                              ec.message() +
-                              "); if its certificate comes from a private CA, pass --ca-file FILE (or set "
-                              "RAYDEPLOY_CA_FILE) with that CA's certificate, and check that the certificate names " +
-                              server.host};
+    return api_response{answer.status, std::move(answer.body), std::move(answer.content_type)};
 }
 
-// A plain or TLS stream for `server`, not connected yet.
-http_stream make_stream(net::any_io_executor executor, const server_url& server, ssl::context* tls)
-{
-    if (!tls) return http_stream{beast::tcp_stream{executor}};
-    http_stream stream{beast::tcp_stream{executor}, *tls};
-    expect_server_name(stream, server.host);
-    return stream;
-}
-
-// Takes references although it is a coroutine: callers co_await it at once, and their frame owns all three.
-net::awaitable<void> connect(http_stream& stream, const server_url& server, const client_timeouts& timeouts)
-{
-    tcp::resolver resolver{co_await net::this_coro::executor};
-    auto [resolve_ec, endpoints] = co_await resolver.async_resolve(server.host, server.port, nothrow_awaitable);
-    if (resolve_ec) throw_network(server, "resolving " + server.host, resolve_ec, timeouts.connect);
-    stream.expires_after(timeouts.connect);
-    auto [connect_ec, endpoint] = co_await stream.tcp().async_connect(endpoints, nothrow_awaitable);
-    (void)endpoint;
-    if (connect_ec) throw_network(server, "connecting", connect_ec, timeouts.connect);
-    if (const auto handshake_ec = co_await stream.handshake(ssl::stream_base::client))
-        throw_tls(server, handshake_ec, timeouts.connect);
-}
-
-// Connects and sends `req`. One deadline covers the exchange from here on: a service that
-// accepts but never answers is as unreachable as one that refuses.
-net::awaitable<void> send_request(http_stream& stream, const server_url& server, const client_timeouts& timeouts,
-                                  request_type& req)
-{
-    co_await connect(stream, server, timeouts);
-    stream.expires_after(timeouts.request);
-    auto [write_ec, written] = co_await http::async_write(stream, req, nothrow_awaitable);
-    (void)written;
-    if (write_ec) throw_network(server, "sending the request", write_ec, timeouts.request);
-}
-
-net::awaitable<api_response> exchange(server_url server, client_timeouts timeouts, request_type req,
-                                      std::shared_ptr<ssl::context> tls)
-{
-    http_stream stream = make_stream(co_await net::this_coro::executor, server, tls.get());
-    co_await send_request(stream, server, timeouts, req);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    // JSON answers are pages; logs, which can be larger, go through stream().
-    parser.body_limit(std::uint64_t{256} * 1024 * 1024);
-    auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, nothrow_awaitable);
-    (void)read;
-    if (read_ec) throw_network(server, "reading the answer", read_ec, timeouts.request);
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    const auto& res = parser.get();
-    co_return api_response{res.result_int(), res.body(), std::string{res[http::field::content_type]}};
-}
-
-// Keep-alive probes after 30 s of silence, every 10 s, 3 tries: a dead peer shows within about a minute.
-void enable_keepalive(tcp::socket& socket)
-{
-    socket.set_option(net::socket_base::keep_alive{true});
-    socket.set_option(net::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPIDLE>{30});
-    socket.set_option(net::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPINTVL>{10});
-    socket.set_option(net::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPCNT>{3});
-}
-
-net::awaitable<api_response> stream_body(server_url server, client_timeouts timeouts, request_type req,
-                                         const std::function<void(std::string_view)>* sink,
-                                         std::shared_ptr<ssl::context> tls)
-{
-    http_stream stream = make_stream(co_await net::this_coro::executor, server, tls.get());
-    co_await send_request(stream, server, timeouts, req);
-
-    beast::flat_buffer buffer;
-    http::response_parser<http::buffer_body> parser;
-    parser.body_limit(boost::none);
-    auto [header_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, nothrow_awaitable);
-    (void)header_bytes;
-    if (header_ec) throw_network(server, "reading the answer", header_ec, timeouts.request);
-    api_response answer{parser.get().result_int(), {}, std::string{parser.get()[http::field::content_type]}};
-    const bool streaming = answer.success();
-
-    stream.expires_never();
-    enable_keepalive(stream.socket());
-    std::array<char, 16 * 1024> chunk;
-    while (!parser.is_done()) {
-        parser.get().body().data = chunk.data();
-        parser.get().body().size = chunk.size();
-        auto [ec, n] = co_await http::async_read(stream, buffer, parser, nothrow_awaitable);
-        (void)n;
-        // need_buffer only says the chunk array is full: hand it over and go on.
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) throw_network(server, "reading the answer", ec, timeouts.request);
-        const std::string_view data{chunk.data(), chunk.size() - parser.get().body().size};
-        if (streaming)
-            (*sink)(data);
-        else
-            answer.body.append(data);  // an error: keep it whole for the message
-    }
-    co_return answer;
-}
-
-// Runs one client coroutine on a private io_context; its exceptions come out of get().
+// Runs one client coroutine on `io` until it is done; its exceptions come out of get().
 template <class T>
-T run_blocking(net::awaitable<T> operation)
+T run_blocking(net::io_context& io, net::awaitable<T> operation)
 {
-    net::io_context io{1};
+    io.restart();
     auto result = net::co_spawn(io, std::move(operation), net::use_future);
     io.run();
     return result.get();
@@ -343,13 +246,36 @@ api_client::api_client(server_url server, std::optional<std::string> token, clie
                            server_.text().substr(7) +
                            " (the service serves it with http.tls_cert and http.tls_key), or reach the service "
                            "through a loopback address such as an SSH tunnel to http://127.0.0.1:PORT"};
-    if (server_.tls) tls_context_ = make_client_tls_context(tls.ca_file, tls.ca_source);
+    web::client_options options;
+    options.purpose = "the raydeploy service";
+    options.url_setting = "--server";
+    options.ca_setting = tls.ca_source;
+    // One deadline covers the whole attempt: connecting, then sending and reading.
+    options.connect_timeout = timeouts_.connect;
+    options.request_timeout = timeouts_.connect + timeouts_.request;
+    // JSON answers are pages; logs, which can be larger, go through stream().
+    options.body_limit = std::uint64_t{256} * 1024 * 1024;
+    options.bearer_token = token_;
+    if (server_.tls) options.ca_file = tls.ca_file;
+    options.user_agent = "raydeploy-cli/" + std::string{version()};
+    // A command's user sees the failure and decides; a POST must not happen twice anyway.
+    options.retry.max_attempts = 1;
+    io_ = std::make_unique<net::io_context>(1);
+    http_ = std::make_unique<web::http_client>(io_->get_executor(), std::move(options));
 }
+
+api_client::~api_client() = default;
+api_client::api_client(api_client&&) noexcept = default;
+api_client& api_client::operator=(api_client&&) noexcept = default;
 
 api_response api_client::request(http::verb method, std::string_view target, const json::value* body) const
 {
-    auto response =
-        run_blocking(exchange(server_, timeouts_, make_request(server_, token_, method, target, body), tls_context_));
+    api_response response;
+    try {
+        response = to_api_response(run_blocking(*io_, http_->request(method, url_of(server_, target), body_of(method, body))));
+    } catch (const web::client_error& e) {
+        throw_unreachable(server_, timeouts_, e);
+    }
     throw_if_refused(response, has_token());
     return response;
 }
@@ -371,9 +297,12 @@ json::value api_client::send_json(http::verb method, std::string_view target, co
 
 void api_client::stream(std::string_view target, const std::function<void(std::string_view)>& sink) const
 {
-    auto response = run_blocking(
-        stream_body(server_, timeouts_, make_request(server_, token_, http::verb::get, target, nullptr), &sink,
-                    tls_context_));
+    api_response response;
+    try {
+        response = to_api_response(run_blocking(*io_, http_->stream(http::verb::get, url_of(server_, target), sink)));
+    } catch (const web::client_error& e) {
+        throw_unreachable(server_, timeouts_, e);
+    }
     throw_if_refused(response, has_token());
     if (!response.success()) throw_unexpected(response, "GET " + std::string{target});
 }

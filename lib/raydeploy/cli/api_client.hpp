@@ -1,7 +1,8 @@
 // A small synchronous client of the raydeploy REST API, for the CLI's client commands.
 //
-// Each call opens its own connection and runs its own io_context to completion, bounded by a
-// deadline, so a command never hangs on a service that stopped answering. Failures come out as
+// Each call runs the outbound client (http/client.hpp) on the object's own io_context to
+// completion, bounded by deadlines, so a command never hangs on a service that stopped answering;
+// connections are kept alive from one call to the next. Requests are not retried. Failures come out as
 // three exception types the commands map to exit codes in one place:
 //   service_unreachable   cannot connect, connection lost, or no answer in time   (exit 5)
 //   authentication_error  401 or 403, with the service's message                  (exit 5)
@@ -23,8 +24,12 @@
 #include <string>
 #include <string_view>
 
-namespace boost::asio::ssl {
-class context;
+namespace boost::asio {
+class io_context;
+}
+
+namespace raydeploy::web {
+class http_client;
 }
 
 namespace raydeploy::cli {
@@ -112,6 +117,9 @@ public:
     // non-loopback address (anyone on the path could read it), or when the CA file cannot be loaded.
     api_client(server_url server, std::optional<std::string> token, client_timeouts timeouts = {},
                const client_tls& tls = {});
+    ~api_client();
+    api_client(api_client&&) noexcept;
+    api_client& operator=(api_client&&) noexcept;
 
     const server_url& server() const { return server_; }
     bool has_token() const { return token_.has_value(); }
@@ -139,7 +147,9 @@ private:
     server_url server_;
     std::optional<std::string> token_;
     client_timeouts timeouts_;
-    std::shared_ptr<boost::asio::ssl::context> tls_context_;  // for https:// only
+    // The client's sockets belong to io_, so io_ is declared first and destroyed last.
+    std::unique_ptr<boost::asio::io_context> io_;
+    std::unique_ptr<web::http_client> http_;
 };
 
 // Throws service_error describing an answer the caller did not expect: "METHOD TARGET answered
