@@ -1,4 +1,4 @@
-// Deployment routes and the seeds' cluster status.
+// Deployment routes: start, list, show, cancel, resume.
 #include "raydeploy/api/dto.hpp"
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/routes.hpp"
@@ -31,47 +31,6 @@ response accepted(const service_state& state, const request_context& ctx, const 
     auto res = json_response(http::status::accepted, deployment_json(record, state.catalog, ctx.caller));
     res.set(http::field::location, "/api/v1/deployments/" + record.id);
     return res;
-}
-
-// The seeds' deployment_status, from the newest deployment, or from the checkpoints' own runs
-// when nothing was ever deployed as a whole.
-json::object cluster_status(const service_state& state)
-{
-    json::array completed;
-    bool any_run = false, any_failed = false;
-    for (const auto& item : state.catalog.checkpoints()) {
-        execution_filter latest;
-        latest.checkpoint = item.name;
-        latest.limit = 1;
-        const auto runs = state.executions->list(latest);
-        if (runs.empty()) continue;
-        any_run = true;
-        if (runs.front().status == execution_status::succeeded) completed.emplace_back(item.name);
-        else if (is_final(runs.front().status)) any_failed = true;
-    }
-    const auto newest = state.deployments->list({std::nullopt, 1, std::nullopt});
-    std::string_view overall = "NOT_STARTED";
-    if (!newest.empty()) {
-        switch (newest.front().status) {
-        case deployment_status::queued:
-        case deployment_status::running: overall = "IN_PROGRESS"; break;
-        case deployment_status::awaiting_approval: overall = "AWAITING_APPROVAL"; break;
-        case deployment_status::succeeded: overall = "COMPLETED"; break;
-        case deployment_status::failed:
-        case deployment_status::cancelled: overall = "FAILED"; break;
-        }
-    } else if (any_run) {
-        overall = completed.size() == state.catalog.checkpoints().size() ? "COMPLETED"
-                  : any_failed                                          ? "FAILED"
-                                                                        : "IN_PROGRESS";
-    }
-    json::object body{{"deployment_status", overall},
-                      {"completed_checkpoints", std::move(completed)},
-                      {"total_checkpoints", state.catalog.checkpoints().size()}};
-    body["deployment_id"] = newest.empty() ? json::value(nullptr) : json::value(newest.front().id);
-    // Filled from the Ray and CML pollers once they exist; until then nobody has looked.
-    body["cluster_health"] = json::object{{"overall_status", "UNKNOWN"}};
-    return body;
 }
 
 }  // namespace
@@ -121,10 +80,6 @@ void add_deployment_routes(router& routes, const std::shared_ptr<const service_s
                    const auto record = engine_call([&] { return state->deployments->resume(ctx.path_param("id"), ctx.caller); });
                    co_return accepted(*state, ctx, record);
                });
-
-    routes.add(http::verb::get, "/api/v1/cluster/status", role::viewer, [state](request_context&) -> net::awaitable<response> {
-        co_return json_response(http::status::ok, cluster_status(*state));
-    });
 }
 
 }  // namespace raydeploy::api

@@ -6,6 +6,7 @@
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/openapi.hpp"
 #include "raydeploy/util/version.hpp"
+#include "raydeploy/watch/ray_monitor.hpp"
 
 
 namespace raydeploy::api {
@@ -19,9 +20,13 @@ router make_router(std::shared_ptr<const service_state> state)
         // readers of curl output should not have to decode.
         const auto uptime =
             std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - state->started_at);
-        co_return json_response(http::status::ok, json::object{{"status", "ok"},
-                                                               {"version", version()},
-                                                               {"uptime_s", uptime.count()}});
+        json::object body{{"status", "ok"}, {"version", version()}, {"uptime_s", uptime.count()}};
+        // The management API seed's fields: whether the Ray dashboard answered the last poll, and
+        // CML's the same once the CML target is configured (null until then). The service itself
+        // is fine either way, so the status stays 200.
+        body["ray_connected"] = state->ray && state->ray->health().connected();
+        body["cai_available"] = nullptr;
+        co_return json_response(http::status::ok, body);
     });
 
     routes.add(http::verb::get, "/api/v1/checkpoints", role::viewer, [state](request_context&) -> net::awaitable<response> {
@@ -42,6 +47,7 @@ router make_router(std::shared_ptr<const service_state> state)
     add_event_routes(routes, state);
     add_approval_routes(routes, state);
     add_deployment_routes(routes, state);
+    add_cluster_routes(routes, state);
     add_audit_routes(routes, state);
     audit_refusals(routes, state);
     return routes;

@@ -16,6 +16,9 @@ class deployment_manager;
 class audit_log;
 class event_log;
 class event_bus;
+namespace watch {
+class ray_monitor;
+}
 }  // namespace raydeploy
 
 namespace raydeploy::api {
@@ -37,6 +40,11 @@ struct service_state {
     // The one-time tickets of browsers' WebSocket handshakes; the authenticator redeems them.
     std::shared_ptr<ticket_store> tickets = std::make_shared<ticket_store>();
     http_settings http_options;
+    // The Ray cluster as last polled; the cluster, jobs and applications routes answer from it.
+    std::shared_ptr<watch::ray_monitor> ray;
+    // Where people and tools reach this service ("http://host:8000"), as GET /api/v1/cluster/info
+    // and the approval hints name it.
+    std::string public_url;
 };
 
 // Every route the service serves. openapi/openapi.yaml documents exactly these (a unit test
@@ -44,12 +52,14 @@ struct service_state {
 router make_router(std::shared_ptr<const service_state> state);
 
 // The execution routes (executions_api.cpp), the event feed (event_feed.cpp), approvals
-// (approvals_api.cpp), deployments and cluster status (deployments_api.cpp), audit (audit_api.cpp).
+// (approvals_api.cpp), deployments (deployments_api.cpp), audit (audit_api.cpp).
 void add_execution_routes(router& routes, const std::shared_ptr<const service_state>& state);
 void add_event_routes(router& routes, const std::shared_ptr<const service_state>& state);
 void add_approval_routes(router& routes, const std::shared_ptr<const service_state>& state);
 void add_deployment_routes(router& routes, const std::shared_ptr<const service_state>& state);
 void add_audit_routes(router& routes, const std::shared_ptr<const service_state>& state);
+// The cluster as the Ray monitor sees it (cluster_api.cpp): status, info, nodes, capacity.
+void add_cluster_routes(router& routes, const std::shared_ptr<const service_state>& state);
 
 // Adds a route that changes state. Each call, accepted or refused (by the handler, or before it
 // for a missing token or a role too low), leaves an audit row: the caller, their address,

@@ -1,0 +1,337 @@
+// The Ray monitor's fetch loop: I/O only; what the answers mean is ray_snapshot.cpp's business.
+#include "raydeploy/watch/ray_monitor.hpp"
+
+#include "raydeploy/events/event_bus.hpp"
+#include "raydeploy/events/event_log.hpp"
+#include "raydeploy/http/client.hpp"
+#include "raydeploy/store/sqlite.hpp"
+#include "raydeploy/util/log.hpp"
+#include "raydeploy/util/time.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+namespace raydeploy::watch {
+namespace {
+
+using namespace net::experimental::awaitable_operators;
+
+// A stored snapshot is rewritten when something changed, and at least this often otherwise (so its
+// observed_at says how fresh the last sighting was without a write every poll).
+constexpr std::chrono::minutes store_at_least_every{1};
+
+// Large enough for the nodes of a 10,000-node cluster, small enough that a broken or hostile
+// dashboard cannot make the service buffer without bound.
+constexpr std::uint64_t dashboard_body_limit = 32 * 1024 * 1024;
+// Node exporter's /metrics is the largest probe answer (a few hundred KB).
+constexpr std::uint64_t probe_body_limit = 4 * 1024 * 1024;
+
+// The answer of one endpoint: its body, or why there is none.
+struct fetched {
+    std::optional<web::client_response> response;
+    std::string error;
+};
+
+std::string status_problem(std::string_view path, unsigned status)
+{
+    const std::string where = "GET " + std::string{path.substr(0, path.find('?'))};
+    if (status == 401 || status == 403)
+        return where + " answered HTTP " + std::to_string(status) +
+               ": the dashboard wants a valid token; set RAYDEPLOY_RAY_TOKEN (or ray.auth_token_file) to the "
+               "cluster's token";
+    if (status == 404)
+        return where + " answered HTTP 404: is ray.dashboard_url the Ray dashboard (and this Ray 2.x)?";
+    return where + " answered HTTP " + std::to_string(status);
+}
+
+// Turns one endpoint's answer into its parse result; `parse` reads a 200 body.
+template <class Parse>
+auto parse_answer(const fetched& answer, std::string_view path, Parse parse) -> decltype(parse(std::string_view{}))
+{
+    using result = decltype(parse(std::string_view{}));
+    if (!answer.response) return result::failure(answer.error);
+    if (answer.response->status != 200) return result::failure(status_problem(path, answer.response->status));
+    return parse(answer.response->body);
+}
+
+boost::json::object summary_of(const ray_snapshot& snapshot)
+{
+    const auto nodes = nodes_view(snapshot);
+    boost::json::object summary{{"total_nodes", nodes.at("total_nodes")}, {"alive_nodes", nodes.at("alive_nodes")}};
+    summary["ray_version"] = snapshot.version ? boost::json::value(snapshot.version->ray_version) : nullptr;
+    summary["jobs"] = snapshot.jobs ? snapshot.jobs->size() : 0;
+    summary["applications"] = snapshot.serve ? snapshot.serve->applications.size() : 0;
+    return summary;
+}
+
+}  // namespace
+
+ray_monitor::ray_monitor(net::any_io_executor executor, const ray_settings& ray, const monitoring_settings& monitoring,
+                         event_log& events, event_bus& bus, sqlite::database& db)
+    : executor_{executor}, settings_{ray}, events_{events}, bus_{bus}, db_{db}, sleeper_{executor},
+      random_{std::random_device{}()}
+{
+    if (!settings_.enabled) return;
+    web::client_options options;
+    options.purpose = "the Ray dashboard";
+    options.url_setting = "ray.dashboard_url";
+    options.ca_setting = "ray.ca_file";
+    options.request_timeout = settings_.request_timeout;
+    options.connect_timeout = settings_.request_timeout;
+    options.body_limit = dashboard_body_limit;
+    options.bearer_token = settings_.auth_token;
+    options.ca_file = settings_.ca_file;
+    options.tls_insecure = settings_.tls_insecure;
+    // The loop's own backoff decides when to try again; a retry inside one poll would only make a
+    // failing poll slower.
+    options.retry.max_attempts = 1;
+    options.max_idle_per_host = 6;  // the five endpoints at once, and a probe
+    dashboard_ = std::make_unique<web::http_client>(executor, options);
+
+    web::client_options probe_options;
+    probe_options.purpose = "a monitoring endpoint";
+    probe_options.request_timeout = settings_.request_timeout;
+    probe_options.connect_timeout = settings_.request_timeout;
+    probe_options.body_limit = probe_body_limit;
+    probe_options.retry.max_attempts = 1;
+    probe_options.accept = "*/*";
+    probes_client_ = std::make_unique<web::http_client>(executor, probe_options);
+    for (const auto& [name, base, path] :
+         {std::tuple{"prometheus", monitoring.prometheus_url, "/-/healthy"},
+          std::tuple{"node_exporter", monitoring.node_exporter_url, "/metrics"},
+          std::tuple{"grafana", monitoring.grafana_url, "/api/health"}})
+        if (!base.empty()) probes_.push_back({name, base + path, std::nullopt, {}});
+}
+
+ray_monitor::~ray_monitor() { *alive_ = false; }
+
+std::string ray_monitor::source_state_name() const
+{
+    return settings_.enabled ? std::string{to_string(health_.state())} : std::string{"DISABLED"};
+}
+
+boost::json::object ray_monitor::source_json() const
+{
+    boost::json::object source = health_.to_json();
+    source["state"] = source_state_name();
+    boost::json::array errors;
+    if (snapshot_)
+        for (const auto& error : snapshot_->errors)
+            errors.push_back(boost::json::object{{"part", to_string(error.part)}, {"message", error.message}});
+    source["errors"] = std::move(errors);
+    source["dashboard_url"] = settings_.dashboard_url;
+    return source;
+}
+
+std::string ray_monitor::monitoring_status() const
+{
+    std::size_t probed = 0, up = 0;
+    for (const auto& probe : probes_) {
+        if (!probe.up) continue;
+        ++probed;
+        if (*probe.up) ++up;
+    }
+    if (probed == 0) return "UNKNOWN";
+    if (up == probed) return "HEALTHY";
+    return up == 0 ? "UNHEALTHY" : "DEGRADED";
+}
+
+void ray_monitor::poll_now() { sleeper_.wake(); }
+
+void ray_monitor::cancel()
+{
+    if (cancelled_) return;
+    cancelled_ = true;
+    sleeper_.cancel();
+    if (dashboard_) dashboard_->cancel();
+    if (probes_client_) probes_client_->cancel();
+    if (engine_events_) engine_events_->close();
+}
+
+net::awaitable<void> ray_monitor::run()
+{
+    if (!settings_.enabled || cancelled_) co_return;
+    load_stored_snapshot();
+    follow_engine_events();
+    log::info("watching the Ray cluster", {{"dashboard", settings_.dashboard_url},
+                                           {"interval", std::to_string(settings_.poll_interval.count()) + "ms"}});
+    for (;;) {
+        co_await poll_once();
+        if (cancelled_) break;
+        std::uniform_real_distribution<double> draw{0.0, 1.0};
+        const auto delay = health_.next_delay(settings_.poll_interval, draw(random_));
+        if (!co_await sleeper_.sleep(delay)) break;
+    }
+}
+
+net::awaitable<void> ray_monitor::poll_once()
+{
+    const std::string base = settings_.dashboard_url;
+    auto fetch = [this, &base](std::string_view path) -> net::awaitable<fetched> {
+        try {
+            boost::urls::url url = boost::urls::parse_absolute_uri(base).value();
+            const auto query = path.find('?');
+            url.set_encoded_path(path.substr(0, query));
+            if (query != std::string_view::npos) url.set_encoded_query(path.substr(query + 1));
+            co_return fetched{co_await dashboard_->get(url), {}};
+        } catch (const web::client_error& e) {
+            co_return fetched{std::nullopt, e.what()};
+        } catch (const std::exception& e) {
+            co_return fetched{std::nullopt, e.what()};
+        }
+    };
+    auto [version, status, nodes, jobs, serve] =
+        co_await (fetch(ray_paths::version) && fetch(ray_paths::cluster_status) && fetch(ray_paths::nodes) &&
+                  fetch(ray_paths::jobs) && fetch(ray_paths::serve_applications));
+    co_await probe_monitoring();
+    if (cancelled_) co_return;
+
+    auto serve_result = [&]() -> parse_result<ray_serve_status> {
+        // 501: Ray runs without Serve installed, which is an answer, not a failure.
+        if (serve.response && serve.response->status == 501) return {serve_not_installed(), {}};
+        return parse_answer(serve, ray_paths::serve_applications, parse_serve_applications);
+    }();
+    const auto now = std::chrono::system_clock::now();
+    ray_snapshot current =
+        assemble_snapshot(now, parse_answer(version, ray_paths::version, parse_version),
+                          parse_answer(status, ray_paths::cluster_status, parse_cluster_status),
+                          parse_answer(nodes, ray_paths::nodes, parse_nodes), parse_answer(jobs, ray_paths::jobs, parse_jobs),
+                          std::move(serve_result));
+    last_poll_at_ = now;
+
+    const poll_outcome outcome = current.complete() ? poll_outcome::ok
+                                 : current.any_part() ? poll_outcome::partial
+                                                      : poll_outcome::none;
+    std::string first_error = current.errors.empty() ? std::string{} : current.errors.front().message;
+    if (current.errors.size() > 1)
+        first_error += " (and " + std::to_string(current.errors.size() - 1) + " more: see source.errors)";
+
+    std::vector<ray_change> changes;
+    if (outcome != poll_outcome::none) {
+        changes = diff(have_previous_ ? &*snapshot_ : nullptr, current);
+        snapshot_ = snapshot_ ? carry_forward(*snapshot_, std::move(current)) : std::move(current);
+        have_previous_ = true;
+    } else if (snapshot_) {
+        // Nothing answered: keep the last known state for the views, with this poll's errors.
+        snapshot_->errors = current.errors;
+    } else {
+        snapshot_ = std::move(current);
+    }
+
+    for (auto& health_change : health_.record(outcome, now, first_error)) {
+        if (health_change.type == "cluster.connected" && snapshot_) {
+            for (auto& [key, value] : summary_of(*snapshot_)) health_change.data[key] = value;
+        }
+        if (health_change.type == "cluster.connected")
+            log::info("Ray dashboard answers", {{"dashboard", settings_.dashboard_url}});
+        else
+            log::warn("Ray dashboard not answering fully",
+                      {{"dashboard", settings_.dashboard_url}, {"state", source_state_name()}, {"error", first_error}});
+        publish(std::move(health_change.type), std::move(health_change.data));
+    }
+    for (auto& change : changes) publish(std::move(change.type), std::move(change.data));
+
+    const auto steady_now = std::chrono::steady_clock::now();
+    if (outcome != poll_outcome::none &&
+        (!changes.empty() || !last_stored_ || steady_now - *last_stored_ >= store_at_least_every)) {
+        store_snapshot();
+        last_stored_ = steady_now;
+    }
+}
+
+net::awaitable<void> ray_monitor::probe_monitoring()
+{
+    for (auto& probe : probes_) {
+        try {
+            const auto answer = co_await probes_client_->get(boost::urls::parse_absolute_uri(probe.url).value());
+            probe.up = answer.success();
+            probe.error = answer.success() ? std::string{} : "HTTP " + std::to_string(answer.status);
+        } catch (const std::exception& e) {
+            if (cancelled_) co_return;
+            probe.up = false;
+            probe.error = e.what();
+        }
+    }
+}
+
+void ray_monitor::publish(std::string type, boost::json::object data)
+{
+    events_.append(event{std::move(type), "", std::nullopt, std::nullopt, std::move(data)});
+}
+
+// A checkpoint or deployment that ended has probably changed the cluster: look at once rather than
+// up to an interval later.
+void ray_monitor::follow_engine_events()
+{
+    event_filter filter;
+    filter.types = {"execution.done", "deployment.status"};
+    auto subscription = bus_.subscribe(filter, 64);
+    engine_events_ = subscription;
+    net::co_spawn(
+        executor_,
+        [this, subscription, alive = alive_]() -> net::awaitable<void> {
+            for (;;) {
+                auto [ec, item] = co_await subscription->channel().async_receive(nothrow_awaitable);
+                if (!*alive || cancelled_) co_return;
+                if (ec) {
+                    // Overflowed (a burst of engine events): those already said "poll"; follow anew.
+                    if (subscription->overflowed()) {
+                        poll_now();
+                        follow_engine_events();
+                    }
+                    co_return;
+                }
+                if (item->type == "deployment.status") {
+                    boost::system::error_code parse_ec;
+                    const auto document = boost::json::parse(item->text, parse_ec);
+                    const auto* status = document.is_object() ? document.as_object().if_contains("status") : nullptr;
+                    const bool ended = status && status->is_string() &&
+                                       (status->as_string() == "succeeded" || status->as_string() == "failed" ||
+                                        status->as_string() == "cancelled");
+                    if (!ended) continue;
+                }
+                poll_now();
+            }
+        },
+        net::detached);
+}
+
+void ray_monitor::load_stored_snapshot()
+{
+    try {
+        auto query = db_.prepare("SELECT snapshot FROM watch_snapshots WHERE source = 'ray'");
+        if (!query.step()) return;
+        boost::system::error_code ec;
+        const auto document = boost::json::parse(query.column_text(0), ec);
+        auto stored = ec ? std::nullopt : snapshot_from_json(document);
+        if (!stored) {
+            log::warn("ignoring the stored Ray snapshot: it is not one this version reads");
+            return;
+        }
+        snapshot_ = std::move(*stored);
+        have_previous_ = true;
+    } catch (const std::exception& e) {
+        log::error("reading the stored Ray snapshot failed; starting without one", {{"error", e.what()}});
+    }
+}
+
+void ray_monitor::store_snapshot()
+{
+    if (!snapshot_) return;
+    try {
+        auto statement = db_.prepare(
+            "INSERT INTO watch_snapshots (source, observed_at, snapshot) VALUES ('ray', ?1, ?2) "
+            "ON CONFLICT (source) DO UPDATE SET observed_at = excluded.observed_at, snapshot = excluded.snapshot");
+        statement.bind(1, format_timestamp(snapshot_->observed_at));
+        statement.bind(2, boost::json::serialize(to_json(*snapshot_)));
+        statement.step();
+    } catch (const std::exception& e) {
+        log::error("storing the Ray snapshot failed; a restart will not see changes made while it was down",
+                   {{"error", e.what()}});
+    }
+}
+
+}  // namespace raydeploy::watch
