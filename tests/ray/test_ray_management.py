@@ -419,9 +419,10 @@ class RayManagement(unittest.TestCase):
         self.assertEqual(len(ray_nodes), 1, ray_nodes)
         head = ray_nodes[0]
 
-        # The snapshot follows the poll: wait until raydeploy has seen the head.
-        nodes = wait_for('raydeploy lists the Ray head', lambda: (lambda n: n if n.get('alive_nodes') == 1 else None)(
-            self.raydeploy('/resources/nodes')), SNAPSHOT_TIMEOUT)
+        def head_seen():  # the snapshot follows the poll: wait until raydeploy has seen the head
+            nodes = self.raydeploy('/resources/nodes')
+            return nodes if nodes.get('alive_nodes') == 1 else None
+        nodes = wait_for('raydeploy lists the Ray head', head_seen, SNAPSHOT_TIMEOUT)
         self.assertEqual(nodes['total_nodes'], 1, nodes)
         self.assertEqual(len(nodes['nodes']), 1, nodes)
         node = nodes['nodes'][0]
