@@ -48,7 +48,7 @@ struct service::parts {
     state_store store;
     net::io_context io{1};
     std::shared_ptr<api::service_state> state;
-    std::shared_ptr<api::http_server> server;
+    std::shared_ptr<web::http_server> server;
     std::shared_ptr<event_bus> bus;
     std::shared_ptr<event_log> events;
     listen_address bound;
@@ -79,8 +79,8 @@ struct service::parts {
     void reload_certificate()
     {
         try {
-            auto context = make_server_tls_context(*config.http.tls_cert, *config.http.tls_key);
-            const std::string summary = certificate_summary(*context);
+            auto context = web::make_server_tls_context(*config.http.tls_cert, *config.http.tls_key);
+            const std::string summary = web::certificate_summary(*context);
             server->set_tls_context(std::move(context));
             log::info("TLS certificate reloaded", {{"certificate", summary}});
         } catch (const std::exception& e) {
@@ -177,17 +177,17 @@ service::service(const settings& config, bool handle_signals)
     // The server binds before the deployment manager exists: its gate messages name the real port.
     auto routes = api::make_router(state);
     const auto authenticator = std::make_shared<token_authenticator>(config.auth.tokens, state->tickets);
-    routes.set_authenticator([authenticator](const api::request& req, bool websocket_handshake) {
+    routes.set_authenticator([authenticator](const web::request& req, bool websocket_handshake) {
         return authenticator->authenticate(req, websocket_handshake);
     });
     std::shared_ptr<ssl::context> tls;
     if (config.http.tls_cert) {
-        tls = make_server_tls_context(*config.http.tls_cert, *config.http.tls_key);
-        log::info("serving HTTPS and WSS only", {{"certificate", certificate_summary(*tls)}});
+        tls = web::make_server_tls_context(*config.http.tls_cert, *config.http.tls_key);
+        log::info("serving HTTPS and WSS only", {{"certificate", web::certificate_summary(*tls)}});
     }
-    p.server = api::http_server::create(
+    p.server = web::http_server::create(
         executor, std::move(routes), config.http, config.listen,
-        api::browser_policy::from_settings(open_mode, config.http.allowed_hosts, config.http.allowed_origins), tls);
+        web::browser_policy::from_settings(open_mode, config.http.allowed_hosts, config.http.allowed_origins), tls);
     if (tls && handle_signals) {
         p.reload_signals.emplace(p.io, SIGHUP);
         p.wait_for_reload();

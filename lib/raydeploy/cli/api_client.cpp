@@ -99,16 +99,16 @@ request_type make_request(const server_url& server, const std::optional<std::str
 }
 
 // A plain or TLS stream for `server`, not connected yet.
-http_stream make_stream(net::any_io_executor executor, const server_url& server, ssl::context* tls)
+web::http_stream make_stream(net::any_io_executor executor, const server_url& server, ssl::context* tls)
 {
-    if (!tls) return http_stream{beast::tcp_stream{executor}};
-    http_stream stream{beast::tcp_stream{executor}, *tls};
-    expect_server_name(stream, server.host);
+    if (!tls) return web::http_stream{beast::tcp_stream{executor}};
+    web::http_stream stream{beast::tcp_stream{executor}, *tls};
+    web::expect_server_name(stream, server.host);
     return stream;
 }
 
 // Takes references although it is a coroutine: callers co_await it at once, and their frame owns all three.
-net::awaitable<void> connect(http_stream& stream, const server_url& server, const client_timeouts& timeouts)
+net::awaitable<void> connect(web::http_stream& stream, const server_url& server, const client_timeouts& timeouts)
 {
     tcp::resolver resolver{co_await net::this_coro::executor};
     auto [resolve_ec, endpoints] = co_await resolver.async_resolve(server.host, server.port, nothrow_awaitable);
@@ -123,7 +123,7 @@ net::awaitable<void> connect(http_stream& stream, const server_url& server, cons
 
 // Connects and sends `req`. One deadline covers the exchange from here on: a service that
 // accepts but never answers is as unreachable as one that refuses.
-net::awaitable<void> send_request(http_stream& stream, const server_url& server, const client_timeouts& timeouts,
+net::awaitable<void> send_request(web::http_stream& stream, const server_url& server, const client_timeouts& timeouts,
                                   request_type& req)
 {
     co_await connect(stream, server, timeouts);
@@ -136,7 +136,7 @@ net::awaitable<void> send_request(http_stream& stream, const server_url& server,
 net::awaitable<api_response> exchange(server_url server, client_timeouts timeouts, request_type req,
                                       std::shared_ptr<ssl::context> tls)
 {
-    http_stream stream = make_stream(co_await net::this_coro::executor, server, tls.get());
+    web::http_stream stream = make_stream(co_await net::this_coro::executor, server, tls.get());
     co_await send_request(stream, server, timeouts, req);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
@@ -164,7 +164,7 @@ net::awaitable<api_response> stream_body(server_url server, client_timeouts time
                                          const std::function<void(std::string_view)>* sink,
                                          std::shared_ptr<ssl::context> tls)
 {
-    http_stream stream = make_stream(co_await net::this_coro::executor, server, tls.get());
+    web::http_stream stream = make_stream(co_await net::this_coro::executor, server, tls.get());
     co_await send_request(stream, server, timeouts, req);
 
     beast::flat_buffer buffer;
@@ -343,7 +343,7 @@ api_client::api_client(server_url server, std::optional<std::string> token, clie
                            server_.text().substr(7) +
                            " (the service serves it with http.tls_cert and http.tls_key), or reach the service "
                            "through a loopback address such as an SSH tunnel to http://127.0.0.1:PORT"};
-    if (server_.tls) tls_context_ = make_client_tls_context(tls.ca_file, tls.ca_source);
+    if (server_.tls) tls_context_ = web::make_client_tls_context(tls.ca_file, tls.ca_source);
 }
 
 api_response api_client::request(http::verb method, std::string_view target, const json::value* body) const
