@@ -64,8 +64,6 @@ auth_refusal rejection(const token_authenticator& auth, const web::request& req,
     BOOST_ERROR("expected a refusal, authenticated as '" + result.caller().name + "'");
     return auth_refusal{http::status::ok, "", "", {}};
 }
-    return api::api_error{http::status::ok, "", ""};
-}
 
 }  // namespace
 
