@@ -248,6 +248,26 @@ class RayHead:
             wait_for('the Ray head ALIVE on %s' % self.dashboard_url, alive, RAY_START_TIMEOUT, interval=2)
         except AssertionError as error:
             raise RuntimeError('%s\nray start output:\n%s' % (error, self.output_tail())) from None
+        self.start_serve()
+
+    def start_serve(self):
+        """Starts Serve with no application, on loopback and this head's Serve port, the way
+        ray-deployment does on a deployed cluster: raydeploy's application deploys then keep the
+        HTTP options Serve runs with."""
+        request = urllib.request.Request(
+            self.dashboard_url + '/api/serve/applications/', method='PUT',
+            data=json.dumps({'http_options': {'host': '127.0.0.1', 'port': self.serve_http},
+                             'applications': []}).encode(),
+            headers={'Content-Type': 'application/json'})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            if answer.status != 200:
+                raise RuntimeError('starting Serve answered HTTP %d' % answer.status)
+
+        def serve_running():
+            serve = get(self.dashboard_url + '/api/serve/applications/', timeout=10)
+            return serve.get('controller_info', {}).get('actor_id') and serve.get('http_options', {}).get('port')
+
+        wait_for('Serve running on port %d' % self.serve_http, serve_running, RAY_START_TIMEOUT, interval=2)
 
     def output_tail(self) -> str:
         try:
@@ -328,7 +348,8 @@ class RayManagement(unittest.TestCase):
         env = {k: v for k, v in os.environ.items() if not k.startswith('RAYDEPLOY_')}
         env.update({'RAYDEPLOY_AUTH_TOKENS': operator_entry,
                     'RAYDEPLOY_RAY_DASHBOARD_URL': cls.ray.dashboard_url,
-                    'RAYDEPLOY_RAY_POLL_INTERVAL': '1s'})
+                    'RAYDEPLOY_RAY_POLL_INTERVAL': '1s',
+                    'RAYDEPLOY_RAY_SERVE_HTTP_PORT': str(cls.ray.serve_http)})
         cls.service_log = Path(cls.tmp.name, 'service.log')
         with open(cls.service_log, 'wb') as stderr:
             cls.service = subprocess.Popen(
@@ -389,10 +410,8 @@ class RayManagement(unittest.TestCase):
         return get(self.api + path, self.operator)
 
     def deploy_app(self, name: str, import_path: str, route_prefix: str) -> dict:
-        """POST /api/v1/applications: the seed's body plus the Serve HTTP options raydeploy passes to
-        Ray when its deploy starts Serve (here the first one does: nothing started Serve before)."""
-        body = {'name': name, 'import_path': import_path, 'route_prefix': route_prefix, 'num_replicas': 1,
-                'http_options': {'host': '127.0.0.1', 'port': self.ray.serve_http}}
+        """POST /api/v1/applications with the seed's body."""
+        body = {'name': name, 'import_path': import_path, 'route_prefix': route_prefix, 'num_replicas': 1}
         status, answer = http('POST', self.api + '/applications', self.operator, body)
         self.assertEqual(status, 202, answer)
         return answer
