@@ -8,7 +8,6 @@
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/time.hpp"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
@@ -17,7 +16,6 @@
 namespace raydeploy::watch {
 namespace {
 
-using namespace net::experimental::awaitable_operators;
 
 // A stored snapshot is rewritten when something changed, and at least this often otherwise (so its
 // observed_at says how fresh the last sighting was without a write every poll).
@@ -163,7 +161,9 @@ net::awaitable<void> ray_monitor::run()
         if (cancelled_) break;
         std::uniform_real_distribution<double> draw{0.0, 1.0};
         const auto delay = health_.next_delay(settings_.poll_interval, draw(random_));
-        if (!co_await sleeper_.sleep(delay)) break;
+        // Not `if (!co_await ...)`: GCC 12 miscompiles a co_await inside a condition (SIGILL).
+        const bool awake = co_await sleeper_.sleep(delay);
+        if (!awake) break;
     }
 }
 
@@ -183,9 +183,11 @@ net::awaitable<void> ray_monitor::poll_once()
             co_return fetched{std::nullopt, e.what()};
         }
     };
-    auto [version, status, nodes, jobs, serve] =
-        co_await (fetch(ray_paths::version) && fetch(ray_paths::cluster_status) && fetch(ray_paths::nodes) &&
-                  fetch(ray_paths::jobs) && fetch(ray_paths::serve_applications));
+    const fetched version = co_await fetch(ray_paths::version);
+    const fetched status = co_await fetch(ray_paths::cluster_status);
+    const fetched nodes = co_await fetch(ray_paths::nodes);
+    const fetched jobs = co_await fetch(ray_paths::jobs);
+    const fetched serve = co_await fetch(ray_paths::serve_applications);
     co_await probe_monitoring();
     if (cancelled_) co_return;
 

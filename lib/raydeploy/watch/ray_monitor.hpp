@@ -1,6 +1,6 @@
 // The Ray monitor: the fetch loop of the Ray poller (the sans-I/O half is watch/ray_snapshot.hpp).
 //
-// Every ray.poll_interval it reads the dashboard's five endpoints at once (version, cluster status,
+// Every ray.poll_interval it reads the dashboard's five endpoints one after the other (version, cluster status,
 // nodes, jobs, Serve applications) and probes the monitoring endpoints, turns the answers into a
 // snapshot, publishes what changed as cluster.* events in the event log, and keeps the snapshot in
 // memory for the REST handlers, which never wait on a poll. The snapshot is also stored
