@@ -220,9 +220,7 @@ BOOST_AUTO_TEST_CASE(a_live_impact_with_running_work_is_listed_and_must_be_ackno
     BOOST_TEST(gate.live_impact == expected, boost::test_tools::per_element());
 
     std::string shown;
-    const auto answer = prompt("cleanup-existing
-CHG-9
-", gate, &shown);
+    const auto answer = prompt("cleanup-existing\nCHG-9\n", gate, &shown);
     BOOST_TEST((answer.decision == gate_answer::kind::approve));
     BOOST_TEST(contains(shown, "Running on the Ray cluster now, and ended by this checkpoint:"), shown);
     BOOST_TEST(contains(shown, "job raysubmit_a (RUNNING): python train.py"), shown);

@@ -263,7 +263,7 @@ BOOST_AUTO_TEST_CASE(terminal_shows_the_gate)
     options.style = progress_style::terminal;
     progress_printer printer{out, options};
     printer.plan({"a", "gated"}, t0);
-    printer.awaiting_approval({"gated", false, {}, ""}, t0 + 5s);
+    printer.awaiting_approval({"gated", false, {}, "", "", {}, false}, t0 + 5s);
     out.str("");
     printer.tick(t0 + 7s);
     BOOST_TEST(out.str() == "\r\033[K[2/2] gated | waiting for an approval | 7s");
