@@ -15,15 +15,16 @@ It drives build/bin/raydeploy only through its REST API, as CI or a person with 
    changes: the sample job it submits and the report files it writes (both new on every run);
 4. runs cleanup-existing alone (granted) and asserts that no Ray process is left (/proc scan).
 
-Loopback only, every wait bounded. About 5 minutes on 2 cores (the first deployment installs Ray
-into two virtualenvs when they are missing; pip's cache makes later runs faster). Run from the
+Loopback only, every wait bounded. About 5 minutes on 2 cores. Ray comes from one virtualenv both
+inventory nodes share, made (or checked) by scripts/ray-venv.sh before the first deployment, which
+then only verifies it: the tests/ray test runs its own Ray head from the same one. Run from the
 repository root, with the service built (scripts/build.sh):
 
     .venv/bin/python -m unittest -v tests/e2e/test_ray_cluster.py
 
 RAYDEPLOY_BINARY overrides build/bin/raydeploy. It needs root (the playbooks create the `ray`
 account and run Ray as it), the local inventory's ports free (or held by the Ray it deployed), and
-access to PyPI (or pip's cache) for ray[default].
+access to PyPI for ray[default,serve] unless the shared virtualenv is already there.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ INVENTORY = PLAYBOOKS / 'inventory' / 'local.yml'
 CATALOG = PLAYBOOKS / 'checkpoints.yaml'
 RAY_DASHBOARD = 'http://127.0.0.1:8265'  # the head's dashboard (local inventory: default port)
 STATE_DIRS = ('/tmp/raydeploy-e2e/head', '/tmp/raydeploy-e2e/worker1')  # the inventory's state dirs
+RAY_VENV = '/tmp/raydeploy-e2e/ray-venv'  # both nodes' ray_native_venv in the inventory
+RAY_VENV_SCRIPT = REPO / 'scripts' / 'ray-venv.sh'
 EXPECTED_NODES = {'head', 'worker1'}
 
 ALL_CHECKPOINTS = ['prerequisites-check', 'docker-installation', 'cleanup-existing', 'ray-deployment',
@@ -105,8 +108,9 @@ def create_token(name: str, role: str) -> tuple[str, str]:
 
 def ray_processes() -> list[str]:
     """Ray processes on this machine: raylet, gcs_server, Ray workers and agents (ray::...),
-    anything running from the inventory's Ray virtualenvs or as the ray account. Zombies, which
-    hold no resources and wait for their parent to reap them, are left out."""
+    anything running from the inventory's Ray virtualenv (or the per-node ones of earlier versions)
+    or as the ray account. Zombies, which hold no resources and wait for their parent to reap them,
+    are left out."""
     try:
         ray_uid = next(int(line.split(':')[2]) for line in Path('/etc/passwd').read_text().splitlines()
                        if line.startswith('ray:'))
@@ -127,7 +131,7 @@ def ray_processes() -> list[str]:
             continue  # zombie or kernel thread
         line = ' '.join(argv)
         if (comm in ('raylet', 'gcs_server') or line.startswith('ray::') or uid == ray_uid
-                or any(d + '/ray-venv/' in line for d in STATE_DIRS)):
+                or RAY_VENV + '/' in line or any(d + '/ray-venv/' in line for d in STATE_DIRS)):
             found.append('%s [%s] %s' % (entry, comm, line[:200]))
     return found
 
@@ -147,6 +151,9 @@ class RayClusterEndToEnd(unittest.TestCase):
         if os.geteuid() != 0:
             raise RuntimeError('needs root: the playbooks create the ray account and run Ray as it; '
                                'run the suite as root (CI does) or leave out e2e (ctest -E e2e)')
+        # The one Ray install of the run: ray-deployment finds the pinned Ray there and only checks it.
+        log('Ray virtualenv: %s' % subprocess.run(['bash', str(RAY_VENV_SCRIPT), RAY_VENV], check=True, text=True,
+                                                  capture_output=True, timeout=1500).stdout.strip())
         cls.tmp = tempfile.TemporaryDirectory(prefix='raydeploy-e2e-')
         cls.operator, operator_entry = create_token('e2e-operator', 'operator')
         cls.approver, approver_entry = create_token('e2e-approver', 'approver')

@@ -170,11 +170,11 @@ service::service(const settings& config, bool handle_signals)
     state->websocket_options = config.websocket;
     state->http_options = config.http;
     state->audit = std::make_shared<audit_log>(p.store.db());
-    state->executions =
-        std::make_shared<execution_manager>(executor, state->catalog, p.store.db(), *p.events, engine_config);
     state->approvals = std::make_shared<approval_manager>(executor, state->catalog, p.store.db(), *p.events, policy);
 
-    // The server binds before the deployment manager exists: its gate messages name the real port.
+    // The server binds before the execution and deployment managers exist: runs get the real port
+    // (raydeploy_listen_address), and the deployment manager's gate messages name it. No request is
+    // handled before the io_context runs, after this constructor.
     auto routes = api::make_router(state);
     const auto authenticator = std::make_shared<token_authenticator>(config.auth.tokens, state->tickets);
     routes.set_authenticator([authenticator](const api::request& req, bool websocket_handshake) {
@@ -194,6 +194,9 @@ service::service(const settings& config, bool handle_signals)
     }
     const tcp::endpoint endpoint = p.server->local_endpoint();
     p.bound = listen_address{endpoint.address().to_string(), endpoint.port()};
+    engine_config.listen_address = p.bound.to_string();
+    state->executions =
+        std::make_shared<execution_manager>(executor, state->catalog, p.store.db(), *p.events, engine_config);
 
     state->deployments = std::make_shared<deployment_manager>(executor, state->catalog, p.store.db(), *p.events,
                                                               *state->executions, *state->approvals,
