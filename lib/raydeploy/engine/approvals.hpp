@@ -117,17 +117,13 @@ public:
     // at all (no monitor), and then approvals carry none.
     using live_impact_provider = std::function<std::optional<boost::json::object>()>;
 
-    approval_manager(net::any_io_executor executor, const checkpoint_catalog& catalog, sqlite::database& db,
-                     event_log& events, approval_policy policy);
+    approval_manager(const checkpoint_catalog& catalog, sqlite::database& db, event_log& events,
+                     approval_policy policy);
 
     // Set before serving; destructive checkpoints' requests and pre-approvals record its answer.
     void set_live_impact(live_impact_provider provider) { live_impact_ = std::move(provider); }
     // The live impact of running `item` now: nullopt when it is not destructive or no provider is set.
     std::optional<boost::json::object> live_impact_of(const checkpoint& item) const;
-
-    // Starts the timer that expires grants. Call once, before serving.
-    void start();
-    void stop();
 
     std::optional<approval_record> get(std::string_view id);
     // The checkpoint's pending requests, oldest first.
@@ -172,7 +168,7 @@ public:
     // grants revoked, so a resumed deployment (perhaps by someone else) asks anew.
     void release_for_deployment(const std::string& deployment_id, const std::string& reason);
 
-    // Marks grants whose TTL passed as expired (the timer calls it every second).
+    // Marks grants whose TTL passed as expired (watch/approval_expiry calls it every second).
     void expire_due();
 
     // Called after every change of any approval.
@@ -201,17 +197,13 @@ private:
     void update(const approval_record& record);
     void changed(const approval_record& record, std::string event_type);
     boost::json::array shown(const std::vector<approval_record>& records) const;
-    net::awaitable<void> expiry_loop();
 
-    net::any_io_executor executor_;
     const checkpoint_catalog& catalog_;
     sqlite::database& db_;
     event_log& events_;
     approval_policy policy_;
     std::vector<std::function<void()>> listeners_;
     live_impact_provider live_impact_;
-    std::shared_ptr<bool> stopped_ = std::make_shared<bool>(false);
-    std::unique_ptr<net::steady_timer> expiry_timer_;
 };
 
 // Starts a run of `checkpoint` by `caller`. For a gated checkpoint it consumes a usable grant;
