@@ -109,8 +109,8 @@ boost::json::object live_impact(const std::optional<ray_snapshot>& snapshot, con
                 {"name", app->name}, {"status", app->status}, {"route_prefix", text_or_null(app->route_prefix)}});
         }
     }
-    impact["jobs_total"] = fresh ? work.jobs.size() : 0;
-    impact["applications_total"] = fresh ? work.applications.size() : 0;
+    impact["jobs_total"] = static_cast<std::int64_t>(fresh ? work.jobs.size() : 0);
+    impact["applications_total"] = static_cast<std::int64_t>(fresh ? work.applications.size() : 0);
     impact["jobs"] = std::move(jobs);
     impact["applications"] = std::move(applications);
     if (fresh) {
