@@ -8,6 +8,7 @@
 #include "support/test_support.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <sstream>
@@ -149,7 +150,7 @@ BOOST_AUTO_TEST_CASE(token_sources)
 
 BOOST_AUTO_TEST_CASE(prompt_for_a_destructive_gate_wants_the_name)
 {
-    const gate_info gate{"cleanup-existing", true, {"DESTRUCTIVE: stops Ray"}, "", ""};
+    const gate_info gate{"cleanup-existing", true, {"DESTRUCTIVE: stops Ray"}, "", "", {}, false};
     std::string shown;
     auto answer = prompt("cleanup-existing\nreplacing the cluster\n", gate, &shown);
     BOOST_TEST((answer.decision == gate_answer::kind::approve));
@@ -171,7 +172,7 @@ BOOST_AUTO_TEST_CASE(prompt_for_a_destructive_gate_wants_the_name)
 
 BOOST_AUTO_TEST_CASE(prompt_for_a_plain_gate_takes_yes)
 {
-    const gate_info gate{"docker-installation", false, {}, "", ""};
+    const gate_info gate{"docker-installation", false, {}, "", "", {}, false};
     std::string shown;
     const auto answer = prompt("y\nroutine upgrade\n", gate, &shown);
     BOOST_TEST((answer.decision == gate_answer::kind::approve));
@@ -182,16 +183,72 @@ BOOST_AUTO_TEST_CASE(prompt_for_a_plain_gate_takes_yes)
 BOOST_AUTO_TEST_CASE(approve_command_for_ci_logs)
 {
     const auto server = parse_server_url("http://10.0.0.5:8000");
-    const std::string with_token = approve_curl_command(server, "cleanup-existing", "ap-0123abcd", true, true);
+    const std::string with_token = approve_curl_command(server, "cleanup-existing", "ap-0123abcd", true, true, false);
     BOOST_TEST(with_token ==
                "curl -sS -X POST 'http://10.0.0.5:8000/api/v1/approvals/cleanup-existing' -H 'Content-Type: "
                "application/json' -H \"Authorization: Bearer $RAYDEPLOY_TOKEN\" -d "
                "'{\"approval_id\":\"ap-0123abcd\",\"reason\":\"WHY\",\"acknowledge_risks\":true}'");
-    const std::string open = approve_curl_command(server, "docker-installation", "", false, false);
+    const std::string open = approve_curl_command(server, "docker-installation", "", false, false, false);
     BOOST_TEST(!contains(open, "approval_id"), open);
     BOOST_TEST(!contains(open, "Authorization"), open);
     BOOST_TEST(!contains(open, "acknowledge_risks"), open);
     BOOST_TEST(contains(open, "\"approved_by\":\"YOUR NAME\""), open);
+    BOOST_TEST(!contains(open, "acknowledge_running_work"), open);
+    const std::string running = approve_curl_command(server, "cleanup-existing", "ap-0123abcd", true, true, true);
+    BOOST_TEST(contains(running, "\"acknowledge_risks\":true,\"acknowledge_running_work\":true"), running);
+}
+
+namespace {
+
+const auto running_impact = boost::json::parse(R"({
+    "observed_at": "2027-01-15T08:00:00.000Z", "source_state": "CONNECTED", "fresh": true,
+    "jobs": [{"submission_id": "raysubmit_a", "job_id": "02000000", "entrypoint": "python train.py", "status": "RUNNING"}],
+    "applications": [{"name": "llm", "status": "RUNNING", "route_prefix": "/llm"}],
+    "jobs_total": 3, "applications_total": 1,
+    "summary": "3 running Ray jobs and 1 Serve application will end"})");
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_live_impact_with_running_work_is_listed_and_must_be_acknowledged)
+{
+    gate_info gate{"cleanup-existing", true, {"DESTRUCTIVE: stops Ray"}, "", "ap-1", {}, false};
+    read_live_impact(&running_impact, gate);
+    BOOST_TEST(gate.running_work);
+    const std::vector<std::string> expected{
+        "3 running Ray jobs and 1 Serve application will end (as of 2027-01-15T08:00:00.000Z)",
+        "  job raysubmit_a (RUNNING): python train.py", "  and 2 more jobs", "  Serve application llm (RUNNING, /llm)"};
+    BOOST_TEST(gate.live_impact == expected, boost::test_tools::per_element());
+
+    std::string shown;
+    const auto answer = prompt("cleanup-existing\nCHG-9\n", gate, &shown);
+    BOOST_TEST((answer.decision == gate_answer::kind::approve));
+    BOOST_TEST(contains(shown, "Running on the Ray cluster now, and ended by this checkpoint:"), shown);
+    BOOST_TEST(contains(shown, "job raysubmit_a (RUNNING): python train.py"), shown);
+    BOOST_TEST(contains(shown, "to approve it and end the running work listed above"), shown);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_cluster_state_is_shown_and_asks_no_acknowledgement)
+{
+    const auto unknown = boost::json::parse(R"({
+        "observed_at": null, "source_state": "UNREACHABLE", "fresh": false, "jobs": [], "applications": [],
+        "jobs_total": 0, "applications_total": 0, "summary": "the cluster's state is unknown",
+        "note": "the cluster's state is unknown: raydeploy could not read the Ray dashboard since the service started; check what runs before approving"})");
+    gate_info gate{"cleanup-existing", true, {}, "", "ap-1", {}, false};
+    read_live_impact(&unknown, gate);
+    BOOST_TEST(!gate.running_work);
+    BOOST_TEST_REQUIRE(gate.live_impact.size() == 2u);
+    BOOST_TEST(gate.live_impact[1].find("check what runs before approving") != std::string::npos);
+    std::string shown;
+    prompt("\n\n", gate, &shown);
+    BOOST_TEST(contains(shown, "Live impact:"), shown);
+    BOOST_TEST(!contains(shown, "end the running work"), shown);
+
+    gate_info without{"cleanup-existing", true, {}, "", "ap-1", {}, false};
+    const boost::json::value null_impact;
+    read_live_impact(&null_impact, without);
+    read_live_impact(nullptr, without);
+    BOOST_TEST(without.live_impact.empty());
+    BOOST_TEST(!without.running_work);
 }
 
 BOOST_AUTO_TEST_CASE(usage_errors_exit_2)

@@ -141,17 +141,20 @@ BOOST_AUTO_TEST_CASE(gate_is_explained_once_and_waiting_has_a_heartbeat)
     progress_printer printer{out, options};
     printer.plan({"prepare", "cleanup"}, t0);
     printer.step_status("cleanup", "awaiting_approval", t0);
-    const gate_info gate{"cleanup", true, {"DESTRUCTIVE: removes Ray"}, "curl -X POST http://h/api/v1/approvals/cleanup"};
+    const gate_info gate{"cleanup", true, {"DESTRUCTIVE: removes Ray"}, "curl -X POST http://h/api/v1/approvals/cleanup",
+                         "", {"1 running Ray job will end", "  job raysubmit_a (RUNNING): python train.py"}, true};
     printer.awaiting_approval(gate, t0);
     printer.awaiting_approval(gate, t0 + 1s);  // seen again on the next poll: said already
     printer.tick(t0 + 30s);
 
     const auto lines = lines_of(out.str());
-    BOOST_TEST_REQUIRE(lines.size() == 4u, out.str());
+    BOOST_TEST_REQUIRE(lines.size() == 6u, out.str());
     BOOST_TEST(contains(lines[0], "[2/2] cleanup: waiting for an approval (destructive checkpoint)"), lines[0]);
     BOOST_TEST(contains(lines[1], "  impact: DESTRUCTIVE: removes Ray"), lines[1]);
-    BOOST_TEST(contains(lines[2], "  approve it with: curl -X POST http://h/api/v1/approvals/cleanup"), lines[2]);
-    BOOST_TEST(contains(lines[3], "still waiting for an approval of cleanup, elapsed 30s"), lines[3]);
+    BOOST_TEST(contains(lines[2], "  live impact: 1 running Ray job will end"), lines[2]);
+    BOOST_TEST(contains(lines[3], "  live impact:   job raysubmit_a (RUNNING): python train.py"), lines[3]);
+    BOOST_TEST(contains(lines[4], "  approve it with: curl -X POST http://h/api/v1/approvals/cleanup"), lines[4]);
+    BOOST_TEST(contains(lines[5], "still waiting for an approval of cleanup, elapsed 30s"), lines[5]);
 
     // Once it runs, the gate is over.
     printer.step_status("cleanup", "running", t0 + 31s);
@@ -260,7 +263,7 @@ BOOST_AUTO_TEST_CASE(terminal_shows_the_gate)
     options.style = progress_style::terminal;
     progress_printer printer{out, options};
     printer.plan({"a", "gated"}, t0);
-    printer.awaiting_approval({"gated", false, {}, ""}, t0 + 5s);
+    printer.awaiting_approval({"gated", false, {}, "", "", {}, false}, t0 + 5s);
     out.str("");
     printer.tick(t0 + 7s);
     BOOST_TEST(out.str() == "\r\033[K[2/2] gated | waiting for an approval | 7s");

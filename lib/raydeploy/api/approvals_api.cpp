@@ -35,11 +35,12 @@ std::optional<std::string> approval_id_field(const json::object& body)
 
 grant_input grant_from_body(const json::object& body)
 {
-    reject_unknown_fields(body, {"reason", "acknowledge_risks", "ttl_s", "approved_by", "approval_id", "extra_vars",
-                                 "limit", "check"});
+    reject_unknown_fields(body, {"reason", "acknowledge_risks", "acknowledge_running_work", "ttl_s", "approved_by",
+                                 "approval_id", "extra_vars", "limit", "check"});
     grant_input input;
     input.reason = string_field(body, "reason").value_or("");
     input.acknowledge_risks = bool_field(body, "acknowledge_risks").value_or(false);
+    input.acknowledge_running_work = bool_field(body, "acknowledge_running_work").value_or(false);
     if (auto ttl = integer_field(body, "ttl_s", 1, INT32_MAX)) input.ttl = std::chrono::seconds{*ttl};
     input.approved_by = string_field(body, "approved_by");
     input.approval_id = approval_id_field(body);
@@ -63,7 +64,8 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
                    const checkpoint& item =
                        engine_call([&]() -> const checkpoint& { return find_checkpoint(state->catalog, name); });
                    json::object body{{"checkpoint", name}};
-                   for (auto& [key, value] : approval_info(item)) body[key] = value;
+                   // The live impact of running it now; each request shows the one it was made with.
+                   for (auto& [key, value] : approval_info(item, state->approvals->live_impact_of(item))) body[key] = value;
                    // `pending` and `grant` are the oldest of each (the seeds' shape); the lists have them all.
                    const auto pending = state->approvals->pending_requests(name);
                    const auto grants = state->approvals->live_grants(name);

@@ -30,7 +30,8 @@ json::object detail_of(const request_context& ctx, const response& res)
     const json::value request_body = json::parse(ctx.req.body(), ec);
     if (!ec && request_body.is_object()) {
         const auto& fields = request_body.get_object();
-        for (const std::string_view key : {"reason", "auto_approve", "acknowledge_risks", "start_from", "checkpoints"})
+        for (const std::string_view key :
+             {"reason", "auto_approve", "acknowledge_risks", "acknowledge_running_work", "start_from", "checkpoints"})
             if (const auto* value = fields.if_contains(key)) detail[std::string{"request_"} + std::string{key}] = *value;
     }
     return detail;

@@ -16,6 +16,7 @@
 #include "raydeploy/util/duration.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/watch/approval_expiry.hpp"
+#include "raydeploy/watch/live_impact.hpp"
 #include "raydeploy/watch/ray_monitor.hpp"
 #include "raydeploy/watch/refusal_flush.hpp"
 #include "raydeploy/watch/retention_schedule.hpp"
@@ -216,6 +217,12 @@ service::service(const settings& config, bool handle_signals)
     state->ray = std::make_shared<watch::ray_monitor>(executor, config.ray, config.monitoring, *p.events, *p.bus,
                                                       p.store.db());
     p.components.push_back(state->ray);
+    // Approvals of destructive checkpoints show the Ray work a teardown would end.
+    state->approvals->set_live_impact(
+        [monitor = std::weak_ptr<watch::ray_monitor>(state->ray)]() -> std::optional<boost::json::object> {
+            if (const auto ray = monitor.lock()) return watch::live_impact(*ray);
+            return std::nullopt;
+        });
 
     if (open_mode)
         log::warn("no auth.tokens configured: every caller is 'local' with the admin role (allowed on loopback only); "

@@ -64,8 +64,11 @@ int approve_command(const std::vector<std::string>& args, std::ostream& out, std
                              "(with its parameters, by its requester or deployment) may go ahead. With no\n"
                              "request pending it pre-approves the plain run. A grant is used by exactly one\n"
                              "execution and expires after --ttl. A destructive checkpoint needs\n"
-                             "--acknowledge-risks."};
+                             "--acknowledge-risks, and --acknowledge-running-work when its request showed\n"
+                             "Ray jobs or Serve applications running (see raydeploy status --approval-check NAME)."};
     spec.visible.add_options()("acknowledge-risks", "confirm the impact summary of a destructive checkpoint")(
+        "acknowledge-running-work",
+        "confirm that the running Ray jobs and Serve applications its live impact lists will end")(
         "ttl", po::value<std::string>()->value_name("DURATION"), "how long the grant stays usable (service default: 1h)")(
         "as", po::value<std::string>()->value_name("NAME"),
         "who approves, when the service runs without tokens (default: $USER); with a token the service "
@@ -93,7 +96,8 @@ int approve_command(const std::vector<std::string>& args, std::ostream& out, std
         else if (!connection.api().has_token())
             throw config_error{"approve: without a token the service needs to know who approves: pass --as NAME"};
         const auto grant = grant_approval(connection.api(), name, parsed->approval_id, reason,
-                                          vm->count("acknowledge-risks") > 0, ttl, approved_by);
+                                          vm->count("acknowledge-risks") > 0, vm->count("acknowledge-running-work") > 0,
+                                          ttl, approved_by);
         const std::string by = json_string(grant, "approved_by");
         out << "granted " << json_string(grant, "id") << " for " << name << (by.empty() ? "" : " by " + by)
             << optional_field(grant, "expires_at", "usable until") << "\n";

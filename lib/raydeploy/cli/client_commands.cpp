@@ -295,6 +295,66 @@ std::chrono::milliseconds duration_option(const po::variables_map& vm, const std
     return *value;
 }
 
+std::vector<std::string> live_impact_lines(const boost::json::object& live_impact)
+{
+    std::vector<std::string> lines;
+    const auto* fresh_value = live_impact.if_contains("fresh");
+    const bool fresh = fresh_value && fresh_value->is_bool() && fresh_value->get_bool();
+    const std::string observed = json_string(live_impact, "observed_at");
+    const std::string summary = json_string(live_impact, "summary");
+    if (!summary.empty())
+        lines.push_back(fresh && !observed.empty() && summary.find(observed) == std::string::npos
+                            ? summary + " (as of " + observed + ")"
+                            : summary);
+    const auto listed = [&](std::string_view key) {
+        const auto* items = live_impact.if_contains(key);
+        return items && items->is_array() ? &items->get_array() : nullptr;
+    };
+    const auto total = [&](std::string_view key, std::size_t shown) {
+        const auto* value = live_impact.if_contains(key);
+        return value && value->is_int64() && value->get_int64() > static_cast<std::int64_t>(shown)
+                   ? static_cast<std::size_t>(value->get_int64())
+                   : shown;
+    };
+    if (const auto* jobs = listed("jobs")) {
+        for (const auto& item : *jobs) {
+            if (!item.is_object()) continue;
+            const auto& job = item.get_object();
+            std::string id = json_string(job, "submission_id");
+            if (id.empty()) id = json_string(job, "job_id");
+            lines.push_back("  job " + id + " (" + json_string(job, "status") + "): " + json_string(job, "entrypoint"));
+        }
+        if (const auto all = total("jobs_total", jobs->size()); all > jobs->size())
+            lines.push_back("  and " + std::to_string(all - jobs->size()) + " more jobs");
+    }
+    if (const auto* apps = listed("applications")) {
+        for (const auto& item : *apps) {
+            if (!item.is_object()) continue;
+            const auto& app = item.get_object();
+            const std::string route = json_string(app, "route_prefix");
+            lines.push_back("  Serve application " + json_string(app, "name") + " (" + json_string(app, "status") +
+                            (route.empty() ? "" : ", " + route) + ")");
+        }
+        if (const auto all = total("applications_total", apps->size()); all > apps->size())
+            lines.push_back("  and " + std::to_string(all - apps->size()) + " more Serve applications");
+    }
+    if (const std::string note = json_string(live_impact, "note"); !note.empty()) lines.push_back(note);
+    return lines;
+}
+
+void read_live_impact(const boost::json::value* live_impact, gate_info& gate)
+{
+    if (!live_impact || !live_impact->is_object()) return;
+    const auto& object = live_impact->get_object();
+    gate.live_impact = live_impact_lines(object);
+    const auto* fresh = object.if_contains("fresh");
+    const auto lists = [&](std::string_view key) {
+        const auto* items = object.if_contains(key);
+        return items && items->is_array() && !items->get_array().empty();
+    };
+    gate.running_work = fresh && fresh->is_bool() && fresh->get_bool() && (lists("jobs") || lists("applications"));
+}
+
 gate_answer prompt_for_gate(std::istream& in, std::ostream& out, const gate_info& gate)
 {
     out << "\nCheckpoint '" << gate.checkpoint << "' needs an approval before it runs"
@@ -303,8 +363,15 @@ gate_answer prompt_for_gate(std::istream& in, std::ostream& out, const gate_info
         out << "Impact:\n";
         for (const auto& line : gate.impact_summary) out << "  - " << line << "\n";
     }
+    if (!gate.live_impact.empty()) {
+        out << (gate.running_work ? "Running on the Ray cluster now, and ended by this checkpoint:\n" : "Live impact:\n");
+        for (const auto& line : gate.live_impact) out << "  " << line << "\n";
+    }
     // A destructive step must not be one stray "y" away: the operator types its name.
-    if (gate.destructive)
+    if (gate.destructive && gate.running_work)
+        out << "Type the checkpoint's name (" << gate.checkpoint
+            << ") to approve it and end the running work listed above, or press Enter to decline: ";
+    else if (gate.destructive)
         out << "Type the checkpoint's name (" << gate.checkpoint << ") to approve it, or press Enter to decline: ";
     else
         out << "Approve it? [y/N] ";
@@ -332,11 +399,12 @@ gate_answer prompt_for_gate(std::istream& in, std::ostream& out, const gate_info
 }
 
 boost::json::object grant_approval(const api_client& api, std::string_view checkpoint, std::string_view approval_id,
-                                   std::string_view reason, bool acknowledge_risks,
+                                   std::string_view reason, bool acknowledge_risks, bool acknowledge_running_work,
                                    std::optional<std::chrono::seconds> ttl,
                                    const std::optional<std::string>& approved_by)
 {
     boost::json::object body{{"reason", reason}, {"acknowledge_risks", acknowledge_risks}};
+    if (acknowledge_running_work) body["acknowledge_running_work"] = true;
     if (!approval_id.empty()) body["approval_id"] = approval_id;
     if (ttl) body["ttl_s"] = ttl->count();
     if (approved_by) body["approved_by"] = *approved_by;
@@ -352,13 +420,14 @@ boost::json::object deny_approval(const api_client& api, std::string_view checkp
 }
 
 std::string approve_curl_command(const server_url& server, std::string_view checkpoint, std::string_view approval_id,
-                                 bool destructive, bool with_token)
+                                 bool destructive, bool with_token, bool running_work)
 {
     std::string body = "{";
     // Ids are "ap-" and hex digits: nothing in them needs quoting in the shell.
     if (!approval_id.empty()) body += "\"approval_id\":\"" + std::string{approval_id} + "\",";
     body += "\"reason\":\"WHY\"";
     if (destructive) body += ",\"acknowledge_risks\":true";
+    if (running_work) body += ",\"acknowledge_running_work\":true";
     // Without tokens the service is in open mode and needs a name for the record.
     if (!with_token) body += ",\"approved_by\":\"YOUR NAME\"";
     body += "}";

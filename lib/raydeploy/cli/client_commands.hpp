@@ -122,7 +122,17 @@ struct gate_answer {
     std::string reason;
 };
 
-// Asks at a terminal: shows the impact summary; a destructive checkpoint must be confirmed by
+// Reads an approval's live_impact (approval_info.live_impact, a record's or a deployment's
+// awaiting.live_impact) into `gate`: the lines to show and whether running work must be
+// acknowledged. Nothing for an absent or null value.
+void read_live_impact(const boost::json::value* live_impact, gate_info& gate);
+
+// The lines that show a live_impact object: its summary (with its time), each job and Serve
+// application it lists, and its note when the cluster's state is unknown.
+std::vector<std::string> live_impact_lines(const boost::json::object& live_impact);
+
+// Asks at a terminal: shows the impact summary and the live impact (the running work that
+// would end); a destructive checkpoint must be confirmed by
 // typing its name, another one with "y". Then asks for the reason. Declining offers to deny
 // the request instead; declining that too (or end of input) leaves it waiting.
 gate_answer prompt_for_gate(std::istream& in, std::ostream& out, const gate_info& gate);
@@ -131,7 +141,7 @@ gate_answer prompt_for_gate(std::istream& in, std::ostream& out, const gate_info
 // pending one, or a pre-approval of the plain run). `approved_by` is sent when given (open mode
 // needs it: with a token, the service takes the name from the token). Returns the grant record.
 boost::json::object grant_approval(const api_client& api, std::string_view checkpoint, std::string_view approval_id,
-                                   std::string_view reason, bool acknowledge_risks,
+                                   std::string_view reason, bool acknowledge_risks, bool acknowledge_running_work,
                                    std::optional<std::chrono::seconds> ttl,
                                    const std::optional<std::string>& approved_by);
 
@@ -142,8 +152,9 @@ boost::json::object deny_approval(const api_client& api, std::string_view checkp
 
 // The curl command that grants the request `approval_id` of `checkpoint` on `server`, as printed
 // to CI logs. The token is never printed: the command reads it from $RAYDEPLOY_TOKEN.
+// `running_work`: the request showed running work, so the body acknowledges it.
 std::string approve_curl_command(const server_url& server, std::string_view checkpoint, std::string_view approval_id,
-                                 bool destructive, bool with_token);
+                                 bool destructive, bool with_token, bool running_work);
 
 // ------------------------------------------------------------------------------- JSON helpers
 

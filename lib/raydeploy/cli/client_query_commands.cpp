@@ -158,6 +158,9 @@ void print_approval_check(std::ostream& out, const json::object& check)
     if (const auto* impact = check.if_contains("impact_summary"); impact && impact->is_array())
         for (const auto& line : impact->get_array())
             if (line.is_string()) out << "  impact: " << std::string{line.get_string()} << "\n";
+    // Running it now would end this; each request below shows what it was asked with.
+    if (const auto* live = check.if_contains("live_impact"); live && live->is_object())
+        for (const auto& line : live_impact_lines(live->get_object())) out << "  live impact now: " << line << "\n";
     // Every request and grant, each with the run it approves: an approval is bound to it.
     const auto records = [&](std::string_view key) {
         std::vector<json::object> out;
@@ -167,15 +170,26 @@ void print_approval_check(std::ostream& out, const json::object& check)
         return out;
     };
     const auto pending = records("pending_requests");
-    for (const auto& record : pending)
+    for (const auto& record : pending) {
         out << "  pending request: " << json_string(record, "id") << " by " << text_or(record, "requested_by") << " at "
             << text_or(record, "requested_at") << run_parameters(record) << "\n";
+        if (const auto* live = record.if_contains("live_impact"); live && live->is_object())
+            for (const auto& line : live_impact_lines(live->get_object()))
+                out << "    live impact shown: " << line << "\n";
+    }
     if (pending.empty()) out << "  pending request: none\n";
     const auto grants = records("grants");
-    for (const auto& record : grants)
+    for (const auto& record : grants) {
         out << "  grant: " << json_string(record, "id") << " by " << text_or(record, "approved_by") << ", usable until "
             << text_or(record, "expires_at") << " (reason: " << text_or(record, "reason") << ")" << run_parameters(record)
             << "\n";
+        if (const auto* live = record.if_contains("live_impact"); live && live->is_object()) {
+            const auto* acknowledged = record.if_contains("acknowledge_running_work");
+            const bool running_acknowledged = acknowledged && acknowledged->is_bool() && acknowledged->get_bool();
+            for (const auto& line : live_impact_lines(live->get_object()))
+                out << (running_acknowledged ? "    running work acknowledged: " : "    live impact shown: ") << line << "\n";
+        }
+    }
     if (grants.empty()) out << "  grant: none\n";
 }
 

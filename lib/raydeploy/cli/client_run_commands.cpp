@@ -167,8 +167,8 @@ void follower::show_gate(gate_info gate)
     }
     printer_.awaiting_approval(gate, now());
     printer_.note("  or: raydeploy approve " + gate.checkpoint + (gate.approval_id.empty() ? "" : " --id " + gate.approval_id) +
-                      " --reason WHY" +
-                      (gate.destructive ? " --acknowledge-risks" : "") + server_hint(),
+                      " --reason WHY" + (gate.destructive ? " --acknowledge-risks" : "") +
+                      (gate.running_work ? " --acknowledge-running-work" : "") + server_hint(),
                   now());
 }
 
@@ -182,8 +182,9 @@ follower::decision follower::decide_at_prompt(const gate_info& gate)
         api_.has_token() || where_.user.empty() ? std::nullopt : std::optional<std::string>{where_.user};
     try {
         if (answer.decision == gate_answer::kind::approve) {
+            // The prompt listed the running work and the operator confirmed ending it.
             const auto grant = grant_approval(api_, gate.checkpoint, gate.approval_id, answer.reason, gate.destructive,
-                                              std::nullopt, approved_by);
+                                              gate.running_work, std::nullopt, approved_by);
             printer_.note("approved " + gate.checkpoint + " (" + json_string(grant, "id") + ")", now());
             return decision::approved;
         }
@@ -232,7 +233,8 @@ follower::gate_outcome follower::settle_run_gate(gate_info gate, const std::stri
 {
     gate.approval_id = approval_id;
     gate.approve_command =
-        approve_curl_command(api_.server(), gate.checkpoint, approval_id, gate.destructive, api_.has_token());
+        approve_curl_command(api_.server(), gate.checkpoint, approval_id, gate.destructive, api_.has_token(),
+                             gate.running_work);
     if (where_.interactive) {
         switch (decide_at_prompt(gate)) {
         case decision::approved:
@@ -270,6 +272,7 @@ int follower::run_checkpoint(const std::string& name, const json::object& body)
             if (const auto* destructive = object.if_contains("destructive_operation"); destructive && destructive->is_bool())
                 gate.destructive = destructive->get_bool();
             gate.impact_summary = string_list(object.if_contains("impact_summary"));
+            read_live_impact(object.if_contains("live_impact"), gate);
         }
         const std::string approval_id = json_string(refusal, "approval_id");
         switch (settle_run_gate(gate, approval_id)) {
@@ -287,7 +290,8 @@ int follower::run_checkpoint(const std::string& name, const json::object& body)
                                         " (--approval-timeout); nothing ran. The request stays pending on the service: "
                                         "approve it with 'raydeploy approve " + name +
                                         (approval_id.empty() ? "" : " --id " + approval_id) + " --reason WHY" +
-                                        (gate.destructive ? " --acknowledge-risks" : "") + server_hint() +
+                                        (gate.destructive ? " --acknowledge-risks" : "") +
+                                        (gate.running_work ? " --acknowledge-running-work" : "") + server_hint() +
                                         "', then run this command again");
             return exit_approval;
         }
@@ -394,10 +398,11 @@ int follower::follow_deployment(const std::string& id)
                 gate.destructive = destructive->get_bool();
             gate.impact_summary = string_list(object.if_contains("impact_summary"));
             gate.approval_id = json_string(object, "approval_id");
+            read_live_impact(object.if_contains("live_impact"), gate);
             gate.approve_command = json_string(object, "approve_command");
             if (gate.approve_command.empty())
                 gate.approve_command = approve_curl_command(api_.server(), gate.checkpoint, gate.approval_id,
-                                                            gate.destructive, api_.has_token());
+                                                            gate.destructive, api_.has_token(), gate.running_work);
             const std::string key = gate.checkpoint + "/" + json_string(object, "approval_id");
             if (key != gate_key) {
                 gate_key = key;

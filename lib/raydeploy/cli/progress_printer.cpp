@@ -192,6 +192,7 @@ void progress_printer::awaiting_approval(const gate_info& gate, wall_time now)
     line(position(gate.checkpoint) + ": waiting for an approval" + (gate.destructive ? " (destructive checkpoint)" : ""),
          now);
     for (const auto& impact : gate.impact_summary) line("  impact: " + impact, now);
+    for (const auto& impact : gate.live_impact) line("  live impact: " + impact, now);
     if (!gate.approve_command.empty()) line("  approve it with: " + gate.approve_command, now);
 }
 

@@ -45,6 +45,10 @@ struct gate_info {
     std::vector<std::string> impact_summary;
     std::string approve_command;  // a command that grants it (curl ...); may be empty
     std::string approval_id;      // the request waiting; empty when unknown
+    // What running it would end on the Ray cluster, as lines to show (read_live_impact); empty
+    // when the service showed none.
+    std::vector<std::string> live_impact;
+    bool running_work = false;  // a grant must acknowledge running work (acknowledge_running_work)
 };
 
 class progress_printer {

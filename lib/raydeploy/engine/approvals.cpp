@@ -27,7 +27,8 @@ approval_state parse_state(std::string_view text)
 
 constexpr std::string_view select_columns =
     "SELECT id, checkpoint, state, requested_by, deployment_id, approved_by, reason, acknowledge_risks, created_at, "
-    "granted_at, expires_at, decided_at, decided_by, execution_id, params, requester_person, approver_person "
+    "granted_at, expires_at, decided_at, decided_by, execution_id, params, requester_person, approver_person, "
+    "live_impact, acknowledge_running_work "
     "FROM approvals ";
 
 approval_record read_row(const sqlite::statement& row)
@@ -54,6 +55,8 @@ approval_record read_row(const sqlite::statement& row)
     if (!record.requester_person && record.requested_by) record.requester_person = person_key(*record.requested_by);
     record.approver_person = sqlite::optional_text_column(row, 16);
     if (!record.approver_person && record.approved_by) record.approver_person = person_key(*record.approved_by);
+    if (auto impact = sqlite::optional_text_column(row, 17)) record.live_impact = sqlite::parse_object_column(*impact);
+    record.acknowledge_running_work = row.column_int(18) != 0;
     return record;
 }
 
@@ -62,6 +65,23 @@ std::string expiry_after(std::chrono::seconds ttl)
     return format_timestamp(std::chrono::system_clock::now() + ttl);
 }
 
+
+// Refuses a grant that would end running work the approver has not acknowledged. `shown` is the
+// live impact the request carried (what the approver saw), `now` the cluster's as the grant is
+// made: work that started since the request must be acknowledged too.
+void require_running_work_acknowledged(const std::string& checkpoint, const grant_input& input,
+                                       const std::optional<json::object>& shown, const std::optional<json::object>& now)
+{
+    if (input.acknowledge_running_work) return;
+    const std::optional<json::object>& running = shows_running_work(now) ? now : shown;
+    if (!shows_running_work(running)) return;
+    throw engine_error{engine_error::kind::invalid, "VALIDATION_ERROR",
+                       "acknowledge_running_work: running '" + checkpoint + "' ends work on the Ray cluster: " +
+                           describe_live_impact(*running) +
+                           ". Stop that work first, or grant anyway with \"acknowledge_running_work\": true "
+                           "(raydeploy approve --acknowledge-running-work)",
+                       {{"field", "acknowledge_running_work"}, {"live_impact", *running}}};
+}
 
 std::string_view scope_of(const approval_record& record)
 {
@@ -100,16 +120,88 @@ json::object to_json(const approval_record& record)
         {"execution_id", json_or_null(record.execution_id)},
         {"params", to_json(record.params)},
         {"scope", scope_of(record)},
+        {"live_impact", record.live_impact ? json::value(*record.live_impact) : json::value(nullptr)},
+        {"acknowledge_running_work", record.acknowledge_running_work},
     };
 }
 
-json::object approval_info(const checkpoint& item)
+bool shows_running_work(const json::object& live_impact)
+{
+    const auto listed = [&](std::string_view key) {
+        const auto* items = live_impact.if_contains(key);
+        return items && items->is_array() && !items->get_array().empty();
+    };
+    const auto* fresh = live_impact.if_contains("fresh");
+    return fresh && fresh->is_bool() && fresh->get_bool() && (listed("jobs") || listed("applications"));
+}
+
+bool shows_running_work(const std::optional<json::object>& live_impact)
+{
+    return live_impact && shows_running_work(*live_impact);
+}
+
+json::object approval_info(const checkpoint& item, const std::optional<json::object>& live_impact)
 {
     json::array impact;
     for (const auto& line : item.impact_summary) impact.emplace_back(line);
-    return json::object{{"approval_required", item.approval_required},
-                        {"destructive_operation", item.destructive},
-                        {"impact_summary", std::move(impact)}};
+    json::object info{{"approval_required", item.approval_required},
+                      {"destructive_operation", item.destructive},
+                      {"impact_summary", std::move(impact)}};
+    if (live_impact) info["live_impact"] = *live_impact;
+    return info;
+}
+
+json::object suggested_grant_body(const checkpoint& item, const approval_record& request)
+{
+    json::object body{{"approval_id", request.id}, {"reason", "REASON"}};
+    if (item.destructive) body["acknowledge_risks"] = true;
+    if (shows_running_work(request.live_impact)) body["acknowledge_running_work"] = true;
+    return body;
+}
+
+std::string describe_live_impact(const json::object& live_impact)
+{
+    const auto text = [](const json::object& object, std::string_view key) -> std::string {
+        const auto* value = object.if_contains(key);
+        return value && value->is_string() ? std::string{value->get_string()} : std::string{};
+    };
+    if (!shows_running_work(live_impact)) {
+        const std::string note = text(live_impact, "note");
+        return note.empty() ? text(live_impact, "summary") : note;
+    }
+    // The first few by name: enough to recognise them; the approval record lists them all.
+    constexpr std::size_t named = 5;
+    std::vector<std::string> items;
+    std::size_t total = 0;
+    for (const std::string_view key : {"jobs", "applications"}) {
+        const auto* list = live_impact.if_contains(key);
+        if (!list || !list->is_array()) continue;
+        for (const auto& item : list->get_array()) {
+            ++total;
+            if (items.size() == named || !item.is_object()) continue;
+            const auto& object = item.get_object();
+            if (key == "jobs") {
+                std::string id = text(object, "submission_id");
+                if (id.empty()) id = text(object, "job_id");
+                items.push_back("job " + id + " (" + text(object, "status") + ": " + text(object, "entrypoint") + ")");
+            } else {
+                const std::string route = text(object, "route_prefix");
+                items.push_back("Serve application " + text(object, "name") + " (" + text(object, "status") +
+                                (route.empty() ? "" : ", " + route) + ")");
+            }
+        }
+    }
+    std::string listing;
+    for (const auto& item : items) listing += (listing.empty() ? "" : ", ") + item;
+    if (total > items.size()) listing += " and " + std::to_string(total - items.size()) + " more";
+    std::string observed = text(live_impact, "observed_at");
+    return text(live_impact, "summary") + (observed.empty() ? "" : " (as of " + observed + ")") + ": " + listing;
+}
+
+std::optional<json::object> approval_manager::live_impact_of(const checkpoint& item) const
+{
+    if (!item.destructive || !live_impact_) return std::nullopt;
+    return live_impact_();
 }
 
 approval_manager::approval_manager(const checkpoint_catalog& catalog, sqlite::database& db, event_log& events,
@@ -184,7 +276,8 @@ void approval_manager::update(const approval_record& record)
     auto statement = db_.prepare(
         "UPDATE approvals SET state = ?, requested_by = ?, deployment_id = ?, approved_by = ?, reason = ?, "
         "acknowledge_risks = ?, granted_at = ?, expires_at = ?, decided_at = ?, decided_by = ?, execution_id = ?, "
-        "params = ?, requester_person = ?, approver_person = ? WHERE id = ?");
+        "params = ?, requester_person = ?, approver_person = ?, live_impact = ?, acknowledge_running_work = ? "
+        "WHERE id = ?");
     statement.bind(1, to_string(record.state));
     sqlite::bind_optional(statement, 2, record.requested_by);
     sqlite::bind_optional(statement, 3, record.deployment_id);
@@ -199,7 +292,10 @@ void approval_manager::update(const approval_record& record)
     statement.bind(12, json::serialize(to_json(record.params)));
     sqlite::bind_optional(statement, 13, record.requester_person);
     sqlite::bind_optional(statement, 14, record.approver_person);
-    statement.bind(15, record.id);
+    if (record.live_impact) statement.bind(15, json::serialize(*record.live_impact));
+    else statement.bind_null(15);
+    statement.bind(16, std::int64_t{record.acknowledge_running_work ? 1 : 0});
+    statement.bind(17, record.id);
     statement.step();
 }
 
@@ -241,7 +337,7 @@ const checkpoint& approval_manager::gated(const std::string& checkpoint_name) co
 approval_record approval_manager::request(const std::string& checkpoint, const execution_params& params,
                                           const run_requester& requester, std::optional<std::string> deployment_id)
 {
-    gated(checkpoint);
+    const raydeploy::checkpoint& item = gated(checkpoint);
     // A resume withdraws the deployment's requests, so a pending one is always its current requester's.
     for (auto& existing : pending_requests(checkpoint))
         if (existing.deployment_id == deployment_id && same_params(existing.params, params) &&
@@ -256,6 +352,7 @@ approval_record approval_manager::request(const std::string& checkpoint, const e
     record.requester_person = requester.person;
     record.deployment_id = std::move(deployment_id);
     record.created_at = now_timestamp();
+    record.live_impact = live_impact_of(item);
     insert(record);
     changed(record, "approval.requested");
     return record;
@@ -328,6 +425,7 @@ approval_record approval_manager::grant(const std::string& checkpoint, const ide
         throw engine_error::invalid_field("ttl_s", "expected between 1 and " + std::to_string(policy_.max_ttl.count()) + " seconds");
 
     auto record = decided_request(checkpoint, input.approval_id, input.params);
+    std::optional<json::object> impact_now = live_impact_of(item);
     if (record) {
         if (four_eyes_forbids(item, approver_person, record->requester_person.value_or("")))
             throw engine_error{engine_error::kind::forbidden, "FOUR_EYES",
@@ -347,6 +445,10 @@ approval_record approval_manager::grant(const std::string& checkpoint, const ide
                                    checkpoint + "?approval_id=" + existing.id + " to grant anew",
                                {{"approval_id", existing.id}}};
         }
+        require_running_work_acknowledged(checkpoint, input, record->live_impact, impact_now);
+        // Work that started after the request is what the approver acknowledged: record it.
+        if (shows_running_work(impact_now) && !shows_running_work(record->live_impact))
+            record->live_impact = std::move(impact_now);
     } else {
         // A pre-approval (a maintenance window): it binds the parameters given, none meaning the
         // plain run, and anyone but its approver for a destructive checkpoint.
@@ -360,12 +462,14 @@ approval_record approval_manager::grant(const std::string& checkpoint, const ide
                                    checkpoint + "?approval_id=" + existing.id + " to grant anew",
                                {{"approval_id", existing.id}}};
         }
+        require_running_work_acknowledged(checkpoint, input, std::nullopt, impact_now);
         record.emplace();
         record->id = random_id("ap-");
         record->checkpoint = checkpoint;
         record->params = params;
         record->created_at = now_timestamp();
         record->state = approval_state::granted;
+        record->live_impact = std::move(impact_now);
         insert(*record);
     }
     record->state = approval_state::granted;
@@ -373,6 +477,7 @@ approval_record approval_manager::grant(const std::string& checkpoint, const ide
     record->approver_person = approver_person;
     record->reason = input.reason;
     record->acknowledge_risks = input.acknowledge_risks;
+    record->acknowledge_running_work = input.acknowledge_running_work;
     record->granted_at = now_timestamp();
     record->expires_at = expiry_after(ttl);
     update(*record);
@@ -550,12 +655,13 @@ execution_record start_checkpoint(execution_manager& executions, approval_manage
     }
     if (!grant) {
         const approval_record request = approvals.request(checkpoint_name, params, requester, deployment_id);
-        throw engine_error{engine_error::kind::conflict, "APPROVAL_REQUIRED",
-                           "checkpoint '" + checkpoint_name + "' requires an approval of this run (its parameters "
-                           "and requester) before it runs; an approver grants it with POST /api/v1/approvals/" +
-                               checkpoint_name + " {\"approval_id\": \"" + request.id + "\", \"reason\": ...}",
+        std::string message = "checkpoint '" + checkpoint_name + "' requires an approval of this run (its parameters "
+                              "and requester) before it runs; an approver grants it with POST /api/v1/approvals/" +
+                              checkpoint_name + " " + json::serialize(suggested_grant_body(*item, request));
+        if (request.live_impact) message += ". Live impact: " + describe_live_impact(*request.live_impact);
+        throw engine_error{engine_error::kind::conflict, "APPROVAL_REQUIRED", message,
                            {{"checkpoint", checkpoint_name},
-                            {"approval_info", approval_info(*item)},
+                            {"approval_info", approval_info(*item, request.live_impact)},
                             {"approval_id", request.id}}};
     }
     origin.approval_id = grant->id;

@@ -61,6 +61,12 @@ struct approval_record {
     std::optional<std::string> approver_person;
     std::optional<std::string> reason;
     bool acknowledge_risks = false;
+    // Of a destructive checkpoint: what tearing down would end, as the service saw it when the
+    // request was made (for a pre-approval: when it was granted), i.e. what the approver was shown.
+    // Its shape is the provider's (see approval_manager::live_impact_provider); absent when no
+    // provider is set or the checkpoint is not destructive.
+    std::optional<boost::json::object> live_impact;
+    bool acknowledge_running_work = false;
     std::string created_at;
     std::optional<std::string> granted_at;
     std::optional<std::string> expires_at;
@@ -75,6 +81,11 @@ struct approval_record {
 
 boost::json::object to_json(const approval_record& record);
 
+// True when `live_impact` is fresh and lists jobs or applications: running work that a grant must
+// acknowledge. A live impact that is not fresh knows of nothing running, so it asks for no flag.
+bool shows_running_work(const boost::json::object& live_impact);
+bool shows_running_work(const std::optional<boost::json::object>& live_impact);
+
 struct approval_policy {
     std::chrono::seconds default_ttl{3600};
     std::chrono::seconds max_ttl{24 * 3600};
@@ -87,6 +98,8 @@ struct approval_policy {
 struct grant_input {
     std::string reason;
     bool acknowledge_risks = false;
+    // Required when the request (or, for a pre-approval, the cluster now) shows running work.
+    bool acknowledge_running_work = false;
     std::optional<std::chrono::seconds> ttl;
     std::optional<std::string> approved_by;  // required in open mode, must match the caller otherwise
     // The pending request decided; required when the checkpoint has several.
@@ -98,8 +111,19 @@ struct grant_input {
 
 class approval_manager {
 public:
+    // What tearing down would end right now, as a JSON object {observed_at, source_state, fresh,
+    // jobs [...], applications [...], summary, note (when not fresh)}: the service builds it from
+    // the Ray monitor (watch/live_impact.hpp), so the engine stays free of Ray. nullopt: not known
+    // at all (no monitor), and then approvals carry none.
+    using live_impact_provider = std::function<std::optional<boost::json::object>()>;
+
     approval_manager(const checkpoint_catalog& catalog, sqlite::database& db, event_log& events,
                      approval_policy policy);
+
+    // Set before serving; destructive checkpoints' requests and pre-approvals record its answer.
+    void set_live_impact(live_impact_provider provider) { live_impact_ = std::move(provider); }
+    // The live impact of running `item` now: nullopt when it is not destructive or no provider is set.
+    std::optional<boost::json::object> live_impact_of(const checkpoint& item) const;
 
     std::optional<approval_record> get(std::string_view id);
     // The checkpoint's pending requests, oldest first.
@@ -121,7 +145,8 @@ public:
     // Decides a pending request (input.approval_id, the only one, or the one with input.params)
     // or grants ahead of any. Throws engine_error: not_found (checkpoint, approval_id), conflict
     // (not gated, several pending and none named, not pending, already granted), invalid (reason,
-    // acknowledge_risks, ttl_s, approved_by), forbidden (four-eyes, identity).
+    // acknowledge_risks, ttl_s, approved_by, acknowledge_running_work when the request or the
+    // cluster now shows running work), forbidden (four-eyes, identity).
     approval_record grant(const std::string& checkpoint, const identity& caller, grant_input input);
     // A grant given by the pipeline itself for a deployment with auto_approve, in the name of
     // the admin who is its requester.
@@ -178,6 +203,7 @@ private:
     event_log& events_;
     approval_policy policy_;
     std::vector<std::function<void()>> listeners_;
+    live_impact_provider live_impact_;
 };
 
 // Starts a run of `checkpoint` by `caller`. For a gated checkpoint it consumes a usable grant;
@@ -189,7 +215,17 @@ execution_record start_checkpoint(execution_manager& executions, approval_manage
                                   execution_params params, const identity& caller, bool inline_approve,
                                   std::optional<std::string> deployment_id = std::nullopt);
 
-// The seeds' approval_info for a checkpoint: {approval_required, destructive_operation, impact_summary}.
-boost::json::object approval_info(const checkpoint& item);
+// The seeds' approval_info for a checkpoint: {approval_required, destructive_operation, impact_summary},
+// plus live_impact when one is given.
+boost::json::object approval_info(const checkpoint& item,
+                                  const std::optional<boost::json::object>& live_impact = std::nullopt);
+
+// The body of the POST /api/v1/approvals/{checkpoint} that grants `request`: approval_id, a
+// placeholder reason, and acknowledge_risks / acknowledge_running_work when the grant needs them.
+boost::json::object suggested_grant_body(const checkpoint& item, const approval_record& request);
+
+// One line on what `live_impact` says for messages: its summary, the work it lists (the first few),
+// or its note when the cluster's state is unknown.
+std::string describe_live_impact(const boost::json::object& live_impact);
 
 }  // namespace raydeploy

@@ -467,7 +467,7 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
                 }
         }
         const approval_record request = approvals_.request(step.checkpoint, params, requester, record.id);
-        const std::string command = approve_command(item, request.id);
+        const std::string command = approve_command(item, request);
         // Also when only the command changed: after a restart on another address or auth mode.
         if (!record.awaiting || record.awaiting->at("approval_id").as_string() != request.id ||
             record.awaiting->at("approve_command").as_string() != command) {
@@ -479,7 +479,9 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
                                            {"approval_id", request.id},
                                            {"destructive", item.destructive},
                                            {"impact_summary", std::move(impact)},
-                                           {"approve_command", command}};
+                                           {"approve_command", command},
+                                           {"live_impact", request.live_impact ? json::value(*request.live_impact)
+                                                                               : json::value(nullptr)}};
             save(record);
             json::object fields = *record.awaiting;
             fields["deployment_id"] = record.id;
@@ -493,12 +495,11 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
     }
 }
 
-std::string deployment_manager::approve_command(const checkpoint& item, const std::string& approval_id) const
+std::string deployment_manager::approve_command(const checkpoint& item, const approval_record& request) const
 {
     // Naming the request makes the command approve exactly this deployment's run, even when
     // other requests for the checkpoint are pending.
-    json::object body{{"approval_id", approval_id}, {"reason", "REASON"}};
-    if (item.destructive) body["acknowledge_risks"] = true;
+    json::object body = suggested_grant_body(item, request);
     std::string command = "curl -fsS -X POST " + service_url_ + "/api/v1/approvals/" + item.name;
     if (open_mode_)
         body["approved_by"] = "YOUR_NAME";

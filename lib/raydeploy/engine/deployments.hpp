@@ -55,7 +55,8 @@ struct deployment_record {
     std::optional<std::string> finished_at;
     std::optional<std::string> status_reason;
     std::optional<std::string> failed_checkpoint;
-    // While awaiting approval: {checkpoint, approval_id, destructive, impact_summary, approve_command}.
+    // While awaiting approval: {checkpoint, approval_id, destructive, impact_summary, approve_command,
+    // live_impact (the request's, or null)}.
     std::optional<boost::json::object> awaiting;
 };
 
@@ -116,7 +117,7 @@ private:
     void insert(deployment_record& record);
     void announce(const deployment_record& record);
     void wake_all();
-    std::string approve_command(const checkpoint& item, const std::string& approval_id) const;
+    std::string approve_command(const checkpoint& item, const approval_record& request) const;
     // Throws DEPLOYMENT_ACTIVE naming the deployment under way, if there is one.
     void refuse_if_one_is_active() const;
 

@@ -4,7 +4,8 @@
 // and who requested each execution and approval; version 5 what each execution's checkpoint
 // published (results per node, summary, report); version 6 binds approvals to the run they
 // approve (parameters, persons) and records who resumed a deployment; version 7 keeps the last
-// snapshot of each watched system (the Ray cluster) so a restart diffs against what it last saw.
+// snapshot of each watched system (the Ray cluster) so a restart diffs against what it last saw;
+// version 8 records with an approval of a destructive checkpoint the running work it would end.
 #include "raydeploy/store/migrations.hpp"
 
 #include "raydeploy/util/errors.hpp"
@@ -140,6 +141,13 @@ CREATE TABLE watch_snapshots (
     observed_at TEXT NOT NULL,
     snapshot    TEXT NOT NULL
 );
+)sql"},
+    {8, "the running work an approval was shown", R"sql(
+-- The live impact shown with a destructive checkpoint's request (JSON: the Ray jobs and Serve
+-- applications tearing down would end, as of when; NULL when none was known), and whether the
+-- grant acknowledged that running work.
+ALTER TABLE approvals ADD COLUMN live_impact TEXT;
+ALTER TABLE approvals ADD COLUMN acknowledge_running_work INTEGER NOT NULL DEFAULT 0;
 )sql"},
 };
 
