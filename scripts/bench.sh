@@ -5,10 +5,20 @@
 # to a WebSocket subscriber), and prints both wall times and their ratio. Figures, not assertions:
 # the target is at most 5 % added. Takes a few minutes; run it on a quiet machine.
 #   scripts/bench.sh [ROUNDS]      (default 1 round of each)
+#   scripts/bench.sh ray [NODES] [ROUNDS]
+#       the Ray poller's step instead: parse and diff a synthetic NODES-node (default 10000)
+#       /api/v0/nodes + /api/cluster_status answer, min/median/max over ROUNDS (default 20);
+#       goal <= 20 ms. Seconds, no service.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
+
+if [[ "${1:-}" == "ray" ]]; then
+    bash scripts/build.sh --target bench_ray_snapshot >&2
+    echo "machine: $(nproc) cores, $(uname -sr)"
+    exec build/bin/bench_ray_snapshot "${2:-10000}" "${3:-20}"
+fi
 ROUNDS="${1:-1}"
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 

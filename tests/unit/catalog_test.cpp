@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(shipped_catalog_declares_what_runs_may_set)
     for (const auto& item : catalog.checkpoints()) {
         BOOST_TEST_CONTEXT(item.name)
         {
-            // The deployment-wide {"ray_runtime": "native"} of the README reaches every step.
+            // The deployment-wide {"ray_runtime": "native"} of docs/security.md reaches every step.
             const auto* runtime = item.find_var("ray_runtime");
             BOOST_TEST_REQUIRE(runtime != nullptr);
             BOOST_TEST(runtime->choices == (std::vector<boost::json::value>{boost::json::value("docker"), boost::json::value("native")}),

@@ -454,7 +454,7 @@ BOOST_AUTO_TEST_CASE(cancel_aborts_a_request_in_flight_promptly_and_refuses_late
 BOOST_AUTO_TEST_CASE(the_bearer_token_is_sent_and_never_shown_in_errors)
 {
     test_server server{[](const server_request& req, std::size_t) {
-        return req.target() == "/hang" ? reply{} : answer(200, "hi");
+        return req.target().starts_with("/hang") ? reply{} : answer(200, "hi");
     }};
     net::io_context io;
     auto options = quick_options();

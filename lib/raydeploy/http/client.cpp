@@ -125,7 +125,11 @@ bool is_ip_address(const std::string& host)
     return !ec;
 }
 
-std::string setting_hint(const std::string& setting) { return setting.empty() ? "" : "; check " + setting; }
+// "; check ray.dashboard_url" after a statement, " check ray.dashboard_url" after a question.
+std::string setting_hint(const std::string& setting, std::string_view lead = "; ")
+{
+    return setting.empty() ? "" : std::string{lead} + "check " + setting;
+}
 
 target parse_target(urls::url_view url, const client_options& options)
 {
@@ -199,7 +203,7 @@ client_error to_error(const failure& f, http::verb method, const target& t, cons
     switch (f.kind) {
     case client_error_kind::unreachable:
         message += "cannot reach " + who + " (" + detail + "); is " + who + " running at " + t.origin + "?" +
-                   setting_hint(options.url_setting);
+                   setting_hint(options.url_setting, " ");
         break;
     case client_error_kind::timeout:
         message += who + " did not answer within " + format_duration(f.limit) + " (" + f.step +
@@ -214,11 +218,11 @@ client_error to_error(const failure& f, http::verb method, const target& t, cons
     case client_error_kind::too_large:
         message += "the answer of " + who + " is larger than " + std::to_string(options.body_limit) +
                    " bytes; the request was abandoned. Is " + t.origin + " really " + who + "?" +
-                   setting_hint(options.url_setting);
+                   setting_hint(options.url_setting, " ");
         break;
     case client_error_kind::protocol:
         message += who + " sent an answer that is not valid HTTP (" + detail + "); is " + t.origin + " really " + who +
-                   "?" + setting_hint(options.url_setting);
+                   "?" + setting_hint(options.url_setting, " ");
         break;
     case client_error_kind::cancelled:
         message += "cancelled before the answer arrived (raydeploy is shutting down)";
@@ -420,7 +424,8 @@ net::awaitable<client_response> exchange(client_state& state, operation& op, con
     while (!parser.is_done()) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
-        auto [ec, n] = co_await http::async_read(stream, c->buffer, parser, nothrow_awaitable);
+        // read_some, not read: a streamed body must reach the sink as it arrives, not when the array is full.
+        auto [ec, n] = co_await http::async_read_some(stream, c->buffer, parser, nothrow_awaitable);
         (void)n;
         // need_buffer only says the chunk array is full: hand it over and go on.
         if (ec == http::error::need_buffer) ec = {};

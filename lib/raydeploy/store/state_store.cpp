@@ -85,7 +85,7 @@ std::unique_ptr<sqlite::database> open_database(const fs::path& file)
     // NORMAL in WAL mode: a commit is in the operating system's hands when it returns, so it
     // survives any crash or kill of the service; only a power loss or kernel crash can take back
     // the last commits (never corrupt the file). FULL would add an fsync to every commit: about
-    // 0.3 ms each here, on the io thread, for every batch of events (measured; see README).
+    // 0.3 ms each here, on the io thread, for every batch of events (measured; see docs/benchmarks.md).
     db->exec("PRAGMA synchronous = NORMAL");
     db->exec("PRAGMA foreign_keys = ON");
     return db;

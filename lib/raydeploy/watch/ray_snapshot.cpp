@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -191,6 +192,10 @@ const json::object* envelope_data(const json::value& document, std::string_view 
 template <class T, class Key>
 void sort_unique(std::vector<T>& items, Key key)
 {
+    // Ray already lists nodes by id: check before moving 10,000 rows around.
+    const auto out_of_order = std::adjacent_find(items.begin(), items.end(),
+                                                 [&](const T& a, const T& b) { return !(key(a) < key(b)); });
+    if (out_of_order == items.end()) return;
     std::stable_sort(items.begin(), items.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
     // Keep the last of equal keys: a list that repeats an id describes it most recently last.
     std::vector<T> unique;
@@ -518,14 +523,16 @@ class resource_names {
 public:
     explicit resource_names(const std::optional<std::vector<ray_node>>& nodes)
     {
-        for (const auto* name : {"CPU", "GPU", "TPU", "memory", "object_store_memory", "node:__internal_head__"})
-            add(name);
+        // Only names with '_' change; most repeat on every node, so convert each distinct one once.
+        std::set<std::string_view> distinct{"object_store_memory", "node:__internal_head__"};
         if (nodes)
             for (const auto& node : *nodes)
-                for (const auto& [name, value] : node.resources_total) add(name);
+                for (const auto& [name, value] : node.resources_total)
+                    if (name.find('_') != std::string::npos) distinct.insert(name);
+        for (const auto name : distinct) originals_.emplace(ray_camel_case(name), std::string(name));
     }
 
-    std::string original(const std::string& camel) const
+    const std::string& original(const std::string& camel) const
     {
         const auto found = originals_.find(camel);
         return found == originals_.end() ? camel : found->second;
@@ -539,11 +546,6 @@ public:
     }
 
 private:
-    void add(const std::string& name)
-    {
-        if (name.find('_') != std::string::npos) originals_.emplace(ray_camel_case(name), name);
-    }
-
     std::map<std::string, std::string> originals_;
 };
 
@@ -577,19 +579,25 @@ ray_snapshot assemble_snapshot(std::chrono::system_clock::time_point observed_at
     take(jobs, snapshot.jobs, ray_part::jobs);
     take(serve, snapshot.serve, ray_part::serve);
 
+    normalise(snapshot);
     if (snapshot.cluster_status) {
         const resource_names names(snapshot.nodes);
         auto& status = *snapshot.cluster_status;
         status.usage = names.originals(std::move(status.usage));
-        for (auto& [node_id, usage] : status.usage_by_node) usage = names.originals(std::move(usage));
-        if (snapshot.nodes)
+        if (snapshot.nodes) {
+            // Both sorted by node id: one walk moves each node's usage onto the node.
+            auto usage = status.usage_by_node.begin();
             for (auto& node : *snapshot.nodes) {
-                const auto found = status.usage_by_node.find(node.node_id);
-                if (found == status.usage_by_node.end()) continue;
-                for (const auto& [name, usage] : found->second) node.resources_used[name] = usage.used;
+                while (usage != status.usage_by_node.end() && usage->first < node.node_id) ++usage;
+                if (usage == status.usage_by_node.end()) break;
+                if (usage->first != node.node_id) continue;
+                for (const auto& [name, value] : usage->second) node.resources_used[names.original(name)] = value.used;
             }
+            status.usage_by_node.clear();
+        } else {
+            for (auto& [node_id, usage] : status.usage_by_node) usage = names.originals(std::move(usage));
+        }
     }
-    normalise(snapshot);
     return snapshot;
 }
 

@@ -74,7 +74,9 @@ struct resource_usage {
 struct ray_cluster_status {
     bool has_load_metrics = false;  // false: clusterStatus was null (autoscaler v2, monitor not up yet)
     std::map<std::string, resource_usage> usage;
-    std::map<std::string, std::map<std::string, resource_usage>> usage_by_node;  // node_id -> usage
+    // node_id -> usage. assemble_snapshot moves it onto the nodes (ray_node::resources_used) and
+    // keeps it here only when the nodes are unknown in that poll.
+    std::map<std::string, std::map<std::string, resource_usage>> usage_by_node;
     std::optional<double> report_time;  // epoch seconds the autoscaler monitor wrote the report
     std::optional<std::string> autoscaling_error;
 };
