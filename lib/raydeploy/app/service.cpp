@@ -11,10 +11,12 @@
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/http/server.hpp"
 #include "raydeploy/http/tls.hpp"
+#include "raydeploy/ray/dashboard_client.hpp"
 #include "raydeploy/store/audit_log.hpp"
 #include "raydeploy/store/state_store.hpp"
 #include "raydeploy/util/duration.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/watch/ray_monitor.hpp"
 
 #include <unistd.h>
 
@@ -55,6 +57,7 @@ struct service::parts {
     std::optional<net::signal_set> signals;
     std::unique_ptr<retention> cleanup;
     std::optional<net::steady_timer> refusal_flush;
+    watch::component_list components;
 
     // Writes the counts of unauthenticated refusals folded into per-minute windows (audit_log).
     net::awaitable<void> flush_refusals_loop()
@@ -109,6 +112,8 @@ struct service::parts {
         // stopped and end as `interrupted`; event subscribers are told to reconnect.
         state->deployments->shutdown();
         state->approvals->stop();
+        watch::cancel_components(components);
+        if (state->dashboard) state->dashboard->cancel();
         if (cleanup) cleanup->stop();
         if (refusal_flush) refusal_flush->cancel();
         try {
@@ -173,6 +178,15 @@ service::service(const settings& config, bool handle_signals)
     state->executions =
         std::make_shared<execution_manager>(executor, state->catalog, p.store.db(), *p.events, engine_config);
     state->approvals = std::make_shared<approval_manager>(executor, state->catalog, p.store.db(), *p.events, policy);
+    state->ray = std::make_shared<watch::ray_monitor>(executor, config.ray, config.monitoring, *p.events, *p.bus,
+                                                      p.store.db());
+    if (config.ray.enabled)
+        // After each change Ray accepted, poll at once so the events follow without an interval's wait.
+        state->dashboard = std::make_shared<ray::dashboard_client>(
+            executor, config.ray, [monitor = std::weak_ptr<watch::ray_monitor>{state->ray}] {
+                if (const auto alive = monitor.lock()) alive->poll_now();
+            });
+    p.components.push_back(state->ray);
 
     // The server binds before the deployment manager exists: its gate messages name the real port.
     auto routes = api::make_router(state);
@@ -195,6 +209,7 @@ service::service(const settings& config, bool handle_signals)
     const tcp::endpoint endpoint = p.server->local_endpoint();
     p.bound = listen_address{endpoint.address().to_string(), endpoint.port()};
 
+    state->public_url = service_url(p.bound, config.listen, tls != nullptr);
     state->deployments = std::make_shared<deployment_manager>(executor, state->catalog, p.store.db(), *p.events,
                                                               *state->executions, *state->approvals,
                                                               service_url(p.bound, config.listen, tls != nullptr),
@@ -202,6 +217,7 @@ service::service(const settings& config, bool handle_signals)
     state->executions->recover();
     state->deployments->recover();
     state->approvals->start();
+    watch::start_components(executor, p.components);
     // After recovery, so executions a previous life left running are final and may be due.
     retention_policy kept;
     kept.keep_days = config.retention.keep_days;
