@@ -230,7 +230,7 @@ BOOST_AUTO_TEST_CASE(application_bodies_are_refused_naming_the_field)
     BOOST_TEST(refused_field([] {
                    api::application_request_from(app_body(R"(, "ray_actor_options": {"resources": {"TPU": -2}})"));
                }) == "ray_actor_options.resources.TPU");
-    BOOST_TEST(refused_field([] { api::application_request_from(app_body(R"(, "runtime_env": []")")); }) == "runtime_env");
+    BOOST_TEST(refused_field([] { api::application_request_from(app_body(R"(, "runtime_env": [])")); }) == "runtime_env");
     BOOST_TEST(refused_field([] { api::application_request_from(app_body(R"(, "deployments": {})")); }) == "deployments");
     BOOST_TEST(refused_field([] {
                    api::application_request_from(app_body(R"(, "deployments": [{"name": "A"}, {"name": "B", "num_replicas": 0}])"));

@@ -157,6 +157,7 @@ dashboard_client::~dashboard_client() { *alive_ = false; }
 
 void dashboard_client::cancel()
 {
+    cancelled_ = true;
     http_->cancel();
     serve_writes_.cancel();
 }
@@ -297,7 +298,7 @@ net::awaitable<void> dashboard_client::place_defaults_later(application_request 
     while (std::chrono::steady_clock::now() < deadline) {
         timer.expires_after(std::chrono::milliseconds{500});
         co_await timer.async_wait(net::use_awaitable);
-        if (!*alive) co_return;
+        if (!*alive || cancelled_) co_return;
         const auto details = co_await read_serve();
         const auto* now = find_application(config_of(details, settings_.serve_http_port), request.name);
         if (!now || *now != deployed) co_return;  // deleted or redeployed by someone: theirs wins

@@ -119,6 +119,7 @@ private:
     // Capacity 1: holding the lock is having sent into it; waiters queue in order.
     net::experimental::channel<void(boost::system::error_code)> serve_writes_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    bool cancelled_ = false;
 };
 
 }  // namespace raydeploy::ray
