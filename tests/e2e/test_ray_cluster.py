@@ -15,15 +15,22 @@ It drives build/bin/raydeploy only through its REST API, as CI or a person with 
    changes: the sample job it submits and the report files it writes (both new on every run);
 4. runs cleanup-existing alone (granted) and asserts that no Ray process is left (/proc scan).
 
-Loopback only, every wait bounded. About 5 minutes on 2 cores (the first deployment installs Ray
-into two virtualenvs when they are missing; pip's cache makes later runs faster). Run from the
+Beside it, raydeploy's own view of the cluster (its Ray monitor, polling every 2 s here): after the
+deployment GET /api/v1/cluster/status says HEALTHY with 2 alive nodes; a long job submitted through
+raydeploy (POST /api/v1/jobs) runs when cleanup-existing asks for its approval, so the approval shows
+it as live impact and the grant must acknowledge_running_work; within one interval after
+cleanup-existing the status says the cluster is gone.
+
+Loopback only, every wait bounded. About 5 minutes on 2 cores. Ray comes from one virtualenv both
+inventory nodes share, made (or checked) by scripts/ray-venv.sh before the first deployment, which
+then only verifies it: the tests/ray test runs its own Ray head from the same one. Run from the
 repository root, with the service built (scripts/build.sh):
 
     .venv/bin/python -m unittest -v tests/e2e/test_ray_cluster.py
 
 RAYDEPLOY_BINARY overrides build/bin/raydeploy. It needs root (the playbooks create the `ray`
 account and run Ray as it), the local inventory's ports free (or held by the Ray it deployed), and
-access to PyPI (or pip's cache) for ray[default].
+access to PyPI for ray[default,serve] unless the shared virtualenv is already there.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ INVENTORY = PLAYBOOKS / 'inventory' / 'local.yml'
 CATALOG = PLAYBOOKS / 'checkpoints.yaml'
 RAY_DASHBOARD = 'http://127.0.0.1:8265'  # the head's dashboard (local inventory: default port)
 STATE_DIRS = ('/tmp/raydeploy-e2e/head', '/tmp/raydeploy-e2e/worker1')  # the inventory's state dirs
+RAY_VENV = '/tmp/raydeploy-e2e/ray-venv'  # both nodes' ray_native_venv in the inventory
+RAY_VENV_SCRIPT = REPO / 'scripts' / 'ray-venv.sh'
 EXPECTED_NODES = {'head', 'worker1'}
 
 ALL_CHECKPOINTS = ['prerequisites-check', 'docker-installation', 'cleanup-existing', 'ray-deployment',
@@ -62,6 +71,7 @@ FINAL_VALIDATION_CHANGES = {'Submit the sample job (POST /api/jobs/)',
 FIRST_DEPLOYMENT_TIMEOUT = 9 * 60
 REDEPLOYMENT_TIMEOUT = 5 * 60
 CLEANUP_TIMEOUT = 3 * 60
+POLL_INTERVAL_S = 2  # the service's ray.poll_interval in this test
 
 
 def log(message: str) -> None:
@@ -105,8 +115,9 @@ def create_token(name: str, role: str) -> tuple[str, str]:
 
 def ray_processes() -> list[str]:
     """Ray processes on this machine: raylet, gcs_server, Ray workers and agents (ray::...),
-    anything running from the inventory's Ray virtualenvs or as the ray account. Zombies, which
-    hold no resources and wait for their parent to reap them, are left out."""
+    anything running from the inventory's Ray virtualenv (or the per-node ones of earlier versions)
+    or as the ray account. Zombies, which hold no resources and wait for their parent to reap them,
+    are left out."""
     try:
         ray_uid = next(int(line.split(':')[2]) for line in Path('/etc/passwd').read_text().splitlines()
                        if line.startswith('ray:'))
@@ -127,7 +138,7 @@ def ray_processes() -> list[str]:
             continue  # zombie or kernel thread
         line = ' '.join(argv)
         if (comm in ('raylet', 'gcs_server') or line.startswith('ray::') or uid == ray_uid
-                or any(d + '/ray-venv/' in line for d in STATE_DIRS)):
+                or RAY_VENV + '/' in line or any(d + '/ray-venv/' in line for d in STATE_DIRS)):
             found.append('%s [%s] %s' % (entry, comm, line[:200]))
     return found
 
@@ -147,11 +158,15 @@ class RayClusterEndToEnd(unittest.TestCase):
         if os.geteuid() != 0:
             raise RuntimeError('needs root: the playbooks create the ray account and run Ray as it; '
                                'run the suite as root (CI does) or leave out e2e (ctest -E e2e)')
+        # The one Ray install of the run: ray-deployment finds the pinned Ray there and only checks it.
+        log('Ray virtualenv: %s' % subprocess.run(['bash', str(RAY_VENV_SCRIPT), RAY_VENV], check=True, text=True,
+                                                  capture_output=True, timeout=1500).stdout.strip())
         cls.tmp = tempfile.TemporaryDirectory(prefix='raydeploy-e2e-')
         cls.operator, operator_entry = create_token('e2e-operator', 'operator')
         cls.approver, approver_entry = create_token('e2e-approver', 'approver')
         env = {k: v for k, v in os.environ.items() if not k.startswith('RAYDEPLOY_')}
         env['RAYDEPLOY_AUTH_TOKENS'] = operator_entry + ',' + approver_entry
+        env['RAYDEPLOY_RAY_POLL_INTERVAL'] = '%ds' % POLL_INTERVAL_S
         cls.service_log = Path(cls.tmp.name, 'service.log')
         with open(cls.service_log, 'wb') as stderr:
             cls.service = subprocess.Popen(
@@ -199,6 +214,7 @@ class RayClusterEndToEnd(unittest.TestCase):
         did = deployment['deployment_id']
         log('deployment %s of %s' % (did, ', '.join(checkpoints)))
         granted, seen = set(), {}
+        type(self).live_impacts = {}
         deadline = started + timeout
         while True:
             deployment = http('GET', self.api + '/deployments/' + did, self.operator)
@@ -217,6 +233,14 @@ class RayClusterEndToEnd(unittest.TestCase):
                         'ttl_s': 1800}
                 if awaiting['destructive']:
                     body['acknowledge_risks'] = True
+                    # What the approver is shown: the Ray jobs and Serve applications that would end.
+                    gate_state = http('GET', self.api + '/approvals/' + gate, self.approver)
+                    request = next(r for r in gate_state['pending_requests'] if r['id'] == awaiting['approval_id'])
+                    impact = request.get('live_impact') or (request.get('approval_info') or {}).get('live_impact')
+                    type(self).live_impacts[gate] = impact
+                    log('  live impact of %s: %s' % (gate, (impact or {}).get('summary')))
+                    if impact and (impact.get('jobs') or impact.get('applications')):
+                        body['acknowledge_running_work'] = True
                 grant = http('POST', self.api + '/approvals/' + gate, self.approver, body)
                 self.assertEqual(grant['state'], 'granted', grant)
                 self.assertEqual(grant['approved_by'], 'e2e-approver', grant)
@@ -267,6 +291,17 @@ class RayClusterEndToEnd(unittest.TestCase):
         run_dir = Path(self.tmp.name, 'state', 'runs', execution_id)
         return [run_dir / ('final-validation-%s.%s' % (execution_id, ext)) for ext in ('json', 'md')]
 
+    def cluster_status_until(self, predicate, what: str, timeout: float) -> dict:
+        """GET /api/v1/cluster/status until `predicate` holds (bounded by `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = http('GET', self.api + '/cluster/status', self.operator)
+            if predicate(status):
+                return status
+            if time.monotonic() > deadline:
+                self.fail('cluster status not %s within %.0f s: %s' % (what, timeout, json.dumps(status)[:3000]))
+            time.sleep(0.5)
+
     # --- steps ---------------------------------------------------------------------------------------
 
     def test_1_deploy_everything(self):
@@ -309,6 +344,17 @@ class RayClusterEndToEnd(unittest.TestCase):
         for path in self.report_files(final['execution_id']):
             self.assertTrue(path.is_file(), path)
 
+        # raydeploy's own view: the monitor polls at once when the deployment ends.
+        status = self.cluster_status_until(
+            lambda s: s['cluster_health']['overall_status'] == 'HEALTHY' and s['alive_nodes'] == 2,
+            'HEALTHY with 2 alive nodes', 3 * POLL_INTERVAL_S + 5)
+        self.assertTrue(status['healthy'], status)
+        self.assertEqual(status['source']['state'], 'CONNECTED', status)
+        self.assertEqual(status['cluster_health']['ray_cluster'], {'status': 'HEALTHY', 'nodes': 2})
+        self.assertEqual(status['deployment_status'], 'COMPLETED', status)
+        nodes = http('GET', self.api + '/resources/nodes', self.operator)
+        self.assertEqual({n['node_type'] for n in nodes['nodes'] if n['alive']}, {'head', 'worker'}, nodes)
+
     def test_2_redeploy_changes_nothing(self):
         deployment = self.deploy(REDEPLOY_CHECKPOINTS, REDEPLOYMENT_TIMEOUT)
         for checkpoint in REDEPLOY_CHECKPOINTS:
@@ -329,8 +375,30 @@ class RayClusterEndToEnd(unittest.TestCase):
             self.assertEqual(node['action'], 'none', (host, node))
 
     def test_3_cleanup_leaves_no_ray_process(self):
+        # Work that tearing Ray down ends: a long job submitted through raydeploy.
+        job = http('POST', self.api + '/jobs', self.operator,
+                   {'entrypoint': 'python -c "import time; time.sleep(600)"', 'metadata': {'owner': 'e2e'}})
+        job_id = job['submission_id']
+        deadline = time.monotonic() + 120
+        while http('GET', self.api + '/jobs/' + job_id, self.operator)['status'] != 'RUNNING':
+            self.assertLess(time.monotonic(), deadline, 'the long job did not start within 120 s')
+            time.sleep(1)
+        log('job %s runs' % job_id)
+
         deployment = self.deploy(['cleanup-existing'], CLEANUP_TIMEOUT)
         self.assertEqual(deployment['steps'][0]['status'], 'succeeded')
+        impact = type(self).live_impacts.get('cleanup-existing')
+        self.assertIsNotNone(impact, 'the approval of cleanup-existing showed no live impact')
+        self.assertTrue(impact['fresh'], impact)
+        self.assertIn(job_id, [j['submission_id'] for j in impact['jobs']], impact)
+
+        # Within one interval (and the poll the deployment's end triggers) raydeploy sees it gone.
+        status = self.cluster_status_until(lambda s: s['source']['state'] == 'UNREACHABLE',
+                                           'UNREACHABLE after cleanup', 2 * POLL_INTERVAL_S + 5)
+        self.assertFalse(status['healthy'], status)
+        self.assertEqual(status['cluster_health']['overall_status'], 'UNHEALTHY', status)
+        health = http('GET', self.api.rsplit('/api/v1', 1)[0] + '/health')
+        self.assertFalse(health['ray_connected'], health)
         left = ray_processes()
         for _ in range(10):  # bounded: processes that were exiting get 10 s to be gone
             if not left:

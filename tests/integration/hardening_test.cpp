@@ -92,6 +92,9 @@ BOOST_AUTO_TEST_CASE(a_fresh_state_directory_and_what_a_run_writes_are_private)
     BOOST_TEST(mode_of(state / "runs" / id / "output.log") == 0600u);
     BOOST_TEST(mode_of(state / "runs" / id / "extra_vars.yml") == 0600u);
     BOOST_TEST(!contains(service.stderr_text(), "chmod 700"));
+    // The bound address, not the configured port 0: prerequisites-check compares it with the Ray ports.
+    const std::string vars = read_file(state / "runs" / id / "extra_vars.yml");
+    BOOST_TEST(contains(vars, "raydeploy_listen_address: \"127.0.0.1:" + std::to_string(service.port()) + "\""), vars);
 }
 
 BOOST_AUTO_TEST_CASE(an_existing_state_directory_open_to_others_is_warned_about)

@@ -1219,11 +1219,11 @@ std::int64_t timestamp_ms(const boost::json::value& value)
     return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + millis;
 }
 
-response handle_in_process(api::http_server& server, const http::request<http::string_body>& req)
+response handle_in_process(web::http_server& server, const http::request<http::string_body>& req)
 {
     net::io_context io;
     std::optional<response> result;
-    net::co_spawn(io, server.handle(req, {}), [&](std::exception_ptr error, api::http_server::outcome answer) {
+    net::co_spawn(io, server.handle(req, {}), [&](std::exception_ptr error, web::http_server::outcome answer) {
         if (error) std::rethrow_exception(error);
         result = std::move(answer.res);
     });

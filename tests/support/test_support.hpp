@@ -25,7 +25,7 @@
 #include <sys/types.h>
 #include <vector>
 
-namespace raydeploy::api {
+namespace raydeploy::web {
 class http_server;
 }
 
@@ -40,7 +40,7 @@ using response = http::response<http::string_body>;
 
 // Runs one request through `server`'s handle() (routing, checks, the handler) on a private
 // io_context, without a socket; fails the test if it does not answer within 5 s.
-response handle_in_process(api::http_server& server, const http::request<http::string_body>& req);
+response handle_in_process(web::http_server& server, const http::request<http::string_body>& req);
 
 // The repository checkout and the binary under test (set by tests/CMakeLists.txt).
 fs::path source_dir();

@@ -19,23 +19,20 @@ BOOST_TEST_DONT_PRINT_LOG_VALUE(http::status)
 
 namespace {
 
-api::request request_with(std::optional<std::string> authorization)
+web::request request_with(std::optional<std::string> authorization)
 {
-    api::request req{http::verb::get, "/api/v1/checkpoints", 11};
+    web::request req{http::verb::get, "/api/v1/checkpoints", 11};
     if (authorization) req.set(http::field::authorization, *authorization);
     return req;
 }
 
-// The api_error that authenticating `req` throws; fails the test when it does not throw one.
-api::api_error rejection(const token_authenticator& auth, const api::request& req)
+// Why authenticating `req` is refused; fails the test when it is not.
+auth_refusal rejection(const token_authenticator& auth, const web::request& req)
 {
-    try {
-        const identity who = auth.authenticate(req);
-        BOOST_ERROR("expected 401, authenticated as '" + who.name + "'");
-    } catch (const api::api_error& e) {
-        return e;
-    }
-    return api::api_error{http::status::ok, "", ""};
+    const auto result = auth.authenticate(req);
+    if (!result) return result.refusal();
+    BOOST_ERROR("expected 401, authenticated as '" + result.caller().name + "'");
+    return auth_refusal{http::status::ok, "", "", {}};
 }
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
@@ -96,7 +93,7 @@ BOOST_AUTO_TEST_CASE(open_mode_makes_everyone_local_admin)
     const token_authenticator auth{{}};
     BOOST_TEST(auth.open_mode());
     for (auto header : {std::optional<std::string>{}, std::optional<std::string>{"Bearer whatever"}}) {
-        const identity who = auth.authenticate(request_with(header));
+        const identity who = auth.authenticate(request_with(header)).caller();
         BOOST_TEST(who.name == "local");
         BOOST_TEST(who.level == role::admin);
         BOOST_TEST(who.open_mode);
@@ -116,13 +113,13 @@ BOOST_AUTO_TEST_CASE(each_configured_token_authenticates_with_its_role)
     const token_authenticator auth{entries};
     BOOST_TEST(!auth.open_mode());
     for (std::size_t i = 0; i < people.size(); ++i) {
-        const identity who = auth.authenticate(request_with("Bearer " + tokens[i]));
+        const identity who = auth.authenticate(request_with("Bearer " + tokens[i])).caller();
         BOOST_TEST(who.name == people[i].first);
         BOOST_TEST(who.level == people[i].second);
         BOOST_TEST(!who.open_mode);
     }
     // The scheme is case-insensitive (RFC 7235); stray spaces around the token are tolerated.
-    BOOST_TEST(auth.authenticate(request_with("bearer  " + tokens[1] + " ")).name == "ci");
+    BOOST_TEST(auth.authenticate(request_with("bearer  " + tokens[1] + " ")).caller().name == "ci");
 }
 
 BOOST_AUTO_TEST_CASE(tokens_of_one_person_are_one_person)
@@ -131,9 +128,9 @@ BOOST_AUTO_TEST_CASE(tokens_of_one_person_are_one_person)
     const token_entry ci_entry{"alice-ci", role::operator_, sha256_hex(ci), "Alice"};
     const token_authenticator auth{{{"alice", role::approver, sha256_hex(laptop), ""}, ci_entry,
                                     {"bob", role::approver, sha256_hex(bob), ""}}};
-    const identity from_laptop = auth.authenticate(request_with("Bearer " + laptop));
-    const identity from_ci = auth.authenticate(request_with("Bearer " + ci));
-    const identity from_bob = auth.authenticate(request_with("Bearer " + bob));
+    const identity from_laptop = auth.authenticate(request_with("Bearer " + laptop)).caller();
+    const identity from_ci = auth.authenticate(request_with("Bearer " + ci)).caller();
+    const identity from_bob = auth.authenticate(request_with("Bearer " + bob)).caller();
     BOOST_TEST(from_ci.name == "alice-ci", "the name stays the token's, for logs and the audit trail");
     BOOST_TEST(person_key(from_laptop) == "alice");
     BOOST_TEST(person_key(from_ci) == person_key(from_laptop));
@@ -149,25 +146,25 @@ BOOST_AUTO_TEST_CASE(missing_malformed_and_unknown_tokens_are_401)
     const token_authenticator auth{{{"ci", role::operator_, sha256_hex(token), ""}}};
 
     const auto missing = rejection(auth, request_with(std::nullopt));
-    BOOST_TEST(missing.status() == http::status::unauthorized);
-    BOOST_TEST(missing.code() == "UNAUTHENTICATED");
-    BOOST_TEST(contains(missing.what(), "Authorization: Bearer $RAYDEPLOY_TOKEN"), missing.what());
-    BOOST_TEST(contains(missing.what(), "raydeploy token create"), missing.what());
+    BOOST_TEST(missing.status == http::status::unauthorized);
+    BOOST_TEST(missing.code == "UNAUTHENTICATED");
+    BOOST_TEST(contains(missing.message, "Authorization: Bearer $RAYDEPLOY_TOKEN"), missing.message);
+    BOOST_TEST(contains(missing.message, "raydeploy token create"), missing.message);
 
     const auto basic = rejection(auth, request_with("Basic Y2k6cGFzcw=="));
-    BOOST_TEST(basic.status() == http::status::unauthorized);
-    BOOST_TEST(contains(basic.what(), "'Bearer TOKEN'"), basic.what());
+    BOOST_TEST(basic.status == http::status::unauthorized);
+    BOOST_TEST(contains(basic.message, "'Bearer TOKEN'"), basic.message);
 
-    BOOST_TEST(rejection(auth, request_with("Bearer")).status() == http::status::unauthorized);
-    BOOST_TEST(rejection(auth, request_with("Bearer ")).status() == http::status::unauthorized);
-    BOOST_TEST(rejection(auth, request_with(token)).status() == http::status::unauthorized);  // no scheme
+    BOOST_TEST(rejection(auth, request_with("Bearer")).status == http::status::unauthorized);
+    BOOST_TEST(rejection(auth, request_with("Bearer ")).status == http::status::unauthorized);
+    BOOST_TEST(rejection(auth, request_with(token)).status == http::status::unauthorized);  // no scheme
 
     const auto unknown = rejection(auth, request_with("Bearer " + generate_token()));
-    BOOST_TEST(unknown.status() == http::status::unauthorized);
-    BOOST_TEST(contains(unknown.what(), "not one this service knows"), unknown.what());
+    BOOST_TEST(unknown.status == http::status::unauthorized);
+    BOOST_TEST(contains(unknown.message, "not one this service knows"), unknown.message);
 
     // The configured hash is not itself a credential.
-    BOOST_TEST(rejection(auth, request_with("Bearer " + sha256_hex(token))).status() == http::status::unauthorized);
+    BOOST_TEST(rejection(auth, request_with("Bearer " + sha256_hex(token))).status == http::status::unauthorized);
 }
 
 BOOST_AUTO_TEST_CASE(token_create_prints_the_token_and_a_matching_entry)
@@ -193,7 +190,7 @@ BOOST_AUTO_TEST_CASE(token_create_prints_the_token_and_a_matching_entry)
 
     // The entry admits exactly that token.
     const token_authenticator auth{{{"ci", role::operator_, entry["sha256"].as<std::string>(), ""}}};
-    BOOST_TEST(auth.authenticate(request_with("Bearer " + token)).name == "ci");
+    BOOST_TEST(auth.authenticate(request_with("Bearer " + token)).caller().name == "ci");
 
     BOOST_TEST(run_cli_in_process({"token", "create", "--name", "ci", "--role", "operator"}).out.substr(0, newline) !=
                token);

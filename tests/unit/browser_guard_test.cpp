@@ -22,50 +22,47 @@ namespace {
 
 constexpr std::uint16_t port = 8000;
 
-api::request request_to(http::verb method, std::string target, std::map<std::string, std::string> headers = {})
+web::request request_to(http::verb method, std::string target, std::map<std::string, std::string> headers = {})
 {
-    api::request req{method, target, 11};
+    web::request req{method, target, 11};
     for (const auto& [name, value] : headers) req.set(name, value);
     return req;
 }
 
 // The code of the refusal, or "" when the request is let through.
-std::string refusal_code(const api::browser_guard& guard, const api::request& req)
+std::string refusal_code(const web::browser_guard& guard, const web::request& req)
 {
     const auto refusal = guard.refusal(req, "http", port);
-    return refusal ? refusal->code() : std::string{};
+    return refusal ? refusal->code : std::string{};
 }
 
-api::browser_guard open_mode(std::vector<std::string> hosts = {}, std::vector<std::string> origins = {})
+web::browser_guard open_mode(std::vector<std::string> hosts = {}, std::vector<std::string> origins = {})
 {
-    return api::browser_guard{api::browser_policy::from_settings(true, hosts, origins)};
+    return web::browser_guard{web::browser_policy::from_settings(true, hosts, origins)};
 }
 
-api::browser_guard with_tokens(std::vector<std::string> hosts = {}, std::vector<std::string> origins = {})
+web::browser_guard with_tokens(std::vector<std::string> hosts = {}, std::vector<std::string> origins = {})
 {
-    return api::browser_guard{api::browser_policy::from_settings(false, hosts, origins)};
+    return web::browser_guard{web::browser_policy::from_settings(false, hosts, origins)};
 }
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
 
-api::handler answer(std::string text)
+web::handler answer(std::string text)
 {
-    return [text](api::request_context&) -> net::awaitable<api::response> {
-        co_return api::text_response(http::status::ok, text, "text/plain");
+    return [text](web::request_context&) -> net::awaitable<web::response> {
+        co_return web::text_response(http::status::ok, text, "text/plain");
     };
 }
 
 // The authenticator's refusal of `req`; fails the test when it lets it through.
-api::api_error rejection(const token_authenticator& auth, const api::request& req, bool handshake)
+auth_refusal rejection(const token_authenticator& auth, const web::request& req, bool handshake)
 {
-    try {
-        const identity who = auth.authenticate(req, handshake);
-        BOOST_ERROR("expected a refusal, authenticated as '" + who.name + "'");
-    } catch (const api::api_error& e) {
-        return e;
-    }
-    return api::api_error{http::status::ok, "", ""};
+    const auto result = auth.authenticate(req, handshake);
+    if (!result) return result.refusal();
+    BOOST_ERROR("expected a refusal, authenticated as '" + result.caller().name + "'");
+    return auth_refusal{http::status::ok, "", "", {}};
 }
 
 }  // namespace
@@ -102,11 +99,11 @@ BOOST_AUTO_TEST_CASE(open_mode_answers_loopback_names_only)
     // DNS rebinding: the attacker's name, resolving to 127.0.0.1, with the right port.
     const auto rebound = guard.refusal(request_to(http::verb::get, "/health", {{"Host", "evil.example:8000"}}), "http", port);
     BOOST_TEST_REQUIRE(rebound.has_value());
-    BOOST_TEST(rebound->status() == http::status::misdirected_request);
-    BOOST_TEST(rebound->code() == "HOST_NOT_ALLOWED");
-    BOOST_TEST(contains(rebound->what(), "Host 'evil.example:8000'"), rebound->what());
-    BOOST_TEST(contains(rebound->what(), "http.allowed_hosts"), rebound->what());
-    BOOST_TEST(rebound->details().at("header") == "Host");
+    BOOST_TEST(rebound->status == http::status::misdirected_request);
+    BOOST_TEST(rebound->code == "HOST_NOT_ALLOWED");
+    BOOST_TEST(contains(rebound->message, "Host 'evil.example:8000'"), rebound->message);
+    BOOST_TEST(contains(rebound->message, "http.allowed_hosts"), rebound->message);
+    BOOST_TEST(rebound->details.at("header") == "Host");
 
     for (const char* host : {"localhost:9000", "127.0.0.2:8000", "0.0.0.0:8000", "not a host"})
         BOOST_TEST_CONTEXT(host) {
@@ -131,8 +128,8 @@ BOOST_AUTO_TEST_CASE(with_tokens_any_host_unless_a_list_is_given)
     BOOST_TEST(refusal_code(guard, request_to(http::verb::get, "/", {{"Host", "127.0.0.1:8000"}})) == "");
     const auto refusal = guard.refusal(request_to(http::verb::get, "/", {{"Host", "evil.example:8000"}}), "http", port);
     BOOST_TEST_REQUIRE(refusal.has_value());
-    BOOST_TEST(refusal->code() == "HOST_NOT_ALLOWED");
-    BOOST_TEST(contains(refusal->what(), "not in http.allowed_hosts"), refusal->what());
+    BOOST_TEST(refusal->code == "HOST_NOT_ALLOWED");
+    BOOST_TEST(contains(refusal->message, "not in http.allowed_hosts"), refusal->message);
 }
 
 BOOST_AUTO_TEST_CASE(origins_of_other_sites_are_refused_unless_listed)
@@ -150,10 +147,10 @@ BOOST_AUTO_TEST_CASE(origins_of_other_sites_are_refused_unless_listed)
 
     const auto foreign = guard.refusal(from("https://evil.example"), "http", port);
     BOOST_TEST_REQUIRE(foreign.has_value());
-    BOOST_TEST(foreign->status() == http::status::forbidden);
-    BOOST_TEST(foreign->code() == "ORIGIN_NOT_ALLOWED");
-    BOOST_TEST(contains(foreign->what(), "http://127.0.0.1:8000"), foreign->what());
-    BOOST_TEST(contains(foreign->what(), "http.allowed_origins"), foreign->what());
+    BOOST_TEST(foreign->status == http::status::forbidden);
+    BOOST_TEST(foreign->code == "ORIGIN_NOT_ALLOWED");
+    BOOST_TEST(contains(foreign->message, "http://127.0.0.1:8000"), foreign->message);
+    BOOST_TEST(contains(foreign->message, "http.allowed_origins"), foreign->message);
     // Another port of this machine is another origin, and so is https on this one.
     BOOST_TEST(refusal_code(guard, from("http://127.0.0.1:3000")) == "ORIGIN_NOT_ALLOWED");
     BOOST_TEST(refusal_code(guard, from("https://127.0.0.1:8000")) == "ORIGIN_NOT_ALLOWED");
@@ -179,8 +176,8 @@ BOOST_AUTO_TEST_CASE(posts_and_bodies_must_be_json)
         auto req = request_to(method, "/x", type.empty() ? std::map<std::string, std::string>{}
                                                           : std::map<std::string, std::string>{{"Content-Type", type}});
         req.body() = body;
-        const auto refusal = api::content_type_refusal(req);
-        return refusal ? refusal->code() : std::string{};
+        const auto refusal = web::content_type_refusal(req);
+        return refusal ? refusal->code : std::string{};
     };
     BOOST_TEST(code(http::verb::post, "", "") == "UNSUPPORTED_MEDIA_TYPE");
     BOOST_TEST(code(http::verb::post, "", "  \n") == "UNSUPPORTED_MEDIA_TYPE");
@@ -195,25 +192,25 @@ BOOST_AUTO_TEST_CASE(posts_and_bodies_must_be_json)
 
     auto chunked = request_to(http::verb::put, "/x");
     chunked.chunked(true);
-    const auto refusal = api::content_type_refusal(chunked);
+    const auto refusal = web::content_type_refusal(chunked);
     BOOST_TEST_REQUIRE(refusal.has_value());
-    BOOST_TEST(refusal->status() == http::status::unsupported_media_type);
-    BOOST_TEST(contains(refusal->what(), "Content-Type: application/json"), refusal->what());
-    BOOST_TEST(refusal->details().at("header") == "Content-Type");
+    BOOST_TEST(refusal->status == http::status::unsupported_media_type);
+    BOOST_TEST(contains(refusal->message, "Content-Type: application/json"), refusal->message);
+    BOOST_TEST(refusal->details.at("header") == "Content-Type");
 }
 
 BOOST_AUTO_TEST_CASE(credentials_in_logged_targets_are_redacted)
 {
-    BOOST_TEST(api::redacted_target("/api/v1/events?since=3&ticket=rdt_abc&types=a.*") ==
+    BOOST_TEST(web::redacted_target("/api/v1/events?since=3&ticket=rdt_abc&types=a.*") ==
                "/api/v1/events?since=3&ticket=***&types=a.*");
-    BOOST_TEST(api::redacted_target("/x?token=rdp_secret") == "/x?token=***");
-    BOOST_TEST(api::redacted_target("/x?access_token=rdp_secret&y") == "/x?access_token=***&y");
-    BOOST_TEST(api::redacted_target("/x?tickets=1") == "/x?tickets=1");
+    BOOST_TEST(web::redacted_target("/x?token=rdp_secret") == "/x?token=***");
+    BOOST_TEST(web::redacted_target("/x?access_token=rdp_secret&y") == "/x?access_token=***&y");
+    BOOST_TEST(web::redacted_target("/x?tickets=1") == "/x?tickets=1");
     // Names are compared decoded, as the authenticator reads them.
-    BOOST_TEST(api::redacted_target("/x?tick%65t=rdt_abc") == "/x?tick%65t=***");
-    BOOST_TEST(api::redacted_target("/x?%74oken=rdp_secret") == "/x?%74oken=***");
-    BOOST_TEST(api::redacted_target("/x?tok%zzen=rdp_secret") == "/x?tok%zzen=***");
-    BOOST_TEST(api::redacted_target("/x") == "/x");
+    BOOST_TEST(web::redacted_target("/x?tick%65t=rdt_abc") == "/x?tick%65t=***");
+    BOOST_TEST(web::redacted_target("/x?%74oken=rdp_secret") == "/x?%74oken=***");
+    BOOST_TEST(web::redacted_target("/x?tok%zzen=rdp_secret") == "/x?tok%zzen=***");
+    BOOST_TEST(web::redacted_target("/x") == "/x");
 }
 
 BOOST_AUTO_TEST_CASE(tickets_work_once_and_expire)
@@ -261,26 +258,26 @@ BOOST_AUTO_TEST_CASE(websocket_handshakes_take_the_subprotocol_or_a_ticket)
     };
 
     const auto offered = handshake("/api/v1/events", {{"Sec-WebSocket-Protocol", "raydeploy, raydeploy.bearer." + token}});
-    BOOST_TEST(auth.authenticate(offered, true).name == "vera");
+    BOOST_TEST(auth.authenticate(offered, true).caller().name == "vera");
     BOOST_TEST(offered_subprotocols(offered) == (std::vector<std::string>{"raydeploy", "raydeploy.bearer." + token}));
     // Only where a browser has no other way: a plain request must use Authorization.
-    BOOST_TEST(rejection(auth, offered, false).code() == "UNAUTHENTICATED");
+    BOOST_TEST(rejection(auth, offered, false).code == "UNAUTHENTICATED");
     BOOST_TEST(rejection(auth, handshake("/api/v1/events", {{"Sec-WebSocket-Protocol", "raydeploy, raydeploy.bearer.rdp_nope"}}), true)
-                   .code() == "UNAUTHENTICATED");
+                   .code == "UNAUTHENTICATED");
 
     const std::string ticket = tickets->issue(identity{"vera", role::viewer, false, "vera"});
     const auto with_ticket = handshake("/api/v1/events?since=0&ticket=" + ticket, {});
-    BOOST_TEST(rejection(auth, with_ticket, false).what() ==
+    BOOST_TEST(rejection(auth, with_ticket, false).message ==
                std::string{"a ticket is accepted only on the WebSocket handshake of GET /api/v1/events; "} +
                    "pass a token with -H 'Authorization: Bearer $RAYDEPLOY_TOKEN'; an admin creates one with "
                    "'raydeploy token create --name NAME --role ROLE' and adds its entry to auth.tokens");
-    BOOST_TEST(auth.authenticate(with_ticket, true).name == "vera");
+    BOOST_TEST(auth.authenticate(with_ticket, true).caller().name == "vera");
     const auto again = rejection(auth, with_ticket, true);
-    BOOST_TEST(again.code() == "UNAUTHENTICATED");
-    BOOST_TEST(contains(again.what(), "used already or expired"), again.what());
+    BOOST_TEST(again.code == "UNAUTHENTICATED");
+    BOOST_TEST(contains(again.message, "used already or expired"), again.message);
 
     const auto nothing = rejection(auth, handshake("/api/v1/events", {}), true);
-    BOOST_TEST(contains(nothing.what(), "raydeploy.bearer.TOKEN"), nothing.what());
+    BOOST_TEST(contains(nothing.message, "raydeploy.bearer.TOKEN"), nothing.message);
 }
 
 BOOST_AUTO_TEST_CASE(tokens_in_urls_are_refused_in_every_mode)
@@ -293,10 +290,10 @@ BOOST_AUTO_TEST_CASE(tokens_in_urls_are_refused_in_every_mode)
                               {{"Authorization", "Bearer " + token}});
         for (const auto* auth : {&with_tokens, &open}) {
             const auto refusal = rejection(*auth, req, false);
-            BOOST_TEST(refusal.status() == http::status::bad_request);
-            BOOST_TEST(refusal.code() == "INVALID_PARAMETER");
-            BOOST_TEST(refusal.details().at("parameter") == name);
-            BOOST_TEST(contains(refusal.what(), "never accepted in a URL"), refusal.what());
+            BOOST_TEST(refusal.status == http::status::bad_request);
+            BOOST_TEST(refusal.code == "INVALID_PARAMETER");
+            BOOST_TEST(refusal.details.at("parameter") == name);
+            BOOST_TEST(contains(refusal.message, "never accepted in a URL"), refusal.message);
         }
     }
 }
@@ -304,18 +301,18 @@ BOOST_AUTO_TEST_CASE(tokens_in_urls_are_refused_in_every_mode)
 BOOST_AUTO_TEST_CASE(server_refuses_before_routing_and_answers_cors_for_listed_origins)
 {
     net::io_context io;
-    api::router routes;
+    web::router routes;
     int handled = 0;
-    routes.add(http::verb::get, "/things", role::viewer, [&handled](api::request_context&) -> net::awaitable<api::response> {
+    routes.add(http::verb::get, "/things", role::viewer, [&handled](web::request_context&) -> net::awaitable<web::response> {
         ++handled;
-        co_return api::json_response(http::status::ok, json::object{{"ok", true}});
+        co_return web::json_response(http::status::ok, json::object{{"ok", true}});
     });
     routes.add(http::verb::post, "/things", role::operator_, answer("made"));
     const std::string token = generate_token();
     const token_authenticator tokens{{{"olga", role::operator_, sha256_hex(token), ""}}};
-    routes.set_authenticator([tokens](const api::request& req, bool handshake) { return tokens.authenticate(req, handshake); });
-    auto server = api::http_server::create(io.get_executor(), std::move(routes), {}, {"127.0.0.1", 0},
-                                           api::browser_policy::from_settings(false, {"deploy.example"}, {"https://ui.example"}));
+    routes.set_authenticator([tokens](const web::request& req, bool handshake) { return tokens.authenticate(req, handshake); });
+    auto server = web::http_server::create(io.get_executor(), std::move(routes), {}, {"127.0.0.1", 0},
+                                           web::browser_policy::from_settings(false, {"deploy.example"}, {"https://ui.example"}));
     const auto local = "127.0.0.1:" + std::to_string(server->local_endpoint().port());
 
     // Refused before routing: an unknown path answers the same as a known one.
@@ -391,7 +388,7 @@ BOOST_AUTO_TEST_CASE(every_service_route_answers_options_with_its_methods)
     net::io_context io;
     auto state = std::make_shared<api::service_state>(
         load_catalog(std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / "playbooks/checkpoints.yaml"));
-    api::router routes = api::make_router(state);
+    web::router routes = api::make_router(state);
     std::map<std::string, std::set<std::string>> methods;
     for (const auto& route : routes.routes()) {
         BOOST_TEST(route.method != http::verb::options);
@@ -400,7 +397,7 @@ BOOST_AUTO_TEST_CASE(every_service_route_answers_options_with_its_methods)
             path.replace(open, path.find('}', open) - open + 1, "x");
         methods[path].insert(std::string{http::to_string(route.method)});
     }
-    auto server = api::http_server::create(io.get_executor(), std::move(routes), {}, {"127.0.0.1", 0});
+    auto server = web::http_server::create(io.get_executor(), std::move(routes), {}, {"127.0.0.1", 0});
     for (const auto& [path, expected] : methods) {
         BOOST_TEST_CONTEXT(path)
         {

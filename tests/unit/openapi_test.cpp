@@ -35,7 +35,7 @@ std::set<std::string> served_operations()
     auto state = std::make_shared<api::service_state>(
         load_catalog(std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / "playbooks/checkpoints.yaml"));
     std::set<std::string> operations;
-    const api::router routes = api::make_router(state);
+    const web::router routes = api::make_router(state);
     for (const auto& route : routes.routes())
         operations.insert(std::string{http::to_string(route.method)} + " " + route.pattern);
     return operations;

@@ -2,7 +2,7 @@
 // one line of Ray's error texts worth showing, and the checks of the jobs and applications bodies
 // (api/ray_requests.hpp).
 #include "raydeploy/api/ray_requests.hpp"
-#include "raydeploy/http/response.hpp"
+#include "raydeploy/api/api_error.hpp"
 #include "raydeploy/ray/dashboard_client.hpp"
 #include "raydeploy/ray/serve_config.hpp"
 

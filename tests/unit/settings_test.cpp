@@ -1,4 +1,5 @@
 // Settings: layering of file, environment and flags, and the located errors users see.
+#include "raydeploy/auth/tokens.hpp"
 #include "raydeploy/config/settings.hpp"
 #include "raydeploy/util/errors.hpp"
 

@@ -32,14 +32,14 @@ const watch::serve_application* find_application(const watch::ray_monitor& monit
 
 void add_application_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.add(http::verb::get, "/api/v1/applications", role::viewer, [state](request_context&) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/applications", role::viewer, [state](request_context&) -> net::awaitable<response> {
         const auto& monitor = monitor_of(*state);
         json::object body = watch::applications_view(monitor.snapshot() ? *monitor.snapshot() : watch::ray_snapshot{});
         stamp(body, monitor);
         co_return json_response(http::status::ok, body);
     });
 
-    routes.add(http::verb::get, "/api/v1/applications/{name}", role::viewer,
+    add_route(routes, http::verb::get, "/api/v1/applications/{name}", role::viewer,
                [state](request_context& ctx) -> net::awaitable<response> {
                    const auto& monitor = monitor_of(*state);
                    const std::string& name = ctx.path_param("name");

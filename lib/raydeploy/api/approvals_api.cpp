@@ -51,13 +51,13 @@ grant_input grant_from_body(const json::object& body)
 
 void add_approval_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.add(http::verb::get, "/api/v1/approvals", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/approvals", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         co_return json_response(http::status::ok,
                                 json::object{{"pending", shown(*state, ctx, state->approvals->all_pending())},
                                              {"grants", shown(*state, ctx, state->approvals->all_live_grants())}});
     });
 
-    routes.add(http::verb::get, "/api/v1/approvals/{checkpoint}", role::viewer,
+    add_route(routes, http::verb::get, "/api/v1/approvals/{checkpoint}", role::viewer,
                [state](request_context& ctx) -> net::awaitable<response> {
                    const std::string& name = ctx.path_param("checkpoint");
                    const checkpoint& item =

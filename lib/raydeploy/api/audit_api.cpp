@@ -56,9 +56,9 @@ audit_entry entry_for(const request_context& ctx, const std::string& action)
     return entry;
 }
 
-json::object refusal_detail(const api_error& e)
+json::object refusal_detail(http::status status, std::string_view message)
 {
-    return json::object{{"http_status", static_cast<int>(e.status())}, {"message", e.what()}};
+    return json::object{{"http_status", static_cast<int>(status)}, {"message", message}};
 }
 
 }  // namespace
@@ -76,21 +76,21 @@ void add_audited(router& routes, const std::shared_ptr<const service_state>& sta
             co_return res;
         } catch (const api_error& e) {
             entry.outcome = e.code();
-            entry.detail = refusal_detail(e);
+            entry.detail = refusal_detail(e.status(), e.what());
             record(*state, std::move(entry));
             throw;
         }
     };
-    routes.add(method, std::move(pattern), access, std::move(audited), std::move(action));
+    add_route(routes, method, std::move(pattern), access, std::move(audited), std::move(action));
 }
 
 void audit_refusals(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.on_refused([state](const request_context& ctx, const route& matched, const api_error& e) {
+    routes.on_refused([state](const request_context& ctx, const route& matched, const web::refusal& reason) {
         audit_entry entry = entry_for(ctx, matched.audit_action);
-        entry.outcome = e.code();
-        entry.detail = refusal_detail(e);
-        if (e.status() != http::status::unauthorized) {
+        entry.outcome = reason.code;
+        entry.detail = refusal_detail(reason.status, reason.message);
+        if (reason.status != http::status::unauthorized) {
             record(*state, std::move(entry));
             return;
         }
@@ -105,7 +105,7 @@ void audit_refusals(router& routes, const std::shared_ptr<const service_state>& 
 
 void add_audit_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.add(http::verb::get, "/api/v1/audit", role::admin, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/audit", role::admin, [state](request_context& ctx) -> net::awaitable<response> {
         const auto limit = static_cast<std::size_t>(query_integer(ctx, "limit", 100, 1, 1000));
         std::optional<std::int64_t> before;
         if (ctx.query("cursor")) before = query_integer(ctx, "cursor", 0, 1, INT64_MAX);

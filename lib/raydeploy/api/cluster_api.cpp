@@ -151,22 +151,22 @@ json::object cluster_info(const service_state& state)
 
 void add_cluster_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.add(http::verb::get, "/api/v1/cluster/status", role::viewer, [state](request_context&) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/cluster/status", role::viewer, [state](request_context&) -> net::awaitable<response> {
         co_return json_response(http::status::ok, cluster_status(*state));
     });
 
-    routes.add(http::verb::get, "/api/v1/cluster/info", role::viewer, [state](request_context&) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/cluster/info", role::viewer, [state](request_context&) -> net::awaitable<response> {
         co_return json_response(http::status::ok, cluster_info(*state));
     });
 
-    routes.add(http::verb::get, "/api/v1/resources/nodes", role::viewer, [state](request_context&) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/resources/nodes", role::viewer, [state](request_context&) -> net::awaitable<response> {
         const auto& monitor = monitor_of(*state);
         json::object body = watch::nodes_view(monitor.snapshot() ? *monitor.snapshot() : watch::ray_snapshot{});
         stamp(body, monitor);
         co_return json_response(http::status::ok, body);
     });
 
-    routes.add(http::verb::get, "/api/v1/resources/capacity", role::viewer, [state](request_context&) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/resources/capacity", role::viewer, [state](request_context&) -> net::awaitable<response> {
         const auto& monitor = monitor_of(*state);
         json::object body = watch::capacity_view(monitor.snapshot() ? *monitor.snapshot() : watch::ray_snapshot{});
         stamp(body, monitor);

@@ -44,7 +44,7 @@ void add_deployment_routes(router& routes, const std::shared_ptr<const service_s
                    co_return accepted(*state, ctx, record);
                });
 
-    routes.add(http::verb::get, "/api/v1/deployments", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/deployments", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         deployment_filter filter;
         if (auto status = ctx.query("status")) {
             filter.status = parse_deployment_status(*status);
@@ -63,7 +63,7 @@ void add_deployment_routes(router& routes, const std::shared_ptr<const service_s
         co_return json_response(http::status::ok, body);
     });
 
-    routes.add(http::verb::get, "/api/v1/deployments/{id}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/deployments/{id}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const auto record = state->deployments->get(ctx.path_param("id"));
         if (!record)
             throw api_error{http::status::not_found, "DEPLOYMENT_NOT_FOUND",

@@ -154,7 +154,7 @@ net::awaitable<void> run_feed(http_stream& stream, std::function<void()>& on_shu
 void add_event_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
     auto subscribers = std::make_shared<std::size_t>(0);
-    routes.add_websocket("/api/v1/events", role::viewer, [state, subscribers](request_context& ctx) -> net::awaitable<response> {
+    add_websocket_route(routes, "/api/v1/events", role::viewer, [state, subscribers](request_context& ctx) -> net::awaitable<response> {
         feed_request feed;
         if (ctx.query("since")) feed.since = query_integer(ctx, "since", 0, 0, INT64_MAX);
         feed.filter.execution_id = ctx.query("execution_id");
@@ -190,7 +190,7 @@ void add_event_routes(router& routes, const std::shared_ptr<const service_state>
     });
 
     // A browser's way to authenticate the handshake without putting its token in the URL.
-    routes.add(http::verb::post, "/api/v1/events/tickets", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::post, "/api/v1/events/tickets", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         if (const json::object body = json_body(ctx); !body.empty())
             invalid_field(body.begin()->key(), "this request takes no fields; send {} or no body");
         const std::string ticket = state->tickets->issue(ctx.caller);

@@ -169,7 +169,7 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         co_return res;
     });
 
-    routes.add(http::verb::get, "/api/v1/executions", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/executions", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         execution_filter filter;
         filter.checkpoint = ctx.query("checkpoint");
         if (auto status = ctx.query("status")) {
@@ -190,7 +190,7 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         co_return json_response(http::status::ok, body);
     });
 
-    routes.add(http::verb::get, "/api/v1/executions/{id}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/executions/{id}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         co_return json_response(http::status::ok, execution_json(existing(state, ctx.path_param("id")), state->catalog, ctx.caller));
     });
 
@@ -199,7 +199,7 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         co_return json_response(http::status::accepted, execution_json(record, state->catalog, ctx.caller));
     });
 
-    routes.add(http::verb::get, "/api/v1/executions/{id}/events", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/executions/{id}/events", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const execution_record record = existing(state, ctx.path_param("id"));
         const auto since = query_integer(ctx, "since_counter", 0, 0, INT64_MAX);
         const auto limit = query_integer(ctx, "limit", 500, 1, 5000);
@@ -226,7 +226,7 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         co_return text_response(http::status::ok, std::move(body), "application/json");
     });
 
-    routes.add(http::verb::get, "/api/v1/executions/{id}/report", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/executions/{id}/report", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const execution_record record = existing(state, ctx.path_param("id"));
         const bool markdown = wants_markdown(ctx);
         const execution_report report = engine(state).report(record.id).value_or(execution_report{});
@@ -238,7 +238,7 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         co_return res;
     });
 
-    routes.add(http::verb::get, "/api/v1/executions/{id}/log", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/executions/{id}/log", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const execution_record record = existing(state, ctx.path_param("id"));
         const auto follow = ctx.query("follow");
         if (follow && *follow != "0" && *follow != "false") {

@@ -48,7 +48,7 @@ const std::string& checked_id(const request_context& ctx)
 
 void add_job_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    routes.add(http::verb::get, "/api/v1/jobs", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/jobs", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const auto& monitor = monitor_of(*state);
         const auto wanted = ctx.query("status") ? job_status_filter(*ctx.query("status")) : std::vector<std::string>{};
         const bool redact = redacted_for(ctx.caller);
@@ -64,7 +64,7 @@ void add_job_routes(router& routes, const std::shared_ptr<const service_state>& 
         co_return json_response(http::status::ok, body);
     });
 
-    routes.add(http::verb::get, "/api/v1/jobs/{id}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/jobs/{id}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const auto& monitor = monitor_of(*state);
         const std::string& id = ctx.path_param("id");
         const auto* job = find_job(monitor, id);
@@ -109,7 +109,7 @@ void add_job_routes(router& routes, const std::shared_ptr<const service_state>& 
                     co_return json_response(http::status::ok, json::object{{"submission_id", id}, {"stopped", stopped}});
                 });
 
-    routes.add(http::verb::get, "/api/v1/jobs/{id}/logs", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/jobs/{id}/logs", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const std::string& id = checked_id(ctx);
         auto& dashboard = dashboard_of(*state);
         std::string logs;

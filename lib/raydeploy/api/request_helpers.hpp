@@ -3,7 +3,7 @@
 
 #include "raydeploy/engine/engine_error.hpp"
 #include "raydeploy/engine/execution.hpp"
-#include "raydeploy/http/router.hpp"
+#include "raydeploy/api/api_error.hpp"
 
 #include <cstdint>
 #include <optional>

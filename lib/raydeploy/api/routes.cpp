@@ -15,7 +15,7 @@ router make_router(std::shared_ptr<const service_state> state)
 {
     router routes;
 
-    routes.add(http::verb::get, "/health", std::nullopt, [state](request_context&) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/health", std::nullopt, [state](request_context&) -> net::awaitable<response> {
         // Whole seconds: Boost.JSON 1.81 prints fractions in exponent form (5.07E-1), which
         // readers of curl output should not have to decode.
         const auto uptime =
@@ -29,17 +29,17 @@ router make_router(std::shared_ptr<const service_state> state)
         co_return json_response(http::status::ok, body);
     });
 
-    routes.add(http::verb::get, "/api/v1/checkpoints", role::viewer, [state](request_context&) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/checkpoints", role::viewer, [state](request_context&) -> net::awaitable<response> {
         co_return json_response(http::status::ok, checkpoint_list_json(state->catalog));
     });
 
-    routes.add(http::verb::get, "/api/v1/checkpoints/{name}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/api/v1/checkpoints/{name}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         const std::string& name = ctx.path_param("name");
         const checkpoint& item = engine_call([&]() -> const checkpoint& { return find_checkpoint(state->catalog, name); });
         co_return json_response(http::status::ok, checkpoint_json(item));
     });
 
-    routes.add(http::verb::get, "/openapi.yaml", std::nullopt, [](request_context&) -> net::awaitable<response> {
+    add_route(routes, http::verb::get, "/openapi.yaml", std::nullopt, [](request_context&) -> net::awaitable<response> {
         co_return text_response(http::status::ok, std::string{embedded::openapi_yaml()}, "application/yaml");
     });
 

@@ -4,7 +4,7 @@
 #include "raydeploy/auth/tickets.hpp"
 #include "raydeploy/catalog/catalog.hpp"
 #include "raydeploy/config/settings.hpp"
-#include "raydeploy/http/router.hpp"
+#include "raydeploy/api/api_error.hpp"
 
 #include <chrono>
 #include <memory>

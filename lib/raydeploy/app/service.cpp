@@ -11,12 +11,15 @@
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/http/server.hpp"
 #include "raydeploy/http/tls.hpp"
-#include "raydeploy/ray/dashboard_client.hpp"
 #include "raydeploy/store/audit_log.hpp"
+#include "raydeploy/ray/dashboard_client.hpp"
 #include "raydeploy/store/state_store.hpp"
 #include "raydeploy/util/duration.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/watch/approval_expiry.hpp"
 #include "raydeploy/watch/ray_monitor.hpp"
+#include "raydeploy/watch/refusal_flush.hpp"
+#include "raydeploy/watch/retention_schedule.hpp"
 
 #include <unistd.h>
 
@@ -50,29 +53,17 @@ struct service::parts {
     state_store store;
     net::io_context io{1};
     std::shared_ptr<api::service_state> state;
-    std::shared_ptr<api::http_server> server;
+    std::shared_ptr<web::http_server> server;
     std::shared_ptr<event_bus> bus;
     std::shared_ptr<event_log> events;
     listen_address bound;
     std::optional<net::signal_set> signals;
-    std::unique_ptr<retention> cleanup;
-    std::optional<net::steady_timer> refusal_flush;
+    // The background loops (watch/component.hpp): run() starts them in this order, shutdown
+    // cancels them last first. A new one is added in the constructor below with
+    // `p.components.push_back(std::make_shared<...>(executor, ...))`, after the parts it uses,
+    // or from outside with service::add_component() before run().
     watch::component_list components;
-
-    // Writes the counts of unauthenticated refusals folded into per-minute windows (audit_log).
-    net::awaitable<void> flush_refusals_loop()
-    {
-        while (!stopping) {
-            refusal_flush->expires_after(audit_log::refusal_window);
-            co_await refusal_flush->async_wait(nothrow_awaitable);
-            if (stopping) break;
-            try {
-                state->audit->flush_refusals(std::chrono::steady_clock::now());
-            } catch (const std::exception& e) {
-                log::error("writing the audit trail failed", {{"action", "refusal counts"}, {"error", e.what()}});
-            }
-        }
-    }
+    bool components_started = false;
 
     std::optional<net::signal_set> reload_signals;  // SIGHUP, with TLS: reload the certificate
     bool stopping = false;
@@ -82,8 +73,8 @@ struct service::parts {
     void reload_certificate()
     {
         try {
-            auto context = make_server_tls_context(*config.http.tls_cert, *config.http.tls_key);
-            const std::string summary = certificate_summary(*context);
+            auto context = web::make_server_tls_context(*config.http.tls_cert, *config.http.tls_key);
+            const std::string summary = web::certificate_summary(*context);
             server->set_tls_context(std::move(context));
             log::info("TLS certificate reloaded", {{"certificate", summary}});
         } catch (const std::exception& e) {
@@ -111,11 +102,8 @@ struct service::parts {
         // Deployments keep their state (a restart resumes or fails them); runs in progress are
         // stopped and end as `interrupted`; event subscribers are told to reconnect.
         state->deployments->shutdown();
-        state->approvals->stop();
         watch::cancel_components(components);
         if (state->dashboard) state->dashboard->cancel();
-        if (cleanup) cleanup->stop();
-        if (refusal_flush) refusal_flush->cancel();
         try {
             state->audit->flush_refusals(std::chrono::steady_clock::now(), true);
         } catch (const std::exception& e) {
@@ -175,60 +163,68 @@ service::service(const settings& config, bool handle_signals)
     state->websocket_options = config.websocket;
     state->http_options = config.http;
     state->audit = std::make_shared<audit_log>(p.store.db());
-    state->executions =
-        std::make_shared<execution_manager>(executor, state->catalog, p.store.db(), *p.events, engine_config);
-    state->approvals = std::make_shared<approval_manager>(executor, state->catalog, p.store.db(), *p.events, policy);
-    state->ray = std::make_shared<watch::ray_monitor>(executor, config.ray, config.monitoring, *p.events, *p.bus,
-                                                      p.store.db());
-    if (config.ray.enabled)
-        // After each change Ray accepted, poll at once so the events follow without an interval's wait.
-        state->dashboard = std::make_shared<ray::dashboard_client>(
-            executor, config.ray, [monitor = std::weak_ptr<watch::ray_monitor>{state->ray}] {
-                if (const auto alive = monitor.lock()) alive->poll_now();
-            });
-    p.components.push_back(state->ray);
+    state->approvals = std::make_shared<approval_manager>(state->catalog, p.store.db(), *p.events, policy);
 
-    // The server binds before the deployment manager exists: its gate messages name the real port.
+    // The server binds before the execution and deployment managers exist: runs get the real port
+    // (raydeploy_listen_address), and the deployment manager's gate messages name it. No request is
+    // handled before the io_context runs, after this constructor.
     auto routes = api::make_router(state);
     const auto authenticator = std::make_shared<token_authenticator>(config.auth.tokens, state->tickets);
-    routes.set_authenticator([authenticator](const api::request& req, bool websocket_handshake) {
+    routes.set_authenticator([authenticator](const web::request& req, bool websocket_handshake) {
         return authenticator->authenticate(req, websocket_handshake);
     });
     std::shared_ptr<ssl::context> tls;
     if (config.http.tls_cert) {
-        tls = make_server_tls_context(*config.http.tls_cert, *config.http.tls_key);
-        log::info("serving HTTPS and WSS only", {{"certificate", certificate_summary(*tls)}});
+        tls = web::make_server_tls_context(*config.http.tls_cert, *config.http.tls_key);
+        log::info("serving HTTPS and WSS only", {{"certificate", web::certificate_summary(*tls)}});
     }
-    p.server = api::http_server::create(
+    p.server = web::http_server::create(
         executor, std::move(routes), config.http, config.listen,
-        api::browser_policy::from_settings(open_mode, config.http.allowed_hosts, config.http.allowed_origins), tls);
+        web::browser_policy::from_settings(open_mode, config.http.allowed_hosts, config.http.allowed_origins), tls);
     if (tls && handle_signals) {
         p.reload_signals.emplace(p.io, SIGHUP);
         p.wait_for_reload();
     }
     const tcp::endpoint endpoint = p.server->local_endpoint();
     p.bound = listen_address{endpoint.address().to_string(), endpoint.port()};
+    engine_config.listen_address = p.bound.to_string();
+    state->executions =
+        std::make_shared<execution_manager>(executor, state->catalog, p.store.db(), *p.events, engine_config);
 
     state->public_url = service_url(p.bound, config.listen, tls != nullptr);
     state->deployments = std::make_shared<deployment_manager>(executor, state->catalog, p.store.db(), *p.events,
                                                               *state->executions, *state->approvals,
-                                                              service_url(p.bound, config.listen, tls != nullptr),
-                                                              open_mode);
+                                                              state->public_url, open_mode);
     state->executions->recover();
     state->deployments->recover();
-    state->approvals->start();
-    watch::start_components(executor, p.components);
+    // Grants that expired while the service was down are marked before anyone can use them.
+    state->approvals->expire_due();
+    p.components.push_back(std::make_shared<watch::approval_expiry>(executor, *state->approvals));
     // After recovery, so executions a previous life left running are final and may be due.
     retention_policy kept;
     kept.keep_days = config.retention.keep_days;
     kept.keep_executions = config.retention.keep_executions;
-    p.cleanup = std::make_unique<retention>(executor, p.store.db(), engine_config.runs_dir, kept,
-                                            [executions = state->executions](std::string_view id) {
-                                                return executions->is_active(id);
-                                            });
-    p.cleanup->start();
-    p.refusal_flush.emplace(executor);
-    net::co_spawn(executor, p.flush_refusals_loop(), net::detached);
+    if (kept.enabled()) {
+        auto rules = std::make_shared<retention>(executor, p.store.db(), engine_config.runs_dir, kept,
+                                                 [executions = state->executions](std::string_view id) {
+                                                     return executions->is_active(id);
+                                                 });
+        p.components.push_back(std::make_shared<watch::retention_schedule>(executor, std::move(rules)));
+    } else {
+        log::info("retention off: executions are kept forever (retention.keep_days and retention.keep_executions are 0)");
+    }
+    p.components.push_back(std::make_shared<watch::refusal_flush>(executor, *state->audit));
+    // Built even when ray.enabled is false: the cluster routes then answer that nothing is watched.
+    state->ray = std::make_shared<watch::ray_monitor>(executor, config.ray, config.monitoring, *p.events, *p.bus,
+                                                      p.store.db());
+    p.components.push_back(state->ray);
+    if (config.ray.enabled)
+        // The jobs and applications routes' writes; after each change Ray accepted, the monitor
+        // polls at once so the events follow without an interval's wait.
+        state->dashboard = std::make_shared<ray::dashboard_client>(
+            executor, config.ray, [monitor = std::weak_ptr<watch::ray_monitor>{state->ray}] {
+                if (const auto alive = monitor.lock()) alive->poll_now();
+            });
 
     if (open_mode)
         log::warn("no auth.tokens configured: every caller is 'local' with the admin role (allowed on loopback only); "
@@ -243,6 +239,15 @@ bool service::tls() const { return parts_->config.http.tls_cert.has_value(); }
 
 std::size_t service::checkpoint_count() const { return parts_->catalog.checkpoints().size(); }
 
+net::any_io_executor service::executor() { return parts_->io.get_executor(); }
+
+void service::add_component(std::shared_ptr<watch::component> part)
+{
+    if (parts_->components_started)
+        throw std::logic_error{"service::add_component is for before run(); the components are already running"};
+    parts_->components.push_back(std::move(part));
+}
+
 void service::stop()
 {
     net::post(parts_->io, [p = parts_.get()] { p->shutdown("stop requested"); });
@@ -251,6 +256,8 @@ void service::stop()
 void service::run()
 {
     parts& p = *parts_;
+    watch::start_components(p.io.get_executor(), p.components);
+    p.components_started = true;
     net::co_spawn(p.io, p.server->run(), [&p](std::exception_ptr error) {
         if (error) {
             try {

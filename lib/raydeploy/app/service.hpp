@@ -6,8 +6,13 @@
 
 #include "raydeploy/catalog/catalog.hpp"
 #include "raydeploy/config/settings.hpp"
+#include "raydeploy/util/net.hpp"
 
 #include <memory>
+
+namespace raydeploy::watch {
+class component;
+}
 
 namespace raydeploy {
 
@@ -26,6 +31,12 @@ public:
     // Whether it serves HTTPS (http.tls_cert and http.tls_key set).
     bool tls() const;
     std::size_t checkpoint_count() const;
+
+    // The io_context's executor, on which every part and component runs.
+    net::any_io_executor executor();
+    // Adds a background component (watch/component.hpp), started by run() after the service's
+    // own and cancelled before them at shutdown. Only before run(): throws std::logic_error after.
+    void add_component(std::shared_ptr<watch::component> part);
 
     // Serves until stop() or a signal; then finishes in-flight requests, interrupts running
     // executions and flushes events.

@@ -3,7 +3,6 @@
 #include "raydeploy/auth/tokens.hpp"
 
 #include "raydeploy/auth/tickets.hpp"
-#include "raydeploy/http/response.hpp"
 
 #include <boost/url/parse.hpp>
 
@@ -67,10 +66,10 @@ bool equals_ignoring_case(std::string_view a, std::string_view b)
     return true;
 }
 
-[[noreturn]] void unauthenticated(const std::string& problem)
+auth_refusal unauthenticated(const std::string& problem)
 {
-    throw api::api_error{http::status::unauthorized, "UNAUTHENTICATED",
-                         problem + "; " + std::string{how_to_authenticate}};
+    return auth_refusal{http::status::unauthorized, "UNAUTHENTICATED", problem + "; " + std::string{how_to_authenticate},
+                        {}};
 }
 
 }  // namespace
@@ -160,7 +159,7 @@ token_authenticator::token_authenticator(const std::vector<token_entry>& entries
     }
 }
 
-identity token_authenticator::authenticate(const http::request<http::string_body>& req, bool websocket_handshake) const
+auth_result token_authenticator::authenticate(const http::request<http::string_body>& req, bool websocket_handshake) const
 {
     // A token in a URL lands in proxy logs, browser history and Referer headers: refused even
     // when it is valid, so that no client keeps doing it.
@@ -168,12 +167,12 @@ identity token_authenticator::authenticate(const http::request<http::string_body
     if (const auto target = boost::urls::parse_origin_form(req.target())) {
         for (const auto& param : target->params()) {
             if (param.key == "token" || param.key == "access_token")
-                throw api::api_error{http::status::bad_request, "INVALID_PARAMETER",
-                                     param.key + ": tokens are never accepted in a URL, where proxies and browser "
-                                     "history keep them; send 'Authorization: Bearer TOKEN', or for a browser's "
-                                     "WebSocket offer the subprotocol raydeploy.bearer.TOKEN or use a one-time ticket "
-                                     "from POST /api/v1/events/tickets",
-                                     json::object{{"parameter", param.key}}};
+                return auth_refusal{http::status::bad_request, "INVALID_PARAMETER",
+                                    param.key + ": tokens are never accepted in a URL, where proxies and browser "
+                                    "history keep them; send 'Authorization: Bearer TOKEN', or for a browser's "
+                                    "WebSocket offer the subprotocol raydeploy.bearer.TOKEN or use a one-time ticket "
+                                    "from POST /api/v1/events/tickets",
+                                    json::object{{"parameter", param.key}}};
             if (param.key == "ticket") ticket = param.value;
         }
     }
@@ -183,19 +182,19 @@ identity token_authenticator::authenticate(const http::request<http::string_body
     if (header == req.end() || header->value().empty()) {
         if (!websocket_handshake) {
             if (ticket)
-                unauthenticated("a ticket is accepted only on the WebSocket handshake of GET /api/v1/events");
-            unauthenticated("this request needs a bearer token");
+                return unauthenticated("a ticket is accepted only on the WebSocket handshake of GET /api/v1/events");
+            return unauthenticated("this request needs a bearer token");
         }
         for (const auto& offered : offered_subprotocols(req))
             if (offered.starts_with(bearer_subprotocol_prefix))
                 return check_token(std::string_view{offered}.substr(bearer_subprotocol_prefix.size()));
         if (ticket) {
             if (auto holder = tickets_ ? tickets_->redeem(*ticket) : std::nullopt) return *holder;
-            unauthenticated("the ticket is unknown, used already or expired (a ticket works once, within " +
+            return unauthenticated("the ticket is unknown, used already or expired (a ticket works once, within " +
                             std::to_string((tickets_ ? tickets_->ttl() : ticket_store::default_ttl).count()) +
                             " s); get a new one with POST /api/v1/events/tickets just before connecting");
         }
-        unauthenticated("this WebSocket handshake needs a credential: an Authorization header, the subprotocol "
+        return unauthenticated("this WebSocket handshake needs a credential: an Authorization header, the subprotocol "
                         "raydeploy.bearer.TOKEN offered beside raydeploy, or ?ticket= from POST "
                         "/api/v1/events/tickets");
     }
@@ -205,15 +204,15 @@ identity token_authenticator::authenticate(const http::request<http::string_body
     // Never quote the header: a token sent without its scheme would be echoed into the answer,
     // the audit trail and the log.
     if (!equals_ignoring_case(scheme, "Bearer"))
-        unauthenticated("the Authorization header must be 'Bearer TOKEN' and its scheme is not Bearer");
+        return unauthenticated("the Authorization header must be 'Bearer TOKEN' and its scheme is not Bearer");
     std::string_view token = space == std::string_view::npos ? std::string_view{} : value.substr(space + 1);
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-    if (token.empty()) unauthenticated("the Authorization header has no token after 'Bearer'");
+    if (token.empty()) return unauthenticated("the Authorization header has no token after 'Bearer'");
     return check_token(token);
 }
 
-identity token_authenticator::check_token(std::string_view token) const
+auth_result token_authenticator::check_token(std::string_view token) const
 {
     // Every entry is compared, whether or not an earlier one matched: the time taken does not
     // depend on which token (if any) was presented.
@@ -224,7 +223,7 @@ identity token_authenticator::check_token(std::string_view token) const
         found = same ? &entry : found;
     }
     if (!found)
-        unauthenticated("the bearer token is not one this service knows (revoked, mistyped or for another service)");
+        return unauthenticated("the bearer token is not one this service knows (revoked, mistyped or for another service)");
     return identity{found->name, found->level, false, found->person};
 }
 

@@ -3,7 +3,8 @@
 // time, so neither the timing nor an early exit tells an attacker how close a guess was.
 #pragma once
 
-#include "raydeploy/auth/identity.hpp"
+#include "raydeploy/auth/auth_result.hpp"
+#include "raydeploy/auth/token_entry.hpp"
 #include "raydeploy/util/net.hpp"
 
 #include <array>
@@ -16,16 +17,6 @@
 namespace raydeploy {
 
 class ticket_store;
-
-// One entry of `auth.tokens`.
-struct token_entry {
-    std::string name;
-    role level = role::viewer;
-    std::string sha256_hex;  // 64 lower-case hex digits
-    // Who holds the token, when one person has several (laptop, CI): the four-eyes rule compares
-    // persons. Empty: the name is the person.
-    std::string person;
-};
 
 // The SHA-256 of `data` as 64 lower-case hex digits.
 std::string sha256_hex(std::string_view data);
@@ -64,10 +55,11 @@ public:
     // The caller of `req`, from its `Authorization: Bearer TOKEN` header, or on a
     // `websocket_handshake` (an upgrade of a WebSocket route), where browsers cannot set that
     // header, from the subprotocol raydeploy.bearer.TOKEN or a one-time ?ticket=. With no tokens
-    // configured (open mode) every caller is {"local", admin, open_mode}. Otherwise throws
-    // api::api_error 401 UNAUTHENTICATED when no credential is there or it is not valid. A token
-    // in the URL (?token=, ?access_token=) is refused in every mode (400 INVALID_PARAMETER).
-    identity authenticate(const http::request<http::string_body>& req, bool websocket_handshake = false) const;
+    // configured (open mode) every caller is {"local", admin, open_mode}. Otherwise the refusal
+    // is 401 UNAUTHENTICATED when no credential is there or it is not valid. A token in the URL
+    // (?token=, ?access_token=) is refused in every mode (400 INVALID_PARAMETER). Redeeming a
+    // ticket uses it up, so authenticate a request once.
+    auth_result authenticate(const http::request<http::string_body>& req, bool websocket_handshake = false) const;
 
     bool open_mode() const { return entries_.empty(); }
 
@@ -78,7 +70,7 @@ private:
         std::string person;
         std::array<unsigned char, 32> digest;
     };
-    identity check_token(std::string_view token) const;
+    auth_result check_token(std::string_view token) const;
 
     std::vector<known_token> entries_;
     std::shared_ptr<ticket_store> tickets_;

@@ -77,8 +77,9 @@ void throw_if_refused(const api_response& response, bool has_token)
 // SERVER + TARGET ("/api/v1/executions?limit=1") as a URL.
 boost::urls::url url_of(const server_url& server, std::string_view target)
 {
-    auto base = boost::urls::parse_uri(server.text());
-    if (!base) throw config_error{"--server " + server.text() + ": not a valid URL (" + base.error().message() + ")"};
+    const std::string text = server.text();  // parse_uri() returns a view of it
+    auto base = boost::urls::parse_uri(text);
+    if (!base) throw config_error{"--server " + text + ": not a valid URL (" + base.error().message() + ")"};
     boost::urls::url url = *base;
     const auto query = target.find('?');
     url.set_encoded_path(server.prefix + std::string{target.substr(0, query)});

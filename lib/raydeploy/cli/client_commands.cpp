@@ -2,6 +2,7 @@
 // approval prompt and exit codes (see client_commands.hpp).
 #include "raydeploy/cli/client_commands.hpp"
 
+#include "raydeploy/auth/tokens.hpp"
 #include "raydeploy/cli/cli.hpp"
 #include "raydeploy/cli/commands.hpp"
 #include "raydeploy/cli/local_service.hpp"

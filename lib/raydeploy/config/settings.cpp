@@ -3,6 +3,7 @@
 // thing wherever it is written.
 #include "raydeploy/config/settings.hpp"
 
+#include "raydeploy/auth/tokens.hpp"
 #include "raydeploy/util/duration.hpp"
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/web_origin.hpp"

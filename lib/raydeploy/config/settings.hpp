@@ -2,7 +2,7 @@
 // file, RAYDEPLOY_* environment variables and command-line flags, in that rising precedence.
 #pragma once
 
-#include "raydeploy/auth/tokens.hpp"
+#include "raydeploy/auth/token_entry.hpp"
 #include "raydeploy/util/log.hpp"
 
 #include <chrono>

@@ -112,39 +112,10 @@ json::object approval_info(const checkpoint& item)
                         {"impact_summary", std::move(impact)}};
 }
 
-approval_manager::approval_manager(net::any_io_executor executor, const checkpoint_catalog& catalog,
-                                   sqlite::database& db, event_log& events, approval_policy policy)
-    : executor_{std::move(executor)}, catalog_{catalog}, db_{db}, events_{events}, policy_{policy}
+approval_manager::approval_manager(const checkpoint_catalog& catalog, sqlite::database& db, event_log& events,
+                                   approval_policy policy)
+    : catalog_{catalog}, db_{db}, events_{events}, policy_{policy}
 {
-}
-
-void approval_manager::start()
-{
-    expire_due();
-    expiry_timer_ = std::make_unique<net::steady_timer>(executor_);
-    net::co_spawn(executor_, expiry_loop(), net::detached);
-}
-
-void approval_manager::stop()
-{
-    *stopped_ = true;
-    if (expiry_timer_) expiry_timer_->cancel();
-}
-
-net::awaitable<void> approval_manager::expiry_loop()
-{
-    // The manager outlives the io_context's run in the service; `stopped` guards a late wake-up.
-    auto stopped = stopped_;
-    while (!*stopped) {
-        expiry_timer_->expires_after(std::chrono::seconds{1});
-        co_await expiry_timer_->async_wait(nothrow_awaitable);
-        if (*stopped) break;
-        try {
-            expire_due();
-        } catch (const std::exception& e) {
-            log::error("expiring approvals failed", {{"error", e.what()}});
-        }
-    }
 }
 
 std::vector<approval_record> approval_manager::select(std::string_view where, std::string_view value)

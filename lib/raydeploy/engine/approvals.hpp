@@ -98,12 +98,8 @@ struct grant_input {
 
 class approval_manager {
 public:
-    approval_manager(net::any_io_executor executor, const checkpoint_catalog& catalog, sqlite::database& db,
-                     event_log& events, approval_policy policy);
-
-    // Starts the timer that expires grants. Call once, before serving.
-    void start();
-    void stop();
+    approval_manager(const checkpoint_catalog& catalog, sqlite::database& db, event_log& events,
+                     approval_policy policy);
 
     std::optional<approval_record> get(std::string_view id);
     // The checkpoint's pending requests, oldest first.
@@ -147,7 +143,7 @@ public:
     // grants revoked, so a resumed deployment (perhaps by someone else) asks anew.
     void release_for_deployment(const std::string& deployment_id, const std::string& reason);
 
-    // Marks grants whose TTL passed as expired (the timer calls it every second).
+    // Marks grants whose TTL passed as expired (watch/approval_expiry calls it every second).
     void expire_due();
 
     // Called after every change of any approval.
@@ -176,16 +172,12 @@ private:
     void update(const approval_record& record);
     void changed(const approval_record& record, std::string event_type);
     boost::json::array shown(const std::vector<approval_record>& records) const;
-    net::awaitable<void> expiry_loop();
 
-    net::any_io_executor executor_;
     const checkpoint_catalog& catalog_;
     sqlite::database& db_;
     event_log& events_;
     approval_policy policy_;
     std::vector<std::function<void()>> listeners_;
-    std::shared_ptr<bool> stopped_ = std::make_shared<bool>(false);
-    std::unique_ptr<net::steady_timer> expiry_timer_;
 };
 
 // Starts a run of `checkpoint` by `caller`. For a gated checkpoint it consumes a usable grant;

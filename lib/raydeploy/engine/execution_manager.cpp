@@ -211,6 +211,7 @@ net::awaitable<void> execution_manager::run(std::string id)
     json::object service_vars{{"raydeploy_execution_id", id}, {"raydeploy_checkpoint", item.name}};
     // Where a playbook may leave files of this run for people to fetch (final-validation's report).
     service_vars["raydeploy_run_dir"] = fs::absolute(run_dir).string();
+    if (!settings_.listen_address.empty()) service_vars["raydeploy_listen_address"] = settings_.listen_address;
     try {
         make_private_directory(settings_.runs_dir);
         make_private_directory(run_dir);

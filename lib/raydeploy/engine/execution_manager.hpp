@@ -37,6 +37,10 @@ struct engine_settings {
     // Variables of the service's environment passed to ansible-playbook beyond the fixed
     // allow-list (see build_child_environment); executor.pass_env.
     std::vector<std::string> pass_env;
+    // The address the service's own listener is bound to ("127.0.0.1:8000"), passed to every run as
+    // raydeploy_listen_address so prerequisites-check can report a Ray port that collides with it;
+    // empty: not passed.
+    std::string listen_address;
 };
 
 // Who and what a run is for; recorded with the execution.

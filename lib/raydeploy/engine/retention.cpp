@@ -15,45 +15,6 @@ retention::retention(net::any_io_executor executor, sqlite::database& db, fs::pa
 {
 }
 
-void retention::start()
-{
-    if (!policy_.enabled()) {
-        log::info("retention off: executions are kept forever (retention.keep_days and retention.keep_executions are 0)");
-        return;
-    }
-    timer_ = std::make_unique<net::steady_timer>(executor_);
-    net::co_spawn(executor_, loop(), [](std::exception_ptr error) {
-        if (!error) return;
-        try {
-            std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-            log::error("retention stopped", {{"error", e.what()}});
-        }
-    });
-}
-
-void retention::stop()
-{
-    *stopped_ = true;
-    if (timer_) timer_->cancel();
-}
-
-net::awaitable<void> retention::loop()
-{
-    // The object outlives the io_context's run in the service; `stopped` guards a late wake-up.
-    auto stopped = stopped_;
-    while (!*stopped) {
-        try {
-            co_await apply(std::chrono::system_clock::now());
-        } catch (const std::exception& e) {
-            log::error("retention pass failed; the next one retries", {{"error", e.what()}});
-        }
-        if (*stopped) break;
-        timer_->expires_after(policy_.interval);
-        co_await timer_->async_wait(nothrow_awaitable);
-    }
-}
-
 std::vector<std::string> retention::due(std::chrono::system_clock::time_point now, std::size_t limit)
 {
     // Timestamps are RFC 3339 UTC with milliseconds throughout the store: they sort as text.
@@ -85,15 +46,15 @@ LIMIT ?3)sql");
     return ids;
 }
 
-net::awaitable<retention_result> retention::apply(std::chrono::system_clock::time_point now)
+net::awaitable<retention_result> retention::apply(std::chrono::system_clock::time_point now,
+                                                  std::function<bool()> stop_requested)
 {
     retention_result result;
     auto created = db_.prepare("SELECT created_at FROM executions WHERE id = ?");
     auto delete_events =
         db_.prepare("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE execution_id = ?1 LIMIT ?2)");
     // A shutdown ends the pass between batches; the next start goes on where it stopped.
-    const auto stopped = stopped_;
-    while (!*stopped) {
+    while (!stop_requested || !stop_requested()) {
         const auto batch = due(now, policy_.executions_per_batch);
         if (batch.empty()) break;
         for (const auto& id : batch) {

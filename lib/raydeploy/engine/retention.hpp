@@ -1,5 +1,5 @@
 // Retention: removes old finished executions with their events, stored reports and run
-// directories, at start and then daily. Never touched: the audit trail, queued or running
+// directories, in passes that watch/retention_schedule runs at start and then daily. Never touched: the audit trail, queued or running
 // executions, the latest execution of each checkpoint (what `status` shows), and executions of a
 // deployment that is still active (queued, running or awaiting approval).
 //
@@ -45,26 +45,22 @@ public:
     retention(net::any_io_executor executor, sqlite::database& db, std::filesystem::path runs_dir,
               retention_policy policy, std::function<bool(std::string_view id)> is_active);
 
-    // Runs a pass now and then every policy.interval until stop(); logs what each pass removed.
-    void start();
-    void stop();
+    const retention_policy& policy() const { return policy_; }
 
-    // One pass, as of `now`, in batches with the io_context free in between.
-    net::awaitable<retention_result> apply(std::chrono::system_clock::time_point now);
+    // One pass, as of `now`, in batches with the io_context free in between; logs what it removed.
+    // Ends early, between batches, once `stop_requested` says so (a shutdown).
+    net::awaitable<retention_result> apply(std::chrono::system_clock::time_point now,
+                                           std::function<bool()> stop_requested = {});
 
     // The executions the policy removes as of `now`, oldest first, at most `limit`.
     std::vector<std::string> due(std::chrono::system_clock::time_point now, std::size_t limit);
 
 private:
-    net::awaitable<void> loop();
-
     net::any_io_executor executor_;
     sqlite::database& db_;
     std::filesystem::path runs_dir_;
     retention_policy policy_;
     std::function<bool(std::string_view)> is_active_;
-    std::unique_ptr<net::steady_timer> timer_;
-    std::shared_ptr<bool> stopped_ = std::make_shared<bool>(false);
 };
 
 }  // namespace raydeploy

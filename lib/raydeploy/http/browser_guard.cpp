@@ -8,7 +8,7 @@
 #include <cctype>
 #include <stdexcept>
 
-namespace raydeploy::api {
+namespace raydeploy::web {
 namespace {
 
 // Names a browser only sends for this machine: a page elsewhere cannot make them its own.
@@ -23,14 +23,15 @@ std::string lower_trimmed(std::string_view text)
     return out;
 }
 
-api_error host_refusal(std::string message)
+refusal host_refusal(std::string message)
 {
-    return api_error{http::status::misdirected_request, "HOST_NOT_ALLOWED", message, json::object{{"header", "Host"}}};
+    return refusal{http::status::misdirected_request, "HOST_NOT_ALLOWED", std::move(message),
+                   json::object{{"header", "Host"}}};
 }
 
-api_error origin_refusal(std::string message, std::string_view header = "Origin")
+refusal origin_refusal(std::string message, std::string_view header = "Origin")
 {
-    return api_error{http::status::forbidden, "ORIGIN_NOT_ALLOWED", message, json::object{{"header", header}}};
+    return refusal{http::status::forbidden, "ORIGIN_NOT_ALLOWED", std::move(message), json::object{{"header", header}}};
 }
 
 std::string loopback_list(std::uint16_t port)
@@ -69,7 +70,7 @@ bool browser_guard::host_allowed(const host_and_port& host, std::uint16_t port) 
     });
 }
 
-std::optional<api_error> browser_guard::refusal(const request& req, std::string_view scheme, std::uint16_t port) const
+std::optional<refusal> browser_guard::refusal(const request& req, std::string_view scheme, std::uint16_t port) const
 {
     const auto host_field = req.find(http::field::host);
     const std::string host_text = host_field == req.end() ? std::string{} : std::string{host_field->value()};
@@ -128,7 +129,7 @@ std::optional<std::string> browser_guard::listed_origin(const request& req) cons
     return std::nullopt;
 }
 
-std::optional<api_error> content_type_refusal(const request& req)
+std::optional<refusal> content_type_refusal(const request& req)
 {
     const bool has_body = !req.body().empty() || req.chunked();
     if (req.method() != http::verb::post && !has_body) return std::nullopt;
@@ -136,11 +137,11 @@ std::optional<api_error> content_type_refusal(const request& req)
     if (lower_trimmed(type.substr(0, type.find(';'))) == "application/json") return std::nullopt;
     // A form or a no-cors fetch can send text/plain and the form types, never JSON: requiring it
     // (also for an empty POST) keeps other sites' pages from changing anything.
-    return api_error{http::status::unsupported_media_type, "UNSUPPORTED_MEDIA_TYPE",
-                     "every POST and every request with a body must have 'Content-Type: application/json' (also "
-                     "when the body is empty); this one has " +
-                         (type.empty() ? std::string{"no Content-Type"} : "'" + std::string{type} + "'"),
-                     json::object{{"header", "Content-Type"}}};
+    return refusal{http::status::unsupported_media_type, "UNSUPPORTED_MEDIA_TYPE",
+                   "every POST and every request with a body must have 'Content-Type: application/json' (also "
+                   "when the body is empty); this one has " +
+                       (type.empty() ? std::string{"no Content-Type"} : "'" + std::string{type} + "'"),
+                   json::object{{"header", "Content-Type"}}};
 }
 
 void add_cors_headers(response& res, std::string_view origin)
@@ -184,4 +185,4 @@ std::string redacted_target(std::string_view target)
     return out;
 }
 
-}  // namespace raydeploy::api
+}  // namespace raydeploy::web

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace raydeploy::api {
+namespace raydeploy::web {
 
 struct browser_policy {
     // No tokens configured: every caller is an admin, so only loopback Host names are answered.
@@ -37,7 +37,7 @@ public:
     // The refusal of a request a page on another site could have made the browser send: 421
     // HOST_NOT_ALLOWED or 403 ORIGIN_NOT_ALLOWED. `scheme` ("http", "https") and `port` are the
     // listener's: a page of this service has the origin scheme://<its Host>.
-    std::optional<api_error> refusal(const request& req, std::string_view scheme, std::uint16_t port) const;
+    std::optional<web::refusal> refusal(const request& req, std::string_view scheme, std::uint16_t port) const;
 
     // The request's Origin when it is listed in http.allowed_origins (CORS headers go on the answer).
     std::optional<std::string> listed_origin(const request& req) const;
@@ -51,7 +51,7 @@ private:
 };
 
 // 415 UNSUPPORTED_MEDIA_TYPE for a POST, or any request with a body, that is not application/json.
-std::optional<api_error> content_type_refusal(const request& req);
+std::optional<refusal> content_type_refusal(const request& req);
 
 // Access-Control-Allow-Origin and Vary on an answer to a listed origin.
 void add_cors_headers(response& res, std::string_view origin);
@@ -63,4 +63,4 @@ void add_preflight_headers(response& res, std::string_view origin, std::string_v
 // access_token) replaced by "***", for logs.
 std::string redacted_target(std::string_view target);
 
-}  // namespace raydeploy::api
+}  // namespace raydeploy::web

@@ -1,7 +1,7 @@
 // Response builders shared by every handler and by the session's own error paths.
 #include "raydeploy/http/response.hpp"
 
-namespace raydeploy::api {
+namespace raydeploy::web {
 
 response json_response(http::status status, const json::value& body)
 {
@@ -21,6 +21,11 @@ response error_response(http::status status, std::string_view code, std::string_
     return json_response(status, body);
 }
 
+response error_response(const refusal& reason)
+{
+    return error_response(reason.status, reason.code, reason.message, reason.details);
+}
+
 response busy_response(std::string_view code, std::string_view message, std::chrono::seconds retry_after)
 {
     auto res = error_response(http::status::service_unavailable, code, message);
@@ -36,4 +41,4 @@ response text_response(http::status status, std::string body, std::string_view c
     return res;
 }
 
-}  // namespace raydeploy::api
+}  // namespace raydeploy::web

@@ -1,43 +1,35 @@
 // Building responses: JSON bodies, and the one error shape every 4xx/5xx uses:
-// {"error": "CODE", "message": "what happened and what to do next"}.
+// {"error": "CODE", "message": "what happened and what to do next", ...details}.
 #pragma once
 
 #include "raydeploy/util/net.hpp"
 
 #include <chrono>
-#include <stdexcept>
 #include <string>
 
-namespace raydeploy::api {
+namespace raydeploy::web {
 
 using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 
-// Thrown by handlers for an expected failure; the session turns it into an error response.
-class api_error : public std::runtime_error {
-public:
-    // `details` are extra members of the error body (for example "field" for a validation error).
-    api_error(http::status status, std::string code, const std::string& message, json::object details = {})
-        : std::runtime_error{message}, status_{status}, code_{std::move(code)}, details_{std::move(details)}
-    {
-    }
-    http::status status() const { return status_; }
-    const std::string& code() const { return code_; }
-    const json::object& details() const { return details_; }
-
-private:
-    http::status status_;
-    std::string code_;
-    json::object details_;
+// An answer the transport gives instead of running a handler: the request came from a place it
+// does not answer (Host, Origin), in a form it refuses (Content-Type), without a valid credential,
+// or with too low a role. `details` are extra members of the error body ("header", "required_role").
+struct refusal {
+    http::status status = http::status::bad_request;
+    std::string code;
+    std::string message;
+    json::object details;
 };
 
 response json_response(http::status status, const json::value& body);
 response error_response(http::status status, std::string_view code, std::string_view message,
                         const json::object& details = {});
+response error_response(const refusal& reason);
 response text_response(http::status status, std::string body, std::string_view content_type);
 // 503 with `Retry-After`: a limit (connections, subscribers) is reached for now, not an error of
 // the request; the client tries again after `retry_after`.
 response busy_response(std::string_view code, std::string_view message,
                        std::chrono::seconds retry_after = std::chrono::seconds{5});
 
-}  // namespace raydeploy::api
+}  // namespace raydeploy::web

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-namespace raydeploy::api {
+namespace raydeploy::web {
 namespace {
 
 std::vector<std::string_view> split_pattern(std::string_view pattern)
@@ -105,4 +105,4 @@ std::string allow_header(const std::vector<http::verb>& methods)
     return out;
 }
 
-}  // namespace raydeploy::api
+}  // namespace raydeploy::web

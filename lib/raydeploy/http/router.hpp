@@ -4,7 +4,7 @@
 // it; the server authenticates before the handler runs, so no handler can forget to.
 #pragma once
 
-#include "raydeploy/auth/identity.hpp"
+#include "raydeploy/auth/auth_result.hpp"
 #include "raydeploy/http/response.hpp"
 #include "raydeploy/http/stream.hpp"
 
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace raydeploy::api {
+namespace raydeploy::web {
 
 // Runs on a connection a handler took over (a WebSocket upgrade, a streamed or followed log),
 // plain or TLS alike. It may set `on_shutdown`, which the server calls when it shuts down while
@@ -41,12 +41,15 @@ struct request_context {
     std::optional<std::string> query(std::string_view name) const;
 };
 
+// Any exception a handler throws becomes a 500 INTERNAL_ERROR (logged): a handler answers expected
+// failures itself (the api layer wraps its handlers so that its api_error becomes the answer).
 using handler = std::function<net::awaitable<response>(request_context&)>;
 
-// Tells who sent a request; throws api_error (401) when it cannot. `websocket_handshake`: the
-// request upgrades a WebSocket route, where browsers cannot set Authorization and may bring the
-// credential another way (see token_authenticator).
-using authenticator = std::function<identity(const request&, bool websocket_handshake)>;
+// Tells who sent a request, or why it cannot (the server answers the refusal: 401 with
+// `WWW-Authenticate`, or 400). `websocket_handshake`: the request upgrades a WebSocket route,
+// where browsers cannot set Authorization and may bring the credential another way (see
+// token_authenticator).
+using authenticator = std::function<auth_result(const request&, bool websocket_handshake)>;
 
 struct route {
     http::verb method;
@@ -60,8 +63,9 @@ struct route {
     bool websocket = false;
 };
 
-// Told about a request to an audited route that was refused before its handler ran (401, 403).
-using refusal_observer = std::function<void(const request_context&, const route&, const api_error&)>;
+// Told about a request to an audited route that was refused before its handler ran (401, 400 for
+// a token in the URL, 403, 415).
+using refusal_observer = std::function<void(const request_context&, const route&, const refusal&)>;
 
 class router {
 public:
@@ -76,16 +80,16 @@ public:
     // Until set, every caller is the open-mode identity {"local", admin}: what a service without
     // configured tokens gets, and what route tests that do not care about roles want.
     void set_authenticator(authenticator authenticate);
-    identity authenticate(const request& req, bool websocket_handshake) const
+    auth_result authenticate(const request& req, bool websocket_handshake) const
     {
         return authenticate_(req, websocket_handshake);
     }
 
     // The handlers of audited routes record their own outcomes; refusals before them come here.
     void on_refused(refusal_observer observer) { on_refused_ = std::move(observer); }
-    void refused(const request_context& ctx, const route& matched, const api_error& error) const
+    void refused(const request_context& ctx, const route& matched, const refusal& reason) const
     {
-        if (on_refused_ && !matched.audit_action.empty()) on_refused_(ctx, matched, error);
+        if (on_refused_ && !matched.audit_action.empty()) on_refused_(ctx, matched, reason);
     }
 
     enum class outcome { found, not_found, method_not_allowed };
@@ -102,11 +106,13 @@ public:
 
 private:
     std::vector<route> routes_;
-    authenticator authenticate_ = [](const request&, bool) { return identity{"local", role::admin, true, "local"}; };
+    authenticator authenticate_ = [](const request&, bool) {
+        return auth_result{identity{"local", role::admin, true, "local"}};
+    };
     refusal_observer on_refused_;
 };
 
 // "GET, POST" for an Allow header.
 std::string allow_header(const std::vector<http::verb>& methods);
 
-}  // namespace raydeploy::api
+}  // namespace raydeploy::web

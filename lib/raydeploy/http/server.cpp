@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <chrono>
 
-namespace raydeploy::api {
+namespace raydeploy::web {
 namespace {
 
 // Connections accepted past http.max_connections that still get an answer (503, or /health) before
@@ -74,13 +74,39 @@ net::awaitable<void> linger_close(beast::tcp_stream& stream)
 }
 
 // Roles are a ladder: each includes every lower one.
-void require_role(const identity& caller, role needed)
+std::optional<refusal> role_refusal(const identity& caller, role needed)
 {
-    if (caller.level >= needed) return;
-    throw api_error{http::status::forbidden, "FORBIDDEN",
-                    "this needs the " + std::string{to_string(needed)} + " role; token '" + caller.name + "' has " +
-                        std::string{to_string(caller.level)} + "; use a token with that role or ask an admin for one",
-                    json::object{{"required_role", to_string(needed)}, {"role", to_string(caller.level)}}};
+    if (caller.level >= needed) return std::nullopt;
+    return refusal{http::status::forbidden, "FORBIDDEN",
+                   "this needs the " + std::string{to_string(needed)} + " role; token '" + caller.name + "' has " +
+                       std::string{to_string(caller.level)} + "; use a token with that role or ask an admin for one",
+                   json::object{{"required_role", to_string(needed)}, {"role", to_string(caller.level)}}};
+}
+
+// What is refused before the handler runs: no valid credential, too low a role, a body that is
+// not JSON (after authentication, so that the audit row names the caller).
+std::optional<refusal> refusal_before_handler(const router& routes, const route& matched, const request& req,
+                                              request_context& context)
+{
+    if (const auto& access = matched.access) {
+        const bool handshake = matched.websocket && beast::websocket::is_upgrade(req);
+        auto result = routes.authenticate(req, handshake);
+        if (!result) {
+            const auth_refusal& why = result.refusal();
+            return refusal{why.status, why.code, why.message, why.details};
+        }
+        context.caller = result.caller();
+        if (auto too_low = role_refusal(context.caller, *access)) return too_low;
+    }
+    return content_type_refusal(req);
+}
+
+response refusal_response(const refusal& reason)
+{
+    auto res = error_response(reason);
+    // RFC 6750: a 401 names the scheme the client should use.
+    if (reason.status == http::status::unauthorized) res.set(http::field::www_authenticate, "Bearer realm=\"raydeploy\"");
+    return res;
 }
 
 }  // namespace
@@ -316,12 +342,12 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
     connection_handler take_over;
     const auto target = boost::urls::parse_origin_form(req.target());
     // Before routing, so that a page of another site learns nothing, not even which paths exist.
-    const auto refusal = target ? guard_.refusal(req, scheme_, port_) : std::nullopt;
+    const auto browser_refusal = target ? guard_.refusal(req, scheme_, port_) : std::nullopt;
     if (!target) {
         res = error_response(http::status::bad_request, "BAD_REQUEST",
                              "request target is not a valid path; percent-encode special characters");
-    } else if (refusal) {
-        res = error_response(refusal->status(), refusal->code(), refusal->what(), refusal->details());
+    } else if (browser_refusal) {
+        res = error_response(*browser_refusal);
     } else {
         const auto cors_origin = guard_.listed_origin(req);
         bool preflight = false;
@@ -355,25 +381,15 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
         } else {
             request_context context{req, *target, std::move(match.params), remote, {}, {}};
             try {
-                try {
-                    if (const auto& access = match.matched->access) {
-                        const bool handshake = match.matched->websocket && beast::websocket::is_upgrade(req);
-                        context.caller = routes_.authenticate(req, handshake);
-                        caller = context.caller.name;
-                        require_role(context.caller, *access);
-                    }
-                    if (auto wrong_type = content_type_refusal(req)) throw *wrong_type;
-                } catch (const api_error& e) {
-                    routes_.refused(context, *match.matched, e);
-                    throw;
+                const auto refused = refusal_before_handler(routes_, *match.matched, req, context);
+                caller = context.caller.name;
+                if (refused) {
+                    routes_.refused(context, *match.matched, *refused);
+                    res = refusal_response(*refused);
+                } else {
+                    res = co_await match.matched->handle(context);
+                    if (!head) take_over = std::move(context.take_over);
                 }
-                res = co_await match.matched->handle(context);
-                if (!head) take_over = std::move(context.take_over);
-            } catch (const api_error& e) {
-                res = error_response(e.status(), e.code(), e.what(), e.details());
-                // RFC 6750: a 401 names the scheme the client should use.
-                if (e.status() == http::status::unauthorized)
-                    res->set(http::field::www_authenticate, "Bearer realm=\"raydeploy\"");
             } catch (const std::exception& e) {
                 log::error("request failed", {{"method", req.method_string()},
                                               {"target", redacted_target(req.target())},
@@ -393,10 +409,10 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
                         {"status", res->result_int()},
                         {"us", elapsed.count()},
                         {"remote", remote.address().to_string()}};
-    if (refusal) fields["refused"] = refusal->code();
+    if (browser_refusal) fields["refused"] = browser_refusal->code;
     if (!caller.empty()) fields["caller"] = caller;
     log::info("request", fields);
     co_return outcome{std::move(*res), std::move(take_over)};
 }
 
-}  // namespace raydeploy::api
+}  // namespace raydeploy::web

@@ -12,7 +12,7 @@
 #include <memory>
 #include <unordered_map>
 
-namespace raydeploy::api {
+namespace raydeploy::web {
 
 class http_server : public std::enable_shared_from_this<http_server> {
 public:
@@ -75,4 +75,4 @@ private:
     bool stopping_ = false;
 };
 
-}  // namespace raydeploy::api
+}  // namespace raydeploy::web

@@ -18,8 +18,10 @@
 #include <variant>
 
 namespace raydeploy {
-
 namespace ssl = boost::asio::ssl;
+}  // namespace raydeploy::web
+
+namespace raydeploy::web {
 
 class http_stream {
 public:
@@ -98,4 +100,4 @@ private:
     std::variant<beast::tcp_stream, tls_stream> stream_;
 };
 
-}  // namespace raydeploy
+}  // namespace raydeploy::web

@@ -10,7 +10,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-namespace raydeploy {
+namespace raydeploy::web {
 namespace {
 
 // Mozilla's "intermediate" list for TLS 1.2: ECDHE key exchange (forward secrecy) and AEAD only.
@@ -131,4 +131,4 @@ net::awaitable<void> http_stream::close(std::chrono::steady_clock::duration time
     socket().close(ec);
 }
 
-}  // namespace raydeploy
+}  // namespace raydeploy::web

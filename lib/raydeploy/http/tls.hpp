@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-namespace raydeploy {
+namespace raydeploy::web {
 
 // A server context from a PEM certificate chain and its PEM private key. Throws config_error naming
 // http.tls_cert or http.tls_key and OpenSSL's reason when a file cannot be read or parsed, or when
@@ -29,4 +29,4 @@ std::shared_ptr<ssl::context> make_client_tls_context(const std::optional<std::f
 // certificate issued for `host` (a DNS name or an IP address).
 void expect_server_name(http_stream& stream, const std::string& host);
 
-}  // namespace raydeploy
+}  // namespace raydeploy::web

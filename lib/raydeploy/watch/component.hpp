@@ -3,7 +3,9 @@
 // How to add one (the pattern every loop here follows):
 //   - A background loop is a `component`: a name for the log, run() that loops until cancel(),
 //     and cancel(), which may be called before, during or after run(), any number of times.
-//     Between passes it waits on a `sleeper`, so that cancel() ends the wait at once.
+//     Between passes it waits on a `sleeper`, so that cancel() ends the wait at once. Write
+//     `const bool awake = co_await sleeper_.sleep(interval); if (!awake) break;` inside the loop,
+//     never `while (co_await ...)`: GCC 12 miscompiles a co_await in a loop's condition (SIGILL).
 //   - app/service owns the components (service.cpp, `parts::components`): it starts them all with
 //     start_components() when the service runs and stops them with cancel_components() at
 //     shutdown, the last added first. Add yours in the service's constructor with
