@@ -29,7 +29,11 @@ Control port (JSON in, JSON out):
                     {"action": "kill"|"revive"|"remove", "node_id": "..."}
     GET  /requests  {"counts": {"/api/v0/nodes": 3, ...}, "total": N}  (Ray port, path without query)
     GET  /state     the fake's nodes, jobs and applications as it holds them
-    POST /reset     back to the state at start: no faults, counts, jobs or applications
+    POST /serve_churn {"application": "NAME"}  another writer at work: from now on, every
+                    GET /api/serve/applications/ first redeploys application NAME (which must
+                    exist) with args {"revision": N+1}, so two reads never agree (a
+                    read-modify-write must see the conflict); {"application": null} stops it
+    POST /reset     back to the state at start: no faults, churn, counts, jobs or applications
 """
 
 import argparse
@@ -97,6 +101,8 @@ class FakeRay:
     def reset(self):
         with self.lock:
             self.fault = {"mode": "none", "paths": [], "delay_s": 30.0}
+            self.churn = None  # the application another writer keeps redeploying
+            self.churn_revision = 0
             self.counts = {}
             self.jobs = {}  # submission_id -> record, in submission order
             self.apps = {}  # name -> record
@@ -293,8 +299,25 @@ class FakeRay:
                 "message": message, "last_deployed_time_s": app["deployed_time_s"], "source": "declarative",
                 "deployed_app_config": config, "deployments": deployments, "external_scaler_enabled": False}
 
+    def control_churn(self, body):
+        name = body.get("application")
+        with self.lock:
+            if name is not None and name not in self.apps:
+                raise RequestError(404, f"no application {name!r} to churn; deploy it first")
+            self.churn = name
+            return {"application": name}
+
+    def _churn(self):
+        if self.churn is None or self.churn not in self.apps:
+            return
+        self.churn_revision += 1
+        app = self.apps[self.churn]
+        config = dict(app["config"], args={"revision": self.churn_revision})
+        self.apps[self.churn] = {"config": config, "deployed": time.monotonic(), "deployed_time_s": time.time()}
+
     def serve_details(self):
         with self.lock:
+            self._churn()
             if not self.serve_running:
                 return {"deploy_mode": "MULTI_APP", "controller_info": {}, "proxies": {}, "applications": {},
                         "target_capacity": None}
@@ -712,11 +735,13 @@ class ControlHandler(BaseHTTPRequestHandler):
                 return self._json(200, dict(self.fake.fault, ray_port=self.ray_port.port))
             if self.path == "/nodes":
                 return self._json(200, self.fake.control_nodes(body))
+            if self.path == "/serve_churn":
+                return self._json(200, self.fake.control_churn(body))
             if self.path == "/reset":
                 self.fake.reset()
                 self.ray_port.open()
                 return self._json(200, {"reset": True})
-            self._json(404, {"error": "POST /fault, /nodes or /reset"})
+            self._json(404, {"error": "POST /fault, /nodes, /serve_churn or /reset"})
         except RequestError as error:
             self._json(error.status, {"error": error.text})
 

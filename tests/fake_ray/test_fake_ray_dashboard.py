@@ -196,6 +196,21 @@ class FakeRayDashboardTest(unittest.TestCase):
         self.assertEqual(self.fake.request("DELETE", "/api/serve/applications/")[:3:2], (200, b""))
         self.assertEqual(self.fake.json("GET", "/api/serve/applications/")["controller_info"], {})
 
+    def test_serve_churn_changes_the_config_between_any_two_reads_until_stopped(self):
+        self.fake.json("PUT", "/api/serve/applications/",
+                       {"applications": [{"name": "theirs", "route_prefix": "/t", "import_path": "m:app"}]})
+        status, _, _ = self.fake.request("POST", "/serve_churn", {"application": "nope"}, port=self.fake.control_port)
+        self.assertEqual(status, 404)
+        self.fake.control("POST", "/serve_churn", {"application": "theirs"})
+        first = self.fake.json("GET", "/api/serve/applications/")["applications"]["theirs"]["deployed_app_config"]
+        second = self.fake.json("GET", "/api/serve/applications/")["applications"]["theirs"]["deployed_app_config"]
+        self.assertNotEqual(first, second)
+        self.assertEqual(second["import_path"], "m:app")
+        self.fake.control("POST", "/serve_churn", {"application": None})
+        third = self.fake.json("GET", "/api/serve/applications/")["applications"]["theirs"]["deployed_app_config"]
+        fourth = self.fake.json("GET", "/api/serve/applications/")["applications"]["theirs"]["deployed_app_config"]
+        self.assertEqual(third, fourth)
+
     def test_faults_and_recovery(self):
         self.fake.control("POST", "/fault", {"mode": "error500", "paths": ["/api/jobs/"]})
         status, content_type, _ = self.fake.request("GET", "/api/jobs/")

@@ -69,6 +69,30 @@ BOOST_AUTO_TEST_CASE(spec_declares_openapi_3_1_and_an_operation_id_per_operation
             }
 }
 
+BOOST_AUTO_TEST_CASE(each_operation_names_the_least_role_its_route_requires)
+{
+    const YAML::Node spec = YAML::LoadFile(spec_file.string());
+    auto state = std::make_shared<api::service_state>(
+        load_catalog(std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / "playbooks/checkpoints.yaml"));
+    const api::router routes = api::make_router(state);
+    for (const auto& route : routes.routes()) {
+        std::string method{http::to_string(route.method)};
+        for (auto& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const YAML::Node operation = spec["paths"][route.pattern][method];
+        BOOST_TEST_CONTEXT(method << " " << route.pattern)
+        {
+            BOOST_TEST_REQUIRE(operation.IsDefined());
+            if (!route.access) {
+                BOOST_TEST(!operation["x-required-role"].IsDefined());
+                BOOST_TEST((operation["security"].IsSequence() && operation["security"].size() == 0u));
+            } else {
+                BOOST_TEST_REQUIRE(operation["x-required-role"].IsDefined());
+                BOOST_TEST(operation["x-required-role"].as<std::string>() == std::string{to_string(*route.access)});
+            }
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(binary_serves_the_file_in_the_repository)
 {
     std::ifstream in{spec_file};

@@ -25,7 +25,7 @@ json::object detail_of(const request_context& ctx, const response& res)
     boost::system::error_code ec;
     const json::value body = json::parse(res.body(), ec);
     if (!ec && body.is_object())
-        for (const std::string_view key : {"execution_id", "deployment_id", "id", "state", "status"})
+        for (const std::string_view key : {"execution_id", "deployment_id", "id", "state", "status", "submission_id", "name", "stopped"})
             if (const auto* value = body.get_object().if_contains(key)) detail[key == "id" ? "approval_id" : key] = *value;
     const json::value request_body = json::parse(ctx.req.body(), ec);
     if (!ec && request_body.is_object()) {

@@ -3,6 +3,7 @@
 // so a dashboard that hangs or answers garbage cannot slow these down; `observed_at` and `source`
 // say how old the picture is and why.
 #include "raydeploy/api/dto.hpp"
+#include "raydeploy/api/ray_helpers.hpp"
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/engine/deployments.hpp"
@@ -12,15 +13,6 @@
 
 namespace raydeploy::api {
 namespace {
-
-// The monitor the service always builds; only a route table made for tests lacks one.
-const watch::ray_monitor& monitor_of(const service_state& state)
-{
-    if (!state.ray)
-        throw api_error{http::status::service_unavailable, "RAY_MONITOR_UNAVAILABLE",
-                        "this service instance does not watch a Ray cluster; start it with 'raydeploy serve'"};
-    return *state.ray;
-}
 
 // The modular deployment seed's deployment_status, from the newest deployment, or from the
 // checkpoints' own runs when nothing was ever deployed as a whole.
@@ -94,13 +86,6 @@ std::string overall_status(std::string_view ray, std::string_view monitoring)
     return "HEALTHY";
 }
 
-json::value observed_at(const watch::ray_monitor& monitor)
-{
-    const auto& snapshot = monitor.snapshot();
-    if (!snapshot || !snapshot->any_part() && snapshot->stale.empty()) return nullptr;
-    return json::value(format_timestamp(snapshot->observed_at));
-}
-
 json::object monitoring_json(const watch::ray_monitor& monitor)
 {
     json::array endpoints;
@@ -135,13 +120,6 @@ json::object cluster_status(const service_state& state)
     body["observed_at"] = observed_at(monitor);
     body["source"] = monitor.source_json();
     return body;
-}
-
-// Where the answer says a view's data comes from: the snapshot's age and the source's state.
-void stamp(json::object& body, const watch::ray_monitor& monitor)
-{
-    body["observed_at"] = observed_at(monitor);
-    body["source"] = monitor.source_json();
 }
 
 json::object cluster_info(const service_state& state)

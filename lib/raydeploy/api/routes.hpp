@@ -19,6 +19,9 @@ class event_bus;
 namespace watch {
 class ray_monitor;
 }
+namespace ray {
+class dashboard_client;
+}
 }  // namespace raydeploy
 
 namespace raydeploy::api {
@@ -42,6 +45,9 @@ struct service_state {
     http_settings http_options;
     // The Ray cluster as last polled; the cluster, jobs and applications routes answer from it.
     std::shared_ptr<watch::ray_monitor> ray;
+    // Submits and stops jobs, deploys and deletes Serve applications; absent when ray.enabled is
+    // false (the write routes then answer 503 RAY_UNAVAILABLE).
+    std::shared_ptr<ray::dashboard_client> dashboard;
     // Where people and tools reach this service ("http://host:8000"), as GET /api/v1/cluster/info
     // and the approval hints name it.
     std::string public_url;
@@ -60,6 +66,10 @@ void add_deployment_routes(router& routes, const std::shared_ptr<const service_s
 void add_audit_routes(router& routes, const std::shared_ptr<const service_state>& state);
 // The cluster as the Ray monitor sees it (cluster_api.cpp): status, info, nodes, capacity.
 void add_cluster_routes(router& routes, const std::shared_ptr<const service_state>& state);
+// Ray jobs (jobs_api.cpp) and Serve applications (applications_api.cpp): reads from the monitor's
+// snapshot, writes through the dashboard client.
+void add_job_routes(router& routes, const std::shared_ptr<const service_state>& state);
+void add_application_routes(router& routes, const std::shared_ptr<const service_state>& state);
 
 // Adds a route that changes state. Each call, accepted or refused (by the handler, or before it
 // for a missing token or a role too low), leaves an audit row: the caller, their address,

@@ -12,6 +12,7 @@
 #include "raydeploy/http/server.hpp"
 #include "raydeploy/http/tls.hpp"
 #include "raydeploy/store/audit_log.hpp"
+#include "raydeploy/ray/dashboard_client.hpp"
 #include "raydeploy/store/state_store.hpp"
 #include "raydeploy/util/duration.hpp"
 #include "raydeploy/util/log.hpp"
@@ -103,6 +104,7 @@ struct service::parts {
         // stopped and end as `interrupted`; event subscribers are told to reconnect.
         state->deployments->shutdown();
         watch::cancel_components(components);
+        if (state->dashboard) state->dashboard->cancel();
         try {
             state->audit->flush_refusals(std::chrono::steady_clock::now(), true);
         } catch (const std::exception& e) {
@@ -223,6 +225,13 @@ service::service(const settings& config, bool handle_signals)
             if (const auto ray = monitor.lock()) return watch::live_impact(*ray);
             return std::nullopt;
         });
+    if (config.ray.enabled)
+        // The jobs and applications routes' writes; after each change Ray accepted, the monitor
+        // polls at once so the events follow without an interval's wait.
+        state->dashboard = std::make_shared<ray::dashboard_client>(
+            executor, config.ray, [monitor = std::weak_ptr<watch::ray_monitor>{state->ray}] {
+                if (const auto alive = monitor.lock()) alive->poll_now();
+            });
 
     if (open_mode)
         log::warn("no auth.tokens configured: every caller is 'local' with the admin role (allowed on loopback only); "

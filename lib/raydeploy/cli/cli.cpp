@@ -28,6 +28,9 @@ const std::vector<command>& commands()
         {"status", "deployment status, a checkpoint's last run, health, approvals", status_command},
         {"executions", "list executions, newest first", executions_command},
         {"logs", "print (or follow) an execution's output", logs_command},
+        {"cluster", "the Ray cluster: status, info, nodes, capacity", cluster_command},
+        {"apps", "Ray Serve applications: list, show, deploy, delete", apps_command},
+        {"jobs", "Ray jobs: list, show, submit, stop, logs", jobs_command},
     };
     return table;
 }

@@ -111,6 +111,21 @@ std::optional<po::variables_map> parse_client_command(client_command_spec& spec,
     return vm;
 }
 
+void add_format_option(client_command_spec& spec)
+{
+    spec.visible.add_options()("format", po::value<std::string>()->default_value("text")->value_name("FORMAT"),
+                               "text (for people) or json (the service's JSON, for scripts)");
+}
+
+std::optional<bool> json_format(const po::variables_map& vm, std::string_view command, std::ostream& err)
+{
+    const std::string format = vm["format"].as<std::string>();
+    if (format == "json") return true;
+    if (format == "text") return false;
+    usage_error(err, command, "--format must be text or json, not '" + format + "'");
+    return std::nullopt;
+}
+
 int usage_error(std::ostream& err, std::string_view command, std::string_view message)
 {
     print_error(err, std::string{command} + ": " + std::string{message} + "; run 'raydeploy " + std::string{command} +

@@ -48,6 +48,12 @@ std::optional<boost::program_options::variables_map> parse_client_command(client
                                                                           std::ostream& out, std::ostream& err,
                                                                           int& exit_code);
 
+// --format text|json (default text), for commands that print what the service answers.
+void add_format_option(client_command_spec& spec);
+// Whether --format asks for json; nullopt (after printing the usage error) unless it is text or json.
+std::optional<bool> json_format(const boost::program_options::variables_map& vm, std::string_view command,
+                                std::ostream& err);
+
 // Prints "COMMAND: MESSAGE" as a usage error and returns exit_usage.
 int usage_error(std::ostream& err, std::string_view command, std::string_view message);
 

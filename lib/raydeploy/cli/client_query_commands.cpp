@@ -18,22 +18,6 @@ namespace json = boost::json;
 
 namespace {
 
-void add_format_option(client_command_spec& spec)
-{
-    spec.visible.add_options()("format", po::value<std::string>()->default_value("text")->value_name("FORMAT"),
-                               "text (for people) or json (the service's JSON, for scripts)");
-}
-
-// nullopt (after printing the usage error) unless --format is text or json.
-std::optional<bool> json_format(const po::variables_map& vm, std::string_view command, std::ostream& err)
-{
-    const std::string format = vm["format"].as<std::string>();
-    if (format == "json") return true;
-    if (format == "text") return false;
-    usage_error(err, command, "--format must be text or json, not '" + format + "'");
-    return std::nullopt;
-}
-
 std::string text_or(const json::object& object, std::string_view key, std::string_view fallback = "-")
 {
     const std::string value = json_string(object, key);
