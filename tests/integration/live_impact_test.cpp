@@ -339,7 +339,7 @@ BOOST_AUTO_TEST_CASE(a_gated_checkpoint_that_is_not_destructive_gets_no_live_imp
     BOOST_TEST_REQUIRE(pending.size() == 1u);
     BOOST_TEST(pending[0].at("live_impact").is_null());
     const auto granted = s.alice.post("/api/v1/approvals/gate-light",
-                                      R"({"reason": "ok", "approval_id": ")" + text(refusal, "approval_id") + ""}");
+                                      R"({"reason": "ok", "approval_id": ")" + text(refusal, "approval_id") + "\"}");
     BOOST_TEST(granted.result_int() == 201, granted.body());
 }
 

@@ -6,6 +6,7 @@
 #include "raydeploy/cli/commands.hpp"
 #include "raydeploy/util/errors.hpp"
 
+#include <boost/beast/http/verb.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -20,6 +21,7 @@ namespace raydeploy::cli {
 
 namespace po = boost::program_options;
 namespace json = boost::json;
+namespace http = boost::beast::http;
 
 namespace {
 
