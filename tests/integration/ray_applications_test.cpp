@@ -10,6 +10,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <set>
+#include <thread>
 
 using namespace raydeploy::test;
 namespace json = boost::json;
@@ -39,11 +40,24 @@ struct apps_fixture {
 
     response deploy(const std::string& body) const { return operator_.post("/api/v1/applications", body); }
 
-    json::object wait_for_status(std::string_view name, std::string_view status) const
+    // Polls GET /api/v1/applications/NAME until it has `status`; 404 is expected until the
+    // monitor's next poll sees an application deployed a moment ago.
+    json::object wait_for_status(std::string_view name, std::string_view status,
+                                 std::source_location where = std::source_location::current()) const
     {
-        return viewer.wait_until(
-            "/api/v1/applications/" + std::string{name},
-            [&](const json::object& app) { return text(app, "status") == status; }, 15s);
+        const auto deadline = std::chrono::steady_clock::now() + 15s;
+        std::string last;
+        while (std::chrono::steady_clock::now() < deadline) {
+            const auto res = viewer.get("/api/v1/applications/" + std::string{name}, where);
+            last = res.body();
+            if (res.result_int() == 200) {
+                auto app = json_object_of(res, where);
+                if (text(app, "status") == status) return app;
+            }
+            std::this_thread::sleep_for(100ms);
+        }
+        throw std::runtime_error{std::string{where.file_name()} + ":" + std::to_string(where.line()) + ": application " +
+                                 std::string{name} + " not " + std::string{status} + " within 15 s; last answer: " + last};
     }
 
     // An application PUT straight to Serve, as someone's own `serve deploy` would, with settings

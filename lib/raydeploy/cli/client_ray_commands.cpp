@@ -5,6 +5,7 @@
 #include "raydeploy/cli/client_commands.hpp"
 #include "raydeploy/cli/commands.hpp"
 #include "raydeploy/util/errors.hpp"
+#include "raydeploy/util/net.hpp"
 
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/parse.hpp>

@@ -168,8 +168,12 @@ net::awaitable<web::client_response> dashboard_client::send(http::verb method, s
     boost::urls::url url = boost::urls::parse_absolute_uri(settings_.dashboard_url).value();
     url.set_path(path);
     try {
-        if (json_body) co_return co_await http_->request(method, url, web::request_body{"application/json", *json_body});
-        co_return co_await http_->request(method, url);
+        // Each answer is awaited into a named value first: GCC 12 miscompiles co_await inside a
+        // co_return expression or an initializer list (temporaries destroyed twice).
+        std::optional<web::request_body> body;
+        if (json_body) body = web::request_body{"application/json", *json_body};
+        auto answer = co_await http_->request(method, url, std::move(body));
+        co_return answer;
     } catch (const web::client_error& e) {
         // The client's message names the request and what to check (ray.dashboard_url, ray.ca_file).
         throw ray_error{ray_error_kind::unavailable, e.what()};

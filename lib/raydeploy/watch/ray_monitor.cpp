@@ -176,7 +176,10 @@ net::awaitable<void> ray_monitor::poll_once()
             const auto query = path.find('?');
             url.set_encoded_path(path.substr(0, query));
             if (query != std::string_view::npos) url.set_encoded_query(path.substr(query + 1));
-            co_return fetched{co_await dashboard_->get(url), {}};
+            // Awaited into a named value first: GCC 12 miscompiles a co_await inside an
+            // initializer list (the answer's strings were freed twice).
+            auto answer = co_await dashboard_->get(url);
+            co_return fetched{std::move(answer), {}};
         } catch (const web::client_error& e) {
             co_return fetched{std::nullopt, e.what()};
         } catch (const std::exception& e) {
