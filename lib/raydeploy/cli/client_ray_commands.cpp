@@ -7,7 +7,6 @@
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/net.hpp"
 
-#include <boost/beast/http/verb.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -22,7 +21,6 @@ namespace raydeploy::cli {
 
 namespace po = boost::program_options;
 namespace json = boost::json;
-namespace http = boost::beast::http;
 
 namespace {
 
