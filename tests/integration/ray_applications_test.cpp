@@ -236,7 +236,8 @@ BOOST_AUTO_TEST_CASE(writes_need_the_operator_role_valid_bodies_and_a_reachable_
     BOOST_TEST(f.viewer.post("/api/v1/applications", alpha).result_int() == 403);
     BOOST_TEST(f.viewer.del("/api/v1/applications/alpha").result_int() == 403);
     std::set<std::string> refusals;
-    for (const auto& row : f.admin.get_object("/api/v1/audit?limit=50").at("entries").as_array())
+    const auto audit = f.admin.get_object("/api/v1/audit?limit=50");
+    for (const auto& row : audit.at("entries").as_array())
         if (text(row.as_object(), "actor") == "vera")
             refusals.insert(text(row.as_object(), "action") + " " + text(row.as_object(), "outcome"));
     BOOST_TEST((refusals == std::set<std::string>{"application.deploy FORBIDDEN", "application.delete FORBIDDEN"}));

@@ -304,7 +304,8 @@ net::awaitable<void> dashboard_client::place_defaults_later(application_request 
         co_await timer.async_wait(net::use_awaitable);
         if (!*alive || cancelled_) co_return;
         const auto details = co_await read_serve();
-        const auto* now = find_application(config_of(details, settings_.serve_http_port), request.name);
+        const auto seen = config_of(details, settings_.serve_http_port);
+        const auto* now = find_application(seen, request.name);
         if (!now || *now != deployed) co_return;  // deleted or redeployed by someone: theirs wins
         const auto names = deployment_names(details, request.name);
         if (names.empty()) continue;
