@@ -380,7 +380,13 @@ class RayClusterEndToEnd(unittest.TestCase):
                    {'entrypoint': 'python -c "import time; time.sleep(600)"', 'metadata': {'owner': 'e2e'}})
         job_id = job['submission_id']
         deadline = time.monotonic() + 120
-        while http('GET', self.api + '/jobs/' + job_id, self.operator)['status'] != 'RUNNING':
+        while True:
+            try:  # 404 until the monitor's next poll has seen the job
+                if http('GET', self.api + '/jobs/' + job_id, self.operator)['status'] == 'RUNNING':
+                    break
+            except HttpError as error:
+                if error.status != 404:
+                    raise
             self.assertLess(time.monotonic(), deadline, 'the long job did not start within 120 s')
             time.sleep(1)
         log('job %s runs' % job_id)
