@@ -133,19 +133,25 @@ private:
     std::shared_ptr<bool> alive_;
 };
 
-dashboard_client::dashboard_client(net::any_io_executor executor, const ray_settings& settings,
-                                   std::function<void()> after_write)
-    : executor_{executor}, settings_{settings}, after_write_{std::move(after_write)}, serve_writes_{executor, 1}
+web::client_options dashboard_client_options(const ray_settings& settings)
 {
     web::client_options options;
     options.purpose = "the Ray dashboard";
     options.url_setting = "ray.dashboard_url";
     options.ca_setting = "ray.ca_file";
-    options.request_timeout = settings_.request_timeout;
-    options.connect_timeout = settings_.request_timeout;
-    options.bearer_token = settings_.auth_token;
-    options.ca_file = settings_.ca_file;
-    options.tls_insecure = settings_.tls_insecure;
+    options.request_timeout = settings.request_timeout;
+    options.connect_timeout = settings.request_timeout;
+    options.bearer_token = settings.auth_token;
+    options.ca_file = settings.ca_file;
+    options.tls_insecure = settings.tls_insecure;
+    return options;
+}
+
+dashboard_client::dashboard_client(net::any_io_executor executor, const ray_settings& settings,
+                                   std::function<void()> after_write)
+    : executor_{executor}, settings_{settings}, after_write_{std::move(after_write)}, serve_writes_{executor, 1}
+{
+    web::client_options options = dashboard_client_options(settings_);
     // Someone is waiting for the answer: one quick retry of a GET or PUT, not the default's three.
     options.retry.max_attempts = 2;
     options.retry.max_delay = std::chrono::milliseconds{1000};

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "raydeploy/config/settings.hpp"
+#include "raydeploy/http/client.hpp"
 #include "raydeploy/ray/serve_config.hpp"
 #include "raydeploy/util/net.hpp"
 
@@ -69,6 +70,10 @@ struct job_submission {
     std::optional<json::object> metadata;  // string -> string
     std::optional<std::string> submission_id;
 };
+
+// The client options every caller of the Ray dashboard shares (URL and CA settings named in errors,
+// timeouts, token, TLS); callers set only their own retries and limits.
+web::client_options dashboard_client_options(const ray_settings& settings);
 
 class dashboard_client {
 public:

@@ -4,6 +4,7 @@
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/http/client.hpp"
+#include "raydeploy/ray/dashboard_client.hpp"
 #include "raydeploy/store/sqlite.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/time.hpp"
@@ -73,20 +74,11 @@ ray_monitor::ray_monitor(net::any_io_executor executor, const ray_settings& ray,
       random_{std::random_device{}()}
 {
     if (!settings_.enabled) return;
-    web::client_options options;
-    options.purpose = "the Ray dashboard";
-    options.url_setting = "ray.dashboard_url";
-    options.ca_setting = "ray.ca_file";
-    options.request_timeout = settings_.request_timeout;
-    options.connect_timeout = settings_.request_timeout;
+    web::client_options options = ray::dashboard_client_options(settings_);
     options.body_limit = dashboard_body_limit;
-    options.bearer_token = settings_.auth_token;
-    options.ca_file = settings_.ca_file;
-    options.tls_insecure = settings_.tls_insecure;
     // The loop's own backoff decides when to try again; a retry inside one poll would only make a
     // failing poll slower.
     options.retry.max_attempts = 1;
-    options.max_idle_per_host = 6;  // the five endpoints at once, and a probe
     dashboard_ = std::make_unique<web::http_client>(executor, options);
 
     web::client_options probe_options;
