@@ -3,17 +3,11 @@
 // test submits a long job or deploys a Serve application; the fixture pipeline
 // (tests/fixtures/ansible/pipeline.yaml) has gate-destructive (gated, destructive) and gate-light
 // (gated, not destructive).
+#include "support/fake_ray_support.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
-
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 using namespace raydeploy::test;
 namespace json = boost::json;
@@ -22,79 +16,21 @@ namespace {
 
 const fs::path fixtures = source_dir() / "tests" / "fixtures" / "ansible";
 
-// The fake dashboard as a child process on free loopback ports; killed on destruction.
-class fake_ray {
-public:
-    fake_ray()
-    {
-        int pipe_fds[2];
-        BOOST_TEST_REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
-        std::vector<std::string> args{(source_dir() / ".venv" / "bin" / "python").string(),
-                                      (source_dir() / "tests" / "fake_ray" / "fake_ray_dashboard.py").string(),
-                                      // Jobs stay RUNNING and applications come up at once.
-                                      "--job-pending-s", "0", "--job-run-s", "3600", "--serve-deploy-s", "0"};
-        std::vector<char*> argv;
-        for (auto& arg : args) argv.push_back(arg.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-        const int error = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        ::close(pipe_fds[1]);
-        BOOST_TEST_REQUIRE(error == 0, "cannot start the fake Ray dashboard: " << std::strerror(error));
-        // Its first line: {"ray_port": N, "control_port": M}.
-        std::string line;
-        const auto deadline = std::chrono::steady_clock::now() + 15s;
-        while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-            pollfd ready{pipe_fds[0], POLLIN, 0};
-            if (::poll(&ready, 1, 200) <= 0) continue;
-            char buffer[256];
-            const auto got = ::read(pipe_fds[0], buffer, sizeof buffer);
-            if (got <= 0) break;
-            line.append(buffer, static_cast<std::size_t>(got));
-        }
-        ::close(pipe_fds[0]);
-        const json::object ports = parse_json(line.substr(0, line.find('\n'))).as_object();
-        ray_port_ = static_cast<std::uint16_t>(integer(ports, "ray_port"));
-        control_port_ = static_cast<std::uint16_t>(integer(ports, "control_port"));
-    }
-    ~fake_ray()
-    {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-    }
-    fake_ray(const fake_ray&) = delete;
-    fake_ray& operator=(const fake_ray&) = delete;
+// Work on the fake Ray, submitted or deployed there directly (not through raydeploy).
+void submit_job(const fake_ray& ray, std::string_view submission_id, std::string_view entrypoint)
+{
+    const json::object body{{"entrypoint", entrypoint}, {"submission_id", submission_id}};
+    const auto res = ray.ray(http::verb::post, "/api/jobs/", json::serialize(body));
+    BOOST_TEST_REQUIRE(res.result_int() == 200, res.body());
+}
 
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(ray_port_); }
-
-    void submit_job(std::string_view submission_id, std::string_view entrypoint) const
-    {
-        const json::object body{{"entrypoint", entrypoint}, {"submission_id", submission_id}};
-        const auto res = http_request(ray_port_, http::verb::post, "/api/jobs/", json::serialize(body));
-        BOOST_TEST_REQUIRE(res.result_int() == 200, res.body());
-    }
-    void deploy_application(std::string_view name, std::string_view route_prefix) const
-    {
-        const json::object config{
-            {"applications", json::array{json::object{{"name", name}, {"route_prefix", route_prefix}, {"import_path", "app:main"}}}}};
-        const auto res = http_request(ray_port_, http::verb::put, "/api/serve/applications/", json::serialize(config));
-        BOOST_TEST_REQUIRE(res.result_int() == 200, res.body());
-    }
-    void go_down() const
-    {
-        const auto res = http_request(control_port_, http::verb::post, "/fault", R"({"mode": "down"})");
-        BOOST_TEST_REQUIRE(res.result_int() == 200, res.body());
-    }
-
-private:
-    pid_t pid_ = -1;
-    std::uint16_t ray_port_ = 0;
-    std::uint16_t control_port_ = 0;
-};
+void deploy_application(const fake_ray& ray, std::string_view name, std::string_view route_prefix)
+{
+    const json::object config{
+        {"applications", json::array{json::object{{"name", name}, {"route_prefix", route_prefix}, {"import_path", "app:main"}}}}};
+    const auto res = ray.ray(http::verb::put, "/api/serve/applications/", json::serialize(config));
+    BOOST_TEST_REQUIRE(res.result_int() == 200, res.body());
+}
 
 struct team {
     test_identity operator_ = make_identity("otto", "operator");
@@ -103,7 +39,8 @@ struct team {
 
 // A service with tokens watching `ray`, polling it often so tests see changes within a second.
 struct watching_service {
-    fake_ray ray;
+    // Jobs stay RUNNING and applications come up at once.
+    fake_ray ray{{"--job-pending-s", "0", "--job-run-s", "3600", "--serve-deploy-s", "0"}};
     team who;
     service_process service{options()};
     api_client otto{service.port(), who.operator_};
@@ -112,7 +49,7 @@ struct watching_service {
     service_options options() const
     {
         auto options = fixture_service_options({{"RAYDEPLOY_AUTH_TOKENS", auth_tokens_env({who.operator_, who.approver})},
-                                                {"RAYDEPLOY_RAY_DASHBOARD_URL", ray.url()},
+                                                {"RAYDEPLOY_RAY_DASHBOARD_URL", ray.dashboard_url()},
                                                 {"RAYDEPLOY_RAY_POLL_INTERVAL", "200ms"},
                                                 {"RAYDEPLOY_RAY_REQUEST_TIMEOUT", "2s"}});
         options.catalog = fixtures / "pipeline.yaml";
@@ -176,8 +113,8 @@ BOOST_AUTO_TEST_SUITE(live_impact)
 BOOST_AUTO_TEST_CASE(running_work_is_shown_and_a_grant_must_acknowledge_it)
 {
     watching_service s;
-    s.ray.submit_job("raysubmit_train1", "python train.py --epochs 90");
-    s.ray.deploy_application("llm", "/llm");
+    submit_job(s.ray, "raysubmit_train1", "python train.py --epochs 90");
+    deploy_application(s.ray, "llm", "/llm");
     s.wait_live_impact("gate-destructive", lists_work);
 
     // The refusal of the run shows what would end, and the grant it suggests acknowledges it.
@@ -256,7 +193,7 @@ BOOST_AUTO_TEST_CASE(running_work_is_shown_and_a_grant_must_acknowledge_it)
 BOOST_AUTO_TEST_CASE(a_pre_approval_acknowledges_the_work_running_when_it_is_granted)
 {
     watching_service s;
-    s.ray.submit_job("raysubmit_batch", "python batch.py");
+    submit_job(s.ray, "raysubmit_batch", "python batch.py");
     s.wait_live_impact("gate-destructive", [](const json::object& impact) {
         return impact.at("fresh").as_bool() && !impact.at("jobs").as_array().empty();
     });
@@ -277,7 +214,7 @@ BOOST_AUTO_TEST_CASE(a_pre_approval_acknowledges_the_work_running_when_it_is_gra
 BOOST_AUTO_TEST_CASE(a_deployment_waiting_at_the_gate_shows_the_work_and_its_command_acknowledges_it)
 {
     watching_service s;
-    s.ray.deploy_application("llm", "/llm");
+    deploy_application(s.ray, "llm", "/llm");
     s.wait_live_impact("gate-destructive", [](const json::object& impact) {
         return impact.at("fresh").as_bool() && !impact.at("applications").as_array().empty();
     });
@@ -297,11 +234,11 @@ BOOST_AUTO_TEST_CASE(a_deployment_waiting_at_the_gate_shows_the_work_and_its_com
 BOOST_AUTO_TEST_CASE(with_the_dashboard_down_the_state_is_unknown_and_no_acknowledgement_is_asked)
 {
     watching_service s;
-    s.ray.submit_job("raysubmit_hidden", "python hidden.py");
+    submit_job(s.ray, "raysubmit_hidden", "python hidden.py");
     s.wait_live_impact("gate-destructive", [](const json::object& impact) {
         return impact.at("fresh").as_bool() && !impact.at("jobs").as_array().empty();
     });
-    s.ray.go_down();
+    s.ray.set_fault("down");
     s.wait_live_impact("gate-destructive",
                        [](const json::object& impact) { return text(impact, "source_state") == "UNREACHABLE"; });
 
@@ -327,7 +264,7 @@ BOOST_AUTO_TEST_CASE(with_the_dashboard_down_the_state_is_unknown_and_no_acknowl
 BOOST_AUTO_TEST_CASE(a_gated_checkpoint_that_is_not_destructive_gets_no_live_impact)
 {
     watching_service s;
-    s.ray.submit_job("raysubmit_other", "python other.py");
+    submit_job(s.ray, "raysubmit_other", "python other.py");
     s.wait_live_impact("gate-destructive", [](const json::object& impact) {
         return impact.at("fresh").as_bool() && !impact.at("jobs").as_array().empty();
     });

@@ -25,7 +25,7 @@ struct apps_fixture {
           service{[&] {
               service_options options;
               options.env = {{"RAYDEPLOY_AUTH_TOKENS", auth_tokens_env({viewer_id, operator_id, admin_id})},
-                             {"RAYDEPLOY_RAY_DASHBOARD_URL", ray.url()},
+                             {"RAYDEPLOY_RAY_DASHBOARD_URL", ray.dashboard_url()},
                              {"RAYDEPLOY_RAY_POLL_INTERVAL", "200ms"},
                              {"RAYDEPLOY_RAY_REQUEST_TIMEOUT", "2s"},
                              {"RAYDEPLOY_RAY_SERVE_HTTP_PORT", "8123"}};

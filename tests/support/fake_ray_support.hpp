@@ -1,6 +1,6 @@
 // The project's fake Ray dashboard (tests/fake_ray/fake_ray_dashboard.py) as a child process of a
-// test, on free loopback ports, with its Ray port and control port at hand. Every request has the
-// deadline of test_support's http_request.
+// C++ test: started on free loopback ports, driven through its control port, stopped on
+// destruction. Every wait has a deadline; failures throw std::runtime_error naming the caller.
 #pragma once
 
 #include "support/test_support.hpp"
@@ -19,25 +19,38 @@ namespace raydeploy::test {
 
 class fake_ray {
 public:
-    // Starts it with `args` (e.g. {"--job-run-s", "0.5"}); returns once it printed its ports, or
-    // throws after 15 s.
+    // Starts the fake with `args` added to its command line (e.g. {"--job-run-s", "0.5"}) and
+    // returns once it printed its ports; throws (with its stderr) when it exits first or does not
+    // print them within 15 s.
     explicit fake_ray(std::vector<std::string> args = {},
                       std::source_location where = std::source_location::current());
-    // SIGTERM, then waits for it.
+    // SIGTERM, then SIGKILL when it has not exited within 5 s.
     ~fake_ray();
     fake_ray(const fake_ray&) = delete;
     fake_ray& operator=(const fake_ray&) = delete;
 
     std::uint16_t ray_port() const { return ray_port_; }
     std::uint16_t control_port() const { return control_port_; }
-    // http://127.0.0.1:RAY_PORT, for RAYDEPLOY_RAY_DASHBOARD_URL.
-    std::string url() const;
+    // http://127.0.0.1:<ray_port>, what RAYDEPLOY_RAY_DASHBOARD_URL is set to.
+    std::string dashboard_url() const;
 
-    // A request to the Ray port (as Ray's own clients would send it) or to the control port.
+    // A request to the Ray port, as Ray's own clients would send it.
     response ray(http::verb verb, std::string_view target, std::string body = {},
                  std::source_location where = std::source_location::current()) const;
-    // A control request that must answer 200; returns its JSON.
+    // A request to the control port that must answer 200; returns its JSON.
     boost::json::value control(http::verb verb, std::string_view target, std::string body = {},
+                               std::source_location where = std::source_location::current()) const;
+
+    // POST /fault {mode, paths, delay_s}: "none" ends the fault.
+    void set_fault(std::string_view mode, const std::vector<std::string>& paths = {}, double delay_s = 30.0,
+                   std::source_location where = std::source_location::current()) const;
+    // POST /nodes with `body` (e.g. {"action": "kill", "node_id": ID}); returns its answer.
+    boost::json::object nodes(const boost::json::object& body,
+                              std::source_location where = std::source_location::current()) const;
+    // GET /state: the fake's nodes, jobs and applications.
+    boost::json::object state(std::source_location where = std::source_location::current()) const;
+    // How often the Ray port was asked for `path` so far (0 when never).
+    std::int64_t request_count(std::string_view path,
                                std::source_location where = std::source_location::current()) const;
 
     // GET /api/serve/applications/ on the Ray port: what Serve holds now.
@@ -46,8 +59,12 @@ public:
     boost::json::value deployed_config(std::string_view name,
                                        std::source_location where = std::source_location::current()) const;
 
+    std::string stderr_text() const;
+
 private:
+    temp_dir work_{"raydeploy-fake-ray"};
     pid_t pid_ = -1;
+    int stdout_fd_ = -1;
     std::uint16_t ray_port_ = 0;
     std::uint16_t control_port_ = 0;
 };
