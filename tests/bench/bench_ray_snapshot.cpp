@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <ctime>
 #include <cstdio>
 #include <iostream>
@@ -36,10 +37,23 @@ void print_stats(const char* what, std::vector<double> millis)
                 millis.back());
 }
 
+// Ray's node ids are 28 random bytes in hex; ids with a long common prefix would make every
+// comparison slower than a real cluster's.
 std::string node_id(std::size_t i)
 {
-    char id[57];
-    std::snprintf(id, sizeof id, "%056zx", i * 2654435761u);
+    std::string id;
+    std::uint64_t state = i;
+    while (id.size() < 56) {
+        // splitmix64
+        std::uint64_t z = (state += 0x9e3779b97f4a7c15u);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        z ^= z >> 31;
+        char part[17];
+        std::snprintf(part, sizeof part, "%016llx", static_cast<unsigned long long>(z));
+        id += part;
+    }
+    id.resize(56);
     return id;
 }
 
@@ -69,6 +83,10 @@ std::pair<std::string, std::string> answers(std::size_t nodes, std::size_t dead_
             by_node[node_id(i)] = json::object{{"CPU", json::array{4.0, 16.0}}, {"memory", json::array{0.0, 64e9}},
                                                {"objectStoreMemory", json::array{1e6, 20e9}}};
     }
+    // The State API sorts its list by node id; usageByNode keeps the GCS's order.
+    std::sort(rows.begin(), rows.end(), [](const json::value& a, const json::value& b) {
+        return a.at("node_id").get_string() < b.at("node_id").get_string();
+    });
     const auto count = static_cast<std::int64_t>(nodes);
     json::object nodes_answer{
         {"result", true},
@@ -101,12 +119,29 @@ int main(int argc, char** argv)
     std::cout << "ray snapshot: " << nodes << " nodes, /api/v0/nodes " << healthy_nodes.size() / 1024
               << " KiB + /api/cluster_status " << healthy_status.size() / 1024 << " KiB per round\n";
 
+    // CPU time of each phase, to show where a slow round spends it.
+    std::vector<double> nodes_millis, status_millis, assemble_millis, diff_millis;
     const auto observe = [&](const std::string& nodes_body, const std::string& status_body) {
-        return assemble_snapshot(std::chrono::system_clock::now(), parse_version(version),
-                                 parse_cluster_status(status_body), parse_nodes(nodes_body), parse_jobs("[]"),
-                                 parse_serve_applications("{}"));
+        double mark = thread_cpu_ms();
+        const auto lap = [&mark](std::vector<double>& into) {
+            const double now = thread_cpu_ms();
+            into.push_back(now - mark);
+            mark = now;
+        };
+        auto parsed_nodes = parse_nodes(nodes_body);
+        lap(nodes_millis);
+        auto parsed_status = parse_cluster_status(status_body);
+        lap(status_millis);
+        auto snapshot = assemble_snapshot(std::chrono::system_clock::now(), parse_version(version),
+                                          std::move(parsed_status), std::move(parsed_nodes), parse_jobs("[]"),
+                                          parse_serve_applications("{}"));
+        lap(assemble_millis);
+        return snapshot;
     };
     auto previous = observe(healthy_nodes, healthy_status);
+    nodes_millis.clear();
+    status_millis.clear();
+    assemble_millis.clear();
     std::vector<double> millis;
     std::vector<double> cpu_millis;
     std::size_t events = 0;
@@ -115,7 +150,9 @@ int main(int argc, char** argv)
         const auto started = std::chrono::steady_clock::now();
         const double cpu_started = thread_cpu_ms();
         auto current = observe(dying ? dying_nodes : healthy_nodes, dying ? dying_status : healthy_status);
+        const double diff_started = thread_cpu_ms();
         const auto changes = diff(&previous, current);
+        diff_millis.push_back(thread_cpu_ms() - diff_started);
         millis.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
         cpu_millis.push_back(thread_cpu_ms() - cpu_started);
         if (!current.complete() || current.nodes->size() != nodes) {
@@ -128,6 +165,11 @@ int main(int argc, char** argv)
     std::printf("parse + diff over %d rounds (goal <= 20 ms), %zu events:\n", rounds, events);
     print_stats("  wall time", millis);
     print_stats("  CPU time ", cpu_millis);
+    std::printf("CPU time by phase:\n");
+    print_stats("  parse_nodes         ", nodes_millis);
+    print_stats("  parse_cluster_status", status_millis);
+    print_stats("  assemble_snapshot   ", assemble_millis);
+    print_stats("  diff                ", diff_millis);
     std::sort(millis.begin(), millis.end());
     std::printf("ray_snapshot_median_ms=%.2f\n", millis[millis.size() / 2]);
     return 0;

@@ -3,12 +3,14 @@
 // be identified without it, and nothing throws out of the public functions.
 #include "raydeploy/watch/ray_snapshot.hpp"
 
+#include "raydeploy/util/json_events.hpp"
 #include "raydeploy/util/time.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -59,16 +61,37 @@ std::optional<bool> bool_member(const json::object& object, std::string_view key
     return found->get_bool();
 }
 
-std::optional<double> as_number(const json::value& value)
+// The same reading of a number as the streaming readers below use (util::json_scalar).
+util::json_scalar scalar_of(const json::value& value)
 {
-    double number = 0;
-    if (value.is_double()) number = value.get_double();
-    else if (value.is_int64()) number = static_cast<double>(value.get_int64());
-    else if (value.is_uint64()) number = static_cast<double>(value.get_uint64());
-    else return std::nullopt;
-    if (!std::isfinite(number)) return std::nullopt;
-    return number;
+    util::json_scalar scalar;
+    switch (value.kind()) {
+    case json::kind::string:
+        scalar.type = util::json_scalar::kind::string;
+        scalar.text = value.get_string();
+        break;
+    case json::kind::int64:
+        scalar.type = util::json_scalar::kind::int64;
+        scalar.int64 = value.get_int64();
+        break;
+    case json::kind::uint64:
+        scalar.type = util::json_scalar::kind::uint64;
+        scalar.uint64 = value.get_uint64();
+        break;
+    case json::kind::double_:
+        scalar.type = util::json_scalar::kind::floating;
+        scalar.floating = value.get_double();
+        break;
+    case json::kind::bool_:
+        scalar.type = util::json_scalar::kind::boolean;
+        scalar.boolean = value.get_bool();
+        break;
+    default: break;  // null, and containers: no number
+    }
+    return scalar;
 }
+
+std::optional<double> as_number(const json::value& value) { return scalar_of(value).number(); }
 
 std::optional<double> number_member(const json::object& object, std::string_view key)
 {
@@ -76,34 +99,7 @@ std::optional<double> number_member(const json::object& object, std::string_view
     return found ? as_number(*found) : std::nullopt;
 }
 
-std::optional<std::int64_t> as_integer(const json::value& value)
-{
-    if (value.is_int64()) return value.get_int64();
-    if (value.is_uint64()) {
-        if (value.get_uint64() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-            return std::nullopt;
-        return static_cast<std::int64_t>(value.get_uint64());
-    }
-    if (value.is_double()) {
-        const double number = value.get_double();
-        // 2^63 is exactly representable; anything at or beyond it does not fit.
-        if (!std::isfinite(number) || number != std::floor(number) || std::fabs(number) >= 9.2233720368547758e18)
-            return std::nullopt;
-        return static_cast<std::int64_t>(number);
-    }
-    // Protobuf renders uint64 as a string in some answers ("startTimeMs": "1744271000000").
-    if (value.is_string()) {
-        const auto& text = value.get_string();
-        if (text.empty() || text.size() > 18) return std::nullopt;
-        std::int64_t parsed = 0;
-        for (const char c : text) {
-            if (c < '0' || c > '9') return std::nullopt;
-            parsed = parsed * 10 + (c - '0');
-        }
-        return parsed;
-    }
-    return std::nullopt;
-}
+std::optional<std::int64_t> as_integer(const json::value& value) { return scalar_of(value).integer(); }
 
 std::optional<std::int64_t> integer_member(const json::object& object, std::string_view key)
 {
@@ -124,19 +120,21 @@ json::object owned_object(const json::object* object)
     return copy;
 }
 
-std::map<std::string, double> number_map(const json::object* object)
+resource_amounts number_map(const json::object* object)
 {
-    std::map<std::string, double> numbers;
+    resource_amounts numbers;
     if (!object) return numbers;
+    numbers.reserve(object->size());
     for (const auto& entry : *object)
         if (auto number = as_number(entry.value())) numbers.emplace(std::string(entry.key()), *number);
     return numbers;
 }
 
-std::map<std::string, resource_usage> usage_map(const json::object* object)
+resource_usages usage_map(const json::object* object)
 {
-    std::map<std::string, resource_usage> usage;
+    resource_usages usage;
     if (!object) return usage;
+    usage.reserve(object->size());
     for (const auto& entry : *object) {
         const auto* pair = entry.value().if_array();
         if (!pair || pair->size() != 2) continue;
@@ -145,6 +143,17 @@ std::map<std::string, resource_usage> usage_map(const json::object* object)
         if (used && total) usage.emplace(std::string(entry.key()), resource_usage{*used, *total});
     }
     return usage;
+}
+
+// usageByNode {node_id: {resource: [used, total]}}, sorted once rather than inserted one by one.
+decltype(ray_cluster_status::usage_by_node) usage_by_node_map(const json::object& by_node)
+{
+    decltype(ray_cluster_status::usage_by_node)::sequence_type rows;
+    rows.reserve(by_node.size());
+    for (const auto& entry : by_node) rows.emplace_back(std::string(entry.key()), usage_map(entry.value().if_object()));
+    decltype(ray_cluster_status::usage_by_node) sorted;
+    sorted.adopt_sequence(std::move(rows));
+    return sorted;
 }
 
 // Parses a body into an arena that lives as long as the caller's resource.
@@ -165,28 +174,6 @@ std::optional<json::value> parse_json(std::string_view body, json::monotonic_res
 std::string endpoint_error(std::string_view endpoint, std::string_view what)
 {
     return "GET " + std::string(endpoint) + " " + std::string(what);
-}
-
-// The legacy and State API envelopes: {"result": bool, "msg": string, "data": {...}}.
-const json::object* envelope_data(const json::value& document, std::string_view endpoint, std::string& error)
-{
-    const auto* top = document.if_object();
-    if (!top) {
-        error = endpoint_error(endpoint, "answered " + std::string(json::to_string(document.kind())) +
-                                             ", not the {result, msg, data} envelope");
-        return nullptr;
-    }
-    const auto result = bool_member(*top, "result");
-    if (result && !*result) {
-        error = endpoint_error(endpoint, "answered result:false: " + string_or_empty(*top, "msg"));
-        return nullptr;
-    }
-    const auto* data = object_member(*top, "data");
-    if (!data) {
-        error = endpoint_error(endpoint, "answered without a data object");
-        return nullptr;
-    }
-    return data;
 }
 
 template <class T, class Key>
@@ -219,6 +206,308 @@ void normalise(ray_snapshot& snapshot)
 }
 
 constexpr std::string_view internal_head_resource = "node:__internal_head__";
+
+// ---- streaming readers for the answers that grow with the cluster (see util/json_events.hpp)
+
+// The legacy and State API envelope {"result": bool, "msg": string, "data": {...}}, read as events;
+// a subclass reads what is inside `data` (role data_role) and roles above last_envelope_role.
+class envelope_reader : public util::json_event_reader {
+public:
+    explicit envelope_reader(std::string_view endpoint) : endpoint_(endpoint) {}
+
+    int container(const util::json_place& place, bool is_object) override
+    {
+        if (place.parent_role == document) {
+            root_kind_ = is_object ? json::kind::object : json::kind::array;
+            return is_object ? top_role : skip;
+        }
+        if (place.parent_role == top_role) {
+            if (place.key != "data") return skip;
+            has_data_ = is_object;
+            return is_object ? data_role : skip;
+        }
+        return inner_container(place, is_object);
+    }
+
+    void value(const util::json_place& place, const util::json_scalar& scalar) override
+    {
+        if (place.parent_role == document) {
+            root_kind_ = kind_of(scalar);
+        } else if (place.parent_role == top_role) {
+            if (place.key == "result") result_ = scalar.is_bool() ? std::optional<bool>(scalar.boolean) : std::nullopt;
+            else if (place.key == "msg") message_ = scalar.is_string() ? std::string(scalar.text) : std::string();
+            else if (place.key == "data") has_data_ = false;
+        } else {
+            inner_value(place, scalar);
+        }
+    }
+
+    // After the parse: what is wrong with the envelope, or empty when data was read.
+    std::string envelope_error() const
+    {
+        if (root_kind_ != json::kind::object)
+            return endpoint_error(endpoint_, "answered " + std::string(json::to_string(root_kind_)) +
+                                                 ", not the {result, msg, data} envelope");
+        if (result_ && !*result_) return endpoint_error(endpoint_, "answered result:false: " + message_);
+        if (!has_data_) return endpoint_error(endpoint_, "answered without a data object");
+        return {};
+    }
+
+protected:
+    static constexpr int top_role = 1;
+    static constexpr int data_role = 2;
+    static constexpr int last_envelope_role = data_role;
+
+    virtual int inner_container(const util::json_place& place, bool is_object) = 0;
+    virtual void inner_value(const util::json_place& place, const util::json_scalar& scalar) = 0;
+
+    std::string_view endpoint_;
+
+private:
+    static json::kind kind_of(const util::json_scalar& scalar)
+    {
+        switch (scalar.type) {
+        case util::json_scalar::kind::string: return json::kind::string;
+        case util::json_scalar::kind::int64: return json::kind::int64;
+        case util::json_scalar::kind::uint64: return json::kind::uint64;
+        case util::json_scalar::kind::floating: return json::kind::double_;
+        case util::json_scalar::kind::boolean: return json::kind::bool_;
+        case util::json_scalar::kind::null: return json::kind::null;
+        }
+        return json::kind::null;
+    }
+
+    json::kind root_kind_ = json::kind::null;
+    std::optional<bool> result_;
+    std::string message_;
+    bool has_data_ = false;
+};
+
+// Runs `reader` over `body`; the invalid-JSON error as parse_json words it, or empty.
+std::string read_events(std::string_view body, util::json_event_reader& reader, std::string_view endpoint)
+{
+    const auto ec = util::read_json_events(body, reader, 64);
+    if (!ec) return {};
+    return "GET " + std::string(endpoint) + " answered invalid JSON (" + ec.message() + ")";
+}
+
+// GET /api/v0/nodes: data.result.result[] rows, each kept as a ray_node, nothing else built.
+class nodes_reader final : public envelope_reader {
+public:
+    nodes_reader() : envelope_reader(ray_paths::nodes) {}
+
+    parse_result<std::vector<ray_node>> finish(std::string_view body)
+    {
+        using result = parse_result<std::vector<ray_node>>;
+        if (auto error = read_events(body, *this, endpoint_); !error.empty()) return result::failure(std::move(error));
+        if (auto error = envelope_error(); !error.empty()) return result::failure(std::move(error));
+        if (!has_list_) return result::failure(endpoint_error(endpoint_, "answered without data.result"));
+        if (!has_rows_)
+            return result::failure(endpoint_error(endpoint_, "answered without the list data.result.result"));
+        if (row_count_ > max_ray_nodes)
+            return result::failure(endpoint_error(endpoint_, "answered " + std::to_string(row_count_) +
+                                                                 " nodes, more than the bound of " +
+                                                                 std::to_string(max_ray_nodes)));
+        if (!row_error_.empty()) return result::failure(endpoint_error(endpoint_, row_error_));
+        sort_unique(nodes_, node_key);
+        return {std::move(nodes_), {}};
+    }
+
+private:
+    enum role : int { list = last_envelope_role + 1, rows, row, resources };
+
+    int inner_container(const util::json_place& place, bool is_object) override
+    {
+        switch (place.parent_role) {
+        case data_role:
+            if (place.key != "result") return skip;
+            has_list_ = is_object;
+            return is_object ? list : skip;
+        case list:
+            if (place.key != "result") return skip;
+            has_rows_ = !is_object;
+            return is_object ? skip : rows;
+        case rows:
+            ++row_count_;
+            if (!is_object) {
+                note_row_error("answered a node " + std::to_string(place.index) + " that is not an object");
+                return skip;
+            }
+            // Past the bound or past a bad row the answer is refused: count the rows, keep none.
+            if (row_count_ > max_ray_nodes || !row_error_.empty()) return skip;
+            current_ = ray_node{};
+            current_.resources_total.reserve(8);  // CPU, memory, object_store_memory, node:IP, GPU, ...
+            id_seen_ = state_seen_ = false;
+            is_head_.reset();
+            return row;
+        case row: return place.key == "resources_total" && is_object ? resources : skip;
+        default: return skip;
+        }
+    }
+
+    void inner_value(const util::json_place& place, const util::json_scalar& scalar) override
+    {
+        if (place.parent_role == list && place.key == "result") {
+            has_rows_ = false;
+        } else if (place.parent_role == list && place.key == "total") {
+            // Ray sends the count before the rows: room for them at once, within the bound.
+            if (const auto total = scalar.integer(); total && *total > 0)
+                nodes_.reserve(std::min(static_cast<std::size_t>(*total), max_ray_nodes));
+        } else if (place.parent_role == data_role && place.key == "result") {
+            has_list_ = false;
+        } else if (place.parent_role == rows) {
+            ++row_count_;
+            note_row_error("answered a node " + std::to_string(place.index) + " that is not an object");
+        } else if (place.parent_role == resources) {
+            if (const auto number = scalar.number()) current_.resources_total.emplace(std::string(place.key), *number);
+        } else if (place.parent_role == row) {
+            read_field(place.key, scalar);
+        }
+    }
+
+    void end(int ended, std::size_t) override
+    {
+        if (ended != row) return;
+        if (!id_seen_ || current_.node_id.empty() || !state_seen_) {
+            note_row_error("answered node " + std::to_string(row_count_ - 1) + " without node_id or state");
+            return;
+        }
+        current_.is_head = is_head_.value_or(current_.resources_total.contains(internal_head_resource));
+        nodes_.push_back(std::move(current_));
+    }
+
+    void read_field(std::string_view key, const util::json_scalar& scalar)
+    {
+        const auto text = [&scalar] { return scalar.is_string() ? std::string(scalar.text) : std::string(); };
+        if (key == "node_id") {
+            id_seen_ = scalar.is_string();
+            current_.node_id = text();
+        } else if (key == "state") {
+            state_seen_ = scalar.is_string();
+            current_.state = text();
+        } else if (key == "node_ip") {
+            current_.ip = text();
+        } else if (key == "node_name") {
+            current_.name = text();
+        } else if (key == "state_message") {
+            current_.state_message = scalar.is_string() ? std::optional<std::string>(scalar.text) : std::nullopt;
+        } else if (key == "is_head_node") {
+            is_head_ = scalar.is_bool() ? std::optional<bool>(scalar.boolean) : std::nullopt;
+        } else if (key == "start_time_ms") {
+            current_.start_time_ms = scalar.integer();
+        } else if (key == "end_time_ms") {
+            current_.end_time_ms = scalar.integer();
+        }
+    }
+
+    void note_row_error(std::string what)
+    {
+        if (row_error_.empty()) row_error_ = std::move(what);
+    }
+
+    bool has_list_ = false;
+    bool has_rows_ = false;
+    std::size_t row_count_ = 0;
+    std::string row_error_;  // the first row that cannot be read
+    std::vector<ray_node> nodes_;
+    ray_node current_;
+    bool id_seen_ = false;
+    bool state_seen_ = false;
+    std::optional<bool> is_head_;
+};
+
+// GET /api/cluster_status (format=0): data.clusterStatus.loadMetricsReport's usage and usageByNode,
+// the second largest answer (about 130 bytes per node).
+class cluster_status_reader final : public envelope_reader {
+public:
+    cluster_status_reader() : envelope_reader(ray_paths::cluster_status) {}
+
+    parse_result<ray_cluster_status> finish(std::string_view body)
+    {
+        using result = parse_result<ray_cluster_status>;
+        if (auto error = read_events(body, *this, endpoint_); !error.empty()) return result::failure(std::move(error));
+        if (auto error = envelope_error(); !error.empty()) return result::failure(std::move(error));
+        if (cluster_status_is_not_an_object_)
+            return result::failure(
+                endpoint_error(endpoint_, "answered a clusterStatus that is not an object (format=1?)"));
+        if (by_node_count_ > max_ray_nodes)
+            return result::failure(endpoint_error(endpoint_, "answered usage for more nodes than the bound"));
+        status_.usage_by_node.adopt_sequence(std::move(by_node_));
+        return {std::move(status_), {}};
+    }
+
+private:
+    enum role : int { cluster = last_envelope_role + 1, load, usage, by_node, node_usage, usage_pair };
+
+    int inner_container(const util::json_place& place, bool is_object) override
+    {
+        switch (place.parent_role) {
+        case data_role:
+            if (place.key != "clusterStatus") return skip;
+            cluster_status_is_not_an_object_ = !is_object;
+            return is_object ? cluster : skip;
+        case cluster:
+            if (place.key != "loadMetricsReport" || !is_object) return skip;
+            status_.has_load_metrics = true;
+            return load;
+        case load:
+            if (!is_object) return skip;
+            if (place.key == "usage") return usage;
+            if (place.key == "usageByNode") return by_node;
+            return skip;
+        case by_node:
+            // An entry that is not an object is a node with no usage known.
+            if (++by_node_count_ > max_ray_nodes) return skip;
+            by_node_.emplace_back(std::string(place.key), resource_usages{});
+            return is_object ? node_usage : skip;
+        case usage:
+        case node_usage:
+            if (is_object) return skip;
+            pair_target_ = place.parent_role == usage ? &status_.usage : &by_node_.back().second;
+            pair_name_ = place.key;
+            pair_ = {};
+            return usage_pair;
+        default: return skip;
+        }
+    }
+
+    void inner_value(const util::json_place& place, const util::json_scalar& scalar) override
+    {
+        switch (place.parent_role) {
+        case data_role:
+            if (place.key == "autoscalingError")
+                status_.autoscaling_error = scalar.is_string() ? std::optional<std::string>(scalar.text) : std::nullopt;
+            else if (place.key == "clusterStatus")
+                cluster_status_is_not_an_object_ = !scalar.is_null();
+            break;
+        case cluster:
+            if (place.key == "time") status_.report_time = scalar.number();
+            break;
+        case by_node:
+            if (++by_node_count_ <= max_ray_nodes) by_node_.emplace_back(std::string(place.key), resource_usages{});
+            break;
+        case usage_pair:
+            if (place.index < pair_.size()) pair_[place.index] = scalar.number();
+            break;
+        default: break;
+        }
+    }
+
+    void end(int ended, std::size_t size) override
+    {
+        // [used, total]: anything else is not a usage.
+        if (ended == usage_pair && size == 2 && pair_[0] && pair_[1])
+            pair_target_->emplace(std::move(pair_name_), resource_usage{*pair_[0], *pair_[1]});
+    }
+
+    ray_cluster_status status_;
+    bool cluster_status_is_not_an_object_ = false;
+    decltype(ray_cluster_status::usage_by_node)::sequence_type by_node_;
+    std::size_t by_node_count_ = 0;
+    resource_usages* pair_target_ = nullptr;
+    std::string pair_name_;
+    std::array<std::optional<double>, 2> pair_;
+};
 
 }  // namespace
 
@@ -284,78 +573,15 @@ parse_result<ray_version_info> parse_version(std::string_view body)
 
 parse_result<ray_cluster_status> parse_cluster_status(std::string_view body)
 {
-    json::monotonic_resource arena;
-    std::string error;
-    const auto document = parse_json(body, arena, ray_paths::cluster_status, error);
-    if (!document) return parse_result<ray_cluster_status>::failure(error);
-    const auto* data = envelope_data(*document, ray_paths::cluster_status, error);
-    if (!data) return parse_result<ray_cluster_status>::failure(error);
-
-    ray_cluster_status status;
-    status.autoscaling_error = string_member(*data, "autoscalingError");
-    const auto* cluster = member(*data, "clusterStatus");
-    if (!cluster || cluster->is_null()) return {std::move(status), {}};
-    if (!cluster->is_object())
-        return parse_result<ray_cluster_status>::failure(
-            endpoint_error(ray_paths::cluster_status, "answered a clusterStatus that is not an object (format=1?)"));
-    status.report_time = number_member(cluster->get_object(), "time");
-    const auto* load = object_member(cluster->get_object(), "loadMetricsReport");
-    if (!load) return {std::move(status), {}};
-    status.has_load_metrics = true;
-    status.usage = usage_map(object_member(*load, "usage"));
-    if (const auto* by_node = object_member(*load, "usageByNode")) {
-        if (by_node->size() > max_ray_nodes)
-            return parse_result<ray_cluster_status>::failure(
-                endpoint_error(ray_paths::cluster_status, "answered usage for more nodes than the bound"));
-        for (const auto& entry : *by_node)
-            status.usage_by_node.emplace(std::string(entry.key()), usage_map(entry.value().if_object()));
-    }
-    return {std::move(status), {}};
+    cluster_status_reader reader;
+    return reader.finish(body);
 }
 
 parse_result<std::vector<ray_node>> parse_nodes(std::string_view body)
 {
-    using result = parse_result<std::vector<ray_node>>;
-    constexpr auto endpoint = ray_paths::nodes;
-    json::monotonic_resource arena;
-    std::string error;
-    const auto document = parse_json(body, arena, endpoint, error);
-    if (!document) return result::failure(error);
-    const auto* data = envelope_data(*document, endpoint, error);
-    if (!data) return result::failure(error);
-    const auto* list = object_member(*data, "result");
-    if (!list) return result::failure(endpoint_error(endpoint, "answered without data.result"));
-    const auto* rows = array_member(*list, "result");
-    if (!rows) return result::failure(endpoint_error(endpoint, "answered without the list data.result.result"));
-    if (rows->size() > max_ray_nodes)
-        return result::failure(endpoint_error(endpoint, "answered " + std::to_string(rows->size()) +
-                                                            " nodes, more than the bound of " +
-                                                            std::to_string(max_ray_nodes)));
-
-    std::vector<ray_node> nodes;
-    nodes.reserve(rows->size());
-    for (std::size_t i = 0; i < rows->size(); ++i) {
-        const auto* row = (*rows)[i].if_object();
-        if (!row) return result::failure(endpoint_error(endpoint, "answered a node " + std::to_string(i) + " that is not an object"));
-        ray_node node;
-        auto id = string_member(*row, "node_id");
-        auto state = string_member(*row, "state");
-        if (!id || id->empty() || !state)
-            return result::failure(endpoint_error(endpoint, "answered node " + std::to_string(i) + " without node_id or state"));
-        node.node_id = std::move(*id);
-        node.state = std::move(*state);
-        node.ip = string_or_empty(*row, "node_ip");
-        node.name = string_or_empty(*row, "node_name");
-        node.state_message = string_member(*row, "state_message");
-        node.resources_total = number_map(object_member(*row, "resources_total"));
-        node.is_head = bool_member(*row, "is_head_node")
-                           .value_or(node.resources_total.contains(std::string(internal_head_resource)));
-        node.start_time_ms = integer_member(*row, "start_time_ms");
-        node.end_time_ms = integer_member(*row, "end_time_ms");
-        nodes.push_back(std::move(node));
-    }
-    sort_unique(nodes, node_key);
-    return {std::move(nodes), {}};
+    // The largest answer of a poll (about 400 bytes per node): read as a stream, without a DOM.
+    nodes_reader reader;
+    return reader.finish(body);
 }
 
 parse_result<std::vector<ray_job>> parse_jobs(std::string_view body)
@@ -538,9 +764,10 @@ public:
         return found == originals_.end() ? camel : found->second;
     }
 
-    std::map<std::string, resource_usage> originals(std::map<std::string, resource_usage> usage) const
+    resource_usages originals(resource_usages usage) const
     {
-        std::map<std::string, resource_usage> mapped;
+        resource_usages mapped;
+        mapped.reserve(usage.size());
         for (auto& [name, value] : usage) mapped[original(name)] = value;
         return mapped;
     }
@@ -616,10 +843,10 @@ ray_snapshot carry_forward(const ray_snapshot& previous, ray_snapshot current)
     return current;
 }
 
-std::map<std::string, resource_usage> cluster_resources(const ray_snapshot& snapshot)
+resource_usages cluster_resources(const ray_snapshot& snapshot)
 {
     if (snapshot.cluster_status && snapshot.cluster_status->has_load_metrics) return snapshot.cluster_status->usage;
-    std::map<std::string, resource_usage> summed;
+    resource_usages summed;
     if (!snapshot.nodes) return summed;
     for (const auto& node : *snapshot.nodes) {
         if (!node.alive()) continue;
@@ -743,14 +970,14 @@ std::vector<ray_change> diff(const ray_snapshot* before, const ray_snapshot& aft
 
 namespace {
 
-json::object number_map_json(const std::map<std::string, double>& numbers)
+json::object number_map_json(const resource_amounts& numbers)
 {
     json::object object;
     for (const auto& [name, value] : numbers) object[name] = value;
     return object;
 }
 
-json::object usage_json(const std::map<std::string, resource_usage>& usage)
+json::object usage_json(const resource_usages& usage)
 {
     json::object object;
     for (const auto& [name, value] : usage) object[name] = json::array{value.used, value.total};
@@ -855,7 +1082,7 @@ json::value optional_json(const std::optional<std::vector<T>>& part)
 
 // Reading back: nullopt for anything that is not what to_json wrote.
 
-std::map<std::string, resource_usage> usage_from(const json::object* object) { return usage_map(object); }
+resource_usages usage_from(const json::object* object) { return usage_map(object); }
 
 std::optional<ray_version_info> version_from(const json::object& o)
 {
@@ -868,9 +1095,7 @@ std::optional<ray_cluster_status> cluster_status_from(const json::object& o)
     ray_cluster_status status;
     status.has_load_metrics = bool_member(o, "has_load_metrics").value_or(false);
     status.usage = usage_from(object_member(o, "usage"));
-    if (const auto* by_node = object_member(o, "usage_by_node"))
-        for (const auto& entry : *by_node)
-            status.usage_by_node.emplace(std::string(entry.key()), usage_from(entry.value().if_object()));
+    if (const auto* by_node = object_member(o, "usage_by_node")) status.usage_by_node = usage_by_node_map(*by_node);
     status.report_time = number_member(o, "report_time");
     status.autoscaling_error = string_member(o, "autoscaling_error");
     return status;
@@ -1066,7 +1291,7 @@ double round_to(double value, int decimals)
 
 bool is_node_marker(const std::string& resource) { return resource.starts_with("node:"); }
 
-json::object resources_json(const std::map<std::string, double>& resources)
+json::object resources_json(const resource_amounts& resources)
 {
     json::object object;
     for (const auto& [name, value] : resources)

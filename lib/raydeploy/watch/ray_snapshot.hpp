@@ -21,6 +21,7 @@
 // Plain values and pure functions: share a snapshot between threads only as const.
 #pragma once
 
+#include <boost/container/flat_map.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -68,15 +69,21 @@ struct resource_usage {
     double total = 0;
 };
 
+// Resources by name. A node has a handful (CPU, GPU, memory, object_store_memory, node:IP, custom
+// ones) and a poll of a large cluster builds tens of thousands of these: sorted vectors allocate once
+// per node where a tree allocates once per resource.
+using resource_amounts = boost::container::flat_map<std::string, double, std::less<>>;
+using resource_usages = boost::container::flat_map<std::string, resource_usage, std::less<>>;
+
 // GET /api/cluster_status (format=0), its loadMetricsReport. Resource names are Ray's original
 // names (`object_store_memory`, `node:__internal_head__`) once assemble_snapshot has mapped the
 // envelope's camelCase back; straight out of parse_cluster_status they are as Ray sent them.
 struct ray_cluster_status {
     bool has_load_metrics = false;  // false: clusterStatus was null (autoscaler v2, monitor not up yet)
-    std::map<std::string, resource_usage> usage;
+    resource_usages usage;
     // node_id -> usage. assemble_snapshot moves it onto the nodes (ray_node::resources_used) and
     // keeps it here only when the nodes are unknown in that poll.
-    std::map<std::string, std::map<std::string, resource_usage>> usage_by_node;
+    boost::container::flat_map<std::string, resource_usages, std::less<>> usage_by_node;
     std::optional<double> report_time;  // epoch seconds the autoscaler monitor wrote the report
     std::optional<std::string> autoscaling_error;
 };
@@ -89,8 +96,8 @@ struct ray_node {
     bool is_head = false;  // is_head_node, or the node:__internal_head__ resource on older Ray
     std::string state;     // "ALIVE" or "DEAD", as Ray says
     std::optional<std::string> state_message;
-    std::map<std::string, double> resources_total;  // "CPU", "GPU", "memory" (bytes), "object_store_memory", ...
-    std::map<std::string, double> resources_used;   // from cluster status usageByNode; empty when unknown
+    resource_amounts resources_total;  // "CPU", "GPU", "memory" (bytes), "object_store_memory", ...
+    resource_amounts resources_used;   // from cluster status usageByNode; empty when unknown
     std::optional<std::int64_t> start_time_ms;
     std::optional<std::int64_t> end_time_ms;  // 0 while alive
 
@@ -217,7 +224,7 @@ ray_snapshot carry_forward(const ray_snapshot& previous, ray_snapshot current);
 
 // Cluster-wide [used, total] per resource: the cluster status's usage when it has load metrics,
 // else the alive nodes' resources_total summed (used from their resources_used when known, else 0).
-std::map<std::string, resource_usage> cluster_resources(const ray_snapshot& snapshot);
+resource_usages cluster_resources(const ray_snapshot& snapshot);
 
 // ---------------------------------------------------------------------------------------------
 // Changes between two observations
