@@ -35,6 +35,7 @@ void deploy_application(const fake_ray& ray, std::string_view name, std::string_
 struct team {
     test_identity operator_ = make_identity("otto", "operator");
     test_identity approver = make_identity("alice", "approver");
+    test_identity admin = make_identity("ada", "admin");
 };
 
 // A service with tokens watching `ray`, polling it often so tests see changes within a second.
@@ -45,10 +46,11 @@ struct watching_service {
     service_process service{options()};
     api_client otto{service.port(), who.operator_};
     api_client alice{service.port(), who.approver};
+    api_client ada{service.port(), who.admin};
 
     service_options options() const
     {
-        auto options = fixture_service_options({{"RAYDEPLOY_AUTH_TOKENS", auth_tokens_env({who.operator_, who.approver})},
+        auto options = fixture_service_options({{"RAYDEPLOY_AUTH_TOKENS", auth_tokens_env({who.operator_, who.approver, who.admin})},
                                                 {"RAYDEPLOY_RAY_DASHBOARD_URL", ray.dashboard_url()},
                                                 {"RAYDEPLOY_RAY_POLL_INTERVAL", "200ms"},
                                                 {"RAYDEPLOY_RAY_REQUEST_TIMEOUT", "2s"}});
@@ -229,6 +231,48 @@ BOOST_AUTO_TEST_CASE(a_deployment_waiting_at_the_gate_shows_the_work_and_its_com
                boost::test_tools::per_element());
     BOOST_TEST(contains(text(awaiting, "approve_command"), R"("acknowledge_running_work":true)"),
                text(awaiting, "approve_command"));
+}
+
+BOOST_AUTO_TEST_CASE(auto_approve_stops_at_a_destructive_gate_that_would_end_running_work)
+{
+    watching_service s;
+    submit_job(s.ray, "raysubmit_nightly", "python nightly.py");
+    s.wait_live_impact("gate-destructive", [](const json::object& impact) {
+        return impact.at("fresh").as_bool() && !impact.at("jobs").as_array().empty();
+    });
+    const auto created =
+        s.ada.post("/api/v1/deployments", R"({"checkpoints": ["gate-light", "gate-destructive"], "auto_approve": true})");
+    BOOST_TEST_REQUIRE(created.result_int() == 202, created.body());
+    const std::string id = text(json_object_of(created), "deployment_id");
+
+    // The light gate is granted by the pipeline; the destructive one waits for a person.
+    const json::object waiting = s.ada.wait_until("/api/v1/deployments/" + id, [](const json::object& d) {
+        return text(d, "status") == "awaiting_approval";
+    });
+    BOOST_TEST_CONTEXT(json::serialize(waiting))
+    {
+        const json::object& awaiting = object_at(waiting, "awaiting");
+        BOOST_TEST(text(awaiting, "checkpoint") == "gate-destructive");
+        BOOST_TEST(contains(text(waiting, "status_reason"), "auto_approve does not grant 'gate-destructive'"));
+        BOOST_TEST(contains(text(waiting, "status_reason"), "raysubmit_nightly"));
+        BOOST_TEST(contains(text(waiting, "status_reason"), "acknowledge_running_work"));
+        BOOST_TEST(listed(object_at(awaiting, "live_impact"), "jobs", "submission_id") ==
+                       std::vector<std::string>{"raysubmit_nightly"},
+                   boost::test_tools::per_element());
+    }
+    const auto& steps = waiting.at("steps").as_array();
+    BOOST_TEST_REQUIRE(steps.size() == 2u, json::serialize(waiting));
+    BOOST_TEST(text(steps[0].as_object(), "status") == "succeeded", json::serialize(steps[0]));
+
+    // A person's grant that acknowledges the work lets it go on, and the explanation goes with the wait.
+    const std::string approval_id = text(object_at(waiting, "awaiting"), "approval_id");
+    const auto granted = s.alice.post("/api/v1/approvals/gate-destructive", grant_body(approval_id, true));
+    BOOST_TEST_REQUIRE(granted.result_int() == 201, granted.body());
+    const json::object done = s.ada.wait_until("/api/v1/deployments/" + id, [](const json::object& d) {
+        return text(d, "status") == "succeeded" || text(d, "status") == "failed";
+    });
+    BOOST_TEST(text(done, "status") == "succeeded", json::serialize(done));
+    BOOST_TEST(done.at("status_reason").is_null(), json::serialize(done));
 }
 
 BOOST_AUTO_TEST_CASE(with_the_dashboard_down_the_state_is_unknown_and_no_acknowledgement_is_asked)

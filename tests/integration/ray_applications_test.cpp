@@ -19,45 +19,16 @@ namespace {
 
 bool contains(const std::string& text, std::string_view needle) { return text.find(needle) != std::string::npos; }
 
-struct apps_fixture {
-    apps_fixture()
-        : ray{{"--serve-deploy-s", "0.3"}},
-          service{[&] {
-              service_options options;
-              options.env = {{"RAYDEPLOY_AUTH_TOKENS", auth_tokens_env({viewer_id, operator_id, admin_id})},
-                             {"RAYDEPLOY_RAY_DASHBOARD_URL", ray.dashboard_url()},
-                             {"RAYDEPLOY_RAY_POLL_INTERVAL", "200ms"},
-                             {"RAYDEPLOY_RAY_REQUEST_TIMEOUT", "2s"},
-                             {"RAYDEPLOY_RAY_SERVE_HTTP_PORT", "8123"}};
-              return options;
-          }()},
-          viewer{service.port(), viewer_id}, operator_{service.port(), operator_id}, admin{service.port(), admin_id}
-    {
-        viewer.wait_until("/api/v1/cluster/status",
-                          [](const json::object& status) { return text(object_at(status, "source"), "state") == "CONNECTED"; },
-                          15s);
-    }
+struct apps_fixture : service_watching_fake_ray {
+    apps_fixture() : service_watching_fake_ray{{"--serve-deploy-s", "0.3"}, {{"RAYDEPLOY_RAY_SERVE_HTTP_PORT", "8123"}}} {}
 
     response deploy(const std::string& body) const { return operator_.post("/api/v1/applications", body); }
 
-    // Polls GET /api/v1/applications/NAME until it has `status`; 404 is expected until the
-    // monitor's next poll sees an application deployed a moment ago.
     json::object wait_for_status(std::string_view name, std::string_view status,
                                  std::source_location where = std::source_location::current()) const
     {
-        const auto deadline = std::chrono::steady_clock::now() + 15s;
-        std::string last;
-        while (std::chrono::steady_clock::now() < deadline) {
-            const auto res = viewer.get("/api/v1/applications/" + std::string{name}, where);
-            last = res.body();
-            if (res.result_int() == 200) {
-                auto app = json_object_of(res, where);
-                if (text(app, "status") == status) return app;
-            }
-            std::this_thread::sleep_for(100ms);
-        }
-        throw std::runtime_error{std::string{where.file_name()} + ":" + std::to_string(where.line()) + ": application " +
-                                 std::string{name} + " not " + std::string{status} + " within 15 s; last answer: " + last};
+        return service_watching_fake_ray::wait_for_status(viewer, "/api/v1/applications/" + std::string{name}, status,
+                                                          where);
     }
 
     // An application PUT straight to Serve, as someone's own `serve deploy` would, with settings
@@ -67,15 +38,6 @@ struct apps_fixture {
         const auto res = ray.ray(http::verb::put, "/api/serve/applications/", outsider_config);
         BOOST_TEST_REQUIRE(res.result_int() == 200, res.body());
     }
-
-    test_identity viewer_id = make_identity("vera", "viewer");
-    test_identity operator_id = make_identity("otto", "operator");
-    test_identity admin_id = make_identity("ada", "admin");
-    fake_ray ray;
-    service_process service;
-    api_client viewer;
-    api_client operator_;
-    api_client admin;
 
     static inline const std::string outsider_config = R"({"proxy_location": "EveryNode",
         "applications": [{"name": "outsider", "route_prefix": "/legacy", "import_path": "legacy.app:graph",

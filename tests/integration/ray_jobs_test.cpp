@@ -17,53 +17,18 @@ namespace {
 
 bool contains(const std::string& text, std::string_view needle) { return text.find(needle) != std::string::npos; }
 
-struct jobs_fixture {
+// Jobs move on quickly unless a test wants them to stay RUNNING.
+struct jobs_fixture : service_watching_fake_ray {
     explicit jobs_fixture(std::vector<std::string> fake_args = {"--job-pending-s", "0.2", "--job-run-s", "0.6"})
-        : ray{std::move(fake_args)},
-          service{[&] {
-              service_options options;
-              options.env = {{"RAYDEPLOY_AUTH_TOKENS", auth_tokens_env({viewer_id, operator_id, admin_id})},
-                             {"RAYDEPLOY_RAY_DASHBOARD_URL", ray.dashboard_url()},
-                             {"RAYDEPLOY_RAY_POLL_INTERVAL", "200ms"},
-                             {"RAYDEPLOY_RAY_REQUEST_TIMEOUT", "2s"}};
-              return options;
-          }()},
-          viewer{service.port(), viewer_id}, operator_{service.port(), operator_id}, admin{service.port(), admin_id}
+        : service_watching_fake_ray{std::move(fake_args)}
     {
-        // The first poll: reads answer from the snapshot.
-        viewer.wait_until("/api/v1/cluster/status",
-                          [](const json::object& status) { return text(object_at(status, "source"), "state") == "CONNECTED"; },
-                          15s);
     }
 
-    // Polls GET /api/v1/jobs/ID until the job has `status`; 404 is expected until the monitor's
-    // next poll sees a job submitted a moment ago.
     json::object wait_for_job(std::string_view id, std::string_view status,
-                              std::source_location where = std::source_location::current())
+                              std::source_location where = std::source_location::current()) const
     {
-        const auto deadline = std::chrono::steady_clock::now() + 15s;
-        std::string last;
-        while (std::chrono::steady_clock::now() < deadline) {
-            const auto res = operator_.get("/api/v1/jobs/" + std::string{id}, where);
-            last = res.body();
-            if (res.result_int() == 200) {
-                auto job = json_object_of(res, where);
-                if (text(job, "status") == status) return job;
-            }
-            std::this_thread::sleep_for(100ms);
-        }
-        throw std::runtime_error{std::string{where.file_name()} + ":" + std::to_string(where.line()) + ": job " +
-                                 std::string{id} + " not " + std::string{status} + " within 15 s; last answer: " + last};
+        return wait_for_status(operator_, "/api/v1/jobs/" + std::string{id}, status, where);
     }
-
-    test_identity viewer_id = make_identity("vera", "viewer");
-    test_identity operator_id = make_identity("otto", "operator");
-    test_identity admin_id = make_identity("ada", "admin");
-    fake_ray ray;
-    service_process service;
-    api_client viewer;
-    api_client operator_;
-    api_client admin;
 };
 
 // The cluster.job_status events of one job, oldest first.

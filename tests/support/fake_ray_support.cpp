@@ -183,4 +183,39 @@ std::string fake_ray::stderr_text() const
     return fs::exists(file, ec) ? read_file(file) : std::string{};
 }
 
+service_watching_fake_ray::service_watching_fake_ray(std::vector<std::string> fake_args, env_map env)
+    : ray{std::move(fake_args)},
+      service{[&] {
+          service_options options;
+          options.env = {{"RAYDEPLOY_AUTH_TOKENS", auth_tokens_env({viewer_id, operator_id, admin_id})},
+                         {"RAYDEPLOY_RAY_DASHBOARD_URL", ray.dashboard_url()},
+                         {"RAYDEPLOY_RAY_POLL_INTERVAL", "200ms"},
+                         {"RAYDEPLOY_RAY_REQUEST_TIMEOUT", "2s"}};
+          options.env.merge(env);
+          return options;
+      }()},
+      viewer{service.port(), viewer_id}, operator_{service.port(), operator_id}, admin{service.port(), admin_id}
+{
+    viewer.wait_until(
+        "/api/v1/cluster/status",
+        [](const json::object& status) { return text(object_at(status, "source"), "state") == "CONNECTED"; }, 15s);
+}
+
+json::object service_watching_fake_ray::wait_for_status(const api_client& client, const std::string& target,
+                                                        std::string_view status, std::source_location where) const
+{
+    const auto deadline = steady::now() + 15s;
+    std::string last;
+    while (steady::now() < deadline) {
+        const auto res = client.get(target, where);
+        last = res.body();
+        if (res.result_int() == 200) {
+            auto found = json_object_of(res, where);
+            if (text(found, "status") == status) return found;
+        }
+        std::this_thread::sleep_for(100ms);
+    }
+    fail(where, target + " did not show status " + std::string{status} + " within 15 s; last answer: " + last);
+}
+
 }  // namespace raydeploy::test

@@ -69,4 +69,25 @@ private:
     std::uint16_t control_port_ = 0;
 };
 
+// A service watching a fake Ray every 200 ms, with a viewer, an operator and an admin token; ready
+// once its first poll connected, so reads answer from a snapshot.
+struct service_watching_fake_ray {
+    // `fake_args` go to the fake's command line, `env` to the service's environment.
+    explicit service_watching_fake_ray(std::vector<std::string> fake_args = {}, env_map env = {});
+
+    // Polls GET `target` as `client` until its "status" is `status`; a 404 is expected until the
+    // monitor's next poll sees what was created a moment ago. Throws after 15 s with the last answer.
+    boost::json::object wait_for_status(const api_client& client, const std::string& target, std::string_view status,
+                                        std::source_location where = std::source_location::current()) const;
+
+    test_identity viewer_id = make_identity("vera", "viewer");
+    test_identity operator_id = make_identity("otto", "operator");
+    test_identity admin_id = make_identity("ada", "admin");
+    fake_ray ray;
+    service_process service;
+    api_client viewer;
+    api_client operator_;
+    api_client admin;
+};
+
 }  // namespace raydeploy::test

@@ -485,11 +485,13 @@ approval_record approval_manager::grant(const std::string& checkpoint, const ide
     return *record;
 }
 
-approval_record approval_manager::auto_grant(const std::string& checkpoint, const execution_params& params,
-                                             const run_requester& admin, const std::string& deployment_id)
+std::optional<approval_record> approval_manager::auto_grant(const std::string& checkpoint,
+                                                            const execution_params& params, const run_requester& admin,
+                                                            const std::string& deployment_id)
 {
     const raydeploy::checkpoint& item = gated(checkpoint);
     approval_record record = request(checkpoint, params, admin, deployment_id);
+    if (item.destructive && shows_running_work(record.live_impact)) return std::nullopt;
     record.state = approval_state::granted;
     record.approved_by = admin.name;
     record.approver_person = admin.person;

@@ -149,8 +149,10 @@ public:
     // cluster now shows running work), forbidden (four-eyes, identity).
     approval_record grant(const std::string& checkpoint, const identity& caller, grant_input input);
     // A grant given by the pipeline itself for a deployment with auto_approve, in the name of
-    // the admin who is its requester.
-    approval_record auto_grant(const std::string& checkpoint, const execution_params& params,
+    // the admin who is its requester. None for a destructive checkpoint while the cluster runs
+    // work it would end (the request's live_impact): ending someone's jobs takes a person's
+    // acknowledge_running_work, so the request stays pending for one.
+    std::optional<approval_record> auto_grant(const std::string& checkpoint, const execution_params& params,
                                const run_requester& admin, const std::string& deployment_id);
     approval_record deny(const std::string& checkpoint, const identity& caller, const std::string& reason,
                          const std::optional<std::string>& approval_id);

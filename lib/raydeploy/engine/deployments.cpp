@@ -18,6 +18,10 @@
 namespace raydeploy {
 namespace {
 
+// The start of the status_reason of a deployment whose auto_approve stopped at a gate because the
+// step would end running Ray work.
+constexpr std::string_view auto_approve_holds = "auto_approve does not grant";
+
 namespace json = boost::json;
 
 constexpr std::array<std::string_view, 6> status_names = {"queued",    "running", "awaiting_approval",
@@ -367,6 +371,8 @@ net::awaitable<void> deployment_manager::run(std::string id)
         }
 
         record.status = deployment_status::running;
+        if (record.status_reason && record.status_reason->starts_with(auto_approve_holds))
+            record.status_reason.reset();  // it explained the wait, which is over
         record.awaiting.reset();
         step.status = "queued";
         execution_record execution;
@@ -475,6 +481,11 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
             for (const auto& line : item.impact_summary) impact.emplace_back(line);
             record.status = deployment_status::awaiting_approval;
             step.status = "awaiting_approval";
+            if (record.auto_approve && request.live_impact && shows_running_work(*request.live_impact))
+                record.status_reason = std::string{auto_approve_holds} + " '" + step.checkpoint +
+                                       "' while it would end running Ray work (" +
+                                       describe_live_impact(*request.live_impact) +
+                                       "); a person grants it with acknowledge_running_work: true (approve_command)";
             record.awaiting = json::object{{"checkpoint", step.checkpoint},
                                            {"approval_id", request.id},
                                            {"destructive", item.destructive},

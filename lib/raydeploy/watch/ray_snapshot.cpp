@@ -156,6 +156,30 @@ decltype(ray_cluster_status::usage_by_node) usage_by_node_map(const json::object
     return sorted;
 }
 
+// One job as GET /api/jobs/ lists it, which is also how a snapshot stores it: nullopt without a
+// status or any id.
+std::optional<ray_job> job_of(const json::object& row)
+{
+    ray_job job;
+    job.submission_id = string_member(row, "submission_id");
+    job.job_id = string_member(row, "job_id");
+    if (job.submission_id && job.submission_id->empty()) job.submission_id.reset();
+    if (job.job_id && job.job_id->empty()) job.job_id.reset();
+    auto status = string_member(row, "status");
+    if ((!job.submission_id && !job.job_id) || !status) return std::nullopt;
+    job.status = std::move(*status);
+    job.type = string_member(row, "type").value_or(job.submission_id ? "SUBMISSION" : "DRIVER");
+    job.entrypoint = string_or_empty(row, "entrypoint");
+    job.message = string_member(row, "message");
+    job.error_type = string_member(row, "error_type");
+    job.start_time = integer_member(row, "start_time");
+    job.end_time = integer_member(row, "end_time");
+    job.metadata = owned_object(object_member(row, "metadata"));
+    if (const auto* env = member(row, "runtime_env"); env && env->is_object()) job.runtime_env = owned(*env);
+    job.driver_exit_code = integer_member(row, "driver_exit_code");
+    return job;
+}
+
 // Parses a body into an arena that lives as long as the caller's resource.
 std::optional<json::value> parse_json(std::string_view body, json::monotonic_resource& arena,
                                       std::string_view endpoint, std::string& error)
@@ -604,26 +628,11 @@ parse_result<std::vector<ray_job>> parse_jobs(std::string_view body)
     for (std::size_t i = 0; i < rows->size(); ++i) {
         const auto* row = (*rows)[i].if_object();
         if (!row) return result::failure(endpoint_error(endpoint, "answered a job " + std::to_string(i) + " that is not an object"));
-        ray_job job;
-        job.submission_id = string_member(*row, "submission_id");
-        job.job_id = string_member(*row, "job_id");
-        if (job.submission_id && job.submission_id->empty()) job.submission_id.reset();
-        if (job.job_id && job.job_id->empty()) job.job_id.reset();
-        auto status = string_member(*row, "status");
-        if ((!job.submission_id && !job.job_id) || !status)
+        auto job = job_of(*row);
+        if (!job)
             return result::failure(endpoint_error(endpoint, "answered job " + std::to_string(i) +
                                                                 " without status or any id"));
-        job.status = std::move(*status);
-        job.type = string_member(*row, "type").value_or(job.submission_id ? "SUBMISSION" : "DRIVER");
-        job.entrypoint = string_or_empty(*row, "entrypoint");
-        job.message = string_member(*row, "message");
-        job.error_type = string_member(*row, "error_type");
-        job.start_time = integer_member(*row, "start_time");
-        job.end_time = integer_member(*row, "end_time");
-        job.metadata = owned_object(object_member(*row, "metadata"));
-        if (const auto* env = member(*row, "runtime_env"); env && env->is_object()) job.runtime_env = owned(*env);
-        job.driver_exit_code = integer_member(*row, "driver_exit_code");
-        jobs.push_back(std::move(job));
+        jobs.push_back(std::move(*job));
     }
     sort_unique(jobs, job_key);
     return {std::move(jobs), {}};
@@ -1120,26 +1129,6 @@ std::optional<ray_node> node_from(const json::object& o)
     return node;
 }
 
-std::optional<ray_job> job_from(const json::object& o)
-{
-    ray_job job;
-    job.submission_id = string_member(o, "submission_id");
-    job.job_id = string_member(o, "job_id");
-    auto status = string_member(o, "status");
-    if ((!job.submission_id && !job.job_id) || !status) return std::nullopt;
-    job.status = std::move(*status);
-    job.type = string_or_empty(o, "type");
-    job.entrypoint = string_or_empty(o, "entrypoint");
-    job.message = string_member(o, "message");
-    job.error_type = string_member(o, "error_type");
-    job.start_time = integer_member(o, "start_time");
-    job.end_time = integer_member(o, "end_time");
-    job.metadata = owned_object(object_member(o, "metadata"));
-    if (const auto* env = member(o, "runtime_env")) job.runtime_env = *env;
-    job.driver_exit_code = integer_member(o, "driver_exit_code");
-    return job;
-}
-
 std::optional<serve_application> application_from(const json::object& o)
 {
     serve_application app;
@@ -1248,7 +1237,7 @@ std::optional<ray_snapshot> snapshot_from_json(const json::value& document)
     snapshot.observed_at = clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::milliseconds(*millis)));
     if (!read_part(*top, "version", snapshot.version, version_from) ||
         !read_part(*top, "cluster_status", snapshot.cluster_status, cluster_status_from) ||
-        !read_list(*top, "nodes", snapshot.nodes, node_from) || !read_list(*top, "jobs", snapshot.jobs, job_from) ||
+        !read_list(*top, "nodes", snapshot.nodes, node_from) || !read_list(*top, "jobs", snapshot.jobs, job_of) ||
         !read_part(*top, "serve", snapshot.serve, serve_from))
         return std::nullopt;
     if (const auto* errors = array_member(*top, "errors"))
