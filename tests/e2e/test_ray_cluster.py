@@ -37,27 +37,21 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-PLAYBOOKS = REPO / 'playbooks'
-BINARY = Path(os.environ.get('RAYDEPLOY_BINARY') or REPO / 'build' / 'bin' / 'raydeploy')
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'support'))
+from raydeploy_testlib import (REPO, HttpError, OrderedSteps, create_token, http, logger, ray_venv,  # noqa: E402
+                               require_binary, start_service, stop_process, wait_for)
+
 ANSIBLE_PLAYBOOK = REPO / '.venv' / 'bin' / 'ansible-playbook'
-INVENTORY = PLAYBOOKS / 'inventory' / 'local.yml'
-CATALOG = PLAYBOOKS / 'checkpoints.yaml'
 RAY_DASHBOARD = 'http://127.0.0.1:8265'  # the head's dashboard (local inventory: default port)
 STATE_DIRS = ('/tmp/raydeploy-e2e/head', '/tmp/raydeploy-e2e/worker1')  # the inventory's state dirs
 RAY_VENV = '/tmp/raydeploy-e2e/ray-venv'  # both nodes' ray_native_venv in the inventory
-RAY_VENV_SCRIPT = REPO / 'scripts' / 'ray-venv.sh'
 EXPECTED_NODES = {'head', 'worker1'}
 
 ALL_CHECKPOINTS = ['prerequisites-check', 'docker-installation', 'cleanup-existing', 'ray-deployment',
@@ -73,44 +67,7 @@ REDEPLOYMENT_TIMEOUT = 5 * 60
 CLEANUP_TIMEOUT = 3 * 60
 POLL_INTERVAL_S = 2  # the service's ray.poll_interval in this test
 
-
-def log(message: str) -> None:
-    print('[e2e %s] %s' % (time.strftime('%H:%M:%S'), message), file=sys.stderr, flush=True)
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, body: str, url: str):
-        super().__init__('HTTP %d from %s: %s' % (status, url, body[:2000]))
-        self.status, self.body = status, body
-
-
-def http(method: str, url: str, token: str | None = None, body=None, timeout: float = 30.0,
-         accept: str = 'application/json', raw: bool = False):
-    """One HTTP request; returns the decoded JSON (or the text with raw=True); raises HttpError."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header('Accept', accept)
-    if data is not None or method == 'POST':  # the service refuses a POST that does not say JSON
-        request.add_header('Content-Type', 'application/json')
-    if token:
-        request.add_header('Authorization', 'Bearer ' + token)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            text = answer.read().decode('utf-8', 'replace')
-    except urllib.error.HTTPError as error:
-        raise HttpError(error.code, error.read().decode('utf-8', 'replace'), url) from None
-    return text if raw else (json.loads(text) if text else None)
-
-
-def create_token(name: str, role: str) -> tuple[str, str]:
-    """`raydeploy token create`: the token and its RAYDEPLOY_AUTH_TOKENS entry."""
-    out = subprocess.run([str(BINARY), 'token', 'create', '--name', name, '--role', role],
-                         check=True, capture_output=True, text=True, timeout=30).stdout
-    token = out.split()[0]
-    entry = re.search(r'RAYDEPLOY_AUTH_TOKENS=(\S+)', out)
-    if not token.startswith('rdp_') or not entry:
-        raise RuntimeError('unexpected output of raydeploy token create:\n' + out)
-    return token, entry.group(1)
+log = logger('e2e')
 
 
 def ray_processes() -> list[str]:
@@ -143,67 +100,39 @@ def ray_processes() -> list[str]:
     return found
 
 
-class RayClusterEndToEnd(unittest.TestCase):
+class RayClusterEndToEnd(OrderedSteps):
     """The steps run in name order and depend on each other: a failed step skips the later ones."""
 
     service: subprocess.Popen | None = None
-    failed_step: str | None = None
 
     @classmethod
     def setUpClass(cls):
-        if not BINARY.exists():
-            raise RuntimeError('%s not built: run scripts/build.sh (scripts/test.sh does)' % BINARY)
+        require_binary()
         if not ANSIBLE_PLAYBOOK.exists():
             raise RuntimeError('%s missing: run scripts/bootstrap.sh (scripts/test.sh does)' % ANSIBLE_PLAYBOOK)
         if os.geteuid() != 0:
             raise RuntimeError('needs root: the playbooks create the ray account and run Ray as it; '
                                'run the suite as root (CI does) or leave out e2e (ctest -E e2e)')
         # The one Ray install of the run: ray-deployment finds the pinned Ray there and only checks it.
-        log('Ray virtualenv: %s' % subprocess.run(['bash', str(RAY_VENV_SCRIPT), RAY_VENV], check=True, text=True,
-                                                  capture_output=True, timeout=1500).stdout.strip())
+        log('Ray virtualenv: %s' % ray_venv(RAY_VENV))
         cls.tmp = tempfile.TemporaryDirectory(prefix='raydeploy-e2e-')
-        cls.operator, operator_entry = create_token('e2e-operator', 'operator')
-        cls.approver, approver_entry = create_token('e2e-approver', 'approver')
-        env = {k: v for k, v in os.environ.items() if not k.startswith('RAYDEPLOY_')}
-        env['RAYDEPLOY_AUTH_TOKENS'] = operator_entry + ',' + approver_entry
-        env['RAYDEPLOY_RAY_POLL_INTERVAL'] = '%ds' % POLL_INTERVAL_S
-        cls.service_log = Path(cls.tmp.name, 'service.log')
-        with open(cls.service_log, 'wb') as stderr:
-            cls.service = subprocess.Popen(
-                [str(BINARY), 'serve', '--listen', '127.0.0.1:0', '--state-dir', str(Path(cls.tmp.name, 'state')),
-                 '--catalog', str(CATALOG), '--inventory', str(INVENTORY),
-                 '--ansible-playbook', str(ANSIBLE_PLAYBOOK)],
-                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        line = cls.service.stdout.readline()  # the service prints exactly this one line when ready
-        match = re.match(r'listening on (http://127\.0\.0\.1:\d+)', line)
-        if not match:
+        try:
+            cls.operator, operator_entry = create_token('e2e-operator', 'operator')
+            cls.approver, approver_entry = create_token('e2e-approver', 'approver')
+            cls.service, cls.api = start_service(
+                Path(cls.tmp.name), {'RAYDEPLOY_AUTH_TOKENS': operator_entry + ',' + approver_entry,
+                                     'RAYDEPLOY_RAY_POLL_INTERVAL': '%ds' % POLL_INTERVAL_S},
+                '--ansible-playbook', str(ANSIBLE_PLAYBOOK))
+        except BaseException:
             cls.tearDownClass()
-            raise RuntimeError('the service did not start: %r\n%s' % (line, cls.service_log.read_text()[-4000:]))
-        cls.api = match.group(1) + '/api/v1'
+            raise
         log('service at %s' % cls.api)
 
     @classmethod
     def tearDownClass(cls):
-        if cls.service and cls.service.poll() is None:
-            cls.service.send_signal(signal.SIGTERM)
-            try:
-                cls.service.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                cls.service.kill()
-                cls.service.wait(timeout=10)
+        stop_process(cls.service, 60)
         if hasattr(cls, 'tmp'):
             cls.tmp.cleanup()
-
-    def setUp(self):
-        if type(self).failed_step:
-            self.skipTest('an earlier step failed: ' + type(self).failed_step)
-
-    def run(self, result=None):
-        outcome = super().run(result)
-        if result is not None and (result.failures or result.errors) and not type(self).failed_step:
-            if any(test is self for test, _ in result.failures + result.errors):
-                type(self).failed_step = self._testMethodName
-        return outcome
 
     # --- helpers -----------------------------------------------------------------------------------
 
@@ -293,14 +222,8 @@ class RayClusterEndToEnd(unittest.TestCase):
 
     def cluster_status_until(self, predicate, what: str, timeout: float) -> dict:
         """GET /api/v1/cluster/status until `predicate` holds (bounded by `timeout`)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            status = http('GET', self.api + '/cluster/status', self.operator)
-            if predicate(status):
-                return status
-            if time.monotonic() > deadline:
-                self.fail('cluster status not %s within %.0f s: %s' % (what, timeout, json.dumps(status)[:3000]))
-            time.sleep(0.5)
+        return wait_for('cluster status %s' % what, lambda: http('GET', self.api + '/cluster/status', self.operator),
+                        timeout, interval=0.5, until=predicate)
 
     # --- steps ---------------------------------------------------------------------------------------
 
@@ -379,16 +302,9 @@ class RayClusterEndToEnd(unittest.TestCase):
         job = http('POST', self.api + '/jobs', self.operator,
                    {'entrypoint': 'python -c "import time; time.sleep(600)"', 'metadata': {'owner': 'e2e'}})
         job_id = job['submission_id']
-        deadline = time.monotonic() + 120
-        while True:
-            try:  # 404 until the monitor's next poll has seen the job
-                if http('GET', self.api + '/jobs/' + job_id, self.operator)['status'] == 'RUNNING':
-                    break
-            except HttpError as error:
-                if error.status != 404:
-                    raise
-            self.assertLess(time.monotonic(), deadline, 'the long job did not start within 120 s')
-            time.sleep(1)
+        # 404 until the monitor's next poll has seen the job: wait_for retries an HttpError.
+        wait_for('the long job %s RUNNING' % job_id, lambda: http('GET', self.api + '/jobs/' + job_id, self.operator),
+                 120, until=lambda job: job['status'] == 'RUNNING')
         log('job %s runs' % job_id)
 
         deployment = self.deploy(['cleanup-existing'], CLEANUP_TIMEOUT)

@@ -37,7 +37,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -48,17 +47,15 @@ import sys
 import tempfile
 import time
 import unittest
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-BINARY = Path(os.environ.get('RAYDEPLOY_BINARY') or REPO / 'build' / 'bin' / 'raydeploy')
-RAY_VENV_SCRIPT = REPO / 'scripts' / 'ray-venv.sh'
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'support'))
+from raydeploy_testlib import (REPO, HttpError, OrderedSteps, create_token, http, http_with_status,  # noqa: E402
+                               logger, ray_venv, require_binary, start_service, stop_process, wait_for)
+
 SERVE_APPS = REPO / 'tests' / 'fixtures' / 'ray' / 'serve_apps'
-CATALOG = REPO / 'playbooks' / 'checkpoints.yaml'
-INVENTORY = REPO / 'playbooks' / 'inventory' / 'local.yml'
 
 # Ports the local inventory (and so the e2e test's cluster) uses on this machine, and raydeploy's
 # default: never handed to this test's Ray, even when free right now.
@@ -72,55 +69,11 @@ JOB_TIMEOUT = 180            # submission to SUCCEEDED
 APP_TIMEOUT = 240            # deploy to RUNNING, with Serve starting on the first one
 RAY_STOP_TIMEOUT = 60
 
-
-def log(message: str) -> None:
-    print('[ray %s] %s' % (time.strftime('%H:%M:%S'), message), file=sys.stderr, flush=True)
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, body: str, url: str):
-        super().__init__('HTTP %d from %s: %s' % (status, url, body[:2000]))
-        self.status, self.body = status, body
-
-
-def http(method: str, url: str, token: str | None = None, body=None, timeout: float = 30.0, raw: bool = False):
-    """One HTTP request; returns (status, decoded JSON or text); raises HttpError for 4xx/5xx."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header('Accept', 'application/json')
-    if data is not None or method in ('POST', 'PUT'):
-        request.add_header('Content-Type', 'application/json')
-    if token:
-        request.add_header('Authorization', 'Bearer ' + token)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            status, text = answer.status, answer.read().decode('utf-8', 'replace')
-    except urllib.error.HTTPError as error:
-        raise HttpError(error.code, error.read().decode('utf-8', 'replace'), url) from None
-    if raw:
-        return status, text
-    return status, (json.loads(text) if text else None)
+log = logger('ray')
 
 
 def get(url: str, token: str | None = None, timeout: float = 30.0):
-    return http('GET', url, token, timeout=timeout)[1]
-
-
-def wait_for(what: str, probe, timeout: float, interval: float = 1.0):
-    """Calls probe() until it returns something true (returned) or the deadline passes (fails with
-    the last value or error). probe may raise OSError or HttpError while the thing is not ready."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            last = probe()
-            if last:
-                return last
-        except (OSError, HttpError, KeyError, ValueError) as error:
-            last = error
-        if time.monotonic() > deadline:
-            raise AssertionError('%s: not within %d s; last seen: %s' % (what, timeout, str(last)[:3000]))
-        time.sleep(interval)
+    return http('GET', url, token, timeout=timeout)
 
 
 def free_ports(count: int) -> list[int]:
@@ -139,17 +92,6 @@ def free_ports(count: int) -> list[int]:
         for sock in held:
             sock.close()
     return ports
-
-
-def create_token(name: str, role: str) -> tuple[str, str]:
-    """`raydeploy token create`: the token and its RAYDEPLOY_AUTH_TOKENS entry."""
-    out = subprocess.run([str(BINARY), 'token', 'create', '--name', name, '--role', role],
-                         check=True, capture_output=True, text=True, timeout=30).stdout
-    token = out.split()[0]
-    entry = re.search(r'RAYDEPLOY_AUTH_TOKENS=(\S+)', out)
-    if not token.startswith('rdp_') or not entry:
-        raise RuntimeError('unexpected output of raydeploy token create:\n' + out)
-    return token, entry.group(1)
 
 
 def read_events(api: str, token: str, types: str, until, timeout: float) -> list[dict]:
@@ -297,14 +239,8 @@ class RayHead:
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            # `ray start --block` stops the node's processes on SIGTERM, as under the playbooks' supervisor.
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=RAY_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        # `ray start --block` stops the node's processes on SIGTERM, as under the playbooks' supervisor.
+        stop_process(self.process, RAY_STOP_TIMEOUT)
         deadline = time.monotonic() + 15
         left = self.session_processes()
         while left and time.monotonic() < deadline:
@@ -320,22 +256,19 @@ class RayHead:
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-class RayManagement(unittest.TestCase):
+class RayManagement(OrderedSteps):
     """The steps run in name order and depend on each other: a failed step skips the later ones."""
 
     ray: RayHead | None = None
     service: subprocess.Popen | None = None
-    failed_step: str | None = None
 
     @classmethod
     def setUpClass(cls):
-        if not BINARY.exists():
-            raise RuntimeError('%s not built: run scripts/build.sh (scripts/test.sh does)' % BINARY)
-        venv = subprocess.run(['bash', str(RAY_VENV_SCRIPT)], check=True, capture_output=True, text=True,
-                              timeout=1500).stdout.strip().splitlines()[-1]
+        require_binary()
+        venv = ray_venv()
         cls.tmp = tempfile.TemporaryDirectory(prefix='raydeploy-ray-')
         try:
-            cls.ray = RayHead(Path(venv))
+            cls.ray = RayHead(venv)
             cls.ray.start()
             cls.start_service()
         except BaseException:
@@ -345,48 +278,20 @@ class RayManagement(unittest.TestCase):
     @classmethod
     def start_service(cls):
         cls.operator, operator_entry = create_token('ray-operator', 'operator')
-        env = {k: v for k, v in os.environ.items() if not k.startswith('RAYDEPLOY_')}
-        env.update({'RAYDEPLOY_AUTH_TOKENS': operator_entry,
-                    'RAYDEPLOY_RAY_DASHBOARD_URL': cls.ray.dashboard_url,
-                    'RAYDEPLOY_RAY_POLL_INTERVAL': '1s',
-                    'RAYDEPLOY_RAY_SERVE_HTTP_PORT': str(cls.ray.serve_http)})
-        cls.service_log = Path(cls.tmp.name, 'service.log')
-        with open(cls.service_log, 'wb') as stderr:
-            cls.service = subprocess.Popen(
-                [str(BINARY), 'serve', '--listen', '127.0.0.1:0', '--state-dir', str(Path(cls.tmp.name, 'state')),
-                 '--catalog', str(CATALOG), '--inventory', str(INVENTORY)],
-                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        line = cls.service.stdout.readline()  # the service prints exactly this one line when ready
-        match = re.match(r'listening on (http://127\.0\.0\.1:\d+)', line)
-        if not match:
-            raise RuntimeError('the service did not start: %r\n%s' % (line, cls.service_log.read_text()[-4000:]))
-        cls.api = match.group(1) + '/api/v1'
+        cls.service, cls.api = start_service(Path(cls.tmp.name), {
+            'RAYDEPLOY_AUTH_TOKENS': operator_entry,
+            'RAYDEPLOY_RAY_DASHBOARD_URL': cls.ray.dashboard_url,
+            'RAYDEPLOY_RAY_POLL_INTERVAL': '1s',
+            'RAYDEPLOY_RAY_SERVE_HTTP_PORT': str(cls.ray.serve_http)})
         log('service at %s, watching %s' % (cls.api, cls.ray.dashboard_url))
 
     @classmethod
     def tearDownClass(cls):
-        if cls.service and cls.service.poll() is None:
-            cls.service.send_signal(signal.SIGTERM)
-            try:
-                cls.service.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                cls.service.kill()
-                cls.service.wait(timeout=10)
+        stop_process(cls.service, 60)
         if cls.ray:
             cls.ray.stop()
         if hasattr(cls, 'tmp'):
             cls.tmp.cleanup()
-
-    def setUp(self):
-        if type(self).failed_step:
-            self.skipTest('an earlier step failed: ' + type(self).failed_step)
-
-    def run(self, result=None):
-        outcome = super().run(result)
-        if result is not None and (result.failures or result.errors) and not type(self).failed_step:
-            if any(test is self for test, _ in result.failures + result.errors):
-                type(self).failed_step = self._testMethodName
-        return outcome
 
     # --- Ray's own answers ---------------------------------------------------------------------------
 
@@ -402,7 +307,7 @@ class RayManagement(unittest.TestCase):
         return get(self.ray.dashboard_url + '/api/serve/applications/')
 
     def serve_answer(self, route: str) -> str:
-        return http('GET', self.ray.serve_url + route, timeout=10, raw=True)[1]
+        return http('GET', self.ray.serve_url + route, timeout=10, raw=True)
 
     # --- raydeploy ---------------------------------------------------------------------------------
 
@@ -412,7 +317,7 @@ class RayManagement(unittest.TestCase):
     def deploy_app(self, name: str, import_path: str, route_prefix: str) -> dict:
         """POST /api/v1/applications with the seed's body."""
         body = {'name': name, 'import_path': import_path, 'route_prefix': route_prefix, 'num_replicas': 1}
-        status, answer = http('POST', self.api + '/applications', self.operator, body)
+        status, answer = http_with_status('POST', self.api + '/applications', self.operator, body)
         self.assertEqual(status, 202, answer)
         return answer
 
@@ -469,7 +374,7 @@ class RayManagement(unittest.TestCase):
 
     def test_2_job_succeeds_with_events(self):
         submission_id = 'raydeploy-test-%s' % secrets.token_hex(4)
-        status, answer = http('POST', self.api + '/jobs', self.operator,
+        status, answer = http_with_status('POST', self.api + '/jobs', self.operator,
                               {'entrypoint': 'python -c "print(\'hi\')"', 'submission_id': submission_id,
                                'metadata': {'test': 'ray.management'}})
         self.assertIn(status, (200, 201, 202), answer)
@@ -527,7 +432,7 @@ class RayManagement(unittest.TestCase):
 
     def test_5_delete_removes_only_the_named_application(self):
         before = self.ray_app('hello')
-        status, answer = http('DELETE', self.api + '/applications/second', self.operator)
+        status, answer = http_with_status('DELETE', self.api + '/applications/second', self.operator)
         self.assertIn(status, (200, 202, 204), answer)
         wait_for('second gone from Ray', lambda: 'second' not in self.ray_serve()['applications'], APP_TIMEOUT, 2)
 
