@@ -106,15 +106,16 @@ json::object cluster_status(const service_state& state)
     const std::string ray = ray_cluster_status(monitor);
     const auto& snapshot = monitor.snapshot();
     const watch::ray_snapshot empty;
-    const auto nodes = watch::nodes_view(snapshot ? *snapshot : empty);
+    // Counted, not read off nodes_view: that builds every node's JSON, 70 ms a request at 10,000 nodes.
+    const auto [total_nodes, alive_nodes] = watch::count_nodes(snapshot ? *snapshot : empty);
     json::object health{{"overall_status", overall_status(ray, monitor.monitoring_status())},
-                        {"ray_cluster", json::object{{"status", ray}, {"nodes", nodes.at("alive_nodes")}}},
+                        {"ray_cluster", json::object{{"status", ray}, {"nodes", alive_nodes}}},
                         {"monitoring", monitoring_json(monitor)}};
     body["cluster_health"] = std::move(health);
     // The management API seed's fields.
     body["healthy"] = ray == "HEALTHY";
-    body["total_nodes"] = nodes.at("total_nodes");
-    body["alive_nodes"] = nodes.at("alive_nodes");
+    body["total_nodes"] = total_nodes;
+    body["alive_nodes"] = alive_nodes;
     body["total_applications"] = snapshot && snapshot->serve ? snapshot->serve->applications.size() : 0;
     body["resources"] = watch::capacity_view(snapshot ? *snapshot : empty);
     body["observed_at"] = observed_at(monitor);
@@ -161,9 +162,16 @@ void add_cluster_routes(router& routes, const std::shared_ptr<const service_stat
 
     add_route(routes, http::verb::get, "/api/v1/resources/nodes", role::viewer, [state](request_context&) -> net::awaitable<response> {
         const auto& monitor = monitor_of(*state);
-        json::object body = watch::nodes_view(monitor.snapshot() ? *monitor.snapshot() : watch::ray_snapshot{});
-        stamp(body, monitor);
-        co_return json_response(http::status::ok, body);
+        const std::string& view = monitor.nodes_view_json();
+        if (view.empty()) {
+            json::object body = watch::nodes_view(watch::ray_snapshot{});
+            stamp(body, monitor);
+            co_return json_response(http::status::ok, body);
+        }
+        // The view was serialized once for this snapshot (4 MB at 10,000 nodes); only the stamp is new.
+        json::object stamped;
+        stamp(stamped, monitor);
+        co_return json_response(http::status::ok, view, stamped);
     });
 
     add_route(routes, http::verb::get, "/api/v1/resources/capacity", role::viewer, [state](request_context&) -> net::awaitable<response> {

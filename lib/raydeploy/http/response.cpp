@@ -12,6 +12,22 @@ response json_response(http::status status, const json::value& body)
     return res;
 }
 
+response json_response(http::status status, std::string_view serialized_object, const json::object& more)
+{
+    response res{status, 11};
+    res.set(http::field::content_type, "application/json");
+    std::string& body = res.body();
+    const std::string members = json::serialize(more);  // "{...}"
+    const bool first_empty = serialized_object.size() <= 2;
+    const bool more_empty = members.size() <= 2;
+    body.reserve(serialized_object.size() + members.size() + 2);
+    body.append(serialized_object.substr(0, serialized_object.size() - 1));  // without its '}'
+    if (!first_empty && !more_empty) body += ',';
+    body.append(members, 1, std::string::npos);  // without its '{'
+    body += '\n';
+    return res;
+}
+
 response error_response(http::status status, std::string_view code, std::string_view message,
                         const json::object& details)
 {

@@ -23,6 +23,9 @@ struct refusal {
 };
 
 response json_response(http::status status, const json::value& body);
+// `serialized_object` (an object serialized earlier, "{...}") with the members of `more` added: for
+// a large answer made once and served many times, where only a few members change per request.
+response json_response(http::status status, std::string_view serialized_object, const json::object& more);
 response error_response(http::status status, std::string_view code, std::string_view message,
                         const json::object& details = {});
 response error_response(const refusal& reason);

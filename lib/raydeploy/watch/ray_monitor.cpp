@@ -58,12 +58,63 @@ auto parse_answer(const fetched& answer, std::string_view path, Parse parse) -> 
 
 boost::json::object summary_of(const ray_snapshot& snapshot)
 {
-    const auto nodes = nodes_view(snapshot);
-    boost::json::object summary{{"total_nodes", nodes.at("total_nodes")}, {"alive_nodes", nodes.at("alive_nodes")}};
+    const auto nodes = count_nodes(snapshot);
+    boost::json::object summary{{"total_nodes", nodes.total}, {"alive_nodes", nodes.alive}};
     summary["ray_version"] = snapshot.version ? boost::json::value(snapshot.version->ray_version) : nullptr;
     summary["jobs"] = snapshot.jobs ? snapshot.jobs->size() : 0;
     summary["applications"] = snapshot.serve ? snapshot.serve->applications.size() : 0;
     return summary;
+}
+
+// What one poll's answers make of the previous snapshot; computed on the worker thread.
+struct poll_step {
+    poll_outcome outcome = poll_outcome::none;
+    std::string first_error;
+    std::vector<ray_change> changes;
+    // Replaces the snapshot when set; else the old one is kept and shown with `errors`.
+    std::optional<ray_snapshot> next;
+    std::vector<ray_part_error> errors;
+    std::string nodes_view_json;          // of `next`
+    std::optional<std::string> to_store;  // `next` in its stored form, when it is due
+};
+
+struct poll_answers {
+    fetched version, status, nodes, jobs, serve;
+};
+
+poll_step step_of(const poll_answers& answers, const std::optional<ray_snapshot>& previous, bool have_previous,
+                  bool store_due, std::chrono::system_clock::time_point now)
+{
+    poll_step step;
+    auto serve_result = [&]() -> parse_result<ray_serve_status> {
+        // 501: Ray runs without Serve installed, which is an answer, not a failure.
+        if (answers.serve.response && answers.serve.response->status == 501) return {serve_not_installed(), {}};
+        return parse_answer(answers.serve, ray_paths::serve_applications, parse_serve_applications);
+    }();
+    ray_snapshot current = assemble_snapshot(
+        now, parse_answer(answers.version, ray_paths::version, parse_version),
+        parse_answer(answers.status, ray_paths::cluster_status, parse_cluster_status),
+        parse_answer(answers.nodes, ray_paths::nodes, parse_nodes), parse_answer(answers.jobs, ray_paths::jobs, parse_jobs),
+        std::move(serve_result));
+
+    step.outcome = current.complete() ? poll_outcome::ok : current.any_part() ? poll_outcome::partial : poll_outcome::none;
+    if (!current.errors.empty()) step.first_error = current.errors.front().message;
+    if (current.errors.size() > 1)
+        step.first_error += " (and " + std::to_string(current.errors.size() - 1) + " more: see source.errors)";
+
+    if (step.outcome != poll_outcome::none) {
+        step.changes = diff(have_previous ? &*previous : nullptr, current);
+        step.next = previous ? carry_forward(*previous, std::move(current)) : std::move(current);
+        if (!step.changes.empty() || store_due) step.to_store = boost::json::serialize(to_json(*step.next));
+    } else if (previous) {
+        // Nothing answered: keep the last known state for the views, with this poll's errors.
+        step.errors = std::move(current.errors);
+        return step;
+    } else {
+        step.next = std::move(current);
+    }
+    step.nodes_view_json = boost::json::serialize(nodes_view(*step.next));
+    return step;
 }
 
 }  // namespace
@@ -178,45 +229,39 @@ net::awaitable<void> ray_monitor::poll_once()
             co_return fetched{std::nullopt, e.what()};
         }
     };
-    const fetched version = co_await fetch(ray_paths::version);
-    const fetched status = co_await fetch(ray_paths::cluster_status);
-    const fetched nodes = co_await fetch(ray_paths::nodes);
-    const fetched jobs = co_await fetch(ray_paths::jobs);
-    const fetched serve = co_await fetch(ray_paths::serve_applications);
+    poll_answers answers;
+    answers.version = co_await fetch(ray_paths::version);
+    answers.status = co_await fetch(ray_paths::cluster_status);
+    answers.nodes = co_await fetch(ray_paths::nodes);
+    answers.jobs = co_await fetch(ray_paths::jobs);
+    answers.serve = co_await fetch(ray_paths::serve_applications);
     co_await probe_monitoring();
     if (cancelled_) co_return;
 
-    auto serve_result = [&]() -> parse_result<ray_serve_status> {
-        // 501: Ray runs without Serve installed, which is an answer, not a failure.
-        if (serve.response && serve.response->status == 501) return {serve_not_installed(), {}};
-        return parse_answer(serve, ray_paths::serve_applications, parse_serve_applications);
-    }();
     const auto now = std::chrono::system_clock::now();
-    ray_snapshot current =
-        assemble_snapshot(now, parse_answer(version, ray_paths::version, parse_version),
-                          parse_answer(status, ray_paths::cluster_status, parse_cluster_status),
-                          parse_answer(nodes, ray_paths::nodes, parse_nodes), parse_answer(jobs, ray_paths::jobs, parse_jobs),
-                          std::move(serve_result));
+    const auto steady_now = std::chrono::steady_clock::now();
+    const bool store_due = !last_stored_ || steady_now - *last_stored_ >= store_at_least_every;
+    // On the worker: nothing writes snapshot_ or answers until the step is back.
+    poll_step step = co_await net::co_spawn(
+        worker_.get_executor(),
+        [&answers, this, store_due, now]() -> net::awaitable<poll_step> {
+            poll_step computed = step_of(answers, snapshot_, have_previous_, store_due, now);
+            co_return computed;
+        },
+        net::use_awaitable);
+    if (cancelled_) co_return;
     last_poll_at_ = now;
 
-    const poll_outcome outcome = current.complete() ? poll_outcome::ok
-                                 : current.any_part() ? poll_outcome::partial
-                                                      : poll_outcome::none;
-    std::string first_error = current.errors.empty() ? std::string{} : current.errors.front().message;
-    if (current.errors.size() > 1)
-        first_error += " (and " + std::to_string(current.errors.size() - 1) + " more: see source.errors)";
-
-    std::vector<ray_change> changes;
-    if (outcome != poll_outcome::none) {
-        changes = diff(have_previous_ ? &*snapshot_ : nullptr, current);
-        snapshot_ = snapshot_ ? carry_forward(*snapshot_, std::move(current)) : std::move(current);
-        have_previous_ = true;
+    const poll_outcome outcome = step.outcome;
+    const std::string& first_error = step.first_error;
+    if (step.next) {
+        snapshot_ = std::move(step.next);
+        nodes_view_json_ = std::move(step.nodes_view_json);
+        if (outcome != poll_outcome::none) have_previous_ = true;
     } else if (snapshot_) {
-        // Nothing answered: keep the last known state for the views, with this poll's errors.
-        snapshot_->errors = current.errors;
-    } else {
-        snapshot_ = std::move(current);
+        snapshot_->errors = std::move(step.errors);
     }
+    std::vector<ray_change>& changes = step.changes;
 
     for (auto& health_change : health_.record(outcome, now, first_error)) {
         if (health_change.type == "cluster.connected" && snapshot_) {
@@ -231,10 +276,8 @@ net::awaitable<void> ray_monitor::poll_once()
     }
     for (auto& change : changes) publish(std::move(change.type), std::move(change.data));
 
-    const auto steady_now = std::chrono::steady_clock::now();
-    if (outcome != poll_outcome::none &&
-        (!changes.empty() || !last_stored_ || steady_now - *last_stored_ >= store_at_least_every)) {
-        store_snapshot();
+    if (step.to_store) {
+        store_snapshot(*step.to_store);
         last_stored_ = steady_now;
     }
 }
@@ -309,13 +352,14 @@ void ray_monitor::load_stored_snapshot()
             return;
         }
         snapshot_ = std::move(*stored);
+        nodes_view_json_ = boost::json::serialize(nodes_view(*snapshot_));
         have_previous_ = true;
     } catch (const std::exception& e) {
         log::error("reading the stored Ray snapshot failed; starting without one", {{"error", e.what()}});
     }
 }
 
-void ray_monitor::store_snapshot()
+void ray_monitor::store_snapshot(const std::string& serialized)
 {
     if (!snapshot_) return;
     try {
@@ -323,7 +367,7 @@ void ray_monitor::store_snapshot()
             "INSERT INTO watch_snapshots (source, observed_at, snapshot) VALUES ('ray', ?1, ?2) "
             "ON CONFLICT (source) DO UPDATE SET observed_at = excluded.observed_at, snapshot = excluded.snapshot");
         statement.bind(1, format_timestamp(snapshot_->observed_at));
-        statement.bind(2, boost::json::serialize(to_json(*snapshot_)));
+        statement.bind(2, serialized);
         statement.step();
     } catch (const std::exception& e) {
         log::error("storing the Ray snapshot failed; a restart will not see changes made while it was down",

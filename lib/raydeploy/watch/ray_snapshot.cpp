@@ -1311,13 +1311,24 @@ std::string iso_from_epoch_ms(std::int64_t epoch_ms)
     return format_timestamp(clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::milliseconds(epoch_ms))));
 }
 
+node_count count_nodes(const ray_snapshot& snapshot)
+{
+    node_count count;
+    if (!snapshot.nodes) return count;
+    count.total = static_cast<std::int64_t>(snapshot.nodes->size());
+    for (const auto& node : *snapshot.nodes) count.alive += node.alive() ? 1 : 0;
+    return count;
+}
+
 json::object nodes_view(const ray_snapshot& snapshot)
 {
     std::vector<const ray_node*> ordered;
     if (snapshot.nodes)
         for (const auto& node : *snapshot.nodes) ordered.push_back(&node);
     std::sort(ordered.begin(), ordered.end(), [](const ray_node* a, const ray_node* b) {
-        return std::tuple(!a->is_head, a->name, a->node_id) < std::tuple(!b->is_head, b->name, b->node_id);
+        // References, not copies: a 10,000-node view compares about 130,000 times.
+        return std::forward_as_tuple(!a->is_head, a->name, a->node_id) <
+               std::forward_as_tuple(!b->is_head, b->name, b->node_id);
     });
     json::array nodes;
     nodes.reserve(ordered.size());

@@ -268,6 +268,12 @@ std::optional<ray_snapshot> snapshot_from_json(const json::value& document);
 //   cml_app_name null, alive, state, state_message, resources {...}, resources_used {...}}],
 //  "total_nodes", "alive_nodes"}; head first, then by name. Empty list when nodes are unknown.
 json::object nodes_view(const ray_snapshot& snapshot);
+// The nodes listed and those ALIVE, without building the view.
+struct node_count {
+    std::int64_t total = 0;
+    std::int64_t alive = 0;
+};
+node_count count_nodes(const ray_snapshot& snapshot);
 
 // {total_cpus, available_cpus, total_memory, available_memory, total_gpus, available_gpus,
 //  utilization_percent}: utilization = used CPU / total CPU * 100, one decimal (0 without CPUs).
