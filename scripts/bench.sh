@@ -28,19 +28,33 @@ if [[ "${1:-}" == "ray" ]]; then
     echo "machine: $(nproc) cores, $(uname -sr)"
     exec build/bin/bench_ray_snapshot "${2:-10000}" "${3:-20}"
 fi
+WORK="$(mktemp -d)"
+FAKE_PID=""
+SERVICE_PID=""
+cleanup() {
+    [[ -n "$SERVICE_PID" ]] && kill "$SERVICE_PID" 2>/dev/null && wait "$SERVICE_PID" 2>/dev/null
+    [[ -n "$FAKE_PID" ]] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Starts `raydeploy serve` on a free loopback port with "$@" added (and the caller's environment),
+# in the background as SERVICE_PID; sets `port` once it listens.
+start_service() {
+    build/bin/raydeploy serve --listen 127.0.0.1:0 --log-level warn "$@" >"$WORK/stdout" 2>"$WORK/stderr" &
+    SERVICE_PID=$!
+    for _ in $(seq 1 100); do
+        grep -q "listening on" "$WORK/stdout" 2>/dev/null && break
+        sleep 0.1
+    done
+    port=$(sed -n 's/^listening on http:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/stdout")
+    [[ -n "$port" ]] || { cat "$WORK/stderr" >&2; echo "bench: the service did not start" >&2; exit 1; }
+}
+
 if [[ "${1:-}" == "ray-status" ]]; then
     NODES="${2:-1000}"
     SECONDS_PER_PHASE="${3:-10}"
     bash scripts/build.sh --target raydeploy bench_latency >&2
-    WORK="$(mktemp -d)"
-    FAKE_PID=""
-    SERVICE_PID=""
-    cleanup() {
-        [[ -n "$SERVICE_PID" ]] && kill "$SERVICE_PID" 2>/dev/null && wait "$SERVICE_PID" 2>/dev/null
-        [[ -n "$FAKE_PID" ]] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
-        rm -rf "$WORK"
-    }
-    trap cleanup EXIT
 
     # The fake's --workers counts the nodes besides the head.
     .venv/bin/python tests/fake_ray/fake_ray_dashboard.py --port 0 --workers "$((NODES - 1))" \
@@ -71,16 +85,7 @@ if [[ "${1:-}" == "ray-status" ]]; then
         [[ "$phase" == disabled ]] && enabled=false
         RAYDEPLOY_RAY_ENABLED="$enabled" RAYDEPLOY_RAY_DASHBOARD_URL="http://127.0.0.1:$ray_port" \
             RAYDEPLOY_RAY_POLL_INTERVAL=1s RAYDEPLOY_MONITORING_PROMETHEUS_URL="" \
-            RAYDEPLOY_MONITORING_NODE_EXPORTER_URL="" \
-            build/bin/raydeploy serve --listen 127.0.0.1:0 --state-dir "$state" --log-level warn \
-            >"$WORK/stdout" 2>"$WORK/stderr" &
-        SERVICE_PID=$!
-        for _ in $(seq 1 100); do
-            grep -q "listening on" "$WORK/stdout" 2>/dev/null && break
-            sleep 0.1
-        done
-        port=$(sed -n 's/^listening on http:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/stdout")
-        [[ -n "$port" ]] || { cat "$WORK/stderr" >&2; echo "bench: the service did not start" >&2; exit 1; }
+            RAYDEPLOY_MONITORING_NODE_EXPORTER_URL="" start_service --state-dir "$state"
         if [[ "$enabled" == true ]]; then
             # A fault only counts once the snapshot holds the cluster: the endpoints then answer
             # with its NODES nodes whatever the dashboard does next.
@@ -118,14 +123,6 @@ bash scripts/build.sh --target raydeploy bench_client >&2
 
 BENCH_DIR="$REPO_ROOT/tests/fixtures/ansible/bench"
 ANSIBLE_PLAYBOOK="$REPO_ROOT/.venv/bin/ansible-playbook"
-WORK="$(mktemp -d)"
-SERVICE_PID=""
-cleanup() {
-    [[ -n "$SERVICE_PID" ]] && kill "$SERVICE_PID" 2>/dev/null && wait "$SERVICE_PID" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 echo "fixture: 300 tasks on 20 local hosts, forks 20 (tests/fixtures/ansible/bench)"
 
@@ -139,17 +136,8 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "round $round: bare ansible-playbook: ${bare} s"
 
     # Through raydeploy: a fresh service and state directory for each round.
-    rm -rf "$WORK/state" && mkdir -p "$WORK"
-    build/bin/raydeploy serve --listen 127.0.0.1:0 --state-dir "$WORK/state" \
-        --catalog "$BENCH_DIR/catalog.yaml" --inventory "$BENCH_DIR/inventory.yml" \
-        --log-level warn >"$WORK/stdout" 2>"$WORK/stderr" &
-    SERVICE_PID=$!
-    for _ in $(seq 1 100); do
-        grep -q "listening on" "$WORK/stdout" 2>/dev/null && break
-        sleep 0.1
-    done
-    port=$(sed -n 's/^listening on http:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/stdout")
-    [[ -n "$port" ]] || { cat "$WORK/stderr" >&2; echo "bench: the service did not start" >&2; exit 1; }
+    rm -rf "$WORK/state"
+    start_service --state-dir "$WORK/state" --catalog "$BENCH_DIR/catalog.yaml" --inventory "$BENCH_DIR/inventory.yml"
     output=$(build/bin/bench_client "$port" bench)
     echo "round $round: through raydeploy: $(grep '^execution' <<<"$output")"
     service=$(sed -n 's/^raydeploy_seconds=//p' <<<"$output")

@@ -6,14 +6,14 @@ import http.client
 import json
 import os
 import re
-import select
-import signal
 import socket
-import subprocess
 import sys
 import time
 import unittest
 from urllib.parse import quote
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from fake_server import FakeServer  # noqa: E402
 
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_cml_api.py")
 DEADLINE_S = 10
@@ -26,19 +26,11 @@ FAST = ("--page-size", "2", "--project-create-s", "0.3", "--run-scheduling-s", "
         "--run-running-s", "0.3", "--run-stop-s", "0.1", "--app-start-s", "0.3", "--app-stop-s", "0.1")
 
 
-class Fake:
+class Fake(FakeServer):
     def __init__(self, *args, api_key=KEY):
+        super().__init__(FAKE, "--api-key", api_key, *args, deadline_s=DEADLINE_S, poll_s=0.03)
         self.key = api_key
-        self.process = subprocess.Popen([sys.executable, FAKE, "--port", "0", "--api-key", api_key, *args],
-                                        stdout=subprocess.PIPE, text=True)
-        ready, _, _ = select.select([self.process.stdout], [], [], DEADLINE_S)
-        line = self.process.stdout.readline() if ready else ""
-        if not line:
-            self.process.kill()
-            self.process.wait()
-            raise RuntimeError(f"the fake printed no ports within {DEADLINE_S} s")
-        ports = json.loads(line)
-        self.cml_port, self.control_port = ports["cml_port"], ports["control_port"]
+        self.cml_port, self.control_port = self.ports["cml_port"], self.ports["control_port"]
 
     def request(self, method, path, body=None, port=None, headers=None, auth=True, timeout=5):
         connection = http.client.HTTPConnection("127.0.0.1", port or self.cml_port, timeout=timeout)
@@ -70,29 +62,6 @@ class Fake:
 
     def control(self, method, path, body=None, expect=200):
         return self.api(method, path, body, expect=expect, port=self.control_port)
-
-    def wait_for(self, predicate, what):
-        deadline = time.monotonic() + DEADLINE_S
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.03)
-        raise AssertionError(f"not within {DEADLINE_S} s: {what}")
-
-    def stop(self):
-        try:
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-                try:
-                    return self.process.wait(timeout=DEADLINE_S)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
-                    raise
-            return self.process.returncode
-        finally:
-            self.process.stdout.close()
 
 
 def names(items):

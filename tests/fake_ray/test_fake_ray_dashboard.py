@@ -4,27 +4,21 @@ applications along its clock, and injects the faults the control port asks for."
 import http.client
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from fake_server import FakeServer  # noqa: E402
 
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_ray_dashboard.py")
 DEADLINE_S = 10
 
 
-class Fake:
+class Fake(FakeServer):
     def __init__(self, *args):
-        self.process = subprocess.Popen([sys.executable, FAKE, "--port", "0", *args], stdout=subprocess.PIPE,
-                                        text=True)
-        line = self.process.stdout.readline()
-        if not line:
-            self.process.kill()
-            raise RuntimeError("the fake did not print its ports")
-        ports = json.loads(line)
-        self.ray_port, self.control_port = ports["ray_port"], ports["control_port"]
+        super().__init__(FAKE, *args, deadline_s=DEADLINE_S)
+        self.ray_port, self.control_port = self.ports["ray_port"], self.ports["control_port"]
 
     def request(self, method, path, body=None, port=None, headers=None, timeout=5):
         connection = http.client.HTTPConnection("127.0.0.1", port or self.ray_port, timeout=timeout)
@@ -44,29 +38,6 @@ class Fake:
 
     def control(self, method, path, body=None):
         return self.json(method, path, body, port=self.control_port)
-
-    def wait_for(self, predicate, what):
-        deadline = time.monotonic() + DEADLINE_S
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"not within {DEADLINE_S} s: {what}")
-
-    def stop(self):
-        try:
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-                try:
-                    return self.process.wait(timeout=DEADLINE_S)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
-                    raise
-            return self.process.returncode
-        finally:
-            self.process.stdout.close()
 
 
 class FakeRayDashboardTest(unittest.TestCase):

@@ -62,6 +62,21 @@ BOOST_AUTO_TEST_CASE(health_reports_status_version_and_whole_second_uptime)
     BOOST_TEST(later.at("uptime_s").to_number<std::int64_t>() >= 1);
 }
 
+BOOST_AUTO_TEST_CASE(the_nodes_view_without_a_snapshot_is_empty_and_says_why)
+{
+    // Services started by tests do not watch Ray unless the test names a dashboard.
+    service_process service;
+    const auto res = http_get(service.port(), "/api/v1/resources/nodes");
+    BOOST_TEST_REQUIRE(res.result_int() == 200, res.body());
+    BOOST_TEST(header(res, http::field::content_type) == "application/json");
+    const json::object body = json_object_of(res);
+    BOOST_TEST(body.at("nodes").as_array().empty(), res.body());
+    BOOST_TEST(integer(body, "total_nodes") == 0);
+    BOOST_TEST(integer(body, "alive_nodes") == 0);
+    BOOST_TEST(body.at("observed_at").is_null());
+    BOOST_TEST(text(object_at(body, "source"), "state") == "DISABLED");
+}
+
 BOOST_AUTO_TEST_CASE(checkpoint_list_is_the_catalog_in_order)
 {
     service_process service;

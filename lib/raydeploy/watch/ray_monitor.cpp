@@ -122,9 +122,10 @@ poll_step step_of(const poll_answers& answers, const std::optional<ray_snapshot>
 ray_monitor::ray_monitor(net::any_io_executor executor, const ray_settings& ray, const monitoring_settings& monitoring,
                          event_log& events, event_bus& bus, sqlite::database& db)
     : executor_{executor}, settings_{ray}, events_{events}, bus_{bus}, db_{db}, sleeper_{executor},
-      random_{std::random_device{}()}
+      random_{std::random_device{}()}, nodes_view_json_{boost::json::serialize(nodes_view(ray_snapshot{}))}
 {
     if (!settings_.enabled) return;
+    worker_ = std::make_unique<net::thread_pool>(1);
     web::client_options options = ray::dashboard_client_options(settings_);
     options.body_limit = dashboard_body_limit;
     // The loop's own backoff decides when to try again; a retry inside one poll would only make a
@@ -243,7 +244,7 @@ net::awaitable<void> ray_monitor::poll_once()
     const bool store_due = !last_stored_ || steady_now - *last_stored_ >= store_at_least_every;
     // On the worker: nothing writes snapshot_ or answers until the step is back.
     poll_step step = co_await net::co_spawn(
-        worker_.get_executor(),
+        worker_->get_executor(),
         [&answers, this, store_due, now]() -> net::awaitable<poll_step> {
             poll_step computed = step_of(answers, snapshot_, have_previous_, store_due, now);
             co_return computed;

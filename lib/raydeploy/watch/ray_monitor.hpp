@@ -77,7 +77,8 @@ public:
     // their earlier value and are listed in `stale`); nullopt until Ray answered once (or a stored
     // snapshot was loaded).
     const std::optional<ray_snapshot>& snapshot() const { return snapshot_; }
-    // nodes_view(snapshot()) serialized, made once per snapshot (a 10,000-node view is 4 MB).
+    // nodes_view(snapshot()) serialized, made once per snapshot (a 10,000-node view is 4 MB); the
+    // view of no nodes until there is one.
     const std::string& nodes_view_json() const { return nodes_view_json_; }
     const source_health& health() const { return health_; }
     // When the latest poll finished (successful or not); nullopt before the first.
@@ -110,7 +111,6 @@ private:
     sleeper sleeper_;
     source_health health_{"cluster"};
     std::optional<ray_snapshot> snapshot_;  // what the views show and the next diff compares with
-    std::string nodes_view_json_;
     // Whether snapshot_ holds an earlier observation to diff against (from this life or stored).
     bool have_previous_ = false;
     std::optional<std::chrono::system_clock::time_point> last_poll_at_;
@@ -118,10 +118,12 @@ private:
     std::vector<monitoring_probe> probes_;
     std::shared_ptr<event_subscription> engine_events_;  // execution.done, deployment.status
     std::minstd_rand random_;
+    std::string nodes_view_json_;  // of snapshot_, or of no snapshot
     bool cancelled_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-    // Last, so that it is joined before anything the step reads is destroyed.
-    net::thread_pool worker_{1};
+    // One thread, only while enabled. Last, so that it is joined before anything the step reads is
+    // destroyed.
+    std::unique_ptr<net::thread_pool> worker_;
 };
 
 }  // namespace raydeploy::watch

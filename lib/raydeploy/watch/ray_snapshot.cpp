@@ -323,6 +323,7 @@ public:
     parse_result<std::vector<ray_node>> finish(std::string_view body)
     {
         using result = parse_result<std::vector<ray_node>>;
+        body_size_ = body.size();
         if (auto error = read_events(body, *this, endpoint_); !error.empty()) return result::failure(std::move(error));
         if (auto error = envelope_error(); !error.empty()) return result::failure(std::move(error));
         if (!has_list_) return result::failure(endpoint_error(endpoint_, "answered without data.result"));
@@ -374,9 +375,10 @@ private:
         if (place.parent_role == list && place.key == "result") {
             has_rows_ = false;
         } else if (place.parent_role == list && place.key == "total") {
-            // Ray sends the count before the rows: room for them at once, within the bound.
+            // Ray sends the count before the rows: room for them at once, but never for more rows
+            // than the body could hold (a row is at least 32 bytes), whatever a hostile count says.
             if (const auto total = scalar.integer(); total && *total > 0)
-                nodes_.reserve(std::min(static_cast<std::size_t>(*total), max_ray_nodes));
+                nodes_.reserve(std::min({static_cast<std::size_t>(*total), max_ray_nodes, body_size_ / 32}));
         } else if (place.parent_role == data_role && place.key == "result") {
             has_list_ = false;
         } else if (place.parent_role == rows) {
@@ -429,6 +431,7 @@ private:
         if (row_error_.empty()) row_error_ = std::move(what);
     }
 
+    std::size_t body_size_ = 0;
     bool has_list_ = false;
     bool has_rows_ = false;
     std::size_t row_count_ = 0;
@@ -1091,8 +1094,6 @@ json::value optional_json(const std::optional<std::vector<T>>& part)
 
 // Reading back: nullopt for anything that is not what to_json wrote.
 
-resource_usages usage_from(const json::object* object) { return usage_map(object); }
-
 std::optional<ray_version_info> version_from(const json::object& o)
 {
     return ray_version_info{string_or_empty(o, "ray_version"), string_or_empty(o, "jobs_api_version"),
@@ -1103,7 +1104,7 @@ std::optional<ray_cluster_status> cluster_status_from(const json::object& o)
 {
     ray_cluster_status status;
     status.has_load_metrics = bool_member(o, "has_load_metrics").value_or(false);
-    status.usage = usage_from(object_member(o, "usage"));
+    status.usage = usage_map(object_member(o, "usage"));
     if (const auto* by_node = object_member(o, "usage_by_node")) status.usage_by_node = usage_by_node_map(*by_node);
     status.report_time = number_member(o, "report_time");
     status.autoscaling_error = string_member(o, "autoscaling_error");
