@@ -915,4 +915,56 @@ BOOST_AUTO_TEST_CASE(event_pages_stop_at_the_byte_cap_and_say_where_to_continue)
     BOOST_TEST(last.at("next_since_counter").is_null());
 }
 
+BOOST_AUTO_TEST_CASE(each_kind_runs_with_its_runner_and_a_kind_without_one_fails_saying_so)
+{
+    // One catalog with a playbook and a CML step: the first runs, the second has no runner yet.
+    temp_dir dir;
+    const auto fixtures = source_dir() / "tests" / "fixtures" / "ansible";
+    const auto catalog = dir.write_file("catalog.yaml", "checkpoints:\n"
+                                                        "  - name: succeed\n"
+                                                        "    playbook: " + (fixtures / "succeed.yml").string() + "\n"
+                                                        "    description: Runs three harmless tasks.\n"
+                                                        "    timeout: 2m\n"
+                                                        "  - name: create-jobs\n"
+                                                        "    kind: cml-jobs\n"
+                                                        "    description: Creates the CML jobs.\n"
+                                                        "    timeout: 2m\n");
+    auto options = fixture_service_options();
+    options.catalog = catalog;
+    service_process service{options};
+    const auto port = service.port();
+
+    const json::object listed = json_object_of(http_get(port, "/api/v1/checkpoints"));
+    const json::array& items = listed.at("checkpoints").as_array();
+    BOOST_TEST_REQUIRE(items.size() == 2u);
+    BOOST_TEST(text(items[0].as_object(), "kind") == "ansible");
+    BOOST_TEST(text(items[1].as_object(), "kind") == "cml-jobs");
+    BOOST_TEST(text(json_object_of(http_get(port, "/api/v1/checkpoints/create-jobs")), "kind") == "cml-jobs");
+
+    const std::string failed_id = start_execution(port, "create-jobs");
+    const json::object failed = wait_for_execution(port, failed_id, {"succeeded", "failed", "cancelled", "timed_out", "interrupted"});
+    BOOST_TEST_CONTEXT("execution: " << json::serialize(failed))
+    {
+        BOOST_TEST(text(failed, "status") == "failed");
+        BOOST_TEST(failed.at("rc").is_null());
+        const std::string reason = text(failed, "status_reason");
+        BOOST_TEST(contains(reason, "checkpoint 'create-jobs' is of kind cml-jobs, which this raydeploy cannot run yet "
+                                    "(it runs checkpoints of kind ansible); nothing was run"),
+                   reason);
+        BOOST_TEST(text(object_at(failed, "error"), "message") == reason);
+    }
+    const auto events = execution_events(port, failed_id);
+    check_contiguous(events, failed_id);
+    BOOST_TEST_REQUIRE(events.size() == 3u);
+    BOOST_TEST(text(events[0], "status") == "queued");
+    BOOST_TEST(text(events[1], "status") == "running");
+    BOOST_TEST(text(events[2], "type") == "execution.done");
+    BOOST_TEST(text(events[2], "status") == "failed");
+    BOOST_TEST(integer(events[2], "final_counter") == 3);
+
+    const std::string played_id = start_execution(port, "succeed");
+    const json::object played = wait_for_execution(port, played_id, {"succeeded", "failed", "cancelled", "timed_out", "interrupted"}, 60s);
+    BOOST_TEST(text(played, "status") == "succeeded", json::serialize(played));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

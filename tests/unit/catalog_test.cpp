@@ -267,4 +267,67 @@ BOOST_AUTO_TEST_CASE(reserved_and_internal_names_cannot_be_declared)
     BOOST_TEST(!raydeploy::is_reserved_variable_name("ray_runtime"));
 }
 
+BOOST_AUTO_TEST_CASE(kind_defaults_to_ansible_and_names_every_builtin_kind)
+{
+    temp_dir dir;
+    const auto catalog = load_catalog(write_catalog(dir, valid_entry +
+                                                             "  - {name: played, kind: ansible, playbook: b.yml, description: d, timeout: 1}\n"
+                                                             "  - {name: project, kind: cml-project, description: d, timeout: 1}\n"
+                                                             "  - {name: jobs, kind: cml-jobs, description: d, timeout: 1}\n"
+                                                             "  - {name: runs, kind: cml-job-runs, description: d, timeout: 1}\n"
+                                                             "  - {name: ray, kind: cml-ray-cluster, description: d, timeout: 1,\n"
+                                                             "     approval_required: true, destructive: true,\n"
+                                                             "     vars: {num_workers: {type: integer, description: How many}}}\n"));
+    using raydeploy::checkpoint_kind;
+    const std::vector<checkpoint_kind> expected = {checkpoint_kind::ansible,     checkpoint_kind::ansible,
+                                                   checkpoint_kind::cml_project, checkpoint_kind::cml_jobs,
+                                                   checkpoint_kind::cml_job_runs, checkpoint_kind::cml_ray_cluster};
+    BOOST_TEST_REQUIRE(catalog.checkpoints().size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const auto& item = catalog.checkpoints()[i];
+        BOOST_TEST_CONTEXT(item.name)
+        {
+            BOOST_TEST((item.kind == expected[i]));
+            BOOST_TEST((raydeploy::parse_checkpoint_kind(raydeploy::to_string(item.kind)) == item.kind));
+            // Only kind ansible has a playbook.
+            BOOST_TEST(item.playbook.empty() == (item.kind != checkpoint_kind::ansible));
+        }
+    }
+    BOOST_TEST(catalog.checkpoints()[1].playbook == dir.path() / "b.yml");
+    BOOST_TEST(raydeploy::to_string(checkpoint_kind::cml_job_runs) == "cml-job-runs");
+    BOOST_TEST(catalog.find("ray")->find_var("num_workers") != nullptr);
+    BOOST_TEST(!raydeploy::parse_checkpoint_kind("CML-JOBS"));
+
+    // The shipped catalog runs playbooks only.
+    const auto shipped = load_catalog(std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / "playbooks/checkpoints.yaml");
+    for (const auto& item : shipped.checkpoints()) BOOST_TEST((item.kind == checkpoint_kind::ansible), item.name);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_kinds_are_refused_naming_the_entry_and_the_kinds)
+{
+    const auto message = error_for(valid_entry + "  - {name: deploy, kind: shell, description: d, timeout: 1}\n");
+    BOOST_TEST(contains(message, ":6:26: checkpoints[1].kind: checkpoint \"deploy\": \"shell\" is not a kind of checkpoint; "
+                                 "the kinds are ansible, cml-project, cml-jobs, cml-job-runs, cml-ray-cluster"),
+               message);
+    // An unknown kind is the one problem of its entry: nothing about a playbook it may or may not need.
+    BOOST_TEST(!contains(message, "checkpoints[1].playbook"), message);
+    BOOST_TEST(contains(error_for("  - {name: x, kind: [cml-jobs], description: d, timeout: 1}\n"), "checkpoints[0].kind: expected"));
+    BOOST_TEST(raydeploy::checkpoint_kind_list() == "ansible, cml-project, cml-jobs, cml-job-runs, cml-ray-cluster");
+}
+
+BOOST_AUTO_TEST_CASE(playbook_is_required_for_kind_ansible_only)
+{
+    BOOST_TEST(contains(error_for("  - {name: x, description: d, timeout: 1}\n"), "checkpoints[0].playbook: required key is missing"));
+    BOOST_TEST(contains(error_for("  - {name: x, kind: ansible, description: d, timeout: 1}\n"),
+                        "checkpoints[0].playbook: required key is missing"));
+    const auto message = error_for("  - {name: jobs, kind: cml-jobs, playbook: a.yml, description: d, timeout: 1}\n");
+    BOOST_TEST(contains(message, ":2:44: checkpoints[0].playbook: checkpoint \"jobs\" is of kind cml-jobs, which runs no "
+                                 "playbook; remove `playbook`"),
+               message);
+    // The rules every kind shares still apply to the CML kinds.
+    BOOST_TEST(contains(error_for("  - {name: wipe, kind: cml-ray-cluster, description: d, timeout: 1, destructive: true}\n"),
+                        "\"wipe\" is destructive but has approval_required: false"));
+    BOOST_TEST(contains(error_for("  - {name: jobs, kind: cml-jobs, description: d}\n"), "checkpoints[0].timeout: required key is missing"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -84,6 +84,29 @@ BOOST_AUTO_TEST_CASE(catalog_errors_exit_2_and_name_the_file)
     BOOST_TEST(result.err.find("raydeploy: error: " + file.string() + ":2:") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(unknown_checkpoint_kinds_exit_2_naming_the_entry_and_the_kinds)
+{
+    temp_dir dir;
+    const auto file = dir.write_file("bad.yaml", "checkpoints:\n  - {name: jobs, kind: cml-job, description: d, timeout: 1}\n");
+    const auto config = dir.write_file("raydeploy.yaml", "catalog: " + file.string() + "\ninventory: " +
+                                                             std::string{RAYDEPLOY_SOURCE_DIR} +
+                                                             "/playbooks/inventory/local.yml\nstate_dir: state\n");
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"checkpoints", "--catalog", file.string()},
+                                                std::vector<std::string>{"serve", "--config", config.string(), "--check-config"}}) {
+        BOOST_TEST_CONTEXT(args.front())
+        {
+            const auto result = run_cli_in_process(args);
+            BOOST_TEST(result.exit_code == raydeploy::cli::exit_usage);
+            BOOST_TEST(result.err.find(file.string() + ":2:24: checkpoints[0].kind: checkpoint \"jobs\": \"cml-job\" is not a kind") !=
+                           std::string::npos,
+                       result.err);
+            BOOST_TEST(result.err.find("the kinds are ansible, cml-project, cml-jobs, cml-job-runs, cml-ray-cluster") !=
+                           std::string::npos,
+                       result.err);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(check_config_validates_without_serving)
 {
     temp_dir dir;

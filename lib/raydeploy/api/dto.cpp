@@ -30,6 +30,7 @@ boost::json::object checkpoint_json(const checkpoint& item)
     return {
         {"name", item.name},
         {"order", item.order},
+        {"kind", to_string(item.kind)},
         {"description", item.description},
         {"approval_required", item.approval_required},
         {"destructive", item.destructive},

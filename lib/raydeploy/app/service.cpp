@@ -135,20 +135,21 @@ service::service(const settings& config, bool handle_signals)
     p.events = std::make_shared<event_log>(executor, p.store.db(), *p.bus, event_log_options{config.events.batch_delay});
 
     engine_settings engine_config;
-    engine_config.inventory = std::filesystem::absolute(config.inventory);
-    engine_config.ansible_playbook = find_ansible_playbook(config.ansible_playbook);
-    engine_config.supervisor = std::filesystem::read_symlink("/proc/self/exe");
     engine_config.runs_dir = std::filesystem::absolute(config.state_dir) / "runs";
-    engine_config.callback_dir =
-        install_callback_plugin(std::filesystem::absolute(config.state_dir) / "ansible/callback_plugins");
     engine_config.max_concurrent = config.executions.max_concurrent;
     engine_config.kill_grace = config.executions.kill_grace;
-    engine_config.pass_env = config.executor.pass_env;
-    if (engine_config.ansible_playbook.empty())
+    ansible_settings& ansible = engine_config.ansible;
+    ansible.inventory = std::filesystem::absolute(config.inventory);
+    ansible.ansible_playbook = find_ansible_playbook(config.ansible_playbook);
+    ansible.supervisor = std::filesystem::read_symlink("/proc/self/exe");
+    ansible.callback_dir =
+        install_callback_plugin(std::filesystem::absolute(config.state_dir) / "ansible/callback_plugins");
+    ansible.pass_env = config.executor.pass_env;
+    if (ansible.ansible_playbook.empty())
         log::warn("ansible-playbook not found; executions will fail until it is installed (scripts/bootstrap.sh "
                   "puts it in .venv) or ansible_playbook is set");
     else
-        log::info("using ansible-playbook", {{"path", engine_config.ansible_playbook.string()}});
+        log::info("using ansible-playbook", {{"path", ansible.ansible_playbook.string()}});
 
     const bool open_mode = config.auth.tokens.empty();
     approval_policy policy;
@@ -188,7 +189,7 @@ service::service(const settings& config, bool handle_signals)
     }
     const tcp::endpoint endpoint = p.server->local_endpoint();
     p.bound = listen_address{endpoint.address().to_string(), endpoint.port()};
-    engine_config.listen_address = p.bound.to_string();
+    engine_config.ansible.listen_address = p.bound.to_string();
     state->executions =
         std::make_shared<execution_manager>(executor, state->catalog, p.store.db(), *p.events, engine_config);
 

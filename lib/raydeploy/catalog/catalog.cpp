@@ -21,6 +21,8 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::array<std::string_view, 5> variable_type_names = {"string", "integer", "boolean", "list", "dict"};
+constexpr std::array<std::string_view, 5> checkpoint_kind_names = {"ansible", "cml-project", "cml-jobs",
+                                                                   "cml-job-runs", "cml-ray-cluster"};
 
 // Ansible's magic variables and the play keywords it reserves: a value for one of them changes
 // how Ansible itself behaves, not what a playbook does.
@@ -180,6 +182,20 @@ std::vector<variable_spec> read_vars(yaml_reader& reader, const YAML::Node& node
 
 std::string_view to_string(variable_type type) { return enum_name(variable_type_names, type); }
 
+std::string_view to_string(checkpoint_kind kind) { return enum_name(checkpoint_kind_names, kind); }
+
+std::optional<checkpoint_kind> parse_checkpoint_kind(std::string_view text)
+{
+    return enum_from_name<checkpoint_kind>(checkpoint_kind_names, text);
+}
+
+std::string checkpoint_kind_list()
+{
+    std::string list;
+    for (const auto name : checkpoint_kind_names) list += (list.empty() ? "" : ", ") + std::string{name};
+    return list;
+}
+
 bool is_reserved_variable_name(std::string_view name)
 {
     if (name.rfind("ansible_", 0) == 0 || name.rfind("raydeploy_", 0) == 0) return true;
@@ -249,10 +265,10 @@ checkpoint_catalog load_catalog(const fs::path& file)
         const YAML::Node entry = list[i];
         const std::string key = "checkpoints[" + std::to_string(i) + "]";
         if (!reader.check_mapping(entry, key,
-                                  {"name", "playbook", "description", "approval_required", "destructive",
+                                  {"name", "kind", "playbook", "description", "approval_required", "destructive",
                                    "impact_summary", "timeout", "vars"}))
             continue;
-        for (auto required : {"name", "playbook", "description", "timeout"}) reader.require(entry, key, required);
+        for (auto required : {"name", "description", "timeout"}) reader.require(entry, key, required);
 
         checkpoint item;
         item.order = static_cast<int>(i) + 1;
@@ -267,7 +283,30 @@ checkpoint_catalog load_catalog(const fs::path& file)
                 item.name = *name;
             }
         }
-        if (const YAML::Node node = entry["playbook"]) {
+        // Read before `playbook`, which only kind ansible has. An unknown kind says nothing about
+        // whether a playbook belongs, so its entry gets no second complaint about one.
+        bool kind_known = true;
+        if (const YAML::Node node = entry["kind"]) {
+            if (auto text = reader.string(node, key + ".kind")) {
+                if (auto kind = parse_checkpoint_kind(*text)) {
+                    item.kind = *kind;
+                } else {
+                    kind_known = false;
+                    reader.error(node, key + ".kind",
+                                 (item.name.empty() ? std::string{} : "checkpoint \"" + item.name + "\": ") + "\"" +
+                                     *text + "\" is not a kind of checkpoint; the kinds are " + checkpoint_kind_list() +
+                                     " (without `kind`: ansible, which runs `playbook`)");
+                }
+            } else {
+                kind_known = false;
+            }
+        }
+        if (kind_known && item.kind == checkpoint_kind::ansible) reader.require(entry, key, "playbook");
+        if (const YAML::Node node = entry["playbook"]; node && kind_known && item.kind != checkpoint_kind::ansible) {
+            reader.error(node, key + ".playbook",
+                         "checkpoint \"" + item.name + "\" is of kind " + std::string{to_string(item.kind)} +
+                             ", which runs no playbook; remove `playbook` (only kind ansible runs one)");
+        } else if (node) {
             if (auto playbook = reader.string(node, key + ".playbook")) {
                 item.playbook = (base / *playbook).lexically_normal();
                 std::error_code ec;

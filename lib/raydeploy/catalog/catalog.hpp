@@ -1,5 +1,6 @@
-// The checkpoint catalog: which checkpoints exist, in which order, which playbook each runs and
-// what approval policy guards it. Loaded from YAML and validated in full before use.
+// The checkpoint catalog: which checkpoints exist, in which order, what each runs (its kind: a
+// playbook, or a built-in Cloudera ML step) and what approval policy guards it. Loaded from YAML
+// and validated in full before use.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -29,10 +30,23 @@ struct variable_spec {
     bool secret = false;
 };
 
+// What runs a checkpoint: ansible-playbook with the entry's `playbook`, or one of the steps built
+// into raydeploy that drive Cloudera Machine Learning (CML) through its REST API. The engine maps
+// each kind to its runner (engine/builtin_runners.cpp).
+enum class checkpoint_kind { ansible, cml_project, cml_jobs, cml_job_runs, cml_ray_cluster };
+// The catalog's and the API's spelling: "ansible", "cml-project", "cml-jobs", "cml-job-runs",
+// "cml-ray-cluster".
+std::string_view to_string(checkpoint_kind kind);
+std::optional<checkpoint_kind> parse_checkpoint_kind(std::string_view text);
+// Every kind's name in declaration order, joined by ", " (for messages that list them).
+std::string checkpoint_kind_list();
+
 struct checkpoint {
     std::string name;
     int order = 0;  // 1-based position in the catalog
-    std::filesystem::path playbook;  // absolute, resolved from the catalog file's directory
+    checkpoint_kind kind = checkpoint_kind::ansible;
+    // Absolute, resolved from the catalog file's directory; empty for every kind but ansible.
+    std::filesystem::path playbook;
     std::string description;
     bool approval_required = false;
     bool destructive = false;
@@ -71,8 +85,9 @@ bool is_reserved_variable_name(std::string_view name);
 bool full_match(const std::string& pattern, const std::string& value);
 
 // Reads and validates a catalog file. Throws config_error listing every problem with its
-// FILE:LINE:COLUMN: unknown or missing keys, wrong types, bad or duplicate names, playbooks that
-// do not exist, unparsable timeouts, a destructive checkpoint that does not require approval,
+// FILE:LINE:COLUMN: unknown or missing keys, wrong types, bad or duplicate names, unknown kinds, a
+// missing playbook (kind ansible) or one given to another kind, playbooks that do not exist,
+// unparsable timeouts, a destructive checkpoint that does not require approval,
 // `vars` with unknown keys, bad types, choices or patterns, and declared names that are reserved
 // or internal (defined in a `vars/` file of a role beside the playbook: those are derived values
 // and safety lists, such as cleanup_protected_paths, that extra vars would override).

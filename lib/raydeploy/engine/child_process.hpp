@@ -7,6 +7,7 @@
 // Single-threaded: use from the io_context's thread.
 #pragma once
 
+#include "raydeploy/engine/stop_cause.hpp"
 #include "raydeploy/util/net.hpp"
 
 #include <chrono>
@@ -38,8 +39,6 @@ struct child_callbacks {
     std::function<void(std::string_view text)> on_output;     // stdout and stderr, as they arrive
     std::function<void(std::string_view line)> on_event_line;  // one line of the event channel, without '\n'
 };
-
-enum class stop_cause { none, timeout, cancel };
 
 struct child_result {
     int exit_code = -1;           // the child's exit status, or 128 + signal when a signal ended it

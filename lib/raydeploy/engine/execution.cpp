@@ -43,6 +43,11 @@ execution_params params_from_json(const boost::json::object& stored)
     return params;
 }
 
+boost::json::object initial_progress()
+{
+    return {{"play", ""}, {"task", ""}, {"tasks_started", 0}, {"tasks_done", 0}};
+}
+
 boost::json::object to_json(const execution_record& record)
 {
     boost::json::object out{

@@ -66,6 +66,10 @@ struct execution_report {
     bool empty() const { return !json && !markdown; }
 };
 
+// The progress of a run that has not reported any: {"play": "", "task": "", "tasks_started": 0,
+// "tasks_done": 0}.
+boost::json::object initial_progress();
+
 // The API's view of an execution (process details stay internal).
 boost::json::object to_json(const execution_record& record);
 

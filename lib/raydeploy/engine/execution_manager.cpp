@@ -1,37 +1,97 @@
-// The execution engine. Each running execution is one coroutine (`run`) around one
-// ansible-playbook child; everything else reacts to the child's output and exit.
+// The execution engine. Each running execution is one coroutine (`run`) around one runner; the
+// runner reports through its context, and the engine turns that into events and the stored row.
 #include "raydeploy/engine/execution_manager.hpp"
 
-#include "raydeploy/config/settings.hpp"
+#include "raydeploy/engine/builtin_runners.hpp"
+#include "raydeploy/engine/child_process.hpp"
 #include "raydeploy/engine/engine_error.hpp"
 #include "raydeploy/engine/extra_vars.hpp"
-#include "raydeploy/engine/supervisor.hpp"
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/private_files.hpp"
 #include "raydeploy/util/time.hpp"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-
 #include <csignal>
 #include <thread>
-#include <unistd.h>
-
-namespace raydeploy::embedded {
-std::string_view callback_plugin_py();
-}
 
 namespace raydeploy {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
+// A running execution as its runner sees it.
+class execution_manager::context final : public run_context {
+public:
+    context(execution_manager& manager, active_run& run, const checkpoint& item)
+        : manager_{manager}, run_{run}, item_{item}
+    {
+    }
+
+    const execution_record& record() const override { return run_.record; }
+    const checkpoint& item() const override { return item_; }
+    const fs::path& run_dir() const override { return run_.run_dir; }
+
+    void emit(std::string type, json::object fields) override { manager_.emit(run_, std::move(type), std::move(fields)); }
+
+    void relay(std::string type, std::string created, json::object fields) override
+    {
+        manager_.events_.append(event{std::move(type), std::move(created), run_.record.id, run_.next_counter++, std::move(fields)});
+    }
+
+    void write_output(std::string_view text) override
+    {
+        run_.log.write(text.data(), static_cast<std::streamsize>(text.size()));
+        run_.log.flush();
+        manager_.notify_output(run_);
+    }
+
+    void set_progress(json::object progress, json::object host_summary) override
+    {
+        run_.record.progress = std::move(progress);
+        run_.record.host_summary = std::move(host_summary);
+        manager_.store_.update(run_.record);
+    }
+
+    void set_results(json::object results, const execution_report& report) override
+    {
+        run_.record.results = std::move(results);
+        if (!report.empty()) {
+            manager_.store_.save_report(run_.record.id, report);
+            run_.record.has_report = true;
+        }
+        manager_.store_.update(run_.record);
+    }
+
+    void set_process_group(int pgid, std::int64_t leader_start_time) override
+    {
+        run_.record.pgid = pgid;
+        run_.record.boot_id = current_boot_id();
+        run_.record.process_start = leader_start_time;
+        manager_.store_.update(run_.record);
+    }
+
+private:
+    execution_manager& manager_;
+    active_run& run_;
+    const checkpoint& item_;
+};
+
 execution_manager::execution_manager(net::any_io_executor executor, const checkpoint_catalog& catalog,
                                      sqlite::database& db, event_log& events, engine_settings settings)
-    : executor_{std::move(executor)}, catalog_{catalog}, store_{db}, events_{events}, settings_{std::move(settings)}
+    : execution_manager{executor, catalog, db, events, settings,
+                        builtin_runners(executor, settings.ansible, settings.kill_grace)}
 {
 }
+
+execution_manager::execution_manager(net::any_io_executor executor, const checkpoint_catalog& catalog,
+                                     sqlite::database& db, event_log& events, engine_settings settings,
+                                     runner_registry runners)
+    : executor_{std::move(executor)}, catalog_{catalog}, store_{db}, events_{events}, settings_{std::move(settings)},
+      runners_{std::move(runners)}
+{
+}
+
+execution_manager::~execution_manager() = default;
 
 void execution_manager::recover()
 {
@@ -132,7 +192,7 @@ execution_record execution_manager::cancel(const std::string& id)
         run.cancel_requested = true;
         emit(run, "execution.cancelling", {{"grace_ms", settings_.kill_grace.count()}});
         events_.flush();
-        if (run.child) run.child->stop(stop_cause::cancel);
+        if (run.runner) run.runner->stop(stop_cause::cancel);
         log::info("execution cancel requested", {{"execution_id", id}});
     }
     return run.record;
@@ -187,11 +247,6 @@ std::size_t execution_manager::running_count() const
     return running;
 }
 
-std::vector<std::string> execution_manager::child_environment(const std::string& execution_id) const
-{
-    return build_child_environment(current_environment(), settings_.pass_env, settings_.callback_dir, execution_id);
-}
-
 net::awaitable<void> execution_manager::run(std::string id)
 {
     active_run& run = *active_.at(id);
@@ -203,98 +258,60 @@ net::awaitable<void> execution_manager::run(std::string id)
     emit(run, "execution.status", {{"status", "running"}});
     events_.flush();
 
-    // The run's directory holds its log and extra_vars, which may carry secrets: owner only.
-    // Extra vars go in a file, never on the command line (no quoting, no secrets in `ps`), as
-    // YAML that marks the caller's strings !unsafe: Ansible must never evaluate them as templates.
-    const fs::path run_dir = settings_.runs_dir / id;
-    const fs::path vars_file = run_dir / "extra_vars.yml";
-    json::object service_vars{{"raydeploy_execution_id", id}, {"raydeploy_checkpoint", item.name}};
-    // Where a playbook may leave files of this run for people to fetch (final-validation's report).
-    service_vars["raydeploy_run_dir"] = fs::absolute(run_dir).string();
-    if (!settings_.listen_address.empty()) service_vars["raydeploy_listen_address"] = settings_.listen_address;
+    // The run's directory holds its log and whatever its runner keeps there (ansible's extra_vars),
+    // which may carry secrets: owner only.
+    run.run_dir = settings_.runs_dir / id;
     try {
         make_private_directory(settings_.runs_dir);
-        make_private_directory(run_dir);
-        make_private_file(run_dir / "output.log");
-        write_private_file(vars_file, extra_vars_yaml(run.record.params.extra_vars, service_vars));
+        make_private_directory(run.run_dir);
+        make_private_file(run.run_dir / "output.log");
     } catch (const runtime_failure& e) {
         finish(run, execution_status::failed, std::nullopt, e.what());
         active_.erase(id);
         pump();
         co_return;
     }
-    run.log.open(run_dir / "output.log", std::ios::binary | std::ios::app);
+    run.log.open(run.run_dir / "output.log", std::ios::binary | std::ios::app);
 
-    if (settings_.ansible_playbook.empty()) {
-        finish(run, execution_status::failed, std::nullopt,
-               "ansible-playbook was not found; run scripts/bootstrap.sh (it installs it into .venv) or set "
-               "ansible_playbook in the configuration");
+    run.runner = runners_.make(item.kind);
+    if (!run.runner) {
+        finish(run, execution_status::failed, std::nullopt, no_runner_reason(item, runners_));
         active_.erase(id);
         pump();
         co_return;
     }
+    run.runner_context = std::make_unique<context>(*this, run, item);
+    start_deadline(run, item.timeout);
+    // A cancel that arrived while the run was being prepared.
+    if (run.cancel_requested) run.runner->stop(stop_cause::cancel);
 
-    child_spec spec;
-    spec.executable = settings_.supervisor;
-    spec.args = supervisor_arguments(settings_.kill_grace);
-    spec.args.insert(spec.args.end(), {settings_.ansible_playbook.string(), "-i", settings_.inventory.string(), "-e",
-                                       "@" + vars_file.string()});
-    if (run.record.params.limit) spec.args.insert(spec.args.end(), {"--limit", *run.record.params.limit});
-    if (run.record.params.check) spec.args.push_back("--check");
-    spec.args.push_back(item.playbook.string());
-    spec.environment = child_environment(id);
-    spec.working_dir = item.playbook.parent_path();
-    spec.timeout = item.timeout;
-    spec.kill_grace = settings_.kill_grace;
+    runner_outcome outcome = co_await run.runner->run(*run.runner_context);
+    run.deadline.reset();
+    events_.flush();  // the runner's last events belong before execution.done
 
-    try {
-        run.child = std::make_unique<child_process>(
-            executor_, spec,
-            child_callbacks{[this, &run](std::string_view text) {
-                                run.log.write(text.data(), static_cast<std::streamsize>(text.size()));
-                                run.log.flush();
-                                notify_output(run);
-                            },
-                            [this, &run](std::string_view line) { on_ansible_event(run, line); }});
-    } catch (const runtime_failure& e) {
-        finish(run, execution_status::failed, std::nullopt, std::string{e.what()} + "; check ansible_playbook in the configuration");
-        active_.erase(id);
-        pump();
-        co_return;
-    }
-    run.record.pgid = run.child->pid();
-    run.record.boot_id = current_boot_id();
-    run.record.process_start = run.child->start_time();
-    store_.update(run.record);
-    log::info("execution started", {{"execution_id", id}, {"checkpoint", item.name}, {"pid", run.child->pid()}});
-    // A cancel that arrived while the child was being prepared.
-    if (run.cancel_requested) run.child->stop(stop_cause::cancel);
-
-    const child_result result = co_await run.child->wait();
-    events_.flush();  // the child's last events belong before execution.done
-
-    execution_status status = execution_status::failed;
-    std::string reason;
     if (shutting_down_) {
-        status = execution_status::interrupted;
-        reason = "the service was shut down while this execution ran; start it again when the service is back";
-    } else if (result.stopped_by == stop_cause::cancel) {
-        status = execution_status::cancelled;
-        reason = "cancelled on request";
-    } else if (result.stopped_by == stop_cause::timeout) {
-        status = execution_status::timed_out;
-        reason = "exceeded the checkpoint's timeout of " + std::to_string(item.timeout.count()) +
-                 " s; raise `timeout` in the catalog if the playbook needs longer";
-    } else if (result.exit_code == 0) {
-        status = execution_status::succeeded;
-    } else {
-        reason = "ansible-playbook exited with code " + std::to_string(result.exit_code);
-        if (result.signal) reason += " (signal " + std::to_string(*result.signal) + ")";
+        outcome.status = execution_status::interrupted;
+        outcome.reason = "the service was shut down while this execution ran; start it again when the service is back";
+        outcome.error.reset();
     }
-    finish(run, status, result.exit_code, reason);
-    run.child.reset();
+    finish(run, outcome.status, outcome.rc, std::move(outcome.reason), std::move(outcome.error));
+    run.runner.reset();
     active_.erase(id);
     pump();
+}
+
+void execution_manager::start_deadline(active_run& run, std::chrono::seconds timeout)
+{
+    if (timeout.count() <= 0) return;
+    run.deadline = std::make_unique<net::steady_timer>(executor_, timeout);
+    run.deadline->async_wait([this, id = run.record.id](boost::system::error_code ec) {
+        if (ec) return;
+        // The run may have ended, and its entry gone, while this completion waited to be called.
+        auto it = active_.find(id);
+        if (it == active_.end() || !it->second->runner) return;
+        log::info("execution reached its timeout", {{"execution_id", id}});
+        it->second->runner->stop(stop_cause::timeout);
+    });
 }
 
 void execution_manager::emit(active_run& run, std::string type, json::object fields)
@@ -303,60 +320,23 @@ void execution_manager::emit(active_run& run, std::string type, json::object fie
     events_.append(event{std::move(type), "", run.record.id, run.next_counter++, std::move(fields)});
 }
 
-void execution_manager::on_ansible_event(active_run& run, std::string_view line)
-{
-    boost::system::error_code ec;
-    json::value parsed = json::parse(line, ec);
-    if (ec || !parsed.is_object() || !parsed.get_object().contains("event")) {
-        log::warn("ignoring a malformed line on the event channel", {{"execution_id", run.record.id}, {"error", ec.message()}});
-        return;
-    }
-    json::object& fields = parsed.get_object();
-    run.progress.observe(fields);
-    const json::value name = fields["event"];
-    std::string created;
-    if (auto* when = fields.if_contains("created"); when && when->is_string()) created = when->get_string();
-    // The service numbers every event of the execution, its own included.
-    fields.erase("counter");
-    fields.erase("created");
-    const std::string event_name = name.is_string() ? std::string{name.get_string()} : std::string{"unknown"};
-    events_.append(event{"ansible." + event_name, created, run.record.id, run.next_counter++, std::move(fields)});
-
-    if (event_name == "playbook_on_task_start" || event_name == "playbook_on_play_start" ||
-        event_name == "playbook_on_stats") {
-        run.record.progress = run.progress.progress();
-        run.record.host_summary = run.progress.host_summary();
-        if (event_name == "playbook_on_stats" && run.progress.results()) {
-            const checkpoint_results& published = *run.progress.results();
-            for (const auto& warning : published.warnings)
-                log::warn("checkpoint results left out",
-                          {{"execution_id", run.record.id}, {"checkpoint", run.record.checkpoint}, {"reason", warning}});
-            run.record.results = published.results;
-            if (!published.report.empty()) {
-                store_.save_report(run.record.id, published.report);
-                run.record.has_report = true;
-            }
-        }
-        store_.update(run.record);
-    }
-}
-
 void execution_manager::notify_output(active_run& run)
 {
     for (auto* waiter : run.output_waiters) waiter->cancel();
 }
 
-void execution_manager::finish(active_run& run, execution_status status, std::optional<int> rc, std::string reason)
+void execution_manager::finish(active_run& run, execution_status status, std::optional<int> rc, std::string reason,
+                               std::optional<json::object> error)
 {
     run.record.status = status;
     run.record.rc = rc;
     run.record.finished_at = now_timestamp();
-    run.record.progress = run.progress.progress();
-    run.record.host_summary = run.progress.host_summary();
+    // Every finished execution shows a progress, also one that ended before its runner said any.
+    if (run.record.progress.empty()) run.record.progress = initial_progress();
     if (!reason.empty()) run.record.status_reason = reason;
     if (status != execution_status::succeeded) {
-        if (status == execution_status::failed && run.progress.first_error())
-            run.record.error = *run.progress.first_error();
+        if (status == execution_status::failed && error)
+            run.record.error = std::move(*error);
         else
             run.record.error = json::object{{"message", reason}};
     }
@@ -406,87 +386,7 @@ void execution_manager::shutdown()
         active_.erase(it);
     }
     for (auto& [id, run] : active_)
-        if (run->child) run->child->stop(stop_cause::cancel);
-}
-
-bool passes_to_child(std::string_view name, const std::vector<std::string>& pass_env)
-{
-    // What a shell, Python, ssh and Ansible need to behave as the operator expects, and nothing
-    // that could carry a secret. LC_* are locale categories.
-    static constexpr std::string_view always[] = {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
-                                                  "SSH_AUTH_SOCK", "USER", "LOGNAME"};
-    if (std::find(std::begin(always), std::end(always), name) != std::end(always)) return true;
-    if (name.rfind("LC_", 0) == 0) return true;
-    return std::find(pass_env.begin(), pass_env.end(), name) != pass_env.end();
-}
-
-std::vector<std::string> build_child_environment(const std::map<std::string, std::string>& service_environment,
-                                                 const std::vector<std::string>& pass_env,
-                                                 const fs::path& callback_dir, const std::string& execution_id)
-{
-    // An allow-list, not a deny-list: the service's environment holds its own tokens
-    // (RAYDEPLOY_AUTH_TOKENS, RAYDEPLOY_TOKEN) and whatever credentials its operator exported, and a
-    // playbook, a module or a `debug: var=lookup('env', ...)` must not see them unless the operator
-    // lists the name in executor.pass_env.
-    std::map<std::string, std::string> variables;
-    for (const auto& [name, value] : service_environment)
-        if (passes_to_child(name, pass_env)) variables.emplace(name, value);
-    // Events come from our own plugin on our own channel, whatever the playbook's ansible.cfg says.
-    std::string plugins = callback_dir.string();
-    if (auto it = variables.find("ANSIBLE_CALLBACK_PLUGINS"); it != variables.end() && !it->second.empty())
-        plugins += ":" + it->second;
-    variables["ANSIBLE_CALLBACK_PLUGINS"] = plugins;
-    variables["ANSIBLE_STDOUT_CALLBACK"] = "raydeploy_events";
-    variables["RAYDEPLOY_EVENT_FD"] = std::to_string(event_channel_fd);
-    variables["RAYDEPLOY_EXECUTION_ID"] = execution_id;
-    variables["ANSIBLE_NOCOLOR"] = "1";
-    variables["ANSIBLE_NOCOWS"] = "1";
-    variables["ANSIBLE_FORCE_COLOR"] = "0";
-    variables["ANSIBLE_RETRY_FILES_ENABLED"] = "0";
-    variables["PYTHONUNBUFFERED"] = "1";
-    std::vector<std::string> environment;
-    environment.reserve(variables.size());
-    for (const auto& [key, value] : variables) environment.push_back(key + "=" + value);
-    return environment;
-}
-
-fs::path find_ansible_playbook(const fs::path& configured)
-{
-    std::error_code ec;
-    if (!configured.empty()) return fs::absolute(configured);
-    std::vector<fs::path> candidates;
-    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) candidates.push_back(self.parent_path() / "../../.venv/bin/ansible-playbook");
-    candidates.push_back(fs::current_path(ec) / ".venv/bin/ansible-playbook");
-    if (const char* path = std::getenv("PATH")) {
-        std::string_view rest{path};
-        while (!rest.empty()) {
-            const auto colon = rest.find(':');
-            candidates.push_back(fs::path{rest.substr(0, colon)} / "ansible-playbook");
-            rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
-        }
-    }
-    for (const auto& candidate : candidates)
-        if (::access(candidate.c_str(), X_OK) == 0) return candidate.lexically_normal();
-    return {};
-}
-
-fs::path install_callback_plugin(const fs::path& directory)
-{
-    // Private like the rest of the state directory: whoever could write here would run code in
-    // every playbook run.
-    make_private_directory(directory.parent_path());
-    make_private_directory(directory);
-    const fs::path file = directory / "raydeploy_events.py";
-    const std::string_view content = embedded::callback_plugin_py();
-    std::string current;
-    if (std::ifstream in{file, std::ios::binary}) current.assign(std::istreambuf_iterator<char>{in}, {});
-    if (current != content) {
-        const fs::path temporary = file.string() + ".tmp";
-        write_private_file(temporary, content);
-        fs::rename(temporary, file);
-    }
-    return directory;
+        if (run->runner) run->runner->stop(stop_cause::cancel);
 }
 
 }  // namespace raydeploy

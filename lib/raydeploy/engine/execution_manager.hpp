@@ -1,16 +1,17 @@
-// The execution engine: starts checkpoint runs (ansible-playbook children), queues them beyond the
-// concurrency limit, cancels them, turns their output into events and keeps their rows current,
-// and at start-up reconciles what a previous life of the service left running.
+// The execution engine: starts checkpoint runs, queues them beyond the concurrency limit, cancels
+// them, stops them at their timeout, numbers their events and keeps their rows current, and at
+// start-up reconciles what a previous life of the service left running. What a run does is up to
+// the runner of its checkpoint's kind (runner.hpp, builtin_runners.cpp); everything else is here.
 //
 // @par Thread safety
 // Single-threaded: use from the io_context's thread.
 #pragma once
 
 #include "raydeploy/catalog/catalog.hpp"
-#include "raydeploy/engine/child_process.hpp"
+#include "raydeploy/engine/ansible_runner.hpp"
 #include "raydeploy/engine/execution.hpp"
 #include "raydeploy/engine/execution_store.hpp"
-#include "raydeploy/engine/progress.hpp"
+#include "raydeploy/engine/runner.hpp"
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/util/net.hpp"
 
@@ -25,22 +26,12 @@
 namespace raydeploy {
 
 struct engine_settings {
-    std::filesystem::path inventory;
-    // ansible-playbook to run; empty when none was found (runs then fail with a clear error).
-    std::filesystem::path ansible_playbook;
-    // The raydeploy binary, run as `__supervise` around ansible-playbook (see supervisor.hpp).
-    std::filesystem::path supervisor;
-    std::filesystem::path runs_dir;      // STATE_DIR/runs: one directory per execution
-    std::filesystem::path callback_dir;  // where the raydeploy_events callback plugin was written
+    std::filesystem::path runs_dir;  // STATE_DIR/runs: one directory per execution
     std::size_t max_concurrent = 4;
+    // How long a stopped run's processes get between SIGTERM and SIGKILL, also for the leftovers
+    // of a previous life that recover() stops.
     std::chrono::milliseconds kill_grace{std::chrono::seconds{10}};
-    // Variables of the service's environment passed to ansible-playbook beyond the fixed
-    // allow-list (see build_child_environment); executor.pass_env.
-    std::vector<std::string> pass_env;
-    // The address the service's own listener is bound to ("127.0.0.1:8000"), passed to every run as
-    // raydeploy_listen_address so prerequisites-check can report a Ray port that collides with it;
-    // empty: not passed.
-    std::string listen_address;
+    ansible_settings ansible;  // how checkpoints of kind ansible run
 };
 
 // Who and what a run is for; recorded with the execution.
@@ -53,8 +44,15 @@ struct execution_origin {
 
 class execution_manager {
 public:
+    // Runs every kind with its built-in runner (builtin_runners).
     execution_manager(net::any_io_executor executor, const checkpoint_catalog& catalog, sqlite::database& db,
                       event_log& events, engine_settings settings);
+    // Runs each kind with the runner `runners` has for it; a kind it has none for fails its runs.
+    execution_manager(net::any_io_executor executor, const checkpoint_catalog& catalog, sqlite::database& db,
+                      event_log& events, engine_settings settings, runner_registry runners);
+    ~execution_manager();
+    execution_manager(const execution_manager&) = delete;
+    execution_manager& operator=(const execution_manager&) = delete;
 
     // Ends every execution a previous life left queued or running as `interrupted`, after
     // stopping what is left of its process group. Call once, before serving.
@@ -70,7 +68,7 @@ public:
     // The execution's stored report: nullopt for an unknown execution, empty when it has none.
     std::optional<execution_report> report(std::string_view id) { return store_.report(id); }
 
-    // The execution's text output (stdout and stderr of ansible-playbook).
+    // The execution's text output (for kind ansible: stdout and stderr of ansible-playbook).
     std::filesystem::path log_file(std::string_view id) const;
     bool is_active(std::string_view id) const { return active_.count(std::string{id}) != 0; }
     // Throws engine_error ALREADY_RUNNING when `checkpoint` has a queued or running execution.
@@ -86,11 +84,15 @@ public:
     std::size_t running_count() const;
 
 private:
+    class context;
+
     struct active_run {
         execution_record record;
         std::int64_t next_counter = 1;
-        execution_progress progress;
-        std::unique_ptr<child_process> child;
+        std::filesystem::path run_dir;
+        std::unique_ptr<checkpoint_runner> runner;
+        std::unique_ptr<context> runner_context;
+        std::unique_ptr<net::steady_timer> deadline;
         std::ofstream log;
         std::vector<net::steady_timer*> output_waiters;
         bool cancel_requested = false;
@@ -100,41 +102,23 @@ private:
     std::optional<execution_record> active_for(std::string_view checkpoint) const;
     void pump();
     net::awaitable<void> run(std::string id);
+    // Stops the run's runner with `stop_cause::timeout` once the checkpoint's timeout has passed.
+    void start_deadline(active_run& run, std::chrono::seconds timeout);
     void emit(active_run& run, std::string type, boost::json::object fields);
-    void on_ansible_event(active_run& run, std::string_view line);
     void notify_output(active_run& run);
-    void finish(active_run& run, execution_status status, std::optional<int> rc, std::string reason);
-    std::vector<std::string> child_environment(const std::string& execution_id) const;
+    void finish(active_run& run, execution_status status, std::optional<int> rc, std::string reason,
+                std::optional<boost::json::object> error = std::nullopt);
 
     net::any_io_executor executor_;
     const checkpoint_catalog& catalog_;
     execution_store store_;
     event_log& events_;
     engine_settings settings_;
+    runner_registry runners_;
     std::map<std::string, std::unique_ptr<active_run>, std::less<>> active_;  // queued and running
     std::deque<std::string> queue_;
     std::vector<std::function<void(const execution_record&)>> finish_listeners_;
     bool shutting_down_ = false;
 };
-
-// Whether the service's variable `name` reaches ansible-playbook: PATH, HOME, LANG, LANGUAGE,
-// LC_*, TZ, TMPDIR, SSH_AUTH_SOCK, USER, LOGNAME, and the names in `pass_env`.
-bool passes_to_child(std::string_view name, const std::vector<std::string>& pass_env);
-
-// The environment of an execution's ansible-playbook, as "NAME=value" strings: the variables of
-// `service_environment` that passes_to_child admits, plus the ANSIBLE_* and RAYDEPLOY_EVENT_FD /
-// RAYDEPLOY_EXECUTION_ID settings the service needs for its event channel.
-std::vector<std::string> build_child_environment(const std::map<std::string, std::string>& service_environment,
-                                                 const std::vector<std::string>& pass_env,
-                                                 const std::filesystem::path& callback_dir,
-                                                 const std::string& execution_id);
-
-// Where ansible-playbook is: the configured path (made absolute), else the project virtualenv next to the
-// binary (BINARY/../../.venv/bin) or in the current directory, else PATH. Empty when not found.
-std::filesystem::path find_ansible_playbook(const std::filesystem::path& configured);
-
-// Writes the event callback plugin that ships inside the binary into `directory` (if its
-// content changed) and returns the directory.
-std::filesystem::path install_callback_plugin(const std::filesystem::path& directory);
 
 }  // namespace raydeploy

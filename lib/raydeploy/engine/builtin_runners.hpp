@@ -1,0 +1,16 @@
+// The one place that says which runner runs each kind of checkpoint. Adding a kind is adding its
+// runner here; a kind without one fails its runs saying so (no_runner_reason in runner.hpp).
+#pragma once
+
+#include "raydeploy/engine/ansible_runner.hpp"
+#include "raydeploy/engine/runner.hpp"
+
+#include <chrono>
+
+namespace raydeploy {
+
+// `kill_grace`: how long a stopped run's processes get between SIGTERM and SIGKILL.
+runner_registry builtin_runners(net::any_io_executor executor, const ansible_settings& ansible,
+                                std::chrono::milliseconds kill_grace);
+
+}  // namespace raydeploy

@@ -1,0 +1,302 @@
+// Suite runners: the seam between the execution engine and what a checkpoint runs. A scripted
+// runner registered for a CML kind goes through the engine's shared lifecycle (events with
+// contiguous counters ending in execution.done, log, progress, results, report, cancel, timeout,
+// shutdown); a kind without a runner fails its run saying so.
+#include "raydeploy/engine/builtin_runners.hpp"
+#include "raydeploy/engine/execution_manager.hpp"
+#include "raydeploy/events/event_bus.hpp"
+#include "raydeploy/events/event_log.hpp"
+#include "raydeploy/store/migrations.hpp"
+#include "raydeploy/store/state_store.hpp"
+
+#include "support/test_support.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+#include <iterator>
+
+using namespace raydeploy;
+using namespace std::chrono_literals;
+using test::temp_dir;
+namespace json = boost::json;
+
+namespace {
+
+// What the scripted runner saw of its run.
+struct runner_log {
+    int runs = 0;
+    std::vector<stop_cause> stops;
+    std::string execution_id;
+    std::string checkpoint;
+    bool run_dir_exists = false;
+};
+
+// Publishes one of everything a runner can publish, then either ends as `script` says or waits
+// until it is stopped.
+class scripted_runner final : public checkpoint_runner {
+public:
+    enum class script { succeed, wait_for_stop };
+
+    scripted_runner(net::any_io_executor executor, runner_log& log, script what)
+        : timer_{std::move(executor)}, log_{log}, script_{what}
+    {
+    }
+
+    net::awaitable<runner_outcome> run(run_context& context) override
+    {
+        ++log_.runs;
+        log_.execution_id = context.record().id;
+        log_.checkpoint = context.item().name;
+        log_.run_dir_exists = std::filesystem::is_directory(context.run_dir());
+        context.emit("test.step", {{"step", "first"}});
+        context.relay("test.tool_event", "2030-01-02T03:04:05.000Z", {{"from", "the tool"}});
+        context.write_output("hello from the runner\n");
+        context.set_progress({{"play", "p"}, {"task", "t"}, {"tasks_started", 1}, {"tasks_done", 1}},
+                             {{"node-1", {{"ok", 1}}}});
+        execution_report report;
+        report.markdown = "# Report\n";
+        context.set_results({{"nodes", {{"node-1", {{"cpus", 2}}}}}, {"summary", {{"ok", true}}}}, report);
+
+        runner_outcome outcome;
+        if (script_ == script::succeed) {
+            outcome.status = execution_status::succeeded;
+            outcome.rc = 0;
+            co_return outcome;
+        }
+        timer_.expires_after(1h);
+        auto [ec] = co_await timer_.async_wait(nothrow_awaitable);
+        (void)ec;
+        outcome.status = stopped_by_ == stop_cause::timeout ? execution_status::timed_out : execution_status::cancelled;
+        outcome.reason = stopped_by_ == stop_cause::timeout ? "the scripted runner timed out" : "the scripted runner was cancelled";
+        co_return outcome;
+    }
+
+    void stop(stop_cause cause) override
+    {
+        log_.stops.push_back(cause);
+        if (stopped_by_ == stop_cause::none) stopped_by_ = cause;
+        timer_.cancel();
+    }
+
+private:
+    net::steady_timer timer_;
+    runner_log& log_;
+    script script_;
+    stop_cause stopped_by_ = stop_cause::none;
+};
+
+checkpoint make_checkpoint(std::string name, checkpoint_kind kind, std::chrono::seconds timeout)
+{
+    checkpoint item;
+    item.name = std::move(name);
+    item.kind = kind;
+    item.description = "d";
+    item.timeout = timeout;
+    return item;
+}
+
+// An engine over a private database, with the scripted runner as the runner of kind cml-jobs and
+// no runner for cml-project.
+struct engine_fixture {
+    temp_dir dir;
+    std::unique_ptr<sqlite::database> db = [this] {
+        auto opened = open_database(dir.path() / "state.db");
+        migrate(*opened, schema_migrations());
+        return opened;
+    }();
+    net::io_context io;
+    event_bus bus{io.get_executor()};
+    event_log events{io.get_executor(), *db, bus};
+    checkpoint_catalog catalog{dir.path() / "catalog.yaml",
+                               {make_checkpoint("jobs", checkpoint_kind::cml_jobs, 60s),
+                                make_checkpoint("jobs-short", checkpoint_kind::cml_jobs, 1s),
+                                make_checkpoint("project", checkpoint_kind::cml_project, 60s)}};
+    runner_log seen;
+    scripted_runner::script script = scripted_runner::script::succeed;
+    std::vector<execution_record> finished;
+    std::unique_ptr<execution_manager> engine = [this] {
+        engine_settings settings;
+        settings.runs_dir = dir.path() / "runs";
+        runner_registry runners;
+        runners.add(checkpoint_kind::cml_jobs, [this] {
+            return std::make_unique<scripted_runner>(io.get_executor(), seen, script);
+        });
+        auto made = std::make_unique<execution_manager>(io.get_executor(), catalog, *db, events, settings, std::move(runners));
+        made->on_finished([this](const execution_record& record) { finished.push_back(record); });
+        return made;
+    }();
+
+    // Runs the io_context until `done` holds; false when `timeout` passed first.
+    bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s)
+    {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (!done() && std::chrono::steady_clock::now() < deadline) {
+            io.restart();
+            io.run_for(10ms);
+        }
+        return done();
+    }
+
+    execution_record run_to_end(const std::string& checkpoint)
+    {
+        const std::string id = engine->start(checkpoint, {}).id;
+        BOOST_TEST_REQUIRE(run_until([&] { return !engine->is_active(id); }), "the execution did not end within 10 s");
+        return *engine->get(id);
+    }
+
+    std::vector<json::object> stored_events(const std::string& id)
+    {
+        std::vector<json::object> out;
+        for (const auto& item : events.read_execution(id, 0, 1000)) out.push_back(json::parse(item->text).as_object());
+        return out;
+    }
+};
+
+std::string text_of(const json::object& object, std::string_view key)
+{
+    const auto* value = object.if_contains(key);
+    return value && value->is_string() ? std::string{value->get_string()} : std::string{};
+}
+
+// The events are numbered 1..N, of the types `types` in order, and the last one says N.
+void check_events(const std::vector<json::object>& stored, const std::vector<std::string>& types)
+{
+    BOOST_TEST_REQUIRE(stored.size() == types.size());
+    for (std::size_t i = 0; i < stored.size(); ++i) {
+        BOOST_TEST_CONTEXT("event #" << i + 1 << ": " << json::serialize(stored[i]))
+        {
+            BOOST_TEST(stored[i].at("counter").to_number<std::int64_t>() == static_cast<std::int64_t>(i + 1));
+            BOOST_TEST(text_of(stored[i], "type") == types[i]);
+        }
+    }
+    BOOST_TEST(stored.back().at("final_counter").to_number<std::int64_t>() == static_cast<std::int64_t>(stored.size()));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(runners)
+
+BOOST_AUTO_TEST_CASE(a_registered_runner_runs_its_kind_through_the_shared_lifecycle)
+{
+    engine_fixture f;
+    const execution_record record = f.run_to_end("jobs");
+
+    BOOST_TEST(f.seen.runs == 1);
+    BOOST_TEST(f.seen.execution_id == record.id);
+    BOOST_TEST(f.seen.checkpoint == "jobs");
+    BOOST_TEST(f.seen.run_dir_exists);
+    BOOST_TEST(f.seen.stops.empty());
+
+    BOOST_TEST(to_string(record.status) == "succeeded");
+    BOOST_TEST(record.rc.value_or(-1) == 0);
+    BOOST_TEST(!record.error);
+    BOOST_TEST(!record.status_reason);
+    BOOST_TEST(json::serialize(record.progress) == R"({"play":"p","task":"t","tasks_started":1,"tasks_done":1})");
+    BOOST_TEST(json::serialize(record.host_summary) == R"({"node-1":{"ok":1}})");
+    BOOST_TEST(json::serialize(record.results) == R"({"nodes":{"node-1":{"cpus":2}},"summary":{"ok":true}})");
+    BOOST_TEST(record.has_report);
+    BOOST_TEST(f.engine->report(record.id)->markdown.value_or("") == "# Report\n");
+    BOOST_TEST_REQUIRE(f.finished.size() == 1u);
+    BOOST_TEST(f.finished[0].id == record.id);
+
+    std::ifstream log{f.engine->log_file(record.id)};
+    const std::string output{std::istreambuf_iterator<char>{log}, {}};
+    BOOST_TEST(output == "hello from the runner\n");
+
+    const auto stored = f.stored_events(record.id);
+    check_events(stored, {"execution.status", "execution.status", "test.step", "test.tool_event", "execution.done"});
+    // The service's own events name the checkpoint; a relayed event keeps its fields and timestamp.
+    BOOST_TEST(text_of(stored[2], "checkpoint") == "jobs");
+    BOOST_TEST(text_of(stored[2], "step") == "first");
+    BOOST_TEST(!stored[3].contains("checkpoint"));
+    BOOST_TEST(text_of(stored[3], "from") == "the tool");
+    BOOST_TEST(text_of(stored[3], "created") == "2030-01-02T03:04:05.000Z");
+    BOOST_TEST(text_of(stored[4], "status") == "succeeded");
+}
+
+BOOST_AUTO_TEST_CASE(a_kind_without_a_runner_fails_its_run_saying_so)
+{
+    engine_fixture f;
+    const execution_record record = f.run_to_end("project");
+
+    BOOST_TEST(f.seen.runs == 0);
+    BOOST_TEST(to_string(record.status) == "failed");
+    BOOST_TEST(!record.rc);
+    const std::string reason = record.status_reason.value_or("");
+    BOOST_TEST(reason.find("checkpoint 'project' is of kind cml-project, which this raydeploy cannot run yet "
+                           "(it runs checkpoints of kind cml-jobs); nothing was run") == 0u,
+               reason);
+    BOOST_TEST_REQUIRE(record.error.has_value());
+    BOOST_TEST(text_of(*record.error, "message") == reason);
+    BOOST_TEST(json::serialize(record.progress) == R"({"play":"","task":"","tasks_started":0,"tasks_done":0})");
+
+    const auto stored = f.stored_events(record.id);
+    check_events(stored, {"execution.status", "execution.status", "execution.done"});
+    BOOST_TEST(text_of(stored[2], "status") == "failed");
+
+    // The built-in registry runs playbooks and no CML kind yet.
+    net::io_context io;
+    const runner_registry builtin = builtin_runners(io.get_executor(), ansible_settings{}, 1s);
+    BOOST_TEST((builtin.kinds() == std::vector<checkpoint_kind>{checkpoint_kind::ansible}));
+    BOOST_TEST((builtin.make(checkpoint_kind::ansible) != nullptr));
+    for (const auto kind : {checkpoint_kind::cml_project, checkpoint_kind::cml_jobs, checkpoint_kind::cml_job_runs,
+                            checkpoint_kind::cml_ray_cluster})
+        BOOST_TEST((builtin.make(kind) == nullptr), to_string(kind));
+}
+
+BOOST_AUTO_TEST_CASE(cancel_reaches_the_runner_and_the_run_ends_cancelled)
+{
+    engine_fixture f;
+    f.script = scripted_runner::script::wait_for_stop;
+    const std::string id = f.engine->start("jobs", {}).id;
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.runs == 1; }));
+    f.engine->cancel(id);
+    BOOST_TEST_REQUIRE(f.run_until([&] { return !f.engine->is_active(id); }));
+
+    BOOST_TEST_REQUIRE(f.seen.stops.size() == 1u);
+    BOOST_TEST((f.seen.stops[0] == stop_cause::cancel));
+    const auto record = *f.engine->get(id);
+    BOOST_TEST(to_string(record.status) == "cancelled");
+    BOOST_TEST(record.status_reason.value_or("") == "the scripted runner was cancelled");
+    check_events(f.stored_events(id), {"execution.status", "execution.status", "test.step", "test.tool_event",
+                                       "execution.cancelling", "execution.done"});
+}
+
+BOOST_AUTO_TEST_CASE(the_engine_stops_a_runner_at_the_checkpoints_timeout)
+{
+    engine_fixture f;
+    f.script = scripted_runner::script::wait_for_stop;
+    const auto started = std::chrono::steady_clock::now();
+    const execution_record record = f.run_to_end("jobs-short");
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+
+    BOOST_TEST_REQUIRE(f.seen.stops.size() == 1u);
+    BOOST_TEST((f.seen.stops[0] == stop_cause::timeout));
+    BOOST_TEST((elapsed >= 1s));
+    BOOST_TEST(to_string(record.status) == "timed_out");
+    BOOST_TEST(record.status_reason.value_or("") == "the scripted runner timed out");
+    check_events(f.stored_events(record.id),
+                 {"execution.status", "execution.status", "test.step", "test.tool_event", "execution.done"});
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_stops_the_runner_and_the_run_ends_interrupted)
+{
+    engine_fixture f;
+    f.script = scripted_runner::script::wait_for_stop;
+    const std::string id = f.engine->start("jobs", {}).id;
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.runs == 1; }));
+    f.engine->shutdown();
+    BOOST_TEST_REQUIRE(f.run_until([&] { return !f.engine->is_active(id); }));
+
+    BOOST_TEST_REQUIRE(f.seen.stops.size() == 1u);
+    BOOST_TEST((f.seen.stops[0] == stop_cause::cancel));
+    const auto record = *f.engine->get(id);
+    BOOST_TEST(to_string(record.status) == "interrupted");
+    BOOST_TEST(record.status_reason.value_or("").find("the service was shut down while this execution ran") == 0u);
+    BOOST_TEST(text_of(*record.error, "message") == record.status_reason.value_or(""));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
