@@ -132,8 +132,8 @@ BOOST_AUTO_TEST_CASE(reads_recorded_nodes_alive_and_dead)
     BOOST_TEST(head.is_head);
     BOOST_TEST(head.alive());
     BOOST_TEST(head.ip == "192.0.2.2");
-    BOOST_TEST(head.resources_total.at("CPU") == 2.0);
-    BOOST_TEST(head.resources_total.at("object_store_memory") == 7019990630.0);
+    BOOST_TEST(head.resources.at("CPU").total == 2.0);
+    BOOST_TEST(head.resources.at("object_store_memory").total == 7019990630.0);
     BOOST_TEST(head.end_time_ms.value() == 0);
     const auto& worker = node_named(snapshot, worker_260);
     BOOST_TEST(!worker.is_head);
@@ -168,14 +168,35 @@ BOOST_AUTO_TEST_CASE(cluster_status_names_map_back_to_ray_names_and_give_nodes_t
     BOOST_TEST(usage.contains("object_store_memory"));
     BOOST_TEST(usage.contains("node:__internal_head__"));
     BOOST_TEST(!usage.contains("objectStoreMemory"));
-    BOOST_TEST(node_named(snapshot, head_260).resources_used.at("CPU") == 1.0);
-    BOOST_TEST(node_named(snapshot, worker_260).resources_used.empty());
+    BOOST_TEST(node_named(snapshot, head_260).resources.at("CPU").used.value_or(-1) == 1.0);
+    BOOST_TEST(!node_named(snapshot, worker_260).usage_known());
 
     // The older answer has no usageByNode and an accelerator type to map back from the nodes' names.
     const auto older = recorded("2.9");
     BOOST_TEST(older.cluster_status->usage.contains("accelerator_type:T4"));
     BOOST_TEST(older.cluster_status->usage.at("GPU").used == 1.0);
-    for (const auto& node : *older.nodes) BOOST_TEST(node.resources_used.empty());
+    for (const auto& node : *older.nodes) BOOST_TEST(!node.usage_known());
+}
+
+BOOST_AUTO_TEST_CASE(usage_by_node_in_any_order_reaches_the_right_nodes)
+{
+    // The GCS lists usage in its own order, not by id; a node the State API did not list and a
+    // resource a node does not have are left out, and a node without usage keeps none.
+    const auto nodes = nodes_body({{"a", "ALIVE"}, {"b", "ALIVE"}, {"c", "ALIVE"}});
+    const auto status = parse_cluster_status(R"({"result":true,"data":{"clusterStatus":{"loadMetricsReport":{
+        "usage":{"CPU":[3,12]},
+        "usageByNode":{"c":{"CPU":[3,4],"objectStoreMemory":[1,2]},"x":{"CPU":[9,9]},"a":{"CPU":[0,4]}}}}}})");
+    BOOST_TEST_REQUIRE(bool(status));
+    BOOST_TEST(status.value->usage_by_node.size() == 3u);
+    const auto snapshot = assemble_snapshot(observed, parse_version("{}"), status, parse_nodes(nodes), parse_jobs("[]"),
+                                            parse_serve_applications("{}"));
+    BOOST_TEST(node_named(snapshot, "a").resources.at("CPU").used.value_or(-1) == 0.0);
+    BOOST_TEST(node_named(snapshot, "c").resources.at("CPU").used.value_or(-1) == 3.0);
+    BOOST_TEST(node_named(snapshot, "c").resources.size() == 1u);
+    BOOST_TEST(!node_named(snapshot, "b").usage_known());
+    BOOST_TEST(snapshot.cluster_status->usage_by_node.empty());
+    const auto view = nodes_view(snapshot);
+    BOOST_TEST(json::serialize(view.at("nodes").at(2).at("resources_used")) == R"({"CPU":3})");
 }
 
 BOOST_AUTO_TEST_CASE(camel_case_matches_rays_to_camel_case)
@@ -270,7 +291,7 @@ BOOST_AUTO_TEST_CASE(missing_optional_fields_are_fine)
 {
     const auto nodes = parse_nodes(R"({"result":true,"data":{"result":{"result":[{"node_id":"a","state":"ALIVE","resources_total":null,"labels":null}]}}})");
     BOOST_TEST_REQUIRE(bool(nodes));
-    BOOST_TEST(nodes.value->at(0).resources_total.empty());
+    BOOST_TEST(nodes.value->at(0).resources.empty());
     BOOST_TEST(!nodes.value->at(0).is_head);
 
     const auto jobs = parse_jobs(R"([{"job_id":"01000000","status":"RUNNING","metadata":null,"runtime_env":null,"driver_info":null}])");
@@ -295,7 +316,7 @@ BOOST_AUTO_TEST_CASE(unknown_fields_of_newer_ray_are_ignored)
     const auto nodes = parse_nodes(R"({"result":true,"data":{"result":{"result":[{"node_id":"a","state":"ALIVE",
         "future_field":{"deep":[1,2,3]},"resources_total":{"CPU":1,"new_thing":"text"}}],"extra":1}},"more":true})");
     BOOST_TEST_REQUIRE(bool(nodes));
-    BOOST_TEST(nodes.value->at(0).resources_total.size() == 1u);
+    BOOST_TEST(nodes.value->at(0).resources.size() == 1u);
     const auto jobs = parse_jobs(R"([{"submission_id":"s","status":"PENDING","retry_policy":{"max_retries":3},"attempt_number":0}])");
     BOOST_TEST(bool(jobs));
 }
@@ -346,9 +367,9 @@ BOOST_AUTO_TEST_CASE(wrong_types_and_huge_numbers_inside_items_count_as_absent)
     BOOST_TEST(!node.state_message.has_value());
     BOOST_TEST(!node.start_time_ms.has_value());
     BOOST_TEST(node.end_time_ms.value() == -5);
-    BOOST_TEST(node.resources_total.at("CPU") == 1e308);
-    BOOST_TEST(!node.resources_total.contains("GPU"));
-    BOOST_TEST(node.resources_total.contains("huge"));
+    BOOST_TEST(node.resources.at("CPU").total == 1e308);
+    BOOST_TEST(!node.resources.contains("GPU"));
+    BOOST_TEST(node.resources.contains("huge"));
 
     // An exponent beyond double either fails to parse or is dropped; neither throws.
     const auto overflow = parse_jobs(R"([{"submission_id":"s","status":"RUNNING","start_time":1e999,"driver_exit_code":99999999999999999999}])");
@@ -363,7 +384,9 @@ BOOST_AUTO_TEST_CASE(wrong_types_and_huge_numbers_inside_items_count_as_absent)
         "usage":{"CPU":[1,2],"GPU":[1],"memory":"x","objectStoreMemory":[null,3]},"usageByNode":{"n":null}}}}})");
     BOOST_TEST_REQUIRE(bool(usage));
     BOOST_TEST(usage.value->usage.size() == 1u);
-    BOOST_TEST(usage.value->usage_by_node.at("n").empty());
+    BOOST_TEST_REQUIRE(usage.value->usage_by_node.size() == 1u);
+    BOOST_TEST(usage.value->usage_by_node[0].node_id == "n");
+    BOOST_TEST(usage.value->usage_by_node[0].usage.empty());
 }
 
 BOOST_AUTO_TEST_CASE(lists_over_their_bound_are_refused)

@@ -4,6 +4,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -24,7 +25,7 @@ public:
     static constexpr std::size_t max_key_size = std::size_t(-1);
     static constexpr std::size_t max_string_size = std::size_t(-1);
 
-    explicit event_handler(json_event_reader& reader) : reader_(reader) {}
+    event_handler(json_event_reader& reader, std::string_view body) : reader_(reader), body_(body) {}
 
     bool on_document_begin(error_code&) { return true; }
     bool on_document_end(error_code&) { return true; }
@@ -41,9 +42,18 @@ public:
     }
     bool on_key(boost::json::string_view part, std::size_t, error_code&)
     {
-        // Copied: the parser's view may point into its own buffer, and the key is needed until its
-        // value has been read.
-        if (skipped_depth_ == 0) key_.append(part.data(), part.size());
+        if (skipped_depth_ > 0) return true;
+        // The key is needed until its value has been read. A key without escapes is a view of the
+        // body, which outlives the parse; one with escapes is in the parser's own buffer, which the
+        // value may reuse: copy that one.
+        const bool in_body = key_.empty() && std::less_equal<>()(body_.data(), part.data()) &&
+                             std::less_equal<>()(part.data() + part.size(), body_.data() + body_.size());
+        if (in_body) {
+            key_view_ = view(part);
+        } else {
+            key_.append(part.data(), part.size());
+            key_view_ = key_;
+        }
         return true;
     }
 
@@ -113,7 +123,7 @@ private:
     {
         if (frames_.empty()) return {json_event_reader::document, {}, 0};
         const auto& parent = frames_.back();
-        return {parent.role, parent.is_object ? std::string_view(key_) : std::string_view(), parent.members};
+        return {parent.role, parent.is_object ? key_view_ : std::string_view(), parent.members};
     }
 
     // The current member of the innermost container is done.
@@ -122,6 +132,7 @@ private:
         if (frames_.empty()) return;
         ++frames_.back().members;
         key_.clear();
+        key_view_ = {};
     }
 
     bool begin(bool is_object)
@@ -136,6 +147,7 @@ private:
             return true;
         }
         key_.clear();
+        key_view_ = {};
         frames_.push_back({role, is_object});
         return true;
     }
@@ -164,7 +176,9 @@ private:
     json_event_reader& reader_;
     std::vector<frame> frames_;
     std::size_t skipped_depth_ = 0;  // > 0 inside a skipped container
-    std::string key_;
+    std::string_view body_;
+    std::string key_;             // a key with escapes, or one the parser gave in parts
+    std::string_view key_view_;   // the current key: a view of the body or of key_
     std::string string_;
 };
 
@@ -212,7 +226,7 @@ boost::system::error_code read_json_events(std::string_view body, json_event_rea
 {
     boost::json::parse_options options;
     options.max_depth = max_depth;
-    boost::json::basic_parser<event_handler> parser(options, reader);
+    boost::json::basic_parser<event_handler> parser(options, reader, body);
     error_code ec;
     const auto consumed = parser.write_some(false, body.data(), body.size(), ec);
     if (!ec && consumed < body.size()) ec = boost::json::error::extra_data;

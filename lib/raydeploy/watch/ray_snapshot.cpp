@@ -8,6 +8,7 @@
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include <algorithm>
 #include <array>
@@ -120,14 +121,19 @@ json::object owned_object(const json::object* object)
     return copy;
 }
 
-resource_amounts number_map(const json::object* object)
+// A stored node's resources_total and resources_used objects (to_json's shape).
+node_resources node_resources_from(const json::object* totals, const json::object* used)
 {
-    resource_amounts numbers;
-    if (!object) return numbers;
-    numbers.reserve(object->size());
-    for (const auto& entry : *object)
-        if (auto number = as_number(entry.value())) numbers.emplace(std::string(entry.key()), *number);
-    return numbers;
+    node_resources resources;
+    if (!totals) return resources;
+    resources.reserve(totals->size());
+    for (const auto& entry : *totals)
+        if (auto number = as_number(entry.value())) resources.emplace(std::string(entry.key()), node_resource{*number, {}});
+    if (!used) return resources;
+    for (const auto& entry : *used)
+        if (const auto found = resources.find(std::string_view(entry.key())); found != resources.end())
+            found->second.used = as_number(entry.value());
+    return resources;
 }
 
 resource_usages usage_map(const json::object* object)
@@ -145,15 +151,13 @@ resource_usages usage_map(const json::object* object)
     return usage;
 }
 
-// usageByNode {node_id: {resource: [used, total]}}, sorted once rather than inserted one by one.
-decltype(ray_cluster_status::usage_by_node) usage_by_node_map(const json::object& by_node)
+// usageByNode {node_id: {resource: [used, total]}}.
+decltype(ray_cluster_status::usage_by_node) usage_by_node_list(const json::object& by_node)
 {
-    decltype(ray_cluster_status::usage_by_node)::sequence_type rows;
+    decltype(ray_cluster_status::usage_by_node) rows;
     rows.reserve(by_node.size());
-    for (const auto& entry : by_node) rows.emplace_back(std::string(entry.key()), usage_map(entry.value().if_object()));
-    decltype(ray_cluster_status::usage_by_node) sorted;
-    sorted.adopt_sequence(std::move(rows));
-    return sorted;
+    for (const auto& entry : by_node) rows.push_back({std::string(entry.key()), usage_map(entry.value().if_object())});
+    return rows;
 }
 
 // One job as GET /api/jobs/ lists it, which is also how a snapshot stores it: nullopt without a
@@ -360,8 +364,9 @@ private:
             }
             // Past the bound or past a bad row the answer is refused: count the rows, keep none.
             if (row_count_ > max_ray_nodes || !row_error_.empty()) return skip;
-            current_ = ray_node{};
-            current_.resources_total.reserve(8);  // CPU, memory, object_store_memory, node:IP, GPU, ...
+            // Read in place: moving 10,000 finished rows into the list costs more than their fields.
+            nodes_.emplace_back().resources.reserve(8);  // CPU, memory, object_store_memory, node:IP, GPU
+            current_ = &nodes_.back();
             id_seen_ = state_seen_ = false;
             is_head_.reset();
             return row;
@@ -385,7 +390,8 @@ private:
             ++row_count_;
             note_row_error("answered a node " + std::to_string(place.index) + " that is not an object");
         } else if (place.parent_role == resources) {
-            if (const auto number = scalar.number()) current_.resources_total.emplace(std::string(place.key), *number);
+            if (const auto number = scalar.number())
+                current_->resources.emplace(std::string(place.key), node_resource{*number, {}});
         } else if (place.parent_role == row) {
             read_field(place.key, scalar);
         }
@@ -394,35 +400,35 @@ private:
     void end(int ended, std::size_t) override
     {
         if (ended != row) return;
-        if (!id_seen_ || current_.node_id.empty() || !state_seen_) {
+        if (!id_seen_ || current_->node_id.empty() || !state_seen_) {
+            nodes_.pop_back();
             note_row_error("answered node " + std::to_string(row_count_ - 1) + " without node_id or state");
             return;
         }
-        current_.is_head = is_head_.value_or(current_.resources_total.contains(internal_head_resource));
-        nodes_.push_back(std::move(current_));
+        current_->is_head = is_head_.value_or(current_->resources.contains(internal_head_resource));
     }
 
     void read_field(std::string_view key, const util::json_scalar& scalar)
     {
-        const auto text = [&scalar] { return scalar.is_string() ? std::string(scalar.text) : std::string(); };
+        const auto text = scalar.is_string() ? scalar.text : std::string_view();
         if (key == "node_id") {
             id_seen_ = scalar.is_string();
-            current_.node_id = text();
+            current_->node_id.assign(text);
         } else if (key == "state") {
             state_seen_ = scalar.is_string();
-            current_.state = text();
+            current_->state.assign(text);
         } else if (key == "node_ip") {
-            current_.ip = text();
+            current_->ip.assign(text);
         } else if (key == "node_name") {
-            current_.name = text();
+            current_->name.assign(text);
         } else if (key == "state_message") {
-            current_.state_message = scalar.is_string() ? std::optional<std::string>(scalar.text) : std::nullopt;
+            current_->state_message = scalar.is_string() ? std::optional<std::string>(scalar.text) : std::nullopt;
         } else if (key == "is_head_node") {
             is_head_ = scalar.is_bool() ? std::optional<bool>(scalar.boolean) : std::nullopt;
         } else if (key == "start_time_ms") {
-            current_.start_time_ms = scalar.integer();
+            current_->start_time_ms = scalar.integer();
         } else if (key == "end_time_ms") {
-            current_.end_time_ms = scalar.integer();
+            current_->end_time_ms = scalar.integer();
         }
     }
 
@@ -437,7 +443,7 @@ private:
     std::size_t row_count_ = 0;
     std::string row_error_;  // the first row that cannot be read
     std::vector<ray_node> nodes_;
-    ray_node current_;
+    ray_node* current_ = nullptr;  // the last of nodes_, while its row is read
     bool id_seen_ = false;
     bool state_seen_ = false;
     std::optional<bool> is_head_;
@@ -459,7 +465,6 @@ public:
                 endpoint_error(endpoint_, "answered a clusterStatus that is not an object (format=1?)"));
         if (by_node_count_ > max_ray_nodes)
             return result::failure(endpoint_error(endpoint_, "answered usage for more nodes than the bound"));
-        status_.usage_by_node.adopt_sequence(std::move(by_node_));
         return {std::move(status_), {}};
     }
 
@@ -485,12 +490,14 @@ private:
         case by_node:
             // An entry that is not an object is a node with no usage known.
             if (++by_node_count_ > max_ray_nodes) return skip;
-            by_node_.emplace_back(std::string(place.key), resource_usages{});
-            return is_object ? node_usage : skip;
+            status_.usage_by_node.push_back({std::string(place.key), {}});
+            if (!is_object) return skip;
+            status_.usage_by_node.back().usage.reserve(4);  // CPU, memory, objectStoreMemory, node:IP
+            return node_usage;
         case usage:
         case node_usage:
             if (is_object) return skip;
-            pair_target_ = place.parent_role == usage ? &status_.usage : &by_node_.back().second;
+            pair_target_ = place.parent_role == usage ? &status_.usage : &status_.usage_by_node.back().usage;
             pair_name_ = place.key;
             pair_ = {};
             return usage_pair;
@@ -511,7 +518,7 @@ private:
             if (place.key == "time") status_.report_time = scalar.number();
             break;
         case by_node:
-            if (++by_node_count_ <= max_ray_nodes) by_node_.emplace_back(std::string(place.key), resource_usages{});
+            if (++by_node_count_ <= max_ray_nodes) status_.usage_by_node.push_back({std::string(place.key), {}});
             break;
         case usage_pair:
             if (place.index < pair_.size()) pair_[place.index] = scalar.number();
@@ -529,7 +536,6 @@ private:
 
     ray_cluster_status status_;
     bool cluster_status_is_not_an_object_ = false;
-    decltype(ray_cluster_status::usage_by_node)::sequence_type by_node_;
     std::size_t by_node_count_ = 0;
     resource_usages* pair_target_ = nullptr;
     std::string pair_name_;
@@ -765,7 +771,7 @@ public:
         std::set<std::string_view> distinct{"object_store_memory", "node:__internal_head__"};
         if (nodes)
             for (const auto& node : *nodes)
-                for (const auto& [name, value] : node.resources_total)
+                for (const auto& [name, value] : node.resources)
                     if (name.find('_') != std::string::npos) distinct.insert(name);
         for (const auto name : distinct) originals_.emplace(ray_camel_case(name), std::string(name));
     }
@@ -785,10 +791,16 @@ public:
     }
 
 private:
-    std::map<std::string, std::string> originals_;
+    // A handful of names, looked up once per resource of every node: a sorted vector.
+    boost::container::flat_map<std::string, std::string, std::less<>> originals_;
 };
 
 }  // namespace
+
+bool ray_node::usage_known() const
+{
+    return std::any_of(resources.begin(), resources.end(), [](const auto& entry) { return entry.second.used.has_value(); });
+}
 
 bool ray_snapshot::has(ray_part part) const
 {
@@ -817,20 +829,30 @@ ray_snapshot assemble_snapshot(std::chrono::system_clock::time_point observed_at
     take(nodes, snapshot.nodes, ray_part::nodes);
     take(jobs, snapshot.jobs, ray_part::jobs);
     take(serve, snapshot.serve, ray_part::serve);
-
-    normalise(snapshot);
+    // The parse_* functions sort their lists; checking them again would touch every node's id.
     if (snapshot.cluster_status) {
         const resource_names names(snapshot.nodes);
         auto& status = *snapshot.cluster_status;
         status.usage = names.originals(std::move(status.usage));
         if (snapshot.nodes) {
-            // Both sorted by node id: one walk moves each node's usage onto the node.
-            auto usage = status.usage_by_node.begin();
-            for (auto& node : *snapshot.nodes) {
-                while (usage != status.usage_by_node.end() && usage->first < node.node_id) ++usage;
-                if (usage == status.usage_by_node.end()) break;
-                if (usage->first != node.node_id) continue;
-                for (const auto& [name, value] : usage->second) node.resources_used[names.original(name)] = value.used;
+            // usageByNode comes in the GCS's order. A binary search over 10,000 nodes of a few
+            // hundred bytes each misses the cache at nearly every step, and sorting first moves
+            // them all: one hash table of ids, built in one allocation, costs far less than either.
+            boost::unordered_flat_map<std::string_view, ray_node*, std::hash<std::string_view>> by_id;
+            by_id.reserve(snapshot.nodes->size());
+            for (auto& node : *snapshot.nodes) by_id.emplace(node.node_id, &node);
+            for (const auto& [node_id, usage] : status.usage_by_node) {
+                const auto found = by_id.find(std::string_view(node_id));
+                if (found == by_id.end()) continue;
+                ray_node* node = found->second;
+                for (const auto& [name, amounts] : usage) {
+                    // A handful of names of mostly different lengths: a scan that compares lengths
+                    // first reads no name but the one it finds, where a binary search reads three.
+                    const std::string_view original = names.original(name);
+                    const auto resource = std::find_if(node->resources.begin(), node->resources.end(),
+                                                       [original](const auto& entry) { return entry.first == original; });
+                    if (resource != node->resources.end()) resource->second.used = amounts.used;
+                }
             }
             status.usage_by_node.clear();
         } else {
@@ -862,11 +884,10 @@ resource_usages cluster_resources(const ray_snapshot& snapshot)
     if (!snapshot.nodes) return summed;
     for (const auto& node : *snapshot.nodes) {
         if (!node.alive()) continue;
-        for (const auto& [name, total] : node.resources_total) {
+        for (const auto& [name, resource] : node.resources) {
             auto& usage = summed[name];
-            usage.total += total;
-            if (const auto used = node.resources_used.find(name); used != node.resources_used.end())
-                usage.used += used->second;
+            usage.total += resource.total;
+            usage.used += resource.used.value_or(0);
         }
     }
     return summed;
@@ -900,13 +921,11 @@ void merge_walk(const std::vector<T>& before, const std::vector<T>& after, Key k
     std::size_t i = 0;
     std::size_t j = 0;
     while (i < before.size() || j < after.size()) {
-        if (j == after.size() || (i < before.size() && key(before[i]) < key(after[j]))) {
-            visit(&before[i++], nullptr);
-        } else if (i == before.size() || key(after[j]) < key(before[i])) {
-            visit(nullptr, &after[j++]);
-        } else {
-            visit(&before[i++], &after[j++]);
-        }
+        // One three-way comparison per step: the keys of 10,000 nodes are cold in the cache.
+        const int order = i == before.size() ? 1 : j == after.size() ? -1 : key(before[i]).compare(key(after[j]));
+        if (order < 0) visit(&before[i++], nullptr);
+        else if (order > 0) visit(nullptr, &after[j++]);
+        else visit(&before[i++], &after[j++]);
     }
 }
 
@@ -982,11 +1001,15 @@ std::vector<ray_change> diff(const ray_snapshot* before, const ray_snapshot& aft
 
 namespace {
 
-json::object number_map_json(const resource_amounts& numbers)
+// A node's resources as two objects, resources_total and resources_used (only those known).
+std::pair<json::object, json::object> totals_and_used_json(const node_resources& resources)
 {
-    json::object object;
-    for (const auto& [name, value] : numbers) object[name] = value;
-    return object;
+    std::pair<json::object, json::object> objects;
+    for (const auto& [name, resource] : resources) {
+        objects.first[name] = resource.total;
+        if (resource.used) objects.second[name] = *resource.used;
+    }
+    return objects;
 }
 
 json::object usage_json(const resource_usages& usage)
@@ -1017,14 +1040,15 @@ json::value to_json(const ray_cluster_status& status)
 
 json::value to_json(const ray_node& node)
 {
+    auto [totals, used] = totals_and_used_json(node.resources);
     return json::object{{"node_id", node.node_id},
                         {"ip", node.ip},
                         {"name", node.name},
                         {"is_head", node.is_head},
                         {"state", node.state},
                         {"state_message", optional_string(node.state_message)},
-                        {"resources_total", number_map_json(node.resources_total)},
-                        {"resources_used", number_map_json(node.resources_used)},
+                        {"resources_total", std::move(totals)},
+                        {"resources_used", std::move(used)},
                         {"start_time_ms", optional_integer(node.start_time_ms)},
                         {"end_time_ms", optional_integer(node.end_time_ms)}};
 }
@@ -1105,7 +1129,7 @@ std::optional<ray_cluster_status> cluster_status_from(const json::object& o)
     ray_cluster_status status;
     status.has_load_metrics = bool_member(o, "has_load_metrics").value_or(false);
     status.usage = usage_map(object_member(o, "usage"));
-    if (const auto* by_node = object_member(o, "usage_by_node")) status.usage_by_node = usage_by_node_map(*by_node);
+    if (const auto* by_node = object_member(o, "usage_by_node")) status.usage_by_node = usage_by_node_list(*by_node);
     status.report_time = number_member(o, "report_time");
     status.autoscaling_error = string_member(o, "autoscaling_error");
     return status;
@@ -1123,8 +1147,7 @@ std::optional<ray_node> node_from(const json::object& o)
     node.name = string_or_empty(o, "name");
     node.is_head = bool_member(o, "is_head").value_or(false);
     node.state_message = string_member(o, "state_message");
-    node.resources_total = number_map(object_member(o, "resources_total"));
-    node.resources_used = number_map(object_member(o, "resources_used"));
+    node.resources = node_resources_from(object_member(o, "resources_total"), object_member(o, "resources_used"));
     node.start_time_ms = integer_member(o, "start_time_ms");
     node.end_time_ms = integer_member(o, "end_time_ms");
     return node;
@@ -1281,12 +1304,16 @@ double round_to(double value, int decimals)
 
 bool is_node_marker(const std::string& resource) { return resource.starts_with("node:"); }
 
-json::object resources_json(const resource_amounts& resources)
+// The view's resources and resources_used objects, without the node marker resources.
+std::pair<json::object, json::object> resources_json(const node_resources& resources)
 {
-    json::object object;
-    for (const auto& [name, value] : resources)
-        if (!is_node_marker(name)) object[name] = json_number(value);
-    return object;
+    std::pair<json::object, json::object> objects;
+    for (const auto& [name, resource] : resources) {
+        if (is_node_marker(name)) continue;
+        objects.first[name] = json_number(resource.total);
+        if (resource.used) objects.second[name] = json_number(*resource.used);
+    }
+    return objects;
 }
 
 json::value iso_or_null(std::optional<std::int64_t> epoch_ms)
@@ -1336,6 +1363,7 @@ json::object nodes_view(const ray_snapshot& snapshot)
     std::int64_t alive = 0;
     for (const auto* node : ordered) {
         alive += node->alive() ? 1 : 0;
+        auto [resources, used] = resources_json(node->resources);
         nodes.push_back(json::object{{"node_id", node->node_id},
                                      {"node_name", node->name},
                                      {"node_ip", node->ip},
@@ -1345,8 +1373,8 @@ json::object nodes_view(const ray_snapshot& snapshot)
                                      {"alive", node->alive()},
                                      {"state", node->state},
                                      {"state_message", optional_string(node->state_message)},
-                                     {"resources", resources_json(node->resources_total)},
-                                     {"resources_used", resources_json(node->resources_used)}});
+                                     {"resources", std::move(resources)},
+                                     {"resources_used", std::move(used)}});
     }
     return json::object{{"nodes", std::move(nodes)},
                         {"total_nodes", static_cast<std::int64_t>(ordered.size())},

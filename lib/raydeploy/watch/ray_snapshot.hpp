@@ -69,11 +69,21 @@ struct resource_usage {
     double total = 0;
 };
 
-// Resources by name. A node has a handful (CPU, GPU, memory, object_store_memory, node:IP, custom
-// ones) and a poll of a large cluster builds tens of thousands of these: sorted vectors allocate once
-// per node where a tree allocates once per resource.
-using resource_amounts = boost::container::flat_map<std::string, double, std::less<>>;
+// Resources by name, as the cluster status reports them.
 using resource_usages = boost::container::flat_map<std::string, resource_usage, std::less<>>;
+
+// One resource of a node: how much the node has (the State API's resources_total) and how much of it
+// is in use (the cluster status's usageByNode; unset when that answer did not say).
+struct node_resource {
+    double total = 0;
+    std::optional<double> used;
+};
+
+// A node's resources by name. A node has a handful (CPU, GPU, memory, object_store_memory, node:IP,
+// custom ones) and a poll of a large cluster reads tens of thousands of them: a sorted vector
+// allocates once per node where a tree allocates once per resource, and keeping total and used
+// together lets assemble_snapshot fill in usage without allocating at all.
+using node_resources = boost::container::flat_map<std::string, node_resource, std::less<>>;
 
 // GET /api/cluster_status (format=0), its loadMetricsReport. Resource names are Ray's original
 // names (`object_store_memory`, `node:__internal_head__`) once assemble_snapshot has mapped the
@@ -81,9 +91,14 @@ using resource_usages = boost::container::flat_map<std::string, resource_usage, 
 struct ray_cluster_status {
     bool has_load_metrics = false;  // false: clusterStatus was null (autoscaler v2, monitor not up yet)
     resource_usages usage;
-    // node_id -> usage. assemble_snapshot moves it onto the nodes (ray_node::resources_used) and
-    // keeps it here only when the nodes are unknown in that poll.
-    boost::container::flat_map<std::string, resource_usages, std::less<>> usage_by_node;
+    // Per node, in the order Ray lists them (not sorted: assemble_snapshot looks each one up among
+    // the nodes, which are). assemble_snapshot moves them onto the nodes (node_resource::used) and
+    // keeps them here only when the nodes are unknown in that poll.
+    struct node_usage {
+        std::string node_id;
+        resource_usages usage;
+    };
+    std::vector<node_usage> usage_by_node;
     std::optional<double> report_time;  // epoch seconds the autoscaler monitor wrote the report
     std::optional<std::string> autoscaling_error;
 };
@@ -96,12 +111,13 @@ struct ray_node {
     bool is_head = false;  // is_head_node, or the node:__internal_head__ resource on older Ray
     std::string state;     // "ALIVE" or "DEAD", as Ray says
     std::optional<std::string> state_message;
-    resource_amounts resources_total;  // "CPU", "GPU", "memory" (bytes), "object_store_memory", ...
-    resource_amounts resources_used;   // from cluster status usageByNode; empty when unknown
+    node_resources resources;  // "CPU", "GPU", "memory" (bytes), "object_store_memory", ...
     std::optional<std::int64_t> start_time_ms;
     std::optional<std::int64_t> end_time_ms;  // 0 while alive
 
     bool alive() const { return state == "ALIVE"; }
+    // Whether the cluster status said how much of this node's resources is in use.
+    bool usage_known() const;
 };
 
 // One entry of GET /api/jobs/.
@@ -209,9 +225,11 @@ struct ray_snapshot {
     bool any_part() const;          // at least one endpoint answered in this poll
 };
 
-// Builds the snapshot of one poll from the five parse results (failed ones become `errors`). Maps
+// Builds the snapshot of one poll from the five results of the parse_* functions, whose lists are
+// sorted as they say (failed results become `errors`). Maps
 // cluster status resource names back to Ray's original names (those the nodes use, then the
-// well-known ones) and gives each node its resources_used from usageByNode.
+// well-known ones) and fills in each node's resources' `used` from usageByNode (a resource the
+// node's row does not list is left out: the nodes answer is the authority on what a node has).
 ray_snapshot assemble_snapshot(std::chrono::system_clock::time_point observed_at,
                                parse_result<ray_version_info> version,
                                parse_result<ray_cluster_status> cluster_status,
@@ -223,7 +241,7 @@ ray_snapshot assemble_snapshot(std::chrono::system_clock::time_point observed_at
 ray_snapshot carry_forward(const ray_snapshot& previous, ray_snapshot current);
 
 // Cluster-wide [used, total] per resource: the cluster status's usage when it has load metrics,
-// else the alive nodes' resources_total summed (used from their resources_used when known, else 0).
+// else the alive nodes' resources summed (used where known, else 0).
 resource_usages cluster_resources(const ray_snapshot& snapshot);
 
 // ---------------------------------------------------------------------------------------------
