@@ -32,6 +32,8 @@ struct runner_log {
     std::string execution_id;
     std::string checkpoint;
     bool run_dir_exists = false;
+    bool resumed = false;           // the last run was a resumed one
+    json::object attachment_seen;   // what a resumed run found in its record
 };
 
 // Publishes one of everything a runner can publish, then either ends as `script` says or waits
@@ -40,14 +42,24 @@ class scripted_runner final : public checkpoint_runner {
 public:
     enum class script { succeed, wait_for_stop };
 
-    scripted_runner(net::any_io_executor executor, runner_log& log, script what)
-        : timer_{std::move(executor)}, log_{log}, script_{what}
+    scripted_runner(net::any_io_executor executor, runner_log& log, script what, bool survives)
+        : timer_{std::move(executor)}, log_{log}, script_{what}, survives_{survives}
     {
     }
+
+    bool survives_restart() const override { return survives_; }
 
     net::awaitable<runner_outcome> run(run_context& context) override
     {
         ++log_.runs;
+        log_.resumed = context.resumed();
+        if (context.resumed()) {
+            // Follows what the previous life left: nothing is published twice.
+            log_.attachment_seen = context.record().attachment;
+            context.emit("test.followed", {{"job_run", context.record().attachment.at("job_run")}});
+            co_return runner_outcome{execution_status::succeeded, 0, {}, std::nullopt};
+        }
+        if (survives_) context.set_attachment({{"job_run", "run-1"}});
         log_.execution_id = context.record().id;
         log_.checkpoint = context.item().name;
         log_.run_dir_exists = std::filesystem::is_directory(context.run_dir());
@@ -69,6 +81,7 @@ public:
         timer_.expires_after(1h);
         auto [ec] = co_await timer_.async_wait(nothrow_awaitable);
         (void)ec;
+        outcome.detached = stopped_by_ == stop_cause::detach;
         outcome.status = stopped_by_ == stop_cause::timeout ? execution_status::timed_out : execution_status::cancelled;
         outcome.reason = stopped_by_ == stop_cause::timeout ? "the scripted runner timed out" : "the scripted runner was cancelled";
         co_return outcome;
@@ -85,6 +98,7 @@ private:
     net::steady_timer timer_;
     runner_log& log_;
     script script_;
+    bool survives_;
     stop_cause stopped_by_ = stop_cause::none;
 };
 
@@ -116,18 +130,23 @@ struct engine_fixture {
                                 make_checkpoint("project", checkpoint_kind::cml_project, 60s)}};
     runner_log seen;
     scripted_runner::script script = scripted_runner::script::succeed;
+    bool survives = false;  // whether the runner's work survives the service
     std::vector<execution_record> finished;
-    std::unique_ptr<execution_manager> engine = [this] {
+    std::unique_ptr<execution_manager> engine = make_engine();
+
+    // An engine over the fixture's database; a second one plays the service's next life.
+    std::unique_ptr<execution_manager> make_engine()
+    {
         engine_settings settings;
         settings.runs_dir = dir.path() / "runs";
         runner_registry runners;
         runners.add(checkpoint_kind::cml_jobs, [this] {
-            return std::make_unique<scripted_runner>(io.get_executor(), seen, script);
+            return std::make_unique<scripted_runner>(io.get_executor(), seen, script, survives);
         });
         auto made = std::make_unique<execution_manager>(io.get_executor(), catalog, *db, events, settings, std::move(runners));
         made->on_finished([this](const execution_record& record) { finished.push_back(record); });
         return made;
-    }();
+    }
 
     // Runs the io_context until `done` holds; false when `timeout` passed first.
     bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s)
@@ -297,6 +316,46 @@ BOOST_AUTO_TEST_CASE(shutdown_stops_the_runner_and_the_run_ends_interrupted)
     BOOST_TEST(to_string(record.status) == "interrupted");
     BOOST_TEST(record.status_reason.value_or("").find("the service was shut down while this execution ran") == 0u);
     BOOST_TEST(text_of(*record.error, "message") == record.status_reason.value_or(""));
+}
+
+BOOST_AUTO_TEST_CASE(work_that_survives_the_service_is_detached_and_followed_again_after_a_restart)
+{
+    engine_fixture f;
+    f.survives = true;
+    f.script = scripted_runner::script::wait_for_stop;
+    const std::string id = f.engine->start("jobs", {}).id;
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.runs == 1; }));
+    f.engine->shutdown();
+    BOOST_TEST_REQUIRE(f.run_until([&] { return !f.engine->is_active(id); }));
+
+    // Detached, not stopped: the row stays running with what finds the work again.
+    BOOST_TEST_REQUIRE(f.seen.stops.size() == 1u);
+    BOOST_TEST((f.seen.stops[0] == stop_cause::detach));
+    const auto left = *f.engine->get(id);
+    BOOST_TEST(to_string(left.status) == "running");
+    BOOST_TEST(json::serialize(left.attachment) == R"({"job_run":"run-1"})");
+    BOOST_TEST(f.finished.empty());
+
+    // The next life (the same holds after a kill -9: the row is just as it was left).
+    f.engine.reset();
+    f.script = scripted_runner::script::succeed;
+    f.engine = f.make_engine();
+    f.engine->recover();
+    BOOST_TEST(f.engine->is_active(id));
+    BOOST_TEST_REQUIRE(f.run_until([&] { return !f.engine->is_active(id); }));
+
+    BOOST_TEST(f.seen.runs == 2);
+    BOOST_TEST(f.seen.resumed);
+    BOOST_TEST(json::serialize(f.seen.attachment_seen) == R"({"job_run":"run-1"})");
+    const auto record = *f.engine->get(id);
+    BOOST_TEST(to_string(record.status) == "succeeded");
+    BOOST_TEST(record.started_at.value_or("") == left.started_at.value_or("?"));
+    const auto stored = f.stored_events(id);
+    check_events(stored, {"execution.status", "execution.status", "test.step", "test.tool_event",
+                          "execution.reattached", "test.followed", "execution.done"});
+    BOOST_TEST(text_of(stored[4], "reason").find("the service restarted") == 0u);
+    BOOST_TEST_REQUIRE(f.finished.size() == 1u);
+    BOOST_TEST(f.finished[0].id == id);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -175,6 +175,16 @@ void deployment_manager::recover()
             spawn(std::move(record));
             continue;
         }
+        // A step whose execution executions.recover() followed again (its work survives restarts)
+        // goes on, and the deployment with it.
+        const bool step_goes_on = std::any_of(record.steps.begin(), record.steps.end(), [this](const deployment_step& step) {
+            return step.execution_id && executions_.is_active(*step.execution_id);
+        });
+        if (step_goes_on) {
+            log::info("deployment goes on with its re-attached step", {{"deployment_id", record.id}});
+            spawn(std::move(record));
+            continue;
+        }
         // Its execution was ended as interrupted by executions.recover(); take its final status.
         for (auto& step : record.steps) {
             if (!step.execution_id) continue;
@@ -364,29 +374,34 @@ net::awaitable<void> deployment_manager::run(std::string id)
                              "checkpoint '" + step.checkpoint + "' is no longer in the catalog; start a new deployment");
         }
 
-        std::optional<std::string> grant_id;
-        if (item->approval_required) {
-            const bool proceed = co_await await_grant(active, step, grant_id);
-            if (!proceed) co_return;  // finished (denied, cancelled) or the service is stopping
-        }
-
-        record.status = deployment_status::running;
-        if (record.status_reason && record.status_reason->starts_with(auto_approve_holds))
-            record.status_reason.reset();  // it explained the wait, which is over
-        record.awaiting.reset();
-        step.status = "queued";
         execution_record execution;
-        try {
-            execution = executions_.start(step.checkpoint, step_params(record, *item),
-                                          execution_origin{requester_of(record).name, record.id, grant_id});
-        } catch (const std::exception& e) {
-            step.status = "failed";
-            record.failed_checkpoint = step.checkpoint;
-            co_return finish(active, deployment_status::failed,
-                             "checkpoint '" + step.checkpoint + "' could not start: " + e.what());
+        if (step.execution_id && executions_.is_active(*step.execution_id)) {
+            // Started (and granted) by a previous life of the service; its work went on.
+            execution = *executions_.get(*step.execution_id);
+        } else {
+            std::optional<std::string> grant_id;
+            if (item->approval_required) {
+                const bool proceed = co_await await_grant(active, step, grant_id);
+                if (!proceed) co_return;  // finished (denied, cancelled) or the service is stopping
+            }
+
+            record.status = deployment_status::running;
+            if (record.status_reason && record.status_reason->starts_with(auto_approve_holds))
+                record.status_reason.reset();  // it explained the wait, which is over
+            record.awaiting.reset();
+            step.status = "queued";
+            try {
+                execution = executions_.start(step.checkpoint, step_params(record, *item),
+                                              execution_origin{requester_of(record).name, record.id, grant_id});
+            } catch (const std::exception& e) {
+                step.status = "failed";
+                record.failed_checkpoint = step.checkpoint;
+                co_return finish(active, deployment_status::failed,
+                                 "checkpoint '" + step.checkpoint + "' could not start: " + e.what());
+            }
+            if (grant_id) approvals_.consume(*grant_id, execution.id, requester_of(record).name);
+            step.execution_id = execution.id;
         }
-        if (grant_id) approvals_.consume(*grant_id, execution.id, requester_of(record).name);
-        step.execution_id = execution.id;
         step.status = std::string{to_string(execution.status)};
         save(record);
         announce(record);

@@ -56,6 +56,9 @@ struct execution_record {
     std::optional<int> pgid;
     std::optional<std::string> boot_id;
     std::optional<std::int64_t> process_start;
+    // What a runner whose work survives the service recorded to find it again (run_context::
+    // set_attachment); `{}` for other kinds.
+    boost::json::object attachment;
 };
 
 // The report a checkpoint published (final-validation): its JSON document and its Markdown

@@ -70,6 +70,14 @@ public:
         manager_.store_.update(run_.record);
     }
 
+    void set_attachment(json::object attachment) override
+    {
+        run_.record.attachment = std::move(attachment);
+        manager_.store_.update(run_.record);
+    }
+
+    bool resumed() const override { return run_.resumed; }
+
 private:
     execution_manager& manager_;
     active_run& run_;
@@ -97,6 +105,14 @@ void execution_manager::recover()
 {
     const std::string boot_id = current_boot_id();
     for (auto& record : store_.with_status({execution_status::queued, execution_status::running})) {
+        if (record.status == execution_status::running) {
+            const checkpoint* item = catalog_.find(record.checkpoint);
+            auto runner = item ? runners_.make(item->kind) : nullptr;
+            if (runner && runner->survives_restart()) {
+                reattach(std::move(record), std::move(runner));
+                continue;
+            }
+        }
         std::string reason = "the service stopped while this execution was " + std::string{to_string(record.status)};
         // Stop what is left of the previous life's process group, but only processes that are
         // provably ours: same boot, same group, started no earlier than the run's leader.
@@ -129,6 +145,23 @@ void execution_manager::recover()
         store_.update(record);
         log::warn("execution interrupted by a restart", {{"execution_id", record.id}, {"checkpoint", record.checkpoint}});
     }
+}
+
+void execution_manager::reattach(execution_record record, std::unique_ptr<checkpoint_runner> runner)
+{
+    auto run = std::make_unique<active_run>();
+    run->record = std::move(record);
+    run->next_counter = store_.max_counter(run->record.id) + 1;
+    run->runner = std::move(runner);
+    run->resumed = true;
+    const std::string id = run->record.id;
+    auto& ref = *run;
+    active_.emplace(id, std::move(run));
+    emit(ref, "execution.reattached",
+         {{"reason", "the service restarted while this execution ran; its work went on and is followed again"}});
+    events_.flush();
+    log::info("execution re-attached after a restart", {{"execution_id", id}, {"checkpoint", ref.record.checkpoint}});
+    spawn(id);
 }
 
 execution_record execution_manager::start(const std::string& checkpoint_name, execution_params params,
@@ -203,21 +236,26 @@ void execution_manager::pump()
     while (!queue_.empty() && running_count() < settings_.max_concurrent && !shutting_down_) {
         const std::string id = queue_.front();
         queue_.pop_front();
-        net::co_spawn(executor_, run(id), [this, id](std::exception_ptr error) {
-            if (!error) return;
-            try {
-                std::rethrow_exception(error);
-            } catch (const std::exception& e) {
-                log::error("execution failed inside the service", {{"execution_id", id}, {"error", e.what()}});
-                if (auto it = active_.find(id); it != active_.end()) {
-                    finish(*it->second, execution_status::failed, std::nullopt,
-                           std::string{"internal error: "} + e.what() + "; the service log has the details");
-                    active_.erase(it);
-                    pump();
-                }
-            }
-        });
+        spawn(id);
     }
+}
+
+void execution_manager::spawn(const std::string& id)
+{
+    net::co_spawn(executor_, run(id), [this, id](std::exception_ptr error) {
+        if (!error) return;
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            log::error("execution failed inside the service", {{"execution_id", id}, {"error", e.what()}});
+            if (auto it = active_.find(id); it != active_.end()) {
+                finish(*it->second, execution_status::failed, std::nullopt,
+                       std::string{"internal error: "} + e.what() + "; the service log has the details");
+                active_.erase(it);
+                pump();
+            }
+        }
+    });
 }
 
 void execution_manager::refuse_if_active(std::string_view checkpoint) const
@@ -252,11 +290,13 @@ net::awaitable<void> execution_manager::run(std::string id)
     active_run& run = *active_.at(id);
     const checkpoint& item = *catalog_.find(run.record.checkpoint);
 
-    run.record.status = execution_status::running;
-    run.record.started_at = now_timestamp();
-    store_.update(run.record);
-    emit(run, "execution.status", {{"status", "running"}});
-    events_.flush();
+    if (!run.resumed) {
+        run.record.status = execution_status::running;
+        run.record.started_at = now_timestamp();
+        store_.update(run.record);
+        emit(run, "execution.status", {{"status", "running"}});
+        events_.flush();
+    }
 
     // The run's directory holds its log and whatever its runner keeps there (ansible's extra_vars),
     // which may carry secrets: owner only.
@@ -273,7 +313,7 @@ net::awaitable<void> execution_manager::run(std::string id)
     }
     run.log.open(run.run_dir / "output.log", std::ios::binary | std::ios::app);
 
-    run.runner = runners_.make(item.kind);
+    if (!run.runner) run.runner = runners_.make(item.kind);
     if (!run.runner) {
         finish(run, execution_status::failed, std::nullopt, no_runner_reason(item, runners_));
         active_.erase(id);
@@ -281,13 +321,31 @@ net::awaitable<void> execution_manager::run(std::string id)
         co_return;
     }
     run.runner_context = std::make_unique<context>(*this, run, item);
-    start_deadline(run, item.timeout);
+    // A run followed again after a restart keeps the time it has left.
+    auto time_left = item.timeout;
+    if (run.resumed && item.timeout.count() > 0 && run.record.started_at)
+        if (const auto started = parse_timestamp(*run.record.started_at)) {
+            const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - *started);
+            time_left = std::max(std::chrono::seconds{1}, item.timeout - elapsed);
+        }
+    start_deadline(run, time_left);
     // A cancel that arrived while the run was being prepared.
     if (run.cancel_requested) run.runner->stop(stop_cause::cancel);
 
     runner_outcome outcome = co_await run.runner->run(*run.runner_context);
     run.deadline.reset();
     events_.flush();  // the runner's last events belong before execution.done
+
+    if (outcome.detached) {
+        // The work goes on without the service; the row stays running for the next life.
+        log::info("execution detached: its work goes on and the next start of the service follows it",
+                  {{"execution_id", id}, {"checkpoint", run.record.checkpoint}});
+        if (run.log.is_open()) run.log.close();
+        notify_output(run);
+        run.runner.reset();
+        active_.erase(id);
+        co_return;
+    }
 
     if (shutting_down_) {
         outcome.status = execution_status::interrupted;
@@ -386,7 +444,7 @@ void execution_manager::shutdown()
         active_.erase(it);
     }
     for (auto& [id, run] : active_)
-        if (run->runner) run->runner->stop(stop_cause::cancel);
+        if (run->runner) run->runner->stop(run->runner->survives_restart() ? stop_cause::detach : stop_cause::cancel);
 }
 
 }  // namespace raydeploy

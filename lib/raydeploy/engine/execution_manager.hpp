@@ -54,8 +54,10 @@ public:
     execution_manager(const execution_manager&) = delete;
     execution_manager& operator=(const execution_manager&) = delete;
 
-    // Ends every execution a previous life left queued or running as `interrupted`, after
-    // stopping what is left of its process group. Call once, before serving.
+    // Reconciles what a previous life left queued or running. A running execution whose runner's
+    // work survives the service (checkpoint_runner::survives_restart) is followed again: same
+    // execution, counters going on, an `execution.reattached` event. Every other one ends as
+    // `interrupted`, after what is left of its process group is stopped. Call once, before serving.
     void recover();
 
     // Queues a run of `checkpoint` and starts it when a slot is free. Throws engine_error.
@@ -79,7 +81,8 @@ public:
     // not active.
     net::awaitable<void> wait_for_output(std::string id, std::chrono::milliseconds timeout);
 
-    // Stops every running execution (they end as `interrupted`) and refuses new ones.
+    // Stops every running execution (they end as `interrupted`; those whose work survives the
+    // service are detached and stay running for the next life) and refuses new ones.
     void shutdown();
     std::size_t running_count() const;
 
@@ -96,11 +99,15 @@ private:
         std::ofstream log;
         std::vector<net::steady_timer*> output_waiters;
         bool cancel_requested = false;
+        bool resumed = false;  // continues a run a previous life of the service started
     };
 
     // The queued or running execution of `checkpoint`, if any.
     std::optional<execution_record> active_for(std::string_view checkpoint) const;
     void pump();
+    void spawn(const std::string& id);
+    // Follows again, after a restart, a running execution whose runner survives restarts.
+    void reattach(execution_record record, std::unique_ptr<checkpoint_runner> runner);
     net::awaitable<void> run(std::string id);
     // Stops the run's runner with `stop_cause::timeout` once the checkpoint's timeout has passed.
     void start_deadline(active_run& run, std::chrono::seconds timeout);

@@ -11,7 +11,7 @@ namespace {
 constexpr std::string_view select_columns =
     "SELECT rowid, id, checkpoint, status, params, created_at, started_at, finished_at, rc, status_reason, "
     "progress, host_summary, error, final_counter, pgid, boot_id, process_start, requested_by, deployment_id, approval_id, "
-    "results, (report IS NOT NULL OR report_markdown IS NOT NULL) FROM executions ";
+    "results, (report IS NOT NULL OR report_markdown IS NOT NULL), attachment FROM executions ";
 
 execution_record read_row(const sqlite::statement& row)
 {
@@ -38,6 +38,7 @@ execution_record read_row(const sqlite::statement& row)
     if (!row.column_is_null(19)) record.approval_id = row.column_text(19);
     record.results = sqlite::parse_object_column(row.column_text(20));
     record.has_report = row.column_int(21) != 0;
+    if (!row.column_is_null(22)) record.attachment = sqlite::parse_object_column(row.column_text(22));
     return record;
 }
 
@@ -65,7 +66,8 @@ void execution_store::update(const execution_record& record)
 {
     auto statement = db_.prepare(
         "UPDATE executions SET status = ?, started_at = ?, finished_at = ?, rc = ?, status_reason = ?, progress = ?, "
-        "host_summary = ?, error = ?, final_counter = ?, pgid = ?, boot_id = ?, process_start = ?, results = ? WHERE id = ?");
+        "host_summary = ?, error = ?, final_counter = ?, pgid = ?, boot_id = ?, process_start = ?, results = ?, "
+        "attachment = ? WHERE id = ?");
     statement.bind(1, to_string(record.status));
     sqlite::bind_optional(statement, 2, record.started_at);
     sqlite::bind_optional(statement, 3, record.finished_at);
@@ -80,7 +82,9 @@ void execution_store::update(const execution_record& record)
     sqlite::bind_optional(statement, 11, record.boot_id);
     sqlite::bind_optional(statement, 12, record.process_start);
     statement.bind(13, boost::json::serialize(record.results));
-    statement.bind(14, record.id);
+    if (record.attachment.empty()) statement.bind_null(14);
+    else statement.bind(14, boost::json::serialize(record.attachment));
+    statement.bind(15, record.id);
     statement.step();
 }
 

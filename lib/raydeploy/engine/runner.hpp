@@ -36,6 +36,9 @@ struct runner_outcome {
     // For a failure, what failed where ({"task", "host", "message"}); without it the execution's
     // error is {"message": reason}.
     std::optional<boost::json::object> error;
+    // The run returned on stop(stop_cause::detach) while its work goes on: the execution stays
+    // running for the next life of the service to follow (`status` is then ignored).
+    bool detached = false;
 };
 
 // What the engine gives a runner for one run. Everything it records is visible through the API as
@@ -70,6 +73,15 @@ public:
     // restarts after a crash stops what is left of it (execution_manager::recover).
     virtual void set_process_group(int pgid, std::int64_t leader_start_time) = 0;
 
+    // What a runner whose work survives the service needs to find that work again after a restart
+    // (the CML job run it follows: {"job_run": {...}}). Stored at once, before the call returns, so
+    // a kill -9 right after it loses nothing; record().attachment holds the last one set.
+    virtual void set_attachment(boost::json::object attachment) = 0;
+    // True when this run continues one that a previous life of the service started (the service
+    // restarted while it ran): the runner follows the work it left, found through
+    // record().attachment, instead of starting it again.
+    virtual bool resumed() const = 0;
+
 protected:
     ~run_context() = default;
 };
@@ -86,8 +98,16 @@ public:
 
     // Asks the run to end early: cancel (on request, or the service shutting down) or timeout (the
     // engine keeps the checkpoint's time limit). run() then ends soon with status cancelled or
-    // timed_out. Only the first cause counts; it may come before run() started.
+    // timed_out. Only the first cause counts; it may come before run() started. A runner that
+    // survives restarts also gets `detach` (the service is stopping): run() returns soon with
+    // runner_outcome::detached, leaving its work running.
     virtual void stop(stop_cause cause) = 0;
+
+    // Whether what this runner drives goes on without the service (a CML job run does; an
+    // ansible-playbook child does not). Such a run is detached, not stopped, when the service
+    // shuts down, and after a restart (also after a kill -9) the engine runs the runner again for
+    // the same execution, with run_context::resumed() true, instead of ending it as interrupted.
+    virtual bool survives_restart() const { return false; }
 };
 
 // Which runner runs each kind of checkpoint.

@@ -4,6 +4,9 @@
 
 namespace raydeploy {
 
-enum class stop_cause { none, timeout, cancel };
+// `detach` goes only to a runner whose work survives the service (checkpoint_runner::
+// survives_restart): the service is stopping, the work goes on without it, and a restarted service
+// follows it again.
+enum class stop_cause { none, timeout, cancel, detach };
 
 }  // namespace raydeploy

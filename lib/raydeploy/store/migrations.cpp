@@ -149,6 +149,11 @@ CREATE TABLE watch_snapshots (
 ALTER TABLE approvals ADD COLUMN live_impact TEXT;
 ALTER TABLE approvals ADD COLUMN acknowledge_running_work INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    {9, "runs that survive a restart", R"sql(
+-- What a runner whose work goes on without the service (a CML job run) needs to find it again
+-- after a restart, as JSON; NULL for runs of other kinds.
+ALTER TABLE executions ADD COLUMN attachment TEXT;
+)sql"},
 };
 
 }  // namespace
