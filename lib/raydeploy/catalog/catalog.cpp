@@ -192,9 +192,9 @@ std::optional<fs::path> read_config_path(yaml_reader& reader, const YAML::Node& 
         return std::nullopt;
     }
     const fs::path path = (base / *text).lexically_normal();
-    std::error_code ec;
-    const fs::path inside = fs::weakly_canonical(path, ec).lexically_relative(fs::weakly_canonical(base, ec));
-    if (ec || inside.empty() || *inside.begin() == "..") {
+    std::error_code ec, base_ec;
+    const fs::path inside = fs::weakly_canonical(path, ec).lexically_relative(fs::weakly_canonical(base, base_ec));
+    if (ec || base_ec || inside.empty() || *inside.begin() == "..") {
         reader.error(node, key,
                      "'" + *text + "' leaves the catalog's directory " + base.string() +
                          "; keep the files a catalog names beside it or below");

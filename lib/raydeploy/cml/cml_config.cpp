@@ -176,6 +176,14 @@ std::string sha256_hex(std::string_view data)
     return out;
 }
 
+std::string shortest_decimal(double value)
+{
+    std::array<char, 32> text{};
+    const auto [end, ec] = std::to_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{}) throw std::runtime_error{"cannot write the number " + std::to_string(value)};
+    return std::string(text.data(), end);
+}
+
 // The root mapping's one section, or nothing after recording why.
 YAML::Node section(yaml_reader& reader, const YAML::Node& root, std::string_view name, std::string_view what)
 {
@@ -210,10 +218,12 @@ std::string jobs_config::fingerprint(const job_spec& job, std::string_view runti
         parent = found->name;
     }
     // A JSON object keeps its members in insertion order, so the text is the same for the same job.
+    // Amounts are written as the shortest decimal that reads back as the same number (std::to_chars),
+    // not as the JSON library spells a double, which a library upgrade could change.
     const json::object canonical{{"name", job.name},
                                  {"script", job.script},
-                                 {"cpu", job.cpu},
-                                 {"memory", job.memory},
+                                 {"cpu", shortest_decimal(job.cpu)},
+                                 {"memory", shortest_decimal(job.memory)},
                                  {"timeout_s", job.timeout.count()},
                                  {"parent", parent},
                                  {"runtime_identifier", runtime_identifier}};
