@@ -123,8 +123,9 @@ BOOST_AUTO_TEST_CASE(deployments_leave_the_teardown_out_and_refuse_it_by_name)
 
     const auto whole = post(port, "/api/v1/deployments", {});
     BOOST_TEST_REQUIRE(whole.result_int() == 202u, whole.body());
+    const json::object deployment = json_object_of(whole);
     std::vector<std::string> steps;
-    for (const auto& step : json_object_of(whole).at("checkpoints").as_array()) steps.push_back(text(step));
+    for (const auto& step : deployment.at("checkpoints").as_array()) steps.push_back(text(step));
     BOOST_TEST(steps == (std::vector<std::string>{"setup-project", "create-jobs", "run-jobs", "launch-ray-cluster"}),
                boost::test_tools::per_element());
 }

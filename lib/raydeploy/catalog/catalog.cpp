@@ -12,7 +12,6 @@
 #include <cctype>
 #include <map>
 #include <set>
-#include <utility>
 
 namespace raydeploy {
 
