@@ -920,6 +920,7 @@ BOOST_AUTO_TEST_CASE(each_kind_runs_with_its_runner_and_a_kind_without_one_fails
     // One catalog with a playbook and a CML step: the first runs, the second has no runner yet.
     temp_dir dir;
     const auto fixtures = source_dir() / "tests" / "fixtures" / "ansible";
+    dir.write_file("jobs.yaml", "jobs:\n  sync: {name: Sync, script: s.py, cpu: 1, memory: 1, timeout: 60}\n");
     const auto catalog = dir.write_file("catalog.yaml", "checkpoints:\n"
                                                         "  - name: succeed\n"
                                                         "    playbook: " + (fixtures / "succeed.yml").string() + "\n"
@@ -927,6 +928,7 @@ BOOST_AUTO_TEST_CASE(each_kind_runs_with_its_runner_and_a_kind_without_one_fails
                                                         "    timeout: 2m\n"
                                                         "  - name: create-jobs\n"
                                                         "    kind: cml-jobs\n"
+                                                        "    jobs_config: jobs.yaml\n"
                                                         "    description: Creates the CML jobs.\n"
                                                         "    timeout: 2m\n");
     auto options = fixture_service_options();

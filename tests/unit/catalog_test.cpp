@@ -13,11 +13,15 @@ using raydeploy::test::temp_dir;
 
 namespace {
 
-// A catalog directory with playbooks a.yml and b.yml; `entries` is the text under "checkpoints:".
+// A catalog directory with playbooks a.yml and b.yml, and CML configs jobs.yaml and cluster.yaml;
+// `entries` is the text under "checkpoints:".
 std::filesystem::path write_catalog(temp_dir& dir, const std::string& entries)
 {
     dir.write_file("a.yml", "- hosts: all\n  tasks: []\n");
     dir.write_file("b.yml", "- hosts: all\n  tasks: []\n");
+    dir.write_file("jobs.yaml", "jobs:\n  sync: {name: Sync, script: s.py, cpu: 1, memory: 1, timeout: 60}\n");
+    dir.write_file("cluster.yaml", "ray_cluster: {num_workers: 1, head_cpu: 1, head_memory: 1, worker_cpu: 1, "
+                                   "worker_memory: 1, worker_gpus: 0, head_script: h.py, worker_script: w.py}\n");
     return dir.write_file("catalog.yaml", "checkpoints:\n" + entries);
 }
 
@@ -273,9 +277,9 @@ BOOST_AUTO_TEST_CASE(kind_defaults_to_ansible_and_names_every_builtin_kind)
     const auto catalog = load_catalog(write_catalog(dir, valid_entry +
                                                              "  - {name: played, kind: ansible, playbook: b.yml, description: d, timeout: 1}\n"
                                                              "  - {name: project, kind: cml-project, description: d, timeout: 1}\n"
-                                                             "  - {name: jobs, kind: cml-jobs, description: d, timeout: 1}\n"
-                                                             "  - {name: runs, kind: cml-job-runs, description: d, timeout: 1}\n"
-                                                             "  - {name: ray, kind: cml-ray-cluster, description: d, timeout: 1,\n"
+                                                             "  - {name: jobs, kind: cml-jobs, jobs_config: jobs.yaml, description: d, timeout: 1}\n"
+                                                             "  - {name: runs, kind: cml-job-runs, jobs_config: jobs.yaml, description: d, timeout: 1}\n"
+                                                             "  - {name: ray, kind: cml-ray-cluster, cluster_config: cluster.yaml, description: d, timeout: 1,\n"
                                                              "     approval_required: true, destructive: true,\n"
                                                              "     vars: {num_workers: {type: integer, description: How many}}}\n"));
     using raydeploy::checkpoint_kind;
@@ -325,9 +329,161 @@ BOOST_AUTO_TEST_CASE(playbook_is_required_for_kind_ansible_only)
                                  "playbook; remove `playbook`"),
                message);
     // The rules every kind shares still apply to the CML kinds.
-    BOOST_TEST(contains(error_for("  - {name: wipe, kind: cml-ray-cluster, description: d, timeout: 1, destructive: true}\n"),
+    BOOST_TEST(contains(error_for("  - {name: wipe, kind: cml-ray-cluster, cluster_config: cluster.yaml, description: d, timeout: 1, destructive: true}\n"),
                         "\"wipe\" is destructive but has approval_required: false"));
-    BOOST_TEST(contains(error_for("  - {name: jobs, kind: cml-jobs, description: d}\n"), "checkpoints[0].timeout: required key is missing"));
+    BOOST_TEST(contains(error_for("  - {name: jobs, kind: cml-jobs, jobs_config: jobs.yaml, description: d}\n"),
+                        "checkpoints[0].timeout: required key is missing"));
+}
+
+BOOST_AUTO_TEST_CASE(shipped_cml_catalog_has_the_five_steps_with_their_configs)
+{
+    using raydeploy::checkpoint_kind;
+    using raydeploy::ray_cluster_action;
+    const auto catalog = load_catalog(std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / "cml/checkpoints.yaml");
+    struct expected_step {
+        std::string name;
+        checkpoint_kind kind;
+        bool approval_required, destructive, in_deployment;
+    };
+    const std::vector<expected_step> expected = {
+        {"setup-project", checkpoint_kind::cml_project, false, false, true},
+        {"create-jobs", checkpoint_kind::cml_jobs, false, false, true},
+        {"run-jobs", checkpoint_kind::cml_job_runs, false, false, true},
+        {"launch-ray-cluster", checkpoint_kind::cml_ray_cluster, true, false, true},
+        {"teardown-ray-cluster", checkpoint_kind::cml_ray_cluster, true, true, false},
+    };
+    BOOST_TEST_REQUIRE(catalog.checkpoints().size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const auto& item = catalog.checkpoints()[i];
+        BOOST_TEST_CONTEXT(expected[i].name)
+        {
+            BOOST_TEST(item.name == expected[i].name);
+            BOOST_TEST((item.kind == expected[i].kind));
+            BOOST_TEST(item.approval_required == expected[i].approval_required);
+            BOOST_TEST(item.destructive == expected[i].destructive);
+            BOOST_TEST(item.in_deployment == expected[i].in_deployment);
+            BOOST_TEST(item.playbook.empty());
+            BOOST_TEST(!item.impact_summary.empty());
+        }
+    }
+    // create-jobs and run-jobs read the same file, once.
+    const auto& create = *catalog.find("create-jobs");
+    BOOST_TEST_REQUIRE(create.jobs != nullptr);
+    BOOST_TEST(create.jobs == catalog.find("run-jobs")->jobs);
+    BOOST_TEST(create.jobs->source == std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / "cml/jobs_config.yaml");
+    BOOST_TEST(create.jobs->jobs.size() == 2u);
+    BOOST_TEST(catalog.find("setup-project")->jobs == nullptr);
+    const auto& launch = *catalog.find("launch-ray-cluster");
+    BOOST_TEST((launch.action == ray_cluster_action::launch));
+    BOOST_TEST_REQUIRE(launch.cluster != nullptr);
+    BOOST_TEST(launch.cluster->num_workers == 1u);
+    const auto& teardown = *catalog.find("teardown-ray-cluster");
+    BOOST_TEST((teardown.action == ray_cluster_action::teardown));
+    BOOST_TEST(teardown.cluster == nullptr);
+    BOOST_TEST(raydeploy::to_string(teardown.action) == "teardown");
+    // force_rebuild is a declared variable of run-jobs, so runs and deployments can set it.
+    const auto* force = catalog.find("run-jobs")->find_var("force_rebuild");
+    BOOST_TEST_REQUIRE(force != nullptr);
+    BOOST_TEST(raydeploy::to_string(force->type) == "boolean");
+}
+
+BOOST_AUTO_TEST_CASE(in_deployment_defaults_to_true_for_every_kind)
+{
+    temp_dir dir;
+    const auto catalog = load_catalog(write_catalog(dir, valid_entry +
+                                                             "  - {name: alone, playbook: b.yml, description: d, timeout: 1, in_deployment: false}\n"
+                                                             "  - {name: project, kind: cml-project, description: d, timeout: 1, in_deployment: false}\n"));
+    BOOST_TEST(catalog.find("first")->in_deployment);
+    BOOST_TEST(!catalog.find("alone")->in_deployment);
+    BOOST_TEST(!catalog.find("project")->in_deployment);
+    BOOST_TEST(contains(error_for(valid_entry + "    in_deployment: sometimes\n"),
+                        ":6:20: checkpoints[0].in_deployment: expected true or false, got \"sometimes\""));
+}
+
+BOOST_AUTO_TEST_CASE(config_files_are_required_where_read_and_refused_elsewhere)
+{
+    BOOST_TEST(contains(error_for("  - {name: jobs, kind: cml-jobs, description: d, timeout: 1}\n"),
+                        "checkpoints[0].jobs_config: required key is missing"));
+    BOOST_TEST(contains(error_for("  - {name: runs, kind: cml-job-runs, description: d, timeout: 1}\n"),
+                        "checkpoints[0].jobs_config: required key is missing"));
+    BOOST_TEST(contains(error_for("  - {name: ray, kind: cml-ray-cluster, description: d, timeout: 1}\n"),
+                        "checkpoints[0].cluster_config: required key is missing"));
+    BOOST_TEST(contains(error_for("  - {name: p, kind: cml-project, jobs_config: jobs.yaml, description: d, timeout: 1}\n"),
+                        "checkpoints[0].jobs_config: checkpoint \"p\" is of kind cml-project, which reads no jobs_config"));
+    BOOST_TEST(contains(error_for("  - {name: x, playbook: a.yml, cluster_config: cluster.yaml, description: d, timeout: 1}\n"),
+                        "checkpoints[0].cluster_config: checkpoint \"x\" is of kind ansible, which reads no cluster_config"));
+    BOOST_TEST(contains(error_for("  - {name: j, kind: cml-jobs, jobs_config: jobs.yaml, action: launch, description: d, timeout: 1}\n"),
+                        "checkpoints[0].action: checkpoint \"j\" is of kind cml-jobs; only kind cml-ray-cluster has an action"));
+    BOOST_TEST(contains(error_for("  - {name: r, kind: cml-ray-cluster, action: start, cluster_config: cluster.yaml, description: d, timeout: 1}\n"),
+                        "checkpoints[0].action: \"start\" is not an action; expected launch or teardown"));
+    BOOST_TEST(contains(error_for("  - {name: j, kind: cml-jobs, jobs_config: nope.yaml, description: d, timeout: 1}\n"),
+                        "nope.yaml' does not exist; paths are relative to the catalog file"));
+}
+
+BOOST_AUTO_TEST_CASE(config_paths_cannot_leave_the_catalogs_directory)
+{
+    temp_dir outside;
+    const auto elsewhere = outside.write_file("jobs.yaml", "jobs:\n  a: {name: A, script: a.py, cpu: 1, memory: 1, timeout: 60}\n");
+    for (const std::string& path : {std::string{"../jobs.yaml"}, std::string{"sub/../../jobs.yaml"}, elsewhere.string()}) {
+        BOOST_TEST_CONTEXT(path)
+        {
+            const auto message = error_for("  - {name: j, kind: cml-jobs, jobs_config: \"" + path + "\", description: d, timeout: 1}\n");
+            BOOST_TEST(contains(message, "checkpoints[0].jobs_config: "), message);
+            BOOST_TEST((contains(message, "leaves the catalog's directory") || contains(message, "relative to the catalog's directory")), message);
+        }
+    }
+    // A symbolic link counts where it leads.
+    temp_dir dir;
+    std::filesystem::create_symlink(elsewhere, dir.path() / "linked.yaml");
+    try {
+        load_catalog(write_catalog(dir, "  - {name: j, kind: cml-jobs, jobs_config: linked.yaml, description: d, timeout: 1}\n"));
+        BOOST_FAIL("a link out of the catalog's directory was followed");
+    } catch (const config_error& e) {
+        BOOST_TEST(contains(e.what(), "'linked.yaml' leaves the catalog's directory"), e.what());
+    }
+    // Below the catalog's directory is fine.
+    temp_dir nested;
+    nested.write_file("cml/jobs.yaml", "jobs:\n  a: {name: A, script: a.py, cpu: 1, memory: 1, timeout: 60}\n");
+    const auto catalog = load_catalog(write_catalog(nested, "  - {name: j, kind: cml-jobs, jobs_config: ./cml/jobs.yaml, description: d, timeout: 1}\n"));
+    BOOST_TEST(catalog.checkpoints()[0].jobs->source == nested.path() / "cml/jobs.yaml");
+}
+
+BOOST_AUTO_TEST_CASE(problems_of_a_config_file_name_the_catalog_key_and_the_file_once)
+{
+    temp_dir dir;
+    const auto jobs = dir.write_file("bad-jobs.yaml", "jobs:\n"
+                                                      "  sync: {name: Sync, script: s.py, cpu: 1, memory: 1, timeout: 60}\n"
+                                                      "  setup: {name: Setup, script: e.py, cpu: 1, memory: 1, timeout: 60, parent_job_key: snyc}\n");
+    try {
+        load_catalog(write_catalog(dir, "  - {name: create, kind: cml-jobs, jobs_config: bad-jobs.yaml, description: d, timeout: 1}\n"
+                                        "  - {name: run, kind: cml-job-runs, jobs_config: bad-jobs.yaml, description: d, timeout: 1}\n"));
+        BOOST_FAIL("the missing parent was not refused");
+    } catch (const config_error& e) {
+        const std::string message = e.what();
+        BOOST_TEST(contains(message, "catalog.yaml:2:49: checkpoints[0].jobs_config: " + jobs.string() + " has problems; fix them:\n" +
+                                         jobs.string() + ":3:86: jobs.setup.parent_job_key"),
+                   message);
+        BOOST_TEST(contains(message, "jobs.setup.parent_job_key: \"snyc\" is not a job of this file; did you mean 'sync'?"), message);
+        BOOST_TEST(contains(message, "checkpoints[1].jobs_config: " + jobs.string() + " has the problems listed above"), message);
+        BOOST_TEST(message.find("parent_job_key: \"snyc\"") == message.rfind("parent_job_key: \"snyc\""), message);
+    }
+    const auto cluster_message = error_for("  - {name: ray, kind: cml-ray-cluster, cluster_config: jobs.yaml, description: d, timeout: 1}\n");
+    BOOST_TEST(contains(cluster_message, "checkpoints[0].cluster_config: "), cluster_message);
+    BOOST_TEST(contains(cluster_message, "jobs.yaml:1:1: jobs: unknown key"), cluster_message);
+}
+
+BOOST_AUTO_TEST_CASE(a_teardown_is_destructive_runs_on_its_own_and_reads_no_cluster_config)
+{
+    const std::string teardown = "  - {name: down, kind: cml-ray-cluster, action: teardown, description: d, timeout: 1";
+    temp_dir dir;
+    const auto catalog = load_catalog(write_catalog(dir, teardown + ", approval_required: true, destructive: true, in_deployment: false}\n"));
+    BOOST_TEST((catalog.checkpoints()[0].action == raydeploy::ray_cluster_action::teardown));
+    BOOST_TEST(contains(error_for(teardown + ", approval_required: true, in_deployment: false}\n"),
+                        "checkpoints[0]: checkpoint \"down\" tears the Ray cluster down (action: teardown): set destructive: true"));
+    BOOST_TEST(contains(error_for(teardown + ", approval_required: true, destructive: true}\n"),
+                        "checkpoint \"down\" tears the Ray cluster down (action: teardown): set in_deployment: false"));
+    BOOST_TEST(contains(error_for(teardown + ", approval_required: true, destructive: true, in_deployment: false, cluster_config: cluster.yaml}\n"),
+                        "checkpoints[0].cluster_config: checkpoint \"down\" tears the cluster down"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

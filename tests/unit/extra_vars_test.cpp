@@ -148,6 +148,44 @@ BOOST_AUTO_TEST_CASE(limit_is_a_host_pattern)
         BOOST_TEST_CONTEXT(limit) { BOOST_TEST(limit_refusal(limit) == "limit"); }
 }
 
+BOOST_AUTO_TEST_CASE(limit_and_check_are_refused_for_every_kind_but_ansible)
+{
+    const auto refusal = [](const checkpoint& item, const execution_params& params) -> std::string {
+        try {
+            check_run_params(item, params);
+        } catch (const engine_error& e) {
+            BOOST_TEST((e.which() == engine_error::kind::invalid));
+            return std::string{e.details().at("field").as_string()} + " | " + e.what();
+        }
+        return "<accepted>";
+    };
+    execution_params with_limit;
+    with_limit.limit = "ray-head";
+    execution_params with_check;
+    with_check.check = true;
+    execution_params plain;
+    plain.extra_vars = json::parse(R"({"ray_runtime": "native"})").as_object();
+
+    checkpoint playbook = runtime_checkpoint();
+    BOOST_TEST(refusal(playbook, with_limit) == "<accepted>");
+    BOOST_TEST(refusal(playbook, with_check) == "<accepted>");
+    for (const auto kind : {checkpoint_kind::cml_project, checkpoint_kind::cml_jobs, checkpoint_kind::cml_job_runs,
+                            checkpoint_kind::cml_ray_cluster}) {
+        checkpoint item = runtime_checkpoint();
+        item.kind = kind;
+        BOOST_TEST_CONTEXT(to_string(kind))
+        {
+            const auto limit = refusal(item, with_limit);
+            BOOST_TEST(limit.rfind("limit | limit: applies to kind ansible only (ansible-playbook's --limit); checkpoint "
+                                   "'deploy' is of kind " + std::string{to_string(kind)} + ", which runs no playbook",
+                                   0) == 0u,
+                       limit);
+            BOOST_TEST(refusal(item, with_check).rfind("check | check: applies to kind ansible only", 0) == 0u);
+            BOOST_TEST(refusal(item, plain) == "<accepted>");
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_deployment_variable_needs_one_declaring_step_and_goes_only_to_those)
 {
     const checkpoint deploy = runtime_checkpoint();

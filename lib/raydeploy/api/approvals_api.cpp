@@ -82,8 +82,7 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
                    const approval_record record = engine_call([&] {
                        // A pre-approval names a run: it must be one the checkpoint accepts.
                        if (input.params)
-                           check_run_params(find_checkpoint(state->catalog, ctx.path_param("checkpoint")),
-                                            input.params->extra_vars, input.params->limit);
+                           check_run_params(find_checkpoint(state->catalog, ctx.path_param("checkpoint")), *input.params);
                        return state->approvals->grant(ctx.path_param("checkpoint"), ctx.caller, std::move(input));
                    });
                    co_return json_response(http::status::created, shown(*state, ctx, record));

@@ -15,12 +15,16 @@ namespace raydeploy::api {
 namespace {
 
 // The modular deployment seed's deployment_status, from the newest deployment, or from the
-// checkpoints' own runs when nothing was ever deployed as a whole.
+// checkpoints' own runs when nothing was ever deployed as a whole. Checkpoints that never run in a
+// deployment (in_deployment: false, such as a teardown) are no part of its progress.
 void add_deployment_progress(json::object& body, const service_state& state)
 {
     json::array completed;
+    std::size_t total = 0;
     bool any_run = false, any_failed = false;
     for (const auto& item : state.catalog.checkpoints()) {
+        if (!item.in_deployment) continue;
+        ++total;
         execution_filter latest;
         latest.checkpoint = item.name;
         latest.limit = 1;
@@ -42,13 +46,11 @@ void add_deployment_progress(json::object& body, const service_state& state)
         case deployment_status::cancelled: overall = "FAILED"; break;
         }
     } else if (any_run) {
-        overall = completed.size() == state.catalog.checkpoints().size() ? "COMPLETED"
-                  : any_failed                                          ? "FAILED"
-                                                                        : "IN_PROGRESS";
+        overall = completed.size() == total ? "COMPLETED" : any_failed ? "FAILED" : "IN_PROGRESS";
     }
     body["deployment_status"] = overall;
     body["completed_checkpoints"] = std::move(completed);
-    body["total_checkpoints"] = state.catalog.checkpoints().size();
+    body["total_checkpoints"] = total;
     body["deployment_id"] = newest.empty() ? json::value(nullptr) : json::value(newest.front().id);
 }
 

@@ -34,6 +34,7 @@ boost::json::object checkpoint_json(const checkpoint& item)
         {"description", item.description},
         {"approval_required", item.approval_required},
         {"destructive", item.destructive},
+        {"in_deployment", item.in_deployment},
         {"impact_summary", std::move(impact)},
         {"timeout_s", item.timeout.count()},
         {"vars", vars_json(item)},

@@ -158,7 +158,7 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         const bool inline_approve = bool_field(body, "approve").value_or(false);
         const execution_record record = engine_call([&] {
             // Checked before anything else: a refused request must not ask for an approval either.
-            check_run_params(find_checkpoint(state->catalog, ctx.path_param("name")), params.extra_vars, params.limit);
+            check_run_params(find_checkpoint(state->catalog, ctx.path_param("name")), params);
             return start_checkpoint(engine(state), *state->approvals, state->catalog, ctx.path_param("name"),
                                     std::move(params), ctx.caller, inline_approve);
         });

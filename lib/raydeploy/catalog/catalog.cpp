@@ -23,6 +23,7 @@ namespace {
 constexpr std::array<std::string_view, 5> variable_type_names = {"string", "integer", "boolean", "list", "dict"};
 constexpr std::array<std::string_view, 5> checkpoint_kind_names = {"ansible", "cml-project", "cml-jobs",
                                                                    "cml-job-runs", "cml-ray-cluster"};
+constexpr std::array<std::string_view, 2> ray_cluster_action_names = {"launch", "teardown"};
 
 // Ansible's magic variables and the play keywords it reserves: a value for one of them changes
 // how Ansible itself behaves, not what a playbook does.
@@ -178,11 +179,142 @@ std::vector<variable_spec> read_vars(yaml_reader& reader, const YAML::Node& node
     return vars;
 }
 
+// A config file named by an entry: relative to the catalog's directory, and inside it (symbolic
+// links count where they lead), so a catalog directory holds everything its steps read.
+std::optional<fs::path> read_config_path(yaml_reader& reader, const YAML::Node& node, const std::string& key,
+                                         const fs::path& base)
+{
+    const auto text = reader.string(node, key);
+    if (!text) return std::nullopt;
+    if (text->empty() || fs::path{*text}.is_absolute()) {
+        reader.error(node, key, "give the file's path relative to the catalog's directory (" + base.string() + ")");
+        return std::nullopt;
+    }
+    const fs::path path = (base / *text).lexically_normal();
+    std::error_code ec, base_ec;
+    const fs::path inside = fs::weakly_canonical(path, ec).lexically_relative(fs::weakly_canonical(base, base_ec));
+    if (ec || base_ec || inside.empty() || *inside.begin() == "..") {
+        reader.error(node, key,
+                     "'" + *text + "' leaves the catalog's directory " + base.string() +
+                         "; keep the files a catalog names beside it or below");
+        return std::nullopt;
+    }
+    if (!fs::is_regular_file(path, ec)) {
+        reader.error(node, key, "'" + path.string() + "' does not exist; paths are relative to the catalog file");
+        return std::nullopt;
+    }
+    return path;
+}
+
+// The config files entries name, each read once however many entries name it (create-jobs and
+// run-jobs read the same jobs_config.yaml), and its problems reported once.
+template <class Config>
+class config_files {
+public:
+    using loader = Config (*)(const fs::path&);
+    explicit config_files(loader load) : load_{load} {}
+
+    std::shared_ptr<const Config> get(yaml_reader& reader, const YAML::Node& node, const std::string& key,
+                                      const fs::path& path)
+    {
+        if (auto found = loaded_.find(path); found != loaded_.end()) return found->second;
+        if (failed_.count(path)) {
+            reader.error(node, key, path.string() + " has the problems listed above");
+            return nullptr;
+        }
+        try {
+            auto config = std::make_shared<const Config>(load_(path));
+            loaded_.emplace(path, config);
+            return config;
+        } catch (const config_error& e) {
+            failed_.insert(path);
+            reader.error(node, key, path.string() + " has problems; fix them:\n" + e.what());
+            return nullptr;
+        }
+    }
+
+private:
+    loader load_;
+    std::map<fs::path, std::shared_ptr<const Config>> loaded_;
+    std::set<fs::path> failed_;
+};
+
+// The keys that only some kinds have: `action`, `jobs_config`, `cluster_config`, and the rules of
+// a teardown.
+struct kind_specific_reader {
+    yaml_reader& reader;
+    const fs::path& base;
+    config_files<cml::jobs_config> jobs{cml::load_jobs_config};
+    config_files<cml::ray_cluster_config> clusters{cml::load_ray_cluster_config};
+
+    void read(const YAML::Node& entry, const std::string& key, checkpoint& item)
+    {
+        const std::string who = "checkpoint \"" + item.name + "\" is of kind " + std::string{to_string(item.kind)};
+        const bool reads_jobs = item.kind == checkpoint_kind::cml_jobs || item.kind == checkpoint_kind::cml_job_runs;
+        const bool is_cluster = item.kind == checkpoint_kind::cml_ray_cluster;
+
+        bool action_known = true;
+        if (const YAML::Node node = entry["action"]) {
+            if (!is_cluster) {
+                reader.error(node, key + ".action",
+                             who + "; only kind cml-ray-cluster has an action (launch or teardown): remove `action`");
+            } else if (auto text = reader.string(node, key + ".action")) {
+                if (auto action = enum_from_name<ray_cluster_action>(ray_cluster_action_names, *text)) {
+                    item.action = *action;
+                } else {
+                    action_known = false;
+                    reader.error(node, key + ".action", "\"" + *text + "\" is not an action; expected launch or teardown");
+                }
+            } else {
+                action_known = false;
+            }
+        }
+
+        if (reads_jobs) reader.require(entry, key, "jobs_config");
+        if (const YAML::Node node = entry["jobs_config"]) {
+            if (!reads_jobs)
+                reader.error(node, key + ".jobs_config",
+                             who + ", which reads no jobs_config (kinds cml-jobs and cml-job-runs do): remove it");
+            else if (auto path = read_config_path(reader, node, key + ".jobs_config", base))
+                item.jobs = jobs.get(reader, node, key + ".jobs_config", *path);
+        }
+
+        const bool launches = is_cluster && item.action == ray_cluster_action::launch;
+        if (launches && action_known) reader.require(entry, key, "cluster_config");
+        if (const YAML::Node node = entry["cluster_config"]; node && action_known) {
+            if (is_cluster && !launches)
+                reader.error(node, key + ".cluster_config",
+                             "checkpoint \"" + item.name + "\" tears the cluster down, which stops what launch "
+                             "started whatever the config says now: remove cluster_config");
+            else if (!is_cluster)
+                reader.error(node, key + ".cluster_config",
+                             who + ", which reads no cluster_config (kind cml-ray-cluster does): remove it");
+            else if (auto path = read_config_path(reader, node, key + ".cluster_config", base))
+                item.cluster = clusters.get(reader, node, key + ".cluster_config", *path);
+        }
+
+        if (is_cluster && action_known && item.action == ray_cluster_action::teardown) {
+            // Ending every Ray job and Serve application is the definition of destructive.
+            if (!item.destructive)
+                reader.error(entry, key,
+                             "checkpoint \"" + item.name + "\" tears the Ray cluster down (action: teardown): "
+                             "set destructive: true (with approval_required: true)");
+            // A deployment brings the cluster up; tearing it down in the same breath is never meant.
+            if (item.in_deployment)
+                reader.error(entry, key,
+                             "checkpoint \"" + item.name + "\" tears the Ray cluster down (action: teardown): set "
+                             "in_deployment: false, so it runs only on its own (raydeploy run " + item.name + ")");
+        }
+    }
+};
+
 }  // namespace
 
 std::string_view to_string(variable_type type) { return enum_name(variable_type_names, type); }
 
 std::string_view to_string(checkpoint_kind kind) { return enum_name(checkpoint_kind_names, kind); }
+
+std::string_view to_string(ray_cluster_action action) { return enum_name(ray_cluster_action_names, action); }
 
 std::optional<checkpoint_kind> parse_checkpoint_kind(std::string_view text)
 {
@@ -261,12 +393,14 @@ checkpoint_catalog load_catalog(const fs::path& file)
     std::vector<checkpoint> checkpoints;
     std::set<std::string, std::less<>> names;
     std::map<fs::path, internal_names> internal_by_dir;
+    kind_specific_reader kind_specific{reader, base};
     for (std::size_t i = 0; i < list.size(); ++i) {
         const YAML::Node entry = list[i];
         const std::string key = "checkpoints[" + std::to_string(i) + "]";
         if (!reader.check_mapping(entry, key,
                                   {"name", "kind", "playbook", "description", "approval_required", "destructive",
-                                   "impact_summary", "timeout", "vars"}))
+                                   "impact_summary", "timeout", "vars", "in_deployment", "jobs_config",
+                                   "cluster_config", "action"}))
             continue;
         for (auto required : {"name", "description", "timeout"}) reader.require(entry, key, required);
 
@@ -322,6 +456,8 @@ checkpoint_catalog load_catalog(const fs::path& file)
             if (auto flag = reader.boolean(node, key + ".approval_required")) item.approval_required = *flag;
         if (const YAML::Node node = entry["destructive"])
             if (auto flag = reader.boolean(node, key + ".destructive")) item.destructive = *flag;
+        if (const YAML::Node node = entry["in_deployment"])
+            if (auto flag = reader.boolean(node, key + ".in_deployment")) item.in_deployment = *flag;
         if (const YAML::Node node = entry["impact_summary"])
             if (auto lines = reader.string_list(node, key + ".impact_summary")) item.impact_summary = *lines;
         if (const YAML::Node node = entry["timeout"]) {
@@ -338,6 +474,8 @@ checkpoint_catalog load_catalog(const fs::path& file)
                 found = internal_by_dir.emplace(playbook_dir, read_internal_names(playbook_dir)).first;
             item.vars = read_vars(reader, node, key + ".vars", found->second);
         }
+        // An unknown kind says nothing about which of these keys belong.
+        if (kind_known) kind_specific.read(entry, key, item);
         // A destructive step that could run without a human decision defeats the point of the catalog.
         if (item.destructive && !item.approval_required)
             reader.error(entry, key, "checkpoint \"" + item.name +

@@ -3,10 +3,13 @@
 // and validated in full before use.
 #pragma once
 
+#include "raydeploy/cml/cml_config.hpp"
+
 #include <boost/json/value.hpp>
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +44,11 @@ std::optional<checkpoint_kind> parse_checkpoint_kind(std::string_view text);
 // Every kind's name in declaration order, joined by ", " (for messages that list them).
 std::string checkpoint_kind_list();
 
+// What a checkpoint of kind cml-ray-cluster does (its `action`): launch (the default) starts the
+// Ray head and workers of its cluster_config; teardown stops and deletes what launch started.
+enum class ray_cluster_action { launch, teardown };
+std::string_view to_string(ray_cluster_action action);
+
 struct checkpoint {
     std::string name;
     int order = 0;  // 1-based position in the catalog
@@ -53,6 +61,16 @@ struct checkpoint {
     std::vector<std::string> impact_summary;
     std::chrono::seconds timeout{0};
     std::vector<variable_spec> vars;  // in catalog order; empty: a run sets no variables
+    // false: deployments leave it out, and naming it in one is refused; it runs on its own only
+    // (`raydeploy run NAME`), as a teardown does.
+    bool in_deployment = true;
+    // Kinds cml-jobs and cml-job-runs: the jobs of the entry's `jobs_config`, read and checked with
+    // the catalog (entries naming the same file share it). nullptr for the other kinds.
+    std::shared_ptr<const cml::jobs_config> jobs;
+    // Kind cml-ray-cluster only.
+    ray_cluster_action action = ray_cluster_action::launch;
+    // Kind cml-ray-cluster with action launch: the entry's `cluster_config`. nullptr otherwise.
+    std::shared_ptr<const cml::ray_cluster_config> cluster;
 
     // nullptr when the checkpoint does not declare `name`.
     const variable_spec* find_var(std::string_view name) const;
@@ -87,7 +105,10 @@ bool full_match(const std::string& pattern, const std::string& value);
 // Reads and validates a catalog file. Throws config_error listing every problem with its
 // FILE:LINE:COLUMN: unknown or missing keys, wrong types, bad or duplicate names, unknown kinds, a
 // missing playbook (kind ansible) or one given to another kind, playbooks that do not exist,
-// unparsable timeouts, a destructive checkpoint that does not require approval,
+// unparsable timeouts, a destructive checkpoint that does not require approval, a missing or
+// misplaced jobs_config, cluster_config or action, a config path that leaves the catalog's
+// directory, every problem of the config files it names (each located in its own file; see
+// cml/cml_config.hpp), a teardown that is not destructive or is in deployments,
 // `vars` with unknown keys, bad types, choices or patterns, and declared names that are reserved
 // or internal (defined in a `vars/` file of a role beside the playbook: those are derived values
 // and safety lists, such as cleanup_protected_paths, that extra vars would override).

@@ -18,14 +18,21 @@ namespace {
 void print_table(std::ostream& out, const checkpoint_catalog& catalog)
 {
     std::size_t name_width = 4;
-    for (const auto& item : catalog.checkpoints()) name_width = std::max(name_width, item.name.size());
-    out << std::left << std::setw(3) << "#" << std::setw(static_cast<int>(name_width) + 2) << "NAME" << std::setw(10)
-        << "APPROVAL" << std::setw(13) << "DESTRUCTIVE" << std::setw(9) << "TIMEOUT"
+    std::size_t kind_width = 4;
+    for (const auto& item : catalog.checkpoints()) {
+        name_width = std::max(name_width, item.name.size());
+        kind_width = std::max(kind_width, to_string(item.kind).size());
+    }
+    out << std::left << std::setw(3) << "#" << std::setw(static_cast<int>(name_width) + 2) << "NAME"
+        << std::setw(static_cast<int>(kind_width) + 2) << "KIND" << std::setw(10) << "APPROVAL" << std::setw(13)
+        << "DESTRUCTIVE" << std::setw(12) << "DEPLOYMENT" << std::setw(9) << "TIMEOUT"
         << "DESCRIPTION\n";
     for (const auto& item : catalog.checkpoints()) {
-        out << std::setw(3) << item.order << std::setw(static_cast<int>(name_width) + 2) << item.name << std::setw(10)
+        out << std::setw(3) << item.order << std::setw(static_cast<int>(name_width) + 2) << item.name
+            << std::setw(static_cast<int>(kind_width) + 2) << to_string(item.kind) << std::setw(10)
             << (item.approval_required ? "required" : "-") << std::setw(13) << (item.destructive ? "YES" : "-")
-            << std::setw(9) << format_duration(item.timeout) << item.description << "\n";
+            << std::setw(12) << (item.in_deployment ? "yes" : "own run") << std::setw(9) << format_duration(item.timeout)
+            << item.description << "\n";
     }
     out << "\n" << catalog.checkpoints().size() << " checkpoints from " << catalog.source().string() << "\n";
 }

@@ -8,6 +8,7 @@
 #include "raydeploy/util/version.hpp"
 
 #include <iostream>
+#include <set>
 
 namespace raydeploy::cli {
 
@@ -23,6 +24,18 @@ void print_effective_settings(std::ostream& out, const settings& value, const ch
         out << "  " << key << " = " << setting_value_text(value, key) << "  (" << value.sources.at(key) << ")\n";
     }
     out << "  catalog: " << catalog.checkpoints().size() << " checkpoints from " << catalog.source().string() << "\n";
+    // The CML config files the catalog read, once each however many checkpoints name them.
+    std::set<const void*> shown;
+    for (const auto& item : catalog.checkpoints()) {
+        if (item.jobs && shown.insert(item.jobs.get()).second) {
+            std::string chain;
+            for (const auto& job : item.jobs->jobs) chain += (chain.empty() ? "" : " -> ") + job.key;
+            out << "  cml jobs: " << chain << " from " << item.jobs->source.string() << "\n";
+        }
+        if (item.cluster && shown.insert(item.cluster.get()).second)
+            out << "  ray cluster: a head and " << item.cluster->num_workers << " workers from "
+                << item.cluster->source.string() << "\n";
+    }
 }
 
 }  // namespace

@@ -18,6 +18,13 @@
 namespace raydeploy {
 namespace {
 
+// Why a deployment cannot include `item`, and how to run it instead.
+std::string runs_on_its_own(const checkpoint& item)
+{
+    return "'" + item.name + "' runs only on its own (in_deployment: false), never in a deployment; run it with "
+           "`raydeploy run " + item.name + "` or POST /api/v1/checkpoints/" + item.name;
+}
+
 // The start of the status_reason of a deployment whose auto_approve stopped at a gate because the
 // step would end running Ray work.
 constexpr std::string_view auto_approve_holds = "auto_approve does not grant";
@@ -228,7 +235,9 @@ deployment_record deployment_manager::start(deployment_request request, const id
         for (std::size_t i = 0; i < request.checkpoints->size(); ++i) {
             const std::string& name = (*request.checkpoints)[i];
             const std::string field = "checkpoints[" + std::to_string(i) + "]";
-            if (!catalog_.find(name)) throw engine_error::invalid_field(field, "no checkpoint named '" + name + "'; GET /api/v1/checkpoints lists them");
+            const checkpoint* item = catalog_.find(name);
+            if (!item) throw engine_error::invalid_field(field, "no checkpoint named '" + name + "'; GET /api/v1/checkpoints lists them");
+            if (!item->in_deployment) throw engine_error::invalid_field(field, runs_on_its_own(*item));
             if (!seen.insert(name).second) throw engine_error::invalid_field(field, "'" + name + "' is listed twice");
             names.push_back(name);
         }
@@ -239,9 +248,15 @@ deployment_record deployment_manager::start(deployment_request request, const id
             if (seen.count(item.name)) ordered.push_back(item.name);
         names = std::move(ordered);
     } else {
-        for (const auto& item : catalog_.checkpoints()) names.push_back(item.name);
+        for (const auto& item : catalog_.checkpoints())
+            if (item.in_deployment) names.push_back(item.name);
+        if (names.empty())
+            throw engine_error::invalid_field("checkpoints", "every checkpoint of the catalog has in_deployment: false, so "
+                                                             "a deployment has nothing to run; run them one by one");
     }
     if (request.start_from) {
+        if (const checkpoint* item = catalog_.find(*request.start_from); item && !item->in_deployment)
+            throw engine_error::invalid_field("start_from", runs_on_its_own(*item));
         auto from = std::find(names.begin(), names.end(), *request.start_from);
         if (from == names.end())
             throw engine_error::invalid_field("start_from", "'" + *request.start_from + "' is not among the deployment's checkpoints");

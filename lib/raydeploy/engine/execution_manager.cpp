@@ -169,7 +169,7 @@ execution_record execution_manager::start(const std::string& checkpoint_name, ex
 {
     const checkpoint* item = &find_checkpoint(catalog_, checkpoint_name);
     // Whoever starts it (a request, a deployment step), nothing undeclared reaches a playbook.
-    check_run_params(*item, params.extra_vars, params.limit);
+    check_run_params(*item, params);
     refuse_if_active(checkpoint_name);
     // The approval rules live in approval_manager; this only refuses a gated run that skipped them.
     if (item->approval_required && !origin.approval_id)

@@ -216,10 +216,20 @@ void check_extra_vars(const checkpoint& item, const json::object& vars)
     }
 }
 
-void check_run_params(const checkpoint& item, const json::object& vars, const std::optional<std::string>& limit)
+void check_run_params(const checkpoint& item, const execution_params& params)
 {
-    check_extra_vars(item, vars);
-    if (limit) check_limit(*limit);
+    // limit and check are ansible-playbook's options: a step that runs none cannot honour them,
+    // and ignoring them would run for real what the caller asked to dry-run or to narrow.
+    if (item.kind != checkpoint_kind::ansible) {
+        const std::string why = "; checkpoint '" + item.name + "' is of kind " + std::string{to_string(item.kind)} +
+                                ", which runs no playbook: leave it out";
+        if (params.limit)
+            throw engine_error::invalid_field("limit", "applies to kind ansible only (ansible-playbook's --limit)" + why);
+        if (params.check)
+            throw engine_error::invalid_field("check", "applies to kind ansible only (ansible-playbook's --check)" + why);
+    }
+    check_extra_vars(item, params.extra_vars);
+    if (params.limit) check_limit(*params.limit);
 }
 
 void check_deployment_extra_vars(const std::vector<const checkpoint*>& steps, const json::object& vars)

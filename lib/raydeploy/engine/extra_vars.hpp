@@ -6,6 +6,7 @@
 #pragma once
 
 #include "raydeploy/catalog/catalog.hpp"
+#include "raydeploy/engine/execution.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -23,9 +24,10 @@ namespace raydeploy {
 // Error messages never quote the value: they end up in the audit trail.
 void check_extra_vars(const checkpoint& item, const boost::json::object& vars);
 
-// check_extra_vars and, when there is one, check_limit: everything a run of `item` is checked for
-// before it is queued or asks for an approval.
-void check_run_params(const checkpoint& item, const boost::json::object& vars, const std::optional<std::string>& limit);
+// Everything a run of `item` is checked for before it is queued or asks for an approval:
+// check_extra_vars, check_limit when there is a limit, and for every kind but ansible that neither
+// `limit` nor `check` is given (engine_error::invalid_field naming it: they are ansible-playbook's).
+void check_run_params(const checkpoint& item, const execution_params& params);
 
 // The same for a deployment whose steps are `steps`: a variable must be declared by at least one
 // step, and its value must satisfy every step that declares it.
