@@ -66,7 +66,10 @@ Control port (JSON in, JSON out; errors {"error": text}):
     POST   /applications/crash {"application_id": X}: a started application is APPLICATION_FAILED now
     GET|POST /config {"page_size", "max_page_size", "project_create_s", "run_scheduling_s",
                      "run_starting_s", "run_running_s", "run_stop_s", "app_start_s", "app_stop_s",
-                     "empty_fields", "dependent_runs", "reject_concurrent_runs"}: read or change them
+                     "empty_fields", "dependent_runs", "reject_concurrent_runs"}: read or change them;
+                     a new duration applies to what is under way too, counted from when it entered
+                     its phase (so a test holds a run in ENGINE_SCHEDULING with run_scheduling_s: 600
+                     and releases it by setting it back, instead of racing the clock)
 
 Choices where the reference says unverified (A.7 and the tags), so a client must not rely on them:
 - Empty fields (A.1 4): --empty-fields emit (default, as the A.6 examples) emits zero values and
@@ -437,9 +440,12 @@ class FakeCml:
     def _tick(self, now=None):
         now = time.monotonic() if now is None else now
         for project in self.projects.values():
-            if project["creation_status"] == "creating" and now >= project["ready_at"]:
+            # Counted from creation with the duration configured now, as runs and applications are,
+            # so a test can hold a project in "creating" through /config and release it.
+            ready_at = project["created"] + self.config["project_create_s"]
+            if project["creation_status"] == "creating" and project["final_status"] != "creating" and now >= ready_at:
                 project["creation_status"] = project["final_status"]
-                project["updated"] = project["ready_at"]
+                project["updated"] = ready_at
         pending = list(self.runs.values())
         while pending:
             started = []
@@ -499,7 +505,7 @@ class FakeCml:
         project = {"id": self._new_id(self.projects), "seq": self._next_seq(), "name": name, "owner": owner,
                    "creator": creator, "description": "", "visibility": "private",
                    "default_engine_type": "ml_runtime", "created": now, "updated": now,
-                   "creation_status": "success", "ready_at": now, "final_status": "success",
+                   "creation_status": "success", "final_status": "success",
                    "shared_memory_limit": 64, "environment": {}, "ephemeral_storage_request": 0,
                    "ephemeral_storage_limit": 0, "slug": slug_of(name), "template": "local", "git_url": "",
                    "git_ref": ""}
@@ -542,8 +548,7 @@ class FakeCml:
                      "git_url": git_url, "git_ref": fields.get("git_ref", "")}
             if template == "git":
                 final = self.project_rules.pop(0) if self.project_rules else "success"
-                extra.update(creation_status="creating", ready_at=now + self.config["project_create_s"],
-                             final_status=final)
+                extra.update(creation_status="creating", final_status=final)
             project = self._add_project(name, fields.get("team_name") or self.user, self.user, now, **extra)
             return self._finish(self._render_project(project))
 
