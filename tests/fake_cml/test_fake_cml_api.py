@@ -586,6 +586,15 @@ class FaultTest(FakeCmlTest):
         with self.assertRaises(http.client.RemoteDisconnected):
             self.fake.request("GET", "/api/v2/projects")
         self.fake.api("GET", "/api/v2/projects")
+        self.fake.control("POST", "/faults", {"kind": "drop", "method": "POST"})
+        with self.assertRaises(http.client.RemoteDisconnected):
+            self.fake.request("POST", "/api/v2/projects", {"name": "dropped"})
+        self.fake.control("POST", "/faults", {"kind": "lost_answer", "method": "POST"})
+        with self.assertRaises(http.client.RemoteDisconnected):
+            self.fake.request("POST", "/api/v2/projects", {"name": "carried-out"})
+        self.assertEqual(names(self.fake.api("GET", "/api/v2/projects")["projects"]), ["carried-out"])
+        lost = self.fake.control("GET", "/calls?method=POST")["calls"]
+        self.assertEqual([(c["fault"], c["status"]) for c in lost], [("drop", None), ("lost_answer", None)])
         self.fake.control("POST", "/faults", {"status": 503, "delay_s": 0.5})
         with self.assertRaises(socket.timeout):
             self.fake.request("GET", "/api/v2/projects", timeout=0.2)
