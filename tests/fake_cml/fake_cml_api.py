@@ -44,13 +44,15 @@ Control port (JSON in, JSON out; errors {"error": text}):
                      "status", "fault", "body" (the parsed JSON request body up to 64 KiB, or null)}],
                      "total": N, "dropped": N}; the newest 50000 calls are kept
     POST   /reset    back to the state at start (flags' config, valid key, nothing stored or logged)
-    POST   /faults   {"kind": "status"|"delay"|"garbage"|"drop"|"repeat_token", "count": 1 (null:
+    POST   /faults   {"kind": "status"|"delay"|"garbage"|"drop"|"lost_answer"|"repeat_token", "count": 1 (null:
                      until cleared), "path": REGEX (re.search on the path; default any), "method": M,
                      "delay_s": S (before the answer; the whole fault for "delay"),
                      "status": 503, "code": GRPC (default from the status), "message": TEXT,
                      "retry_after": "2" (a Retry-After header), "body": "envelope"|"empty"|"html"}
-                     -> {"id": N}. The first matching fault answers; "repeat_token" makes list
-                     answers give back the page_token they were sent (a token that repeats)
+                     -> {"id": N}. The first matching fault answers; "drop" closes the connection
+                     before the request is carried out, "lost_answer" after (the change is made, the
+                     client never hears of it); "repeat_token" makes list answers give back the
+                     page_token they were sent (a token that repeats)
     GET    /faults   the faults still armed           DELETE /faults  disarms them all
     POST   /key      {"valid": false}: the API key stops being valid (401 from then on); true again
     POST   /projects {"name", "owner": "bob", "visibility": "public", "creation_status": "success",
@@ -66,7 +68,10 @@ Control port (JSON in, JSON out; errors {"error": text}):
     POST   /applications/crash {"application_id": X}: a started application is APPLICATION_FAILED now
     GET|POST /config {"page_size", "max_page_size", "project_create_s", "run_scheduling_s",
                      "run_starting_s", "run_running_s", "run_stop_s", "app_start_s", "app_stop_s",
-                     "empty_fields", "dependent_runs", "reject_concurrent_runs"}: read or change them
+                     "empty_fields", "dependent_runs", "reject_concurrent_runs"}: read or change them;
+                     a new duration applies to what is under way too, counted from when it entered
+                     its phase (so a test holds a run in ENGINE_SCHEDULING with run_scheduling_s: 600
+                     and releases it by setting it back, instead of racing the clock)
 
 Choices where the reference says unverified (A.7 and the tags), so a client must not rely on them:
 - Empty fields (A.1 4): --empty-fields emit (default, as the A.6 examples) emits zero values and
@@ -143,7 +148,7 @@ CODE_FROM_HTTP = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 1, 409: 10, 413
 FAULT_MESSAGES = {400: "invalid request", 401: "unauthenticated", 403: "permission denied",
                   404: "not found", 409: "the resource was modified concurrently", 429: "rate limit exceeded",
                   500: "internal error", 503: "service unavailable", 504: "deadline exceeded"}
-FAULT_KINDS = {"status", "delay", "garbage", "drop", "repeat_token"}
+FAULT_KINDS = {"status", "delay", "garbage", "drop", "lost_answer", "repeat_token"}
 CONFIG_KEYS = {"page_size": int, "max_page_size": int, "project_create_s": float, "run_scheduling_s": float,
                "run_starting_s": float, "run_running_s": float, "run_stop_s": float, "app_start_s": float,
                "app_stop_s": float, "empty_fields": str, "dependent_runs": bool, "reject_concurrent_runs": bool}
@@ -437,9 +442,12 @@ class FakeCml:
     def _tick(self, now=None):
         now = time.monotonic() if now is None else now
         for project in self.projects.values():
-            if project["creation_status"] == "creating" and now >= project["ready_at"]:
+            # Counted from creation with the duration configured now, as runs and applications are,
+            # so a test can hold a project in "creating" through /config and release it.
+            ready_at = project["created"] + self.config["project_create_s"]
+            if project["creation_status"] == "creating" and project["final_status"] != "creating" and now >= ready_at:
                 project["creation_status"] = project["final_status"]
-                project["updated"] = project["ready_at"]
+                project["updated"] = ready_at
         pending = list(self.runs.values())
         while pending:
             started = []
@@ -499,7 +507,7 @@ class FakeCml:
         project = {"id": self._new_id(self.projects), "seq": self._next_seq(), "name": name, "owner": owner,
                    "creator": creator, "description": "", "visibility": "private",
                    "default_engine_type": "ml_runtime", "created": now, "updated": now,
-                   "creation_status": "success", "ready_at": now, "final_status": "success",
+                   "creation_status": "success", "final_status": "success",
                    "shared_memory_limit": 64, "environment": {}, "ephemeral_storage_request": 0,
                    "ephemeral_storage_limit": 0, "slug": slug_of(name), "template": "local", "git_url": "",
                    "git_ref": ""}
@@ -542,8 +550,7 @@ class FakeCml:
                      "git_url": git_url, "git_ref": fields.get("git_ref", "")}
             if template == "git":
                 final = self.project_rules.pop(0) if self.project_rules else "success"
-                extra.update(creation_status="creating", ready_at=now + self.config["project_create_s"],
-                             final_status=final)
+                extra.update(creation_status="creating", final_status=final)
             project = self._add_project(name, fields.get("team_name") or self.user, self.user, now, **extra)
             return self._finish(self._render_project(project))
 
@@ -1305,6 +1312,8 @@ class CmlHandler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status, data, content_type="application/json", headers=None):
+        # Logged before a byte leaves: a test that reads /calls as soon as it has its answer sees it.
+        self.fake.update_call(self.call, status=status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -1374,11 +1383,11 @@ class CmlHandler(BaseHTTPRequestHandler):
     def _handle(self):
         url = urlsplit(self.path)
         path = url.path
-        entry = self.fake.record_call(self.command, path, url.query)
+        entry = self.call = self.fake.record_call(self.command, path, url.query)
         try:
             raw = self._read_body()
         except ApiError as error:
-            self.fake.update_call(entry, status=self._error(error))
+            self._error(error)
             return
         if raw and len(raw) <= MAX_LOGGED_BODY_BYTES:
             try:
@@ -1389,19 +1398,19 @@ class CmlHandler(BaseHTTPRequestHandler):
         if fault:
             self.fake.update_call(entry, fault=fault["kind"])
             if self._inject(fault):
-                self.fake.update_call(entry, status=fault["status"] if fault["kind"] == "status" else
-                                      200 if fault["kind"] == "garbage" else None)
                 return
         try:
             status, document = self._route(path, parse_qs(url.query, keep_blank_values=True), raw,
                                            repeat_token=bool(fault and fault["kind"] == "repeat_token"))
+            if fault and fault["kind"] == "lost_answer":
+                self.close_connection = True  # carried out; the answer never leaves
+                return
             self._json(status, document)
         except ApiError as error:
-            status = self._error(error)
+            self._error(error)
         except Exception:  # a bug in the fake: answer as the gateway would, and show it on stderr
             traceback.print_exc()
-            status = self._error(ApiError(13, "internal error"))
-        self.fake.update_call(entry, status=status)
+            self._error(ApiError(13, "internal error"))
 
     def _route(self, path, query, raw, repeat_token):
         for pattern, methods in ROUTES:

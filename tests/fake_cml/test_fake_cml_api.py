@@ -158,6 +158,7 @@ class AuthAndEnvelopeTest(FakeCmlTest):
 
 class ProjectTest(FakeCmlTest):
     def test_a_git_project_is_creating_then_success(self):
+        self.fake.control("POST", "/config", {"project_create_s": 600})  # cloning until released below
         created = self.fake.api("POST", "/api/v2/projects", {
             "name": "ray-poc", "template": "git", "git_url": "https://git.example.com/team/ray-poc.git",
             "visibility": "private", "default_project_engine_type": "ml_runtime"})
@@ -169,6 +170,7 @@ class ProjectTest(FakeCmlTest):
         path = f"/api/v2/projects/{created['id']}"
         self.fake.error("POST", f"{path}/jobs", {"name": "j", "script": "j.py", "runtime_identifier": RUNTIME},
                         expect=400, code=9)
+        self.fake.control("POST", "/config", {"project_create_s": 0.3})
         ready = self.fake.wait_for(lambda: self.status_of_project(path, "success"), "the clone finishes")
         self.assertGreater(ready["updated_at"], ready["created_at"])
         self.assertEqual(self.fake.control("GET", "/state")["projects"][0]["git_url"],
@@ -384,6 +386,8 @@ class RunTest(FakeCmlTest):
         return self.fake.api("POST", self.base, {} if body is None else body)
 
     def test_a_run_moves_through_its_statuses(self):
+        # Each phase is held until the test has seen it, then released: no window to hit in time.
+        self.fake.control("POST", "/config", {"run_scheduling_s": 600, "run_running_s": 600})
         run = self.trigger({"arguments": "--epochs 1", "environment": {"RUN_MODE": "smoke"}})
         self.assertRegex(run["id"], RUN_ID_SHAPE)
         self.assertEqual((run["status"], run["project_id"], run["job_id"]),
@@ -395,8 +399,11 @@ class RunTest(FakeCmlTest):
         busy = self.fake.error("POST", self.base, {}, expect=400, code=9)
         self.assertIn("already active", busy["message"])
 
-        seen = self.follow(f"{self.base}/{run['id']}", "ENGINE_SUCCEEDED")
-        self.assertIn("ENGINE_RUNNING", seen)
+        self.fake.control("POST", "/config", {"run_scheduling_s": 0.1})
+        seen = self.follow(f"{self.base}/{run['id']}", "ENGINE_RUNNING")
+        self.fake.control("POST", "/config", {"run_running_s": 0.3})
+        seen += [s for s in self.follow(f"{self.base}/{run['id']}", "ENGINE_SUCCEEDED") if s != "ENGINE_RUNNING"]
+        self.assertEqual(seen[-2:], ["ENGINE_RUNNING", "ENGINE_SUCCEEDED"])
         self.assertEqual(seen, [s for s in ["ENGINE_SCHEDULING", "ENGINE_STARTING", "ENGINE_RUNNING",
                                             "ENGINE_SUCCEEDED"] if s in seen])
         done = self.fake.api("GET", f"{self.base}/{run['id']}")
@@ -404,6 +411,7 @@ class RunTest(FakeCmlTest):
         self.assertLessEqual(done["starting_at"], done["running_at"])
         self.assertLess(done["running_at"], done["finished_at"])
 
+        self.fake.control("POST", "/config", {"run_scheduling_s": 600})  # not succeeded while the lists are read
         second = self.trigger()
         self.assertEqual(second["arguments"], "")
         runs = self.fake.api("GET", self.base)["job_runs"]
@@ -516,9 +524,12 @@ class ApplicationTest(FakeCmlTest):
         base = f"/api/v2/projects/{project_id}/applications"
         self.fake.control("POST", "/applications/outcome", {"name": "ray-worker-1", "outcome": "fail", "count": 1})
         body = {"name": "ray-worker-1", "subdomain": "ray-worker-1", "script": "w.py", "runtime_identifier": RUNTIME}
+        self.fake.control("POST", "/config", {"app_start_s": 600})  # starting until released below
         app = self.fake.api("POST", base, body)
-        self.assertEqual(self.follow(f"{base}/{app['id']}", "APPLICATION_FAILED"),
-                         ["APPLICATION_STARTING", "APPLICATION_FAILED"])
+        self.assertEqual(self.fake.api("GET", f"{base}/{app['id']}")["status"], "APPLICATION_STARTING")
+        self.fake.control("POST", "/config", {"app_start_s": 0.3})
+        self.assertIn(self.follow(f"{base}/{app['id']}", "APPLICATION_FAILED"),
+                      (["APPLICATION_STARTING", "APPLICATION_FAILED"], ["APPLICATION_FAILED"]))
         self.fake.api("POST", f"{base}/{app['id']}:restart")
         self.fake.wait_for(lambda: self.status_of(f"{base}/{app['id']}", "APPLICATION_RUNNING"), "the rule is spent")
 
@@ -566,15 +577,24 @@ class FaultTest(FakeCmlTest):
 
     def test_delay_and_drop(self):
         self.fake.control("POST", "/faults", {"kind": "delay", "delay_s": 1.0})
-        started = time.monotonic()
         with self.assertRaises(socket.timeout):
             self.fake.request("GET", "/api/v2/projects", timeout=0.3)
-        self.fake.api("GET", "/api/v2/projects", timeout=2)  # one delay only
-        self.assertLess(time.monotonic() - started, 1.0)
+        self.fake.api("GET", "/api/v2/projects", timeout=2)
+        self.assertEqual([call["fault"] for call in self.fake.control("GET", "/calls")["calls"]],
+                         ["delay", None])  # one delay only
         self.fake.control("POST", "/faults", {"kind": "drop"})
         with self.assertRaises(http.client.RemoteDisconnected):
             self.fake.request("GET", "/api/v2/projects")
         self.fake.api("GET", "/api/v2/projects")
+        self.fake.control("POST", "/faults", {"kind": "drop", "method": "POST"})
+        with self.assertRaises(http.client.RemoteDisconnected):
+            self.fake.request("POST", "/api/v2/projects", {"name": "dropped"})
+        self.fake.control("POST", "/faults", {"kind": "lost_answer", "method": "POST"})
+        with self.assertRaises(http.client.RemoteDisconnected):
+            self.fake.request("POST", "/api/v2/projects", {"name": "carried-out"})
+        self.assertEqual(names(self.fake.api("GET", "/api/v2/projects")["projects"]), ["carried-out"])
+        lost = self.fake.control("GET", "/calls?method=POST")["calls"]
+        self.assertEqual([(c["fault"], c["status"]) for c in lost], [("drop", None), ("lost_answer", None)])
         self.fake.control("POST", "/faults", {"status": 503, "delay_s": 0.5})
         with self.assertRaises(socket.timeout):
             self.fake.request("GET", "/api/v2/projects", timeout=0.2)
@@ -643,6 +663,7 @@ class EmptyFieldsTest(FakeCmlTest):
     def test_zero_values_are_emitted_omitted_or_null_as_configured(self):
         project_id = self.project()
         job = self.job(project_id, "j")
+        self.fake.control("POST", "/jobs/outcome", {"job_id": job["id"], "outcome": "hang"})
         run_path = f"/api/v2/projects/{project_id}/jobs/{job['id']}/runs"
         run = self.fake.api("POST", run_path, {})
         self.assertEqual((job["kernel"], job["timeout"], job["paused"]), ("", "0", False))

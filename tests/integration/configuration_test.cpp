@@ -220,4 +220,28 @@ BOOST_AUTO_TEST_CASE(check_config_validates_without_serving)
     BOOST_TEST(contains(invalid.err, bad.string() + ":3:"), invalid.err);
 }
 
+BOOST_AUTO_TEST_CASE(check_config_shows_whether_the_cml_key_is_set_never_the_key)
+{
+    temp_dir dir;
+    const std::string key = "cml-key-never-printed-4b9e";
+    const fs::path config = dir.write_file("cml.yaml", "cml:\n  host: https://ml.example.cloudera.site\n"
+                                                       "  project_name: ray-cluster\n  tls_insecure: true\n");
+    const auto shown = run_cli(serve_args(dir, {"--config", config.string(), "--check-config"}),
+                               {{"RAYDEPLOY_CML_API_KEY", key}});
+    BOOST_TEST(shown.exit_code == 0, shown.err);
+    BOOST_TEST(contains(shown.out, "cml.host = https://ml.example.cloudera.site  (" + config.string()), shown.out);
+    BOOST_TEST(contains(shown.out, "cml.api_key = set  (environment variable RAYDEPLOY_CML_API_KEY)"), shown.out);
+    BOOST_TEST(!contains(shown.out + shown.err, key), shown.out + shown.err);
+
+    const auto without = run_cli(serve_args(dir, {"--check-config"}));
+    BOOST_TEST(without.exit_code == 0, without.err);
+    BOOST_TEST(contains(without.out, "cml.api_key = not set  (default)"), without.out);
+
+    const fs::path pasted = dir.write_file("pasted.yaml", "cml:\n  api_key: " + key + "\n");
+    const auto refused = run_cli(serve_args(dir, {"--config", pasted.string(), "--check-config"}));
+    check_rejected(refused, dir);
+    BOOST_TEST(contains(refused.err, "RAYDEPLOY_CML_API_KEY"), refused.err);
+    BOOST_TEST(!contains(refused.out + refused.err, key), refused.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,17 +3,8 @@
 
 #include <boost/json.hpp>
 
-#include <algorithm>
-#include <cerrno>
-#include <csignal>
-#include <cstring>
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
 #include <stdexcept>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 namespace raydeploy::test {
 namespace {
@@ -27,90 +18,12 @@ using steady = std::chrono::steady_clock;
                              ": " + message};
 }
 
-bool reap(pid_t pid, std::chrono::milliseconds timeout)
-{
-    const auto deadline = steady::now() + timeout;
-    for (;;) {
-        int status = 0;
-        const pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid || (r < 0 && errno != EINTR)) return true;
-        if (steady::now() >= deadline) return false;
-        std::this_thread::sleep_for(20ms);
-    }
-}
-
 }  // namespace
 
 fake_ray::fake_ray(std::vector<std::string> args, std::source_location where)
+    : process_{"the fake Ray dashboard", "tests/fake_ray/fake_ray_dashboard.py", std::move(args), where},
+      ray_port_{process_.port("ray_port", where)}, control_port_{process_.port("control_port", where)}
 {
-    // The project's virtualenv interpreter, as ctest's fake_ray.dashboard test uses; the fake needs
-    // only the standard library.
-    args.insert(args.begin(), {(source_dir() / ".venv" / "bin" / "python").string(),
-                               (source_dir() / "tests" / "fake_ray" / "fake_ray_dashboard.py").string()});
-    const fs::path stderr_file = work_.path() / "stderr.log";
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) fail(where, std::string{"pipe2: "} + std::strerror(errno));
-
-    auto environment = child_environment_for({{"PYTHONUNBUFFERED", "1"}});
-    std::vector<char*> argv, envp;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    for (auto& entry : environment) envp.push_back(entry.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int error = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
-    stdout_fd_ = fds[0];
-    if (error != 0) {
-        pid_ = -1;
-        fail(where, "cannot start " + args.front() + ": " + std::strerror(error) +
-                        "; the project's virtualenv comes from scripts/bootstrap.sh");
-    }
-
-    const auto give_up = [&](const std::string& why) {
-        const std::string log = stderr_text();
-        ::kill(pid_, SIGKILL);
-        reap(pid_, 5s);
-        pid_ = -1;
-        fail(where, "the fake Ray dashboard " + why + "; its stderr:\n" + log);
-    };
-    // Its first line: {"ray_port": N, "control_port": M}.
-    std::string line;
-    const auto deadline = steady::now() + 15s;
-    while (line.find('\n') == std::string::npos) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
-        if (left <= 0ms) give_up("did not print its ports within 15 s");
-        pollfd pfd{stdout_fd_, POLLIN, 0};
-        if (::poll(&pfd, 1, static_cast<int>(std::min<std::chrono::milliseconds>(left, 100ms).count())) <= 0) continue;
-        char chunk[512];
-        const ssize_t n = ::read(stdout_fd_, chunk, sizeof chunk);
-        if (n == 0) give_up("exited before printing its ports");
-        if (n > 0) line.append(chunk, static_cast<std::size_t>(n));
-    }
-    try {
-        const auto ports = parse_json(line.substr(0, line.find('\n'))).as_object();
-        ray_port_ = static_cast<std::uint16_t>(integer(ports, "ray_port"));
-        control_port_ = static_cast<std::uint16_t>(integer(ports, "control_port"));
-    } catch (const std::exception& e) {
-        give_up("printed an unexpected first line '" + line + "' (" + e.what() + ")");
-    }
-}
-
-fake_ray::~fake_ray()
-{
-    if (pid_ > 0) {
-        ::kill(pid_, SIGTERM);
-        if (!reap(pid_, 5s)) {
-            ::kill(pid_, SIGKILL);
-            reap(pid_, 5s);
-        }
-    }
-    if (stdout_fd_ >= 0) ::close(stdout_fd_);
 }
 
 std::string fake_ray::dashboard_url() const { return "http://127.0.0.1:" + std::to_string(ray_port_); }
@@ -174,13 +87,6 @@ json::value fake_ray::deployed_config(std::string_view name, std::source_locatio
     if (!app || !app->is_object()) return nullptr;
     const auto* config = app->get_object().if_contains("deployed_app_config");
     return config ? *config : json::value(nullptr);
-}
-
-std::string fake_ray::stderr_text() const
-{
-    std::error_code ec;
-    const auto file = work_.path() / "stderr.log";
-    return fs::exists(file, ec) ? read_file(file) : std::string{};
 }
 
 service_watching_fake_ray::service_watching_fake_ray(std::vector<std::string> fake_args, env_map env)

@@ -3,6 +3,7 @@
 // destruction. Every wait has a deadline; failures throw std::runtime_error naming the caller.
 #pragma once
 
+#include "support/fake_process.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/json/object.hpp>
@@ -24,10 +25,7 @@ public:
     // print them within 15 s.
     explicit fake_ray(std::vector<std::string> args = {},
                       std::source_location where = std::source_location::current());
-    // SIGTERM, then SIGKILL when it has not exited within 5 s.
-    ~fake_ray();
-    fake_ray(const fake_ray&) = delete;
-    fake_ray& operator=(const fake_ray&) = delete;
+    // Stopped with SIGTERM, then SIGKILL when it has not exited within 5 s.
 
     std::uint16_t ray_port() const { return ray_port_; }
     std::uint16_t control_port() const { return control_port_; }
@@ -59,12 +57,10 @@ public:
     boost::json::value deployed_config(std::string_view name,
                                        std::source_location where = std::source_location::current()) const;
 
-    std::string stderr_text() const;
+    std::string stderr_text() const { return process_.stderr_text(); }
 
 private:
-    temp_dir work_{"raydeploy-fake-ray"};
-    pid_t pid_ = -1;
-    int stdout_fd_ = -1;
+    fake_process process_;
     std::uint16_t ray_port_ = 0;
     std::uint16_t control_port_ = 0;
 };

@@ -142,7 +142,7 @@ cli_result run_cli(const std::vector<std::string>& args, const env_map& env = {}
                    std::source_location where = std::source_location::current());
 
 // The environment run_cli and service_process give their child: the inherited one minus
-// RAYDEPLOY_*, plus `extra`, as "NAME=value" strings (for tests that start the binary themselves).
+// RAYDEPLOY_* and CML_API_KEY, plus `extra`, as "NAME=value" strings (for tests that start the binary themselves).
 std::vector<std::string> child_environment_for(const env_map& extra);
 
 // Runs the CLI inside the test process (raydeploy::cli::run with captured streams): for commands

@@ -485,4 +485,156 @@ BOOST_AUTO_TEST_CASE(the_ray_token_comes_from_the_environment_or_a_file_never_th
     }
 }
 
+// ---------------------------------------------------------------------------------------------- cml
+
+BOOST_AUTO_TEST_CASE(cml_is_not_configured_by_default)
+{
+    const auto value = load_settings(std::nullopt, {}, {});
+    BOOST_TEST(!value.cml.configured());
+    BOOST_TEST(!value.cml.api_key.has_value());
+    BOOST_TEST(value.cml.poll_interval == 10s);
+    BOOST_TEST(value.cml.request_timeout == 30s);
+    BOOST_TEST(value.cml.wait_for_ray);
+    BOOST_TEST(!value.cml.tls_insecure);
+    BOOST_TEST(raydeploy::setting_value_text(value, "cml.api_key") == "not set");
+    BOOST_TEST(contains(raydeploy::setting_value_text(value, "cml.host"), "not configured"));
+    BOOST_TEST(raydeploy::environment_variable_for("cml.api_key") == "RAYDEPLOY_CML_API_KEY");
+    BOOST_TEST(raydeploy::environment_variable_for("cml.wait_for_ray") == "RAYDEPLOY_CML_WAIT_FOR_RAY");
+}
+
+BOOST_AUTO_TEST_CASE(cml_settings_from_the_file_and_the_environment)
+{
+    temp_dir dir;
+    const auto file = dir.write_file("raydeploy.yaml",
+                                     "cml:\n"
+                                     "  host: https://ml.example.cloudera.site/\n"
+                                     "  project_name: ray-cluster\n"
+                                     "  git_url: https://github.com/example/ray-on-cml.git\n"
+                                     "  runtime_identifier: docker.repository.cloudera.com/cloudera/cdsw/"
+                                     "ml-runtime-pbj-jupyterlab-python3.11-standard:2025.09.1-b5\n"
+                                     "  poll_interval: 2s\n"
+                                     "  request_timeout: 45s\n"
+                                     "  ca_file: certs/workspace-ca.pem\n"
+                                     "  wait_for_ray: false\n");
+    const auto value =
+        load_settings(file, raydeploy::environment_overrides({{"RAYDEPLOY_CML_API_KEY", "cml-key-7f3a9c"}}), {});
+    BOOST_TEST(value.cml.configured());
+    BOOST_TEST(value.cml.host == "https://ml.example.cloudera.site");
+    BOOST_TEST(value.cml.project_name == "ray-cluster");
+    BOOST_TEST(value.cml.git_url == "https://github.com/example/ray-on-cml.git");
+    BOOST_TEST(contains(value.cml.runtime_identifier, "python3.11-standard"));
+    BOOST_TEST(value.cml.poll_interval == 2s);
+    BOOST_TEST(value.cml.request_timeout == 45s);
+    BOOST_TEST(value.cml.ca_file.value_or("").string() == (dir.path() / "certs/workspace-ca.pem").string());
+    BOOST_TEST(!value.cml.wait_for_ray);
+    BOOST_TEST(value.cml.api_key.value_or("") == "cml-key-7f3a9c");
+    // --check-config prints every setting with setting_value_text: the key only as "set".
+    for (const auto& description : raydeploy::setting_descriptions()) {
+        const std::string shown = raydeploy::setting_value_text(value, description.key);
+        BOOST_TEST(!contains(shown, "cml-key-7f3a9c"), description.key);
+    }
+    BOOST_TEST(raydeploy::setting_value_text(value, "cml.api_key") == "set");
+    BOOST_TEST(value.sources.at("cml.api_key") == "environment variable RAYDEPLOY_CML_API_KEY");
+
+    const auto from_env = with_environment({{"RAYDEPLOY_CML_HOST", "https://ml.example.cloudera.site"},
+                                            {"RAYDEPLOY_CML_API_KEY", "k"},
+                                            {"RAYDEPLOY_CML_TLS_INSECURE", "true"},
+                                            {"RAYDEPLOY_CML_POLL_INTERVAL", "500ms"}});
+    BOOST_TEST(from_env.cml.tls_insecure);
+    BOOST_TEST(from_env.cml.poll_interval == 500ms);
+}
+
+BOOST_AUTO_TEST_CASE(the_cml_key_never_comes_from_the_config_file)
+{
+    temp_dir dir;
+    const auto message = error_for("cml:\n  host: https://ml.example.cloudera.site\n  api_key: pasted-key-55d1\n", dir);
+    BOOST_TEST(contains(message, "cml.api_key"), message);
+    BOOST_TEST(contains(message, "RAYDEPLOY_CML_API_KEY"), message);
+    BOOST_TEST(contains(message, "cml.api_key_file"), message);
+    BOOST_TEST(!contains(message, "pasted-key-55d1"), message);
+}
+
+BOOST_AUTO_TEST_CASE(the_cml_key_from_its_variables_then_its_file)
+{
+    temp_dir dir;
+    const std::string host = "https://ml.example.cloudera.site";
+    // The seeds' name, when raydeploy's own is not set.
+    const auto seed = with_environment({{"RAYDEPLOY_CML_HOST", host}, {"CML_API_KEY", "seed-key"}});
+    BOOST_TEST(seed.cml.api_key.value_or("") == "seed-key");
+    BOOST_TEST(seed.sources.at("cml.api_key") == "environment variable CML_API_KEY");
+    const auto both = with_environment(
+        {{"RAYDEPLOY_CML_HOST", host}, {"CML_API_KEY", "seed-key"}, {"RAYDEPLOY_CML_API_KEY", "own-key"}});
+    BOOST_TEST(both.cml.api_key.value_or("") == "own-key");
+
+    const auto key_file = dir.write_file("cml-key", "file-key-19ab\n");
+    const auto from_file = with_environment({{"RAYDEPLOY_CML_HOST", host}, {"RAYDEPLOY_CML_API_KEY_FILE", key_file.string()}});
+    BOOST_TEST(from_file.cml.api_key.value_or("") == "file-key-19ab");
+    BOOST_TEST(from_file.sources.at("cml.api_key") == "cml.api_key_file");
+    BOOST_TEST(raydeploy::setting_value_text(from_file, "cml.api_key") == "set");
+    // A variable wins over the file.
+    const auto variable_first = with_environment(
+        {{"RAYDEPLOY_CML_HOST", host}, {"CML_API_KEY", "seed-key"}, {"RAYDEPLOY_CML_API_KEY_FILE", key_file.string()}});
+    BOOST_TEST(variable_first.cml.api_key.value_or("") == "seed-key");
+
+    const auto missing = environment_error({{"RAYDEPLOY_CML_API_KEY_FILE", (dir.path() / "missing").string()}});
+    BOOST_TEST(contains(missing, "cml.api_key_file: cannot read"), missing);
+    const auto two_lines = dir.write_file("two-lines", "line-one-key\nline-two-key\n");
+    const auto several = environment_error({{"RAYDEPLOY_CML_API_KEY_FILE", two_lines.string()}});
+    BOOST_TEST(contains(several, "exactly one line"), several);
+    BOOST_TEST(!contains(several, "line-one-key"), several);
+    const auto spaced = dir.write_file("spaced", "half key\n");
+    const auto with_space = environment_error({{"RAYDEPLOY_CML_API_KEY_FILE", spaced.string()}});
+    BOOST_TEST(contains(with_space, "holds a space"), with_space);
+    BOOST_TEST(!contains(with_space, "half key"), with_space);
+
+    const auto empty = environment_error({{"RAYDEPLOY_CML_API_KEY", " "}});
+    BOOST_TEST(contains(empty, "RAYDEPLOY_CML_API_KEY: is empty"), empty);
+    const auto broken = environment_error({{"CML_API_KEY", "abc\r\nX-Injected: 1"}});
+    BOOST_TEST(contains(broken, "environment variable CML_API_KEY: holds a space, a line break"), broken);
+    BOOST_TEST(!contains(broken, "X-Injected"), broken);
+}
+
+BOOST_AUTO_TEST_CASE(a_cml_host_needs_a_key)
+{
+    const auto message = environment_error({{"RAYDEPLOY_CML_HOST", "https://ml.example.cloudera.site"}});
+    BOOST_TEST(contains(message, "cml.host is set (from environment variable RAYDEPLOY_CML_HOST) but no CML API key"),
+               message);
+    BOOST_TEST(contains(message, "RAYDEPLOY_CML_API_KEY"), message);
+    BOOST_TEST(contains(message, "cml.api_key_file"), message);
+    // A key without a host is fine: CML is simply not used.
+    BOOST_CHECK_NO_THROW(with_environment({{"RAYDEPLOY_CML_API_KEY", "k"}}));
+}
+
+BOOST_AUTO_TEST_CASE(cml_hosts_and_git_urls_are_checked)
+{
+    const auto host = [](const std::string& url) {
+        return with_environment({{"RAYDEPLOY_CML_HOST", url}, {"RAYDEPLOY_CML_API_KEY", "k"}}).cml.host;
+    };
+    BOOST_TEST(host("https://ml.example.cloudera.site:8443/") == "https://ml.example.cloudera.site:8443");
+    BOOST_TEST(host("https://rest.example.com/workspace") == "https://rest.example.com/workspace");
+    // A test's fake on this machine.
+    BOOST_TEST(host("http://127.0.0.1:40123") == "http://127.0.0.1:40123");
+    BOOST_TEST(host("http://[::1]:40123") == "http://[::1]:40123");
+    BOOST_TEST(host("http://localhost:40123") == "http://localhost:40123");
+    BOOST_TEST(host("").empty());
+
+    const auto plain = environment_error({{"RAYDEPLOY_CML_HOST", "http://ml.example.cloudera.site"}, {"RAYDEPLOY_CML_API_KEY", "k"}});
+    BOOST_TEST(contains(plain, "http:// would send the API key unencrypted"), plain);
+    for (const char* bad : {"ml.example.cloudera.site", "ftp://ml.example.com", "https://user:pw@ml.example.com",
+                            "https://ml.example.com/?x=1"}) {
+        const auto message = environment_error({{"RAYDEPLOY_CML_HOST", bad}, {"RAYDEPLOY_CML_API_KEY", "k"}});
+        BOOST_TEST(contains(message, "RAYDEPLOY_CML_HOST: expected the workspace's https:// URL"), message);
+    }
+
+    for (const char* good : {"https://github.com/example/ray-on-cml.git", "git@github.com:example/ray-on-cml.git",
+                             "ssh://git@git.example.com/team/repo.git", "https://ci-bot@git.example.com/repo.git"})
+        BOOST_TEST(with_environment({{"RAYDEPLOY_CML_GIT_URL", good}}).cml.git_url == good);
+    const auto secret = environment_error({{"RAYDEPLOY_CML_GIT_URL", "https://bot:ghp_s3cretT0ken@github.com/x/y.git"}});
+    BOOST_TEST(contains(secret, "carries a password or token"), secret);
+    BOOST_TEST(!contains(secret, "ghp_s3cretT0ken"), secret);
+    BOOST_TEST(contains(environment_error({{"RAYDEPLOY_CML_GIT_URL", "github.com/x/y"}}), "expected a git URL"));
+    BOOST_TEST(contains(environment_error({{"RAYDEPLOY_CML_PROJECT_NAME", " ray"}}), "cannot start or end with a space"));
+    BOOST_TEST(contains(environment_error({{"RAYDEPLOY_CML_RUNTIME_IDENTIFIER", "two words"}}), "one word"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -234,6 +234,17 @@ service::service(const settings& config, bool handle_signals)
                 if (const auto alive = monitor.lock()) alive->poll_now();
             });
 
+    // The CML kinds build their client when they run; what the settings mean is said once, here.
+    if (config.cml.configured()) {
+        log::info("CML workspace configured",
+                  {{"host", config.cml.host}, {"project", config.cml.project_name}, {"wait_for_ray", config.cml.wait_for_ray}});
+        if (config.cml.tls_insecure)
+            log::warn("TLS certificate verification is off for the CML workspace (cml.tls_insecure): any machine on "
+                      "the network path can pose as it and read the API key sent to it; give its CA certificate as "
+                      "cml.ca_file instead",
+                      {{"purpose", "the CML workspace"}});
+    }
+
     if (open_mode)
         log::warn("no auth.tokens configured: every caller is 'local' with the admin role (allowed on loopback only); "
                   "create tokens with 'raydeploy token create'");

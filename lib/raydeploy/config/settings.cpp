@@ -214,6 +214,145 @@ setting_spec ray_token_setting()
             }};
 }
 
+// The CML API key: from RAYDEPLOY_CML_API_KEY or CML_API_KEY (environment_overrides), or the file
+// cml.api_key_file names; refused in the config file for the reasons of ray_token_setting. No
+// message here repeats the value: it may be a real key pasted in the wrong place.
+setting_spec cml_api_key_setting()
+{
+    return {{"cml.api_key", "",
+             "the CML API key (User Settings > API Keys), sent as a bearer token; only from RAYDEPLOY_CML_API_KEY or "
+             "CML_API_KEY (or cml.api_key_file), never from the config file"},
+            [](settings& s, std::string_view value, const fs::path&) -> std::optional<std::string> {
+                if (value.find_first_not_of(" \t\r\n") == std::string_view::npos)
+                    return "is empty; unset the variable when CML is not used, or set it to the workspace's API key";
+                for (char c : value)
+                    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+                        return "holds a space, a line break or a non-ASCII character, which no CML API key has; "
+                               "copy the key again (User Settings > API Keys)";
+                s.cml.api_key = std::string{value};
+                return std::nullopt;
+            },
+            [](const settings& s) { return std::string{s.cml.api_key ? "set" : "not set"}; },
+            [](settings&, yaml_reader& reader, const YAML::Node& node, const std::string& key) {
+                reader.error(node, key,
+                             "an API key does not belong in the config file; set RAYDEPLOY_CML_API_KEY in the "
+                             "service's environment or put the key in a file only the service can read and name it "
+                             "in cml.api_key_file");
+                return false;
+            }};
+}
+
+// cml.host: the key travels with every request, so plain http:// only where it stays on this machine.
+setting_spec cml_host_setting()
+{
+    return {{"cml.host", "",
+             "the CML workspace's base URL, https://WORKSPACE (API v2 under /api/v2); \"\": CML not configured"},
+            [](settings& s, std::string_view value, const fs::path&) -> std::optional<std::string> {
+                if (value.empty()) {
+                    s.cml.host.clear();
+                    return std::nullopt;
+                }
+                const auto url = normalise_base_url(value);
+                // A value with user info may hold a password: not repeated.
+                const std::string got = value.find('@') == std::string_view::npos
+                                            ? "; got \"" + std::string{value} + "\""
+                                            : std::string{"; the value given holds user info ('@')"};
+                if (!url)
+                    return "expected the workspace's https:// URL such as https://ml.example.cloudera.site (no "
+                           "user, query or fragment), or \"\" when CML is not used" + got;
+                const auto parsed = boost::urls::parse_absolute_uri(*url).value();
+                if (parsed.scheme() == "http") {
+                    std::string host{parsed.encoded_host()};
+                    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+                    boost::system::error_code ec;
+                    const auto address = boost::asio::ip::make_address(host, ec);
+                    if (host != "localhost" && (ec || !address.is_loopback()))
+                        return "http:// would send the API key unencrypted; use the workspace's https:// URL (plain "
+                               "http:// is accepted on loopback addresses only)";
+                }
+                s.cml.host = *url;
+                return std::nullopt;
+            },
+            [](const settings& s) { return s.cml.host.empty() ? std::string{"none (CML not configured)"} : s.cml.host; }};
+}
+
+// A free-text setting; `problem` says what is wrong with a value, or nothing.
+template <class Field>
+setting_spec text_setting(std::string_view key, std::string_view help, Field field,
+                          std::optional<std::string> (*problem)(std::string_view))
+{
+    return {{key, "", help},
+            [field, problem](settings& s, std::string_view value, const fs::path&) -> std::optional<std::string> {
+                if (auto bad = problem(value)) return *bad;
+                field(s) = std::string{value};
+                return std::nullopt;
+            },
+            [field](const settings& s) {
+                const auto& value = field(const_cast<settings&>(s));
+                return value.empty() ? std::string{"none"} : value;
+            }};
+}
+
+std::optional<std::string> cml_project_name_problem(std::string_view value)
+{
+    if (value.size() > 200) return "expected a project name of at most 200 characters";
+    for (char c : value)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return "a project name cannot hold control characters";
+    if (!value.empty() && (std::isspace(static_cast<unsigned char>(value.front())) ||
+                           std::isspace(static_cast<unsigned char>(value.back()))))
+        return "a project name cannot start or end with a space (the project is found by its exact name)";
+    return std::nullopt;
+}
+
+std::optional<std::string> single_word_problem(std::string_view value)
+{
+    for (char c : value)
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return "expected one word, without spaces";
+    return std::nullopt;
+}
+
+// CML clones the repository itself; a password or token in the URL would be stored in the settings,
+// shown by --check-config and sent to CML in every project creation.
+std::optional<std::string> cml_git_url_problem(std::string_view value)
+{
+    if (value.empty()) return std::nullopt;
+    if (auto bad = single_word_problem(value)) return "expected a git URL: " + *bad;
+    static const std::string_view schemes[] = {"https://", "http://", "ssh://", "git://"};
+    const bool scheme = std::any_of(std::begin(schemes), std::end(schemes),
+                                    [&](std::string_view prefix) { return value.rfind(prefix, 0) == 0; });
+    const bool scp_form = value.rfind("git@", 0) == 0 && value.find(':') != std::string_view::npos;
+    if (!scheme && !scp_form)
+        return "expected a git URL such as https://github.com/ORG/REPO.git or git@github.com:ORG/REPO.git";
+    const auto authority_start = value.find("://");
+    if (authority_start != std::string_view::npos) {
+        const std::string_view rest = value.substr(authority_start + 3);
+        const std::string_view authority = rest.substr(0, rest.find('/'));
+        const auto at = authority.rfind('@');
+        if (at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos)
+            return "the URL carries a password or token; give the URL without it and let CML use the git "
+                   "credentials configured in the workspace (User Settings > Git)";
+    }
+    return std::nullopt;
+}
+
+// Reads a one-line secret from `file` (ray.auth_token_file, cml.api_key_file) into `into`, or adds
+// a problem naming `file_key`; never quotes the file's content.
+void read_secret_file(const fs::path& file_path, const std::string& file_key, const std::string& source,
+                      std::optional<std::string>& into, std::vector<std::string>& problems)
+{
+    std::ifstream file{file_path};
+    std::string secret{std::istreambuf_iterator<char>{file}, std::istreambuf_iterator<char>{}};
+    while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
+    if (!file.good() && !file.eof())
+        problems.push_back(file_key + ": cannot read '" + file_path.string() + "' (from " + source +
+                           "); give a file the service's user can read");
+    else if (secret.empty() || secret.find_first_of("\r\n") != std::string::npos)
+        problems.push_back(file_key + ": '" + file_path.string() + "' (from " + source +
+                           ") must hold exactly one line: the secret itself");
+    else
+        into = std::move(secret);
+}
+
 // Names and hashes must each be unique: a name is how the audit trail tells people apart, and
 // one token under two names would make the caller's identity depend on the order of the list.
 std::optional<std::string> duplicate_problem(const std::vector<token_entry>& earlier, const token_entry& entry)
@@ -591,6 +730,39 @@ const std::vector<setting_spec>& setting_table()
                                 [](settings& s) -> auto& { return s.monitoring.node_exporter_url; }, true));
         t.push_back(url_setting("monitoring.grafana_url", "Grafana to probe (GET /api/health); \"\": none",
                                 [](settings& s) -> auto& { return s.monitoring.grafana_url; }, true));
+        t.push_back(cml_host_setting());
+        t.push_back(cml_api_key_setting());
+        t.push_back(optional_path_setting("cml.api_key_file",
+                                          "file holding the CML API key (used when neither RAYDEPLOY_CML_API_KEY "
+                                          "nor CML_API_KEY is set)",
+                                          [](settings& s) -> auto& { return s.cml.api_key_file; }));
+        t.push_back(text_setting("cml.project_name",
+                                 "the CML project the deployment lives in, found by its exact name (created from "
+                                 "cml.git_url when missing)",
+                                 [](settings& s) -> auto& { return s.cml.project_name; }, cml_project_name_problem));
+        t.push_back(text_setting("cml.git_url", "the git repository CML clones when it creates the project",
+                                 [](settings& s) -> auto& { return s.cml.git_url; }, cml_git_url_problem));
+        t.push_back(text_setting("cml.runtime_identifier",
+                                 "the ML Runtime image jobs and applications run in (GET /api/v2/runtimes lists them)",
+                                 [](settings& s) -> auto& { return s.cml.runtime_identifier; }, single_word_problem));
+        t.push_back(duration_setting("cml.poll_interval",
+                                     "how often a creating project, a job run or an application is read while "
+                                     "raydeploy waits on it",
+                                     [](settings& s) -> auto& { return s.cml.poll_interval; }));
+        t.push_back(duration_setting("cml.request_timeout", "how long one request to the CML API may take",
+                                     [](settings& s) -> auto& { return s.cml.request_timeout; }));
+        t.push_back(optional_path_setting("cml.ca_file",
+                                          "PEM CA bundle the workspace's certificate must chain to (self-signed "
+                                          "workspaces)",
+                                          [](settings& s) -> auto& { return s.cml.ca_file; }));
+        t.push_back(boolean_setting("cml.tls_insecure",
+                                    "skip the workspace's certificate checks (insecure: anyone on the path can read "
+                                    "the API key)",
+                                    [](settings& s) -> auto& { return s.cml.tls_insecure; }));
+        t.push_back(boolean_setting("cml.wait_for_ray",
+                                    "launch-ray-cluster waits until every node is ALIVE in Ray; false: RUNNING "
+                                    "applications suffice",
+                                    [](settings& s) -> auto& { return s.cml.wait_for_ray; }));
         return t;
     }();
     return table;
@@ -745,6 +917,10 @@ std::vector<setting_override> environment_overrides(const std::map<std::string, 
         const std::string variable = environment_variable_for(spec.description.key);
         if (auto it = environment.find(variable); it != environment.end())
             result.push_back({std::string{spec.description.key}, it->second, "environment variable " + variable});
+        // The name the seeds' GitHub Actions and scripts export; raydeploy's own name wins.
+        else if (spec.description.key == "cml.api_key")
+            if (auto seed = environment.find("CML_API_KEY"); seed != environment.end())
+                result.push_back({"cml.api_key", seed->second, "environment variable CML_API_KEY"});
     }
     return result;
 }
@@ -789,21 +965,28 @@ settings load_settings(const std::optional<fs::path>& config_file, const std::ve
                            " is not; TLS needs both the certificate and its private key: set " + missing +
                            " too, or neither to serve plain HTTP");
     }
-    if (result.ray.auth_token_file && !result.ray.auth_token) {
-        std::ifstream file{*result.ray.auth_token_file};
-        std::string token{std::istreambuf_iterator<char>{file}, std::istreambuf_iterator<char>{}};
-        while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-        if (!file.good() && !file.eof())
-            problems.push_back("ray.auth_token_file: cannot read '" + result.ray.auth_token_file->string() + "' (from " +
-                               result.sources.at("ray.auth_token_file") +
-                               "); give a file the service's user can read");
-        else if (token.empty() || token.find_first_of("\r\n") != std::string::npos)
-            problems.push_back("ray.auth_token_file: '" + result.ray.auth_token_file->string() + "' (from " +
-                               result.sources.at("ray.auth_token_file") +
-                               ") must hold exactly one token on one line");
-        else
-            result.ray.auth_token = std::move(token);
+    if (result.ray.auth_token_file && !result.ray.auth_token)
+        read_secret_file(*result.ray.auth_token_file, "ray.auth_token_file", result.sources.at("ray.auth_token_file"),
+                         result.ray.auth_token, problems);
+    if (result.cml.api_key_file && !result.cml.api_key) {
+        const auto& source = result.sources.at("cml.api_key_file");
+        read_secret_file(*result.cml.api_key_file, "cml.api_key_file", source, result.cml.api_key, problems);
+        // The file's content goes through the same check as the variables' (one printable word).
+        if (result.cml.api_key) {
+            std::string key = std::move(*result.cml.api_key);
+            result.cml.api_key.reset();
+            if (auto problem = find_setting("cml.api_key")->apply(result, key, {}))
+                problems.push_back("cml.api_key_file: the key in '" + result.cml.api_key_file->string() + "' (from " +
+                                   source + ") " + *problem);
+            else
+                result.sources["cml.api_key"] = "cml.api_key_file";
+        }
     }
+    if (result.cml.configured() && !result.cml.api_key)
+        problems.push_back("cml.host is set (from " + result.sources.at("cml.host") +
+                           ") but no CML API key is: set RAYDEPLOY_CML_API_KEY (or CML_API_KEY) in the service's "
+                           "environment, or name a file holding it in cml.api_key_file; or set cml.host to \"\" when "
+                           "CML is not used");
     if (!problems.empty()) {
         std::ostringstream joined;
         for (std::size_t i = 0; i < problems.size(); ++i) joined << (i ? "\n" : "") << problems[i];

@@ -132,6 +132,35 @@ struct monitoring_settings {
     std::string grafana_url;  // Grafana is off by default in native mode (Debian does not ship it)
 };
 
+// The Cloudera Machine Learning (CML, also "CAI") workspace the CML checkpoint kinds drive through
+// its API v2 (cml/cml_client.hpp).
+struct cml_settings {
+    // https://WORKSPACE, the workbench's base URL (API paths start at /api/v2); "" when CML is not
+    // configured. http:// only on a loopback address (a test's fake), where the key does not travel.
+    std::string host;
+    // Sent as `Authorization: Bearer KEY`. Only from RAYDEPLOY_CML_API_KEY, CML_API_KEY (the seeds'
+    // name) or the file api_key_file names: never from the config file, never shown or logged.
+    std::optional<std::string> api_key;
+    std::optional<std::filesystem::path> api_key_file;
+    // The CML project the deployment lives in, found by exact name; created from git_url when missing.
+    std::string project_name;
+    std::string git_url;
+    // The ML Runtime image jobs and applications run in (CML refuses them without one in runtime projects).
+    std::string runtime_identifier;
+    // How often a creating project, a job run or an application is read while raydeploy waits on it.
+    std::chrono::milliseconds poll_interval{std::chrono::seconds{10}};
+    // How long one request to the API may take; slower counts as a failure (retried).
+    std::chrono::milliseconds request_timeout{std::chrono::seconds{30}};
+    // https:// workspaces: the CA bundle their certificate chain must lead to (none: the system's).
+    std::optional<std::filesystem::path> ca_file;
+    // Skip certificate and host name checks (logged as a warning at start).
+    bool tls_insecure = false;
+    // launch-ray-cluster waits for every node to be ALIVE in Ray, not only for RUNNING applications.
+    bool wait_for_ray = true;
+
+    bool configured() const { return !host.empty(); }
+};
+
 struct settings {
     listen_address listen;
     std::filesystem::path state_dir = "var";
@@ -150,6 +179,7 @@ struct settings {
     retention_settings retention;
     ray_settings ray;
     monitoring_settings monitoring;
+    cml_settings cml;
 
     std::optional<std::filesystem::path> config_file;
     // Where each setting's value came from ("default", "FILE:LINE", "RAYDEPLOY_LISTEN", "--listen"),
@@ -174,6 +204,7 @@ struct setting_description {
 const std::vector<setting_description>& setting_descriptions();
 
 // "http.body_limit" -> "RAYDEPLOY_HTTP_BODY_LIMIT"; "ray.auth_token" -> "RAYDEPLOY_RAY_TOKEN".
+// (cml.api_key is also read from CML_API_KEY when RAYDEPLOY_CML_API_KEY is not set.)
 std::string environment_variable_for(std::string_view key);
 
 // Picks the RAYDEPLOY_* variables that name settings out of an environment.
@@ -195,7 +226,8 @@ void check_serve_paths(const settings& value);
 // approve deployments. Throws config_error saying how to create a token.
 void check_listen_security(const settings& value);
 
-// The value of a setting as text, for --check-config. Tokens appear as names and roles only.
+// The value of a setting as text, for --check-config. Tokens appear as names and roles only; secrets
+// (ray.auth_token, cml.api_key) as "set" or not.
 std::string setting_value_text(const settings& value, std::string_view key);
 
 }  // namespace raydeploy
