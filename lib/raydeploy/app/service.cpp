@@ -138,6 +138,7 @@ service::service(const settings& config, bool handle_signals)
     engine_config.runs_dir = std::filesystem::absolute(config.state_dir) / "runs";
     engine_config.max_concurrent = config.executions.max_concurrent;
     engine_config.kill_grace = config.executions.kill_grace;
+    engine_config.cml = config.cml;
     ansible_settings& ansible = engine_config.ansible;
     ansible.inventory = std::filesystem::absolute(config.inventory);
     ansible.ansible_playbook = find_ansible_playbook(config.ansible_playbook);

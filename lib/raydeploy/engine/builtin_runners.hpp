@@ -2,6 +2,7 @@
 // runner here; a kind without one fails its runs saying so (no_runner_reason in runner.hpp).
 #pragma once
 
+#include "raydeploy/config/settings.hpp"
 #include "raydeploy/engine/ansible_runner.hpp"
 #include "raydeploy/engine/runner.hpp"
 
@@ -9,8 +10,9 @@
 
 namespace raydeploy {
 
-// `kill_grace`: how long a stopped run's processes get between SIGTERM and SIGKILL.
+// `kill_grace`: how long a stopped run's processes get between SIGTERM and SIGKILL. `cml`: the
+// workspace the CML kinds drive (their runs fail saying what to set while it is not configured).
 runner_registry builtin_runners(net::any_io_executor executor, const ansible_settings& ansible,
-                                std::chrono::milliseconds kill_grace);
+                                std::chrono::milliseconds kill_grace, const cml_settings& cml);
 
 }  // namespace raydeploy

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "raydeploy/catalog/catalog.hpp"
+#include "raydeploy/config/settings.hpp"
 #include "raydeploy/engine/ansible_runner.hpp"
 #include "raydeploy/engine/execution.hpp"
 #include "raydeploy/engine/execution_store.hpp"
@@ -32,6 +33,7 @@ struct engine_settings {
     // of a previous life that recover() stops.
     std::chrono::milliseconds kill_grace{std::chrono::seconds{10}};
     ansible_settings ansible;  // how checkpoints of kind ansible run
+    cml_settings cml;          // the CML workspace the CML kinds drive
 };
 
 // Who and what a run is for; recorded with the execution.

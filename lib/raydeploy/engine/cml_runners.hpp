@@ -1,0 +1,42 @@
+// The runners of the CML checkpoint kinds (runner.hpp): each drives CML's API v2 through
+// cml_client instead of running a process. What each kind does:
+//
+//   cml-project   finds the project cml.project_name by exact name, creates it from cml.git_url
+//                 when missing, and waits until CML says its creation_status is `success`.
+//   cml-jobs      creates or updates (PATCH) every job of the checkpoint's jobs_config by name,
+//                 parents before children, and touches no other job; a second run changes nothing.
+//   cml-job-runs  runs the jobs in chain order and follows each run to its end, with an event per
+//                 status change and a heartbeat per poll. A job whose latest run succeeded with the
+//                 same job definition (its fingerprint travels in the run's environment) is skipped
+//                 unless the run sets the variable force_rebuild; a job with a run in progress is
+//                 followed, not started again. A run that did not succeed fails the step naming the
+//                 job and CML's status.
+//
+// CML goes on with its work when raydeploy stops, so these runners survive restarts: at shutdown
+// they detach, and after a restart (or a kill -9) the engine runs them again with resumed() set.
+// cml-project and cml-jobs simply run again (they are idempotent); cml-job-runs finds the run it
+// followed through its attachment and the runs this execution started through their environment
+// (RAYDEPLOY_EXECUTION_ID), so no job runs twice. Cancel and timeout stop the CML run in progress.
+//
+// @par Thread safety
+// As every runner: used from the io_context's thread.
+#pragma once
+
+#include "raydeploy/config/settings.hpp"
+#include "raydeploy/engine/runner.hpp"
+
+#include <memory>
+
+namespace raydeploy::cml {
+
+// The environment variables every job run raydeploy starts carries, so a later look at CML can tell
+// which execution started a run and which job definition it ran.
+inline constexpr std::string_view execution_id_variable = "RAYDEPLOY_EXECUTION_ID";
+inline constexpr std::string_view fingerprint_variable = "RAYDEPLOY_JOB_FINGERPRINT";
+
+// The runners of cml-project, cml-jobs and cml-job-runs, each talking to the CML `settings`
+// describe. Without CML configured (cml.host) their runs fail saying which settings to set.
+void add_cml_runners(runner_registry& runners, net::any_io_executor executor,
+                     std::shared_ptr<const cml_settings> settings);
+
+}  // namespace raydeploy::cml

@@ -1,0 +1,248 @@
+// Suite cml_deployment: the shipped CML catalog driving the project's fake CML API v2 through the
+// real binary: a whole deployment (project, jobs, runs) and a second one that changes nothing, a
+// failing job and resume, force_rebuild, a kill -9 during run-jobs followed by re-attaching to the
+// same CML run, retried 429/503 answers, and a 401 whose key never shows anywhere.
+#include "support/fake_cml_support.hpp"
+#include "support/test_support.hpp"
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <iterator>
+
+using namespace raydeploy::test;
+namespace json = boost::json;
+
+namespace {
+
+const fs::path cml_catalog = source_dir() / "cml" / "checkpoints.yaml";
+const std::string project_name = "raydeploy-e2e";
+// The three steps a deployment runs before the approval-gated cluster launch.
+const std::string three_steps = R"({"checkpoints":["setup-project","create-jobs","run-jobs"]})";
+
+bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+
+// A fake whose project, runs and applications take a fraction of a second.
+fake_cml quick_fake(std::vector<std::string> more = {})
+{
+    std::vector<std::string> args = {"--project-create-s", "0.3", "--run-scheduling-s", "0.1",
+                                     "--run-starting-s",   "0.1", "--run-running-s",    "0.3"};
+    args.insert(args.end(), more.begin(), more.end());
+    return fake_cml{std::move(args)};
+}
+
+service_options cml_options(const fake_cml& cml, std::optional<fs::path> state_dir = std::nullopt)
+{
+    service_options options;
+    options.catalog = cml_catalog;
+    if (state_dir) options.state_dir = *state_dir;
+    options.env = {{"RAYDEPLOY_CML_HOST", cml.cml_url()},
+                   {"RAYDEPLOY_CML_API_KEY", cml.api_key()},
+                   {"RAYDEPLOY_CML_PROJECT_NAME", project_name},
+                   {"RAYDEPLOY_CML_GIT_URL", "https://git.example.com/team/ray-on-cml.git"},
+                   {"RAYDEPLOY_CML_RUNTIME_IDENTIFIER",
+                    "docker.repository.cloudera.com/cloudera/cdsw/ml-runtime-workbench-python3.10-standard:2024.02.1-b4"},
+                   {"RAYDEPLOY_CML_POLL_INTERVAL", "100ms"},
+                   {"RAYDEPLOY_CML_REQUEST_TIMEOUT", "5s"}};
+    return options;
+}
+
+std::string start_deployment(const api_client& client, const std::string& body)
+{
+    const auto res = client.post("/api/v1/deployments", body);
+    BOOST_TEST_REQUIRE(res.result_int() == 202, res.body());
+    return text(json_object_of(res), "deployment_id");
+}
+
+json::object wait_finished(const api_client& client, const std::string& id)
+{
+    return client.wait_until(
+        "/api/v1/deployments/" + id,
+        [](const json::object& d) {
+            const std::string status = text(d, "status");
+            return status == "succeeded" || status == "failed" || status == "cancelled";
+        },
+        60s);
+}
+
+// The fake's recorded calls of `method` whose path matches the regular expression `path`.
+std::size_t calls_of(const fake_cml& cml, std::string_view method, std::string_view path, std::int64_t since = 0)
+{
+    std::string query = "method=" + std::string{method} + "&path=" + std::string{path};
+    if (since > 0) query += "&since=" + std::to_string(since);
+    return cml.calls(query).size();
+}
+
+// The number of the last call the fake recorded, for calls(..., since).
+std::int64_t last_call(const fake_cml& cml)
+{
+    const auto all = cml.calls();
+    return all.empty() ? 0 : all.back().as_object().at("seq").to_number<std::int64_t>();
+}
+
+std::vector<std::string> types_of(const std::vector<json::object>& events)
+{
+    std::vector<std::string> types;
+    for (const auto& e : events) types.push_back(text(e, "type"));
+    return types;
+}
+
+void check_contiguous(const std::vector<json::object>& events)
+{
+    BOOST_TEST_REQUIRE(!events.empty());
+    for (std::size_t i = 0; i < events.size(); ++i)
+        BOOST_TEST(events[i].at("counter").to_number<std::int64_t>() == static_cast<std::int64_t>(i + 1));
+    BOOST_TEST(text(events.back(), "type") == "execution.done");
+}
+
+std::string file_text(const fs::path& file)
+{
+    std::ifstream in{file, std::ios::binary};
+    return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cml_deployment)
+
+BOOST_AUTO_TEST_CASE(a_deployment_builds_everything_once_and_a_second_changes_nothing)
+{
+    const auto cml = quick_fake();
+    service_process service{cml_options(cml)};
+    const api_client client{service.port()};
+
+    const json::object first = wait_finished(client, start_deployment(client, three_steps));
+    BOOST_TEST_REQUIRE(text(first, "status") == "succeeded", json::serialize(first));
+    BOOST_TEST(calls_of(cml, "POST", "/projects$") == 1u);
+    BOOST_TEST(calls_of(cml, "POST", "/jobs$") == 2u);
+    BOOST_TEST(calls_of(cml, "POST", "/runs$") == 2u);
+    // The child job names its parent.
+    const json::object state = cml.state();
+    std::size_t with_parent = 0;
+    for (const auto& job : state.at("jobs").as_array())
+        if (!text(job.as_object(), "parent_id").empty()) ++with_parent;
+    BOOST_TEST(with_parent == 1u);
+
+    // Status changes and the run ids are events of run-jobs.
+    const std::string run_jobs = text(first.at("steps").as_array().at(2).as_object(), "execution_id");
+    const auto events = execution_events(service.port(), run_jobs);
+    check_contiguous(events);
+    std::size_t status_changes = 0;
+    for (const auto& e : events)
+        if (text(e, "type") == "cml.job_run_status") {
+            ++status_changes;
+            BOOST_TEST(!text(e, "run_id").empty());
+            BOOST_TEST(!text(e, "job_key").empty());
+        }
+    BOOST_TEST(status_changes >= 2u);
+
+    // Nothing changed: nothing is created, patched or run again, and create-jobs says so.
+    const std::int64_t mark = last_call(cml);
+    const json::object second = wait_finished(client, start_deployment(client, three_steps));
+    BOOST_TEST_REQUIRE(text(second, "status") == "succeeded", json::serialize(second));
+    BOOST_TEST(calls_of(cml, "POST", ".*", mark) == 0u);
+    BOOST_TEST(calls_of(cml, "PATCH", ".*", mark) == 0u);
+    const std::string create_jobs = text(second.at("steps").as_array().at(1).as_object(), "execution_id");
+    const json::object created = get_execution(service.port(), create_jobs);
+    BOOST_TEST(created.at("results").at("summary").at("changed").as_bool() == false);
+    const auto skipped = execution_events(service.port(), text(second.at("steps").as_array().at(2).as_object(), "execution_id"));
+    std::size_t skips = 0;
+    for (const auto& e : skipped) skips += text(e, "type") == "cml.job_run_skipped" ? 1 : 0;
+    BOOST_TEST(skips == 2u);
+
+    // force_rebuild runs every job again.
+    const std::int64_t before_force = last_call(cml);
+    const json::object forced = wait_finished(
+        client, start_deployment(client, R"({"checkpoints":["run-jobs"],"extra_vars":{"force_rebuild":true}})"));
+    BOOST_TEST_REQUIRE(text(forced, "status") == "succeeded", json::serialize(forced));
+    BOOST_TEST(calls_of(cml, "POST", "/runs$", before_force) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_job_fails_the_deployment_and_resume_finishes_it_without_rerunning)
+{
+    const auto cml = quick_fake();
+    cml.set_job_outcome({{"job_name", "Setup Python Environment"}, {"outcome", "fail"}});
+    service_process service{cml_options(cml)};
+    const api_client client{service.port()};
+
+    const std::string id = start_deployment(client, three_steps);
+    const json::object failed = wait_finished(client, id);
+    BOOST_TEST_REQUIRE(text(failed, "status") == "failed", json::serialize(failed));
+    BOOST_TEST(text(failed, "failed_checkpoint") == "run-jobs");
+    BOOST_TEST(contains(text(failed, "status_reason"), "setup_environment"), text(failed, "status_reason"));
+    BOOST_TEST(contains(text(failed, "status_reason"), "ENGINE_FAILED"), text(failed, "status_reason"));
+    BOOST_TEST(calls_of(cml, "POST", "/runs$") == 2u);
+
+    cml.set_job_outcome({{"job_name", "Setup Python Environment"}, {"outcome", "succeed"}});
+    const auto resumed = client.post("/api/v1/deployments/" + id + "/resume", "{}");
+    BOOST_TEST_REQUIRE(resumed.result_int() == 202, resumed.body());
+    const json::object done = wait_finished(client, id);
+    BOOST_TEST_REQUIRE(text(done, "status") == "succeeded", json::serialize(done));
+    // Only the failed job ran again: the first one's run succeeded with the same definition.
+    BOOST_TEST(calls_of(cml, "POST", "/runs$") == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_kill_9_during_run_jobs_reattaches_to_the_same_cml_run)
+{
+    const auto cml = quick_fake({"--run-running-s", "3"});
+    temp_dir state{"raydeploy-cml-state"};
+    std::string id;
+    {
+        service_process first{cml_options(cml, state.path())};
+        const api_client client{first.port()};
+        const json::object setup = wait_finished(
+            client, start_deployment(client, R"({"checkpoints":["setup-project","create-jobs"]})"));
+        BOOST_TEST_REQUIRE(text(setup, "status") == "succeeded", json::serialize(setup));
+        id = start_execution(first.port(), "run-jobs");
+        client.wait_until("/api/v1/executions/" + id, [&](const json::object&) {
+            for (const auto& e : execution_events(first.port(), id))
+                if (text(e, "type") == "cml.job_run_started") return true;
+            return false;
+        });
+        first.send_signal(SIGKILL);
+        BOOST_TEST_REQUIRE(first.wait_exit(5s).value_or(-1) == 128 + SIGKILL);
+    }
+    service_process second{cml_options(cml, state.path())};
+    const json::object record = wait_for_execution(second.port(), id, {"succeeded", "failed", "interrupted"}, 60s);
+    BOOST_TEST_REQUIRE(text(record, "status") == "succeeded", json::serialize(record));
+    const auto events = execution_events(second.port(), id);
+    check_contiguous(events);
+    const auto types = types_of(events);
+    BOOST_TEST(std::count(types.begin(), types.end(), "execution.reattached") == 1);
+    // One run per job: the one in progress was followed, not started again.
+    BOOST_TEST(calls_of(cml, "POST", "/runs$") == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(busy_answers_are_retried_and_a_refused_key_is_named_but_never_shown)
+{
+    const auto cml = quick_fake();
+    service_process service{cml_options(cml)};
+    const api_client client{service.port()};
+
+    cml.add_fault({{"status", 429}, {"count", 2}, {"path", "/projects"}, {"method", "GET"}});
+    cml.add_fault({{"status", 503}, {"count", 1}, {"path", "/projects$"}, {"method", "POST"}});
+    const std::string setup = start_execution(service.port(), "setup-project");
+    const json::object done = wait_for_execution(service.port(), setup, {"succeeded", "failed"}, 60s);
+    BOOST_TEST(text(done, "status") == "succeeded", json::serialize(done));
+
+    cml.set_key_valid(false);
+    const std::string refused = start_execution(service.port(), "create-jobs");
+    const json::object failed = wait_for_execution(service.port(), refused, {"succeeded", "failed"}, 60s);
+    BOOST_TEST_REQUIRE(text(failed, "status") == "failed");
+    BOOST_TEST(contains(text(failed, "status_reason"), "RAYDEPLOY_CML_API_KEY"), text(failed, "status_reason"));
+
+    // The key appears nowhere: log, events, responses, the database file, the runs' files.
+    const std::string key = cml.api_key();
+    BOOST_TEST(!contains(service.stderr_text(), key));
+    for (const auto& id : {setup, refused}) {
+        BOOST_TEST(!contains(json::serialize(get_execution(service.port(), id)), key));
+        for (const auto& e : execution_events(service.port(), id)) BOOST_TEST(!contains(json::serialize(e), key));
+        BOOST_TEST(!contains(client.get("/api/v1/executions/" + id + "/log").body(), key));
+    }
+    for (const auto& entry : fs::recursive_directory_iterator(service.state_dir()))
+        if (entry.is_regular_file()) BOOST_TEST(!contains(file_text(entry.path()), key), entry.path().string());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
