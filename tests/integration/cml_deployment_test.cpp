@@ -215,6 +215,29 @@ BOOST_AUTO_TEST_CASE(a_kill_9_during_run_jobs_reattaches_to_the_same_cml_run)
     BOOST_TEST(calls_of(cml, "POST", "/runs$") == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(cancelling_run_jobs_stops_the_run_in_cml)
+{
+    const auto cml = quick_fake({"--run-running-s", "30"});
+    service_process service{cml_options(cml)};
+    const api_client client{service.port()};
+    const json::object setup =
+        wait_finished(client, start_deployment(client, R"({"checkpoints":["setup-project","create-jobs"]})"));
+    BOOST_TEST_REQUIRE(text(setup, "status") == "succeeded", json::serialize(setup));
+
+    const std::string id = start_execution(service.port(), "run-jobs");
+    client.wait_until("/api/v1/executions/" + id, [&](const json::object&) {
+        for (const auto& e : execution_events(service.port(), id))
+            if (text(e, "type") == "cml.job_run_status" && text(e, "new_status") == "ENGINE_RUNNING") return true;
+        return false;
+    });
+    const auto cancelled = client.post("/api/v1/executions/" + id + "/cancel");
+    BOOST_TEST_REQUIRE(cancelled.result_int() == 202, cancelled.body());
+    const json::object record = wait_for_execution(service.port(), id, {"cancelled", "failed", "succeeded"}, 30s);
+    BOOST_TEST(text(record, "status") == "cancelled", json::serialize(record));
+    BOOST_TEST(contains(text(record, "status_reason"), "was stopped"), text(record, "status_reason"));
+    BOOST_TEST(calls_of(cml, "POST", ":stop$") == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(busy_answers_are_retried_and_a_refused_key_is_named_but_never_shown)
 {
     const auto cml = quick_fake();
@@ -226,12 +249,16 @@ BOOST_AUTO_TEST_CASE(busy_answers_are_retried_and_a_refused_key_is_named_but_nev
     const std::string setup = start_execution(service.port(), "setup-project");
     const json::object done = wait_for_execution(service.port(), setup, {"succeeded", "failed"}, 60s);
     BOOST_TEST(text(done, "status") == "succeeded", json::serialize(done));
+    BOOST_TEST(client.get_object("/health").at("cai_available") == json::value(true));
 
     cml.set_key_valid(false);
     const std::string refused = start_execution(service.port(), "create-jobs");
     const json::object failed = wait_for_execution(service.port(), refused, {"succeeded", "failed"}, 60s);
     BOOST_TEST_REQUIRE(text(failed, "status") == "failed");
     BOOST_TEST(contains(text(failed, "status_reason"), "RAYDEPLOY_CML_API_KEY"), text(failed, "status_reason"));
+    const json::object health = client.get_object("/health");
+    BOOST_TEST(health.at("cai_available") == json::value(false));
+    BOOST_TEST(contains(text(health, "cai_reason"), "RAYDEPLOY_CML_API_KEY"), json::serialize(health));
 
     // The key appears nowhere: log, events, responses, the database file, the runs' files.
     const std::string key = cml.api_key();

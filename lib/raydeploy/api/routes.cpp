@@ -5,6 +5,7 @@
 #include "raydeploy/api/dto.hpp"
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/openapi.hpp"
+#include "raydeploy/engine/cml_runners.hpp"
 #include "raydeploy/util/version.hpp"
 #include "raydeploy/watch/ray_monitor.hpp"
 
@@ -25,7 +26,9 @@ router make_router(std::shared_ptr<const service_state> state)
         // CML's the same once the CML target is configured (null until then). The service itself
         // is fine either way, so the status stays 200.
         body["ray_connected"] = state->ray && state->ray->health().connected();
-        body["cai_available"] = nullptr;
+        const auto& cml = state->cml_status ? state->cml_status->available() : std::nullopt;
+        body["cai_available"] = cml ? json::value(*cml) : json::value(nullptr);
+        body["cai_reason"] = cml && !*cml ? json::value(state->cml_status->reason()) : json::value(nullptr);
         co_return json_response(http::status::ok, body);
     });
 

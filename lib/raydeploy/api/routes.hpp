@@ -9,6 +9,10 @@
 #include <chrono>
 #include <memory>
 
+namespace raydeploy::cml {
+class cml_availability;
+}
+
 namespace raydeploy {
 class execution_manager;
 class approval_manager;
@@ -48,6 +52,9 @@ struct service_state {
     // Submits and stops jobs, deploys and deletes Serve applications; absent when ray.enabled is
     // false (the write routes then answer 503 RAY_UNAVAILABLE).
     std::shared_ptr<ray::dashboard_client> dashboard;
+    // Whether the CML workspace answered the CML runners' last call (GET /health); null while CML
+    // is not configured.
+    std::shared_ptr<cml::cml_availability> cml_status;
     // Where people and tools reach this service ("http://host:8000"), as GET /api/v1/cluster/info
     // and the approval hints name it.
     std::string public_url;

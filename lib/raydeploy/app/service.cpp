@@ -139,6 +139,7 @@ service::service(const settings& config, bool handle_signals)
     engine_config.max_concurrent = config.executions.max_concurrent;
     engine_config.kill_grace = config.executions.kill_grace;
     engine_config.cml = config.cml;
+    engine_config.cml_status = std::make_shared<cml::cml_availability>();
     ansible_settings& ansible = engine_config.ansible;
     ansible.inventory = std::filesystem::absolute(config.inventory);
     ansible.ansible_playbook = find_ansible_playbook(config.ansible_playbook);
@@ -159,6 +160,7 @@ service::service(const settings& config, bool handle_signals)
     policy.four_eyes = config.auth.four_eyes && !open_mode;
 
     auto state = std::make_shared<api::service_state>(p.catalog);
+    if (config.cml.configured()) state->cml_status = engine_config.cml_status;
     p.state = state;
     state->bus = p.bus;
     state->events = p.events;

@@ -4,6 +4,7 @@
 
 #include "raydeploy/config/settings.hpp"
 #include "raydeploy/engine/ansible_runner.hpp"
+#include "raydeploy/engine/cml_runners.hpp"
 #include "raydeploy/engine/runner.hpp"
 
 #include <chrono>
@@ -11,8 +12,10 @@
 namespace raydeploy {
 
 // `kill_grace`: how long a stopped run's processes get between SIGTERM and SIGKILL. `cml`: the
-// workspace the CML kinds drive (their runs fail saying what to set while it is not configured).
+// workspace the CML kinds drive (their runs fail saying what to set while it is not configured),
+// and where they say whether it answered (none: nobody asks).
 runner_registry builtin_runners(net::any_io_executor executor, const ansible_settings& ansible,
-                                std::chrono::milliseconds kill_grace, const cml_settings& cml);
+                                std::chrono::milliseconds kill_grace, const cml_settings& cml,
+                                std::shared_ptr<cml::cml_availability> cml_status = nullptr);
 
 }  // namespace raydeploy

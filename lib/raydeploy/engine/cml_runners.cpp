@@ -37,8 +37,10 @@ runner_outcome success()
 // the run.
 class cml_runner : public checkpoint_runner {
 public:
-    cml_runner(net::any_io_executor executor, std::shared_ptr<const cml_settings> settings)
-        : executor_{std::move(executor)}, settings_{std::move(settings)}, timer_{executor_}
+    cml_runner(net::any_io_executor executor, std::shared_ptr<const cml_settings> settings,
+               std::shared_ptr<cml_availability> availability)
+        : executor_{std::move(executor)}, settings_{std::move(settings)}, availability_{std::move(availability)},
+          timer_{executor_}
     {
     }
 
@@ -71,8 +73,13 @@ public:
         std::string error;
         try {
             outcome = co_await steps(context);
+            availability_->answered();
         } catch (const cml_error& e) {
             error = e.what();
+            if (e.kind() == cml_error_kind::unauthorized || e.kind() == cml_error_kind::unavailable)
+                availability_->unavailable(error);
+            else if (e.kind() != cml_error_kind::cancelled)
+                availability_->answered();
         } catch (const cml_parse_error& e) {
             error = std::string{"CML answered something that is not API v2's: "} + e.what() +
                     "; check that cml.host is the workspace's URL";
@@ -143,6 +150,7 @@ protected:
 private:
     net::any_io_executor executor_;
     std::shared_ptr<const cml_settings> settings_;
+    std::shared_ptr<cml_availability> availability_;
     net::steady_timer timer_;
     std::unique_ptr<cml_client> client_;
     stop_cause stopped_ = stop_cause::none;
@@ -466,13 +474,18 @@ private:
 
 }  // namespace
 
-void add_cml_runners(runner_registry& runners, net::any_io_executor executor, std::shared_ptr<const cml_settings> settings)
+void add_cml_runners(runner_registry& runners, net::any_io_executor executor, std::shared_ptr<const cml_settings> settings,
+                     std::shared_ptr<cml_availability> availability)
 {
-    runners.add(checkpoint_kind::cml_project,
-                [executor, settings] { return std::make_unique<project_runner>(executor, settings); });
-    runners.add(checkpoint_kind::cml_jobs, [executor, settings] { return std::make_unique<jobs_runner>(executor, settings); });
-    runners.add(checkpoint_kind::cml_job_runs,
-                [executor, settings] { return std::make_unique<job_runs_runner>(executor, settings); });
+    runners.add(checkpoint_kind::cml_project, [executor, settings, availability] {
+        return std::make_unique<project_runner>(executor, settings, availability);
+    });
+    runners.add(checkpoint_kind::cml_jobs, [executor, settings, availability] {
+        return std::make_unique<jobs_runner>(executor, settings, availability);
+    });
+    runners.add(checkpoint_kind::cml_job_runs, [executor, settings, availability] {
+        return std::make_unique<job_runs_runner>(executor, settings, availability);
+    });
 }
 
 }  // namespace raydeploy::cml

@@ -26,8 +26,25 @@
 #include "raydeploy/engine/runner.hpp"
 
 #include <memory>
+#include <optional>
+#include <string>
 
 namespace raydeploy::cml {
+
+// Whether the CML workspace answered the last call a runner made, for GET /health's
+// `cai_available`: unknown until a CML step ran; false, with the reason, after a refused key (401,
+// 403) or no usable answer; true after any answer CML gave as itself.
+class cml_availability {
+public:
+    void answered() { available_ = true, reason_.clear(); }
+    void unavailable(std::string reason) { available_ = false, reason_ = std::move(reason); }
+    const std::optional<bool>& available() const { return available_; }
+    const std::string& reason() const { return reason_; }
+
+private:
+    std::optional<bool> available_;
+    std::string reason_;
+};
 
 // The environment variables every job run raydeploy starts carries, so a later look at CML can tell
 // which execution started a run and which job definition it ran.
@@ -37,6 +54,6 @@ inline constexpr std::string_view fingerprint_variable = "RAYDEPLOY_JOB_FINGERPR
 // The runners of cml-project, cml-jobs and cml-job-runs, each talking to the CML `settings`
 // describe. Without CML configured (cml.host) their runs fail saying which settings to set.
 void add_cml_runners(runner_registry& runners, net::any_io_executor executor,
-                     std::shared_ptr<const cml_settings> settings);
+                     std::shared_ptr<const cml_settings> settings, std::shared_ptr<cml_availability> availability);
 
 }  // namespace raydeploy::cml

@@ -10,6 +10,7 @@
 #include "raydeploy/catalog/catalog.hpp"
 #include "raydeploy/config/settings.hpp"
 #include "raydeploy/engine/ansible_runner.hpp"
+#include "raydeploy/engine/cml_runners.hpp"
 #include "raydeploy/engine/execution.hpp"
 #include "raydeploy/engine/execution_store.hpp"
 #include "raydeploy/engine/runner.hpp"
@@ -34,6 +35,7 @@ struct engine_settings {
     std::chrono::milliseconds kill_grace{std::chrono::seconds{10}};
     ansible_settings ansible;  // how checkpoints of kind ansible run
     cml_settings cml;          // the CML workspace the CML kinds drive
+    std::shared_ptr<cml::cml_availability> cml_status;  // where they say whether it answered
 };
 
 // Who and what a run is for; recorded with the execution.
