@@ -160,6 +160,22 @@ BOOST_AUTO_TEST_CASE(a_deployment_builds_everything_once_and_a_second_changes_no
     BOOST_TEST(calls_of(cml, "POST", "/runs$", before_force) == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_dependent_job_that_cml_starts_itself_is_followed_not_started_again)
+{
+    const auto cml = quick_fake({"--dependent-runs"});
+    service_process service{cml_options(cml)};
+    const api_client client{service.port()};
+
+    const json::object done = wait_finished(client, start_deployment(client, three_steps));
+    BOOST_TEST_REQUIRE(text(done, "status") == "succeeded", json::serialize(done));
+    // raydeploy started the first job only; CML started its child when it succeeded.
+    BOOST_TEST(calls_of(cml, "POST", "/runs$") == 1u);
+    const auto events = execution_events(service.port(), text(done.at("steps").as_array().at(2).as_object(), "execution_id"));
+    std::size_t followed = 0;
+    for (const auto& e : events) followed += text(e, "type") == "cml.job_run_followed" ? 1 : 0;
+    BOOST_TEST(followed == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_failing_job_fails_the_deployment_and_resume_finishes_it_without_rerunning)
 {
     const auto cml = quick_fake();

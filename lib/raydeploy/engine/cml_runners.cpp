@@ -9,6 +9,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace raydeploy::cml {
@@ -325,6 +326,9 @@ class job_runs_runner final : public cml_runner {
 public:
     using cml_runner::cml_runner;
 
+    // How many looks (cml.poll_interval apart) CML gets to start a dependent job after its parent.
+    static constexpr int dependent_start_looks = 3;
+
 private:
     net::awaitable<runner_outcome> steps(run_context& context) override
     {
@@ -361,6 +365,8 @@ private:
 
         json::object host_summary;
         int done = 0;
+        std::set<std::string, std::less<>> ran_now;              // jobs whose run this execution saw succeed
+        std::map<std::string, std::string, std::less<>> baseline;  // child key -> its latest run before its parent ran
         for (const auto& spec : config.jobs) {
             if (stopped()) co_return runner_outcome{};
             const job& target = by_name.at(spec.name);
@@ -370,16 +376,32 @@ private:
                                  host_summary);
 
             std::vector<job_run> recent = co_await client().list_runs(in.id, target.id, 5);
+            // CML starts a dependent job by itself once its parent succeeded. When this execution
+            // just ran the parent, that run is CML's to start: give it a few looks, and start the
+            // job here only when CML did not.
+            const auto known = baseline.find(spec.key);
+            const bool after_parent = spec.parent_key && ran_now.count(*spec.parent_key) && known != baseline.end();
+            const auto started_by_cml = [&] { return after_parent && !recent.empty() && recent.front().id != known->second; };
+            for (int look = 0; after_parent && look < dependent_start_looks && !started_by_cml(); ++look) {
+                const bool go_on = co_await pause();
+                if (!go_on) co_return runner_outcome{};
+                recent = co_await client().list_runs(in.id, target.id, 5);
+            }
             std::optional<job_run> latest;
             if (!recent.empty()) latest = recent.front();
             job_run current;
-            if (latest && !latest->terminal()) {
+            if (started_by_cml()) {
+                current = *latest;
+                say(context, "cml.job_run_followed",
+                    {{"job_key", spec.key}, {"job_id", target.id}, {"run_id", current.id}, {"status", current.status_text}},
+                    "job " + spec.key + ": CML started run " + current.id + " after its parent; following it");
+            } else if (latest && !latest->terminal()) {
                 current = *latest;
                 say(context, "cml.job_run_followed",
                     {{"job_key", spec.key}, {"job_id", target.id}, {"run_id", current.id}, {"status", current.status_text}},
                     "job " + spec.key + ": run " + current.id + " is already in progress (" + current.status_text +
                         "); following it");
-            } else if (latest && latest->status == run_status::succeeded &&
+            } else if (!after_parent && latest && latest->status == run_status::succeeded &&
                        (text_of(latest->environment, execution_id_variable) == record.id ||
                         (!force && text_of(latest->environment, fingerprint_variable) == fingerprint))) {
                 const bool ours = text_of(latest->environment, execution_id_variable) == record.id;
@@ -399,7 +421,15 @@ private:
                 current = co_await client().start_run(in.id, target.id, request);
                 say(context, "cml.job_run_started",
                     {{"job_key", spec.key}, {"job_id", target.id}, {"run_id", current.id}, {"status", current.status_text}},
-                    "job " + spec.key + ": started run " + current.id + (force ? " (force_rebuild)" : ""));
+                    "job " + spec.key + ": started run " + current.id + (force ? " (force_rebuild)" : "") +
+                        (after_parent ? " (CML did not start it after its parent)" : ""));
+            }
+            // The children's latest runs now, to tell a run CML starts for them once this one
+            // succeeded from the runs they had.
+            for (const auto& child : config.jobs) {
+                if (child.parent_key != spec.key) continue;
+                std::vector<job_run> before = co_await client().list_runs(in.id, by_name.at(child.name).id, 1);
+                baseline[child.key] = before.empty() ? std::string{} : before.front().id;
             }
             active_job_id_ = target.id;
             active_run_id_ = current.id;
@@ -437,6 +467,7 @@ private:
                 co_return outcome;
             }
             host_summary[spec.key] = {{"ok", 1}};
+            ran_now.insert(spec.key);
             ++done;
         }
         context.set_progress({{"play", context.item().name}, {"task", "all jobs succeeded"},
