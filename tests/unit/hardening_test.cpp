@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(pass_env_and_retention_settings)
     BOOST_TEST(loaded.executor.pass_env == (std::vector<std::string>{"AWS_PROFILE"}), boost::test_tools::per_element());
     BOOST_TEST(loaded.retention.keep_days == 0u);
 
-    const auto bad = dir.write_file("bad.yaml", "executor:\n  pass_env: [RAYDEPLOY_TOKEN, 'not a name']\n");
+    const auto bad = dir.write_file("bad.yaml", "executor:\n  pass_env: [RAYDEPLOY_TOKEN, 'not a name', CML_API_KEY]\n");
     try {
         load_settings(bad, {}, {});
         BOOST_FAIL("RAYDEPLOY_TOKEN in pass_env must be refused");
@@ -118,6 +118,9 @@ BOOST_AUTO_TEST_CASE(pass_env_and_retention_settings)
         const std::string message = e.what();
         BOOST_TEST(message.find("executor.pass_env[0]") != std::string::npos, message);
         BOOST_TEST(message.find("executor.pass_env[1]") != std::string::npos, message);
+        BOOST_TEST(message.find("executor.pass_env[2]: 'CML_API_KEY' is one of the service's own variables") !=
+                       std::string::npos,
+                   message);
     }
 }
 

@@ -512,8 +512,9 @@ std::string token_list_text(const settings& s)
     return out;
 }
 
-// executor.pass_env names: the service's own RAYDEPLOY_* variables hold its tokens and are
-// never passed, whatever the list says.
+// executor.pass_env names: the service's own RAYDEPLOY_* variables hold its tokens, and CML_API_KEY
+// (the seeds' name, which the service reads as cml.api_key) holds the CML key; none is ever passed,
+// whatever the list says.
 std::optional<std::string> pass_env_problem(std::string_view name)
 {
     const bool identifier = !name.empty() && !std::isdigit(static_cast<unsigned char>(name.front())) &&
@@ -521,7 +522,7 @@ std::optional<std::string> pass_env_problem(std::string_view name)
                                 std::string_view::npos;
     if (!identifier)
         return "'" + std::string{name} + "' is not an environment variable name (letters, digits and '_')";
-    if (name.rfind("RAYDEPLOY_", 0) == 0)
+    if (name.rfind("RAYDEPLOY_", 0) == 0 || name == "CML_API_KEY")
         return "'" + std::string{name} + "' is one of the service's own variables, which may hold its tokens; "
                "ansible-playbook never receives them";
     return std::nullopt;
