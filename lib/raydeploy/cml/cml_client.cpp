@@ -7,7 +7,9 @@
 #include "raydeploy/util/log.hpp"
 
 #include <boost/json/serialize.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/url/url.hpp>
 
 #include <random>
@@ -20,23 +22,7 @@ namespace {
 constexpr std::size_t max_cml_message = 300;
 
 // Ids are opaque strings (reference A.1): whatever they hold goes into the path as one segment.
-std::string segment(std::string_view id)
-{
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (char c : id) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
-            out += c;
-        } else {
-            out += '%';
-            out += hex[u >> 4];
-            out += hex[u & 0xF];
-        }
-    }
-    return out;
-}
+std::string segment(std::string_view id) { return boost::urls::encode(id, boost::urls::unreserved_chars); }
 
 std::string projects_path() { return "/api/v2/projects"; }
 std::string project_path(std::string_view project_id) { return projects_path() + "/" + segment(project_id); }
