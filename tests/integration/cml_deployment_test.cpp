@@ -254,6 +254,30 @@ BOOST_AUTO_TEST_CASE(cancelling_run_jobs_stops_the_run_in_cml)
     BOOST_TEST(calls_of(cml, "POST", ":stop$") == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_project_cml_cannot_create_or_cannot_find_fails_setup_saying_why)
+{
+    const auto cml = quick_fake();
+    cml.set_project_outcome({{"creation_status", "failure: git clone failed"}});
+    {
+        service_process service{cml_options(cml)};
+        const std::string id = start_execution(service.port(), "setup-project");
+        const json::object failed = wait_for_execution(service.port(), id, {"succeeded", "failed"}, 60s);
+        BOOST_TEST_REQUIRE(text(failed, "status") == "failed", json::serialize(failed));
+        BOOST_TEST(contains(text(failed, "status_reason"), "CML could not create project 'raydeploy-e2e': failure: git clone failed"),
+                   text(failed, "status_reason"));
+    }
+    // Without cml.git_url a missing project cannot be created: nothing is sent but the search.
+    cml.reset();
+    auto options = cml_options(cml);
+    options.env.erase("RAYDEPLOY_CML_GIT_URL");
+    service_process service{options};
+    const std::string id = start_execution(service.port(), "setup-project");
+    const json::object failed = wait_for_execution(service.port(), id, {"succeeded", "failed"}, 60s);
+    BOOST_TEST_REQUIRE(text(failed, "status") == "failed", json::serialize(failed));
+    BOOST_TEST(contains(text(failed, "status_reason"), "cml.git_url is not set"), text(failed, "status_reason"));
+    BOOST_TEST(calls_of(cml, "POST", ".*") == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(busy_answers_are_retried_and_a_refused_key_is_named_but_never_shown)
 {
     const auto cml = quick_fake();
