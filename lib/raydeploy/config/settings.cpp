@@ -276,6 +276,31 @@ setting_spec cml_host_setting()
             [](const settings& s) { return s.cml.host.empty() ? std::string{"none (CML not configured)"} : s.cml.host; }};
 }
 
+// cml.application_url: the Ray token travels to it, so plain http:// only on this machine.
+std::optional<std::string> cml_application_url_problem(std::string_view value)
+{
+    if (value.empty()) return std::nullopt;
+    std::string probe{value};
+    const auto placeholder = probe.find("{subdomain}");
+    if (placeholder != std::string::npos) probe.replace(placeholder, 11, "subdomain");
+    const auto url = boost::urls::parse_absolute_uri(probe);
+    const bool http = url && url->scheme() == "http";
+    if (!url || (url->scheme() != "https" && !http) || url->encoded_host().empty() || url->has_userinfo() ||
+        url->has_query() || url->has_fragment())
+        return "expected a URL such as https://{subdomain}.ml.example.cloudera.site, where {subdomain} stands for "
+               "the application's subdomain (no user, query or fragment); \"\": CML's own scheme";
+    if (http) {
+        std::string host{url->encoded_host()};
+        if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+        boost::system::error_code ec;
+        const auto address = boost::asio::ip::make_address(host, ec);
+        if (host != "localhost" && (ec || !address.is_loopback()))
+            return "http:// would send the Ray token unencrypted; use https:// (plain http:// is accepted on "
+                   "loopback addresses only)";
+    }
+    return std::nullopt;
+}
+
 // A free-text setting; `problem` says what is wrong with a value, or nothing.
 template <class Field>
 setting_spec text_setting(std::string_view key, std::string_view help, Field field,
@@ -764,6 +789,11 @@ const std::vector<setting_spec>& setting_table()
                                     "launch-ray-cluster waits until every node is ALIVE in Ray; false: RUNNING "
                                     "applications suffice",
                                     [](settings& s) -> auto& { return s.cml.wait_for_ray; }));
+        t.push_back(text_setting("cml.application_url",
+                                 "where CML serves an application, {subdomain} standing for its subdomain; \"\": "
+                                 "https://{subdomain}.<cml.host's host name>",
+                                 [](settings& s) -> auto& { return s.cml.application_url; },
+                                 cml_application_url_problem));
         return t;
     }();
     return table;

@@ -157,6 +157,10 @@ struct cml_settings {
     bool tls_insecure = false;
     // launch-ray-cluster waits for every node to be ALIVE in Ray, not only for RUNNING applications.
     bool wait_for_ray = true;
+    // Where CML serves an application, with {subdomain} for its subdomain; "" means
+    // https://{subdomain}.<cml.host's host name>, CML's own scheme. The Ray monitor reads the head's
+    // dashboard there.
+    std::string application_url;
 
     bool configured() const { return !host.empty(); }
 };

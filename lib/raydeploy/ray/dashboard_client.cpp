@@ -171,7 +171,7 @@ void dashboard_client::cancel()
 net::awaitable<web::client_response> dashboard_client::send(http::verb method, std::string_view path,
                                                             std::optional<std::string> json_body)
 {
-    boost::urls::url url = boost::urls::parse_absolute_uri(settings_.dashboard_url).value();
+    boost::urls::url url = boost::urls::parse_absolute_uri(dashboard_url_).value();
     url.set_path(path);
     try {
         // Each answer is awaited into a named value first: GCC 12 miscompiles co_await inside a

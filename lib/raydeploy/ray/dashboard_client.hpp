@@ -109,6 +109,13 @@ public:
     // Aborts what is in flight; later calls fail with unavailable. Idempotent.
     void cancel();
 
+    // Sends later requests to `dashboard_url` (the Ray cluster raydeploy launched on CML), or to
+    // ray.dashboard_url again (nullopt).
+    void set_dashboard_url(std::optional<std::string> dashboard_url)
+    {
+        dashboard_url_ = dashboard_url.value_or(settings_.dashboard_url);
+    }
+
 private:
     class write_lock;
     net::awaitable<web::client_response> send(http::verb method, std::string_view path,
@@ -119,6 +126,7 @@ private:
 
     net::any_io_executor executor_;
     ray_settings settings_;
+    std::string dashboard_url_ = settings_.dashboard_url;
     std::function<void()> after_write_;
     std::unique_ptr<web::http_client> http_;
     // Capacity 1: holding the lock is having sent into it; waiters queue in order.

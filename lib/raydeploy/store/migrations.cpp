@@ -5,7 +5,9 @@
 // published (results per node, summary, report); version 6 binds approvals to the run they
 // approve (parameters, persons) and records who resumed a deployment; version 7 keeps the last
 // snapshot of each watched system (the Ray cluster) so a restart diffs against what it last saw;
-// version 8 records with an approval of a destructive checkpoint the running work it would end.
+// version 8 records with an approval of a destructive checkpoint the running work it would end;
+// version 9 what a run that survives restarts needs to find its work again; version 10 the Ray
+// cluster raydeploy launched on CML.
 #include "raydeploy/store/migrations.hpp"
 
 #include "raydeploy/util/errors.hpp"
@@ -153,6 +155,16 @@ ALTER TABLE approvals ADD COLUMN acknowledge_running_work INTEGER NOT NULL DEFAU
 -- What a runner whose work goes on without the service (a CML job run) needs to find it again
 -- after a restart, as JSON; NULL for runs of other kinds.
 ALTER TABLE executions ADD COLUMN attachment TEXT;
+)sql"},
+    {10, "the Ray cluster launched on CML", R"sql(
+-- At most one row: the Ray cluster launch-ray-cluster started as CML applications (JSON: project,
+-- subdomain prefix, dashboard URL, head address, applications), which the Ray monitor watches
+-- and the nodes API changes. Deleted by teardown-ray-cluster.
+CREATE TABLE cml_ray_cluster (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    updated_at TEXT NOT NULL,
+    cluster    TEXT NOT NULL
+);
 )sql"},
 };
 

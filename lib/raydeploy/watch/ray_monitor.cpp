@@ -83,7 +83,7 @@ struct poll_answers {
 };
 
 poll_step step_of(const poll_answers& answers, const std::optional<ray_snapshot>& previous, bool have_previous,
-                  bool store_due, std::chrono::system_clock::time_point now)
+                  bool store_due, std::chrono::system_clock::time_point now, const node_applications& applications)
 {
     poll_step step;
     auto serve_result = [&]() -> parse_result<ray_serve_status> {
@@ -113,7 +113,7 @@ poll_step step_of(const poll_answers& answers, const std::optional<ray_snapshot>
     } else {
         step.next = std::move(current);
     }
-    step.nodes_view_json = boost::json::serialize(nodes_view(*step.next));
+    step.nodes_view_json = boost::json::serialize(nodes_view(*step.next, applications));
     return step;
 }
 
@@ -122,7 +122,8 @@ poll_step step_of(const poll_answers& answers, const std::optional<ray_snapshot>
 ray_monitor::ray_monitor(net::any_io_executor executor, const ray_settings& ray, const monitoring_settings& monitoring,
                          event_log& events, event_bus& bus, sqlite::database& db)
     : executor_{executor}, settings_{ray}, events_{events}, bus_{bus}, db_{db}, sleeper_{executor},
-      random_{std::random_device{}()}, nodes_view_json_{boost::json::serialize(nodes_view(ray_snapshot{}))}
+      random_{std::random_device{}()}, nodes_view_json_{boost::json::serialize(nodes_view(ray_snapshot{}))},
+      dashboard_url_{ray.dashboard_url}
 {
     if (!settings_.enabled) return;
     worker_ = std::make_unique<net::thread_pool>(1);
@@ -164,7 +165,7 @@ boost::json::object ray_monitor::source_json() const
         for (const auto& error : snapshot_->errors)
             errors.push_back(boost::json::object{{"part", to_string(error.part)}, {"message", error.message}});
     source["errors"] = std::move(errors);
-    source["dashboard_url"] = settings_.dashboard_url;
+    source["dashboard_url"] = dashboard_url_;
     return source;
 }
 
@@ -183,6 +184,20 @@ std::string ray_monitor::monitoring_status() const
 
 void ray_monitor::poll_now() { sleeper_.wake(); }
 
+void ray_monitor::watch_cml_cluster(std::optional<std::string> dashboard_url, node_applications applications)
+{
+    applications_ = std::make_shared<const node_applications>(std::move(applications));
+    std::string target = dashboard_url.value_or(settings_.dashboard_url);
+    if (target != dashboard_url_) {
+        log::info("watching another Ray dashboard", {{"dashboard", target}, {"was", dashboard_url_}});
+        dashboard_url_ = std::move(target);
+        snapshot_.reset();
+        have_previous_ = false;
+        poll_now();
+    }
+    nodes_view_json_ = boost::json::serialize(nodes_view(snapshot_ ? *snapshot_ : ray_snapshot{}, *applications_));
+}
+
 void ray_monitor::cancel()
 {
     if (cancelled_) return;
@@ -198,7 +213,7 @@ net::awaitable<void> ray_monitor::run()
     if (!settings_.enabled || cancelled_) co_return;
     load_stored_snapshot();
     follow_engine_events();
-    log::info("watching the Ray cluster", {{"dashboard", settings_.dashboard_url},
+    log::info("watching the Ray cluster", {{"dashboard", dashboard_url_},
                                            {"interval", std::to_string(settings_.poll_interval.count()) + "ms"}});
     for (;;) {
         co_await poll_once();
@@ -213,7 +228,7 @@ net::awaitable<void> ray_monitor::run()
 
 net::awaitable<void> ray_monitor::poll_once()
 {
-    const std::string base = settings_.dashboard_url;
+    const std::string base = dashboard_url_;
     auto fetch = [this, &base](std::string_view path) -> net::awaitable<fetched> {
         try {
             boost::urls::url url = boost::urls::parse_absolute_uri(base).value();
@@ -245,12 +260,14 @@ net::awaitable<void> ray_monitor::poll_once()
     // On the worker: nothing writes snapshot_ or answers until the step is back.
     poll_step step = co_await net::co_spawn(
         worker_->get_executor(),
-        [&answers, this, store_due, now]() -> net::awaitable<poll_step> {
-            poll_step computed = step_of(answers, snapshot_, have_previous_, store_due, now);
+        [&answers, this, store_due, now, applications = applications_]() -> net::awaitable<poll_step> {
+            poll_step computed = step_of(answers, snapshot_, have_previous_, store_due, now, *applications);
             co_return computed;
         },
         net::use_awaitable);
-    if (cancelled_) co_return;
+    // Answers of a dashboard no longer watched (watch_cml_cluster moved on meanwhile) describe
+    // another cluster.
+    if (cancelled_ || base != dashboard_url_) co_return;
     last_poll_at_ = now;
 
     const poll_outcome outcome = step.outcome;
@@ -269,10 +286,10 @@ net::awaitable<void> ray_monitor::poll_once()
             for (auto& [key, value] : summary_of(*snapshot_)) health_change.data[key] = value;
         }
         if (health_change.type == "cluster.connected")
-            log::info("Ray dashboard answers", {{"dashboard", settings_.dashboard_url}});
+            log::info("Ray dashboard answers", {{"dashboard", dashboard_url_}});
         else
             log::warn("Ray dashboard not answering fully",
-                      {{"dashboard", settings_.dashboard_url}, {"state", source_state_name()}, {"error", first_error}});
+                      {{"dashboard", dashboard_url_}, {"state", source_state_name()}, {"error", first_error}});
         publish(std::move(health_change.type), std::move(health_change.data));
     }
     for (auto& change : changes) publish(std::move(change.type), std::move(change.data));
@@ -353,7 +370,7 @@ void ray_monitor::load_stored_snapshot()
             return;
         }
         snapshot_ = std::move(*stored);
-        nodes_view_json_ = boost::json::serialize(nodes_view(*snapshot_));
+        nodes_view_json_ = boost::json::serialize(nodes_view(*snapshot_, *applications_));
         have_previous_ = true;
     } catch (const std::exception& e) {
         log::error("reading the stored Ray snapshot failed; starting without one", {{"error", e.what()}});

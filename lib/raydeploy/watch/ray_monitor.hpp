@@ -71,6 +71,13 @@ public:
     // Polls as soon as the poll in progress (if any) is done, ignoring any backoff.
     void poll_now();
 
+    // Watches the Ray cluster raydeploy launched on CML: its dashboard (nullopt: ray.dashboard_url
+    // again) and which node is which application. A new dashboard drops the snapshot of the old
+    // one (it describes another cluster) and polls at once.
+    void watch_cml_cluster(std::optional<std::string> dashboard_url, node_applications applications);
+    // The dashboard polled now: ray.dashboard_url, or the CML cluster's.
+    const std::string& dashboard_url() const { return dashboard_url_; }
+
     bool enabled() const { return settings_.enabled; }
     const ray_settings& settings() const { return settings_; }
     // The last known state: each part as last answered (parts that failed in the latest poll keep
@@ -119,6 +126,9 @@ private:
     std::shared_ptr<event_subscription> engine_events_;  // execution.done, deployment.status
     std::minstd_rand random_;
     std::string nodes_view_json_;  // of snapshot_, or of no snapshot
+    std::string dashboard_url_;
+    // Read by the worker step: replaced, never changed in place.
+    std::shared_ptr<const node_applications> applications_ = std::make_shared<node_applications>();
     bool cancelled_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     // One thread, only while enabled. Last, so that it is joined before anything the step reads is

@@ -1348,7 +1348,7 @@ node_count count_nodes(const ray_snapshot& snapshot)
     return count;
 }
 
-json::object nodes_view(const ray_snapshot& snapshot)
+json::object nodes_view(const ray_snapshot& snapshot, const node_applications& applications)
 {
     std::vector<const ray_node*> ordered;
     if (snapshot.nodes)
@@ -1364,12 +1364,14 @@ json::object nodes_view(const ray_snapshot& snapshot)
     for (const auto* node : ordered) {
         alive += node->alive() ? 1 : 0;
         auto [resources, used] = resources_json(node->resources);
+        const auto application = applications.empty() ? applications.end() : applications.find(node->name);
+        const bool is_application = application != applications.end();
         nodes.push_back(json::object{{"node_id", node->node_id},
                                      {"node_name", node->name},
                                      {"node_ip", node->ip},
                                      {"node_type", node->is_head ? "head" : "worker"},
-                                     {"cml_app_id", nullptr},
-                                     {"cml_app_name", nullptr},
+                                     {"cml_app_id", is_application ? json::value(application->second.app_id) : nullptr},
+                                     {"cml_app_name", is_application ? json::value(application->second.app_name) : nullptr},
                                      {"alive", node->alive()},
                                      {"state", node->state},
                                      {"state_message", optional_string(node->state_message)},

@@ -282,10 +282,18 @@ std::optional<ray_snapshot> snapshot_from_json(const json::value& document);
 // reported as 32). Resource maps leave out Ray's per-node marker resources ("node:<ip>",
 // "node:__internal_head__"). Integral numbers are JSON integers.
 
-// {"nodes": [{node_id, node_name, node_ip, node_type "head"|"worker", cml_app_id null,
-//   cml_app_name null, alive, state, state_message, resources {...}, resources_used {...}}],
+// {"nodes": [{node_id, node_name, node_ip, node_type "head"|"worker", cml_app_id,
+//   cml_app_name (null for a node that is no CML application), alive, state, state_message, resources {...}, resources_used {...}}],
 //  "total_nodes", "alive_nodes"}; head first, then by name. Empty list when nodes are unknown.
-json::object nodes_view(const ray_snapshot& snapshot);
+// The CML application a Ray node is, by the node's name (raydeploy names the nodes of a cluster
+// it launched on CML after their applications; cml/ray_cluster.hpp).
+struct node_application {
+    std::string app_id;
+    std::string app_name;
+};
+using node_applications = std::map<std::string, node_application, std::less<>>;
+// `applications` fills cml_app_id and cml_app_name of the nodes it names.
+json::object nodes_view(const ray_snapshot& snapshot, const node_applications& applications = {});
 // The nodes listed and those ALIVE, without building the view.
 struct node_count {
     std::int64_t total = 0;
