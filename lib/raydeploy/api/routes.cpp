@@ -52,6 +52,7 @@ router make_router(std::shared_ptr<const service_state> state)
     add_deployment_routes(routes, state);
     add_cluster_routes(routes, state);
     add_job_routes(routes, state);
+    add_node_routes(routes, state);
     add_application_routes(routes, state);
     add_audit_routes(routes, state);
     audit_refusals(routes, state);

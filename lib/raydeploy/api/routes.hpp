@@ -11,6 +11,7 @@
 
 namespace raydeploy::cml {
 class cml_availability;
+class ray_cluster_registry;
 }
 
 namespace raydeploy {
@@ -55,6 +56,10 @@ struct service_state {
     // Whether the CML workspace answered the CML runners' last call (GET /health); null while CML
     // is not configured.
     std::shared_ptr<cml::cml_availability> cml_status;
+    // The Ray cluster launch-ray-cluster started on CML (none recorded: the nodes write routes
+    // answer 409 NO_CML_CLUSTER); and the CML settings those routes use.
+    std::shared_ptr<cml::ray_cluster_registry> cml_cluster;
+    std::shared_ptr<const cml_settings> cml;
     // Where people and tools reach this service ("http://host:8000"), as GET /api/v1/cluster/info
     // and the approval hints name it.
     std::string public_url;
@@ -77,6 +82,8 @@ void add_cluster_routes(router& routes, const std::shared_ptr<const service_stat
 // snapshot, writes through the dashboard client.
 void add_job_routes(router& routes, const std::shared_ptr<const service_state>& state);
 void add_application_routes(router& routes, const std::shared_ptr<const service_state>& state);
+// Workers of the Ray cluster launched on CML, added and removed as applications (nodes_api.cpp).
+void add_node_routes(router& routes, const std::shared_ptr<const service_state>& state);
 
 // Adds a route that changes state. Each call, accepted or refused (by the handler, or before it
 // for a missing token or a role too low), leaves an audit row: the caller, their address,

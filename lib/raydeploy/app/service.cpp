@@ -140,6 +140,9 @@ service::service(const settings& config, bool handle_signals)
     engine_config.kill_grace = config.executions.kill_grace;
     engine_config.cml = config.cml;
     engine_config.cml_status = std::make_shared<cml::cml_availability>();
+    auto cml_cluster = std::make_shared<cml::ray_cluster_context>();
+    cml_cluster->registry = std::make_shared<cml::ray_cluster_registry>(p.store.db());
+    engine_config.cml_cluster = cml_cluster;
     ansible_settings& ansible = engine_config.ansible;
     ansible.inventory = std::filesystem::absolute(config.inventory);
     ansible.ansible_playbook = find_ansible_playbook(config.ansible_playbook);
@@ -161,6 +164,8 @@ service::service(const settings& config, bool handle_signals)
 
     auto state = std::make_shared<api::service_state>(p.catalog);
     if (config.cml.configured()) state->cml_status = engine_config.cml_status;
+    state->cml_cluster = cml_cluster->registry;
+    state->cml = std::make_shared<const cml_settings>(config.cml);
     p.state = state;
     state->bus = p.bus;
     state->events = p.events;
@@ -236,6 +241,22 @@ service::service(const settings& config, bool handle_signals)
             executor, config.ray, [monitor = std::weak_ptr<watch::ray_monitor>{state->ray}] {
                 if (const auto alive = monitor.lock()) alive->poll_now();
             });
+
+    // A Ray cluster launched on CML is the one watched, and the one the jobs and applications
+    // routes write to, from the moment it is recorded (and after a restart).
+    cml_cluster->monitor = state->ray;
+    cml_cluster->registry->follow([monitor = std::weak_ptr<watch::ray_monitor>{state->ray},
+                                   dashboard = std::weak_ptr<ray::dashboard_client>{state->dashboard}](
+                                      const std::optional<cml::ray_cluster>& cluster) {
+        std::optional<std::string> url;
+        watch::node_applications applications;
+        if (cluster) {
+            url = cluster->dashboard_url;
+            for (const auto& app : cluster->applications) applications[app.app_name] = {app.app_id, app.app_name};
+        }
+        if (const auto alive = monitor.lock()) alive->watch_cml_cluster(url, std::move(applications));
+        if (const auto alive = dashboard.lock()) alive->set_dashboard_url(url);
+    });
 
     // The CML kinds build their client when they run; what the settings mean is said once, here.
     if (config.cml.configured()) {

@@ -62,15 +62,11 @@ struct ray_cluster_config {
     double worker_cpu = 0;
     double worker_memory = 0;
     unsigned worker_gpus = 0;  // NVIDIA GPUs of each worker
-    // Relative to the project's root. The worker's application finds the head in its environment
-    // variable head_address_variable.
+    // Relative to the project's root. The workers find the head through a file the head writes in
+    // the project (cml/ray_cluster.hpp).
     std::string head_script;
     std::string worker_script;
 };
-
-// The environment variable of a worker's application that holds the head's address
-// ("HOST:PORT", the port of Ray's GCS); cml/scripts/ray_worker.py reads it.
-inline constexpr std::string_view head_address_variable = "RAY_HEAD_ADDRESS";
 
 // Reads and checks a ray_cluster_config.yaml; throws config_error as load_jobs_config does.
 ray_cluster_config load_ray_cluster_config(const std::filesystem::path& file);

@@ -1,12 +1,12 @@
-// Kind -> runner: ansible-playbook for kind ansible, CML's API for cml-project, cml-jobs and
-// cml-job-runs. cml-ray-cluster has no runner yet: its runs fail saying so.
+// Kind -> runner: ansible-playbook for kind ansible, CML's API for the CML kinds.
 #include "raydeploy/engine/builtin_runners.hpp"
 
 namespace raydeploy {
 
 runner_registry builtin_runners(net::any_io_executor executor, const ansible_settings& ansible,
                                 std::chrono::milliseconds kill_grace, const cml_settings& cml,
-                                std::shared_ptr<cml::cml_availability> cml_status)
+                                std::shared_ptr<cml::cml_availability> cml_status,
+                                std::shared_ptr<cml::ray_cluster_context> cml_cluster)
 {
     runner_registry runners;
     runners.add(checkpoint_kind::ansible,
@@ -14,7 +14,8 @@ runner_registry builtin_runners(net::any_io_executor executor, const ansible_set
                     return std::make_unique<ansible_runner>(executor, settings, kill_grace);
                 });
     if (!cml_status) cml_status = std::make_shared<cml::cml_availability>();
-    cml::add_cml_runners(runners, executor, std::make_shared<const cml_settings>(cml), std::move(cml_status));
+    cml::add_cml_runners(runners, executor, std::make_shared<const cml_settings>(cml), std::move(cml_status),
+                         std::move(cml_cluster));
     return runners;
 }
 

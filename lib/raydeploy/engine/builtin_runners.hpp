@@ -13,9 +13,11 @@ namespace raydeploy {
 
 // `kill_grace`: how long a stopped run's processes get between SIGTERM and SIGKILL. `cml`: the
 // workspace the CML kinds drive (their runs fail saying what to set while it is not configured),
-// and where they say whether it answered (none: nobody asks).
+// and where they say whether it answered (none: nobody asks). `cml_cluster`: where cml-ray-cluster
+// records the cluster it launched (none: its runs fail saying so).
 runner_registry builtin_runners(net::any_io_executor executor, const ansible_settings& ansible,
                                 std::chrono::milliseconds kill_grace, const cml_settings& cml,
-                                std::shared_ptr<cml::cml_availability> cml_status = nullptr);
+                                std::shared_ptr<cml::cml_availability> cml_status = nullptr,
+                                std::shared_ptr<cml::ray_cluster_context> cml_cluster = nullptr);
 
 }  // namespace raydeploy

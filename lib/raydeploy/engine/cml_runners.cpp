@@ -4,6 +4,7 @@
 
 #include "raydeploy/cml/cml_client.hpp"
 #include "raydeploy/cml/cml_config.hpp"
+#include "raydeploy/watch/ray_monitor.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -503,10 +504,335 @@ private:
     std::string active_run_id_;
 };
 
+// ------------------------------------------------------------------------------- cml-ray-cluster
+
+bool application_down(const application& app)
+{
+    return app.status == application_status::stopped || app.status == application_status::failed ||
+           app.status == application_status::stopping;
+}
+
+std::string joined(const std::vector<std::string>& items)
+{
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+    return out;
+}
+
+class ray_cluster_runner final : public cml_runner {
+public:
+    ray_cluster_runner(net::any_io_executor executor, std::shared_ptr<const cml_settings> settings,
+                       std::shared_ptr<cml_availability> availability, std::shared_ptr<ray_cluster_context> cluster)
+        : cml_runner{std::move(executor), std::move(settings), std::move(availability)}, cluster_{std::move(cluster)}
+    {
+    }
+
+private:
+    net::awaitable<runner_outcome> steps(run_context& context) override
+    {
+        if (!cluster_ || !cluster_->registry)
+            co_return failure("this raydeploy cannot record a Ray cluster (no registry); run it as `raydeploy serve`");
+        const project in = co_await require_project(context);
+        project_id_ = in.id;
+        prefix_ = subdomain_prefix(settings().project_name);
+        std::vector<application> listed = co_await client().list_applications(in.id);
+        std::vector<application> ours;
+        for (auto& app : listed)
+            if (!role_in_cluster(app, prefix_).empty()) ours.push_back(std::move(app));
+        if (context.item().action == ray_cluster_action::teardown) {
+            auto outcome = co_await teardown(context, std::move(ours));
+            co_return outcome;
+        }
+        auto outcome = co_await launch(context, std::move(ours));
+        co_return outcome;
+    }
+
+    net::awaitable<void> wind_down(run_context& context) override
+    {
+        stop_note_ = context.item().action == ray_cluster_action::launch
+                         ? "; the applications already started keep running: run teardown-ray-cluster to remove them, "
+                           "or launch-ray-cluster again to finish"
+                         : "; some applications may remain: run teardown-ray-cluster again";
+        co_return;
+    }
+
+    // Creates, updates or restarts the application `spec` describes; `existing` is the one CML
+    // has with its subdomain, if any. Returns it as CML answered.
+    net::awaitable<application> apply(run_context& context, const application_spec& spec, const application* existing)
+    {
+        if (!existing) {
+            application made = co_await client().create_application(project_id_, spec);
+            say(context, "cml.application_created",
+                {{"app_id", made.id}, {"app_name", spec.name}, {"status", made.status_text}},
+                "application " + spec.name + ": created " + made.id + " (" + made.status_text + ")");
+            co_return made;
+        }
+        const auto differences = application_differences(*existing, spec);
+        if (!differences.empty()) {
+            application patched = co_await client().patch_application(project_id_, existing->id, spec);
+            (void)patched;
+            application restarted = co_await client().restart_application(project_id_, existing->id);
+            json::array fields;
+            for (const auto& field : differences) fields.push_back(json::string(field));
+            say(context, "cml.application_updated",
+                {{"app_id", existing->id}, {"app_name", spec.name}, {"fields", std::move(fields)},
+                 {"status", restarted.status_text}},
+                "application " + spec.name + ": " + joined(differences) + " changed; updated and restarted");
+            co_return restarted;
+        }
+        if (application_down(*existing)) {
+            application restarted = co_await client().restart_application(project_id_, existing->id);
+            say(context, "cml.application_restarted",
+                {{"app_id", existing->id}, {"app_name", spec.name}, {"old_status", existing->status_text},
+                 {"status", restarted.status_text}},
+                "application " + spec.name + ": was " + existing->status_text + "; restarted");
+            co_return restarted;
+        }
+        say(context, "cml.application_unchanged",
+            {{"app_id", existing->id}, {"app_name", spec.name}, {"status", existing->status_text}},
+            "application " + spec.name + ": runs with the same spec; kept (" + existing->status_text + ")");
+        co_return *existing;
+    }
+
+    // Follows `apps` until every one is RUNNING; a failure names the application. Empty reason: done.
+    net::awaitable<std::string> wait_running(run_context& context, std::vector<application>& apps)
+    {
+        int polls = 0;
+        for (;;) {
+            std::vector<std::string> waiting;
+            for (const auto& app : apps) {
+                if (app.status == application_status::failed || app.status == application_status::stopped)
+                    co_return "application " + app.name + " (" + app.id + ") is " + app.status_text +
+                        " in CML; read its log in CML (Applications > " + app.name +
+                        "), fix the cause, then run launch-ray-cluster again";
+                if (app.status != application_status::running) waiting.push_back(app.name);
+            }
+            if (waiting.empty()) co_return std::string{};
+            const bool go_on = co_await pause();
+            if (!go_on) co_return std::string{};
+            ++polls;
+            for (auto& app : apps) {
+                if (app.status == application_status::running) continue;
+                application now = co_await client().get_application(project_id_, app.id);
+                if (now.status_text != app.status_text)
+                    say(context, "cml.application_status",
+                        {{"app_id", app.id}, {"app_name", app.name}, {"old_status", app.status_text},
+                         {"new_status", now.status_text}},
+                        "application " + app.name + ": " + app.status_text + " -> " + now.status_text);
+                app = std::move(now);
+            }
+            context.emit("cml.heartbeat", {{"waiting_for", "applications"}, {"applications", json::value_from(waiting)},
+                                           {"polls", polls}});
+        }
+    }
+
+    // Waits until Ray, through the monitor, lists every node of `names` ALIVE; sets head_address.
+    // Empty reason: done (or stopped).
+    net::awaitable<std::string> wait_for_ray(run_context& context, const std::vector<std::string>& names,
+                                             std::optional<std::string>& head_address)
+    {
+        int polls = 0;
+        for (;;) {
+            const auto monitor = cluster_->monitor.lock();
+            if (!monitor || !monitor->enabled())
+                co_return std::string{"cml.wait_for_ray is true but nothing watches Ray (ray.enabled is false): set "
+                                      "ray.enabled true, or cml.wait_for_ray false where RUNNING applications suffice"};
+            std::vector<std::string> missing = names;
+            std::size_t alive = 0;
+            if (const auto& snapshot = monitor->snapshot(); snapshot && snapshot->nodes) {
+                for (const auto& node : *snapshot->nodes) {
+                    if (!node.alive()) continue;
+                    ++alive;
+                    if (node.is_head && !node.ip.empty()) head_address = node.ip + ":" + std::to_string(gcs_port);
+                    std::erase(missing, node.name);
+                }
+            }
+            if (missing.empty() && head_address) co_return std::string{};
+            monitor->poll_now();
+            const bool go_on = co_await pause();
+            if (!go_on) co_return std::string{};
+            ++polls;
+            context.emit("cml.heartbeat", {{"waiting_for", "ray"}, {"dashboard", monitor->dashboard_url()},
+                                           {"alive_nodes", alive}, {"missing", json::value_from(missing)},
+                                           {"ray_source", monitor->source_state_name()}, {"polls", polls}});
+        }
+    }
+
+    void record(run_context& context, const std::vector<application>& apps, const std::string& worker_script,
+                std::optional<std::string> head_address)
+    {
+        ray_cluster cluster;
+        cluster.project_id = project_id_;
+        cluster.prefix = prefix_;
+        cluster.dashboard_url = application_url(settings(), prefix_ + "-ray-head");
+        cluster.worker_script = worker_script;
+        cluster.head_address = std::move(head_address);
+        cluster.execution_id = context.record().id;
+        for (const auto& app : apps)
+            cluster.applications.push_back({app.id, app.name, role_in_cluster(app, prefix_), app.cpu, app.memory,
+                                            app.nvidia_gpu});
+        std::stable_sort(cluster.applications.begin(), cluster.applications.end(),
+                         [](const cluster_application& a, const cluster_application& b) {
+                             return std::forward_as_tuple(a.role != "head", a.app_name) <
+                                    std::forward_as_tuple(b.role != "head", b.app_name);
+                         });
+        cluster_->registry->record(std::move(cluster));
+    }
+
+    net::awaitable<runner_outcome> launch(run_context& context, std::vector<application> ours)
+    {
+        const ray_cluster_config& config = *context.item().cluster;
+        const auto progress = [&](std::string task, int done, int total) {
+            context.set_progress({{"play", context.item().name}, {"task", std::move(task)},
+                                  {"tasks_started", done + 1}, {"tasks_done", done}},
+                                 {});
+        };
+        const int steps_total = settings().wait_for_ray ? 5 : 3;
+        std::map<std::string, const application*, std::less<>> by_name;
+        for (const auto& app : ours) by_name[app.subdomain] = &app;
+        const auto existing = [&](const std::string& name) -> const application* {
+            const auto found = by_name.find(name);
+            return found == by_name.end() ? nullptr : found->second;
+        };
+
+        progress("head", 0, steps_total);
+        const application_spec head_spec = head_application(settings(), config, prefix_);
+        application head = co_await apply(context, head_spec, existing(head_spec.name));
+        if (stopped()) co_return runner_outcome{};
+        std::vector<application> heads{head};
+        const std::string head_failure = co_await wait_running(context, heads);
+        if (!head_failure.empty()) co_return failure(head_failure);
+        if (stopped()) co_return runner_outcome{};
+        head = heads.front();
+
+        // The monitor watches the new head from here on, so Ray's view builds up while workers start.
+        std::vector<application> running{head};
+        for (const auto& app : ours)
+            if (app.subdomain != head.subdomain) running.push_back(app);
+        record(context, running, config.worker_script, std::nullopt);
+        const std::string dashboard = application_url(settings(), head.subdomain);
+        say(context, "cml.ray_head_running", {{"app_id", head.id}, {"app_name", head.name}, {"dashboard_url", dashboard}},
+            "head " + head.name + " runs; its Ray dashboard is " + dashboard);
+
+        std::optional<std::string> head_address;
+        std::vector<std::string> node_names{head.name};
+        if (settings().wait_for_ray) {
+            progress("Ray head ALIVE", 1, steps_total);
+            const std::string ray_failure = co_await wait_for_ray(context, node_names, head_address);
+            if (!ray_failure.empty()) co_return failure(ray_failure);
+            if (stopped()) co_return runner_outcome{};
+        }
+
+        progress("workers", settings().wait_for_ray ? 2 : 1, steps_total);
+        std::vector<application> workers;
+        for (unsigned index = 1; index <= config.num_workers; ++index) {
+            if (stopped()) co_return runner_outcome{};
+            const application_spec spec =
+                worker_application(settings(), prefix_, prefix_ + "-ray-worker-" + std::to_string(index),
+                                   config.worker_script, config.worker_cpu, config.worker_memory, config.worker_gpus);
+            application worker = co_await apply(context, spec, existing(spec.name));
+            workers.push_back(std::move(worker));
+            node_names.push_back(spec.name);
+        }
+        progress("workers RUNNING", settings().wait_for_ray ? 3 : 2, steps_total);
+        const std::string worker_failure = co_await wait_running(context, workers);
+        if (!worker_failure.empty()) co_return failure(worker_failure);
+        if (stopped()) co_return runner_outcome{};
+
+        // Workers the nodes API added, and numbered ones beyond num_workers, are part of the
+        // cluster too; launch neither starts nor removes them.
+        std::vector<application> all{head};
+        json::array extra;
+        for (const auto& app : ours) {
+            const bool launched_now = app.subdomain == head.subdomain ||
+                                      std::any_of(workers.begin(), workers.end(),
+                                                  [&](const application& w) { return w.id == app.id; });
+            if (launched_now) continue;
+            all.push_back(app);
+            extra.push_back(json::string(app.name));
+        }
+        all.insert(all.end(), workers.begin(), workers.end());
+        if (!extra.empty())
+            say(context, "cml.applications_kept", {{"applications", extra}},
+                "kept " + std::to_string(extra.size()) + " other worker application(s) of this cluster (added with "
+                "`raydeploy nodes add` or beyond num_workers); remove them with `raydeploy nodes remove APP_ID`");
+
+        if (settings().wait_for_ray) {
+            progress("Ray nodes ALIVE", 4, steps_total);
+            const std::string ray_failure = co_await wait_for_ray(context, node_names, head_address);
+            if (!ray_failure.empty()) co_return failure(ray_failure);
+            if (stopped()) co_return runner_outcome{};
+        }
+        record(context, all, config.worker_script, head_address);
+        const std::string address_text = head_address.value_or("not known (cml.wait_for_ray is false)");
+        say(context, "cml.ray_cluster_ready",
+            {{"head_app_id", head.id}, {"dashboard_url", dashboard},
+             {"head_address", head_address ? json::value(*head_address) : nullptr},
+             {"workers", static_cast<std::int64_t>(workers.size())}, {"waited_for_ray", settings().wait_for_ray}},
+            "Ray cluster ready: head " + head.name + ", " + std::to_string(workers.size()) + " worker(s); head address " +
+                address_text + "; dashboard " + dashboard);
+        context.set_progress({{"play", context.item().name}, {"task", "cluster ready"},
+                              {"tasks_started", steps_total}, {"tasks_done", steps_total}},
+                             {});
+        json::array apps_json;
+        for (const auto& app : all)
+            apps_json.push_back(json::object{{"app_id", app.id}, {"app_name", app.name},
+                                             {"role", role_in_cluster(app, prefix_)}, {"status", app.status_text}});
+        context.set_results({{"summary",
+                              {{"project_id", project_id_},
+                               {"dashboard_url", dashboard},
+                               {"head_address", head_address ? json::value(*head_address) : nullptr},
+                               {"applications", std::move(apps_json)}}}},
+                            {});
+        co_return success();
+    }
+
+    net::awaitable<runner_outcome> teardown(run_context& context, std::vector<application> ours)
+    {
+        // Workers first: a head that goes first leaves them failing to reach it.
+        std::stable_sort(ours.begin(), ours.end(), [this](const application& a, const application& b) {
+            return (role_in_cluster(a, prefix_) == "head") < (role_in_cluster(b, prefix_) == "head");
+        });
+        const int total = static_cast<int>(ours.size());
+        int done = 0;
+        json::array removed;
+        for (const auto& app : ours) {
+            if (stopped()) co_return runner_outcome{};
+            context.set_progress({{"play", context.item().name}, {"task", "remove " + app.name},
+                                  {"tasks_started", done + 1}, {"tasks_done", done}},
+                                 {});
+            if (!application_down(app) || app.status == application_status::stopping) {
+                application stopping = co_await client().stop_application(project_id_, app.id);
+                say(context, "cml.application_stopped",
+                    {{"app_id", app.id}, {"app_name", app.name}, {"status", stopping.status_text}},
+                    "application " + app.name + ": stopped (" + stopping.status_text + ")");
+            }
+            const bool existed = co_await client().delete_application(project_id_, app.id);
+            say(context, "cml.application_deleted", {{"app_id", app.id}, {"app_name", app.name}, {"existed", existed}},
+                "application " + app.name + ": deleted" + (existed ? "" : " (it was already gone)"));
+            removed.push_back(json::object{{"app_id", app.id}, {"app_name", app.name}});
+            ++done;
+        }
+        cluster_->registry->forget();
+        const std::string summary = ours.empty() ? "no application of the Ray cluster " + prefix_ + " exists in CML: nothing to remove"
+                                                 : "removed " + std::to_string(total) + " application(s) of the Ray cluster " + prefix_;
+        say(context, "cml.ray_cluster_removed", {{"applications", removed}, {"prefix", prefix_}}, summary);
+        context.set_progress({{"play", context.item().name}, {"task", "cluster removed"},
+                              {"tasks_started", total}, {"tasks_done", total}},
+                             {});
+        context.set_results({{"summary", {{"project_id", project_id_}, {"removed", std::move(removed)}}}}, {});
+        co_return success();
+    }
+
+    std::shared_ptr<ray_cluster_context> cluster_;
+    std::string project_id_;
+    std::string prefix_;
+};
+
 }  // namespace
 
 void add_cml_runners(runner_registry& runners, net::any_io_executor executor, std::shared_ptr<const cml_settings> settings,
-                     std::shared_ptr<cml_availability> availability)
+                     std::shared_ptr<cml_availability> availability, std::shared_ptr<ray_cluster_context> cluster)
 {
     runners.add(checkpoint_kind::cml_project, [executor, settings, availability] {
         return std::make_unique<project_runner>(executor, settings, availability);
@@ -516,6 +842,9 @@ void add_cml_runners(runner_registry& runners, net::any_io_executor executor, st
     });
     runners.add(checkpoint_kind::cml_job_runs, [executor, settings, availability] {
         return std::make_unique<job_runs_runner>(executor, settings, availability);
+    });
+    runners.add(checkpoint_kind::cml_ray_cluster, [executor, settings, availability, cluster] {
+        return std::make_unique<ray_cluster_runner>(executor, settings, availability, cluster);
     });
 }
 

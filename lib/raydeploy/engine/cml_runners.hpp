@@ -11,6 +11,12 @@
 //                 unless the run sets the variable force_rebuild; a job with a run in progress is
 //                 followed, not started again. A run that did not succeed fails the step naming the
 //                 job and CML's status.
+//   cml-ray-cluster launch: starts the Ray head and workers of the checkpoint's cluster_config as
+//                 CML applications (keeping those that run with the same spec, restarting only
+//                 what changed), waits until they are RUNNING and, with cml.wait_for_ray, until Ray
+//                 sees every node ALIVE; records the cluster so the Ray monitor watches it.
+//                 teardown: stops and deletes the applications launch started (found by their
+//                 tags, cml/ray_cluster.hpp), and nothing else; forgets the cluster.
 //
 // CML goes on with its work when raydeploy stops, so these runners survive restarts: at shutdown
 // they detach, and after a restart (or a kill -9) the engine runs them again with resumed() set.
@@ -22,12 +28,17 @@
 // As every runner: used from the io_context's thread.
 #pragma once
 
+#include "raydeploy/cml/ray_cluster.hpp"
 #include "raydeploy/config/settings.hpp"
 #include "raydeploy/engine/runner.hpp"
 
 #include <memory>
 #include <optional>
 #include <string>
+
+namespace raydeploy::watch {
+class ray_monitor;
+}
 
 namespace raydeploy::cml {
 
@@ -51,9 +62,19 @@ private:
 inline constexpr std::string_view execution_id_variable = "RAYDEPLOY_EXECUTION_ID";
 inline constexpr std::string_view fingerprint_variable = "RAYDEPLOY_JOB_FINGERPRINT";
 
-// The runners of cml-project, cml-jobs and cml-job-runs, each talking to the CML `settings`
-// describe. Without CML configured (cml.host) their runs fail saying which settings to set.
+// What cml-ray-cluster needs of the rest of the service: where the launched cluster is recorded,
+// and the Ray monitor that sees its nodes (set once the service built it; until then, and when it
+// is gone, a launch that waits for Ray fails saying so).
+struct ray_cluster_context {
+    std::shared_ptr<ray_cluster_registry> registry;
+    std::weak_ptr<watch::ray_monitor> monitor;
+};
+
+// The runners of the CML kinds, each talking to the CML `settings` describe. Without CML
+// configured (cml.host) their runs fail saying which settings to set; without `cluster`,
+// cml-ray-cluster's do.
 void add_cml_runners(runner_registry& runners, net::any_io_executor executor,
-                     std::shared_ptr<const cml_settings> settings, std::shared_ptr<cml_availability> availability);
+                     std::shared_ptr<const cml_settings> settings, std::shared_ptr<cml_availability> availability,
+                     std::shared_ptr<ray_cluster_context> cluster);
 
 }  // namespace raydeploy::cml

@@ -87,7 +87,8 @@ private:
 execution_manager::execution_manager(net::any_io_executor executor, const checkpoint_catalog& catalog,
                                      sqlite::database& db, event_log& events, engine_settings settings)
     : execution_manager{executor, catalog, db, events, settings,
-                        builtin_runners(executor, settings.ansible, settings.kill_grace, settings.cml, settings.cml_status)}
+                        builtin_runners(executor, settings.ansible, settings.kill_grace, settings.cml, settings.cml_status,
+                                        settings.cml_cluster)}
 {
 }
 

@@ -36,6 +36,7 @@ struct engine_settings {
     ansible_settings ansible;  // how checkpoints of kind ansible run
     cml_settings cml;          // the CML workspace the CML kinds drive
     std::shared_ptr<cml::cml_availability> cml_status;  // where they say whether it answered
+    std::shared_ptr<cml::ray_cluster_context> cml_cluster;  // where cml-ray-cluster records its cluster
 };
 
 // Who and what a run is for; recorded with the execution.
