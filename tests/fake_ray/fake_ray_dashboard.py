@@ -25,8 +25,10 @@ Control port (JSON in, JSON out):
                      "paths": ["/api/jobs/", ...] (prefixes; default all), "delay_s": 30}
                     "down" closes the Ray port's listening socket and its connections (connection
                     refused) and reopens it on the same port when the mode leaves "down".
-    POST /nodes     {"action": "add", "count": 1, "cpus": 4, "memory_gb": 16, "gpus": 0}
+    POST /nodes     {"action": "add", "count": 1, "cpus": 4, "memory_gb": 16, "gpus": 0, "name": N}
                     {"action": "kill"|"revive"|"remove", "node_id": "..."}
+                    {"action": "rename", "node_id": "...", "name": N}  (as `ray start --node-name`;
+                    a node's name is its IP otherwise)
     GET  /requests  {"counts": {"/api/v0/nodes": 3, ...}, "total": N}  (Ray port, path without query)
     GET  /state     the fake's nodes, jobs and applications as it holds them
     POST /serve_churn {"application": "NAME"}  another writer at work: from now on, every
@@ -117,7 +119,7 @@ class FakeRay:
 
     # ---- nodes
 
-    def _add_node(self, head, cpus, memory_gb, gpus):
+    def _add_node(self, head, cpus, memory_gb, gpus, name=None):
         self.node_seq += 1
         ip = f"10.0.0.{self.node_seq + 4}"
         node_id = new_node_id(self.node_seq)
@@ -128,7 +130,7 @@ class FakeRay:
         if head:
             resources["node:__internal_head__"] = 1.0
         self.nodes.append({"node_id": node_id, "node_ip": ip, "is_head_node": head, "state": "ALIVE",
-                           "state_message": None, "node_name": ip, "resources_total": resources,
+                           "state_message": None, "node_name": name or ip, "resources_total": resources,
                            "labels": {"ray.io/node-id": node_id}, "start_time_ms": now_ms(), "end_time_ms": 0})
         return node_id
 
@@ -136,7 +138,8 @@ class FakeRay:
         action = body.get("action")
         with self.lock:
             if action == "add":
-                ids = [self._add_node(False, body.get("cpus", 4), body.get("memory_gb", 16), body.get("gpus", 0))
+                ids = [self._add_node(False, body.get("cpus", 4), body.get("memory_gb", 16), body.get("gpus", 0),
+                                      body.get("name"))
                        for _ in range(int(body.get("count", 1)))]
                 return {"added": ids}
             node = next((n for n in self.nodes if n["node_id"] == body.get("node_id")), None)
@@ -149,8 +152,10 @@ class FakeRay:
                 node.update(state="ALIVE", state_message=None, end_time_ms=0)
             elif action == "remove":
                 self.nodes.remove(node)
+            elif action == "rename" and isinstance(body.get("name"), str) and body["name"]:
+                node["node_name"] = body["name"]
             else:
-                raise RequestError(400, "action must be add, kill, revive or remove")
+                raise RequestError(400, "action must be add, kill, revive, remove or rename (with a name)")
             return {"node_id": node["node_id"], "action": action}
 
     # ---- jobs

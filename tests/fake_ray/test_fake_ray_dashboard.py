@@ -236,9 +236,16 @@ class FakeRayDashboardTest(unittest.TestCase):
         added = self.fake.control("POST", "/nodes", {"action": "add", "count": 2, "gpus": 1})["added"]
         self.assertEqual(len(added), 2)
         self.assertEqual(self.fake.json("GET", "/api/v0/nodes")["data"]["result"]["total"], 4)
+        # Named as `ray start --node-name` names them.
+        named = self.fake.control("POST", "/nodes", {"action": "add", "name": "ray-worker-7"})["added"][0]
+        self.fake.control("POST", "/nodes", {"action": "rename", "node_id": worker, "name": "ray-worker-1"})
+        names = {n["node_id"]: n["node_name"] for n in self.fake.json("GET", "/api/v0/nodes")["data"]["result"]["result"]}
+        self.assertEqual((names[named], names[worker]), ("ray-worker-7", "ray-worker-1"))
+        with self.assertRaises(AssertionError):
+            self.fake.control("POST", "/nodes", {"action": "rename", "node_id": worker})
 
         counts = self.fake.control("GET", "/requests")["counts"]
-        self.assertEqual(counts["/api/v0/nodes"], 3)
+        self.assertEqual(counts["/api/v0/nodes"], 4)
         self.assertEqual(counts["/api/cluster_status"], 1)
         self.fake.control("POST", "/reset")
         self.assertEqual(self.fake.control("GET", "/requests")["total"], 0)

@@ -682,7 +682,7 @@ private:
     net::awaitable<runner_outcome> launch(run_context& context, std::vector<application> ours)
     {
         const ray_cluster_config& config = *context.item().cluster;
-        const auto progress = [&](std::string task, int done, int total) {
+        const auto progress = [&](std::string task, int done) {
             context.set_progress({{"play", context.item().name}, {"task", std::move(task)},
                                   {"tasks_started", done + 1}, {"tasks_done", done}},
                                  {});
@@ -695,7 +695,7 @@ private:
             return found == by_name.end() ? nullptr : found->second;
         };
 
-        progress("head", 0, steps_total);
+        progress("head", 0);
         const application_spec head_spec = head_application(settings(), config, prefix_);
         application head = co_await apply(context, head_spec, existing(head_spec.name));
         if (stopped()) co_return runner_outcome{};
@@ -717,13 +717,13 @@ private:
         std::optional<std::string> head_address;
         std::vector<std::string> node_names{head.name};
         if (settings().wait_for_ray) {
-            progress("Ray head ALIVE", 1, steps_total);
+            progress("Ray head ALIVE", 1);
             const std::string ray_failure = co_await wait_for_ray(context, node_names, head_address);
             if (!ray_failure.empty()) co_return failure(ray_failure);
             if (stopped()) co_return runner_outcome{};
         }
 
-        progress("workers", settings().wait_for_ray ? 2 : 1, steps_total);
+        progress("workers", settings().wait_for_ray ? 2 : 1);
         std::vector<application> workers;
         for (unsigned index = 1; index <= config.num_workers; ++index) {
             if (stopped()) co_return runner_outcome{};
@@ -734,7 +734,7 @@ private:
             workers.push_back(std::move(worker));
             node_names.push_back(spec.name);
         }
-        progress("workers RUNNING", settings().wait_for_ray ? 3 : 2, steps_total);
+        progress("workers RUNNING", settings().wait_for_ray ? 3 : 2);
         const std::string worker_failure = co_await wait_running(context, workers);
         if (!worker_failure.empty()) co_return failure(worker_failure);
         if (stopped()) co_return runner_outcome{};
@@ -758,7 +758,7 @@ private:
                 "`raydeploy nodes add` or beyond num_workers); remove them with `raydeploy nodes remove APP_ID`");
 
         if (settings().wait_for_ray) {
-            progress("Ray nodes ALIVE", 4, steps_total);
+            progress("Ray nodes ALIVE", 4);
             const std::string ray_failure = co_await wait_for_ray(context, node_names, head_address);
             if (!ray_failure.empty()) co_return failure(ray_failure);
             if (stopped()) co_return runner_outcome{};
