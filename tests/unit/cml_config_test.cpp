@@ -94,9 +94,13 @@ BOOST_AUTO_TEST_CASE(the_shipped_cluster_config_loads_and_its_scripts_are_in_the
     BOOST_TEST(config.worker_gpus == 1u);
     for (const auto& script : {config.head_script, config.worker_script})
         BOOST_TEST(std::filesystem::is_regular_file(std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / script), script);
-    // The worker's launcher reads the variable the runner will set.
-    BOOST_TEST(contains(raydeploy::test::read_file(std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / config.worker_script),
-                        std::string{raydeploy::cml::head_address_variable}));
+    // The head writes its address (CDSW_IP_ADDRESS, the engine's IP in CML) to the cluster's file in
+    // the project, and the worker reads it there.
+    const auto worker = raydeploy::test::read_file(std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / config.worker_script);
+    BOOST_TEST(contains(worker, "RAYDEPLOY_RAY_CLUSTER"));
+    BOOST_TEST(contains(worker, "head-address"));
+    BOOST_TEST(contains(raydeploy::test::read_file(std::filesystem::path{RAYDEPLOY_SOURCE_DIR} / config.head_script),
+                        "CDSW_IP_ADDRESS"));
 }
 
 BOOST_AUTO_TEST_CASE(parents_come_before_their_children_and_the_file_order_decides_the_rest)
