@@ -65,6 +65,10 @@ Control port (JSON in, JSON out; errors {"error": text}):
                      until stopped); by name it also applies to jobs created later
     POST   /applications/outcome {"application_id" or "name": X, "outcome": "run"|"fail", "count": null}
                      how the application's next starts end
+    POST   /runs/delete {"run_id" or "job_id" or "job_name": X} -> {"id", "job_id", "status"}: the run
+                     (by job, the job's newest run) is gone as if an admin deleted it from CML, whatever
+                     its status: GET of it answers 404 (code 5) as for an id never seen, lists and
+                     /state leave it out, and the job takes a new run again
     POST   /applications/crash {"application_id": X}: a started application is APPLICATION_FAILED now
     GET|POST /config {"page_size", "max_page_size", "project_create_s", "run_scheduling_s",
                      "run_starting_s", "run_running_s", "run_stop_s", "app_start_s", "app_stop_s",
@@ -1211,6 +1215,24 @@ class FakeCml:
             app.update(status="APPLICATION_FAILED", since=now, updated=now)
             return {"id": app["id"], "status": app["status"]}
 
+    def control_delete_run(self, body):
+        given = [key for key in ("run_id", "job_id", "job_name") if body.get(key)]
+        if len(given) != 1:
+            raise ControlError(400, "give exactly one of run_id, job_id or job_name")
+        key, value = given[0], str(body[given[0]])
+        with self.lock:
+            self._tick()
+            if key == "run_id":
+                run = self.runs.get(value)
+            else:
+                field = "id" if key == "job_id" else "name"
+                of_job = [r for r in self.runs.values() if self.jobs[r["job_id"]][field] == value]
+                run = max(of_job, key=lambda r: r["seq"], default=None)
+            if run is None:
+                raise ControlError(404, f"no run with {key} {value!r}; GET /state lists the runs")
+            del self.runs[run["id"]]
+            return {"id": run["id"], "job_id": run["job_id"], "status": run["status"]}
+
     def control_faults(self):
         with self.lock:
             return {"faults": copy.deepcopy(self.faults)}
@@ -1533,6 +1555,7 @@ class ControlHandler(BaseHTTPRequestHandler):
                 ("POST", "/jobs/outcome"): lambda: fake.control_job_outcome(body),
                 ("POST", "/applications/outcome"): lambda: fake.control_app_outcome(body),
                 ("POST", "/applications/crash"): lambda: fake.control_app_crash(body),
+                ("POST", "/runs/delete"): lambda: fake.control_delete_run(body),
             }
             handler = routes.get((self.command, url.path))
             if handler is None:

@@ -449,6 +449,32 @@ class RunTest(FakeCmlTest):
         stopped = self.fake.api("GET", f"{self.base}/{run['id']}")
         self.assertEqual(self.fake.api("POST", f"{self.base}/{run['id']}:stop", {}), stopped)
 
+    def test_a_run_deleted_from_cml_is_gone(self):
+        finished = self.trigger()
+        self.follow(f"{self.base}/{finished['id']}", "ENGINE_SUCCEEDED")
+        self.fake.control("POST", "/config", {"run_scheduling_s": 600})  # active until deleted, its status known
+        running = self.trigger()
+        unknown = self.fake.error("GET", f"{self.base}/nosuchrun", expect=404, code=5)
+
+        # By job name: its newest run, although it is still active.
+        deleted = self.fake.control("POST", "/runs/delete", {"job_name": "train"})
+        self.assertEqual(deleted, {"id": running["id"], "job_id": self.job_doc["id"], "status": "ENGINE_SCHEDULING"})
+        gone = self.fake.error("GET", f"{self.base}/{running['id']}", expect=404, code=5)
+        self.assertEqual(gone["message"], unknown["message"].replace("nosuchrun", running["id"]))
+        self.fake.error("POST", f"{self.base}/{running['id']}:stop", expect=404, code=5)
+        self.assertEqual([r["id"] for r in self.fake.api("GET", self.base)["job_runs"]], [finished["id"]])
+        self.assertNotIn(running["id"], [r["id"] for r in self.fake.control("GET", "/state")["runs"]])
+        replacement = self.trigger()  # the deleted run no longer counts as the job's active run
+
+        self.assertEqual(self.fake.control("POST", "/runs/delete", {"run_id": finished["id"]})["id"], finished["id"])
+        self.assertEqual(self.fake.control("POST", "/runs/delete", {"job_id": self.job_doc["id"]})["id"],
+                         replacement["id"])
+        self.assertEqual(self.fake.api("GET", self.base)["job_runs"], [])
+        self.fake.control("POST", "/runs/delete", {"job_name": "train"}, expect=404)
+        self.fake.control("POST", "/runs/delete", {"run_id": finished["id"]}, expect=404)
+        self.fake.control("POST", "/runs/delete", {}, expect=400)
+        self.fake.control("POST", "/runs/delete", {"run_id": "x", "job_name": "train"}, expect=400)
+
     def test_job_timeout_with_kill_on_timeout(self):
         job = self.job(self.project_id, "slow", timeout=1, kill_on_timeout=True)
         self.fake.control("POST", "/jobs/outcome", {"job_id": job["id"], "outcome": "hang"})

@@ -1,7 +1,8 @@
 // Suite cml_deployment: the shipped CML catalog driving the project's fake CML API v2 through the
 // real binary: a whole deployment (project, jobs, runs) and a second one that changes nothing, a
 // failing job and resume, force_rebuild, a kill -9 during run-jobs followed by re-attaching to the
-// same CML run, retried 429/503 answers, and a 401 whose key never shows anywhere.
+// same CML run (or failing, saying so, when that run was deleted from CML meanwhile), retried
+// 429/503 answers, and a 401 whose key never shows anywhere.
 #include "support/fake_cml_support.hpp"
 #include "support/test_support.hpp"
 
@@ -229,6 +230,55 @@ BOOST_AUTO_TEST_CASE(a_kill_9_during_run_jobs_reattaches_to_the_same_cml_run)
     BOOST_TEST(std::count(types.begin(), types.end(), "execution.reattached") == 1);
     // One run per job: the one in progress was followed, not started again.
     BOOST_TEST(calls_of(cml, "POST", "/runs$") == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_run_deleted_from_cml_while_the_service_was_down_fails_run_jobs_saying_so)
+{
+    const auto cml = quick_fake();
+    // The first job's run stays ENGINE_RUNNING until deleted: no clock to race.
+    cml.set_job_outcome({{"job_name", "Git Repository Sync"}, {"outcome", "hang"}});
+    temp_dir state{"raydeploy-cml-state"};
+    std::string id;
+    std::string run_id;
+    {
+        service_process first{cml_options(cml, state.path())};
+        const api_client client{first.port()};
+        const json::object setup = wait_finished(
+            client, start_deployment(client, R"({"checkpoints":["setup-project","create-jobs"]})"));
+        BOOST_TEST_REQUIRE(text(setup, "status") == "succeeded", json::serialize(setup));
+        id = start_execution(first.port(), "run-jobs");
+        // A status change comes after the run's id is stored with the execution, so the restart
+        // re-attaches by that id rather than looking for the job's runs.
+        client.wait_until("/api/v1/executions/" + id, [&](const json::object&) {
+            for (const auto& e : execution_events(first.port(), id))
+                if (text(e, "type") == "cml.job_run_status" && text(e, "new_status") == "ENGINE_RUNNING") {
+                    run_id = text(e, "run_id");
+                    return true;
+                }
+            return false;
+        });
+        first.send_signal(SIGKILL);
+        BOOST_TEST_REQUIRE(first.wait_exit(5s).value_or(-1) == 128 + SIGKILL);
+    }
+    BOOST_TEST_REQUIRE(cml.delete_run({{"job_name", "Git Repository Sync"}}) == run_id);
+    const std::int64_t mark = last_call(cml);
+
+    service_process second{cml_options(cml, state.path())};
+    const json::object record = wait_for_execution(second.port(), id, {"succeeded", "failed", "interrupted"}, 60s);
+    BOOST_TEST_REQUIRE(text(record, "status") == "failed", json::serialize(record));
+    const std::string reason = text(record, "status_reason");
+    BOOST_TEST(contains(reason, "gone from CML"), reason);
+    BOOST_TEST(contains(reason, "run " + run_id + " of job git_sync"), reason);
+    BOOST_TEST(contains(reason, "run run-jobs again"), reason);
+    const auto events = execution_events(second.port(), id);
+    check_contiguous(events);
+    const auto types = types_of(events);
+    BOOST_TEST(std::count(types.begin(), types.end(), "execution.reattached") == 1);
+    // The restart asked CML for that run by its id, and started nothing in its place.
+    BOOST_TEST(calls_of(cml, "GET", "/runs/" + run_id + "$", mark) >= 1u);
+    BOOST_TEST(calls_of(cml, "POST", "/runs$", mark) == 0u);
+    BOOST_TEST(calls_of(cml, "POST", "/runs$") == 1u);
+    BOOST_TEST(cml.state().at("runs").as_array().empty());
 }
 
 BOOST_AUTO_TEST_CASE(cancelling_run_jobs_stops_the_run_in_cml)

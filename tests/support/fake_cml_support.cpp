@@ -108,6 +108,11 @@ void fake_cml::crash_application(std::string_view application_id, std::source_lo
             where);
 }
 
+std::string fake_cml::delete_run(const json::object& which, std::source_location where) const
+{
+    return text(control(http::verb::post, "/runs/delete", json::serialize(which), where).as_object(), "id");
+}
+
 json::object fake_cml::configure(const json::object& changes, std::source_location where) const
 {
     return control(http::verb::post, "/config", json::serialize(changes), where).as_object();

@@ -68,6 +68,10 @@ public:
     // POST /applications/crash: a started application is APPLICATION_FAILED now.
     void crash_application(std::string_view application_id,
                            std::source_location where = std::source_location::current()) const;
+    // POST /runs/delete with {"run_id"}, {"job_id"} or {"job_name"} (that job's newest run): the run
+    // is gone as if an admin deleted it from CML (404 from then on); the deleted run's id.
+    std::string delete_run(const boost::json::object& which,
+                           std::source_location where = std::source_location::current()) const;
     // POST /config with `changes` (durations, page sizes, switches); the config in force after.
     boost::json::object configure(const boost::json::object& changes,
                                   std::source_location where = std::source_location::current()) const;
