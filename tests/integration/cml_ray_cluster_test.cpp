@@ -64,7 +64,7 @@ struct cluster_fixture {
             const std::string asked = text(json_object_of(res), "approval_id");
             const auto granted = client.post("/api/v1/approvals/" + checkpoint,
                                              R"({"approval_id": ")" + asked +
-                                                 R"(", "reason": "CHG-42", "acknowledge_risks": true, "acknowledge_running_work": true})");
+                                                 R"(", "reason": "CHG-42", "approved_by": "alice", "acknowledge_risks": true, "acknowledge_running_work": true})");
             BOOST_TEST_REQUIRE(granted.result_int() == 201, granted.body());
             res = client.post("/api/v1/checkpoints/" + checkpoint, "{}");
         }
@@ -74,7 +74,7 @@ struct cluster_fixture {
 
     json::object run(const std::string& checkpoint) const
     {
-        return wait_for_execution(service.port(), start(checkpoint), 60s);
+        return wait_for_execution(service.port(), start(checkpoint), {"succeeded", "failed", "cancelled", "timed_out"}, 60s);
     }
 
     std::vector<json::object> events_of(const std::string& id) const { return execution_events(service.port(), id); }
@@ -83,7 +83,8 @@ struct cluster_fixture {
     std::map<std::string, json::object> applications() const
     {
         std::map<std::string, json::object> by_name;
-        for (const auto& app : cml.state().at("applications").as_array())
+        const json::object state = cml.state();  // not in the for: the temporary would die first
+        for (const auto& app : state.at("applications").as_array())
             by_name[text(app.as_object(), "name")] = app.as_object();
         return by_name;
     }
@@ -148,7 +149,7 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
         },
         30s);
     f.ray.nodes({{"action", "add"}, {"name", worker_name}, {"cpus", 8}, {"gpus", 1}});
-    const json::object done = wait_for_execution(f.service.port(), launch, 60s);
+    const json::object done = wait_for_execution(f.service.port(), launch, {"succeeded", "failed", "cancelled", "timed_out"}, 60s);
     BOOST_TEST_REQUIRE(text(done, "status") == "succeeded", json::serialize(done));
 
     const auto events = f.events_of(launch);
@@ -193,7 +194,7 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
     BOOST_TEST_REQUIRE(text(again, "status") == "succeeded", json::serialize(again));
     BOOST_TEST(f.calls_since("POST", "/applications", before) == 0u);
     BOOST_TEST(f.calls_since("PATCH", "/applications/", before) == 0u);
-    BOOST_TEST(count_of(f.events_of(text(again, "id")), "cml.application_unchanged") == 2u);
+    BOOST_TEST(count_of(f.events_of(text(again, "execution_id")), "cml.application_unchanged") == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(workers_are_added_and_removed_through_the_api_and_teardown_removes_only_the_clusters_applications)
@@ -206,7 +207,8 @@ BOOST_AUTO_TEST_CASE(workers_are_added_and_removed_through_the_api_and_teardown_
 
     const json::object launched = f.run("launch-ray-cluster");
     BOOST_TEST_REQUIRE(text(launched, "status") == "succeeded", json::serialize(launched));
-    const json::object* ready = first_of(f.events_of(text(launched, "id")), "cml.ray_cluster_ready");
+    const auto launch_events = f.events_of(text(launched, "execution_id"));
+    const json::object* ready = first_of(launch_events, "cml.ray_cluster_ready");
     BOOST_TEST_REQUIRE(ready);
     BOOST_TEST(ready->at("head_address").is_null());  // cml.wait_for_ray false: Ray was not asked
 
@@ -261,7 +263,7 @@ BOOST_AUTO_TEST_CASE(workers_are_added_and_removed_through_the_api_and_teardown_
     const auto left = f.applications();
     BOOST_TEST(left.size() == 1u);
     BOOST_TEST(left.count("team-notebook") == 1u);
-    BOOST_TEST(count_of(f.events_of(text(torn, "id")), "cml.application_deleted") == 2u);
+    BOOST_TEST(count_of(f.events_of(text(torn, "execution_id")), "cml.application_deleted") == 2u);
     const auto after = f.client.post("/api/v1/resources/nodes/add", R"({"cpu": 2, "memory": 8})");
     BOOST_TEST(error_field_of(after) == "NO_CML_CLUSTER", after.body());
 }
@@ -285,7 +287,7 @@ BOOST_AUTO_TEST_CASE(a_changed_spec_restarts_only_what_changed)
     BOOST_TEST(f.calls_since("POST", "/applications/" + worker_id + ":restart", before) == 1u);
     BOOST_TEST(f.calls_since("POST", ":restart", before) == 1u);
     BOOST_TEST(f.calls_since("POST", "/applications$", before) == 0u);
-    const auto events = f.events_of(text(second, "id"));
+    const auto events = f.events_of(text(second, "execution_id"));
     const json::object* updated = first_of(events, "cml.application_updated");
     BOOST_TEST_REQUIRE(updated);
     BOOST_TEST(text(*updated, "app_name") == worker_name);

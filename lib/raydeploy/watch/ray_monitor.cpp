@@ -257,10 +257,14 @@ net::awaitable<void> ray_monitor::poll_once()
     const auto now = std::chrono::system_clock::now();
     const auto steady_now = std::chrono::steady_clock::now();
     const bool store_due = !last_stored_ || steady_now - *last_stored_ >= store_at_least_every;
+    // Kept alive here for the step, which may outlive a watch_cml_cluster that replaces the map. A
+    // raw pointer into the lambda: GCC 12 destroys a coroutine lambda's non-trivial captures twice.
+    const std::shared_ptr<const node_applications> kept_applications = applications_;
+    const node_applications* applications = kept_applications.get();
     // On the worker: nothing writes snapshot_ or answers until the step is back.
     poll_step step = co_await net::co_spawn(
         worker_->get_executor(),
-        [&answers, this, store_due, now, applications = applications_]() -> net::awaitable<poll_step> {
+        [&answers, this, store_due, now, applications]() -> net::awaitable<poll_step> {
             poll_step computed = step_of(answers, snapshot_, have_previous_, store_due, now, *applications);
             co_return computed;
         },
