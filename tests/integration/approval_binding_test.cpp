@@ -115,12 +115,6 @@ bool awaiting(const json::object& deployment)
     return text(deployment, "status") == "awaiting_approval" || finished(deployment);
 }
 
-std::string start_deployment(const api_client& client, const std::string& body)
-{
-    const auto res = client.post("/api/v1/deployments", body);
-    BOOST_TEST_REQUIRE(res.result_int() == 202, res.body());
-    return text(json_object_of(res), "deployment_id");
-}
 
 }  // namespace
 

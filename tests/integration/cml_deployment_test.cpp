@@ -11,6 +11,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
 using namespace raydeploy::test;
@@ -50,38 +51,7 @@ service_options cml_options(const fake_cml& cml, std::optional<fs::path> state_d
     return options;
 }
 
-std::string start_deployment(const api_client& client, const std::string& body)
-{
-    const auto res = client.post("/api/v1/deployments", body);
-    BOOST_TEST_REQUIRE(res.result_int() == 202, res.body());
-    return text(json_object_of(res), "deployment_id");
-}
 
-json::object wait_finished(const api_client& client, const std::string& id)
-{
-    return client.wait_until(
-        "/api/v1/deployments/" + id,
-        [](const json::object& d) {
-            const std::string status = text(d, "status");
-            return status == "succeeded" || status == "failed" || status == "cancelled";
-        },
-        60s);
-}
-
-// The fake's recorded calls of `method` whose path matches the regular expression `path`.
-std::size_t calls_of(const fake_cml& cml, std::string_view method, std::string_view path, std::int64_t since = 0)
-{
-    std::string query = "method=" + std::string{method} + "&path=" + std::string{path};
-    if (since > 0) query += "&since=" + std::to_string(since);
-    return cml.calls(query).size();
-}
-
-// The number of the last call the fake recorded, for calls(..., since).
-std::int64_t last_call(const fake_cml& cml)
-{
-    const auto all = cml.calls();
-    return all.empty() ? 0 : all.back().as_object().at("seq").to_number<std::int64_t>();
-}
 
 std::vector<std::string> types_of(const std::vector<json::object>& events)
 {
@@ -104,6 +74,27 @@ std::string file_text(const fs::path& file)
     return {std::istreambuf_iterator<char>{in}, {}};
 }
 
+// In a service on `state_dir`: runs setup-project and create-jobs, starts run-jobs, and kills the
+// service with SIGKILL once one of run-jobs' events satisfies `reached`. Returns run-jobs' id.
+std::string kill_during_run_jobs(const fake_cml& cml, const fs::path& state_dir,
+                                 const std::function<bool(const json::object&)>& reached)
+{
+    service_process first{cml_options(cml, state_dir)};
+    const api_client client{first.port()};
+    const json::object setup =
+        wait_deployment_finished(client, start_deployment(client, R"({"checkpoints":["setup-project","create-jobs"]})"));
+    BOOST_TEST_REQUIRE(text(setup, "status") == "succeeded", json::serialize(setup));
+    const std::string id = start_execution(first.port(), "run-jobs");
+    client.wait_until("/api/v1/executions/" + id, [&](const json::object&) {
+        for (const auto& e : execution_events(first.port(), id))
+            if (reached(e)) return true;
+        return false;
+    });
+    first.send_signal(SIGKILL);
+    BOOST_TEST_REQUIRE(first.wait_exit(5s).value_or(-1) == 128 + SIGKILL);
+    return id;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(cml_deployment)
@@ -114,11 +105,11 @@ BOOST_AUTO_TEST_CASE(a_deployment_builds_everything_once_and_a_second_changes_no
     service_process service{cml_options(cml)};
     const api_client client{service.port()};
 
-    const json::object first = wait_finished(client, start_deployment(client, three_steps));
+    const json::object first = wait_deployment_finished(client, start_deployment(client, three_steps));
     BOOST_TEST_REQUIRE(text(first, "status") == "succeeded", json::serialize(first));
-    BOOST_TEST(calls_of(cml, "POST", "/projects$") == 1u);
-    BOOST_TEST(calls_of(cml, "POST", "/jobs$") == 2u);
-    BOOST_TEST(calls_of(cml, "POST", "/runs$") == 2u);
+    BOOST_TEST(cml.count_calls("POST", "/projects$") == 1u);
+    BOOST_TEST(cml.count_calls("POST", "/jobs$") == 2u);
+    BOOST_TEST(cml.count_calls("POST", "/runs$") == 2u);
     // The child job names its parent.
     const json::object state = cml.state();
     std::size_t with_parent = 0;
@@ -140,11 +131,11 @@ BOOST_AUTO_TEST_CASE(a_deployment_builds_everything_once_and_a_second_changes_no
     BOOST_TEST(status_changes >= 2u);
 
     // Nothing changed: nothing is created, patched or run again, and create-jobs says so.
-    const std::int64_t mark = last_call(cml);
-    const json::object second = wait_finished(client, start_deployment(client, three_steps));
+    const std::int64_t mark = cml.last_call();
+    const json::object second = wait_deployment_finished(client, start_deployment(client, three_steps));
     BOOST_TEST_REQUIRE(text(second, "status") == "succeeded", json::serialize(second));
-    BOOST_TEST(calls_of(cml, "POST", ".*", mark) == 0u);
-    BOOST_TEST(calls_of(cml, "PATCH", ".*", mark) == 0u);
+    BOOST_TEST(cml.count_calls("POST", ".*", mark) == 0u);
+    BOOST_TEST(cml.count_calls("PATCH", ".*", mark) == 0u);
     const std::string create_jobs = text(second.at("steps").as_array().at(1).as_object(), "execution_id");
     const json::object created = get_execution(service.port(), create_jobs);
     BOOST_TEST(created.at("results").at("summary").at("changed").as_bool() == false);
@@ -154,11 +145,11 @@ BOOST_AUTO_TEST_CASE(a_deployment_builds_everything_once_and_a_second_changes_no
     BOOST_TEST(skips == 2u);
 
     // force_rebuild runs every job again.
-    const std::int64_t before_force = last_call(cml);
-    const json::object forced = wait_finished(
+    const std::int64_t before_force = cml.last_call();
+    const json::object forced = wait_deployment_finished(
         client, start_deployment(client, R"({"checkpoints":["run-jobs"],"extra_vars":{"force_rebuild":true}})"));
     BOOST_TEST_REQUIRE(text(forced, "status") == "succeeded", json::serialize(forced));
-    BOOST_TEST(calls_of(cml, "POST", "/runs$", before_force) == 2u);
+    BOOST_TEST(cml.count_calls("POST", "/runs$", before_force) == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(a_dependent_job_that_cml_starts_itself_is_followed_not_started_again)
@@ -167,10 +158,10 @@ BOOST_AUTO_TEST_CASE(a_dependent_job_that_cml_starts_itself_is_followed_not_star
     service_process service{cml_options(cml)};
     const api_client client{service.port()};
 
-    const json::object done = wait_finished(client, start_deployment(client, three_steps));
+    const json::object done = wait_deployment_finished(client, start_deployment(client, three_steps));
     BOOST_TEST_REQUIRE(text(done, "status") == "succeeded", json::serialize(done));
     // raydeploy started the first job only; CML started its child when it succeeded.
-    BOOST_TEST(calls_of(cml, "POST", "/runs$") == 1u);
+    BOOST_TEST(cml.count_calls("POST", "/runs$") == 1u);
     const auto events = execution_events(service.port(), text(done.at("steps").as_array().at(2).as_object(), "execution_id"));
     std::size_t followed = 0;
     for (const auto& e : events) followed += text(e, "type") == "cml.job_run_followed" ? 1 : 0;
@@ -185,42 +176,28 @@ BOOST_AUTO_TEST_CASE(a_failing_job_fails_the_deployment_and_resume_finishes_it_w
     const api_client client{service.port()};
 
     const std::string id = start_deployment(client, three_steps);
-    const json::object failed = wait_finished(client, id);
+    const json::object failed = wait_deployment_finished(client, id);
     BOOST_TEST_REQUIRE(text(failed, "status") == "failed", json::serialize(failed));
     BOOST_TEST(text(failed, "failed_checkpoint") == "run-jobs");
     BOOST_TEST(contains(text(failed, "status_reason"), "setup_environment"), text(failed, "status_reason"));
     BOOST_TEST(contains(text(failed, "status_reason"), "ENGINE_FAILED"), text(failed, "status_reason"));
-    BOOST_TEST(calls_of(cml, "POST", "/runs$") == 2u);
+    BOOST_TEST(cml.count_calls("POST", "/runs$") == 2u);
 
     cml.set_job_outcome({{"job_name", "Setup Python Environment"}, {"outcome", "succeed"}});
     const auto resumed = client.post("/api/v1/deployments/" + id + "/resume", "{}");
     BOOST_TEST_REQUIRE(resumed.result_int() == 202, resumed.body());
-    const json::object done = wait_finished(client, id);
+    const json::object done = wait_deployment_finished(client, id);
     BOOST_TEST_REQUIRE(text(done, "status") == "succeeded", json::serialize(done));
     // Only the failed job ran again: the first one's run succeeded with the same definition.
-    BOOST_TEST(calls_of(cml, "POST", "/runs$") == 3u);
+    BOOST_TEST(cml.count_calls("POST", "/runs$") == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(a_kill_9_during_run_jobs_reattaches_to_the_same_cml_run)
 {
     const auto cml = quick_fake({"--run-running-s", "3"});
     temp_dir state{"raydeploy-cml-state"};
-    std::string id;
-    {
-        service_process first{cml_options(cml, state.path())};
-        const api_client client{first.port()};
-        const json::object setup = wait_finished(
-            client, start_deployment(client, R"({"checkpoints":["setup-project","create-jobs"]})"));
-        BOOST_TEST_REQUIRE(text(setup, "status") == "succeeded", json::serialize(setup));
-        id = start_execution(first.port(), "run-jobs");
-        client.wait_until("/api/v1/executions/" + id, [&](const json::object&) {
-            for (const auto& e : execution_events(first.port(), id))
-                if (text(e, "type") == "cml.job_run_started") return true;
-            return false;
-        });
-        first.send_signal(SIGKILL);
-        BOOST_TEST_REQUIRE(first.wait_exit(5s).value_or(-1) == 128 + SIGKILL);
-    }
+    const std::string id = kill_during_run_jobs(
+        cml, state.path(), [](const json::object& e) { return text(e, "type") == "cml.job_run_started"; });
     service_process second{cml_options(cml, state.path())};
     const json::object record = wait_for_execution(second.port(), id, {"succeeded", "failed", "interrupted"}, 60s);
     BOOST_TEST_REQUIRE(text(record, "status") == "succeeded", json::serialize(record));
@@ -229,7 +206,7 @@ BOOST_AUTO_TEST_CASE(a_kill_9_during_run_jobs_reattaches_to_the_same_cml_run)
     const auto types = types_of(events);
     BOOST_TEST(std::count(types.begin(), types.end(), "execution.reattached") == 1);
     // One run per job: the one in progress was followed, not started again.
-    BOOST_TEST(calls_of(cml, "POST", "/runs$") == 2u);
+    BOOST_TEST(cml.count_calls("POST", "/runs$") == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(a_run_deleted_from_cml_while_the_service_was_down_fails_run_jobs_saying_so)
@@ -238,30 +215,16 @@ BOOST_AUTO_TEST_CASE(a_run_deleted_from_cml_while_the_service_was_down_fails_run
     // The first job's run stays ENGINE_RUNNING until deleted: no clock to race.
     cml.set_job_outcome({{"job_name", "Git Repository Sync"}, {"outcome", "hang"}});
     temp_dir state{"raydeploy-cml-state"};
-    std::string id;
     std::string run_id;
-    {
-        service_process first{cml_options(cml, state.path())};
-        const api_client client{first.port()};
-        const json::object setup = wait_finished(
-            client, start_deployment(client, R"({"checkpoints":["setup-project","create-jobs"]})"));
-        BOOST_TEST_REQUIRE(text(setup, "status") == "succeeded", json::serialize(setup));
-        id = start_execution(first.port(), "run-jobs");
-        // A status change comes after the run's id is stored with the execution, so the restart
-        // re-attaches by that id rather than looking for the job's runs.
-        client.wait_until("/api/v1/executions/" + id, [&](const json::object&) {
-            for (const auto& e : execution_events(first.port(), id))
-                if (text(e, "type") == "cml.job_run_status" && text(e, "new_status") == "ENGINE_RUNNING") {
-                    run_id = text(e, "run_id");
-                    return true;
-                }
-            return false;
-        });
-        first.send_signal(SIGKILL);
-        BOOST_TEST_REQUIRE(first.wait_exit(5s).value_or(-1) == 128 + SIGKILL);
-    }
+    // A status change comes after the run's id is stored with the execution, so the restart
+    // re-attaches by that id rather than looking for the job's runs.
+    const std::string id = kill_during_run_jobs(cml, state.path(), [&](const json::object& e) {
+        if (text(e, "type") != "cml.job_run_status" || text(e, "new_status") != "ENGINE_RUNNING") return false;
+        run_id = text(e, "run_id");
+        return true;
+    });
     BOOST_TEST_REQUIRE(cml.delete_run({{"job_name", "Git Repository Sync"}}) == run_id);
-    const std::int64_t mark = last_call(cml);
+    const std::int64_t mark = cml.last_call();
 
     service_process second{cml_options(cml, state.path())};
     const json::object record = wait_for_execution(second.port(), id, {"succeeded", "failed", "interrupted"}, 60s);
@@ -275,9 +238,9 @@ BOOST_AUTO_TEST_CASE(a_run_deleted_from_cml_while_the_service_was_down_fails_run
     const auto types = types_of(events);
     BOOST_TEST(std::count(types.begin(), types.end(), "execution.reattached") == 1);
     // The restart asked CML for that run by its id, and started nothing in its place.
-    BOOST_TEST(calls_of(cml, "GET", "/runs/" + run_id + "$", mark) >= 1u);
-    BOOST_TEST(calls_of(cml, "POST", "/runs$", mark) == 0u);
-    BOOST_TEST(calls_of(cml, "POST", "/runs$") == 1u);
+    BOOST_TEST(cml.count_calls("GET", "/runs/" + run_id + "$", mark) >= 1u);
+    BOOST_TEST(cml.count_calls("POST", "/runs$", mark) == 0u);
+    BOOST_TEST(cml.count_calls("POST", "/runs$") == 1u);
     BOOST_TEST(cml.state().at("runs").as_array().empty());
 }
 
@@ -287,7 +250,7 @@ BOOST_AUTO_TEST_CASE(cancelling_run_jobs_stops_the_run_in_cml)
     service_process service{cml_options(cml)};
     const api_client client{service.port()};
     const json::object setup =
-        wait_finished(client, start_deployment(client, R"({"checkpoints":["setup-project","create-jobs"]})"));
+        wait_deployment_finished(client, start_deployment(client, R"({"checkpoints":["setup-project","create-jobs"]})"));
     BOOST_TEST_REQUIRE(text(setup, "status") == "succeeded", json::serialize(setup));
 
     const std::string id = start_execution(service.port(), "run-jobs");
@@ -301,7 +264,7 @@ BOOST_AUTO_TEST_CASE(cancelling_run_jobs_stops_the_run_in_cml)
     const json::object record = wait_for_execution(service.port(), id, {"cancelled", "failed", "succeeded"}, 30s);
     BOOST_TEST(text(record, "status") == "cancelled", json::serialize(record));
     BOOST_TEST(contains(text(record, "status_reason"), "was stopped"), text(record, "status_reason"));
-    BOOST_TEST(calls_of(cml, "POST", ":stop$") == 1u);
+    BOOST_TEST(cml.count_calls("POST", ":stop$") == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_project_cml_cannot_create_or_cannot_find_fails_setup_saying_why)
@@ -325,7 +288,7 @@ BOOST_AUTO_TEST_CASE(a_project_cml_cannot_create_or_cannot_find_fails_setup_sayi
     const json::object failed = wait_for_execution(service.port(), id, {"succeeded", "failed"}, 60s);
     BOOST_TEST_REQUIRE(text(failed, "status") == "failed", json::serialize(failed));
     BOOST_TEST(contains(text(failed, "status_reason"), "cml.git_url is not set"), text(failed, "status_reason"));
-    BOOST_TEST(calls_of(cml, "POST", ".*") == 0u);
+    BOOST_TEST(cml.count_calls("POST", ".*") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(busy_answers_are_retried_and_a_refused_key_is_named_but_never_shown)

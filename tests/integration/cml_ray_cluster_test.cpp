@@ -89,18 +89,6 @@ struct cluster_fixture {
         return by_name;
     }
 
-    std::size_t calls_since(std::string_view method, std::string_view path, std::int64_t since) const
-    {
-        return cml.calls("method=" + std::string{method} + "&path=" + std::string{path} + "&since=" + std::to_string(since))
-            .size();
-    }
-
-    std::int64_t last_call() const
-    {
-        const auto all = cml.calls();
-        return all.empty() ? 0 : all.back().as_object().at("seq").to_number<std::int64_t>();
-    }
-
     fake_cml cml;
     fake_ray ray;
     service_process service;
@@ -189,11 +177,11 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
 
     // Launching again with nothing changed keeps both applications: nothing is created,
     // updated or restarted in CML.
-    const std::int64_t before = f.last_call();
+    const std::int64_t before = f.cml.last_call();
     const json::object again = f.run("launch-ray-cluster");
     BOOST_TEST_REQUIRE(text(again, "status") == "succeeded", json::serialize(again));
-    BOOST_TEST(f.calls_since("POST", "/applications", before) == 0u);
-    BOOST_TEST(f.calls_since("PATCH", "/applications/", before) == 0u);
+    BOOST_TEST(f.cml.count_calls("POST", "/applications", before) == 0u);
+    BOOST_TEST(f.cml.count_calls("PATCH", "/applications/", before) == 0u);
     BOOST_TEST(count_of(f.events_of(text(again, "execution_id")), "cml.application_unchanged") == 2u);
 }
 
@@ -281,12 +269,12 @@ BOOST_AUTO_TEST_CASE(a_changed_spec_restarts_only_what_changed)
     const auto patched = f.cml.cml(http::verb::patch,
                                    "/api/v2/projects/" + text(project, "id") + "/applications/" + worker_id, R"({"cpu": 1})");
     BOOST_TEST_REQUIRE(patched.result_int() == 200, patched.body());
-    const std::int64_t before = f.last_call();
+    const std::int64_t before = f.cml.last_call();
     const json::object second = f.run("launch-ray-cluster");
     BOOST_TEST_REQUIRE(text(second, "status") == "succeeded", json::serialize(second));
-    BOOST_TEST(f.calls_since("POST", "/applications/" + worker_id + ":restart", before) == 1u);
-    BOOST_TEST(f.calls_since("POST", ":restart", before) == 1u);
-    BOOST_TEST(f.calls_since("POST", "/applications$", before) == 0u);
+    BOOST_TEST(f.cml.count_calls("POST", "/applications/" + worker_id + ":restart", before) == 1u);
+    BOOST_TEST(f.cml.count_calls("POST", ":restart", before) == 1u);
+    BOOST_TEST(f.cml.count_calls("POST", "/applications$", before) == 0u);
     const auto events = f.events_of(text(second, "execution_id"));
     const json::object* updated = first_of(events, "cml.application_updated");
     BOOST_TEST_REQUIRE(updated);

@@ -79,7 +79,8 @@ std::string awaiting_checkpoint(const json::object& deployment)
     return awaiting.is_object() ? text(awaiting.as_object(), "checkpoint") : "";
 }
 
-std::string start_deployment(const api_client& client, std::string body)
+// start_deployment, and the answer's id and Location are checked.
+std::string start_checked_deployment(const api_client& client, std::string body)
 {
     const auto res = client.post("/api/v1/deployments", std::move(body));
     BOOST_TEST_REQUIRE(res.result_int() == 202, res.body());
@@ -215,7 +216,7 @@ BOOST_AUTO_TEST_CASE(waits_at_gates_stops_at_failures_and_resumes)
     }
 
     // Without a body: every checkpoint of the catalog, in order.
-    const std::string id = start_deployment(c.otto, "");
+    const std::string id = start_checked_deployment(c.otto, "");
     const std::string target = "/api/v1/deployments/" + id;
     {
         const json::object created = c.viewer.get_object(target);
@@ -415,7 +416,7 @@ BOOST_AUTO_TEST_CASE(cancel_at_a_gate_and_auto_approve)
     const clients c{service.port(), who};
 
     // Given out of order, they run in catalog order (the dependency order).
-    const std::string waiting = start_deployment(c.otto, R"({"checkpoints": ["gate-destructive", "gate-light"]})");
+    const std::string waiting = start_checked_deployment(c.otto, R"({"checkpoints": ["gate-destructive", "gate-light"]})");
     const json::object at_gate = wait_awaiting(c.viewer, waiting, "gate-light");
     check_awaiting(at_gate, "gate-light", service.port(), false);
     BOOST_TEST(strings_of(at_gate.at("checkpoints")) == (std::vector<std::string>{"gate-light", "gate-destructive"}),
@@ -446,7 +447,7 @@ BOOST_AUTO_TEST_CASE(cancel_at_a_gate_and_auto_approve)
     BOOST_TEST(error_field_of(by_operator) == "FORBIDDEN");
 
     // Admin: the gates grant themselves, the destructive one included; start_from skips "first".
-    const std::string automatic = start_deployment(
+    const std::string automatic = start_checked_deployment(
         c.admin, R"({"auto_approve": true, "checkpoints": ["first", "gate-light", "gate-destructive"], "start_from": "gate-light"})");
     const json::object done = wait_finished(c.viewer, automatic);
     BOOST_TEST_CONTEXT("auto-approved: " << json::serialize(done))
@@ -509,7 +510,7 @@ BOOST_AUTO_TEST_CASE(a_restart_keeps_a_deployment_waiting_for_its_approval)
         service_process before{options};
         port = before.port();
         const clients c{port, who};
-        id = start_deployment(c.otto, R"({"checkpoints": ["first", "gate-light"]})");
+        id = start_checked_deployment(c.otto, R"({"checkpoints": ["first", "gate-light"]})");
         const json::object waiting = wait_awaiting(c.viewer, id, "gate-light");
         check_awaiting(waiting, "gate-light", port, false);
         request_id = text(object_at(waiting, "awaiting"), "approval_id");
@@ -558,7 +559,7 @@ BOOST_AUTO_TEST_CASE(open_mode_gate_command_names_the_approver)
     service_process service{options};
     const api_client local{service.port()};
 
-    const std::string id = start_deployment(local, R"({"checkpoints": ["gate-destructive"]})");
+    const std::string id = start_checked_deployment(local, R"({"checkpoints": ["gate-destructive"]})");
     const json::object waiting = wait_awaiting(local, id, "gate-destructive");
     BOOST_TEST_REQUIRE(text(waiting, "status") == "awaiting_approval", json::serialize(waiting));
     const std::string command = text(object_at(waiting, "awaiting"), "approve_command");

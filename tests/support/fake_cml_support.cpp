@@ -82,6 +82,20 @@ json::array fake_cml::calls(std::string_view query, std::source_location where) 
     return calls->get_array();
 }
 
+std::size_t fake_cml::count_calls(std::string_view method, std::string_view path, std::int64_t since,
+                                  std::source_location where) const
+{
+    std::string query = "method=" + std::string{method} + "&path=" + std::string{path};
+    if (since > 0) query += "&since=" + std::to_string(since);
+    return calls(query, where).size();
+}
+
+std::int64_t fake_cml::last_call(std::source_location where) const
+{
+    const auto all = calls({}, where);
+    return all.empty() ? 0 : all.back().as_object().at("seq").to_number<std::int64_t>();
+}
+
 json::object fake_cml::add_project(const json::object& project, std::source_location where) const
 {
     return control(http::verb::post, "/projects", json::serialize(project), where).as_object();

@@ -55,6 +55,12 @@ public:
     // GET /calls?QUERY ("method=POST&path=/jobs$&since=12"): the recorded requests, oldest first.
     boost::json::array calls(std::string_view query = {},
                              std::source_location where = std::source_location::current()) const;
+    // How many recorded calls of `method` have a path matching the regular expression `path`,
+    // counting only those after call number `since` (0: all).
+    std::size_t count_calls(std::string_view method, std::string_view path, std::int64_t since = 0,
+                            std::source_location where = std::source_location::current()) const;
+    // The number of the last call recorded so far (0: none), for count_calls(..., since).
+    std::int64_t last_call(std::source_location where = std::source_location::current()) const;
     // POST /projects: a project at once (another user's with "owner", or a ready one); its JSON.
     boost::json::object add_project(const boost::json::object& project,
                                     std::source_location where = std::source_location::current()) const;

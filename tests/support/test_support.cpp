@@ -728,6 +728,29 @@ json::object wait_for_execution(std::uint16_t port, std::string_view id, std::in
     }
 }
 
+std::string start_deployment(const api_client& client, std::string body, std::source_location where)
+{
+    const auto res = client.post("/api/v1/deployments", std::move(body), where);
+    if (res.result_int() != 202) fail(where, "POST /api/v1/deployments answered " + std::to_string(res.result_int()) + ": " + res.body());
+    const json::object answer = json_object_of(res);
+    const auto* id = answer.if_contains("deployment_id");
+    if (!id || !id->is_string()) fail(where, "POST /api/v1/deployments answered without a deployment_id: " + res.body());
+    return std::string{id->get_string()};
+}
+
+json::object wait_deployment_finished(const api_client& client, std::string_view id, std::chrono::milliseconds timeout)
+{
+    return client.wait_until(
+        "/api/v1/deployments/" + std::string{id},
+        [](const json::object& d) {
+            const auto* status = d.if_contains("status");
+            return status && status->is_string() &&
+                   (status->get_string() == "succeeded" || status->get_string() == "failed" ||
+                    status->get_string() == "cancelled");
+        },
+        timeout);
+}
+
 std::vector<json::object> execution_events(std::uint16_t port, std::string_view id, std::source_location where)
 {
     std::vector<json::object> events;

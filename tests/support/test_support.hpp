@@ -432,6 +432,15 @@ private:
     std::optional<std::string> token_;
 };
 
+// POST /api/v1/deployments with `body`; throws unless it answers 202. Returns the deployment's id.
+std::string start_deployment(const api_client& client, std::string body,
+                             std::source_location where = std::source_location::current());
+// Polls the deployment until it finished (succeeded, failed or cancelled) and returns it; throws
+// at the deadline.
+boost::json::object wait_deployment_finished(const api_client& client, std::string_view id,
+                                             std::chrono::milliseconds timeout = 90s);
+
+
 // The stored events of the service that `query` selects (for example "types=approval.*"),
 // replayed over GET /api/v1/events?since=0&QUERY with the client's token: reads until no message
 // arrived for `quiet` (the replay is sent at once), at most `timeout` in all.

@@ -256,15 +256,16 @@ BOOST_AUTO_TEST_CASE(a_kind_without_a_runner_fails_its_run_saying_so)
     check_events(stored, {"execution.status", "execution.status", "execution.done"});
     BOOST_TEST(text_of(stored[2], "status") == "failed");
 
-    // The built-in registry runs playbooks and the CML kinds but the cluster's; CML's survive restarts.
+    // The built-in registry runs every kind; CML's survive restarts.
     net::io_context io;
     const runner_registry builtin = builtin_runners(io.get_executor(), ansible_settings{}, 1s, cml_settings{});
     BOOST_TEST((builtin.kinds() == std::vector<checkpoint_kind>{checkpoint_kind::ansible, checkpoint_kind::cml_project,
-                                                                checkpoint_kind::cml_jobs, checkpoint_kind::cml_job_runs}));
+                                                                checkpoint_kind::cml_jobs, checkpoint_kind::cml_job_runs,
+                                                                checkpoint_kind::cml_ray_cluster}));
     BOOST_TEST(!builtin.make(checkpoint_kind::ansible)->survives_restart());
-    for (const auto kind : {checkpoint_kind::cml_project, checkpoint_kind::cml_jobs, checkpoint_kind::cml_job_runs})
+    for (const auto kind : {checkpoint_kind::cml_project, checkpoint_kind::cml_jobs, checkpoint_kind::cml_job_runs,
+                            checkpoint_kind::cml_ray_cluster})
         BOOST_TEST(builtin.make(kind)->survives_restart(), to_string(kind));
-    BOOST_TEST((builtin.make(checkpoint_kind::cml_ray_cluster) == nullptr));
 }
 
 BOOST_AUTO_TEST_CASE(cancel_reaches_the_runner_and_the_run_ends_cancelled)
