@@ -2,7 +2,8 @@
 // (tests/fake_ray): the cluster views agree with what Ray reports; down, 500, slow, garbage and
 // oversized answers leave the API fast and the source state truthful, and recovery is seen; node
 // and job changes become one event each; a node that died while the service was down is reported
-// after the restart.
+// after the restart. Also the CLI's `raydeploy nodes`, whose add and remove need a Ray cluster
+// launched on CML (the CML target's tests add and remove workers against the fake CML).
 //
 // Timing assertions are orders of magnitude (a status request that waited on a poll would take the
 // 500 ms request timeout), and every wait is generous: the machine may be busy with builds.
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <csignal>
 #include <functional>
+#include <sstream>
 #include <thread>
 
 using namespace raydeploy::test;
@@ -424,6 +426,74 @@ BOOST_AUTO_TEST_CASE(a_node_that_died_while_the_service_was_down_is_reported_aft
     }
     const auto status = wait_for_source_state(client, "CONNECTED");
     BOOST_TEST(integer(status, "alive_nodes") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(the_cli_lists_the_nodes_and_says_add_and_remove_need_a_cml_cluster)
+{
+    // A job that keeps running holds one CPU of the head, so the CPU column shows use, not a constant.
+    service_watching_fake_ray f{{"--job-pending-s", "0", "--job-run-s", "3600"}};
+    f.ray.nodes({{"action", "add"}, {"cpus", 8}, {"memory_gb", 32}, {"gpus", 2}});
+    const auto submitted = f.operator_.post("/api/v1/jobs", R"({"entrypoint": "sleep 3600", "submission_id": "busy"})");
+    BOOST_TEST_REQUIRE(submitted.result_int() == 202, submitted.body());
+    f.viewer.wait_until("/api/v1/resources/nodes", [](const json::object& body) {
+        const auto& nodes = body.at("nodes").as_array();
+        if (nodes.size() != 3) return false;
+        const auto* used = nodes.front().as_object().if_contains("resources_used");
+        const auto* cpu = used && used->is_object() ? used->as_object().if_contains("CPU") : nullptr;
+        return cpu && cpu->to_number<double>() == 1.0;
+    });
+    const env_map as_operator{{"RAYDEPLOY_TOKEN", f.operator_id.token}};
+    const std::string server = "http://127.0.0.1:" + std::to_string(f.service.port());
+    const auto has = [](const std::string& text, std::string_view needle) { return text.find(needle) != std::string::npos; };
+
+    const auto listed = run_cli({"nodes", "list", "--server", server}, {{"RAYDEPLOY_TOKEN", f.viewer_id.token}});
+    BOOST_TEST_REQUIRE(listed.exit_code == 0, listed.err);
+    BOOST_TEST_CONTEXT(listed.out)
+    {
+        BOOST_TEST(has(listed.out, "NAME"));
+        BOOST_TEST(has(listed.out, "CML_APP_ID"));
+        std::vector<std::string> lines;
+        std::istringstream in{listed.out};
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+        BOOST_TEST_REQUIRE(lines.size() >= 4u);
+        // Head first: name, type, ip, state, CPU used/total, GPU (none), no CML application.
+        const auto words = [](const std::string& line) {
+            std::vector<std::string> out;
+            std::istringstream in{line};
+            for (std::string word; in >> word;) out.push_back(word);
+            return out;
+        };
+        BOOST_TEST(words(lines[1]) == (std::vector<std::string>{"10.0.0.5", "head", "10.0.0.5", "ALIVE", "1/4", "-", "-"}),
+                   boost::test_tools::per_element());
+        BOOST_TEST(words(lines[3]) == (std::vector<std::string>{"10.0.0.7", "worker", "10.0.0.7", "ALIVE", "0/8", "0/2", "-"}),
+                   boost::test_tools::per_element());
+        BOOST_TEST(has(listed.out, "3 alive of 3"));
+        BOOST_TEST(has(listed.out, "CONNECTED"));
+    }
+    const auto as_json = run_cli({"nodes", "--format", "json", "--server", server}, as_operator);
+    BOOST_TEST_REQUIRE(as_json.exit_code == 0, as_json.err);
+    BOOST_TEST(integer(parse_json(as_json.out).as_object(), "total_nodes") == 3);
+
+    // No cluster was launched on CML: the service's 409 and what to run first, exit 1.
+    const auto added = run_cli({"nodes", "add", "--cpu", "2", "--memory", "8", "--server", server}, as_operator);
+    BOOST_TEST(added.exit_code == 1, added.out << added.err);
+    BOOST_TEST(has(added.err, "409 NO_CML_CLUSTER"), added.err);
+    BOOST_TEST(has(added.err, "run launch-ray-cluster first"), added.err);
+    BOOST_TEST(added.out.empty(), added.out);
+    const auto removed = run_cli({"nodes", "remove", "abcd-1234-efgh-5678", "--force", "--server", server}, as_operator);
+    BOOST_TEST(removed.exit_code == 1, removed.out << removed.err);
+    BOOST_TEST(has(removed.err, "409 NO_CML_CLUSTER"), removed.err);
+
+    // The role is checked before the cluster: a viewer is refused as for any other change.
+    const auto as_viewer = run_cli({"nodes", "add", "--cpu", "2", "--memory", "8", "--server", server},
+                                   {{"RAYDEPLOY_TOKEN", f.viewer_id.token}});
+    BOOST_TEST(as_viewer.exit_code == 5, as_viewer.err);
+    BOOST_TEST(has(as_viewer.err, "operator"), as_viewer.err);
+    // A body the service refuses names the field, exit 2.
+    const auto too_big = run_cli({"nodes", "add", "--cpu", "2", "--memory", "8", "--gpus", "17", "--server", server},
+                                 as_operator);
+    BOOST_TEST(too_big.exit_code == 2, too_big.err);
+    BOOST_TEST(has(too_big.err, "gpus"), too_big.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -289,6 +289,34 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2)
     BOOST_TEST(contains(unknown.err, "run 'raydeploy logs --help'"), unknown.err);
 }
 
+BOOST_AUTO_TEST_CASE(nodes_usage_errors_exit_2_before_any_request)
+{
+    // Port 1 on loopback answers nothing: reaching the service would be exit 5, not 2.
+    const auto no_memory = run_cli_in_process({"nodes", "add", "--cpu", "4", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(no_memory.exit_code == exit_usage);
+    BOOST_TEST(contains(no_memory.err, "nodes add needs --cpu N and --memory GB"), no_memory.err);
+
+    const auto not_a_number = run_cli_in_process({"nodes", "add", "--cpu", "many", "--memory", "8", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(not_a_number.exit_code == exit_usage, not_a_number.err);
+    BOOST_TEST(contains(not_a_number.err, "cpu"), not_a_number.err);
+
+    const auto no_id = run_cli_in_process({"nodes", "remove", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(no_id.exit_code == exit_usage);
+    BOOST_TEST(contains(no_id.err, "nodes remove needs a name or id"), no_id.err);
+
+    const auto list_with_id = run_cli_in_process({"nodes", "list", "x", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(list_with_id.exit_code == exit_usage);
+
+    const auto unknown = run_cli_in_process({"nodes", "scale", "--server", "http://127.0.0.1:1"});
+    BOOST_TEST(unknown.exit_code == exit_usage);
+    BOOST_TEST(contains(unknown.err, "one of list, add, remove, not 'scale'"), unknown.err);
+
+    const auto help = run_cli_in_process({"nodes", "--help"});
+    BOOST_TEST(help.exit_code == exit_ok);
+    BOOST_TEST(contains(help.out, "--force"), help.out);
+    BOOST_TEST(contains(help.out, "--gpus"), help.out);
+}
+
 BOOST_AUTO_TEST_CASE(unreachable_service_exits_5)
 {
     const std::string server = "http://127.0.0.1:" + std::to_string(closed_port());

@@ -31,6 +31,7 @@ const std::vector<command>& commands()
         {"cluster", "the Ray cluster: status, info, nodes, capacity", cluster_command},
         {"apps", "Ray Serve applications: list, show, deploy, delete", apps_command},
         {"jobs", "Ray jobs: list, show, submit, stop, logs", jobs_command},
+        {"nodes", "Ray nodes: list; add, remove workers of a cluster launched on CML", nodes_command},
     };
     return table;
 }

@@ -1,6 +1,7 @@
-// `raydeploy cluster`, `apps` and `jobs`: the Ray cluster as the service sees it, and its Serve
-// applications and jobs operated through the service (which audits every change). Text is aligned
-// tables for people; --format json prints the service's own JSON for scripts.
+// `raydeploy cluster`, `apps`, `jobs` and `nodes`: the Ray cluster as the service sees it, and its
+// Serve applications, jobs and (for a cluster launched on CML) worker nodes operated through the
+// service (which audits every change). Text is aligned tables for people; --format json prints the
+// service's own JSON for scripts.
 #include "raydeploy/cli/cli.hpp"
 #include "raydeploy/cli/client_commands.hpp"
 #include "raydeploy/cli/commands.hpp"
@@ -52,6 +53,16 @@ std::string cell(const json::object& object, std::string_view key)
     if (!value || value->is_null()) return "-";
     if (value->is_string()) return value->get_string().empty() ? "-" : std::string{value->get_string()};
     return json::serialize(*value);
+}
+
+// A resource amount as people write it: 16, 2.5, 44.7 (JSON would print 2.5E0 for a double).
+std::string amount(const json::value* value)
+{
+    if (!value || !value->is_number()) return "0";
+    if (!value->is_double()) return json::serialize(*value);
+    std::ostringstream text;
+    text << std::setprecision(6) << value->get_double();
+    return text.str();
 }
 
 std::string shortened(std::string text, std::size_t max)
@@ -470,6 +481,120 @@ int jobs_command(const std::vector<std::string>& args, std::ostream& out, std::o
         else
             print_table(out, {"JOB", "STATUS", "STARTED", "ENDED", "ENTRYPOINT"}, rows);
         print_freshness(out, body.as_object());
+        return exit_ok;
+    });
+}
+
+// ------------------------------------------------------------------------------------------- nodes
+
+namespace {
+
+// "used/total" of one resource of a node in the nodes view; "-" when the node has none of it, "?"
+// for the used part when Ray did not say (the view leaves it out rather than claim 0).
+std::string usage_of(const json::object& node, std::string_view resource)
+{
+    const auto* totals = node.if_contains("resources");
+    const auto* used = node.if_contains("resources_used");
+    const json::value* total = totals && totals->is_object() ? totals->get_object().if_contains(resource) : nullptr;
+    if (!total) return "-";
+    const json::value* in_use = used && used->is_object() ? used->get_object().if_contains(resource) : nullptr;
+    return (in_use ? amount(in_use) : std::string{"?"}) + "/" + amount(total);
+}
+
+void print_node_list(std::ostream& out, const json::object& body)
+{
+    std::vector<row> rows;
+    for (const auto& node : objects_in(body, "nodes"))
+        rows.push_back({cell(node, "node_name"), cell(node, "node_type"), cell(node, "node_ip"), cell(node, "state"),
+                        usage_of(node, "CPU"), usage_of(node, "GPU"), cell(node, "cml_app_id")});
+    if (rows.empty())
+        out << "no nodes known\n";
+    else
+        print_table(out, {"NAME", "TYPE", "IP", "STATE", "CPU", "GPU", "CML_APP_ID"}, rows);
+    out << cell(body, "alive_nodes") << " alive of " << cell(body, "total_nodes") << "; ";
+    print_freshness(out, body);
+}
+
+}  // namespace
+
+int nodes_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err)
+{
+    auto spec = action_spec("nodes", "list | add --cpu N --memory GB [--gpus N] | remove APP_ID [--force] [--format text|json]",
+                            "The Ray cluster's nodes (list, the default: CPU and GPU columns are used/total), and\n"
+                            "the workers of a cluster launch-ray-cluster started on CML: add one (a new CML\n"
+                            "application that joins the cluster; cml.node_* events follow it until Ray lists it\n"
+                            "ALIVE) or remove one by its CML application id (the CML_APP_ID column). add and\n"
+                            "remove need the operator role, and launch-ray-cluster to have run.");
+    spec.visible.add_options()("cpu", po::value<double>()->value_name("N"), "add: the worker's vCPUs, e.g. 8")(
+        "memory", po::value<double>()->value_name("GB"), "add: the worker's memory in GB, e.g. 32")(
+        "gpus", po::value<int>()->value_name("N"), "add: the worker's GPUs (default 0)")(
+        "force", "remove: even while Ray work runs on the node (that work ends)");
+    int code = 0;
+    const auto vm = parse_client_command(spec, args, out, err, code);
+    if (!vm) return code;
+    const auto as_json = json_format(*vm, "nodes", err);
+    if (!as_json) return exit_usage;
+    const auto what = actions_of(*vm, "nodes", {"list", "add", "remove"}, "list", {"remove"}, err);
+    if (!what) return exit_usage;
+
+    json::object request;
+    if (what->action == "add") {
+        if (!vm->count("cpu") || !vm->count("memory"))
+            return usage_error(err, "nodes", "nodes add needs --cpu N and --memory GB");
+        request["cpu"] = (*vm)["cpu"].as<double>();
+        request["memory"] = (*vm)["memory"].as<double>();
+        request["node_type"] = "worker";
+        if (vm->count("gpus")) request["gpus"] = (*vm)["gpus"].as<int>();
+    }
+    const bool force = vm->count("force") > 0;
+
+    return run_client_command(err, [&] {
+        const auto connection = service_connection::open(*vm, err);
+        const api_client& api = connection.api();
+        if (what->action == "add") {
+            const auto answer = api.send_json(http::verb::post, "/api/v1/resources/nodes/add", request, 202);
+            if (*as_json) {
+                out << json::serialize(answer) << "\n";
+            } else {
+                const auto& added = answer.as_object();
+                out << "adding " << cell(added, "app_name") << " (CML application " << cell(added, "app_id") << ", "
+                    << amount(added.if_contains("cpu")) << " CPU, " << amount(added.if_contains("memory")) << " GB, "
+                    << amount(added.if_contains("gpus")) << " GPU): " << cell(added, "app_status")
+                    << "; 'raydeploy nodes list' shows it once Ray lists it\n";
+            }
+            return exit_ok;
+        }
+        if (what->action == "remove") {
+            const std::string target =
+                "/api/v1/resources/nodes/" + url_encode(what->target) + (force ? "?force=true" : "");
+            const auto answer = api.request(http::verb::delete_, target);
+            if (answer.status != 200) {
+                try {
+                    throw_unexpected(answer, "removing the node");
+                } catch (const service_error& e) {
+                    // The service names its query parameter; the command's flag is what to type here.
+                    if (e.code() != "NODE_BUSY") throw;
+                    throw service_error{e.status(), e.code(),
+                                        std::string{e.what()} + " (here: raydeploy nodes remove " + what->target + " --force)",
+                                        e.body()};
+                }
+            }
+            if (*as_json) {
+                out << answer.body << "\n";
+            } else {
+                const auto removed = answer.json();
+                out << "removed " << cell(removed.as_object(), "app_name") << " (CML application " << what->target
+                    << ")\n";
+            }
+            return exit_ok;
+        }
+        wait_for_first_poll(connection);
+        const auto body = api.get_json("/api/v1/resources/nodes");
+        if (*as_json) {
+            out << json::serialize(body) << "\n";
+            return exit_ok;
+        }
+        print_node_list(out, body.as_object());
         return exit_ok;
     });
 }

@@ -35,10 +35,12 @@ int deny_command(const std::vector<std::string>& args, std::ostream& out, std::o
 int status_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int executions_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int logs_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-// The Ray cluster, its Serve applications and jobs (client_ray_commands.cpp).
+// The Ray cluster, its Serve applications and jobs, and the nodes of a cluster launched on CML
+// (client_ray_commands.cpp).
 int cluster_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int apps_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int jobs_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int nodes_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 // Options every command that reads settings accepts: --config and the per-setting flags named in
 // `keys` (setting names such as "listen", "catalog").
