@@ -79,7 +79,7 @@ std::string awaiting_checkpoint(const json::object& deployment)
     return awaiting.is_object() ? text(awaiting.as_object(), "checkpoint") : "";
 }
 
-// start_deployment, and the answer's id and Location are checked.
+// Like start_deployment (test_support), checking the answer's id and Location too.
 std::string start_checked_deployment(const api_client& client, std::string body)
 {
     const auto res = client.post("/api/v1/deployments", std::move(body));

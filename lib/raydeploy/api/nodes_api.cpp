@@ -22,7 +22,8 @@
 namespace raydeploy::api {
 namespace {
 
-const cml::ray_cluster& cluster_of(const service_state& state)
+// A copy: the record may change (a teardown) while a handler awaits CML.
+cml::ray_cluster cluster_of(const service_state& state)
 {
     if (!state.cml_cluster || !state.cml_cluster->current())
         throw api_error{http::status::conflict, "NO_CML_CLUSTER",
@@ -35,7 +36,8 @@ const cml::ray_cluster& cluster_of(const service_state& state)
 }
 
 // The one mapping from CML's failures to API errors for these routes.
-[[noreturn]] void throw_cml_error(const cml::cml_error& e)
+// `not_found_code`: what a 404 from CML means for the route.
+[[noreturn]] void throw_cml_error(const cml::cml_error& e, std::string_view not_found_code)
 {
     switch (e.kind()) {
     case cml::cml_error_kind::unauthorized:
@@ -43,7 +45,11 @@ const cml::ray_cluster& cluster_of(const service_state& state)
     case cml::cml_error_kind::rejected:
         throw api_error{http::status::unprocessable_entity, "CML_REJECTED", e.what()};
     case cml::cml_error_kind::not_found:
-        throw api_error{http::status::not_found, "NODE_NOT_FOUND", e.what()};
+        if (not_found_code == "NO_CML_CLUSTER")
+            throw api_error{http::status::conflict, "NO_CML_CLUSTER",
+                            std::string{e.what()} + "; the project of the recorded Ray cluster is gone from CML: run "
+                                                    "setup-project and launch-ray-cluster again"};
+        throw api_error{http::status::not_found, std::string{not_found_code}, e.what()};
     case cml::cml_error_kind::bad_answer:
         throw api_error{http::status::bad_gateway, "CML_ERROR", e.what()};
     default:
@@ -148,7 +154,7 @@ void add_node_routes(router& routes, const std::shared_ptr<const service_state>&
                     if (!body.contains("cpu")) invalid_field("cpu", "required: the worker's vCPUs, e.g. 8");
                     if (!body.contains("memory")) invalid_field("memory", "required: the worker's memory in GB, e.g. 32");
                     const std::int64_t gpus = integer_field(body, "gpus", 0, 16).value_or(0);
-                    const cml::ray_cluster& cluster = cluster_of(*state);
+                    const cml::ray_cluster cluster = cluster_of(*state);
                     const std::string name = cluster.prefix + "-ray-worker-" + random_id("").substr(0, 6);
                     const auto spec = cml::worker_application(*state->cml, cluster.prefix, name, cluster.worker_script,
                                                               cpu, memory, gpus);
@@ -158,7 +164,7 @@ void add_node_routes(router& routes, const std::shared_ptr<const service_state>&
                     try {
                         made = co_await client.create_application(cluster.project_id, spec);
                     } catch (const cml::cml_error& e) {
-                        throw_cml_error(e);
+                        throw_cml_error(e, "NO_CML_CLUSTER");
                     }
                     // Re-read: the cluster may have changed while CML answered.
                     if (state->cml_cluster->current()) {
@@ -188,7 +194,7 @@ void add_node_routes(router& routes, const std::shared_ptr<const service_state>&
                     if (force_text && *force_text != "true" && *force_text != "false")
                         invalid_parameter("force", "expected true or false");
                     const bool force = force_text && *force_text == "true";
-                    const cml::ray_cluster& cluster = cluster_of(*state);
+                    const cml::ray_cluster cluster = cluster_of(*state);
                     auto executor = co_await net::this_coro::executor;
                     cml::cml_client client{executor, *state->cml};
                     // CML's own word, not the record: only an application tagged as this cluster's
@@ -198,7 +204,7 @@ void add_node_routes(router& routes, const std::shared_ptr<const service_state>&
                     try {
                         app = co_await client.get_application(cluster.project_id, app_id);
                     } catch (const cml::cml_error& e) {
-                        if (e.kind() != cml::cml_error_kind::not_found) throw_cml_error(e);
+                        if (e.kind() != cml::cml_error_kind::not_found) throw_cml_error(e, "NODE_NOT_FOUND");
                         lookup_error = e.what();
                     }
                     const std::string role = lookup_error.empty() ? cml::role_in_cluster(app, cluster.prefix) : "";
@@ -212,8 +218,12 @@ void add_node_routes(router& routes, const std::shared_ptr<const service_state>&
                                         "'" + app.name + "' is the cluster's head: removing it ends the cluster; run "
                                         "teardown-ray-cluster for that",
                                         json::object{{"app_id", app_id}}};
-                    const auto* node = node_named(*state, app.name);
-                    if (node && holds_work(*node) && !force)
+                    // Decided before any await: a poll meanwhile replaces the snapshot the node is in.
+                    const bool busy = [&] {
+                        const auto* node = node_named(*state, app.name);
+                        return node && holds_work(*node);
+                    }();
+                    if (busy && !force)
                         throw api_error{http::status::conflict, "NODE_BUSY",
                                         "Ray work is running on '" + app.name + "' and would end; retry with ?force=true "
                                         "to remove it anyway, or wait until it is idle",
@@ -227,7 +237,7 @@ void add_node_routes(router& routes, const std::shared_ptr<const service_state>&
                         const bool existed = co_await client.delete_application(cluster.project_id, app_id);
                         (void)existed;
                     } catch (const cml::cml_error& e) {
-                        throw_cml_error(e);
+                        throw_cml_error(e, "NODE_NOT_FOUND");
                     }
                     if (state->cml_cluster->current()) {
                         cml::ray_cluster updated = *state->cml_cluster->current();
@@ -236,7 +246,7 @@ void add_node_routes(router& routes, const std::shared_ptr<const service_state>&
                         state->cml_cluster->record(std::move(updated));
                     }
                     publish(*state->events, "cml.node_removed",
-                            {{"app_id", app_id}, {"app_name", app.name}, {"forced", force && node && holds_work(*node)},
+                            {{"app_id", app_id}, {"app_name", app.name}, {"forced", busy},
                              {"requested_by", ctx.caller.name}});
                     co_return json_response(http::status::ok,
                                             json::object{{"status", "success"}, {"app_id", app_id}, {"app_name", app.name}});

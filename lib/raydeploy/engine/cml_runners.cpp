@@ -801,7 +801,7 @@ private:
             context.set_progress({{"play", context.item().name}, {"task", "remove " + app.name},
                                   {"tasks_started", done + 1}, {"tasks_done", done}},
                                  {});
-            if (!application_down(app) || app.status == application_status::stopping) {
+            if (!application_down(app)) {  // a stopping one is on its way already
                 application stopping = co_await client().stop_application(project_id_, app.id);
                 say(context, "cml.application_stopped",
                     {{"app_id", app.id}, {"app_name", app.name}, {"status", stopping.status_text}},
