@@ -136,7 +136,7 @@ json::object cluster_info(const service_state& state)
                 // Ray's dashboard does not say the GCS port; the playbooks deploy Ray's default.
                 head_address = node.ip + ":6379";
     json::object body{{"head_address", head_address},
-                      {"dashboard_url", monitor.settings().dashboard_url},
+                      {"dashboard_url", monitor.dashboard_url()},
                       {"management_api_url", state.public_url},
                       {"cluster_name", monitor.settings().cluster_name}};
     body["ray_version"] = snapshot && snapshot->version ? json::value(snapshot->version->ray_version) : nullptr;

@@ -53,7 +53,7 @@ void throw_ray_error(const ray::ray_error& error, const service_state& state, st
             details["source"] = state.ray->source_json();
         }
         message += "; check that Ray runs and that ray.dashboard_url (" +
-                   (state.ray ? state.ray->settings().dashboard_url : std::string{"?"}) + ") reaches its dashboard";
+                   (state.ray ? state.ray->dashboard_url() : std::string{"?"}) + ") reaches its dashboard";
         throw api_error{http::status::service_unavailable, "RAY_UNAVAILABLE", message, std::move(details)};
     }
     case kind::not_found: throw api_error{http::status::not_found, std::string{not_found_code}, error.what()};
