@@ -10,6 +10,8 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <functional>
+
 using namespace raydeploy::test;
 namespace json = boost::json;
 
@@ -108,6 +110,22 @@ std::size_t count_of(const std::vector<json::object>& events, std::string_view t
         std::count_if(events.begin(), events.end(), [&](const json::object& e) { return text(e, "type") == type; }));
 }
 
+// Reads the feed until an event satisfies `wanted`; returns it. Throws after `timeout`.
+json::object read_until(ws_client& feed, const std::function<bool(const json::object&)>& wanted,
+                        std::chrono::milliseconds timeout = 30s)
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left <= 0ms) throw std::runtime_error{"read_until: the expected event did not arrive in time"};
+        const auto message = feed.read(left);
+        if (!message) throw std::runtime_error{"read_until: the feed ended"};
+        const json::value parsed = json::parse(*message);
+        if (parsed.is_object() && wanted(parsed.as_object())) return parsed.as_object();
+    }
+}
+
 std::string environment_value(const json::object& app, const std::string& name)
 {
     // Responses hold the environment as JSON text (reference A.4).
@@ -174,6 +192,24 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
         app_of_node[text(node.as_object(), "node_name")] = text(node.as_object(), "cml_app_id");
     BOOST_TEST(app_of_node[head_name] == text(head, "id"), json::serialize(nodes));
     BOOST_TEST(app_of_node[worker_name] == text(worker, "id"));
+
+    // A worker added through the API is followed to RUNNING in CML, then to ALIVE in Ray, on the
+    // feed; Ray lists its node once the test (playing the worker's script) names a node after it.
+    ws_client feed{f.service.port(), "/api/v1/events?types=cml.node_*"};
+    const auto added = f.client.post("/api/v1/resources/nodes/add", R"({"cpu": 2, "memory": 8})");
+    BOOST_TEST_REQUIRE(added.result_int() == 202, added.body());
+    const std::string added_id = text(json_object_of(added), "app_id");
+    const std::string added_name = text(json_object_of(added), "app_name");
+    read_until(feed, [&](const json::object& e) {
+        return text(e, "type") == "cml.node_status" && text(e, "app_id") == added_id &&
+               text(e, "new_status") == "APPLICATION_RUNNING";
+    });
+    f.ray.nodes({{"action", "add"}, {"name", added_name}});
+    const json::object alive = read_until(
+        feed, [&](const json::object& e) { return text(e, "type") == "cml.node_alive" && text(e, "app_id") == added_id; });
+    BOOST_TEST(text(alive, "app_name") == added_name);
+    const auto removed = f.client.del("/api/v1/resources/nodes/" + added_id);
+    BOOST_TEST_REQUIRE(removed.result_int() == 200, removed.body());
 
     // Launching again with nothing changed keeps both applications: nothing is created,
     // updated or restarted in CML.
