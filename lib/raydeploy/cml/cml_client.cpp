@@ -74,13 +74,6 @@ bool before_sending(const web::client_error& e)
     return step.rfind("resolving", 0) == 0 || step == "connecting" || step == "TLS handshake";
 }
 
-double draw_jitter(const web::retry_policy& policy)
-{
-    if (policy.jitter) return std::clamp(policy.jitter(), 0.0, 1.0);
-    thread_local std::mt19937_64 generator{std::random_device{}()};
-    return std::uniform_real_distribution<double>{0.0, 1.0}(generator);
-}
-
 web::client_options http_options(const cml_settings& settings)
 {
     web::client_options options;
@@ -299,7 +292,7 @@ net::awaitable<web::client_response> cml_client::send(call request)
         }
 
         auto delay = retry_after ? std::min<std::chrono::milliseconds>(*retry_after, retry.max_retry_after)
-                                 : web::retry_delay(retry, n, draw_jitter(retry));
+                                 : web::retry_delay(retry, n, web::draw_jitter(retry));
         // A request that timed out may still be under way in CML: give it as long again to finish
         // before looking for what it created, so the look does not miss it and create a second one.
         if (maybe_created) delay = std::max(delay, settings_.request_timeout);

@@ -148,6 +148,16 @@ void execution_manager::recover()
     }
 }
 
+execution_manager::active_run& execution_manager::track(std::unique_ptr<active_run> run, std::string type,
+                                                        boost::json::object fields)
+{
+    auto& ref = *run;
+    active_.emplace(ref.record.id, std::move(run));
+    emit(ref, std::move(type), std::move(fields));
+    events_.flush();
+    return ref;
+}
+
 void execution_manager::reattach(execution_record record, std::unique_ptr<checkpoint_runner> runner)
 {
     auto run = std::make_unique<active_run>();
@@ -155,14 +165,12 @@ void execution_manager::reattach(execution_record record, std::unique_ptr<checkp
     run->next_counter = store_.max_counter(run->record.id) + 1;
     run->runner = std::move(runner);
     run->resumed = true;
-    const std::string id = run->record.id;
-    auto& ref = *run;
-    active_.emplace(id, std::move(run));
-    emit(ref, "execution.reattached",
-         {{"reason", "the service restarted while this execution ran; its work went on and is followed again"}});
-    events_.flush();
-    log::info("execution re-attached after a restart", {{"execution_id", id}, {"checkpoint", ref.record.checkpoint}});
-    spawn(id);
+    const active_run& ref =
+        track(std::move(run), "execution.reattached",
+              {{"reason", "the service restarted while this execution ran; its work went on and is followed again"}});
+    log::info("execution re-attached after a restart",
+              {{"execution_id", ref.record.id}, {"checkpoint", ref.record.checkpoint}});
+    spawn(ref.record.id);
 }
 
 execution_record execution_manager::start(const std::string& checkpoint_name, execution_params params,
@@ -191,10 +199,7 @@ execution_record execution_manager::start(const std::string& checkpoint_name, ex
     run->record.created_at = now_timestamp();
     store_.insert(run->record);
     const std::string id = run->record.id;
-    auto& ref = *run;
-    active_.emplace(id, std::move(run));
-    emit(ref, "execution.status", {{"status", "queued"}});
-    events_.flush();
+    track(std::move(run), "execution.status", {{"status", "queued"}});
     queue_.push_back(id);
     log::info("execution queued", {{"execution_id", id}, {"checkpoint", checkpoint_name}});
     pump();

@@ -110,6 +110,8 @@ private:
     // The queued or running execution of `checkpoint`, if any.
     std::optional<execution_record> active_for(std::string_view checkpoint) const;
     void pump();
+    // Makes `run` active and publishes its first event of this life (queued, or re-attached).
+    active_run& track(std::unique_ptr<active_run> run, std::string type, boost::json::object fields);
     void spawn(const std::string& id);
     // Follows again, after a restart, a running execution whose runner survives restarts.
     void reattach(execution_record record, std::unique_ptr<checkpoint_runner> runner);

@@ -62,7 +62,6 @@ struct client_state {
     net::any_io_executor executor;
     client_options options;
     std::shared_ptr<ssl::context> tls;
-    std::mt19937_64 random{std::random_device{}()};
     bool cancelled = false;
     std::map<std::string, std::vector<std::unique_ptr<connection>>> idle;
     std::list<operation*> in_flight;
@@ -464,12 +463,6 @@ net::awaitable<client_response> attempt(client_state& state, operation& op, cons
     co_return co_await exchange(state, op, t, req, sink, std::move(fresh), deadline, false);
 }
 
-double draw_jitter(client_state& state)
-{
-    if (state.options.retry.jitter) return std::clamp(state.options.retry.jitter(), 0.0, 1.0);
-    return std::uniform_real_distribution<double>{0.0, 1.0}(state.random);
-}
-
 net::awaitable<client_response> run(std::shared_ptr<client_state> state, http::verb method, target t,
                                     std::optional<request_body> body, sink_type sink)
 {
@@ -491,13 +484,13 @@ net::awaitable<client_response> run(std::shared_ptr<client_state> state, http::v
         if (failed) {
             const bool transient = failed->kind == client_error_kind::unreachable || failed->kind == client_error_kind::timeout;
             if (!may_retry || !transient || failed->delivered) throw to_error(*failed, method, t, state->options);
-            delay = retry_delay(retry, n, draw_jitter(*state));
+            delay = retry_delay(retry, n, draw_jitter(state->options.retry));
         } else {
             if (!may_retry || !retryable(answer.status)) co_return answer;
             if (answer.retry_after)
                 delay = std::min<std::chrono::milliseconds>(*answer.retry_after, retry.max_retry_after);
             else
-                delay = retry_delay(retry, n, draw_jitter(*state));
+                delay = retry_delay(retry, n, draw_jitter(state->options.retry));
         }
         co_await pause(*state, op, delay);
         if (state->cancelled) throw to_error(cancelled_failure(), method, t, state->options);
@@ -522,6 +515,13 @@ std::string_view to_string(client_error_kind kind)
 client_error::client_error(client_error_kind kind, const std::string& message, std::string step, std::string cause)
     : std::runtime_error{message}, kind_{kind}, step_{std::move(step)}, cause_{std::move(cause)}
 {
+}
+
+double draw_jitter(const retry_policy& policy)
+{
+    if (policy.jitter) return std::clamp(policy.jitter(), 0.0, 1.0);
+    thread_local std::mt19937_64 generator{std::random_device{}()};
+    return std::uniform_real_distribution<double>{0.0, 1.0}(generator);
 }
 
 std::chrono::milliseconds retry_delay(const retry_policy& policy, unsigned failed_attempts, double jitter)

@@ -81,6 +81,8 @@ struct retry_policy {
 // The wait before the attempt that follows `failed_attempts` failures (1 for the first retry), for
 // `jitter` in [0, 1).
 std::chrono::milliseconds retry_delay(const retry_policy& policy, unsigned failed_attempts, double jitter);
+// The policy's jitter, or a draw from a generator of the calling thread.
+double draw_jitter(const retry_policy& policy);
 
 struct client_options {
     // What the client talks to, as a noun for messages ("the Ray dashboard"), and the settings a
