@@ -74,22 +74,34 @@ std::string file_text(const fs::path& file)
     return {std::istreambuf_iterator<char>{in}, {}};
 }
 
-// In a service on `state_dir`: runs setup-project and create-jobs, starts run-jobs, and kills the
-// service with SIGKILL once one of run-jobs' events satisfies `reached`. Returns run-jobs' id.
+// Runs setup-project and create-jobs in `service`, starts run-jobs, and returns its id once one of
+// its events satisfies `reached`.
+std::string run_jobs_until(const service_process& service, const std::function<bool(const json::object&)>& reached)
+{
+    const api_client client{service.port()};
+    const json::object setup =
+        wait_deployment_finished(client, start_deployment(client, R"({"checkpoints":["setup-project","create-jobs"]})"));
+    BOOST_TEST_REQUIRE(text(setup, "status") == "succeeded", json::serialize(setup));
+    const std::string id = start_execution(service.port(), "run-jobs");
+    client.wait_until("/api/v1/executions/" + id, [&](const json::object&) {
+        for (const auto& e : execution_events(service.port(), id))
+            if (reached(e)) return true;
+        return false;
+    });
+    return id;
+}
+
+bool run_is_running(const json::object& e)
+{
+    return text(e, "type") == "cml.job_run_status" && text(e, "new_status") == "ENGINE_RUNNING";
+}
+
+// run_jobs_until in a service on `state_dir`, which is then killed with SIGKILL.
 std::string kill_during_run_jobs(const fake_cml& cml, const fs::path& state_dir,
                                  const std::function<bool(const json::object&)>& reached)
 {
     service_process first{cml_options(cml, state_dir)};
-    const api_client client{first.port()};
-    const json::object setup =
-        wait_deployment_finished(client, start_deployment(client, R"({"checkpoints":["setup-project","create-jobs"]})"));
-    BOOST_TEST_REQUIRE(text(setup, "status") == "succeeded", json::serialize(setup));
-    const std::string id = start_execution(first.port(), "run-jobs");
-    client.wait_until("/api/v1/executions/" + id, [&](const json::object&) {
-        for (const auto& e : execution_events(first.port(), id))
-            if (reached(e)) return true;
-        return false;
-    });
+    const std::string id = run_jobs_until(first, reached);
     first.send_signal(SIGKILL);
     BOOST_TEST_REQUIRE(first.wait_exit(5s).value_or(-1) == 128 + SIGKILL);
     return id;
@@ -219,7 +231,7 @@ BOOST_AUTO_TEST_CASE(a_run_deleted_from_cml_while_the_service_was_down_fails_run
     // A status change comes after the run's id is stored with the execution, so the restart
     // re-attaches by that id rather than looking for the job's runs.
     const std::string id = kill_during_run_jobs(cml, state.path(), [&](const json::object& e) {
-        if (text(e, "type") != "cml.job_run_status" || text(e, "new_status") != "ENGINE_RUNNING") return false;
+        if (!run_is_running(e)) return false;
         run_id = text(e, "run_id");
         return true;
     });
@@ -249,16 +261,7 @@ BOOST_AUTO_TEST_CASE(cancelling_run_jobs_stops_the_run_in_cml)
     const auto cml = quick_fake({"--run-running-s", "30"});
     service_process service{cml_options(cml)};
     const api_client client{service.port()};
-    const json::object setup =
-        wait_deployment_finished(client, start_deployment(client, R"({"checkpoints":["setup-project","create-jobs"]})"));
-    BOOST_TEST_REQUIRE(text(setup, "status") == "succeeded", json::serialize(setup));
-
-    const std::string id = start_execution(service.port(), "run-jobs");
-    client.wait_until("/api/v1/executions/" + id, [&](const json::object&) {
-        for (const auto& e : execution_events(service.port(), id))
-            if (text(e, "type") == "cml.job_run_status" && text(e, "new_status") == "ENGINE_RUNNING") return true;
-        return false;
-    });
+    const std::string id = run_jobs_until(service, run_is_running);
     const auto cancelled = client.post("/api/v1/executions/" + id + "/cancel");
     BOOST_TEST_REQUIRE(cancelled.result_int() == 202, cancelled.body());
     const json::object record = wait_for_execution(service.port(), id, {"cancelled", "failed", "succeeded"}, 30s);

@@ -242,6 +242,17 @@ setting_spec cml_api_key_setting()
             }};
 }
 
+// Whether the URL's host is localhost or a loopback address, where a secret sent over http:// never
+// leaves the machine.
+bool on_this_machine(boost::urls::url_view url)
+{
+    std::string host{url.encoded_host()};
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(host, ec);
+    return host == "localhost" || (!ec && address.is_loopback());
+}
+
 // cml.host: the key travels with every request, so plain http:// only where it stays on this machine.
 setting_spec cml_host_setting()
 {
@@ -261,15 +272,9 @@ setting_spec cml_host_setting()
                     return "expected the workspace's https:// URL such as https://ml.example.cloudera.site (no "
                            "user, query or fragment), or \"\" when CML is not used" + got;
                 const auto parsed = boost::urls::parse_absolute_uri(*url).value();
-                if (parsed.scheme() == "http") {
-                    std::string host{parsed.encoded_host()};
-                    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-                    boost::system::error_code ec;
-                    const auto address = boost::asio::ip::make_address(host, ec);
-                    if (host != "localhost" && (ec || !address.is_loopback()))
-                        return "http:// would send the API key unencrypted; use the workspace's https:// URL (plain "
-                               "http:// is accepted on loopback addresses only)";
-                }
+                if (parsed.scheme() == "http" && !on_this_machine(parsed))
+                    return "http:// would send the API key unencrypted; use the workspace's https:// URL (plain "
+                           "http:// is accepted on loopback addresses only)";
                 s.cml.host = *url;
                 return std::nullopt;
             },
@@ -289,15 +294,9 @@ std::optional<std::string> cml_application_url_problem(std::string_view value)
         url->has_query() || url->has_fragment())
         return "expected a URL such as https://{subdomain}.ml.example.cloudera.site, where {subdomain} stands for "
                "the application's subdomain (no user, query or fragment); \"\": CML's own scheme";
-    if (http) {
-        std::string host{url->encoded_host()};
-        if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-        boost::system::error_code ec;
-        const auto address = boost::asio::ip::make_address(host, ec);
-        if (host != "localhost" && (ec || !address.is_loopback()))
-            return "http:// would send the Ray token unencrypted; use https:// (plain http:// is accepted on "
-                   "loopback addresses only)";
-    }
+    if (http && !on_this_machine(*url))
+        return "http:// would send the Ray token unencrypted; use https:// (plain http:// is accepted on "
+               "loopback addresses only)";
     return std::nullopt;
 }
 
