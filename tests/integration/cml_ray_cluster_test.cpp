@@ -10,7 +10,9 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <csignal>
 #include <functional>
+#include <optional>
 
 using namespace raydeploy::test;
 namespace json = boost::json;
@@ -26,9 +28,10 @@ const std::string worker_name = prefix + "-ray-worker-1";
 
 struct cluster_fixture {
     explicit cluster_fixture(bool wait_for_ray = true)
-        : cml{{"--project-create-s", "0.2", "--app-start-s", "0.3", "--app-stop-s", "0.1"}},
-          ray{{"--workers", "0"}}, service{options(wait_for_ray)}, client{service.port()}
+        : cml{{"--project-create-s", "0.2", "--app-start-s", "0.3", "--app-stop-s", "0.1"}}, ray{{"--workers", "0"}},
+          wait_for_ray_{wait_for_ray}
     {
+        restart();
         // The head of the fake Ray is the head application's node.
         const json::object state = ray.state();
         for (const auto& node : state.at("nodes").as_array())
@@ -38,10 +41,24 @@ struct cluster_fixture {
         BOOST_TEST_REQUIRE(text(setup, "status") == "succeeded", json::serialize(setup));
     }
 
+    // Starts the service (again, after a kill) on the fixture's state directory.
+    void restart()
+    {
+        client_.reset();
+        service_.reset();
+        service_.emplace(options(wait_for_ray_));
+        client_.emplace(service_->port());
+    }
+
+    const service_process& service() const { return *service_; }
+    service_process& service() { return *service_; }
+    const api_client& client() const { return *client_; }
+
     service_options options(bool wait_for_ray) const
     {
         service_options o;
         o.catalog = cml_catalog;
+        o.state_dir = state.path() / "state";
         o.env = {{"RAYDEPLOY_CML_HOST", cml.cml_url()},
                  {"RAYDEPLOY_CML_API_KEY", cml.api_key()},
                  {"RAYDEPLOY_CML_PROJECT_NAME", project_name},
@@ -61,14 +78,14 @@ struct cluster_fixture {
     // Starts `checkpoint` (granting its approval first when it asks for one); returns its id.
     std::string start(const std::string& checkpoint) const
     {
-        auto res = client.post("/api/v1/checkpoints/" + checkpoint, "{}");
+        auto res = client().post("/api/v1/checkpoints/" + checkpoint, "{}");
         if (res.result_int() == 409 && error_field_of(res) == "APPROVAL_REQUIRED") {
             const std::string asked = text(json_object_of(res), "approval_id");
-            const auto granted = client.post("/api/v1/approvals/" + checkpoint,
+            const auto granted = client().post("/api/v1/approvals/" + checkpoint,
                                              R"({"approval_id": ")" + asked +
                                                  R"(", "reason": "CHG-42", "approved_by": "alice", "acknowledge_risks": true, "acknowledge_running_work": true})");
             BOOST_TEST_REQUIRE(granted.result_int() == 201, granted.body());
-            res = client.post("/api/v1/checkpoints/" + checkpoint, "{}");
+            res = client().post("/api/v1/checkpoints/" + checkpoint, "{}");
         }
         BOOST_TEST_REQUIRE(res.result_int() == 202, res.body());
         return text(json_object_of(res), "execution_id");
@@ -76,10 +93,10 @@ struct cluster_fixture {
 
     json::object run(const std::string& checkpoint) const
     {
-        return wait_for_execution(service.port(), start(checkpoint), {"succeeded", "failed", "cancelled", "timed_out"}, 60s);
+        return wait_for_execution(service().port(), start(checkpoint), {"succeeded", "failed", "cancelled", "timed_out"}, 60s);
     }
 
-    std::vector<json::object> events_of(const std::string& id) const { return execution_events(service.port(), id); }
+    std::vector<json::object> events_of(const std::string& id) const { return execution_events(service().port(), id); }
 
     // The fake's applications (every field), by name.
     std::map<std::string, json::object> applications() const
@@ -91,10 +108,14 @@ struct cluster_fixture {
         return by_name;
     }
 
+    temp_dir state{"raydeploy-cml-cluster"};
     fake_cml cml;
     fake_ray ray;
-    service_process service;
-    api_client client;
+
+private:
+    bool wait_for_ray_;
+    std::optional<service_process> service_;
+    std::optional<api_client> client_;
 };
 
 const json::object* first_of(const std::vector<json::object>& events, std::string_view type)
@@ -144,7 +165,7 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
     const std::string launch = f.start("launch-ray-cluster");
     // The head runs and Ray lists it; the worker's node is missing until its application joins,
     // which the test plays once launch says it waits for it.
-    f.client.wait_until(
+    f.client().wait_until(
         "/api/v1/executions/" + launch,
         [&](const json::object&) {
             for (const auto& e : f.events_of(launch))
@@ -155,7 +176,7 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
         },
         30s);
     f.ray.nodes({{"action", "add"}, {"name", worker_name}, {"cpus", 8}, {"gpus", 1}});
-    const json::object done = wait_for_execution(f.service.port(), launch, {"succeeded", "failed", "cancelled", "timed_out"}, 60s);
+    const json::object done = wait_for_execution(f.service().port(), launch, {"succeeded", "failed", "cancelled", "timed_out"}, 60s);
     BOOST_TEST_REQUIRE(text(done, "status") == "succeeded", json::serialize(done));
 
     const auto events = f.events_of(launch);
@@ -184,9 +205,9 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
 
     // The monitor now watches the head's dashboard, and the nodes view says which node is which
     // application.
-    const json::object status = f.client.get_object("/api/v1/cluster/status");
+    const json::object status = f.client().get_object("/api/v1/cluster/status");
     BOOST_TEST(text(status.at("source").as_object(), "dashboard_url") == f.ray.dashboard_url(), json::serialize(status));
-    const json::object nodes = f.client.get_object("/api/v1/resources/nodes");
+    const json::object nodes = f.client().get_object("/api/v1/resources/nodes");
     std::map<std::string, std::string> app_of_node;
     for (const auto& node : nodes.at("nodes").as_array())
         app_of_node[text(node.as_object(), "node_name")] = text(node.as_object(), "cml_app_id");
@@ -195,8 +216,8 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
 
     // A worker added through the API is followed to RUNNING in CML, then to ALIVE in Ray, on the
     // feed; Ray lists its node once the test (playing the worker's script) names a node after it.
-    ws_client feed{f.service.port(), "/api/v1/events?types=cml.node_*"};
-    const auto added = f.client.post("/api/v1/resources/nodes/add", R"({"cpu": 2, "memory": 8})");
+    ws_client feed{f.service().port(), "/api/v1/events?types=cml.node_*"};
+    const auto added = f.client().post("/api/v1/resources/nodes/add", R"({"cpu": 2, "memory": 8})");
     BOOST_TEST_REQUIRE(added.result_int() == 202, added.body());
     const std::string added_id = text(json_object_of(added), "app_id");
     const std::string added_name = text(json_object_of(added), "app_name");
@@ -208,7 +229,7 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
     const json::object alive = read_until(
         feed, [&](const json::object& e) { return text(e, "type") == "cml.node_alive" && text(e, "app_id") == added_id; });
     BOOST_TEST(text(alive, "app_name") == added_name);
-    const auto removed = f.client.del("/api/v1/resources/nodes/" + added_id);
+    const auto removed = f.client().del("/api/v1/resources/nodes/" + added_id);
     BOOST_TEST_REQUIRE(removed.result_int() == 200, removed.body());
 
     // Launching again with nothing changed keeps both applications: nothing is created,
@@ -221,11 +242,43 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
     BOOST_TEST(count_of(f.events_of(text(again, "execution_id")), "cml.application_unchanged") == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_kill_9_while_launch_waits_for_ray_goes_on_after_the_restart)
+{
+    cluster_fixture f;
+    const std::string launch = f.start("launch-ray-cluster");
+    f.client().wait_until(
+        "/api/v1/executions/" + launch,
+        [&](const json::object&) {
+            for (const auto& e : f.events_of(launch))
+                if (text(e, "type") == "cml.heartbeat" && e.contains("missing") &&
+                    json::serialize(e.at("missing")).find(worker_name) != std::string::npos)
+                    return true;
+            return false;
+        },
+        30s);
+    f.service().send_signal(SIGKILL);
+    BOOST_TEST_REQUIRE(f.service().wait_exit(5s).value_or(-1) == 128 + SIGKILL);
+
+    // CML's applications went on running; the restarted service re-attaches the same execution,
+    // keeps them (nothing created twice) and finishes once the worker's node joins.
+    f.restart();
+    f.ray.nodes({{"action", "add"}, {"name", worker_name}});
+    const json::object done =
+        wait_for_execution(f.service().port(), launch, {"succeeded", "failed", "cancelled", "timed_out", "interrupted"}, 60s);
+    BOOST_TEST_REQUIRE(text(done, "status") == "succeeded", json::serialize(done));
+    const auto events = f.events_of(launch);
+    BOOST_TEST(count_of(events, "execution.reattached") == 1u);
+    for (std::size_t i = 0; i < events.size(); ++i)
+        BOOST_TEST(events[i].at("counter").to_number<std::int64_t>() == static_cast<std::int64_t>(i + 1));
+    BOOST_TEST(f.cml.count_calls("POST", "/applications$") == 2u);
+    BOOST_TEST(f.applications().size() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(workers_are_added_and_removed_through_the_api_and_teardown_removes_only_the_clusters_applications)
 {
     cluster_fixture f{false};
     // Before any launch there is no cluster to add to.
-    const auto early = f.client.post("/api/v1/resources/nodes/add", R"({"cpu": 2, "memory": 8})");
+    const auto early = f.client().post("/api/v1/resources/nodes/add", R"({"cpu": 2, "memory": 8})");
     BOOST_TEST(early.result_int() == 409);
     BOOST_TEST(error_field_of(early) == "NO_CML_CLUSTER", early.body());
 
@@ -246,12 +299,12 @@ BOOST_AUTO_TEST_CASE(workers_are_added_and_removed_through_the_api_and_teardown_
     // Bad bodies name the field and change nothing.
     for (const std::string body : {R"({"memory": 8})", R"({"cpu": -1, "memory": 8})", R"({"cpu": 2, "memory": 8, "node_type": "head"})",
                                    R"({"cpu": 2, "memory": 8, "shell": "rm -rf /"})", R"({"cpu": "2", "memory": 8})"}) {
-        const auto bad = f.client.post("/api/v1/resources/nodes/add", body);
+        const auto bad = f.client().post("/api/v1/resources/nodes/add", body);
         BOOST_TEST(bad.result_int() == 422, body << " -> " << bad.body());
     }
     BOOST_TEST(f.applications().size() == 3u);
 
-    const auto added = f.client.post("/api/v1/resources/nodes/add", R"({"cpu": 2, "memory": 8, "gpus": 0})");
+    const auto added = f.client().post("/api/v1/resources/nodes/add", R"({"cpu": 2, "memory": 8, "gpus": 0})");
     BOOST_TEST_REQUIRE(added.result_int() == 202, added.body());
     const json::object answer = json_object_of(added);
     BOOST_TEST(text(answer, "status") == "success");
@@ -265,19 +318,19 @@ BOOST_AUTO_TEST_CASE(workers_are_added_and_removed_through_the_api_and_teardown_
     BOOST_TEST(environment_value(apps.at(new_name), "RAYDEPLOY_RAY_ROLE") == "worker");
 
     // The head is refused, and so is an application that is not the cluster's.
-    const auto head = f.client.del("/api/v1/resources/nodes/" + text(apps.at(head_name), "id"));
+    const auto head = f.client().del("/api/v1/resources/nodes/" + text(apps.at(head_name), "id"));
     BOOST_TEST(head.result_int() == 409);
     BOOST_TEST(error_field_of(head) == "HEAD_NODE", head.body());
-    const auto other = f.client.del("/api/v1/resources/nodes/" + text(apps.at("team-notebook"), "id"));
+    const auto other = f.client().del("/api/v1/resources/nodes/" + text(apps.at("team-notebook"), "id"));
     BOOST_TEST(other.result_int() == 404);
     BOOST_TEST(error_field_of(other) == "NODE_NOT_FOUND", other.body());
 
-    const auto removed = f.client.del("/api/v1/resources/nodes/" + new_id);
+    const auto removed = f.client().del("/api/v1/resources/nodes/" + new_id);
     BOOST_TEST_REQUIRE(removed.result_int() == 200, removed.body());
     BOOST_TEST(f.applications().count(new_name) == 0u);
 
     // Both changes are in the audit trail.
-    const std::string audit = json::serialize(f.client.get_object("/api/v1/audit?limit=50"));
+    const std::string audit = json::serialize(f.client().get_object("/api/v1/audit?limit=50"));
     BOOST_TEST(audit.find("node.add") != std::string::npos, audit);
     BOOST_TEST(audit.find("node.remove") != std::string::npos);
 
@@ -288,7 +341,7 @@ BOOST_AUTO_TEST_CASE(workers_are_added_and_removed_through_the_api_and_teardown_
     BOOST_TEST(left.size() == 1u);
     BOOST_TEST(left.count("team-notebook") == 1u);
     BOOST_TEST(count_of(f.events_of(text(torn, "execution_id")), "cml.application_deleted") == 2u);
-    const auto after = f.client.post("/api/v1/resources/nodes/add", R"({"cpu": 2, "memory": 8})");
+    const auto after = f.client().post("/api/v1/resources/nodes/add", R"({"cpu": 2, "memory": 8})");
     BOOST_TEST(error_field_of(after) == "NO_CML_CLUSTER", after.body());
 }
 
