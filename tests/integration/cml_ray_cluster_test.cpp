@@ -232,6 +232,12 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
     const auto removed = f.client().del("/api/v1/resources/nodes/" + added_id);
     BOOST_TEST_REQUIRE(removed.result_int() == 200, removed.body());
 
+    // Its approval says what a launch now would do: nothing restarted, so no running work ends.
+    const auto asked = f.client().post("/api/v1/checkpoints/launch-ray-cluster", "{}");
+    BOOST_TEST_REQUIRE(error_field_of(asked) == "APPROVAL_REQUIRED", asked.body());
+    const std::string plan = json::serialize(json_object_of(asked).at("approval_info"));
+    BOOST_TEST(plan.find("restarts no running application") != std::string::npos, plan);
+
     // Launching again with nothing changed keeps both applications: nothing is created,
     // updated or restarted in CML.
     const std::int64_t before = f.cml.last_call();

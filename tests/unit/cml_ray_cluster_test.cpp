@@ -129,4 +129,37 @@ BOOST_AUTO_TEST_CASE(the_record_survives_a_restart_and_forgetting_it_is_told)
     BOOST_TEST(!reopened.current());
 }
 
+BOOST_AUTO_TEST_CASE(a_launch_plans_to_restart_only_what_the_config_changed)
+{
+    ray_cluster_config config;
+    config.num_workers = 2;
+    config.head_cpu = 4;
+    config.head_memory = 16;
+    config.worker_cpu = 8;
+    config.worker_memory = 32;
+    config.worker_gpus = 1;
+    const auto first = plan_launch(std::nullopt, config, "ray-poc");
+    BOOST_TEST(first.creates.size() == 3u);
+    BOOST_TEST(first.restarts.empty());
+
+    ray_cluster recorded;
+    recorded.prefix = "ray-poc";
+    recorded.applications = {{"a-1", "ray-poc-ray-head", "head", 4, 16, 0},
+                             {"a-2", "ray-poc-ray-worker-1", "worker", 8, 32, 1},
+                             {"a-3", "ray-poc-ray-worker-2", "worker", 8, 16, 1}};
+    const auto same_but_one = plan_launch(recorded, config, "ray-poc");
+    BOOST_TEST(same_but_one.creates.empty());
+    BOOST_TEST_REQUIRE(same_but_one.restarts.size() == 1u);
+    BOOST_TEST(same_but_one.restarts[0].app_name == "ray-poc-ray-worker-2");
+    BOOST_TEST((same_but_one.restarts[0].fields == std::vector<std::string>{"memory"}));
+
+    config.num_workers = 3;
+    config.worker_gpus = 0;
+    const auto grown = plan_launch(recorded, config, "ray-poc");
+    BOOST_TEST((grown.creates == std::vector<std::string>{"ray-poc-ray-worker-3"}));
+    BOOST_TEST(grown.restarts.size() == 2u);
+    // Another project's record plans nothing from it.
+    BOOST_TEST(plan_launch(recorded, config, "other").creates.size() == 4u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

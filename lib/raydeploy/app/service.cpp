@@ -116,6 +116,42 @@ struct service::parts {
     }
 };
 
+namespace {
+
+// The live impact of a launch: the monitor's, listing running work only when the launch restarts an
+// application (a restarted node ends what runs on it), with what it creates and restarts.
+boost::json::object launch_impact(const cml::launch_plan& plan, const watch::ray_monitor& ray)
+{
+    boost::json::object impact = watch::live_impact(ray);
+    boost::json::array restarts;
+    std::string restarted;
+    for (const auto& restart : plan.restarts) {
+        boost::json::array fields;
+        for (const auto& field : restart.fields) fields.push_back(boost::json::string(field));
+        restarts.push_back(boost::json::object{{"app_name", restart.app_name}, {"fields", std::move(fields)}});
+        restarted += (restarted.empty() ? "" : ", ") + restart.app_name;
+    }
+    boost::json::array creates;
+    for (const auto& name : plan.creates) creates.push_back(boost::json::string(name));
+    const std::string created = plan.creates.empty() ? std::string{}
+                                                     : "; creates " + std::to_string(plan.creates.size()) + " application(s)";
+    if (plan.restarts.empty()) {
+        impact["jobs"] = boost::json::array{};
+        impact["applications"] = boost::json::array{};
+        impact["jobs_total"] = 0;
+        impact["applications_total"] = 0;
+        impact["summary"] = "restarts no running application: no Ray work ends" + created;
+    } else {
+        impact["summary"] = "restarts " + restarted + " (their resources changed), ending the Ray work on them; " +
+                            std::string{impact["summary"].as_string()} + created;
+    }
+    impact["restarts"] = std::move(restarts);
+    impact["creates"] = std::move(creates);
+    return impact;
+}
+
+}  // namespace
+
 service::service(const settings& config, bool handle_signals)
     : parts_{(check_listen_security(config), std::make_unique<parts>(config))}
 {
@@ -228,11 +264,18 @@ service::service(const settings& config, bool handle_signals)
     state->ray = std::make_shared<watch::ray_monitor>(executor, config.ray, config.monitoring, *p.events, *p.bus,
                                                       p.store.db());
     p.components.push_back(state->ray);
-    // Approvals of destructive checkpoints show the Ray work a teardown would end.
+    // Approvals of destructive checkpoints show the Ray work a teardown would end; those of
+    // launch-ray-cluster which applications it would create or restart, and the work a restart ends.
     state->approvals->set_live_impact(
-        [monitor = std::weak_ptr<watch::ray_monitor>(state->ray)]() -> std::optional<boost::json::object> {
-            if (const auto ray = monitor.lock()) return watch::live_impact(*ray);
-            return std::nullopt;
+        [monitor = std::weak_ptr<watch::ray_monitor>(state->ray), registry = cml_cluster->registry,
+         prefix = cml::subdomain_prefix(config.cml.project_name)](
+            const checkpoint& item) -> std::optional<boost::json::object> {
+            const auto ray = monitor.lock();
+            if (!ray) return std::nullopt;
+            if (item.kind == checkpoint_kind::cml_ray_cluster && item.action == ray_cluster_action::launch)
+                return launch_impact(cml::plan_launch(registry->current(), *item.cluster, prefix), *ray);
+            if (!item.destructive) return std::nullopt;
+            return watch::live_impact(*ray);
         });
     if (config.ray.enabled)
         // The jobs and applications routes' writes; after each change Ray accepted, the monitor

@@ -173,6 +173,30 @@ std::optional<ray_cluster> ray_cluster::from_json(const json::value& document)
     return cluster;
 }
 
+launch_plan plan_launch(const std::optional<ray_cluster>& recorded, const ray_cluster_config& config,
+                        std::string_view prefix)
+{
+    launch_plan plan;
+    const auto compare = [&](const std::string& name, double cpu, double memory, std::int64_t gpus) {
+        const cluster_application* known =
+            recorded && recorded->prefix == prefix ? recorded->find_by_name(name) : nullptr;
+        if (!known) {
+            plan.creates.push_back(name);
+            return;
+        }
+        std::vector<std::string> fields;
+        if (known->cpu != cpu) fields.emplace_back("cpu");
+        if (known->memory != memory) fields.emplace_back("memory");
+        if (known->gpus != gpus) fields.emplace_back("nvidia_gpu");
+        if (!fields.empty()) plan.restarts.push_back({name, std::move(fields)});
+    };
+    compare(std::string{prefix} + "-ray-head", config.head_cpu, config.head_memory, 0);
+    for (unsigned index = 1; index <= config.num_workers; ++index)
+        compare(std::string{prefix} + "-ray-worker-" + std::to_string(index), config.worker_cpu, config.worker_memory,
+                config.worker_gpus);
+    return plan;
+}
+
 ray_cluster_registry::ray_cluster_registry(sqlite::database& db) : db_{db}
 {
     auto query = db_.prepare("SELECT cluster FROM cml_ray_cluster WHERE id = 1");

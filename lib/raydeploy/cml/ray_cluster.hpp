@@ -63,6 +63,18 @@ application_spec worker_application(const cml_settings& settings, std::string_vi
 // other application of the project, which raydeploy never touches.
 std::string role_in_cluster(const application& app, std::string_view prefix);
 
+// What launch-ray-cluster would change, as far as the record of the last launch tells (a change
+// made in CML by hand shows only when launch runs): applications it would create, and those whose
+// resources (CPU, memory, GPUs) differ from `config`, which it would restart.
+struct launch_plan {
+    struct restart {
+        std::string app_name;
+        std::vector<std::string> fields;
+    };
+    std::vector<std::string> creates;
+    std::vector<restart> restarts;
+};
+
 struct cluster_application {
     std::string app_id;
     std::string app_name;  // also its subdomain and its Ray node's name
@@ -89,6 +101,9 @@ struct ray_cluster {
     // nullopt for a document this version does not read.
     static std::optional<ray_cluster> from_json(const boost::json::value& document);
 };
+
+launch_plan plan_launch(const std::optional<ray_cluster>& recorded, const ray_cluster_config& config,
+                        std::string_view prefix);
 
 // The recorded cluster, in memory and in the database, and who follows it.
 class ray_cluster_registry {

@@ -200,8 +200,8 @@ std::string describe_live_impact(const json::object& live_impact)
 
 std::optional<json::object> approval_manager::live_impact_of(const checkpoint& item) const
 {
-    if (!item.destructive || !live_impact_) return std::nullopt;
-    return live_impact_();
+    if (!live_impact_) return std::nullopt;
+    return live_impact_(item);
 }
 
 approval_manager::approval_manager(const checkpoint_catalog& catalog, sqlite::database& db, event_log& events,
@@ -491,7 +491,9 @@ std::optional<approval_record> approval_manager::auto_grant(const std::string& c
 {
     const raydeploy::checkpoint& item = gated(checkpoint);
     approval_record record = request(checkpoint, params, admin, deployment_id);
-    if (item.destructive && shows_running_work(record.live_impact)) return std::nullopt;
+    // Ending running work takes a person's grant, whatever the checkpoint (a destructive one, or a
+    // launch that restarts nodes).
+    if (shows_running_work(record.live_impact)) return std::nullopt;
     record.state = approval_state::granted;
     record.approved_by = admin.name;
     record.approver_person = admin.person;

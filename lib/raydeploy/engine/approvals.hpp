@@ -111,18 +111,19 @@ struct grant_input {
 
 class approval_manager {
 public:
-    // What tearing down would end right now, as a JSON object {observed_at, source_state, fresh,
-    // jobs [...], applications [...], summary, note (when not fresh)}: the service builds it from
-    // the Ray monitor (watch/live_impact.hpp), so the engine stays free of Ray. nullopt: not known
-    // at all (no monitor), and then approvals carry none.
-    using live_impact_provider = std::function<std::optional<boost::json::object>()>;
+    // What running `item` would end right now, as a JSON object {observed_at, source_state, fresh,
+    // jobs [...], applications [...], summary, note (when not fresh)}, plus what the checkpoint
+    // would change where the service knows it (launch-ray-cluster's restarts): the service builds
+    // it from the Ray monitor (watch/live_impact.hpp), so the engine stays free of Ray and CML.
+    // nullopt: nothing to say for `item` (not destructive, no monitor), and its approvals carry none.
+    using live_impact_provider = std::function<std::optional<boost::json::object>(const checkpoint& item)>;
 
     approval_manager(const checkpoint_catalog& catalog, sqlite::database& db, event_log& events,
                      approval_policy policy);
 
-    // Set before serving; destructive checkpoints' requests and pre-approvals record its answer.
+    // Set before serving; requests and pre-approvals record its answer.
     void set_live_impact(live_impact_provider provider) { live_impact_ = std::move(provider); }
-    // The live impact of running `item` now: nullopt when it is not destructive or no provider is set.
+    // The live impact of running `item` now: the provider's, nullopt without one.
     std::optional<boost::json::object> live_impact_of(const checkpoint& item) const;
 
     std::optional<approval_record> get(std::string_view id);
