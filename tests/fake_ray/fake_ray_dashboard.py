@@ -29,6 +29,8 @@ Control port (JSON in, JSON out):
                     {"action": "kill"|"revive"|"remove", "node_id": "..."}
                     {"action": "rename", "node_id": "...", "name": N}  (as `ray start --node-name`;
                     a node's name is its IP otherwise)
+                    {"action": "load", "node_id": "...", "cpus": 2.0}  CPUs in use on that node
+                    besides the jobs and replicas (which the first node carries)
     GET  /requests  {"counts": {"/api/v0/nodes": 3, ...}, "total": N}  (Ray port, path without query)
     GET  /state     the fake's nodes, jobs and applications as it holds them
     POST /serve_churn {"application": "NAME"}  another writer at work: from now on, every
@@ -154,8 +156,11 @@ class FakeRay:
                 self.nodes.remove(node)
             elif action == "rename" and isinstance(body.get("name"), str) and body["name"]:
                 node["node_name"] = body["name"]
+            elif action == "load" and isinstance(body.get("cpus"), (int, float)) and body["cpus"] >= 0:
+                node["load_cpus"] = float(body["cpus"])
             else:
-                raise RequestError(400, "action must be add, kill, revive, remove or rename (with a name)")
+                raise RequestError(400, "action must be add, kill, revive, remove, rename (with a name) or load "
+                                        "(with cpus)")
             return {"node_id": node["node_id"], "action": action}
 
     # ---- jobs
@@ -413,10 +418,13 @@ class FakeRay:
         used_cpu += sum(len(d["replicas"]) for name, app in self.apps.items()
                         for d in self._app_details(name, app)["deployments"].values())
         used_cpu = min(used_cpu, totals.get("CPU", 0.0))
-        usage = {name: [used_cpu if name == "CPU" else 0.0, total] for name, total in totals.items()}
+        loads = [min(node.get("load_cpus", 0.0), node["resources_total"].get("CPU", 0.0)) for node in alive]
+        total_used = min(used_cpu + sum(loads), totals.get("CPU", 0.0))
+        usage = {name: [total_used if name == "CPU" else 0.0, total] for name, total in totals.items()}
         by_node = {}
         for i, node in enumerate(alive):
-            by_node[node["node_id"]] = {name: [used_cpu if (i == 0 and name == "CPU") else 0.0, total]
+            node_cpu = min((used_cpu if i == 0 else 0.0) + loads[i], node["resources_total"].get("CPU", 0.0))
+            by_node[node["node_id"]] = {name: [node_cpu if name == "CPU" else 0.0, total]
                                         for name, total in node["resources_total"].items()}
         return usage, by_node
 

@@ -243,10 +243,14 @@ class FakeRayDashboardTest(unittest.TestCase):
         self.assertEqual((names[named], names[worker]), ("ray-worker-7", "ray-worker-1"))
         with self.assertRaises(AssertionError):
             self.fake.control("POST", "/nodes", {"action": "rename", "node_id": worker})
+        self.fake.control("POST", "/nodes", {"action": "load", "node_id": named, "cpus": 3})
+        status = self.fake.json("GET", "/api/cluster_status")["data"]["clusterStatus"]["loadMetricsReport"]
+        self.assertEqual(status["usageByNode"][named]["CPU"], [3.0, 4.0])
+        self.assertEqual(status["usage"]["CPU"][0], 3.0)
 
         counts = self.fake.control("GET", "/requests")["counts"]
         self.assertEqual(counts["/api/v0/nodes"], 4)
-        self.assertEqual(counts["/api/cluster_status"], 1)
+        self.assertEqual(counts["/api/cluster_status"], 2)
         self.fake.control("POST", "/reset")
         self.assertEqual(self.fake.control("GET", "/requests")["total"], 0)
         self.assertEqual(self.fake.json("GET", "/api/v0/nodes")["data"]["result"]["total"], 2)

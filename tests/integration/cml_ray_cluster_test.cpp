@@ -225,12 +225,28 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
         return text(e, "type") == "cml.node_status" && text(e, "app_id") == added_id &&
                text(e, "new_status") == "APPLICATION_RUNNING";
     });
-    f.ray.nodes({{"action", "add"}, {"name", added_name}});
+    const json::object joined = f.ray.nodes({{"action", "add"}, {"name", added_name}});
     const json::object alive = read_until(
         feed, [&](const json::object& e) { return text(e, "type") == "cml.node_alive" && text(e, "app_id") == added_id; });
     BOOST_TEST(text(alive, "app_name") == added_name);
-    const auto removed = f.client().del("/api/v1/resources/nodes/" + added_id);
+
+    // Work runs on it: removing it needs force.
+    f.ray.nodes({{"action", "load"}, {"node_id", joined.at("added").as_array().at(0)}, {"cpus", 1}});
+    f.client().wait_until("/api/v1/resources/nodes", [&](const json::object& view) {
+        for (const auto& node : view.at("nodes").as_array())
+            if (text(node.as_object(), "node_name") == added_name) {
+                const auto* cpu = node.as_object().at("resources_used").as_object().if_contains("CPU");
+                return cpu && cpu->is_number() && cpu->to_number<double>() > 0;
+            }
+        return false;
+    });
+    const auto busy = f.client().del("/api/v1/resources/nodes/" + added_id);
+    BOOST_TEST(busy.result_int() == 409);
+    BOOST_TEST(error_field_of(busy) == "NODE_BUSY", busy.body());
+    BOOST_TEST(f.applications().count(added_name) == 1u);
+    const auto removed = f.client().del("/api/v1/resources/nodes/" + added_id + "?force=true");
     BOOST_TEST_REQUIRE(removed.result_int() == 200, removed.body());
+    BOOST_TEST(f.applications().count(added_name) == 0u);
 
     // Its approval says what a launch now would do: nothing restarted, so no running work ends.
     const auto asked = f.client().post("/api/v1/checkpoints/launch-ray-cluster", "{}");
