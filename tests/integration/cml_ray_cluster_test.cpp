@@ -98,6 +98,21 @@ struct cluster_fixture {
 
     std::vector<json::object> events_of(const std::string& id) const { return execution_events(service().port(), id); }
 
+    // Waits until the launch `id` says it waits for Ray to list the node `name`.
+    void wait_until_ray_misses(const std::string& id, const std::string& name) const
+    {
+        client().wait_until(
+            "/api/v1/executions/" + id,
+            [&](const json::object&) {
+                for (const auto& e : events_of(id))
+                    if (text(e, "type") == "cml.heartbeat" && e.contains("missing") &&
+                        json::serialize(e.at("missing")).find(name) != std::string::npos)
+                        return true;
+                return false;
+            },
+            30s);
+    }
+
     // The fake's applications (every field), by name.
     std::map<std::string, json::object> applications() const
     {
@@ -165,16 +180,7 @@ BOOST_AUTO_TEST_CASE(launch_starts_the_head_then_the_workers_and_the_monitor_wat
     const std::string launch = f.start("launch-ray-cluster");
     // The head runs and Ray lists it; the worker's node is missing until its application joins,
     // which the test plays once launch says it waits for it.
-    f.client().wait_until(
-        "/api/v1/executions/" + launch,
-        [&](const json::object&) {
-            for (const auto& e : f.events_of(launch))
-                if (text(e, "type") == "cml.heartbeat" && e.contains("missing") &&
-                    json::serialize(e.at("missing")).find(worker_name) != std::string::npos)
-                    return true;
-            return false;
-        },
-        30s);
+    f.wait_until_ray_misses(launch, worker_name);
     f.ray.nodes({{"action", "add"}, {"name", worker_name}, {"cpus", 8}, {"gpus", 1}});
     const json::object done = wait_for_execution(f.service().port(), launch, {"succeeded", "failed", "cancelled", "timed_out"}, 60s);
     BOOST_TEST_REQUIRE(text(done, "status") == "succeeded", json::serialize(done));
@@ -268,16 +274,7 @@ BOOST_AUTO_TEST_CASE(a_kill_9_while_launch_waits_for_ray_goes_on_after_the_resta
 {
     cluster_fixture f;
     const std::string launch = f.start("launch-ray-cluster");
-    f.client().wait_until(
-        "/api/v1/executions/" + launch,
-        [&](const json::object&) {
-            for (const auto& e : f.events_of(launch))
-                if (text(e, "type") == "cml.heartbeat" && e.contains("missing") &&
-                    json::serialize(e.at("missing")).find(worker_name) != std::string::npos)
-                    return true;
-            return false;
-        },
-        30s);
+    f.wait_until_ray_misses(launch, worker_name);
     f.service().send_signal(SIGKILL);
     BOOST_TEST_REQUIRE(f.service().wait_exit(5s).value_or(-1) == 128 + SIGKILL);
 
