@@ -58,10 +58,11 @@ cml::ray_cluster cluster_of(const service_state& state)
     }
 }
 
-double amount_field(const json::object& body, std::string_view name, double fallback, double max)
+// A required amount in (0, max]; `example` shows what is asked when it is missing.
+double required_amount(const json::object& body, std::string_view name, double max, std::string_view example)
 {
     const auto* value = body.if_contains(name);
-    if (!value) return fallback;
+    if (!value) invalid_field(name, "required: " + std::string{example});
     if (!value->is_number()) invalid_field(name, "expected a number");
     const double amount = value->to_number<double>();
     if (!(amount > 0) || amount > max)
@@ -85,11 +86,6 @@ bool holds_work(const watch::ray_node& node)
     return false;
 }
 
-void publish(event_log& events, std::string type, json::object data)
-{
-    events.append(event{std::move(type), "", std::nullopt, std::nullopt, std::move(data)});
-}
-
 // Follows a worker added through the API until it runs and Ray lists it ALIVE (or it failed),
 // publishing each step. Bounded: gives up after `limit` and says so.
 net::awaitable<void> follow_new_node(std::shared_ptr<const service_state> state, std::string project_id,
@@ -105,7 +101,7 @@ net::awaitable<void> follow_new_node(std::shared_ptr<const service_state> state,
     while (std::chrono::steady_clock::now() < deadline) {
         if (running) {
             if (node_named(*state, app.name)) {
-                publish(*state->events, "cml.node_alive", {{"app_id", app.id}, {"app_name", app.name}});
+                state->events->append(global_event("cml.node_alive", {{"app_id", app.id}, {"app_name", app.name}}));
                 co_return;
             }
             if (state->ray) state->ray->poll_now();
@@ -121,14 +117,15 @@ net::awaitable<void> follow_new_node(std::shared_ptr<const service_state> state,
             problem = e.what();
         }
         if (!problem.empty()) {
-            publish(*state->events, "cml.node_status",
-                    {{"app_id", app.id}, {"app_name", app.name}, {"old_status", seen}, {"new_status", nullptr},
-                     {"error", problem}});
+            state->events->append(global_event(
+                "cml.node_status", {{"app_id", app.id}, {"app_name", app.name}, {"old_status", seen},
+                                    {"new_status", nullptr}, {"error", problem}}));
             co_return;
         }
         if (app.status_text != seen) {
-            publish(*state->events, "cml.node_status",
-                    {{"app_id", app.id}, {"app_name", app.name}, {"old_status", seen}, {"new_status", app.status_text}});
+            state->events->append(global_event(
+                "cml.node_status", {{"app_id", app.id}, {"app_name", app.name}, {"old_status", seen},
+                                    {"new_status", app.status_text}}));
             seen = app.status_text;
         }
         if (app.status == cml::application_status::failed || app.status == cml::application_status::stopped) co_return;
@@ -149,10 +146,8 @@ void add_node_routes(router& routes, const std::shared_ptr<const service_state>&
                     const auto node_type = string_field(body, "node_type").value_or("worker");
                     if (node_type != "worker")
                         invalid_field("node_type", "only \"worker\" nodes can be added; the head is launch-ray-cluster's");
-                    const double cpu = amount_field(body, "cpu", 0, 512);
-                    const double memory = amount_field(body, "memory", 0, 4096);
-                    if (!body.contains("cpu")) invalid_field("cpu", "required: the worker's vCPUs, e.g. 8");
-                    if (!body.contains("memory")) invalid_field("memory", "required: the worker's memory in GB, e.g. 32");
+                    const double cpu = required_amount(body, "cpu", 512, "the worker's vCPUs, e.g. 8");
+                    const double memory = required_amount(body, "memory", 4096, "the worker's memory in GB, e.g. 32");
                     const std::int64_t gpus = integer_field(body, "gpus", 0, 16).value_or(0);
                     const cml::ray_cluster cluster = cluster_of(*state);
                     const std::string name = cluster.prefix + "-ray-worker-" + random_id("").substr(0, 6);
@@ -172,9 +167,10 @@ void add_node_routes(router& routes, const std::shared_ptr<const service_state>&
                         updated.applications.push_back({made.id, made.name, "worker", cpu, memory, gpus});
                         state->cml_cluster->record(std::move(updated));
                     }
-                    publish(*state->events, "cml.node_added",
-                            {{"app_id", made.id}, {"app_name", made.name}, {"cpu", cpu}, {"memory", memory},
-                             {"gpus", gpus}, {"status", made.status_text}, {"requested_by", ctx.caller.name}});
+                    state->events->append(global_event(
+                        "cml.node_added", {{"app_id", made.id}, {"app_name", made.name}, {"cpu", cpu},
+                                           {"memory", memory}, {"gpus", gpus}, {"status", made.status_text},
+                                           {"requested_by", ctx.caller.name}}));
                     net::co_spawn(executor, follow_new_node(state, cluster.project_id, made), net::detached);
                     co_return json_response(http::status::accepted,
                                             json::object{{"status", "success"},
@@ -245,9 +241,9 @@ void add_node_routes(router& routes, const std::shared_ptr<const service_state>&
                                       [&](const cml::cluster_application& a) { return a.app_id == app_id; });
                         state->cml_cluster->record(std::move(updated));
                     }
-                    publish(*state->events, "cml.node_removed",
-                            {{"app_id", app_id}, {"app_name", app.name}, {"forced", busy},
-                             {"requested_by", ctx.caller.name}});
+                    state->events->append(global_event(
+                        "cml.node_removed",
+                        {{"app_id", app_id}, {"app_name", app.name}, {"forced", busy}, {"requested_by", ctx.caller.name}}));
                     co_return json_response(http::status::ok,
                                             json::object{{"status", "success"}, {"app_id", app_id}, {"app_name", app.name}});
                 });

@@ -318,7 +318,7 @@ json::array approval_manager::shown(const std::vector<approval_record>& records)
 void approval_manager::changed(const approval_record& record, std::string event_type)
 {
     // Viewers read the event stream: no extra_vars values in it.
-    events_.append(event{std::move(event_type), "", std::nullopt, std::nullopt, shown(record, false)});
+    events_.append(global_event(std::move(event_type), shown(record, false)));
     events_.flush();
     log::info("approval " + std::string{to_string(record.state)},
               {{"approval_id", record.id}, {"checkpoint", record.checkpoint}});

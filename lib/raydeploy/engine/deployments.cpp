@@ -526,7 +526,7 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
             save(record);
             json::object fields = *record.awaiting;
             fields["deployment_id"] = record.id;
-            events_.append(event{"deployment.awaiting_approval", "", std::nullopt, std::nullopt, std::move(fields)});
+            events_.append(global_event("deployment.awaiting_approval", std::move(fields)));
             announce(record);
             log::info("deployment awaiting approval", {{"deployment_id", record.id}, {"checkpoint", step.checkpoint}});
         }
@@ -612,7 +612,7 @@ void deployment_manager::announce(const deployment_record& record)
     json::object fields{{"deployment_id", record.id}, {"status", to_string(record.status)}, {"steps", steps_json(record.steps)}};
     fields["reason"] = json_or_null(record.status_reason);
     fields["failed_checkpoint"] = json_or_null(record.failed_checkpoint);
-    events_.append(event{"deployment.status", "", std::nullopt, std::nullopt, std::move(fields)});
+    events_.append(global_event("deployment.status", std::move(fields)));
     events_.flush();
 }
 

@@ -21,6 +21,12 @@ struct event {
     boost::json::object fields;  // the rest of the document, flat beside the fields above
 };
 
+// An event of no execution (the cluster, approvals, deployments, nodes), stamped when appended.
+inline event global_event(std::string type, boost::json::object fields)
+{
+    return event{std::move(type), "", std::nullopt, std::nullopt, std::move(fields)};
+}
+
 // The event as stored: type, created, execution_id, counter, then its fields. The seq is not
 // part of it (it is the row's key) and is put in front when the event is published.
 boost::json::object to_stored_json(const event& item);

@@ -321,7 +321,7 @@ net::awaitable<void> ray_monitor::probe_monitoring()
 
 void ray_monitor::publish(std::string type, boost::json::object data)
 {
-    events_.append(event{std::move(type), "", std::nullopt, std::nullopt, std::move(data)});
+    events_.append(global_event(std::move(type), std::move(data)));
 }
 
 // A checkpoint or deployment that ended has probably changed the cluster: look at once rather than
