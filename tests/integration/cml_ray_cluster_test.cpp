@@ -353,6 +353,15 @@ BOOST_AUTO_TEST_CASE(workers_are_added_and_removed_through_the_api_and_teardown_
     BOOST_TEST(audit.find("node.add") != std::string::npos, audit);
     BOOST_TEST(audit.find("node.remove") != std::string::npos);
 
+    // A key CML stops accepting is said, naming the setting, and never shown.
+    f.cml.set_key_valid(false);
+    const auto refused = f.client().post("/api/v1/resources/nodes/add", R"({"cpu": 2, "memory": 8})");
+    BOOST_TEST(refused.result_int() == 502);
+    BOOST_TEST(error_field_of(refused) == "CML_UNAUTHORIZED", refused.body());
+    BOOST_TEST(refused.body().find("RAYDEPLOY_CML_API_KEY") != std::string::npos, refused.body());
+    BOOST_TEST(refused.body().find(f.cml.api_key()) == std::string::npos);
+    f.cml.set_key_valid(true);
+
     // Teardown removes the head and the worker, and leaves the other application alone.
     const json::object torn = f.run("teardown-ray-cluster");
     BOOST_TEST_REQUIRE(text(torn, "status") == "succeeded", json::serialize(torn));
