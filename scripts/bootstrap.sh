@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what raydeploy needs to build, test and run:
-#   - the Debian packages listed below (only the missing ones),
-#   - the project virtualenv .venv with the Python tools pinned in scripts/requirements.txt.
+#   - the Debian packages listed below (only the missing ones), Chromium for the WebUI's tests included,
+#   - the project virtualenv .venv with the Python tools pinned in scripts/requirements.txt,
+#   - web/node_modules from web/package-lock.json (the WebUI's build and its tests), with Node.js
+#     from Debian's packages when the machine has none.
 # Idempotent and quiet: when everything is already there it prints nothing and takes well under a second.
 #
 # Environment:
@@ -18,7 +20,17 @@ DEB_PACKAGES=(
     libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
     libyaml-cpp-dev libsqlite3-dev libssl-dev
     python3-venv python3-pip
+    # The browser the WebUI's tests drive (web/tests/): Debian's, so Playwright never downloads one.
+    chromium
+    # systemd-analyze checks the packaged unit (tests/install); nothing starts it.
+    systemd
 )
+
+# Node.js and npm build the WebUI that the binary embeds; the machine's own Node.js (>= 18.19) is
+# used when there is one.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    DEB_PACKAGES+=(nodejs npm)
+fi
 
 log() { printf 'bootstrap: %s\n' "$*"; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
@@ -99,5 +111,22 @@ setup_venv() {
     printf '%s\n' "$want" >"$STAMP"
 }
 
+# npm ci, only when web/package-lock.json changed since the last one. npm's cache (~/.npm) is kept,
+# so a fresh clone on the same machine installs from it without the network.
+setup_node_modules() {
+    local web="$REPO_ROOT/web" stamp="$REPO_ROOT/web/node_modules/.raydeploy-lock.sha256"
+    local want have=""
+    want="$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)"
+    [[ -f "$stamp" ]] && have="$(<"$stamp")"
+    [[ "$want" == "$have" ]] && return 0
+
+    log "installing the WebUI's npm packages from web/package-lock.json"
+    # ignore-scripts (web/.npmrc): no package runs code at install time.
+    (cd "$web" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error) \
+        || die "npm ci failed in web/; check the network to the npm registry, or remove web/node_modules and retry"
+    printf '%s\n' "$want" >"$stamp"
+}
+
 install_debian_packages
 setup_venv
+setup_node_modules

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds raydeploy (scripts/build.sh) and starts the service on 127.0.0.1:8000,
-# with its state in ./var and the checkpoint catalog in playbooks/.
+# with its state in the checkout's var/ and the checkpoint catalog in playbooks/.
 # Extra arguments are passed to `raydeploy serve` (they override the defaults here).
 set -euo pipefail
 
@@ -14,7 +14,8 @@ bash scripts/build.sh --target raydeploy >&2
 # ansible-playbook and friends from the project virtualenv.
 export PATH="$REPO_ROOT/.venv/bin:$PATH"
 
-# The embedded defaults are what this script promises: 127.0.0.1:8000, state in ./var, the
-# catalog playbooks/checkpoints.yaml and the inventory playbooks/inventory/local.yml, all
-# relative to the repository root. Extra arguments (--listen, --config, ...) override them.
+# The embedded defaults are what this script promises: 127.0.0.1:8000, state in var/, the
+# catalog playbooks/checkpoints.yaml and the inventory playbooks/inventory/local.yml, all in
+# this checkout (build/bin/raydeploy finds it through build/CMakeCache.txt, from any directory).
+# Extra arguments (--listen, --config, ...) override them.
 exec build/bin/raydeploy serve "$@"

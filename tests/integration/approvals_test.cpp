@@ -356,6 +356,47 @@ BOOST_AUTO_TEST_CASE(an_expired_grant_is_gone_and_cannot_be_used)
     BOOST_TEST(error_field_of(revoke) == "NO_GRANT");
 }
 
+BOOST_AUTO_TEST_CASE(ttl_s_is_any_whole_number_and_its_refusal_names_approvals_max_ttl)
+{
+    gated_service s;
+    // JSON Schema calls 60.0 an integer, and so does the service.
+    const auto granted = s.alice.post("/api/v1/approvals/gate-light", R"({"reason": "brief", "ttl_s": 60.0})");
+    BOOST_TEST_REQUIRE(granted.result_int() == 201, granted.body());
+    const json::object grant = json_object_of(granted);
+    BOOST_TEST(timestamp_ms(grant.at("expires_at")) - timestamp_ms(grant.at("granted_at")) == 60'000);
+
+    // Past the largest int32 or int64, or as a float: the message names the real limit, 86400.
+    for (const std::string ttl : {"86401", "4294967296", "1e12", "18446744073709551615", "-1e30", "0"}) {
+        BOOST_TEST_CONTEXT("ttl_s " << ttl)
+        {
+            const auto res = s.bob.post("/api/v1/approvals/gate-destructive",
+                                        R"({"reason": "x", "acknowledge_risks": true, "ttl_s": )" + ttl + "}");
+            BOOST_TEST(res.result_int() == 422, res.body());
+            BOOST_TEST(field_of(res) == "ttl_s");
+            BOOST_TEST(text(json_object_of(res), "message").find("between 1 and 86400 (approvals.max_ttl)") !=
+                           std::string::npos,
+                       res.body());
+        }
+    }
+    const auto fraction = s.bob.post("/api/v1/approvals/gate-destructive",
+                                     R"({"reason": "x", "acknowledge_risks": true, "ttl_s": 60.5})");
+    BOOST_TEST(fraction.result_int() == 422, fraction.body());
+    BOOST_TEST(field_of(fraction) == "ttl_s");
+
+    // Those 8 requests are 8 audit rows: pages of 3 are 3, 3 and 2, and the third is the last.
+    std::vector<std::size_t> pages;
+    std::string query = "/api/v1/audit?limit=3";
+    for (int page = 0; page < 5; ++page) {
+        const json::object body = s.admin.get_object(query);
+        pages.push_back(body.at("entries").as_array().size());
+        if (body.at("next_cursor").is_null()) break;
+        query = "/api/v1/audit?limit=3&cursor=" + text(body.at("next_cursor"));
+    }
+    BOOST_TEST(pages == (std::vector<std::size_t>{3, 3, 2}), boost::test_tools::per_element());
+    BOOST_TEST(s.admin.get_object("/api/v1/audit?limit=8").at("next_cursor").is_null());
+    BOOST_TEST(s.admin.get_object("/api/v1/audit?limit=7").at("next_cursor").is_string());
+}
+
 BOOST_AUTO_TEST_CASE(revoke_takes_back_an_unused_grant)
 {
     gated_service s;

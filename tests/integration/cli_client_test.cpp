@@ -446,13 +446,83 @@ BOOST_AUTO_TEST_CASE(in_process_mode_without_a_server)
     BOOST_TEST_REQUIRE(listed.exit_code == exit_ok, describe(listed));
     BOOST_TEST(parse_json(listed.out).at("executions").as_array().size() == 1u, listed.out);
 
-    // A service holding the state directory: the command says how to reach it instead.
-    auto options = fixture_service_options();
-    options.state_dir = dir.path() / "state";
-    service_process service{options};
+    // Another command running the engine in-process holds the state directory: it published no
+    // address, so this one stops and says how to reach a service instead.
+    auto holder = start_cli({"run", "slow-long", "--extra-vars", R"({"sleep_seconds": 5})", "--state-dir",
+                             (dir.path() / "state").string(), "--catalog", (fixtures / "catalog.yaml").string(),
+                             "--inventory", (fixtures / "inventory.yml").string(), "--ansible-playbook",
+                             (source_dir() / ".venv" / "bin" / "ansible-playbook").string()},
+                            ci(), 60s);
+    // Its run has a directory once its service is up (the earlier run made the first one).
+    const auto run_directories = [&] {
+        std::error_code ec;
+        const fs::directory_iterator runs{dir.path() / "state" / "runs", ec};
+        return ec ? std::ptrdiff_t{0} : std::distance(runs, fs::directory_iterator{});
+    };
+    BOOST_TEST_REQUIRE(eventually([&] { return run_directories() == 2; }));
     const auto busy = run_cli(list, ci(), std::nullopt, 60s);
     BOOST_TEST(busy.exit_code == exit_failed, describe(busy));
+    BOOST_TEST(contains(busy.err, "published no address"), busy.err);
     BOOST_TEST(contains(busy.err, "--server"), busy.err);
+    const auto held_result = holder.get();
+    BOOST_TEST(held_result.exit_code == exit_ok, describe(held_result));
+}
+
+BOOST_AUTO_TEST_CASE(a_service_on_the_state_directory_is_found_without_a_server)
+{
+    temp_dir dir;
+    const fs::path state = dir.path() / "state";
+    const std::vector<std::string> list = {"executions", "--format", "json", "--state-dir", state.string()};
+    auto options = fixture_service_options();
+    options.state_dir = state;
+    {
+        service_process service{options};
+        start_execution(service.port(), "succeed");
+
+        // The endpoint the service published in its state directory, private like the rest of it.
+        const std::string published = read_file(state / "raydeploy.endpoint");
+        BOOST_TEST(contains(published, "\"url\":\"" + url_of(service) + "\""), published);
+        const bool private_file = (fs::status(state / "raydeploy.endpoint").permissions() & fs::perms::all) ==
+                                  (fs::perms::owner_read | fs::perms::owner_write);
+        BOOST_TEST(private_file, "raydeploy.endpoint is not 0600");
+
+        const auto found = run_cli(list, ci(), std::nullopt, 60s);
+        BOOST_TEST_REQUIRE(found.exit_code == exit_ok, describe(found));
+        BOOST_TEST(contains(found.err, "talking to the service on " + state.string() + " at " + url_of(service) +
+                                           " (pid " + std::to_string(service.pid()) + ")"),
+                   found.err);
+        BOOST_TEST(parse_json(found.out).at("executions").as_array().size() == 1u, found.out);
+
+        // --server and RAYDEPLOY_SERVER still win: another service, with nothing run yet.
+        service_process other{fixture_service_options()};
+        const auto flagged = run_cli(at(other, list), ci(), std::nullopt, 60s);
+        BOOST_TEST_REQUIRE(flagged.exit_code == exit_ok, describe(flagged));
+        BOOST_TEST(parse_json(flagged.out).at("executions").as_array().empty(), flagged.out);
+        BOOST_TEST(!contains(flagged.err, "talking to the service on"), flagged.err);
+        const auto from_env = run_cli(list, ci({{"RAYDEPLOY_SERVER", url_of(other)}}), std::nullopt, 60s);
+        BOOST_TEST_REQUIRE(from_env.exit_code == exit_ok, describe(from_env));
+        BOOST_TEST(parse_json(from_env.out).at("executions").as_array().empty(), from_env.out);
+
+        // A graceful stop withdraws the endpoint.
+        service.send_signal(SIGTERM);
+        const auto stopped = service.wait_exit(15s);
+        BOOST_TEST_REQUIRE(stopped.has_value());
+        BOOST_TEST(*stopped == 0);
+        BOOST_TEST(!fs::exists(state / "raydeploy.endpoint"));
+    }
+    {
+        // A killed service leaves its endpoint behind; the next command sees that nobody holds the
+        // state directory and runs the engine in-process on it, as without a service.
+        service_process service{options};
+        service.send_signal(SIGKILL);
+        BOOST_TEST_REQUIRE(service.wait_exit(15s).has_value());
+        BOOST_TEST_REQUIRE(fs::exists(state / "raydeploy.endpoint"));
+        const auto after = run_cli(list, ci(), std::nullopt, 60s);
+        BOOST_TEST_REQUIRE(after.exit_code == exit_ok, describe(after));
+        BOOST_TEST(contains(after.err, "running the engine in-process on " + state.string()), after.err);
+        BOOST_TEST(parse_json(after.out).at("executions").as_array().size() == 1u, after.out);
+        BOOST_TEST(!fs::exists(state / "raydeploy.endpoint"));
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

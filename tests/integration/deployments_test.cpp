@@ -132,6 +132,8 @@ void check_awaiting(const json::object& deployment, std::string_view checkpoint,
         BOOST_TEST(command.starts_with("curl "), command);
         BOOST_TEST(command.find("Authorization: Bearer") != std::string::npos, command);
         BOOST_TEST((command.find("acknowledge_risks") != std::string::npos) == destructive, command);
+        BOOST_TEST(text(awaiting, "approve_url") ==
+                   "http://127.0.0.1:" + std::to_string(port) + "/#/approvals/" + std::string{checkpoint});
     }
 }
 
@@ -150,6 +152,45 @@ std::string rows_text(const std::vector<json::object>& rows)
     std::string out;
     for (const auto& row : rows) out += "\n  " + json::serialize(row);
     return out;
+}
+
+// The deployment ids of a list answer, in its order.
+std::vector<std::string> deployment_ids(const json::object& list)
+{
+    std::vector<std::string> out;
+    for (const auto& item : list.at("deployments").as_array()) out.push_back(text(item.as_object(), "deployment_id"));
+    return out;
+}
+
+// Every page of `path` (a list with `query`), `limit` at a time, following next_cursor; no page
+// may come back empty. `items` is the member holding the list.
+std::vector<json::object> all_pages(const api_client& client, const std::string& path, const std::string& query,
+                                    std::string_view items, int limit)
+{
+    std::vector<json::object> out;
+    std::string target = path + "?" + query + "&limit=" + std::to_string(limit);
+    for (int page = 0; page < 100; ++page) {
+        const json::object body = client.get_object(target);
+        const auto& array = body.at(items).as_array();
+        BOOST_TEST_REQUIRE(!array.empty(), "an empty page: " << target << " -> " << json::serialize(body));
+        for (const auto& item : array) out.push_back(item.as_object());
+        if (body.at("next_cursor").is_null()) return out;
+        target = path + "?" + query + "&limit=" + std::to_string(limit) + "&cursor=" + text(body.at("next_cursor"));
+    }
+    BOOST_FAIL("more than 100 pages of " << path << "?" << query);
+    return out;
+}
+
+// A 400 INVALID_PARAMETER naming `parameter`.
+void check_invalid_parameter(const response& res, std::string_view parameter, std::string_view what)
+{
+    BOOST_TEST(res.result_int() == 400, what << " -> " << res.body());
+    BOOST_TEST(error_field_of(res) == "INVALID_PARAMETER", what);
+    if (res.result_int() == 400) {
+        const json::object body = json_object_of(res);
+        BOOST_TEST(text(body, "parameter") == parameter, what << " -> " << res.body());
+        BOOST_TEST(text(body, "message").find("RFC 3339") != std::string::npos, res.body());
+    }
 }
 
 }  // namespace
@@ -574,6 +615,241 @@ BOOST_AUTO_TEST_CASE(open_mode_gate_command_names_the_approver)
     const auto cancel = local.post("/api/v1/deployments/" + id + "/cancel");
     BOOST_TEST(cancel.result_int() == 202, cancel.body());
     BOOST_TEST(text(wait_finished(local, id), "status") == "cancelled");
+}
+
+// "check": true runs every step with ansible-playbook --check, through the gates as a single run
+// in check mode does (the grant binds the check), and a resume keeps it. The lists filter by
+// checkpoint and creation time, and the audit trail by actor, action, outcome and time, with paging.
+BOOST_AUTO_TEST_CASE(check_mode_runs_every_step_dry_and_lists_filter)
+{
+    const team who;
+    const temp_dir scratch{"raydeploy-deployments"};
+    const fs::path marker = scratch.path() / "marker";
+    service_process service{pipeline_options(who, marker)};
+    const clients c{service.port(), who};
+
+    for (const std::string body : {R"({"check": null})", R"({"check": "yes"})", R"({"check": 1})"}) {
+        const auto res = c.otto.post("/api/v1/deployments", body);
+        BOOST_TEST(res.result_int() == 422, body << " -> " << res.body());
+        if (res.result_int() == 422) BOOST_TEST(field_of(res) == "check", body);
+    }
+
+    // A plain step and a failing one, in check mode: the failure stops it, the resume keeps check.
+    const std::string checked = start_checked_deployment(c.otto, R"({"checkpoints": ["first", "needs-marker"], "check": true})");
+    BOOST_TEST(c.viewer.get_object("/api/v1/deployments/" + checked).at("check") == json::value(true));
+    const json::object failed = wait_finished(c.viewer, checked);
+    BOOST_TEST_REQUIRE(text(failed, "status") == "failed", json::serialize(failed));
+    BOOST_TEST(failed.at("check") == json::value(true));
+    const std::string failed_execution = text(step(failed, 1), "execution_id");
+    { std::ofstream{marker} << "fixed\n"; }
+    const auto resumed = c.otto.post("/api/v1/deployments/" + checked + "/resume");
+    BOOST_TEST_REQUIRE(resumed.result_int() == 202, resumed.body());
+    const json::object done = wait_finished(c.viewer, checked);
+    BOOST_TEST_CONTEXT("resumed in check mode: " << json::serialize(done))
+    {
+        BOOST_TEST_REQUIRE(text(done, "status") == "succeeded");
+        BOOST_TEST(done.at("check") == json::value(true));
+        BOOST_TEST(text(step(done, 1), "execution_id") != failed_execution);
+        for (std::size_t i = 0; i < 2; ++i) {
+            const json::object execution = c.viewer.get_object("/api/v1/executions/" + text(step(done, i), "execution_id"));
+            BOOST_TEST(object_at(execution, "params").at("check") == json::value(true), json::serialize(execution));
+        }
+        const json::object first_run = c.viewer.get_object("/api/v1/executions/" + text(step(done, 0), "execution_id"));
+        // In check mode the `command` task of succeed.yml is skipped.
+        for (const auto& [host, counts] : object_at(first_run, "host_summary"))
+            BOOST_TEST(integer(counts.as_object(), "skipped") == 1, host);
+    }
+
+    // A gate in check mode waits for a grant of the check run, as POST /api/v1/checkpoints does.
+    const std::string gated = start_checked_deployment(c.otto, R"({"checkpoints": ["gate-light"], "check": true})");
+    const json::object waiting = wait_awaiting(c.viewer, gated, "gate-light");
+    check_awaiting(waiting, "gate-light", service.port(), false);
+    const json::object approvals = c.viewer.get_object("/api/v1/approvals");
+    BOOST_TEST_REQUIRE(approvals.at("pending").as_array().size() == 1u, json::serialize(approvals));
+    BOOST_TEST(object_at(approvals.at("pending").as_array()[0].as_object(), "params").at("check") == json::value(true),
+               json::serialize(approvals));
+    const auto granted = c.alice.post("/api/v1/approvals/gate-light", R"({"reason": "a dry run"})");
+    BOOST_TEST_REQUIRE(granted.result_int() == 201, granted.body());
+    const json::object gated_done = wait_finished(c.viewer, gated);
+    BOOST_TEST_REQUIRE(text(gated_done, "status") == "succeeded", json::serialize(gated_done));
+    const json::object gated_run = c.viewer.get_object("/api/v1/executions/" + text(step(gated_done, 0), "execution_id"));
+    BOOST_TEST(object_at(gated_run, "params").at("check") == json::value(true), json::serialize(gated_run));
+    BOOST_TEST(text(gated_run, "approval_id") == text(json_object_of(granted), "id"));
+
+    // Without check: the default, shown as false.
+    const std::string plain = start_checked_deployment(c.otto, R"({"checkpoints": ["first"]})");
+    const json::object plain_done = wait_finished(c.viewer, plain);
+    BOOST_TEST(plain_done.at("check") == json::value(false));
+    BOOST_TEST(object_at(c.viewer.get_object("/api/v1/executions/" + text(step(plain_done, 0), "execution_id")), "params")
+                   .at("check") == json::value(false));
+
+    using ids = std::vector<std::string>;
+    const auto listed = [&](const std::string& query) {
+        return deployment_ids(c.viewer.get_object("/api/v1/deployments" + query));
+    };
+    BOOST_TEST_CONTEXT("deployments by checkpoint and time")
+    {
+        BOOST_TEST(listed("") == (ids{plain, gated, checked}), boost::test_tools::per_element());
+        BOOST_TEST(listed("?checkpoint=first") == (ids{plain, checked}), boost::test_tools::per_element());
+        BOOST_TEST(listed("?checkpoint=needs-marker") == (ids{checked}), boost::test_tools::per_element());
+        BOOST_TEST(listed("?checkpoint=first&status=failed").empty());
+        BOOST_TEST(listed("?checkpoint=no-such-checkpoint").empty());
+        const std::string checked_at = text(c.viewer.get_object("/api/v1/deployments/" + checked), "created_at");
+        const std::string plain_at = text(plain_done, "created_at");
+        BOOST_TEST(listed("?created_after=" + checked_at) == (ids{plain, gated}), boost::test_tools::per_element());
+        BOOST_TEST(listed("?created_before=" + plain_at) == (ids{gated, checked}), boost::test_tools::per_element());
+        BOOST_TEST(listed("?created_after=" + checked_at + "&created_before=" + plain_at) == (ids{gated}),
+                   boost::test_tools::per_element());
+        BOOST_TEST(listed("?created_after=" + plain_at).empty());
+        // Another offset is the same instant in UTC (`+` percent-encoded, as in any query).
+        BOOST_TEST(listed("?created_after=2000-01-01T01:00:00%2B01:00") == (ids{plain, gated, checked}),
+                   boost::test_tools::per_element());
+        BOOST_TEST(listed("?created_before=2000-01-01T00:00:00Z").empty());
+        // Paging keeps the filters: one at a time, no empty last page.
+        ids paged;
+        for (const auto& item : all_pages(c.viewer, "/api/v1/deployments", "checkpoint=first", "deployments", 1))
+            paged.push_back(text(item, "deployment_id"));
+        BOOST_TEST(paged == (ids{plain, checked}), boost::test_tools::per_element());
+        paged.clear();
+        for (const auto& item : all_pages(c.viewer, "/api/v1/deployments", "created_before=" + plain_at, "deployments", 1))
+            paged.push_back(text(item, "deployment_id"));
+        BOOST_TEST(paged == (ids{gated, checked}), boost::test_tools::per_element());
+        for (const std::string bad : {"yesterday", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00.000Z", "2026-03-01",
+                                      "2026-03-01T12:00:00", "2026-03-01%2012:00:00Z", ""}) {
+            check_invalid_parameter(c.viewer.get("/api/v1/deployments?created_after=" + bad), "created_after", bad);
+            check_invalid_parameter(c.viewer.get("/api/v1/deployments?created_before=" + bad), "created_before", bad);
+        }
+    }
+
+    BOOST_TEST_CONTEXT("executions by time")
+    {
+        const auto execution_ids = [&](const std::string& query) {
+            ids out;
+            const json::object list = c.viewer.get_object("/api/v1/executions" + query);
+            for (const auto& item : list.at("executions").as_array()) out.push_back(text(item.as_object(), "execution_id"));
+            return out;
+        };
+        const ids every = execution_ids("");
+        BOOST_TEST_REQUIRE(every.size() == 5u, "first and needs-marker twice, gate-light, first");
+        const std::string newest_at = text(c.viewer.get_object("/api/v1/executions/" + every[0]), "created_at");
+        const std::string oldest_at = text(c.viewer.get_object("/api/v1/executions/" + every[4]), "created_at");
+        BOOST_TEST(execution_ids("?created_before=" + newest_at) == (ids{every.begin() + 1, every.end()}),
+                   boost::test_tools::per_element());
+        BOOST_TEST(execution_ids("?created_after=" + oldest_at) == (ids{every.begin(), every.end() - 1}),
+                   boost::test_tools::per_element());
+        BOOST_TEST(execution_ids("?created_after=" + newest_at).empty());
+        BOOST_TEST(execution_ids("?checkpoint=first&created_before=" + newest_at) == (ids{every[4]}),
+                   boost::test_tools::per_element());
+        ids paged;
+        for (const auto& item : all_pages(c.viewer, "/api/v1/executions", "created_after=" + oldest_at, "executions", 2))
+            paged.push_back(text(item, "execution_id"));
+        BOOST_TEST(paged == (ids{every.begin(), every.end() - 1}), boost::test_tools::per_element());
+        check_invalid_parameter(c.viewer.get("/api/v1/executions?created_after=soon"), "created_after", "soon");
+        check_invalid_parameter(c.viewer.get("/api/v1/executions?created_before=2026-03-01T25:00:00Z"), "created_before",
+                                "hour 25");
+    }
+
+    BOOST_TEST_CONTEXT("the audit trail by actor, action, outcome and time")
+    {
+        const auto entries = [&](const std::string& query) {
+            std::vector<json::object> out;
+            const json::object page = c.admin.get_object("/api/v1/audit?limit=1000&" + query);
+            for (const auto& item : page.at("entries").as_array()) out.push_back(item.as_object());
+            return out;
+        };
+        const auto every = entries("");
+        BOOST_TEST_CONTEXT("audit trail:" << rows_text(every))
+        {
+            const auto by_otto = entries("actor=otto");
+            std::size_t otto_rows = 0;
+            for (const auto& row : every) otto_rows += text(row, "actor") == "otto";
+            BOOST_TEST(by_otto.size() == otto_rows);
+            BOOST_TEST(otto_rows == 7u, "three refused and three accepted starts, a resume");
+            for (const auto& row : by_otto) BOOST_TEST(text(row, "actor") == "otto", json::serialize(row));
+            BOOST_TEST(entries("actor=OTTO").empty(), "the identity, exactly");
+
+            const auto refused = entries("outcome=VALIDATION_ERROR");
+            BOOST_TEST(refused.size() == 3u);
+            for (const auto& row : refused) {
+                BOOST_TEST(text(row, "action") == "deployment.start", json::serialize(row));
+                BOOST_TEST(text(row, "outcome") == "VALIDATION_ERROR");
+            }
+            const auto started = entries("action=deployment.start&outcome=succeeded");
+            BOOST_TEST(started.size() == 3u);
+            for (const auto& row : started) BOOST_TEST(object_at(row, "detail").contains("deployment_id"), json::serialize(row));
+            BOOST_TEST(entries("action=deployment").empty(), "an action without * is exact");
+
+            const auto approvals_rows = entries("action=approval.*");
+            BOOST_TEST_REQUIRE(approvals_rows.size() == 1u);
+            BOOST_TEST(text(approvals_rows[0], "action") == "approval.grant");
+            BOOST_TEST(text(approvals_rows[0], "actor") == "alice");
+            BOOST_TEST(entries("action=deployment.*&actor=alice").empty());
+            BOOST_TEST(entries("action=*").size() == every.size());
+
+            // Time: strictly after / before the grant's row.
+            const std::string grant_at = text(approvals_rows[0], "at");
+            const auto grant_id = integer(approvals_rows[0], "id");
+            const auto before = entries("created_before=" + grant_at);
+            const auto after = entries("created_after=" + grant_at);
+            BOOST_TEST(!before.empty());
+            BOOST_TEST(!after.empty());
+            for (const auto& row : before) {
+                BOOST_TEST(text(row, "at") < grant_at, json::serialize(row));
+                BOOST_TEST(integer(row, "id") < grant_id);
+            }
+            for (const auto& row : after) BOOST_TEST(text(row, "at") > grant_at, json::serialize(row));
+
+            // Paging keeps the filters.
+            const auto paged = all_pages(c.admin, "/api/v1/audit", "actor=otto", "entries", 2);
+            BOOST_TEST(paged.size() == by_otto.size());
+            for (std::size_t i = 0; i < paged.size() && i < by_otto.size(); ++i)
+                BOOST_TEST(integer(paged[i], "id") == integer(by_otto[i], "id"));
+            check_invalid_parameter(c.admin.get("/api/v1/audit?created_after=now"), "created_after", "now");
+            check_invalid_parameter(c.admin.get("/api/v1/audit?created_before=2026-03-01T12:00:00.000+0100"),
+                                    "created_before", "offset without colon");
+        }
+    }
+}
+
+// A deployment in check mode with a step that runs no playbook is refused before anything runs:
+// check would not apply to that step.
+BOOST_AUTO_TEST_CASE(check_mode_is_refused_with_a_step_that_is_not_ansible)
+{
+    const temp_dir dir{"raydeploy-deployments"};
+    dir.write_file("jobs.yaml", "jobs:\n  sync: {name: Sync, script: s.py, cpu: 1, memory: 1, timeout: 60}\n");
+    const auto catalog = dir.write_file("catalog.yaml", "checkpoints:\n"
+                                                        "  - name: first\n"
+                                                        "    playbook: " + (fixtures / "succeed.yml").string() + "\n"
+                                                        "    description: Runs three harmless tasks.\n"
+                                                        "    timeout: 2m\n"
+                                                        "  - name: create-jobs\n"
+                                                        "    kind: cml-jobs\n"
+                                                        "    jobs_config: jobs.yaml\n"
+                                                        "    description: Creates the CML jobs.\n"
+                                                        "    timeout: 2m\n");
+    auto options = fixture_service_options();
+    options.catalog = catalog;
+    service_process service{options};
+    const api_client local{service.port()};
+
+    for (const std::string body : {R"({"check": true})", R"({"check": true, "checkpoints": ["first", "create-jobs"]})",
+                                   R"({"check": true, "start_from": "create-jobs"})"}) {
+        const auto refused = local.post("/api/v1/deployments", body);
+        BOOST_TEST(refused.result_int() == 422, body << " -> " << refused.body());
+        if (refused.result_int() != 422) continue;
+        BOOST_TEST(field_of(refused) == "check", body);
+        const std::string message = text(json_object_of(refused), "message");
+        BOOST_TEST(message.find("'create-jobs' is of kind cml-jobs") != std::string::npos, message);
+    }
+    BOOST_TEST(local.get_object("/api/v1/deployments").at("deployments") == json::array{}, "nothing started");
+    BOOST_TEST(local.get_object("/api/v1/executions").at("executions") == json::array{}, "nothing ran");
+
+    // Without the CML step it runs, dry.
+    const std::string id = start_checked_deployment(local, R"({"check": true, "checkpoints": ["first"]})");
+    const json::object done = wait_finished(local, id);
+    BOOST_TEST_REQUIRE(text(done, "status") == "succeeded", json::serialize(done));
+    const json::object run = local.get_object("/api/v1/executions/" + text(step(done, 0), "execution_id"));
+    BOOST_TEST(object_at(run, "params").at("check") == json::value(true), json::serialize(run));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

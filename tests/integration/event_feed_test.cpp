@@ -193,10 +193,16 @@ BOOST_AUTO_TEST_CASE(bad_feed_requests_are_refused)
     BOOST_TEST(plain.result_int() == 426);
     BOOST_TEST(error_field_of(plain) == "UPGRADE_REQUIRED");
     BOOST_TEST(std::string{plain[http::field::upgrade]} == "websocket");
+    // Parameters are checked before the upgrade, as the OpenAPI document says: a malformed ticket
+    // is a bad parameter, with or without the upgrade headers.
+    const auto bad_ticket = http_get(port, "/api/v1/events?ticket=x");
+    BOOST_TEST(bad_ticket.result_int() == 400, bad_ticket.body());
+    BOOST_TEST(error_field_of(bad_ticket) == "INVALID_PARAMETER");
 
     for (const std::string target : {"/api/v1/events?types=Execution.Done", "/api/v1/events?types=*.done",
                                      "/api/v1/events?types=execution.*,", "/api/v1/events?since=-1",
-                                     "/api/v1/events?since=abc"}) {
+                                     "/api/v1/events?since=abc", "/api/v1/events?ticket=",
+                                     "/api/v1/events?ticket=rdt_too-short"}) {
         BOOST_TEST_CONTEXT(target)
         {
             const auto res = http_request(port, http::verb::get, target, {}, upgrade_headers);

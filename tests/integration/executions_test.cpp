@@ -587,6 +587,10 @@ BOOST_AUTO_TEST_CASE(invalid_bodies_are_rejected_and_nothing_runs)
         {R"({"limit": "-x"})", "application/json", 422, "VALIDATION_ERROR", "limit"},
         {R"({"limit": 3})", "application/json", 422, "VALIDATION_ERROR", "limit"},
         {R"({"check": "yes"})", "application/json", 422, "VALIDATION_ERROR", "check"},
+        // Not nullable in the OpenAPI document (only `limit` is): null is a wrong type, not "absent".
+        {R"({"approve": null})", "application/json", 422, "VALIDATION_ERROR", "approve"},
+        {R"({"check": null})", "application/json", 422, "VALIDATION_ERROR", "check"},
+        {R"({"extra_vars": null})", "application/json", 422, "VALIDATION_ERROR", "extra_vars"},
         {R"([1, 2])", "application/json", 422, "VALIDATION_ERROR", "body"},
     };
     for (const auto& c : cases) {
@@ -665,21 +669,26 @@ BOOST_AUTO_TEST_CASE(list_filters_by_checkpoint_and_status_and_pages_newest_firs
     BOOST_TEST(list("?checkpoint=fail&status=succeeded").empty());
     BOOST_TEST(list("?checkpoint=no-such-checkpoint").empty());
 
-    // One at a time, each page continues with the next older execution.
+    // One at a time, each page continues with the next older execution, and the last one says it
+    // is the last: no empty page at the end.
     ids paged;
+    int pages = 0;
     std::string query = "?limit=1";
-    for (int page = 0; page < 10; ++page) {
+    for (; pages < 10; ++pages) {
         const auto res = http_get(port, "/api/v1/executions" + query);
         BOOST_TEST_REQUIRE(res.result_int() == 200, res.body());
         const json::object body = json_object_of(res);
         const auto page_ids = ids_of(res);
-        BOOST_TEST_REQUIRE(page_ids.size() <= 1u);
+        BOOST_TEST_REQUIRE(page_ids.size() == 1u, "an empty page: " << res.body());
         paged.insert(paged.end(), page_ids.begin(), page_ids.end());
         if (body.at("next_cursor").is_null()) break;
-        BOOST_TEST_REQUIRE(page_ids.size() == 1u, "a next_cursor after an empty page: " << res.body());
         query = "?limit=1&cursor=" + text(body.at("next_cursor"));
     }
+    BOOST_TEST(pages == 3, "the fourth page is not the last");
     BOOST_TEST(paged == (ids{second_succeed, stats, failing, first_succeed}), boost::test_tools::per_element());
+    // A page exactly as long as what is left is the last page too.
+    BOOST_TEST(json_object_of(http_get(port, "/api/v1/executions?limit=4")).at("next_cursor").is_null());
+    BOOST_TEST(json_object_of(http_get(port, "/api/v1/executions?limit=3")).at("next_cursor").is_string());
 
     const auto two = http_get(port, "/api/v1/executions?checkpoint=succeed&limit=1");
     const json::object two_body = json_object_of(two);
@@ -687,7 +696,10 @@ BOOST_AUTO_TEST_CASE(list_filters_by_checkpoint_and_status_and_pages_newest_firs
     BOOST_TEST(list("?checkpoint=succeed&limit=1&cursor=" + text(two_body.at("next_cursor"))) == (ids{first_succeed}),
                boost::test_tools::per_element());
 
-    for (const std::string bad : {"?status=exploded", "?status=", "?limit=0", "?limit=abc", "?cursor=x"}) {
+    // A cursor is what next_cursor gave (the OpenAPI document's Cursor pattern), nothing else.
+    for (const std::string bad : {"?status=exploded", "?status=", "?limit=0", "?limit=abc", "?cursor=x", "?cursor=",
+                                  "?cursor=0", "?cursor=01", "?cursor=-1", "?cursor=1000000000000000000",
+                                  "?cursor=%FF"}) {
         const auto res = http_get(port, "/api/v1/executions" + bad);
         BOOST_TEST(res.result_int() == 400, bad << ": " << res.body());
         BOOST_TEST(error_field_of(res) == "INVALID_PARAMETER", bad);

@@ -138,10 +138,41 @@ BOOST_AUTO_TEST_CASE(unknown_checkpoint_is_404_checkpoint_not_found)
     BOOST_TEST(res.body().find("no-such-step") != std::string::npos);  // the message names what was asked for
 }
 
+BOOST_AUTO_TEST_CASE(error_bodies_quote_bytes_that_are_not_utf8_percent_encoded)
+{
+    service_process service;
+    struct case_t {
+        std::string target;
+        unsigned status;
+        std::string code;
+        std::string quoted;  // how the message quotes what was sent
+    };
+    const case_t cases[] = {
+        {"/api/v1/executions/%FF", 404, "EXECUTION_NOT_FOUND", "'%FF'"},
+        {"/api/v1/checkpoints/a%C3%28b", 404, "CHECKPOINT_NOT_FOUND", "'a%C3(b'"},
+        {"/api/v1/deployments/%ED%A0%80", 404, "DEPLOYMENT_NOT_FOUND", "'%ED%A0%80'"},  // a surrogate
+        {"/api/v1/executions/%C3%A9t%C3%A9", 404, "EXECUTION_NOT_FOUND", "'\xC3\xA9t\xC3\xA9'"},  // UTF-8 stays
+        {"/api/v1/executions?cursor=%FE%FF", 400, "INVALID_PARAMETER", "'%FE%FF'"},
+        {"/api/v1/deployments?limit=%80", 400, "INVALID_PARAMETER", "'%80'"},
+        {"/nowhere/%FF", 404, "NOT_FOUND", "/nowhere/%FF"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("GET " << c.target)
+        {
+            const auto res = http_get(service.port(), c.target);
+            BOOST_TEST(res.result_int() == c.status, res.body());
+            // Boost.JSON refuses a document that is not UTF-8, as every JSON parser must.
+            const json::object body = json_object_of(res);
+            BOOST_TEST(text(body, "error") == c.code);
+            BOOST_TEST(text(body, "message").find(c.quoted) != std::string::npos, res.body());
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(unknown_path_is_404_not_found)
 {
     service_process service;
-    for (const std::string_view target : {"/api/v2/checkpoints", "/", "/healthz", "/api/v1/checkpoints/a/b"}) {
+    for (const std::string_view target : {"/api/v2/checkpoints", "/index.html", "/healthz", "/api/v1/checkpoints/a/b"}) {
         BOOST_TEST_CONTEXT("GET " << target)
         {
             const auto res = http_get(service.port(), target);

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -109,26 +110,35 @@ def ray_venv(path: str | None = None) -> Path:
     return Path(out.strip().splitlines()[-1])
 
 
-def start_service(work_dir: Path, settings: dict[str, str], *extra_args: str) -> tuple[subprocess.Popen, str]:
-    """Starts `raydeploy serve` on 127.0.0.1:0 with the repository's catalog and local inventory,
-    its state in WORK_DIR/state and its stderr in WORK_DIR/service.log. Of the environment's
-    RAYDEPLOY_ variables only `settings` reach it, so a developer's own do not change the test.
-    Returns the process and its API's base URL (http://127.0.0.1:PORT/api/v1) once it listens;
-    raises RuntimeError with the log's tail, the process stopped, if it does not start."""
+def start_service(work_dir: Path, settings: dict[str, str], *extra_args: str, catalog: Path = CATALOG,
+                  inventory: Path = INVENTORY, ready_within: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """Starts `raydeploy serve` on 127.0.0.1:0 with `catalog` and `inventory` (the repository's
+    own and the local inventory unless given), its state in WORK_DIR/state and its stderr in
+    WORK_DIR/service.log. Of the environment's RAYDEPLOY_ variables only `settings` reach it, so a
+    developer's own do not change the test. Returns the process and its API's base URL
+    (http://127.0.0.1:PORT/api/v1) once it listens; raises RuntimeError with the log's tail, the
+    process stopped, if it does not start within `ready_within` seconds."""
     env = {k: v for k, v in os.environ.items() if not k.startswith('RAYDEPLOY_')}
     env.update(settings)
     service_log = Path(work_dir, 'service.log')
     with open(service_log, 'wb') as stderr:
         service = subprocess.Popen(
             [str(BINARY), 'serve', '--listen', '127.0.0.1:0', '--state-dir', str(Path(work_dir, 'state')),
-             '--catalog', str(CATALOG), '--inventory', str(INVENTORY), *extra_args],
+             '--catalog', str(catalog), '--inventory', str(inventory), *extra_args],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
-    line = service.stdout.readline()  # the service prints exactly this one line when ready
+    line = first_line(service, ready_within)  # the service prints exactly this one line when ready
     match = re.match(r'listening on (http://127\.0\.0\.1:\d+)', line)
     if not match:
         stop_process(service, 60)
         raise RuntimeError('the service did not start: %r\n%s' % (line, service_log.read_text()[-4000:]))
     return service, match.group(1) + '/api/v1'
+
+
+def first_line(process: subprocess.Popen, within: float) -> str:
+    """The first line `process` prints on stdout (a pipe), or '' when it prints none within
+    `within` seconds or exits first."""
+    ready, _, _ = select.select([process.stdout], [], [], within)
+    return process.stdout.readline() if ready else ''
 
 
 def stop_process(process: subprocess.Popen | None, timeout: float) -> None:

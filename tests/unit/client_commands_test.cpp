@@ -150,7 +150,7 @@ BOOST_AUTO_TEST_CASE(token_sources)
 
 BOOST_AUTO_TEST_CASE(prompt_for_a_destructive_gate_wants_the_name)
 {
-    const gate_info gate{"cleanup-existing", true, {"DESTRUCTIVE: stops Ray"}, "", "", {}, false};
+    const gate_info gate{"cleanup-existing", true, {"DESTRUCTIVE: stops Ray"}, "", "", {}, false, ""};
     std::string shown;
     auto answer = prompt("cleanup-existing\nreplacing the cluster\n", gate, &shown);
     BOOST_TEST((answer.decision == gate_answer::kind::approve));
@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(prompt_for_a_destructive_gate_wants_the_name)
 
 BOOST_AUTO_TEST_CASE(prompt_for_a_plain_gate_takes_yes)
 {
-    const gate_info gate{"docker-installation", false, {}, "", "", {}, false};
+    const gate_info gate{"docker-installation", false, {}, "", "", {}, false, ""};
     std::string shown;
     const auto answer = prompt("y\nroutine upgrade\n", gate, &shown);
     BOOST_TEST((answer.decision == gate_answer::kind::approve));
@@ -196,6 +196,7 @@ BOOST_AUTO_TEST_CASE(approve_command_for_ci_logs)
     BOOST_TEST(!contains(open, "acknowledge_running_work"), open);
     const std::string running = approve_curl_command(server, "cleanup-existing", "ap-0123abcd", true, true, true);
     BOOST_TEST(contains(running, "\"acknowledge_risks\":true,\"acknowledge_running_work\":true"), running);
+    BOOST_TEST(approval_page_url(server, "cleanup-existing") == "http://10.0.0.5:8000/#/approvals/cleanup-existing");
 }
 
 namespace {
@@ -211,7 +212,7 @@ const auto running_impact = boost::json::parse(R"({
 
 BOOST_AUTO_TEST_CASE(a_live_impact_with_running_work_is_listed_and_must_be_acknowledged)
 {
-    gate_info gate{"cleanup-existing", true, {"DESTRUCTIVE: stops Ray"}, "", "ap-1", {}, false};
+    gate_info gate{"cleanup-existing", true, {"DESTRUCTIVE: stops Ray"}, "", "ap-1", {}, false, ""};
     read_live_impact(&running_impact, gate);
     BOOST_TEST(gate.running_work);
     const std::vector<std::string> expected{
@@ -233,7 +234,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_cluster_state_is_shown_and_asks_no_acknowledgeme
         "observed_at": null, "source_state": "UNREACHABLE", "fresh": false, "jobs": [], "applications": [],
         "jobs_total": 0, "applications_total": 0, "summary": "the cluster's state is unknown",
         "note": "the cluster's state is unknown: raydeploy could not read the Ray dashboard since the service started; check what runs before approving"})");
-    gate_info gate{"cleanup-existing", true, {}, "", "ap-1", {}, false};
+    gate_info gate{"cleanup-existing", true, {}, "", "ap-1", {}, false, ""};
     read_live_impact(&unknown, gate);
     BOOST_TEST(!gate.running_work);
     BOOST_TEST_REQUIRE(gate.live_impact.size() == 2u);
@@ -243,7 +244,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_cluster_state_is_shown_and_asks_no_acknowledgeme
     BOOST_TEST(contains(shown, "Live impact:"), shown);
     BOOST_TEST(!contains(shown, "end the running work"), shown);
 
-    gate_info without{"cleanup-existing", true, {}, "", "ap-1", {}, false};
+    gate_info without{"cleanup-existing", true, {}, "", "ap-1", {}, false, ""};
     const boost::json::value null_impact;
     read_live_impact(&null_impact, without);
     read_live_impact(nullptr, without);
@@ -315,6 +316,35 @@ BOOST_AUTO_TEST_CASE(nodes_usage_errors_exit_2_before_any_request)
     BOOST_TEST(help.exit_code == exit_ok);
     BOOST_TEST(contains(help.out, "--force"), help.out);
     BOOST_TEST(contains(help.out, "--gpus"), help.out);
+}
+
+BOOST_AUTO_TEST_CASE(status_of_a_checkpoint_lists_hosts_by_name_whatever_order_the_service_uses)
+{
+    // The service lists hosts in the order they first reported, which differs from run to run.
+    const auto execution = boost::json::parse(R"({
+        "execution_id": "ex-00000000000000000001", "checkpoint": "results", "status": "succeeded",
+        "host_summary": {
+            "worker10": {"ok": 1, "changed": 0, "failures": 0, "unreachable": 0, "skipped": 0},
+            "head": {"ok": 3, "changed": 0, "failures": 0, "unreachable": 0, "skipped": 0},
+            "worker2": {"ok": 2, "changed": 0, "failures": 0, "unreachable": 0, "skipped": 0},
+            "worker1": {"ok": 4, "changed": 0, "failures": 0, "unreachable": 0, "skipped": 0}},
+        "results": {"nodes": {"worker2": {"cpus": 2}, "worker10": {"cpus": 10}, "head": {"cpus": 8}}, "summary": null},
+        "has_report": false})").as_object();
+    std::ostringstream out;
+    print_execution_status(out, execution, "");
+    const std::string text = out.str();
+    const auto position = [&](std::string_view line) {
+        const auto at = text.find(line);
+        BOOST_TEST(at != std::string::npos, line << " missing from:\n" << text);
+        return at;
+    };
+    const auto head = position("    head                 ok=3"), one = position("    worker1              ok=4"),
+               two = position("    worker2              ok=2"), ten = position("    worker10             ok=1");
+    BOOST_TEST((head < one && one < two && two < ten), text);
+    const auto head_result = position("    head                 cpus=8"),
+               two_result = position("    worker2              cpus=2"),
+               ten_result = position("    worker10             cpus=10");
+    BOOST_TEST((head_result < two_result && two_result < ten_result), text);
 }
 
 BOOST_AUTO_TEST_CASE(unreachable_service_exits_5)

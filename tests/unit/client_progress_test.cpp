@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(gate_is_explained_once_and_waiting_has_a_heartbeat)
     printer.plan({"prepare", "cleanup"}, t0);
     printer.step_status("cleanup", "awaiting_approval", t0);
     const gate_info gate{"cleanup", true, {"DESTRUCTIVE: removes Ray"}, "curl -X POST http://h/api/v1/approvals/cleanup",
-                         "", {"1 running Ray job will end", "  job raysubmit_a (RUNNING): python train.py"}, true};
+                         "", {"1 running Ray job will end", "  job raysubmit_a (RUNNING): python train.py"}, true, ""};
     printer.awaiting_approval(gate, t0);
     printer.awaiting_approval(gate, t0 + 1s);  // seen again on the next poll: said already
     printer.tick(t0 + 30s);
@@ -263,7 +263,7 @@ BOOST_AUTO_TEST_CASE(terminal_shows_the_gate)
     options.style = progress_style::terminal;
     progress_printer printer{out, options};
     printer.plan({"a", "gated"}, t0);
-    printer.awaiting_approval({"gated", false, {}, "", "", {}, false}, t0 + 5s);
+    printer.awaiting_approval({"gated", false, {}, "", "", {}, false, ""}, t0 + 5s);
     out.str("");
     printer.tick(t0 + 7s);
     BOOST_TEST(out.str() == "\r\033[K[2/2] gated | waiting for an approval | 7s");

@@ -3,6 +3,7 @@
 #include "raydeploy/auth/tokens.hpp"
 #include "raydeploy/http/router.hpp"
 #include "raydeploy/http/server.hpp"
+#include "raydeploy/util/utf8.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -62,6 +63,46 @@ BOOST_AUTO_TEST_CASE(matches_literals_and_parameters)
     BOOST_TEST(web::allow_header(wrong.allowed) == "GET, POST");
 }
 
+BOOST_AUTO_TEST_CASE(a_literal_segment_wins_over_a_parameter)
+{
+    // Registered in either order, /things/add belongs to the literal route only: a DELETE of it is
+    // 405 (Allow: POST), never a delete of a thing called "add".
+    for (const bool literal_first : {true, false}) {
+        BOOST_TEST_CONTEXT("literal route registered " << (literal_first ? "first" : "last"))
+        {
+            web::router routes;
+            if (literal_first) routes.add(http::verb::post, "/things/add", std::nullopt, answer("add"));
+            routes.add(http::verb::delete_, "/things/{id}", std::nullopt, answer("delete"));
+            routes.add(http::verb::get, "/things/{id}/log", std::nullopt, answer("log"));
+            if (!literal_first) routes.add(http::verb::post, "/things/add", std::nullopt, answer("add"));
+
+            const auto add = routes.match(http::verb::delete_, {"things", "add"});
+            BOOST_TEST(add.result == web::router::outcome::method_not_allowed);
+            BOOST_TEST(web::allow_header(add.allowed) == "POST");
+            BOOST_TEST(routes.match(http::verb::post, {"things", "add"}).result == web::router::outcome::found);
+
+            const auto other = routes.match(http::verb::delete_, {"things", "x1"});
+            BOOST_TEST(other.result == web::router::outcome::found);
+            BOOST_TEST(other.params.at("id") == "x1");
+            // Deeper paths are matched on their own: "add" is an id there.
+            BOOST_TEST(routes.match(http::verb::get, {"things", "add", "log"}).result == web::router::outcome::found);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_root_pattern_matches_only_the_root)
+{
+    web::router routes;
+    routes.add(http::verb::get, "/", std::nullopt, answer("page"));
+    routes.add(http::verb::get, "/docs", std::nullopt, answer("docs"));
+
+    BOOST_TEST(routes.match(http::verb::get, {}).result == web::router::outcome::found);
+    BOOST_TEST(routes.match(http::verb::get, {}).matched->pattern == "/");
+    BOOST_TEST(routes.match(http::verb::get, {""}).result == web::router::outcome::not_found);
+    BOOST_TEST(routes.match(http::verb::get, {"docs"}).matched->pattern == "/docs");
+    BOOST_TEST(routes.match(http::verb::get, {"other"}).result == web::router::outcome::not_found);
+}
+
 BOOST_AUTO_TEST_CASE(server_answers_errors_as_json)
 {
     net::io_context io;
@@ -115,6 +156,64 @@ BOOST_AUTO_TEST_CASE(percent_encoded_parameters_are_decoded)
                });
     auto server = web::http_server::create(io.get_executor(), std::move(routes), {}, {"127.0.0.1", 0});
     BOOST_TEST(exchange(*server, http::verb::get, "/items/a%20b").body() == "a b");
+    BOOST_TEST(exchange(*server, http::verb::get, "/items/%C3%A9").body() == "\xC3\xA9");
+}
+
+BOOST_AUTO_TEST_CASE(bytes_that_are_not_utf8_reach_handlers_and_error_bodies_percent_encoded)
+{
+    net::io_context io;
+    web::router routes;
+    api::add_route(routes, http::verb::get, "/items/{name}", std::nullopt,
+                   [](web::request_context& ctx) -> net::awaitable<web::response> {
+                       throw api::api_error{http::status::not_found, "ITEM_NOT_FOUND",
+                                            "no item '" + ctx.path_param("name") + "' (filter '" +
+                                                ctx.query("filter").value_or("") + "')"};
+                       co_return web::response{};
+                   });
+    auto server = web::http_server::create(io.get_executor(), std::move(routes), {}, {"127.0.0.1", 0});
+    const auto res = exchange(*server, http::verb::get, "/items/a%FFb?filter=%C0%AF");
+    BOOST_TEST(res.result() == http::status::not_found);
+    BOOST_TEST(is_utf8(res.body()), res.body());
+    BOOST_TEST(body_of(res).at("message") == "no item 'a%FFb' (filter '%C0%AF')");
+
+    // Whatever a handler or the transport puts in an error body comes out as UTF-8.
+    const auto direct = web::error_response(http::status::bad_request, "BAD", "got '\xFF\xFE'",
+                                            json::object{{"value", "\xE2\x82"}, {"list", json::array{"\x80"}}});
+    BOOST_TEST(is_utf8(direct.body()), direct.body());
+    const auto parsed = json::parse(direct.body());
+    BOOST_TEST(parsed.at("message") == "got '%FF%FE'");
+    BOOST_TEST(parsed.at("value") == "%E2%82");
+    BOOST_TEST(parsed.at("list").at(0) == "%80");
+}
+
+BOOST_AUTO_TEST_CASE(utf8_is_checked_as_rfc_3629_defines_it)
+{
+    for (const std::string_view good : {"", "plain", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xEF\xBF\xBF",
+                                        "\xF4\x8F\xBF\xBF"}) {
+        BOOST_TEST(is_utf8(good), good);
+        BOOST_TEST(percent_encode_invalid_utf8(good) == good);
+    }
+    struct case_t {
+        std::string_view bytes;
+        std::string_view encoded;
+    };
+    const case_t bad[] = {
+        {"\xFF", "%FF"},
+        {"a\x80z", "a%80z"},                 // a lone continuation byte
+        {"\xC0\xAF", "%C0%AF"},              // an overlong '/'
+        {"\xE0\x80\xAF", "%E0%80%AF"},       // an overlong '/' in three bytes
+        {"\xED\xA0\x80", "%ED%A0%80"},       // a surrogate
+        {"\xF4\x90\x80\x80", "%F4%90%80%80"},  // above U+10FFFF
+        {"\xE2\x82", "%E2%82"},              // cut short
+        {"\xC3\xA9\xFF\xC3\xA9", "\xC3\xA9%FF\xC3\xA9"},
+    };
+    for (const auto& c : bad) {
+        BOOST_TEST(!is_utf8(c.bytes), c.encoded);
+        BOOST_TEST(percent_encode_invalid_utf8(c.bytes) == c.encoded);
+        BOOST_TEST(is_utf8(percent_encode_invalid_utf8(c.bytes)));
+    }
+    BOOST_TEST(utf8_length("/caf\xC3\xA9") == 5u);
+    BOOST_TEST(utf8_length("\xFF\xFE") == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(routes_check_the_caller_before_the_handler_runs)
@@ -193,7 +292,9 @@ BOOST_AUTO_TEST_CASE(service_routes_declare_their_roles)
         const std::string name = std::string{http::to_string(route.method)} + " " + route.pattern;
         BOOST_TEST_CONTEXT(name)
         {
-            if (route.pattern == "/health" || route.pattern == "/openapi.yaml") {
+            // The WebUI's pages and assets hold no data: public, like the health check and the spec.
+            if (route.pattern == "/health" || route.pattern == "/openapi.yaml" || route.pattern == "/" ||
+                route.pattern == "/docs" || route.pattern == "/assets/{asset}") {
                 BOOST_TEST(!route.access.has_value());
             } else if (route.pattern == "/api/v1/audit") {
                 BOOST_TEST((route.access == role::admin));

@@ -41,8 +41,12 @@ BOOST_AUTO_TEST_CASE(defaults_without_any_source)
 {
     const auto value = load_settings(std::nullopt, {}, {});
     BOOST_TEST(value.listen.to_string() == "127.0.0.1:8000");
-    BOOST_TEST(value.state_dir == "var");
-    BOOST_TEST(value.catalog == "playbooks/checkpoints.yaml");
+    // unit_tests runs from the checkout's build/bin: the defaults point into the checkout,
+    // wherever the test is started from (config/install_layout.hpp).
+    const auto checkout = raydeploy::test::source_dir().lexically_normal();
+    BOOST_TEST(value.state_dir == checkout / "var");
+    BOOST_TEST(value.catalog == checkout / "playbooks/checkpoints.yaml");
+    BOOST_TEST(value.inventory == checkout / "playbooks/inventory/local.yml");
     BOOST_TEST(value.http.body_limit == 1024u * 1024u);
     BOOST_TEST(value.http.header_limit == 8192u);
     BOOST_TEST(value.sources.at("listen") == "default");

@@ -28,7 +28,7 @@ json::value optional_record(const service_state& state, const request_context& c
 
 std::optional<std::string> approval_id_field(const json::object& body)
 {
-    auto id = string_field(body, "approval_id");
+    auto id = string_field(body, "approval_id", null_is::absent);
     if (id && id->empty()) invalid_field("approval_id", "expected an approval id such as \"ap-…\", or leave the field out");
     return id;
 }
@@ -38,13 +38,19 @@ grant_input grant_from_body(const json::object& body)
     reject_unknown_fields(body, {"reason", "acknowledge_risks", "acknowledge_running_work", "ttl_s", "approved_by",
                                  "approval_id", "extra_vars", "limit", "check"});
     grant_input input;
-    input.reason = string_field(body, "reason").value_or("");
-    input.acknowledge_risks = bool_field(body, "acknowledge_risks").value_or(false);
-    input.acknowledge_running_work = bool_field(body, "acknowledge_running_work").value_or(false);
-    if (auto ttl = integer_field(body, "ttl_s", 1, INT32_MAX)) input.ttl = std::chrono::seconds{*ttl};
-    input.approved_by = string_field(body, "approved_by");
+    input.reason = string_field(body, "reason", null_is::absent).value_or("");
+    input.acknowledge_risks = bool_field(body, "acknowledge_risks", null_is::absent).value_or(false);
+    input.acknowledge_running_work = bool_field(body, "acknowledge_running_work", null_is::absent).value_or(false);
+    if (const auto* ttl = body.if_contains("ttl_s"); ttl && !ttl->is_null()) {
+        // Any whole number of seconds (1800 or 1800.0); the engine holds it to approvals.max_ttl
+        // and names that limit.
+        const auto seconds = whole_number(*ttl);
+        if (!seconds) invalid_field("ttl_s", "expected a whole number of seconds");
+        input.ttl = std::chrono::seconds{*seconds};
+    }
+    input.approved_by = string_field(body, "approved_by", null_is::absent);
     input.approval_id = approval_id_field(body);
-    if (has_execution_params(body)) input.params = execution_params_of(body);
+    if (has_execution_params(body)) input.params = execution_params_of(body, null_is::absent);
     return input;
 }
 
@@ -97,7 +103,7 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
     add_audited(routes, state, http::verb::post, "/api/v1/approvals/{checkpoint}/deny", role::approver, "approval.deny", [state](request_context& ctx) -> net::awaitable<response> {
                    const json::object body = json_body(ctx);
                    reject_unknown_fields(body, {"reason", "approval_id"});
-                   const std::string reason = string_field(body, "reason").value_or("");
+                   const std::string reason = string_field(body, "reason", null_is::refused).value_or("");
                    const auto approval_id = approval_id_field(body);
                    const approval_record record = engine_call(
                        [&] { return state->approvals->deny(ctx.path_param("checkpoint"), ctx.caller, reason, approval_id); });

@@ -31,7 +31,7 @@ json::object detail_of(const request_context& ctx, const response& res)
     if (!ec && request_body.is_object()) {
         const auto& fields = request_body.get_object();
         for (const std::string_view key :
-             {"reason", "auto_approve", "acknowledge_risks", "acknowledge_running_work", "start_from", "checkpoints"})
+             {"reason", "auto_approve", "acknowledge_risks", "acknowledge_running_work", "start_from", "checkpoints", "check"})
             if (const auto* value = fields.if_contains(key)) detail[std::string{"request_"} + std::string{key}] = *value;
     }
     return detail;
@@ -107,15 +107,27 @@ void audit_refusals(router& routes, const std::shared_ptr<const service_state>& 
 void add_audit_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
     add_route(routes, http::verb::get, "/api/v1/audit", role::admin, [state](request_context& ctx) -> net::awaitable<response> {
+        audit_filter filter;
+        filter.actor = ctx.query("actor");
+        // "approval.*": every action of that family; anything else is one action, exactly.
+        if (auto action = ctx.query("action")) {
+            if (action->ends_with('*')) filter.action_prefix = action->substr(0, action->size() - 1);
+            else filter.action = std::move(action);
+        }
+        filter.outcome = ctx.query("outcome");
+        filter.after = query_timestamp(ctx, "created_after", timestamp_rounding::down);
+        filter.before = query_timestamp(ctx, "created_before", timestamp_rounding::up);
         const auto limit = static_cast<std::size_t>(query_integer(ctx, "limit", 100, 1, 1000));
-        std::optional<std::int64_t> before;
-        if (ctx.query("cursor")) before = query_integer(ctx, "cursor", 0, 1, INT64_MAX);
-        const auto entries = state->audit->list(limit, before);
+        filter.before_id = query_cursor(ctx);
+        // One more than the page: a cursor only when a next page has something in it.
+        filter.limit = limit + 1;
+        auto entries = state->audit->list(filter);
+        const bool more = entries.size() > limit;
+        if (more) entries.resize(limit);
         json::array items;
         for (const auto& entry : entries) items.emplace_back(to_json(entry));
         json::object body{{"entries", std::move(items)}};
-        body["next_cursor"] =
-            entries.size() == limit ? json::value(std::to_string(entries.back().id)) : json::value(nullptr);
+        body["next_cursor"] = more ? json::value(std::to_string(entries.back().id)) : json::value(nullptr);
         co_return json_response(http::status::ok, body);
     });
 }

@@ -9,7 +9,7 @@ namespace {
 
 deployment_request deployment_from_body(const json::object& body)
 {
-    reject_unknown_fields(body, {"checkpoints", "start_from", "auto_approve", "extra_vars"});
+    reject_unknown_fields(body, {"checkpoints", "start_from", "auto_approve", "extra_vars", "check"});
     deployment_request request;
     if (const auto* names = body.if_contains("checkpoints"); names && !names->is_null()) {
         if (!names->is_array()) invalid_field("checkpoints", "expected an array of checkpoint names");
@@ -20,9 +20,11 @@ deployment_request deployment_from_body(const json::object& body)
             request.checkpoints->emplace_back(name.get_string());
         }
     }
-    request.start_from = string_field(body, "start_from");
-    request.auto_approve = bool_field(body, "auto_approve").value_or(false);
-    request.extra_vars = extra_vars_field(body);
+    request.start_from = string_field(body, "start_from", null_is::absent);
+    request.auto_approve = bool_field(body, "auto_approve", null_is::absent).value_or(false);
+    request.extra_vars = extra_vars_field(body, null_is::absent);
+    // Not nullable, as a single run's `check`: a null is a client's mistake, not "no".
+    request.check = bool_field(body, "check", null_is::refused).value_or(false);
     return request;
 }
 
@@ -52,14 +54,20 @@ void add_deployment_routes(router& routes, const std::shared_ptr<const service_s
                 invalid_parameter("status",
                                   "expected one of queued, running, awaiting_approval, succeeded, failed, cancelled");
         }
-        filter.limit = static_cast<std::size_t>(query_integer(ctx, "limit", 50, 1, 500));
-        if (ctx.query("cursor")) filter.before_rowid = query_integer(ctx, "cursor", 0, 1, INT64_MAX);
-        const auto records = state->deployments->list(filter);
+        filter.checkpoint = ctx.query("checkpoint");
+        filter.created_after = query_timestamp(ctx, "created_after", timestamp_rounding::down);
+        filter.created_before = query_timestamp(ctx, "created_before", timestamp_rounding::up);
+        const auto limit = static_cast<std::size_t>(query_integer(ctx, "limit", 50, 1, 500));
+        filter.before_rowid = query_cursor(ctx);
+        // One more than the page: a cursor only when a next page has something in it.
+        filter.limit = limit + 1;
+        auto records = state->deployments->list(filter);
+        const bool more = records.size() > limit;
+        if (more) records.resize(limit);
         json::array items;
         for (const auto& record : records) items.emplace_back(deployment_json(record, state->catalog, ctx.caller));
         json::object body{{"deployments", std::move(items)}};
-        body["next_cursor"] = records.size() == filter.limit ? json::value(std::to_string(records.back().rowid))
-                                                             : json::value(nullptr);
+        body["next_cursor"] = more ? json::value(std::to_string(records.back().rowid)) : json::value(nullptr);
         co_return json_response(http::status::ok, body);
     });
 

@@ -3,6 +3,7 @@
 // writer per socket; a subscriber that cannot keep up is closed with 1013 and told where to resume.
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/routes.hpp"
+#include "raydeploy/auth/tickets.hpp"
 #include "raydeploy/auth/tokens.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
@@ -158,6 +159,11 @@ void add_event_routes(router& routes, const std::shared_ptr<const service_state>
         feed_request feed;
         if (ctx.query("since")) feed.since = query_integer(ctx, "since", 0, 0, INT64_MAX);
         feed.filter.execution_id = ctx.query("execution_id");
+        // The handshake's authentication redeemed a ticket already; here only its form is checked,
+        // so that a plain GET answers a malformed one as it answers any bad parameter.
+        if (const auto ticket = ctx.query("ticket"); ticket && !ticket_format(*ticket))
+            invalid_parameter("ticket", "expected a ticket from POST /api/v1/events/tickets (rdt_ and 43 characters); "
+                                        "a ticket works once, within 30 s of being issued");
         if (auto types = ctx.query("types")) {
             std::string bad;
             auto patterns = parse_type_patterns(*types, bad);

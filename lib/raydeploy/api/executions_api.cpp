@@ -18,7 +18,7 @@ namespace {
 execution_params params_from_body(const json::object& body)
 {
     reject_unknown_fields(body, {"extra_vars", "limit", "check", "approve"});
-    return execution_params_of(body);
+    return execution_params_of(body, null_is::refused);
 }
 
 execution_manager& engine(const std::shared_ptr<const service_state>& state) { return *state->executions; }
@@ -155,7 +155,7 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
     add_audited(routes, state, http::verb::post, "/api/v1/checkpoints/{name}", role::operator_, "execution.start", [state](request_context& ctx) -> net::awaitable<response> {
         const json::object body = json_body(ctx);
         execution_params params = params_from_body(body);
-        const bool inline_approve = bool_field(body, "approve").value_or(false);
+        const bool inline_approve = bool_field(body, "approve", null_is::refused).value_or(false);
         const execution_record record = engine_call([&] {
             // Checked before anything else: a refused request must not ask for an approval either.
             check_run_params(find_checkpoint(state->catalog, ctx.path_param("name")), params);
@@ -178,15 +178,19 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
                 invalid_parameter("status", "expected one of queued, awaiting_approval, running, succeeded, failed, "
                                             "cancelled, timed_out, interrupted");
         }
-        filter.limit = static_cast<std::size_t>(query_integer(ctx, "limit", 50, 1, 500));
-        if (ctx.query("cursor")) filter.before_rowid = query_integer(ctx, "cursor", 0, 1, INT64_MAX);
-        const auto records = engine(state).list(filter);
+        filter.created_after = query_timestamp(ctx, "created_after", timestamp_rounding::down);
+        filter.created_before = query_timestamp(ctx, "created_before", timestamp_rounding::up);
+        const auto limit = static_cast<std::size_t>(query_integer(ctx, "limit", 50, 1, 500));
+        filter.before_rowid = query_cursor(ctx);
+        // One more than the page: a cursor only when a next page has something in it.
+        filter.limit = limit + 1;
+        auto records = engine(state).list(filter);
+        const bool more = records.size() > limit;
+        if (more) records.resize(limit);
         json::array items;
         for (const auto& record : records) items.emplace_back(execution_json(record, state->catalog, ctx.caller));
         json::object body{{"executions", std::move(items)}};
-        // A full page may have a next one; the cursor is opaque to clients.
-        body["next_cursor"] = records.size() == filter.limit ? json::value(std::to_string(records.back().rowid))
-                                                             : json::value(nullptr);
+        body["next_cursor"] = more ? json::value(std::to_string(records.back().rowid)) : json::value(nullptr);
         co_return json_response(http::status::ok, body);
     });
 

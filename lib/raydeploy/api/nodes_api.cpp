@@ -143,12 +143,12 @@ void add_node_routes(router& routes, const std::shared_ptr<const service_state>&
                 [state](request_context& ctx) -> net::awaitable<response> {
                     const json::object body = json_body(ctx);
                     reject_unknown_fields(body, {"cpu", "memory", "node_type", "gpus"});
-                    const auto node_type = string_field(body, "node_type").value_or("worker");
+                    const auto node_type = string_field(body, "node_type", null_is::refused).value_or("worker");
                     if (node_type != "worker")
                         invalid_field("node_type", "only \"worker\" nodes can be added; the head is launch-ray-cluster's");
                     const double cpu = required_amount(body, "cpu", 512, "the worker's vCPUs, e.g. 8");
                     const double memory = required_amount(body, "memory", 4096, "the worker's memory in GB, e.g. 32");
-                    const std::int64_t gpus = integer_field(body, "gpus", 0, 16).value_or(0);
+                    const std::int64_t gpus = integer_field(body, "gpus", 0, 16, null_is::refused).value_or(0);
                     const cml::ray_cluster cluster = cluster_of(*state);
                     const std::string name = cluster.prefix + "-ray-worker-" + random_id("").substr(0, 6);
                     const auto spec = cml::worker_application(*state->cml, cluster.prefix, name, cluster.worker_script,

@@ -2,6 +2,7 @@
 #include "raydeploy/api/ray_requests.hpp"
 
 #include "raydeploy/api/request_helpers.hpp"
+#include "raydeploy/util/utf8.hpp"
 
 #include <algorithm>
 #include <set>
@@ -36,10 +37,12 @@ bool dotted_name(std::string_view text)
     }
 }
 
+// Every optional member of these bodies is a JSON object, number or string when present: null is
+// refused as a wrong type (the OpenAPI document makes none of them nullable).
 const json::object* object_field(const json::object& body, std::string_view name, const std::string& path)
 {
     const auto* value = body.if_contains(name);
-    if (!value || value->is_null()) return nullptr;
+    if (!value) return nullptr;
     if (!value->is_object()) invalid_field(path, "expected a JSON object");
     return &value->get_object();
 }
@@ -51,11 +54,9 @@ void check_non_negative_number(const json::value& value, const std::string& path
 
 std::int64_t replicas(const json::value& value, const std::string& path)
 {
-    const bool integral = value.is_int64() || value.is_uint64();
-    if (!integral || (value.is_int64() && (value.get_int64() < 1 || value.get_int64() > 10000)) ||
-        (value.is_uint64() && value.get_uint64() > 10000))
-        invalid_field(path, "expected a whole number of replicas from 1 to 10000");
-    return value.to_number<std::int64_t>();
+    const auto count = whole_number(value);
+    if (!count || *count < 1 || *count > 10000) invalid_field(path, "expected a whole number of replicas from 1 to 10000");
+    return *count;
 }
 
 json::object actor_options(const json::value& value, const std::string& path)
@@ -63,14 +64,14 @@ json::object actor_options(const json::value& value, const std::string& path)
     if (!value.is_object()) invalid_field(path, "expected an object such as {\"num_cpus\": 1}");
     const auto& options = value.get_object();
     for (const std::string_view key : {"num_cpus", "num_gpus", "memory"})
-        if (const auto* number = options.if_contains(key); number && !number->is_null())
+        if (const auto* number = options.if_contains(key))
             check_non_negative_number(*number, path + "." + std::string{key});
-    if (const auto* resources = options.if_contains("resources"); resources && !resources->is_null()) {
+    if (const auto* resources = options.if_contains("resources")) {
         if (!resources->is_object()) invalid_field(path + ".resources", "expected an object of resource names to numbers");
         for (const auto& [name, amount] : resources->get_object())
             check_non_negative_number(amount, path + ".resources." + std::string{name});
     }
-    if (const auto* env = options.if_contains("runtime_env"); env && !env->is_null() && !env->is_object())
+    if (const auto* env = options.if_contains("runtime_env"); env && !env->is_object())
         invalid_field(path + ".runtime_env", "expected a JSON object");
     return options;
 }
@@ -82,7 +83,7 @@ void check_route_prefix(std::string_view prefix)
     if (prefix.size() > 1 && prefix.back() == '/') invalid_field("route_prefix", "must not end with '/' unless it is '/'");
     if (prefix.find_first_of("{}") != std::string_view::npos)
         invalid_field("route_prefix", "must not contain '{' or '}' (Serve routes have no wildcards)");
-    if (prefix.find_first_of(" \t\r\n?#") != std::string_view::npos || prefix.size() > 256)
+    if (prefix.find_first_of(" \t\r\n?#") != std::string_view::npos || utf8_length(prefix) > 256)
         invalid_field("route_prefix", "must be a URL path of at most 256 characters without spaces, '?' or '#'");
 }
 
@@ -95,7 +96,7 @@ ray::job_submission job_submission_from(const json::object& body)
 {
     reject_unknown_fields(body, {"entrypoint", "runtime_env", "metadata", "submission_id"});
     ray::job_submission job;
-    const auto entrypoint = string_field(body, "entrypoint");
+    const auto entrypoint = string_field(body, "entrypoint", null_is::refused);
     if (!entrypoint || entrypoint->find_first_not_of(" \t\r\n") == std::string::npos)
         invalid_field("entrypoint", "required: the shell command the job runs, for example \"python train.py\"");
     job.entrypoint = *entrypoint;
@@ -105,7 +106,7 @@ ray::job_submission job_submission_from(const json::object& body)
             if (!value.is_string()) invalid_field("metadata." + std::string{key}, "metadata values must be strings");
         job.metadata = *metadata;
     }
-    if (auto id = string_field(body, "submission_id")) {
+    if (auto id = string_field(body, "submission_id", null_is::refused)) {
         if (!valid_job_id(*id))
             invalid_field("submission_id", "1 to 128 letters, digits, '_' or '-'; leave it out and Ray picks one");
         job.submission_id = std::move(*id);
@@ -118,12 +119,12 @@ ray::application_request application_request_from(const json::object& body)
     reject_unknown_fields(body, {"name", "import_path", "route_prefix", "num_replicas", "ray_actor_options",
                                  "runtime_env", "deployments", "args"});
     ray::application_request request;
-    const auto name = string_field(body, "name");
+    const auto name = string_field(body, "name", null_is::refused);
     if (!name) invalid_field("name", "required: the application's name, 1 to 64 letters, digits, '_' or '-'");
     if (!valid_application_name(*name)) invalid_field("name", "1 to 64 letters, digits, '_' or '-'");
     request.name = *name;
 
-    const auto import_path = string_field(body, "import_path");
+    const auto import_path = string_field(body, "import_path", null_is::refused);
     if (!import_path) invalid_field("import_path", "required: where Serve finds the application, \"module.sub:attr\"");
     const auto colon = import_path->find(':');
     const bool well_formed = colon == std::string::npos
@@ -133,20 +134,19 @@ ray::application_request application_request_from(const json::object& body)
     if (!well_formed) invalid_field("import_path", "expected \"module.sub:attr\" (or \"module.attr\") of Python names");
     request.import_path = *import_path;
 
-    if (const auto prefix = string_field(body, "route_prefix")) {
+    if (const auto prefix = string_field(body, "route_prefix", null_is::refused)) {
         check_route_prefix(*prefix);
         request.route_prefix = *prefix;
     } else {
         request.route_prefix = "/" + request.name;
     }
-    if (const auto* value = body.if_contains("num_replicas"); value && !value->is_null())
-        request.num_replicas = replicas(*value, "num_replicas");
-    if (const auto* value = body.if_contains("ray_actor_options"); value && !value->is_null())
+    if (const auto* value = body.if_contains("num_replicas")) request.num_replicas = replicas(*value, "num_replicas");
+    if (const auto* value = body.if_contains("ray_actor_options"))
         request.ray_actor_options = actor_options(*value, "ray_actor_options");
     if (const auto* env = object_field(body, "runtime_env", "runtime_env")) request.runtime_env = *env;
     if (const auto* args = object_field(body, "args", "args")) request.args = *args;
 
-    if (const auto* deployments = body.if_contains("deployments"); deployments && !deployments->is_null()) {
+    if (const auto* deployments = body.if_contains("deployments")) {
         if (!deployments->is_array())
             invalid_field("deployments", "expected a list of per-deployment settings, [{\"name\": \"Model\", ...}]");
         std::set<std::string> names;
@@ -160,10 +160,10 @@ ray::application_request application_request_from(const json::object& body)
                 invalid_field(path + ".name", "required: the deployment's name as the application defines it");
             if (!names.insert(std::string{entry_name->get_string()}).second)
                 invalid_field(path + ".name", "named twice");
-            if (const auto* value = entry.if_contains("num_replicas"); value && !value->is_null() &&
-                                                                         !(value->is_string() && value->get_string() == "auto"))
+            if (const auto* value = entry.if_contains("num_replicas");
+                value && !(value->is_string() && value->get_string() == "auto"))
                 replicas(*value, path + ".num_replicas");
-            if (const auto* value = entry.if_contains("ray_actor_options"); value && !value->is_null())
+            if (const auto* value = entry.if_contains("ray_actor_options"))
                 actor_options(*value, path + ".ray_actor_options");
             request.deployments.push_back(entry);
         }

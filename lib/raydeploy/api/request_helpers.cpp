@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 
 namespace raydeploy::api {
 
@@ -49,6 +50,29 @@ std::int64_t query_integer(const request_context& ctx, std::string_view name, st
     return value;
 }
 
+std::optional<std::int64_t> query_cursor(const request_context& ctx)
+{
+    const auto text = ctx.query("cursor");
+    if (!text) return std::nullopt;
+    const bool well_formed = !text->empty() && text->size() <= 18 && text->front() != '0' &&
+                             std::all_of(text->begin(), text->end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!well_formed)
+        invalid_parameter("cursor", "'" + *text + "' is not a cursor of this list; pass the next_cursor of the "
+                                    "previous page unchanged, or leave cursor out for the first page");
+    return std::stoll(*text);
+}
+
+std::optional<std::string> query_timestamp(const request_context& ctx, std::string_view name, timestamp_rounding rounding)
+{
+    const auto text = ctx.query(name);
+    if (!text) return std::nullopt;
+    auto normalized = normalize_rfc3339(*text, rounding);
+    if (!normalized)
+        invalid_parameter(name, "expected an RFC 3339 date-time such as 2026-03-01T12:00:00.000Z (UTC, as the API "
+                                "prints times; an offset like +01:00 is converted to UTC), got '" + *text + "'");
+    return normalized;
+}
+
 void reject_unknown_fields(const json::object& body, std::initializer_list<std::string_view> allowed)
 {
     for (const auto& member : body) {
@@ -59,52 +83,77 @@ void reject_unknown_fields(const json::object& body, std::initializer_list<std::
     }
 }
 
-std::optional<std::string> string_field(const json::object& body, std::string_view name)
+namespace {
+
+// The member `name` of `body`, or nullptr when it is absent or a null that counts as absent.
+const json::value* present(const json::object& body, std::string_view name, null_is nulls, std::string_view expected)
 {
     const auto* value = body.if_contains(name);
-    if (!value || value->is_null()) return std::nullopt;
+    if (!value || !value->is_null()) return value;
+    if (nulls == null_is::absent) return nullptr;
+    invalid_field(name, "expected " + std::string{expected} + ", not null");
+}
+
+}  // namespace
+
+std::optional<std::int64_t> whole_number(const json::value& value)
+{
+    if (value.is_int64()) return value.get_int64();
+    if (value.is_uint64())
+        return value.get_uint64() > static_cast<std::uint64_t>(INT64_MAX) ? INT64_MAX
+                                                                           : static_cast<std::int64_t>(value.get_uint64());
+    if (!value.is_double()) return std::nullopt;
+    const double number = value.get_double();
+    if (!std::isfinite(number) || std::trunc(number) != number) return std::nullopt;
+    // 2^63 is exactly representable; every double below it and at or above -2^63 fits.
+    if (number >= 9223372036854775808.0) return INT64_MAX;
+    if (number < -9223372036854775808.0) return INT64_MIN;
+    return static_cast<std::int64_t>(number);
+}
+
+std::optional<std::string> string_field(const json::object& body, std::string_view name, null_is nulls)
+{
+    const auto* value = present(body, name, nulls, "a string");
+    if (!value) return std::nullopt;
     if (!value->is_string()) invalid_field(name, "expected a string");
     return std::string{value->get_string()};
 }
 
-std::optional<bool> bool_field(const json::object& body, std::string_view name)
+std::optional<bool> bool_field(const json::object& body, std::string_view name, null_is nulls)
 {
-    const auto* value = body.if_contains(name);
-    if (!value || value->is_null()) return std::nullopt;
+    const auto* value = present(body, name, nulls, "true or false");
+    if (!value) return std::nullopt;
     if (!value->is_bool()) invalid_field(name, "expected true or false");
     return value->get_bool();
 }
 
 std::optional<std::int64_t> integer_field(const json::object& body, std::string_view name, std::int64_t min,
-                                          std::int64_t max)
+                                          std::int64_t max, null_is nulls)
 {
-    const auto* value = body.if_contains(name);
-    if (!value || value->is_null()) return std::nullopt;
-    const auto as_integer = value->is_int64()    ? std::optional<std::int64_t>{value->get_int64()}
-                            : value->is_uint64() && value->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)
-                                ? std::optional<std::int64_t>{static_cast<std::int64_t>(value->get_uint64())}
-                                : std::nullopt;
-    if (!as_integer || *as_integer < min || *as_integer > max)
+    const auto* value = present(body, name, nulls, "an integer");
+    if (!value) return std::nullopt;
+    const auto number = whole_number(*value);
+    if (!number || *number < min || *number > max)
         invalid_field(name, "expected an integer between " + std::to_string(min) + " and " + std::to_string(max));
-    return as_integer;
+    return number;
 }
 
-json::object extra_vars_field(const json::object& body)
+json::object extra_vars_field(const json::object& body, null_is nulls)
 {
-    const auto* vars = body.if_contains("extra_vars");
-    if (!vars || vars->is_null()) return {};
+    const auto* vars = present(body, "extra_vars", nulls, "an object of variable names to values");
+    if (!vars) return {};
     if (!vars->is_object()) invalid_field("extra_vars", "expected an object of variable names to values");
     return vars->get_object();
 }
 
-execution_params execution_params_of(const json::object& body)
+execution_params execution_params_of(const json::object& body, null_is nulls)
 {
     execution_params params;
-    params.extra_vars = extra_vars_field(body);
+    params.extra_vars = extra_vars_field(body, nulls);
     // What the checkpoint accepts (declared variables, host patterns) is the engine's
-    // check_run_params.
-    params.limit = string_field(body, "limit");
-    params.check = bool_field(body, "check").value_or(false);
+    // check_run_params. `limit` is nullable everywhere: null is every host.
+    params.limit = string_field(body, "limit", null_is::absent);
+    params.check = bool_field(body, "check", nulls).value_or(false);
     return params;
 }
 

@@ -46,6 +46,16 @@ router make_router(std::shared_ptr<const service_state> state)
         co_return text_response(http::status::ok, std::string{embedded::openapi_yaml()}, "application/yaml");
     });
 
+    // Who the caller is, as the server authenticated them: what a WebUI needs to show only the
+    // actions the caller's role allows.
+    add_route(routes, http::verb::get, "/api/v1/whoami", role::viewer, [](request_context& ctx) -> net::awaitable<response> {
+        const identity& caller = ctx.caller;
+        co_return json_response(http::status::ok, json::object{{"name", caller.name},
+                                                               {"person", caller.person.empty() ? caller.name : caller.person},
+                                                               {"role", to_string(caller.level)},
+                                                               {"open_mode", caller.open_mode}});
+    });
+
     add_execution_routes(routes, state);
     add_event_routes(routes, state);
     add_approval_routes(routes, state);
@@ -55,6 +65,7 @@ router make_router(std::shared_ptr<const service_state> state)
     add_node_routes(routes, state);
     add_application_routes(routes, state);
     add_audit_routes(routes, state);
+    add_web_ui_routes(routes);
     audit_refusals(routes, state);
     return routes;
 }

@@ -84,6 +84,8 @@ void add_job_routes(router& routes, const std::shared_ptr<const service_state>& 
 void add_application_routes(router& routes, const std::shared_ptr<const service_state>& state);
 // Workers of the Ray cluster launched on CML, added and removed as applications (nodes_api.cpp).
 void add_node_routes(router& routes, const std::shared_ptr<const service_state>& state);
+// The WebUI at `/`, the API reference at `/docs` and their assets (web_ui.cpp), compiled in.
+void add_web_ui_routes(router& routes);
 
 // Adds a route that changes state. Each call, accepted or refused (by the handler, or before it
 // for a missing token or a role too low), leaves an audit row: the caller, their address,

@@ -96,6 +96,7 @@ struct service::parts {
     {
         if (stopping) return;
         stopping = true;
+        store.lock().withdraw_endpoint();  // new commands must not find a service that is going
         log::info("shutting down", {{"cause", why},
                                     {"grace", format_duration(config.http.shutdown_grace)},
                                     {"running_executions", state->executions->running_count()}});
@@ -322,6 +323,14 @@ service::~service() = default;
 listen_address service::endpoint() const { return parts_->bound; }
 
 bool service::tls() const { return parts_->config.http.tls_cert.has_value(); }
+
+void service::publish_endpoint()
+{
+    listen_address reachable = parts_->bound;
+    if (reachable.host == "0.0.0.0") reachable.host = "127.0.0.1";
+    if (reachable.host == "::") reachable.host = "::1";
+    parts_->store.lock().publish_endpoint((tls() ? "https://" : "http://") + reachable.to_string());
+}
 
 std::size_t service::checkpoint_count() const { return parts_->catalog.checkpoints().size(); }
 

@@ -31,6 +31,11 @@ public:
     // Whether it serves HTTPS (http.tls_cert and http.tls_key set).
     bool tls() const;
     std::size_t checkpoint_count() const;
+    // Publishes the URL it listens on beside the state directory's lock (store/state_store.hpp),
+    // so the CLI on this machine finds it; a loopback address stands in for a wildcard one.
+    // Withdrawn when the shutdown starts. `raydeploy serve` does; the CLI's in-process service,
+    // whose token only its own command holds, does not.
+    void publish_endpoint();
 
     // The io_context's executor, on which every part and component runs.
     net::any_io_executor executor();

@@ -5,9 +5,19 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace raydeploy {
+
+bool ticket_format(std::string_view text)
+{
+    constexpr std::string_view prefix = "rdt_";
+    if (text.size() != prefix.size() + 43 || !text.starts_with(prefix)) return false;
+    return std::all_of(text.begin() + prefix.size(), text.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    });
+}
 
 ticket_store::ticket_store(std::chrono::seconds ttl, std::size_t capacity, std::function<clock::time_point()> now)
     : ttl_{ttl}, capacity_{capacity}, now_{std::move(now)}

@@ -20,6 +20,9 @@
 
 namespace raydeploy {
 
+// Whether `text` has a ticket's form: "rdt_" and 43 base64url characters (32 bytes).
+bool ticket_format(std::string_view text);
+
 class ticket_store {
 public:
     using clock = std::chrono::steady_clock;

@@ -8,6 +8,7 @@
 #include "raydeploy/cli/local_service.hpp"
 #include "raydeploy/util/net.hpp"
 #include "raydeploy/config/settings.hpp"
+#include "raydeploy/store/state_store.hpp"
 #include "raydeploy/util/duration.hpp"
 #include "raydeploy/util/errors.hpp"
 
@@ -176,6 +177,14 @@ service_connection service_connection::open(const po::variables_map& vm, std::os
         return connection;
     }
     const settings config = settings_from(vm);
+    // A `raydeploy serve` on the same state directory published where it listens: talk to it as
+    // with --server (its tokens, if it has any, come from RAYDEPLOY_TOKEN or --token-file).
+    if (auto running = find_published_endpoint(config.state_dir)) {
+        err << "raydeploy: talking to the service on " << config.state_dir.string() << " at " << running->url
+            << " (pid " << running->pid << ")\n";
+        connection.client_.emplace(parse_server_url(running->url), std::move(token), client_timeouts{}, tls);
+        return connection;
+    }
     // The in-process service records everything under the person running the command: the name
     // `approve --as` gives, else the login name.
     std::string person = vm.count("as") ? vm["as"].as<std::string>() : login_name();
@@ -189,9 +198,12 @@ service_connection service_connection::open(const po::variables_map& vm, std::os
     try {
         local = std::make_shared<local_service>(config, person);
     } catch (const runtime_failure& e) {
+        // A `raydeploy serve` would have been found above: the holder is another command running
+        // the engine in-process (or a raydeploy older than the endpoint file).
         throw runtime_failure{std::string{e.what()} +
-                              "\nto use the service that runs there, pass --server http://HOST:PORT (or set "
-                              "RAYDEPLOY_SERVER)"};
+                              "\nit published no address (another command running the engine in-process "
+                              "publishes none); to use a service that runs there, pass --server http://HOST:PORT "
+                              "(or set RAYDEPLOY_SERVER)"};
     }
     // Its own token, not RAYDEPLOY_TOKEN: that one is for services elsewhere.
     connection.client_.emplace(parse_server_url(local->url()), local->token());
@@ -451,6 +463,11 @@ std::string approve_curl_command(const server_url& server, std::string_view chec
     if (with_token) command += " -H \"Authorization: Bearer $RAYDEPLOY_TOKEN\"";
     command += " -d '" + body + "'";
     return command;
+}
+
+std::string approval_page_url(const server_url& server, std::string_view checkpoint)
+{
+    return server.text() + "/#/approvals/" + std::string{checkpoint};
 }
 
 std::string json_string(const boost::json::object& object, std::string_view key)

@@ -54,10 +54,16 @@ void add_format_option(client_command_spec& spec);
 std::optional<bool> json_format(const boost::program_options::variables_map& vm, std::string_view command,
                                 std::ostream& err);
 
+// `raydeploy status --checkpoint NAME` as text: the execution, its per-host counts and what it
+// published, hosts by name (host2 before host10) whatever order the service lists them in, then
+// `report_hint` when it has a report.
+void print_execution_status(std::ostream& out, const boost::json::object& execution, const std::string& report_hint);
+
 // Prints "COMMAND: MESSAGE" as a usage error and returns exit_usage.
 int usage_error(std::ostream& err, std::string_view command, std::string_view message);
 
-// The service a command talks to: the one named by --server / RAYDEPLOY_SERVER, or else a
+// The service a command talks to: the one named by --server / RAYDEPLOY_SERVER, else the
+// `raydeploy serve` that published its URL in the state directory (store/state_store.hpp), else a
 // service started in this process on the state directory (it stops when this object goes).
 class service_connection {
 public:
@@ -161,6 +167,8 @@ boost::json::object deny_approval(const api_client& api, std::string_view checkp
 // `running_work`: the request showed running work, so the body acknowledges it.
 std::string approve_curl_command(const server_url& server, std::string_view checkpoint, std::string_view approval_id,
                                  bool destructive, bool with_token, bool running_work);
+// The WebUI's page for the checkpoint's pending approval (`/#/approvals/<checkpoint>`).
+std::string approval_page_url(const server_url& server, std::string_view checkpoint);
 
 // ------------------------------------------------------------------------------- JSON helpers
 

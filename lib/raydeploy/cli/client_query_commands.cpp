@@ -41,6 +41,42 @@ std::string integer_text(const json::object& object, std::string_view key)
     return "?";
 }
 
+// Host names in the order people sort them: digit runs by their value, so host2 comes before host10.
+bool host_before(std::string_view a, std::string_view b)
+{
+    const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    std::size_t i = 0, j = 0;
+    while (i < a.size() && j < b.size()) {
+        if (digit(a[i]) && digit(b[j])) {
+            const std::size_t a_start = i, b_start = j;
+            while (i < a.size() && digit(a[i])) ++i;
+            while (j < b.size() && digit(b[j])) ++j;
+            auto a_run = a.substr(a_start, i - a_start), b_run = b.substr(b_start, j - b_start);
+            while (a_run.size() > 1 && a_run.front() == '0') a_run.remove_prefix(1);
+            while (b_run.size() > 1 && b_run.front() == '0') b_run.remove_prefix(1);
+            if (a_run.size() != b_run.size()) return a_run.size() < b_run.size();
+            if (a_run != b_run) return a_run < b_run;
+            continue;
+        }
+        if (a[i] != b[j]) return a[i] < b[j];
+        ++i;
+        ++j;
+    }
+    if (a.size() - i != b.size() - j) return a.size() - i < b.size() - j;
+    return a < b;  // same up to leading zeros: any fixed order will do
+}
+
+// The members of a per-host object by host name: the service lists them in the order the hosts
+// first reported, which differs from run to run.
+std::vector<const json::key_value_pair*> by_host(const json::object& hosts)
+{
+    std::vector<const json::key_value_pair*> members;
+    for (const auto& member : hosts) members.push_back(&member);
+    std::sort(members.begin(), members.end(),
+              [](const auto* a, const auto* b) { return host_before(a->key(), b->key()); });
+    return members;
+}
+
 void print_execution(std::ostream& out, const json::object& execution)
 {
     out << "execution " << json_string(execution, "execution_id") << " of " << json_string(execution, "checkpoint")
@@ -62,7 +98,9 @@ void print_execution(std::ostream& out, const json::object& execution)
         out << "  reason:   " << reason << "\n";
     if (const auto* hosts = execution.if_contains("host_summary"); hosts && hosts->is_object() && !hosts->get_object().empty()) {
         out << "  hosts:\n";
-        for (const auto& [host, counts] : hosts->get_object()) {
+        for (const auto* member : by_host(hosts->get_object())) {
+            const std::string_view host = member->key();
+            const json::value& counts = member->value();
             if (!counts.is_object()) continue;
             const auto& c = counts.get_object();
             out << "    " << std::left << std::setw(20) << std::string{host} << " ok=" << integer_text(c, "ok")
@@ -99,8 +137,9 @@ void print_results(std::ostream& out, const json::object& execution, const std::
     const auto* nodes = object.if_contains("nodes");
     if (nodes && nodes->is_object() && !nodes->get_object().empty()) {
         out << "  results:\n";
-        for (const auto& [host, node] : nodes->get_object())
-            out << "    " << std::left << std::setw(20) << std::string{host} << " " << facts_text(node) << "\n";
+        for (const auto* member : by_host(nodes->get_object()))
+            out << "    " << std::left << std::setw(20) << std::string{member->key()} << " " << facts_text(member->value())
+                << "\n";
     }
     if (const auto* summary = object.if_contains("summary"); summary && !summary->is_null())
         out << "  summary:  " << facts_text(*summary) << "\n";
@@ -179,6 +218,12 @@ void print_approval_check(std::ostream& out, const json::object& check)
 
 }  // namespace
 
+void print_execution_status(std::ostream& out, const json::object& execution, const std::string& report_hint)
+{
+    print_execution(out, execution);
+    print_results(out, execution, report_hint);
+}
+
 int status_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err)
 {
     client_command_spec spec{"status", "[--checkpoint NAME | --health-only | --approval-check NAME] [--format text|json]",
@@ -247,14 +292,13 @@ int status_command(const std::vector<std::string>& args, std::ostream& out, std:
             if (*as_json) {
                 out << json::serialize(execution) << "\n";
             } else {
-                print_execution(out, execution.as_object());
                 const std::string report = "/api/v1/executions/" + id + "/report";
                 std::string hint = "GET " + report + " (JSON; ?format=markdown for Markdown)";
                 if (!connection.in_process()) {
                     hint += "\n            curl -s '" + api.server().text() + report + "?format=markdown'";
                     if (api.has_token()) hint += " -H \"Authorization: Bearer $RAYDEPLOY_TOKEN\"";
                 }
-                print_results(out, execution.as_object(), hint);
+                print_execution_status(out, execution.as_object(), hint);
             }
             return exit_ok;
         }

@@ -235,6 +235,7 @@ follower::gate_outcome follower::settle_run_gate(gate_info gate, const std::stri
     gate.approve_command =
         approve_curl_command(api_.server(), gate.checkpoint, approval_id, gate.destructive, api_.has_token(),
                              gate.running_work);
+    gate.approve_url = approval_page_url(api_.server(), gate.checkpoint);
     if (where_.interactive) {
         switch (decide_at_prompt(gate)) {
         case decision::approved:
@@ -403,6 +404,8 @@ int follower::follow_deployment(const std::string& id)
             if (gate.approve_command.empty())
                 gate.approve_command = approve_curl_command(api_.server(), gate.checkpoint, gate.approval_id,
                                                             gate.destructive, api_.has_token(), gate.running_work);
+            gate.approve_url = json_string(object, "approve_url");
+            if (gate.approve_url.empty()) gate.approve_url = approval_page_url(api_.server(), gate.checkpoint);
             const std::string key = gate.checkpoint + "/" + json_string(object, "approval_id");
             if (key != gate_key) {
                 gate_key = key;

@@ -194,6 +194,7 @@ void progress_printer::awaiting_approval(const gate_info& gate, wall_time now)
     for (const auto& impact : gate.impact_summary) line("  impact: " + impact, now);
     for (const auto& impact : gate.live_impact) line("  live impact: " + impact, now);
     if (!gate.approve_command.empty()) line("  approve it with: " + gate.approve_command, now);
+    if (!gate.approve_url.empty()) line("  or in a browser: " + gate.approve_url, now);
 }
 
 void progress_printer::note(std::string_view text, wall_time now) { line(text, now); }

@@ -49,6 +49,7 @@ struct gate_info {
     // when the service showed none.
     std::vector<std::string> live_impact;
     bool running_work = false;  // a grant must acknowledge running work (acknowledge_running_work)
+    std::string approve_url;    // the WebUI's approval dialog for it; may be empty
 };
 
 class progress_printer {

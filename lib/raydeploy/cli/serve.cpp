@@ -3,6 +3,7 @@
 #include "raydeploy/catalog/catalog.hpp"
 #include "raydeploy/cli/cli.hpp"
 #include "raydeploy/cli/commands.hpp"
+#include "raydeploy/config/install_layout.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/private_files.hpp"
 #include "raydeploy/util/version.hpp"
@@ -19,6 +20,11 @@ namespace {
 void print_effective_settings(std::ostream& out, const settings& value, const checkpoint_catalog& catalog)
 {
     out << "configuration OK\n";
+    const install_layout& layout = this_install_layout();
+    out << "  defaults from " << layout.describe() << "; default state directory: "
+        << (layout.state_dir.empty() ? std::string{"none (give --state-dir)"}
+                                     : layout.state_dir.string() + " (" + layout.state_dir_origin + ")")
+        << "\n";
     for (const auto& description : setting_descriptions()) {
         const std::string key{description.key};
         out << "  " << key << " = " << setting_value_text(value, key) << "  (" << value.sources.at(key) << ")\n";
@@ -76,6 +82,7 @@ int serve_command(const std::vector<std::string>& args, std::ostream& out, std::
     }
 
     service instance{config, true};
+    instance.publish_endpoint();
     log::info("raydeploy started", {{"version", version()},
                                    {"listen", instance.endpoint().to_string()},
                                    {"checkpoints", instance.checkpoint_count()},

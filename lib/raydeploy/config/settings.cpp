@@ -4,6 +4,7 @@
 #include "raydeploy/config/settings.hpp"
 
 #include "raydeploy/auth/tokens.hpp"
+#include "raydeploy/config/install_layout.hpp"
 #include "raydeploy/util/duration.hpp"
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/web_origin.hpp"
@@ -971,6 +972,10 @@ settings load_settings(const std::optional<fs::path>& config_file, const std::ve
 {
     settings result;
     for (const auto& spec : setting_table()) result.sources[std::string{spec.description.key}] = "default";
+    const install_layout& layout = this_install_layout();
+    result.catalog = layout.data_dir / "playbooks/checkpoints.yaml";
+    result.inventory = layout.data_dir / "playbooks/inventory/local.yml";
+    result.state_dir = layout.state_dir;
 
     if (config_file) {
         yaml_reader reader{*config_file};
@@ -1028,6 +1033,9 @@ settings load_settings(const std::optional<fs::path>& config_file, const std::ve
 void check_serve_paths(const settings& value)
 {
     std::error_code ec;
+    if (value.state_dir.empty())
+        throw config_error{"state_dir: no default here (neither STATE_DIRECTORY, XDG_STATE_HOME nor a home directory "
+                           "is set); give one with --state-dir DIR"};
     if (!fs::is_regular_file(value.inventory, ec))
         throw config_error{"inventory: file '" + value.inventory.string() + "' (from " +
                            value.sources.at("inventory") +

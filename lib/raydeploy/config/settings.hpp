@@ -167,6 +167,8 @@ struct cml_settings {
 
 struct settings {
     listen_address listen;
+    // load_settings starts these from the installation or checkout the binary belongs to
+    // (config/install_layout.hpp), never from the current directory.
     std::filesystem::path state_dir = "var";
     std::filesystem::path catalog = "playbooks/checkpoints.yaml";
     std::filesystem::path inventory = "playbooks/inventory/local.yml";

@@ -2,6 +2,7 @@
 // output, its event channel and its exit.
 #include "raydeploy/engine/ansible_runner.hpp"
 
+#include "raydeploy/config/install_layout.hpp"
 #include "raydeploy/config/settings.hpp"
 #include "raydeploy/engine/extra_vars.hpp"
 #include "raydeploy/engine/supervisor.hpp"
@@ -53,8 +54,9 @@ std::optional<runner_outcome> ansible_runner::start(run_context& context)
 
     if (settings_->ansible_playbook.empty())
         return runner_outcome{execution_status::failed, std::nullopt,
-                              "ansible-playbook was not found; run scripts/bootstrap.sh (it installs it into .venv) "
-                              "or set ansible_playbook in the configuration",
+                              "ansible-playbook was not found on PATH: install ansible-core and set "
+                              "ansible_playbook in the configuration to its path (in a checkout, "
+                              "scripts/bootstrap.sh installs it into .venv)",
                               std::nullopt};
 
     child_spec spec;
@@ -199,12 +201,11 @@ std::vector<std::string> build_child_environment(const std::map<std::string, std
 
 fs::path find_ansible_playbook(const fs::path& configured)
 {
-    std::error_code ec;
     if (!configured.empty()) return fs::absolute(configured);
     std::vector<fs::path> candidates;
-    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) candidates.push_back(self.parent_path() / "../../.venv/bin/ansible-playbook");
-    candidates.push_back(fs::current_path(ec) / ".venv/bin/ansible-playbook");
+    // The checkout's virtualenv (scripts/bootstrap.sh); an installation has none of its own.
+    if (const auto& layout = this_install_layout(); layout.origin == install_layout::kind::checkout)
+        candidates.push_back(layout.data_dir / ".venv/bin/ansible-playbook");
     if (const char* path = std::getenv("PATH")) {
         std::string_view rest{path};
         while (!rest.empty()) {

@@ -72,8 +72,8 @@ std::vector<std::string> build_child_environment(const std::map<std::string, std
                                                  const std::filesystem::path& callback_dir,
                                                  const std::string& execution_id);
 
-// Where ansible-playbook is: the configured path (made absolute), else the project virtualenv next to the
-// binary (BINARY/../../.venv/bin) or in the current directory, else PATH. Empty when not found.
+// Where ansible-playbook is: the configured path (made absolute), else, for a binary built in a
+// checkout, the checkout's virtualenv (.venv/bin), else PATH. Empty when not found.
 std::filesystem::path find_ansible_playbook(const std::filesystem::path& configured);
 
 // Writes the event callback plugin that ships inside the binary into `directory` (if its

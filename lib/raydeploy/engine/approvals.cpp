@@ -422,7 +422,8 @@ approval_record approval_manager::grant(const std::string& checkpoint, const ide
     }
     const auto ttl = input.ttl.value_or(policy_.default_ttl);
     if (ttl.count() < 1 || ttl > policy_.max_ttl)
-        throw engine_error::invalid_field("ttl_s", "expected between 1 and " + std::to_string(policy_.max_ttl.count()) + " seconds");
+        throw engine_error::invalid_field("ttl_s", "expected a whole number of seconds between 1 and " +
+                                                       std::to_string(policy_.max_ttl.count()) + " (approvals.max_ttl)");
 
     auto record = decided_request(checkpoint, input.approval_id, input.params);
     std::optional<json::object> impact_now = live_impact_of(item);

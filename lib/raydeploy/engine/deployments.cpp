@@ -63,7 +63,7 @@ std::vector<deployment_step> steps_from(const std::string& text)
 
 constexpr std::string_view select_columns =
     "SELECT rowid, id, status, steps, auto_approve, extra_vars, requested_by, created_at, started_at, finished_at, "
-    "status_reason, failed_checkpoint, awaiting, resumed_by, requester_person FROM deployments ";
+    "status_reason, failed_checkpoint, awaiting, resumed_by, requester_person, check_mode FROM deployments ";
 
 deployment_record read_row(const sqlite::statement& row)
 {
@@ -85,6 +85,7 @@ deployment_record read_row(const sqlite::statement& row)
     // Rows from before persons were recorded: the name is the person.
     record.requester_person = sqlite::optional_text_column(row, 14)
                                   .value_or(person_key(record.resumed_by.value_or(record.requested_by)));
+    record.check = row.column_int(15) != 0;
     return record;
 }
 
@@ -95,10 +96,11 @@ run_requester requester_of(const deployment_record& record)
 }
 
 // What a step runs with, and so what its approval binds: the deployment's variables that the
-// step's checkpoint declares.
+// step's checkpoint declares, and its check mode (a grant of the real run does not let a check
+// run through, nor the reverse, as for single runs).
 execution_params step_params(const deployment_record& record, const checkpoint& item)
 {
-    return execution_params{declared_extra_vars(item, record.extra_vars), std::nullopt, false};
+    return execution_params{declared_extra_vars(item, record.extra_vars), std::nullopt, record.check};
 }
 
 bool is_active(deployment_status status)
@@ -140,6 +142,7 @@ json::object to_json(const deployment_record& record)
         {"steps", steps_json(record.steps)},
         {"current_checkpoint", json_or_null(current)},
         {"auto_approve", record.auto_approve},
+        {"check", record.check},
         {"extra_vars", record.extra_vars},
         {"requested_by", record.requested_by},
         {"resumed_by", json_or_null(record.resumed_by)},
@@ -174,8 +177,12 @@ deployment_manager::deployment_manager(net::any_io_executor executor, const chec
 void deployment_manager::recover()
 {
     std::vector<deployment_record> unfinished;
-    for (auto status : {deployment_status::queued, deployment_status::running, deployment_status::awaiting_approval})
-        for (auto& record : list({status, static_cast<std::size_t>(INT64_MAX), std::nullopt})) unfinished.push_back(std::move(record));
+    for (auto status : {deployment_status::queued, deployment_status::running, deployment_status::awaiting_approval}) {
+        deployment_filter in_status;
+        in_status.status = status;
+        in_status.limit = static_cast<std::size_t>(INT64_MAX);
+        for (auto& record : list(in_status)) unfinished.push_back(std::move(record));
+    }
     for (auto& record : unfinished) {
         if (record.status == deployment_status::awaiting_approval) {
             log::info("deployment goes on waiting for an approval", {{"deployment_id", record.id}});
@@ -264,6 +271,15 @@ deployment_record deployment_manager::start(deployment_request request, const id
     }
     std::vector<const checkpoint*> steps;
     for (const auto& name : names) steps.push_back(catalog_.find(name));
+    // Refused up front: a step that cannot dry-run would otherwise stop the deployment half-way,
+    // after the steps before it ran.
+    if (request.check)
+        for (const checkpoint* item : steps)
+            if (item->kind != checkpoint_kind::ansible)
+                throw engine_error::invalid_field(
+                    "check", "applies to kind ansible only (ansible-playbook's --check); the deployment's checkpoint '" +
+                                 item->name + "' is of kind " + std::string{to_string(item->kind)} +
+                                 ", which runs no playbook: leave it out (checkpoints, start_from) or deploy without check");
     check_deployment_extra_vars(steps, request.extra_vars);
     refuse_if_one_is_active();
     if (shutting_down_)
@@ -275,6 +291,7 @@ deployment_record deployment_manager::start(deployment_request request, const id
     record.status = deployment_status::queued;
     for (auto& name : names) record.steps.push_back({std::move(name), "pending", std::nullopt});
     record.auto_approve = request.auto_approve;
+    record.check = request.check;
     record.extra_vars = std::move(request.extra_vars);
     record.requested_by = caller.name;
     record.requester_person = person_key(caller);
@@ -521,6 +538,7 @@ net::awaitable<bool> deployment_manager::await_grant(active_deployment& active, 
                                            {"destructive", item.destructive},
                                            {"impact_summary", std::move(impact)},
                                            {"approve_command", command},
+                                           {"approve_url", service_url_ + "/#/approvals/" + item.name},
                                            {"live_impact", request.live_impact ? json::value(*request.live_impact)
                                                                                : json::value(nullptr)}};
             save(record);
@@ -574,7 +592,7 @@ void deployment_manager::insert(deployment_record& record)
     for (const auto& step : record.steps) checkpoints.emplace_back(step.checkpoint);
     auto statement = db_.prepare(
         "INSERT INTO deployments (id, status, checkpoints, steps, auto_approve, extra_vars, requested_by, created_at, "
-        "requester_person) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "requester_person, check_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     statement.bind(1, record.id)
         .bind(2, to_string(record.status))
         .bind(3, json::serialize(checkpoints))
@@ -583,7 +601,8 @@ void deployment_manager::insert(deployment_record& record)
         .bind(6, json::serialize(record.extra_vars))
         .bind(7, record.requested_by)
         .bind(8, record.created_at)
-        .bind(9, record.requester_person);
+        .bind(9, record.requester_person)
+        .bind(10, std::int64_t{record.check ? 1 : 0});
     statement.step();
     record.rowid = db_.last_insert_rowid();
 }
@@ -632,13 +651,23 @@ std::optional<deployment_record> deployment_manager::get(std::string_view id)
 
 std::vector<deployment_record> deployment_manager::list(const deployment_filter& filter)
 {
-    auto statement = db_.prepare(std::string{select_columns} +
-                                 "WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR rowid < ?2) "
-                                 "ORDER BY rowid DESC LIMIT ?3");
-    if (filter.status) statement.bind(1, to_string(*filter.status));
-    else statement.bind_null(1);
-    sqlite::bind_optional(statement, 2, filter.before_rowid);
-    statement.bind(3, static_cast<std::int64_t>(filter.limit));
+    // Only the conditions given, so that SQLite can use the index of the one that narrows.
+    std::string sql{select_columns};
+    sql += "WHERE 1";
+    if (filter.status) sql += " AND status = :status";
+    if (filter.before_rowid) sql += " AND rowid < :before_rowid";
+    if (filter.created_after) sql += " AND created_at > :created_after";
+    if (filter.created_before) sql += " AND created_at < :created_before";
+    // `checkpoints` is the JSON array of the names the deployment was started with.
+    if (filter.checkpoint) sql += " AND EXISTS (SELECT 1 FROM json_each(checkpoints) WHERE value = :checkpoint)";
+    sql += " ORDER BY rowid DESC LIMIT :limit";
+    auto statement = db_.prepare(sql);
+    if (filter.status) statement.bind_named(":status", to_string(*filter.status));
+    if (filter.before_rowid) statement.bind_named(":before_rowid", *filter.before_rowid);
+    if (filter.created_after) statement.bind_named(":created_after", *filter.created_after);
+    if (filter.created_before) statement.bind_named(":created_before", *filter.created_before);
+    if (filter.checkpoint) statement.bind_named(":checkpoint", *filter.checkpoint);
+    statement.bind_named(":limit", static_cast<std::int64_t>(filter.limit));
     std::vector<deployment_record> records;
     while (statement.step()) {
         auto record = read_row(statement);

@@ -44,6 +44,8 @@ struct deployment_record {
     deployment_status status = deployment_status::queued;
     std::vector<deployment_step> steps;
     bool auto_approve = false;
+    // Every step runs in check mode (ansible-playbook --check), a resumed one too.
+    bool check = false;
     boost::json::object extra_vars;
     std::string requested_by;
     // Whoever last resumed it: the requester of every step run since (executions, approval
@@ -67,6 +69,7 @@ struct deployment_request {
     std::optional<std::vector<std::string>> checkpoints;  // default: the whole catalog, in order
     std::optional<std::string> start_from;
     bool auto_approve = false;
+    bool check = false;  // every step in check mode: all of them must be of kind ansible
     boost::json::object extra_vars;
 };
 
@@ -74,6 +77,10 @@ struct deployment_filter {
     std::optional<deployment_status> status;
     std::size_t limit = 50;
     std::optional<std::int64_t> before_rowid;
+    std::optional<std::string> checkpoint;  // only deployments that include this checkpoint
+    // Only deployments created strictly after / before these times (as format_timestamp prints them).
+    std::optional<std::string> created_after;
+    std::optional<std::string> created_before;
 };
 
 class deployment_manager {
@@ -88,8 +95,8 @@ public:
     // interrupted) and can be resumed; one awaiting approval goes on waiting.
     void recover();
 
-    // Throws engine_error: invalid (checkpoints, start_from), forbidden (auto_approve below
-    // admin), conflict (another deployment is active).
+    // Throws engine_error: invalid (checkpoints, start_from, check with a step that is not of
+    // kind ansible), forbidden (auto_approve below admin), conflict (another deployment is active).
     deployment_record start(deployment_request request, const identity& caller);
     deployment_record cancel(const std::string& id);
     // The caller becomes the requester of every step from now on. A deployment with auto_approve

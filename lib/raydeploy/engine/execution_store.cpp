@@ -123,17 +123,24 @@ std::optional<execution_record> execution_store::get(std::string_view id)
 
 std::vector<execution_record> execution_store::list(const execution_filter& filter)
 {
+    // Only the conditions given: a condition like `?1 IS NULL OR created_at > ?1` would keep
+    // SQLite from using the index on created_at.
     std::string sql{select_columns};
-    sql += "WHERE (?1 IS NULL OR checkpoint = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR rowid < ?3) "
-           "AND (?5 = 0 OR report IS NOT NULL OR report_markdown IS NOT NULL) "
-           "ORDER BY rowid DESC LIMIT ?4";
+    sql += "WHERE 1";
+    if (filter.checkpoint) sql += " AND checkpoint = :checkpoint";
+    if (filter.status) sql += " AND status = :status";
+    if (filter.before_rowid) sql += " AND rowid < :before_rowid";
+    if (filter.created_after) sql += " AND created_at > :created_after";
+    if (filter.created_before) sql += " AND created_at < :created_before";
+    if (filter.with_report) sql += " AND (report IS NOT NULL OR report_markdown IS NOT NULL)";
+    sql += " ORDER BY rowid DESC LIMIT :limit";
     auto statement = db_.prepare(sql);
-    sqlite::bind_optional(statement, 1, filter.checkpoint);
-    if (filter.status) statement.bind(2, to_string(*filter.status));
-    else statement.bind_null(2);
-    sqlite::bind_optional(statement, 3, filter.before_rowid);
-    statement.bind(4, static_cast<std::int64_t>(filter.limit));
-    statement.bind(5, static_cast<std::int64_t>(filter.with_report ? 1 : 0));
+    if (filter.checkpoint) statement.bind_named(":checkpoint", *filter.checkpoint);
+    if (filter.status) statement.bind_named(":status", to_string(*filter.status));
+    if (filter.before_rowid) statement.bind_named(":before_rowid", *filter.before_rowid);
+    if (filter.created_after) statement.bind_named(":created_after", *filter.created_after);
+    if (filter.created_before) statement.bind_named(":created_before", *filter.created_before);
+    statement.bind_named(":limit", static_cast<std::int64_t>(filter.limit));
     std::vector<execution_record> records;
     while (statement.step()) records.push_back(read_row(statement));
     return records;

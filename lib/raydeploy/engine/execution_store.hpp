@@ -15,6 +15,9 @@ struct execution_filter {
     std::size_t limit = 50;
     std::optional<std::int64_t> before_rowid;  // paging cursor: rows inserted before this one
     bool with_report = false;                  // only executions that stored a report
+    // Only executions created strictly after / before these times (as format_timestamp prints them).
+    std::optional<std::string> created_after;
+    std::optional<std::string> created_before;
 };
 
 class execution_store {

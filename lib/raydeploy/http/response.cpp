@@ -1,7 +1,26 @@
 // Response builders shared by every handler and by the session's own error paths.
 #include "raydeploy/http/response.hpp"
 
+#include "raydeploy/util/utf8.hpp"
+
 namespace raydeploy::web {
+namespace {
+
+// Error bodies quote what the client sent (a path, a header); bytes of it that are not UTF-8 are
+// written %XX so that the body stays valid JSON.
+void make_utf8(json::value& value)
+{
+    if (value.is_string()) {
+        const std::string_view text = value.get_string();
+        if (!is_utf8(text)) value = percent_encode_invalid_utf8(text);
+    } else if (value.is_object()) {
+        for (auto& member : value.get_object()) make_utf8(member.value());
+    } else if (value.is_array()) {
+        for (auto& item : value.get_array()) make_utf8(item);
+    }
+}
+
+}  // namespace
 
 response json_response(http::status status, const json::value& body)
 {
@@ -31,9 +50,10 @@ response json_response(http::status status, std::string_view serialized_object, 
 response error_response(http::status status, std::string_view code, std::string_view message,
                         const json::object& details)
 {
-    json::object body{{"error", code}, {"message", message}};
+    json::value body = json::object{{"error", code}, {"message", message}};
     for (const auto& [key, value] : details)
-        if (!body.contains(key)) body[key] = value;
+        if (!body.get_object().contains(key)) body.get_object()[key] = value;
+    make_utf8(body);
     return json_response(status, body);
 }
 

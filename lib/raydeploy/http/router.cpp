@@ -1,6 +1,8 @@
 // Route matching.
 #include "raydeploy/http/router.hpp"
 
+#include "raydeploy/util/utf8.hpp"
+
 #include <algorithm>
 
 namespace raydeploy::web {
@@ -9,6 +11,7 @@ namespace {
 std::vector<std::string_view> split_pattern(std::string_view pattern)
 {
     std::vector<std::string_view> parts;
+    if (pattern == "/") return parts;  // the root has no segments, as Boost.URL parses "/"
     std::size_t pos = 1;  // skip the leading '/'
     while (pos <= pattern.size()) {
         const std::size_t slash = std::min(pattern.find('/', pos), pattern.size());
@@ -19,6 +22,15 @@ std::vector<std::string_view> split_pattern(std::string_view pattern)
 }
 
 bool is_placeholder(std::string_view part) { return part.size() > 2 && part.front() == '{' && part.back() == '}'; }
+
+// Which segments of a pattern are literals. Of two patterns that fit the same path, the one that
+// is literal where the other first has a placeholder compares greater.
+std::vector<bool> literal_shape(std::string_view pattern)
+{
+    std::vector<bool> shape;
+    for (auto part : split_pattern(pattern)) shape.push_back(!is_placeholder(part));
+    return shape;
+}
 
 // Fills `params` and returns true when the segments fit the pattern.
 bool fits(std::string_view pattern, const std::vector<std::string>& segments,
@@ -54,7 +66,8 @@ std::optional<std::string> request_context::query(std::string_view name) const
     const auto params = target.params();
     const auto it = params.find(name);
     if (it == params.end()) return std::nullopt;
-    return std::string{(*it).value};
+    // Percent-decoded, so any byte may come out; handlers quote values in their errors.
+    return percent_encode_invalid_utf8((*it).value);
 }
 
 void router::add(http::verb method, std::string pattern, std::optional<role> access, handler handle,
@@ -78,10 +91,20 @@ void router::set_authenticator(authenticator authenticate)
 
 router::match_result router::match(http::verb method, const std::vector<std::string>& segments) const
 {
+    // A path that fits several patterns belongs to the most literal one, segment by segment from
+    // the left (as OpenAPI matches concrete paths before templated ones): /resources/nodes/add is
+    // the add route's path only, never a node called "add" of /resources/nodes/{app_id}.
+    std::vector<bool> best_shape;
+    for (const auto& candidate : routes_) {
+        std::map<std::string, std::string, std::less<>> ignored;
+        if (!fits(candidate.pattern, segments, ignored)) continue;
+        if (auto shape = literal_shape(candidate.pattern); shape > best_shape) best_shape = std::move(shape);
+    }
     match_result result;
     for (const auto& candidate : routes_) {
         std::map<std::string, std::string, std::less<>> params;
         if (!fits(candidate.pattern, segments, params)) continue;
+        if (literal_shape(candidate.pattern) != best_shape) continue;
         if (candidate.method == method) {
             result.result = outcome::found;
             result.matched = &candidate;

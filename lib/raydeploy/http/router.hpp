@@ -70,7 +70,7 @@ using refusal_observer = std::function<void(const request_context&, const route&
 class router {
 public:
     // Patterns are absolute paths whose segments are literals or "{param}". `access` is the least
-    // role that may call the route; std::nullopt makes it public (only /health and /openapi.yaml).
+    // role that may call the route; std::nullopt makes it public (/health, /openapi.yaml and the WebUI's pages and assets).
     void add(http::verb method, std::string pattern, std::optional<role> access, handler handle,
              std::string audit_action = {});
     // A GET route whose handler upgrades to a WebSocket: its handshake may authenticate the ways

@@ -4,6 +4,7 @@
 
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/util/utf8.hpp"
 #include "raydeploy/util/version.hpp"
 
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -54,6 +55,23 @@ std::optional<response> response_for_read_error(const beast::error_code& ec, con
         return error_response(http::status::bad_request, "BAD_REQUEST",
                               "malformed HTTP request (" + ec.message() + "); send a valid HTTP/1.1 request");
     return std::nullopt;
+}
+
+// Reads the request line and header fields, at most `limit` bytes of them in all. Beast's
+// header_limit alone bounds only what one parse step sees: fields consumed by earlier steps do not
+// count, so a block that arrives in pieces could grow past it. Each step gets what is left.
+net::awaitable<beast::error_code> read_header(http_stream& stream, beast::flat_buffer& buffer,
+                                              http::request_parser<http::string_body>& parser, std::size_t limit)
+{
+    std::size_t consumed = 0;
+    while (!parser.is_header_done()) {
+        parser.header_limit(static_cast<std::uint32_t>(limit - consumed));
+        auto [ec, bytes] = co_await http::async_read_some(stream, buffer, parser, nothrow_awaitable);
+        if (ec) co_return ec;
+        consumed += bytes;
+        if (consumed > limit) co_return beast::error_code{http::error::header_limit};
+    }
+    co_return beast::error_code{};
 }
 
 // After answering a request we did not read in full, the peer may still be sending. Closing with
@@ -277,10 +295,13 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
         entry.busy = true;
 
         http::request_parser<http::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit));
         parser.body_limit(limits_.body_limit);
         stream.expires_after(read_timeout);
-        auto [read_ec, bytes] = co_await http::async_read(stream, buffer, parser, nothrow_awaitable);
+        auto read_ec = co_await read_header(stream, buffer, parser, limits_.header_limit);
+        if (!read_ec && !parser.is_done()) {
+            auto [body_ec, body_bytes] = co_await http::async_read(stream, buffer, parser, nothrow_awaitable);
+            read_ec = body_ec;
+        }
 
         response res;
         bool close_after = false;
@@ -310,6 +331,10 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
         if (stopping_) close_after = true;
         res.keep_alive(!close_after);
         res.set(http::field::server, "raydeploy/" + std::string{version()});
+        // On every answer, errors included: no browser guesses a JSON or text body to be a page
+        // or script, and no URL of this service (ids, approval links) leaks to other sites.
+        res.set("X-Content-Type-Options", "nosniff");
+        res.set("Referrer-Policy", "no-referrer");
         const bool head = !read_ec && parser.get().method() == http::verb::head;
         // A HEAD handler that knows the GET body's length without producing it (a log file) declares it.
         std::optional<std::uint64_t> declared_length;
@@ -351,8 +376,10 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
     } else {
         const auto cors_origin = guard_.listed_origin(req);
         bool preflight = false;
+        // Percent-decoded, so any byte may come out; handlers see (and echo, and store in the
+        // audit trail) bytes that are not UTF-8 as %XX again.
         std::vector<std::string> segments;
-        for (auto segment : target->segments()) segments.push_back(segment);
+        for (auto segment : target->segments()) segments.push_back(percent_encode_invalid_utf8(segment));
         // HEAD is GET without the body, for every GET route; OPTIONS is answered on every path.
         const bool head = req.method() == http::verb::head;
         auto match = routes_.match(head ? http::verb::get : req.method(), segments);

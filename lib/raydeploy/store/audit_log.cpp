@@ -68,13 +68,38 @@ void audit_log::flush_refusals(std::chrono::steady_clock::time_point now, bool a
     }
 }
 
-std::vector<audit_entry> audit_log::list(std::size_t limit, std::optional<std::int64_t> before_id)
+std::vector<audit_entry> audit_log::list(const audit_filter& filter)
 {
-    auto statement = db_.prepare(
-        "SELECT id, at, actor, remote_addr, action, target, outcome, detail FROM audit "
-        "WHERE (?1 IS NULL OR id < ?1) ORDER BY id DESC LIMIT ?2");
-    sqlite::bind_optional(statement, 1, before_id);
-    statement.bind(2, static_cast<std::int64_t>(limit));
+    // Only the conditions given, so that SQLite can use the index of the one that narrows.
+    std::string sql = "SELECT id, at, actor, remote_addr, action, target, outcome, detail FROM audit WHERE 1";
+    if (filter.before_id) sql += " AND id < :before_id";
+    if (filter.actor) sql += " AND actor = :actor";
+    if (filter.action) sql += " AND action = :action";
+    // A range rather than LIKE or GLOB: nothing in the prefix is a wildcard, and the index serves it.
+    std::optional<std::string> prefix_end;
+    if (filter.action_prefix && !filter.action_prefix->empty()) {
+        prefix_end = *filter.action_prefix;
+        while (!prefix_end->empty() && static_cast<unsigned char>(prefix_end->back()) == 0xFF) prefix_end->pop_back();
+        if (!prefix_end->empty()) prefix_end->back() = static_cast<char>(prefix_end->back() + 1);
+        sql += " AND action >= :action_prefix";
+        if (!prefix_end->empty()) sql += " AND action < :action_prefix_end";
+    }
+    if (filter.outcome) sql += " AND outcome = :outcome";
+    if (filter.after) sql += " AND at > :after";
+    if (filter.before) sql += " AND at < :before";
+    sql += " ORDER BY id DESC LIMIT :limit";
+    auto statement = db_.prepare(sql);
+    if (filter.before_id) statement.bind_named(":before_id", *filter.before_id);
+    if (filter.actor) statement.bind_named(":actor", *filter.actor);
+    if (filter.action) statement.bind_named(":action", *filter.action);
+    if (prefix_end) {
+        statement.bind_named(":action_prefix", *filter.action_prefix);
+        if (!prefix_end->empty()) statement.bind_named(":action_prefix_end", *prefix_end);
+    }
+    if (filter.outcome) statement.bind_named(":outcome", *filter.outcome);
+    if (filter.after) statement.bind_named(":after", *filter.after);
+    if (filter.before) statement.bind_named(":before", *filter.before);
+    statement.bind_named(":limit", static_cast<std::int64_t>(filter.limit));
     std::vector<audit_entry> entries;
     while (statement.step()) {
         audit_entry entry;

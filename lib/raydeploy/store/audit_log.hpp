@@ -27,6 +27,19 @@ struct audit_entry {
 
 boost::json::object to_json(const audit_entry& entry);
 
+// Which entries GET /api/v1/audit lists; every condition given must hold.
+struct audit_filter {
+    std::optional<std::string> actor;          // exactly this identity
+    std::optional<std::string> action;         // exactly this action
+    std::optional<std::string> action_prefix;  // actions starting with this ("approval.")
+    std::optional<std::string> outcome;        // "succeeded" or an error code
+    // Entries written strictly after / before these times (as format_timestamp prints them).
+    std::optional<std::string> after;
+    std::optional<std::string> before;
+    std::size_t limit = 100;
+    std::optional<std::int64_t> before_id;  // paging cursor: entries older than this one
+};
+
 class audit_log {
 public:
     explicit audit_log(sqlite::database& db) : db_{db} {}
@@ -46,8 +59,8 @@ public:
     static constexpr std::chrono::seconds refusal_window{60};
     // Addresses tracked at once; refusals from further addresses share one entry ("*").
     static constexpr std::size_t max_refusal_sources = 4096;
-    // Newest first; `before_id` pages back.
-    std::vector<audit_entry> list(std::size_t limit, std::optional<std::int64_t> before_id);
+    // Newest first.
+    std::vector<audit_entry> list(const audit_filter& filter);
 
 private:
     struct refusal_window_state {

@@ -7,7 +7,8 @@
 // snapshot of each watched system (the Ray cluster) so a restart diffs against what it last saw;
 // version 8 records with an approval of a destructive checkpoint the running work it would end;
 // version 9 what a run that survives restarts needs to find its work again; version 10 the Ray
-// cluster raydeploy launched on CML.
+// cluster raydeploy launched on CML; version 11 deployments in check mode, and the indexes the
+// lists' time and audit filters use.
 #include "raydeploy/store/migrations.hpp"
 
 #include "raydeploy/util/errors.hpp"
@@ -165,6 +166,18 @@ CREATE TABLE cml_ray_cluster (
     updated_at TEXT NOT NULL,
     cluster    TEXT NOT NULL
 );
+)sql"},
+    {11, "deployments in check mode, filters of the lists", R"sql(
+-- Whether every step of the deployment runs with ansible-playbook --check (kept for its resume).
+ALTER TABLE deployments ADD COLUMN check_mode INTEGER NOT NULL DEFAULT 0;
+-- created_after / created_before of GET /api/v1/executions and /deployments, and the filters of
+-- GET /api/v1/audit: the trail grows with every mutating request, so none of them scans it all.
+CREATE INDEX executions_by_created ON executions (created_at);
+CREATE INDEX deployments_by_created ON deployments (created_at);
+CREATE INDEX audit_by_at ON audit (at);
+CREATE INDEX audit_by_actor ON audit (actor, id);
+CREATE INDEX audit_by_action ON audit (action, id);
+CREATE INDEX audit_by_outcome ON audit (outcome, id);
 )sql"},
 };
 

@@ -85,6 +85,27 @@ statement& statement::bind_null(int index)
     return *this;
 }
 
+namespace {
+
+int parameter_index(sqlite3_stmt* stmt, const std::string& name)
+{
+    const int index = sqlite3_bind_parameter_index(stmt, name.c_str());
+    if (index == 0) fail(nullptr, SQLITE_RANGE, "no parameter " + name + " in the statement");
+    return index;
+}
+
+}  // namespace
+
+statement& statement::bind_named(const std::string& name, std::string_view value)
+{
+    return bind(parameter_index(stmt_, name), value);
+}
+
+statement& statement::bind_named(const std::string& name, std::int64_t value)
+{
+    return bind(parameter_index(stmt_, name), value);
+}
+
 bool statement::step()
 {
     const int rc = sqlite3_step(stmt_);

@@ -57,6 +57,9 @@ public:
     statement& bind(int index, std::string_view value);
     statement& bind(int index, std::int64_t value);
     statement& bind_null(int index);
+    // By name (":name" in the SQL), for statements built from the conditions a query was given.
+    statement& bind_named(const std::string& name, std::string_view value);
+    statement& bind_named(const std::string& name, std::int64_t value);
 
     // Steps once: true when a row is available, false when done.
     bool step();

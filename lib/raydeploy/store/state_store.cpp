@@ -6,9 +6,16 @@
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/private_files.hpp"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
+#include <iterator>
+#include <limits>
 #include <string>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -17,11 +24,18 @@
 namespace raydeploy {
 
 namespace fs = std::filesystem;
+namespace json = boost::json;
 
 namespace {
 
+constexpr const char* lock_file_name = "raydeploy.lock";
+constexpr const char* endpoint_file_name = "raydeploy.endpoint";
+
 fs::path prepare_directory(const fs::path& state_dir)
 {
+    if (state_dir.empty())
+        throw runtime_failure{"no state directory: neither STATE_DIRECTORY, XDG_STATE_HOME nor a home directory is "
+                              "set; give one with --state-dir DIR"};
     std::error_code ec;
     if (fs::exists(state_dir, ec)) {
         // The operator's directory: say what is wrong rather than change modes behind their back.
@@ -36,11 +50,22 @@ fs::path prepare_directory(const fs::path& state_dir)
     return state_dir;
 }
 
+// The pid the lock file names (written by its holder), or 0.
+int pid_in_lock_file(const fs::path& state_dir)
+{
+    std::ifstream in{state_dir / lock_file_name};
+    long pid = 0;
+    if (!(in >> pid) || pid <= 0 || pid > std::numeric_limits<int>::max()) return 0;
+    return static_cast<int>(pid);
+}
+
+bool process_alive(int pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
 }  // namespace
 
-state_dir_lock::state_dir_lock(const fs::path& state_dir)
+state_dir_lock::state_dir_lock(const fs::path& state_dir) : directory_{state_dir}
 {
-    const fs::path file = prepare_directory(state_dir) / "raydeploy.lock";
+    const fs::path file = prepare_directory(state_dir) / lock_file_name;
     // O_CLOEXEC: ansible-playbook children must not inherit (and so prolong) the lock.
     fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd_ < 0)
@@ -63,11 +88,55 @@ state_dir_lock::state_dir_lock(const fs::path& state_dir)
     if (::ftruncate(fd_, 0) == 0) {
         [[maybe_unused]] const ssize_t written = ::pwrite(fd_, pid.data(), pid.size(), 0);
     }
+    // Left by a holder that was killed: it names a port that is gone or, worse, someone else's.
+    std::error_code ec;
+    fs::remove(state_dir / endpoint_file_name, ec);
 }
 
 state_dir_lock::~state_dir_lock()
 {
+    withdraw_endpoint();
     if (fd_ >= 0) ::close(fd_);
+}
+
+void state_dir_lock::publish_endpoint(std::string_view url)
+{
+    const json::object content{{"pid", ::getpid()}, {"url", url}};
+    const fs::path file = directory_ / endpoint_file_name;
+    const fs::path temporary = file.string() + ".tmp";
+    write_private_file(temporary, json::serialize(content) + "\n");
+    std::error_code ec;
+    fs::rename(temporary, file, ec);
+    if (ec)
+        throw runtime_failure{"cannot write '" + file.string() + "': " + ec.message() +
+                              "; check the permissions of the state directory"};
+    published_ = true;
+}
+
+void state_dir_lock::withdraw_endpoint() noexcept
+{
+    if (!published_) return;
+    published_ = false;
+    std::error_code ec;
+    fs::remove(directory_ / endpoint_file_name, ec);
+}
+
+std::optional<published_endpoint> find_published_endpoint(const fs::path& state_dir)
+{
+    std::ifstream in{state_dir / endpoint_file_name};
+    if (!in) return std::nullopt;
+    const std::string text{std::istreambuf_iterator<char>{in}, {}};
+    boost::system::error_code ec;
+    const json::value parsed = json::parse(text, ec);
+    if (ec || !parsed.is_object()) return std::nullopt;
+    const auto& object = parsed.as_object();
+    const auto* pid = object.if_contains("pid");
+    const auto* url = object.if_contains("url");
+    if (!pid || !pid->is_int64() || !url || !url->is_string()) return std::nullopt;
+    published_endpoint found{static_cast<int>(pid->as_int64()), std::string{url->as_string()}};
+    // The lock file names its holder: an endpoint of any other process is stale.
+    if (found.pid <= 0 || found.pid != pid_in_lock_file(state_dir) || !process_alive(found.pid)) return std::nullopt;
+    return found;
 }
 
 std::unique_ptr<sqlite::database> open_database(const fs::path& file)
