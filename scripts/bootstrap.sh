@@ -19,6 +19,8 @@ DEB_PACKAGES=(
     cmake ninja-build pkg-config g++ ccache
     libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
     libyaml-cpp-dev libsqlite3-dev libssl-dev
+    # GET /metrics: prometheus-cpp's core library (metrics and their text format).
+    prometheus-cpp-dev
     python3-venv python3-pip
     # The browser the WebUI's tests drive (web/tests/): Debian's, so Playwright never downloads one.
     chromium

@@ -8,6 +8,7 @@
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/engine/deployments.hpp"
 #include "raydeploy/engine/execution_manager.hpp"
+#include "raydeploy/http/response_cache.hpp"
 #include "raydeploy/util/time.hpp"
 #include "raydeploy/watch/ray_monitor.hpp"
 
@@ -25,19 +26,16 @@ void add_deployment_progress(json::object& body, const service_state& state)
     for (const auto& item : state.catalog.checkpoints()) {
         if (!item.in_deployment) continue;
         ++total;
-        execution_filter latest;
-        latest.checkpoint = item.name;
-        latest.limit = 1;
-        const auto runs = state.executions->list(latest);
-        if (runs.empty()) continue;
+        const execution_record* latest = state.executions->latest(item.name);
+        if (!latest) continue;
         any_run = true;
-        if (runs.front().status == execution_status::succeeded) completed.emplace_back(item.name);
-        else if (is_final(runs.front().status)) any_failed = true;
+        if (latest->status == execution_status::succeeded) completed.emplace_back(item.name);
+        else if (is_final(latest->status)) any_failed = true;
     }
-    const auto newest = state.deployments->list({std::nullopt, 1, std::nullopt});
+    const deployment_record* newest = state.deployments->newest();
     std::string_view overall = "NOT_STARTED";
-    if (!newest.empty()) {
-        switch (newest.front().status) {
+    if (newest) {
+        switch (newest->status) {
         case deployment_status::queued:
         case deployment_status::running: overall = "IN_PROGRESS"; break;
         case deployment_status::awaiting_approval: overall = "AWAITING_APPROVAL"; break;
@@ -51,7 +49,7 @@ void add_deployment_progress(json::object& body, const service_state& state)
     body["deployment_status"] = overall;
     body["completed_checkpoints"] = std::move(completed);
     body["total_checkpoints"] = total;
-    body["deployment_id"] = newest.empty() ? json::value(nullptr) : json::value(newest.front().id);
+    body["deployment_id"] = newest ? json::value(newest->id) : json::value(nullptr);
 }
 
 // HEALTHY: the dashboard answers in full and the head is alive. DEGRADED: it answers in part, or
@@ -154,9 +152,14 @@ json::object cluster_info(const service_state& state)
 
 void add_cluster_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
-    add_route(routes, http::verb::get, "/api/v1/cluster/status", role::viewer, [state](request_context&) -> net::awaitable<response> {
-        co_return json_response(http::status::ok, cluster_status(*state));
-    });
+    // Polled by dashboards, CI and monitoring: built from memory only when something it shows changed.
+    add_route(routes, http::verb::get, "/api/v1/cluster/status", role::viewer,
+              [state, cache = std::make_shared<web::response_cache>()](request_context& ctx) -> net::awaitable<response> {
+                  const std::string key = std::to_string(state->executions->generation()) + ' ' +
+                                          std::to_string(state->deployments->generation()) + ' ' +
+                                          std::to_string(monitor_of(*state).generation());
+                  co_return cache->get(ctx.req, key, [&] { return json::value(cluster_status(*state)); });
+              });
 
     add_route(routes, http::verb::get, "/api/v1/cluster/info", role::viewer, [state](request_context&) -> net::awaitable<response> {
         co_return json_response(http::status::ok, cluster_info(*state));

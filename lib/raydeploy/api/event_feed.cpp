@@ -7,6 +7,7 @@
 #include "raydeploy/auth/tokens.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
+#include "raydeploy/metrics/service_metrics.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/time.hpp"
 #include "raydeploy/util/version.hpp"
@@ -69,7 +70,9 @@ net::awaitable<bool> send(ws_stream& ws, const published_event_ptr& item)
 {
     ws.text(true);
     auto [ec, n] = co_await ws.async_write(net::buffer(item->text), nothrow_awaitable);
-    co_return !ec;
+    if (ec) co_return false;
+    metrics::service_metrics::instance().events_delivered.Increment();
+    co_return true;
 }
 
 net::awaitable<void> write_events(ws_stream& ws, std::shared_ptr<event_subscription> subscription,
@@ -92,7 +95,7 @@ net::awaitable<void> write_events(ws_stream& ws, std::shared_ptr<event_subscript
         last_sent = std::max(last_sent, horizon);
     }
     for (;;) {
-        auto [ec, item] = co_await subscription->channel().async_receive(nothrow_awaitable);
+        auto [ec, item] = co_await subscription->receive();
         if (ec) break;
         if (item->seq <= last_sent) continue;  // already replayed
         if (!co_await send(ws, item)) co_return;

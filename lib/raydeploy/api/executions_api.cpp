@@ -2,6 +2,7 @@
 #include "raydeploy/api/dto.hpp"
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/routes.hpp"
+#include "raydeploy/http/response_cache.hpp"
 #include "raydeploy/engine/approvals.hpp"
 #include "raydeploy/engine/execution_manager.hpp"
 #include "raydeploy/engine/extra_vars.hpp"
@@ -169,7 +170,9 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         co_return res;
     });
 
-    add_route(routes, http::verb::get, "/api/v1/executions", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
+    // Dashboards poll the first page: answers are kept per query and role until an execution changes.
+    add_route(routes, http::verb::get, "/api/v1/executions", role::viewer,
+              [state, cache = std::make_shared<web::response_cache>(64)](request_context& ctx) -> net::awaitable<response> {
         execution_filter filter;
         filter.checkpoint = ctx.query("checkpoint");
         if (auto status = ctx.query("status")) {
@@ -184,14 +187,19 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         filter.before_rowid = query_cursor(ctx);
         // One more than the page: a cursor only when a next page has something in it.
         filter.limit = limit + 1;
-        auto records = engine(state).list(filter);
-        const bool more = records.size() > limit;
-        if (more) records.resize(limit);
-        json::array items;
-        for (const auto& record : records) items.emplace_back(execution_json(record, state->catalog, ctx.caller));
-        json::object body{{"executions", std::move(items)}};
-        body["next_cursor"] = more ? json::value(std::to_string(records.back().rowid)) : json::value(nullptr);
-        co_return json_response(http::status::ok, body);
+        // Parameters checked above: a bad request is answered, never kept.
+        const std::string key = std::to_string(engine(state).generation()) + ' ' +
+                                std::string{to_string(ctx.caller.level)} + ' ' + std::string{ctx.target.encoded_query()};
+        co_return cache->get(ctx.req, key, [&] {
+            auto records = engine(state).list(filter);
+            const bool more = records.size() > limit;
+            if (more) records.resize(limit);
+            json::array items;
+            for (const auto& record : records) items.emplace_back(execution_json(record, state->catalog, ctx.caller));
+            json::object body{{"executions", std::move(items)}};
+            body["next_cursor"] = more ? json::value(std::to_string(records.back().rowid)) : json::value(nullptr);
+            return json::value(std::move(body));
+        });
     });
 
     add_route(routes, http::verb::get, "/api/v1/executions/{id}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {

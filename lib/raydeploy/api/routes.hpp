@@ -63,6 +63,8 @@ struct service_state {
     // Where people and tools reach this service ("http://host:8000"), as GET /api/v1/cluster/info
     // and the approval hints name it.
     std::string public_url;
+    // GET /metrics without a token (metrics.public).
+    bool metrics_public = false;
 };
 
 // Every route the service serves. openapi/openapi.yaml documents exactly these (a unit test

@@ -3,6 +3,7 @@
 // the API, which authenticates each call.
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/api/web_assets.hpp"
+#include "raydeploy/http/response_cache.hpp"
 
 #include <algorithm>
 
@@ -53,17 +54,6 @@ bool accepts_gzip(std::string_view header)
     return false;
 }
 
-// If-None-Match lists the validators the client has; any of this asset's (or "*") means its copy is current.
-bool client_has(std::string_view if_none_match, std::string_view etag)
-{
-    if (if_none_match.find('*') != std::string_view::npos) return true;
-    for (std::size_t at = if_none_match.find(etag); at != std::string_view::npos;
-         at = if_none_match.find(etag, at + 1)) {
-        if (at > 0 && if_none_match[at - 1] == '"') return true;
-    }
-    return false;
-}
-
 response serve(const web_asset& asset, const request& req)
 {
     const bool page = !asset.path.starts_with("/assets/");
@@ -71,7 +61,7 @@ response serve(const web_asset& asset, const request& req)
     // A strong validator names one representation: the gzip copy has its own.
     const std::string etag = "\"" + std::string{asset.etag} + (gzip ? ".gz\"" : "\"");
 
-    const bool current = client_has(req[http::field::if_none_match], asset.etag);
+    const bool current = web::if_none_match_covers(req[http::field::if_none_match], asset.etag);
     response res{current ? http::status::not_modified : http::status::ok, req.version()};
     res.set(http::field::etag, etag);
     // Pages are checked every time (their asset names change with each build); assets never

@@ -209,6 +209,7 @@ service::service(const settings& config, bool handle_signals)
     state->event_options = config.events;
     state->websocket_options = config.websocket;
     state->http_options = config.http;
+    state->metrics_public = config.metrics.public_access;
     state->audit = std::make_shared<audit_log>(p.store.db());
     state->approvals = std::make_shared<approval_manager>(state->catalog, p.store.db(), *p.events, policy);
 

@@ -699,6 +699,10 @@ const std::vector<setting_spec>& setting_table()
         t.push_back(boolean_setting("auth.four_eyes",
                                     "whoever requested a destructive run cannot approve it (with tokens configured)",
                                     [](settings& s) -> auto& { return s.auth.four_eyes; }));
+        t.push_back(boolean_setting("metrics.public",
+                                    "serve GET /metrics without a token (for a Prometheus that cannot send one); "
+                                    "otherwise it needs the viewer role",
+                                    [](settings& s) -> auto& { return s.metrics.public_access; }));
         t.push_back(duration_setting("approvals.default_ttl", "how long a grant stays usable when no ttl_s is given",
                                      [](settings& s) -> auto& { return s.approvals.default_ttl; }));
         t.push_back(duration_setting("approvals.max_ttl", "the longest ttl_s an approver may give a grant",

@@ -165,6 +165,11 @@ struct cml_settings {
     bool configured() const { return !host.empty(); }
 };
 
+struct metrics_settings {
+    // GET /metrics without a token (for a Prometheus that cannot send one); else the viewer role.
+    bool public_access = false;
+};
+
 struct settings {
     listen_address listen;
     // load_settings starts these from the installation or checkout the binary belongs to
@@ -186,6 +191,7 @@ struct settings {
     ray_settings ray;
     monitoring_settings monitoring;
     cml_settings cml;
+    metrics_settings metrics;
 
     std::optional<std::filesystem::path> config_file;
     // Where each setting's value came from ("default", "FILE:LINE", "RAYDEPLOY_LISTEN", "--listen"),

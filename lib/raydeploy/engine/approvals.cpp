@@ -3,6 +3,7 @@
 
 #include "raydeploy/engine/engine_error.hpp"
 #include "raydeploy/engine/extra_vars.hpp"
+#include "raydeploy/metrics/service_metrics.hpp"
 #include "raydeploy/store/json_columns.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/named_enum.hpp"
@@ -322,6 +323,17 @@ void approval_manager::changed(const approval_record& record, std::string event_
     events_.flush();
     log::info("approval " + std::string{to_string(record.state)},
               {{"approval_id", record.id}, {"checkpoint", record.checkpoint}});
+    // How long a request waited for its answer; a grant made in advance answered no request.
+    const bool answers_request = record.state == approval_state::granted || record.state == approval_state::denied ||
+                                 record.state == approval_state::withdrawn;
+    if (answers_request && record.requested_by) {
+        const auto asked = parse_timestamp(record.created_at);
+        const auto answered = parse_timestamp(
+            (record.state == approval_state::granted ? record.granted_at : record.decided_at).value_or(""));
+        if (asked && answered)
+            metrics::service_metrics::instance().approval_decided(to_string(record.state),
+                                                                  std::chrono::duration<double>(*answered - *asked).count());
+    }
     for (const auto& listener : listeners_) listener();
 }
 

@@ -605,6 +605,18 @@ void deployment_manager::insert(deployment_record& record)
         .bind(10, std::int64_t{record.check ? 1 : 0});
     statement.step();
     record.rowid = db_.last_insert_rowid();
+    ++generation_;
+    if (newest_loaded_) newest_ = record;
+}
+
+const deployment_record* deployment_manager::newest()
+{
+    if (!newest_loaded_) {
+        auto latest = list({std::nullopt, 1, std::nullopt});
+        if (!latest.empty()) newest_ = std::move(latest.front());
+        newest_loaded_ = true;
+    }
+    return newest_ ? &*newest_ : nullptr;
 }
 
 void deployment_manager::save(const deployment_record& record)
@@ -624,6 +636,8 @@ void deployment_manager::save(const deployment_record& record)
     statement.bind(10, record.requester_person);
     statement.bind(11, record.id);
     statement.step();
+    ++generation_;
+    if (newest_ && newest_->id == record.id) newest_ = record;
 }
 
 void deployment_manager::announce(const deployment_record& record)

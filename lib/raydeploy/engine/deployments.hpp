@@ -105,6 +105,11 @@ public:
 
     std::optional<deployment_record> get(std::string_view id);
     std::vector<deployment_record> list(const deployment_filter& filter);
+    // The newest deployment (nullptr: none ever), from memory: read from SQL once, then kept by
+    // this manager's writes, the only ones to the deployments table.
+    const deployment_record* newest();
+    // Grows with every write: an answer built from deployments is current while it stays the same.
+    std::uint64_t generation() const { return generation_; }
 
     // Stops driving deployments without changing their state (the service is stopping).
     void shutdown();
@@ -138,6 +143,9 @@ private:
     bool open_mode_;
     std::map<std::string, std::unique_ptr<active_deployment>, std::less<>> active_;
     bool shutting_down_ = false;
+    bool newest_loaded_ = false;
+    std::optional<deployment_record> newest_;
+    std::uint64_t generation_ = 0;
 };
 
 }  // namespace raydeploy

@@ -6,6 +6,7 @@
 #include "raydeploy/engine/child_process.hpp"
 #include "raydeploy/engine/engine_error.hpp"
 #include "raydeploy/engine/extra_vars.hpp"
+#include "raydeploy/metrics/service_metrics.hpp"
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/private_files.hpp"
@@ -382,6 +383,7 @@ void execution_manager::emit(active_run& run, std::string type, json::object fie
 {
     fields["checkpoint"] = run.record.checkpoint;
     events_.append(event{std::move(type), "", run.record.id, run.next_counter++, std::move(fields)});
+    metrics::service_metrics::instance().events_ingested.Increment();
 }
 
 void execution_manager::notify_output(active_run& run)
@@ -412,6 +414,11 @@ void execution_manager::finish(active_run& run, execution_status status, std::op
     emit(run, "execution.done", std::move(fields));
     events_.flush();
     store_.update(run.record);
+    const auto started = run.record.started_at ? parse_timestamp(*run.record.started_at) : std::nullopt;
+    const auto ended = parse_timestamp(*run.record.finished_at);
+    metrics::service_metrics::instance().execution_finished(
+        run.record.checkpoint, to_string(status),
+        started && ended ? std::chrono::duration<double>(*ended - *started).count() : 0.0);
     if (run.log.is_open()) run.log.close();
     notify_output(run);
     for (const auto& listener : finish_listeners_) listener(run.record);

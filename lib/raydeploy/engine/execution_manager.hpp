@@ -72,6 +72,10 @@ public:
 
     std::optional<execution_record> get(std::string_view id) { return store_.get(id); }
     std::vector<execution_record> list(const execution_filter& filter) { return store_.list(filter); }
+    // The newest execution of `checkpoint` (nullptr: never run), from memory (execution_store::latest).
+    const execution_record* latest(std::string_view checkpoint) { return store_.latest(checkpoint); }
+    // Grows with every change to any execution (execution_store::generation).
+    std::uint64_t generation() const { return store_.generation(); }
     // The execution's stored report: nullopt for an unknown execution, empty when it has none.
     std::optional<execution_report> report(std::string_view id) { return store_.report(id); }
 
@@ -90,6 +94,7 @@ public:
     // service are detached and stay running for the next life) and refuses new ones.
     void shutdown();
     std::size_t running_count() const;
+    std::size_t queued_count() const { return queue_.size(); }
 
 private:
     class context;

@@ -62,6 +62,40 @@ void execution_store::insert(execution_record& record)
     update(record);
 }
 
+void execution_store::load_latest()
+{
+    latest_.emplace();
+    // Through the index on (checkpoint, created_at): one row per checkpoint.
+    auto statement = db_.prepare(std::string{select_columns} +
+                                 "WHERE rowid IN (SELECT max(rowid) FROM executions GROUP BY checkpoint)");
+    while (statement.step()) {
+        auto record = read_row(statement);
+        latest_->insert_or_assign(record.checkpoint, std::move(record));
+    }
+}
+
+void execution_store::remember(const execution_record& record)
+{
+    ++generation_;
+    if (!latest_) return;  // loaded, with this write in it, when first asked
+    const auto it = latest_->find(record.checkpoint);
+    if (it == latest_->end()) {
+        latest_->emplace(record.checkpoint, record);
+    } else if (record.rowid >= it->second.rowid) {
+        // Only save_report() changes whether a run has a report; the caller's copy may not know.
+        const bool has_report = it->second.id == record.id ? it->second.has_report : record.has_report;
+        it->second = record;
+        it->second.has_report = has_report;
+    }
+}
+
+const execution_record* execution_store::latest(std::string_view checkpoint)
+{
+    if (!latest_) load_latest();
+    const auto it = latest_->find(checkpoint);
+    return it == latest_->end() ? nullptr : &it->second;
+}
+
 void execution_store::update(const execution_record& record)
 {
     auto statement = db_.prepare(
@@ -86,6 +120,7 @@ void execution_store::update(const execution_record& record)
     else statement.bind(14, boost::json::serialize(record.attachment));
     statement.bind(15, record.id);
     statement.step();
+    remember(record);
 }
 
 void execution_store::save_report(std::string_view id, const execution_report& report)
@@ -96,6 +131,10 @@ void execution_store::save_report(std::string_view id, const execution_report& r
     sqlite::bind_optional(statement, 2, report.markdown);
     statement.bind(3, id);
     statement.step();
+    ++generation_;  // has_report changed
+    if (latest_)
+        for (auto& [checkpoint, record] : *latest_)
+            if (record.id == id) record.has_report = !report.empty();
 }
 
 std::optional<execution_report> execution_store::report(std::string_view id)

@@ -4,6 +4,7 @@
 #include "raydeploy/engine/execution.hpp"
 #include "raydeploy/store/sqlite.hpp"
 
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -40,8 +41,20 @@ public:
     // The highest event counter stored for the execution (0 when it has none).
     std::int64_t max_counter(std::string_view id);
 
+    // The newest execution of `checkpoint` (nullptr: it never ran), from memory: the status
+    // endpoints read it on every request. Read from SQL once, then kept by this store's own
+    // writes, which are the only ones (retention deletes old runs, never a checkpoint's newest).
+    const execution_record* latest(std::string_view checkpoint);
+    // Grows with every write: an answer built from executions is current while it stays the same.
+    std::uint64_t generation() const { return generation_; }
+
 private:
+    void load_latest();
+    void remember(const execution_record& record);
+
     sqlite::database& db_;
+    std::optional<std::map<std::string, execution_record, std::less<>>> latest_;  // by checkpoint
+    std::uint64_t generation_ = 0;
 };
 
 }  // namespace raydeploy

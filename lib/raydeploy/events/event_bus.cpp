@@ -1,7 +1,11 @@
 // Event fan-out with bounded per-subscriber queues.
 #include "raydeploy/events/event_bus.hpp"
 
+#include "raydeploy/metrics/service_metrics.hpp"
+
 #include "raydeploy/util/log.hpp"
+
+#include <algorithm>
 
 namespace raydeploy {
 
@@ -17,8 +21,16 @@ std::shared_ptr<event_subscription> event_bus::subscribe(event_filter filter, st
     return subscription;
 }
 
+net::awaitable<std::tuple<boost::system::error_code, published_event_ptr>> event_subscription::receive()
+{
+    auto [ec, item] = co_await channel_.async_receive(nothrow_awaitable);
+    if (!ec) --depth_;
+    co_return std::tuple{ec, std::move(item)};
+}
+
 void event_bus::publish(const published_event_ptr& item)
 {
+    auto& metrics = metrics::service_metrics::instance();
     for (auto it = subscribers_.begin(); it != subscribers_.end();) {
         auto subscription = it->lock();
         if (!subscription) {
@@ -26,11 +38,19 @@ void event_bus::publish(const published_event_ptr& item)
             continue;
         }
         ++it;
-        if (subscription->overflowed_ || !subscription->filter_.matches(item->type, item->execution_id)) continue;
-        if (!subscription->channel_.try_send(boost::system::error_code{}, item)) {
+        if (!subscription->filter_.matches(item->type, item->execution_id)) continue;
+        if (subscription->overflowed_) {
+            metrics.events_dropped.Increment();
+            continue;
+        }
+        if (subscription->channel_.try_send(boost::system::error_code{}, item)) {
+            ++subscription->depth_;
+        } else {
             // Full (or already closed): this subscriber cannot keep up. Never wait for it.
             subscription->overflowed_ = true;
             subscription->channel_.close();
+            metrics.events_dropped.Increment();
+            metrics.slow_subscriber_closes.Increment();
             log::info("event subscriber too slow; closing it", {{"seq", item->seq}});
             if (subscription->on_overflow) subscription->on_overflow();
         }
@@ -42,6 +62,14 @@ void event_bus::close_all()
     for (auto& weak : subscribers_)
         if (auto subscription = weak.lock()) subscription->close();
     subscribers_.clear();
+}
+
+std::size_t event_bus::max_depth()
+{
+    std::size_t deepest = 0;
+    for (const auto& weak : subscribers_)
+        if (const auto subscription = weak.lock()) deepest = std::max(deepest, subscription->depth());
+    return deepest;
 }
 
 std::size_t event_bus::subscriber_count()

@@ -24,6 +24,10 @@ public:
     event_subscription(net::any_io_executor executor, event_filter filter, std::size_t capacity);
 
     const event_filter& filter() const { return filter_; }
+    // The next event, or an error once the queue is closed and drained.
+    net::awaitable<std::tuple<boost::system::error_code, published_event_ptr>> receive();
+    // Events queued and not yet received.
+    std::size_t depth() const { return depth_; }
     event_channel& channel() { return channel_; }
     // True once the queue overflowed; the channel is closed then.
     bool overflowed() const { return overflowed_; }
@@ -37,6 +41,7 @@ private:
     friend class event_bus;
     event_filter filter_;
     event_channel channel_;
+    std::size_t depth_ = 0;
     bool overflowed_ = false;
 };
 
@@ -51,6 +56,8 @@ public:
     // Closes every subscription (shutdown).
     void close_all();
     std::size_t subscriber_count();
+    // The depth of the fullest subscriber's queue.
+    std::size_t max_depth();
 
 private:
     net::any_io_executor executor_;

@@ -1,6 +1,8 @@
 // Batched, durable-before-published event storage.
 #include "raydeploy/events/event_log.hpp"
 
+#include "raydeploy/metrics/service_metrics.hpp"
+
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/time.hpp"
 
@@ -93,6 +95,7 @@ void event_log::flush()
             published.push_back(make_published(db_.last_insert_rowid(), item.type, item.execution_id, std::move(payload)));
         }
         tx.commit();
+        metrics::service_metrics::instance().events_stored.Increment(static_cast<double>(published.size()));
     } catch (const std::exception& e) {
         // Keep the events and try again shortly: losing them would leave a gap in the counters.
         log::error("storing events failed; retrying", {{"events", batch.size()}, {"error", e.what()}});

@@ -227,7 +227,7 @@ void http_server::shutdown()
 void http_server::on_session_end(std::uint64_t id)
 {
     if (const auto it = sessions_.find(id); it != sessions_.end() && it->second.over_cap) --over_cap_sessions_;
-    sessions_.erase(id);
+    if (sessions_.erase(id)) metrics::service_metrics::instance().http_connections.Decrement();
     if (stopping_ && sessions_.empty()) grace_timer_.cancel();
 }
 
@@ -241,6 +241,7 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
 
     const std::uint64_t id = next_session_id_++;
     sessions_.emplace(id, session_entry{&stream, false, {}, over_cap});
+    metrics::service_metrics::instance().http_connections.Increment();
     if (over_cap) ++over_cap_sessions_;
     struct unregister {
         http_server* server;
@@ -363,6 +364,7 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
 {
     const auto started = std::chrono::steady_clock::now();
     std::string caller;  // empty until authenticated (public routes, unknown paths, 401s)
+    const route* matched_route = nullptr;
     std::optional<response> res;
     connection_handler take_over;
     const auto target = boost::urls::parse_origin_form(req.target());
@@ -406,6 +408,7 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
                                      std::string{target->path()} + "; use " + allowed);
             res->set(http::field::allow, allowed);
         } else {
+            matched_route = match.matched;
             request_context context{req, *target, std::move(match.params), remote, {}, {}};
             try {
                 const auto refused = refusal_before_handler(routes_, *match.matched, req, context);
@@ -428,17 +431,24 @@ net::awaitable<http_server::outcome> http_server::handle(const request& req, tcp
         // A WebUI on a listed origin may read every answer, errors included.
         if (cors_origin && !preflight) add_cors_headers(*res, *cors_origin);
     }
-    const auto elapsed =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
-    // The target's query may hold a ticket (or a token someone put there by mistake): redacted.
-    json::object fields{{"method", req.method_string()},
-                        {"target", redacted_target(req.target())},
-                        {"status", res->result_int()},
-                        {"us", elapsed.count()},
-                        {"remote", remote.address().to_string()}};
-    if (browser_refusal) fields["refused"] = browser_refusal->code;
-    if (!caller.empty()) fields["caller"] = caller;
-    log::info("request", fields);
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    auto& observed = route_metrics_[{matched_route, req.method()}];
+    if (!observed)
+        // The verb's own name: a method the client made up would be a label of its choosing.
+        observed = &metrics::service_metrics::instance().route(matched_route ? matched_route->pattern : "unmatched",
+                                                               http::to_string(req.method()));
+    observed->observe(res->result_int(), metrics::seconds(elapsed));
+    if (log::enabled(log::level::info)) {
+        // The target's query may hold a ticket (or a token someone put there by mistake): redacted.
+        json::object fields{{"method", req.method_string()},
+                            {"target", redacted_target(req.target())},
+                            {"status", res->result_int()},
+                            {"us", std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()},
+                            {"remote", remote.address().to_string()}};
+        if (browser_refusal) fields["refused"] = browser_refusal->code;
+        if (!caller.empty()) fields["caller"] = caller;
+        log::info("request", fields);
+    }
     co_return outcome{std::move(*res), std::move(take_over)};
 }
 

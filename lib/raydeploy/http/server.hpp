@@ -6,9 +6,11 @@
 #include "raydeploy/config/settings.hpp"
 #include "raydeploy/http/browser_guard.hpp"
 #include "raydeploy/http/router.hpp"
+#include "raydeploy/metrics/service_metrics.hpp"
 #include "raydeploy/util/net.hpp"
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <unordered_map>
 
@@ -69,6 +71,8 @@ private:
     tcp::acceptor acceptor_;
     net::steady_timer grace_timer_;
     std::unordered_map<std::uint64_t, session_entry> sessions_;
+    // The metrics of each route and method, resolved on first use (nullptr: requests no route matched).
+    std::map<std::pair<const route*, http::verb>, metrics::route_metrics*> route_metrics_;
     std::uint64_t next_session_id_ = 1;
     std::size_t over_cap_sessions_ = 0;
     std::shared_ptr<ssl::context> tls_;

@@ -1,7 +1,11 @@
 // SQLite RAII wrappers.
 #include "raydeploy/store/sqlite.hpp"
 
+#include "raydeploy/metrics/service_metrics.hpp"
+
 #include <sqlite3.h>
+
+#include <unordered_map>
 
 namespace raydeploy::sqlite {
 namespace {
@@ -15,6 +19,40 @@ namespace {
 }
 
 }  // namespace
+
+// Idle compiled statements by their SQL text. Compiling is most of the cost of a small query;
+// the service runs the same few dozen texts all day. Bounded, because some texts are built from a
+// request's filters (a handful of combinations each).
+class statement_cache {
+public:
+    static constexpr std::size_t capacity = 256;
+
+    ~statement_cache()
+    {
+        for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
+    }
+
+    sqlite3_stmt* take(const std::string& sql)
+    {
+        const auto it = idle_.find(sql);
+        if (it == idle_.end()) return nullptr;
+        sqlite3_stmt* stmt = it->second;
+        idle_.erase(it);
+        return stmt;
+    }
+
+    // Keeps the statement for the next prepare() of its text; finalizes it when the cache holds
+    // one already or is full.
+    void give_back(std::string sql, sqlite3_stmt* stmt)
+    {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+        if (idle_.size() >= capacity || !idle_.emplace(std::move(sql), stmt).second) sqlite3_finalize(stmt);
+    }
+
+private:
+    std::unordered_map<std::string, sqlite3_stmt*> idle_;
+};
 
 database::database(const std::filesystem::path& file)
 {
@@ -32,9 +70,14 @@ database::database(const std::filesystem::path& file)
     sqlite3_extended_result_codes(db_, 1);
     // Another connection (the CLI reading while the service writes) may hold the write lock briefly.
     sqlite3_busy_timeout(db_, 5000);
+    cache_ = std::make_shared<statement_cache>();
 }
 
-database::~database() { sqlite3_close_v2(db_); }
+database::~database()
+{
+    cache_.reset();  // finalizes the idle statements; those in use return nowhere
+    sqlite3_close_v2(db_);
+}
 
 void database::exec(std::string_view sql)
 {
@@ -48,21 +91,41 @@ void database::exec(std::string_view sql)
     }
 }
 
-statement database::prepare(std::string_view sql) { return statement{db_, sql}; }
+statement database::prepare(std::string_view sql)
+{
+    std::string text{sql};
+    sqlite3_stmt* stmt = cache_->take(text);
+    if (!stmt) {
+        // PERSISTENT: the statement is meant to be kept, so SQLite allocates it outside its
+        // lookaside memory.
+        const int rc = sqlite3_prepare_v3(db_, text.data(), static_cast<int>(text.size()), SQLITE_PREPARE_PERSISTENT,
+                                          &stmt, nullptr);
+        if (rc != SQLITE_OK) fail(db_, rc, "cannot prepare \"" + text.substr(0, 200) + "\"");
+    }
+    return statement{db_, stmt, cache_, std::move(text)};
+}
 
 std::int64_t database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
 std::int64_t database::changes() const { return sqlite3_changes64(db_); }
 
-statement::statement(sqlite3* db, std::string_view sql) : db_{db}
+statement::statement(sqlite3* db, sqlite3_stmt* stmt, std::weak_ptr<statement_cache> cache, std::string sql)
+    : db_{db}, stmt_{stmt}, cache_{std::move(cache)}, sql_{std::move(sql)}
 {
-    const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
-    if (rc != SQLITE_OK) fail(db_, rc, "cannot prepare \"" + std::string{sql.substr(0, 200)} + "\"");
 }
 
-statement::statement(statement&& other) noexcept : db_{other.db_}, stmt_{other.stmt_} { other.stmt_ = nullptr; }
+statement::statement(statement&& other) noexcept
+    : db_{other.db_}, stmt_{other.stmt_}, cache_{std::move(other.cache_)}, sql_{std::move(other.sql_)}
+{
+    other.stmt_ = nullptr;
+}
 
-statement::~statement() { sqlite3_finalize(stmt_); }
+statement::~statement()
+{
+    if (!stmt_) return;
+    if (const auto cache = cache_.lock()) cache->give_back(std::move(sql_), stmt_);
+    else sqlite3_finalize(stmt_);
+}
 
 statement& statement::bind(int index, std::string_view value)
 {
@@ -145,8 +208,11 @@ transaction::~transaction()
 
 void transaction::commit()
 {
+    const auto started = std::chrono::steady_clock::now();
     db_.exec("COMMIT");
     done_ = true;
+    metrics::service_metrics::instance().sqlite_commit.Observe(
+        metrics::seconds(std::chrono::steady_clock::now() - started));
 }
 
 }  // namespace raydeploy::sqlite

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -24,6 +25,7 @@ private:
 };
 
 class statement;
+class statement_cache;
 
 class database {
 public:
@@ -35,6 +37,9 @@ public:
 
     // Runs one or more statements that return no rows.
     void exec(std::string_view sql);
+    // Compiles `sql`, or takes an idle compiled copy of it from the connection's cache: the
+    // statement goes back there, reset, when it is destroyed. The same text in use twice at once
+    // gets two statements.
     statement prepare(std::string_view sql);
     std::int64_t last_insert_rowid() const;
     // Rows changed by the last INSERT, UPDATE or DELETE.
@@ -43,11 +48,11 @@ public:
 
 private:
     sqlite3* db_ = nullptr;
+    std::shared_ptr<statement_cache> cache_;
 };
 
 class statement {
 public:
-    statement(sqlite3* db, std::string_view sql);
     statement(statement&& other) noexcept;
     statement& operator=(statement&&) = delete;
     statement(const statement&) = delete;
@@ -70,8 +75,14 @@ public:
     bool column_is_null(int index) const;
 
 private:
+    friend class database;
+    statement(sqlite3* db, sqlite3_stmt* stmt, std::weak_ptr<statement_cache> cache, std::string sql);
+
     sqlite3* db_;
     sqlite3_stmt* stmt_ = nullptr;
+    // Where the statement returns when destroyed; gone once the database is.
+    std::weak_ptr<statement_cache> cache_;
+    std::string sql_;
 };
 
 // Commits on commit(); rolls back when destroyed without it (an exception left the scope).

@@ -1,6 +1,8 @@
 // The Ray monitor's fetch loop: I/O only; what the answers mean is ray_snapshot.cpp's business.
 #include "raydeploy/watch/ray_monitor.hpp"
 
+#include "raydeploy/metrics/service_metrics.hpp"
+
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/http/client.hpp"
@@ -192,6 +194,7 @@ void ray_monitor::watch_cml_cluster(std::optional<std::string> dashboard_url, no
         log::info("watching another Ray dashboard", {{"dashboard", target}, {"was", dashboard_url_}});
         dashboard_url_ = std::move(target);
         snapshot_.reset();
+        ++generation_;
         have_previous_ = false;
         poll_now();
     }
@@ -229,6 +232,7 @@ net::awaitable<void> ray_monitor::run()
 net::awaitable<void> ray_monitor::poll_once()
 {
     const std::string base = dashboard_url_;
+    const auto poll_started = std::chrono::steady_clock::now();
     auto fetch = [this, &base](std::string_view path) -> net::awaitable<fetched> {
         try {
             boost::urls::url url = boost::urls::parse_absolute_uri(base).value();
@@ -302,6 +306,10 @@ net::awaitable<void> ray_monitor::poll_once()
         store_snapshot(*step.to_store);
         last_stored_ = steady_now;
     }
+    ++generation_;
+    auto& metrics = metrics::service_metrics::instance();
+    metrics.poll("ray", outcome != poll_outcome::none, metrics::seconds(std::chrono::steady_clock::now() - poll_started));
+    metrics.poller_up("ray", outcome != poll_outcome::none);
 }
 
 net::awaitable<void> ray_monitor::probe_monitoring()
@@ -336,7 +344,7 @@ void ray_monitor::follow_engine_events()
         executor_,
         [this, subscription, alive = alive_]() -> net::awaitable<void> {
             for (;;) {
-                auto [ec, item] = co_await subscription->channel().async_receive(nothrow_awaitable);
+                auto [ec, item] = co_await subscription->receive();
                 if (!*alive || cancelled_) co_return;
                 if (ec) {
                     // Overflowed (a burst of engine events): those already said "poll"; follow anew.
@@ -374,6 +382,7 @@ void ray_monitor::load_stored_snapshot()
             return;
         }
         snapshot_ = std::move(*stored);
+        ++generation_;
         nodes_view_json_ = boost::json::serialize(nodes_view(*snapshot_, *applications_));
         have_previous_ = true;
     } catch (const std::exception& e) {

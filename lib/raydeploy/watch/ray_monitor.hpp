@@ -96,6 +96,9 @@ public:
     boost::json::object source_json() const;
 
     const std::vector<monitoring_probe>& monitoring() const { return probes_; }
+    // Changes whenever anything above may have (each poll, a new dashboard, a stored snapshot
+    // loaded): answers built from the monitor stay valid while it does not.
+    std::uint64_t generation() const { return generation_; }
     // HEALTHY (every configured endpoint up), DEGRADED (some), UNHEALTHY (none), UNKNOWN (none
     // configured or not probed yet).
     std::string monitoring_status() const;
@@ -130,6 +133,7 @@ private:
     // Read by the worker step: replaced, never changed in place.
     std::shared_ptr<const node_applications> applications_ = std::make_shared<node_applications>();
     bool cancelled_ = false;
+    std::uint64_t generation_ = 0;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     // One thread, only while enabled. Last, so that it is joined before anything the step reads is
     // destroyed.

@@ -1,0 +1,51 @@
+// Answers serialised once and served, with an ETag, until what they were built from changes: the
+// endpoints a dashboard, a CI fleet or Prometheus polls answer from memory, and a poller that
+// sends If-None-Match gets 304 and no body.
+//
+// @par Thread safety
+// Single-threaded: use from the io_context's thread.
+#pragma once
+
+#include "raydeploy/http/response.hpp"
+
+#include <string>
+#include <unordered_map>
+
+namespace raydeploy::web {
+
+// Whether an If-None-Match value lists `etag` (unquoted) or is "*": the client's copy is current.
+bool if_none_match_covers(std::string_view if_none_match, std::string_view etag);
+
+class response_cache {
+public:
+    // How many answers (keys) are kept at once; past that the cache starts again empty.
+    explicit response_cache(std::size_t capacity = 1) : capacity_{capacity} {}
+
+    // The answer to `req` for the state `key` names (the generations of what the body is built
+    // from, and whatever of the request changes it): 200 with the body and its ETag, or 304 when
+    // the client holds that ETag. `build()` returns the body as a JSON value and runs only when no
+    // answer for `key` is kept.
+    template <typename Build>
+    response get(const request& req, const std::string& key, Build&& build)
+    {
+        auto it = entries_.find(key);
+        if (it == entries_.end()) {
+            if (entries_.size() >= capacity_) entries_.clear();
+            it = entries_.emplace(key, make_entry(build())).first;
+        }
+        return answer(req, it->second);
+    }
+
+private:
+    struct entry {
+        std::string body;
+        std::string etag;  // quoted
+    };
+    static entry make_entry(const json::value& body);
+    static response answer(const request& req, const entry& kept);
+
+    std::size_t capacity_;
+    std::unordered_map<std::string, entry> entries_;
+};
+
+}  // namespace raydeploy::web
