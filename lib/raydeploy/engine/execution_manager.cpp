@@ -37,6 +37,7 @@ public:
     void relay(std::string type, std::string created, json::object fields) override
     {
         manager_.events_.append(event{std::move(type), std::move(created), run_.record.id, run_.next_counter++, std::move(fields)});
+        metrics::service_metrics::instance().events_ingested.Increment();
     }
 
     void write_output(std::string_view text) override

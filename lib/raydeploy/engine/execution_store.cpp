@@ -160,10 +160,10 @@ std::optional<execution_record> execution_store::get(std::string_view id)
     return read_row(statement);
 }
 
-std::vector<execution_record> execution_store::list(const execution_filter& filter)
+std::string execution_list_sql(const execution_filter& filter)
 {
-    // Only the conditions given: a condition like `?1 IS NULL OR created_at > ?1` would keep
-    // SQLite from using the index on created_at.
+    // A condition like `?1 IS NULL OR created_at > ?1` would keep SQLite from using the index on
+    // created_at: only the conditions given.
     std::string sql{select_columns};
     sql += "WHERE 1";
     if (filter.checkpoint) sql += " AND checkpoint = :checkpoint";
@@ -173,6 +173,12 @@ std::vector<execution_record> execution_store::list(const execution_filter& filt
     if (filter.created_before) sql += " AND created_at < :created_before";
     if (filter.with_report) sql += " AND (report IS NOT NULL OR report_markdown IS NOT NULL)";
     sql += " ORDER BY rowid DESC LIMIT :limit";
+    return sql;
+}
+
+std::vector<execution_record> execution_store::list(const execution_filter& filter)
+{
+    const std::string sql = execution_list_sql(filter);
     auto statement = db_.prepare(sql);
     if (filter.checkpoint) statement.bind_named(":checkpoint", *filter.checkpoint);
     if (filter.status) statement.bind_named(":status", to_string(*filter.status));

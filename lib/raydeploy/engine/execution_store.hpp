@@ -21,6 +21,10 @@ struct execution_filter {
     std::optional<std::string> created_before;
 };
 
+// The query execution_store::list runs for `filter`, with named parameters (:checkpoint, ...):
+// only the conditions given, so that SQLite reads a page off the index of the one that narrows.
+std::string execution_list_sql(const execution_filter& filter);
+
 class execution_store {
 public:
     explicit execution_store(sqlite::database& db) : db_{db} {}

@@ -179,6 +179,14 @@ CREATE INDEX audit_by_actor ON audit (actor, id);
 CREATE INDEX audit_by_action ON audit (action, id);
 CREATE INDEX audit_by_outcome ON audit (outcome, id);
 )sql"},
+    {12, "execution lists in rowid order through their indexes", R"sql(
+-- GET /api/v1/executions lists newest first (rowid order). An index on the filtered columns alone
+-- ends in the rowid, so a page is read off it in order; (checkpoint, created_at) made SQLite sort
+-- every run of the checkpoint for each page.
+DROP INDEX executions_by_checkpoint;
+CREATE INDEX executions_by_checkpoint ON executions (checkpoint);
+CREATE INDEX executions_by_checkpoint_status ON executions (checkpoint, status);
+)sql"},
 };
 
 }  // namespace

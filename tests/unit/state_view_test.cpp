@@ -1,0 +1,231 @@
+// Suite state_view: what the hot read paths answer from memory equals what SQL says (the newest
+// execution of each checkpoint, across any sequence of writes and a restart); the statement cache
+// of the SQLite wrapper; and the query plans of the list filters and the event replays.
+#include "raydeploy/engine/execution_store.hpp"
+#include "raydeploy/events/event_bus.hpp"
+#include "raydeploy/events/event_log.hpp"
+#include "raydeploy/store/migrations.hpp"
+#include "raydeploy/store/state_store.hpp"
+
+#include "support/test_support.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <random>
+
+using namespace raydeploy;
+using test::temp_dir;
+
+namespace {
+
+struct database_fixture {
+    temp_dir dir;
+    std::unique_ptr<sqlite::database> db = open_migrated();
+
+    std::unique_ptr<sqlite::database> open_migrated()
+    {
+        auto opened = open_database(dir.path() / "state.db");
+        migrate(*opened, schema_migrations());
+        return opened;
+    }
+
+    // SQL's answer to "the newest execution of the checkpoint": id, status, has a report.
+    std::optional<std::tuple<std::string, std::string, bool>> newest_in_sql(const std::string& checkpoint)
+    {
+        auto query = db->prepare("SELECT id, status, (report IS NOT NULL OR report_markdown IS NOT NULL) FROM executions "
+                                 "WHERE checkpoint = ? ORDER BY rowid DESC LIMIT 1");
+        query.bind(1, checkpoint);
+        if (!query.step()) return std::nullopt;
+        return std::tuple{query.column_text(0), query.column_text(1), query.column_int(2) != 0};
+    }
+
+    // The plan SQLite chooses for `sql` (its parameters left unbound: NULL), one detail a line.
+    std::string plan(const std::string& sql)
+    {
+        auto query = db->prepare("EXPLAIN QUERY PLAN " + sql);
+        std::string details;
+        while (query.step()) details += query.column_text(3) + "\n";
+        return details;
+    }
+};
+
+const std::vector<std::string> checkpoints = {"prerequisites", "install", "deploy", "validate"};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(state_view)
+
+BOOST_AUTO_TEST_CASE(the_newest_execution_per_checkpoint_equals_sql_after_any_writes_and_a_restart)
+{
+    database_fixture f;
+    std::mt19937 random{20261204};
+    const std::vector<execution_status> statuses = {execution_status::queued,    execution_status::running,
+                                                    execution_status::succeeded, execution_status::failed,
+                                                    execution_status::cancelled, execution_status::interrupted};
+    auto compare = [&](execution_store& store, int step) {
+        for (const auto& checkpoint : checkpoints) {
+            const auto expected = f.newest_in_sql(checkpoint);
+            const execution_record* kept = store.latest(checkpoint);
+            BOOST_TEST_REQUIRE(bool(kept) == bool(expected), "step " << step << " " << checkpoint);
+            if (!kept) continue;
+            BOOST_TEST(kept->id == std::get<0>(*expected), "step " << step);
+            BOOST_TEST(std::string{to_string(kept->status)} == std::get<1>(*expected), "step " << step);
+            BOOST_TEST(kept->has_report == std::get<2>(*expected), "step " << step);
+            // The whole row, not only the columns above.
+            BOOST_TEST(kept->rowid == store.get(kept->id)->rowid);
+            BOOST_TEST(kept->status_reason.value_or("") == store.get(kept->id)->status_reason.value_or(""));
+        }
+    };
+
+    auto store = std::make_unique<execution_store>(*f.db);
+    std::vector<execution_record> written;
+    for (int step = 0; step < 400; ++step) {
+        // Asked for the first time part-way through: loading from SQL and keeping up both count.
+        if (step == 25) compare(*store, step);
+        const auto before = store->generation();
+        const int action = static_cast<int>(random() % 10);
+        if (written.empty() || action < 3) {
+            execution_record record;
+            record.id = "ex-" + std::to_string(step);
+            record.checkpoint = checkpoints[random() % checkpoints.size()];
+            record.created_at = "2026-12-04T10:00:00.000Z";
+            store->insert(record);
+            written.push_back(record);
+        } else if (action < 8) {
+            // Any earlier run changes, the newest or not (a run that ends after a later one began).
+            auto& record = written[random() % written.size()];
+            record.status = statuses[random() % statuses.size()];
+            record.status_reason = "step " + std::to_string(step);
+            // The engine's copy never knows about a report saved through save_report.
+            record.has_report = false;
+            store->update(record);
+        } else {
+            const auto& record = written[random() % written.size()];
+            execution_report report;
+            if (action == 8) report.markdown = "# report " + std::to_string(step);  // action 9: an empty one
+            store->save_report(record.id, report);
+        }
+        BOOST_TEST(store->generation() > before);
+        if (step > 25) compare(*store, step);
+    }
+
+    // A restart: a new store over the same file.
+    store = std::make_unique<execution_store>(*f.db);
+    compare(*store, -1);
+    BOOST_TEST(store->latest("never-ran") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(a_statement_returns_to_the_cache_reset_and_the_same_text_twice_at_once_gets_two)
+{
+    database_fixture f;
+    f.db->exec("CREATE TABLE numbers (n INTEGER); INSERT INTO numbers VALUES (1), (2), (3);");
+    {
+        auto first = f.db->prepare("SELECT ?1");
+        first.bind(1, std::int64_t{42});
+        BOOST_TEST_REQUIRE(first.step());
+        BOOST_TEST(first.column_int(0) == 42);
+    }
+    {
+        // The same text again, from the cache: no binding, no row left from before.
+        auto again = f.db->prepare("SELECT ?1");
+        BOOST_TEST_REQUIRE(again.step());
+        BOOST_TEST(again.column_is_null(0));
+    }
+    // Nested use of one text: the outer iteration is not disturbed by the inner one.
+    const std::string each = "SELECT n FROM numbers ORDER BY n";
+    auto outer = f.db->prepare(each);
+    std::vector<std::int64_t> pairs;
+    while (outer.step()) {
+        auto inner = f.db->prepare(each);
+        while (inner.step()) pairs.push_back(outer.column_int(0) * 10 + inner.column_int(0));
+    }
+    BOOST_TEST(pairs == (std::vector<std::int64_t>{11, 12, 13, 21, 22, 23, 31, 32, 33}), boost::test_tools::per_element());
+    BOOST_CHECK_THROW(f.db->prepare("SELECT FROM nowhere"), sqlite::error);
+}
+
+BOOST_AUTO_TEST_CASE(a_statement_may_outlive_its_database)
+{
+    temp_dir dir;
+    auto db = open_database(dir.path() / "state.db");
+    auto statement = std::make_unique<sqlite::statement>(db->prepare("SELECT 1"));
+    BOOST_TEST(statement->step());
+    db.reset();         // closes once the statement is finalized
+    statement.reset();  // finalized, not returned to a cache that is gone
+}
+
+BOOST_AUTO_TEST_CASE(every_list_filter_and_replay_reads_a_page_off_an_index)
+{
+    database_fixture f;
+    // Enough rows that SQLite's planner weighs its choices as it would in a real store.
+    f.db->exec("BEGIN");
+    auto insert = f.db->prepare("INSERT INTO executions (id, checkpoint, status, created_at) VALUES (?, ?, ?, ?)");
+    for (int i = 0; i < 5000; ++i) {
+        insert.reset();
+        insert.bind(1, "ex-" + std::to_string(i))
+            .bind(2, checkpoints[static_cast<std::size_t>(i) % checkpoints.size()])
+            .bind(3, i % 7 == 0 ? "failed" : "succeeded")
+            .bind(4, "2026-12-04T10:00:00.000Z");
+        insert.step();
+    }
+    f.db->exec("COMMIT");
+
+    struct expectation {
+        std::string what;
+        execution_filter filter;
+        std::string index;  // the index the page is read from
+    };
+    auto filter = [](auto change) {
+        execution_filter made;
+        change(made);
+        return made;
+    };
+    const std::vector<expectation> equality = {
+        {"checkpoint", filter([](auto& x) { x.checkpoint = "deploy"; }), "executions_by_checkpoint (checkpoint=?)"},
+        {"status", filter([](auto& x) { x.status = execution_status::failed; }), "executions_by_status (status=?)"},
+        {"checkpoint and status", filter([](auto& x) {
+             x.checkpoint = "deploy";
+             x.status = execution_status::failed;
+         }),
+         "executions_by_checkpoint_status (checkpoint=? AND status=?)"},
+        {"checkpoint, next page", filter([](auto& x) {
+             x.checkpoint = "deploy";
+             x.before_rowid = 100;
+         }),
+         "executions_by_checkpoint (checkpoint=? AND rowid<?)"},
+        {"status, next page", filter([](auto& x) {
+             x.status = execution_status::failed;
+             x.before_rowid = 100;
+         }),
+         "executions_by_status (status=? AND rowid<?)"},
+    };
+    for (const auto& item : equality) {
+        const auto details = f.plan(execution_list_sql(item.filter));
+        BOOST_TEST(details.find("USING INDEX " + item.index) != std::string::npos, item.what << ":\n" << details);
+        // Already in rowid order: no page sorts all the checkpoint's (or status's) runs first.
+        BOOST_TEST(details.find("TEMP B-TREE") == std::string::npos, item.what << ":\n" << details);
+    }
+    // Newest first with no filter, or the next page of it: the table in rowid order.
+    BOOST_TEST(f.plan(execution_list_sql(filter([](auto& x) { x.before_rowid = 100; })))
+                   .find("USING INTEGER PRIMARY KEY (rowid<?)") != std::string::npos);
+    // A time window: its rows through the index on created_at (then sorted: a window is bounded).
+    const auto window = f.plan(execution_list_sql(filter([](auto& x) {
+        x.created_after = "2026-12-01T00:00:00.000Z";
+        x.created_before = "2026-12-02T00:00:00.000Z";
+    })));
+    BOOST_TEST(window.find("USING INDEX executions_by_created") != std::string::npos, window);
+
+    // The event replays: since=<seq> through the primary key, an execution's events through
+    // (execution_id, counter).
+    net::io_context io;
+    event_bus bus{io.get_executor()};
+    event_log log{io.get_executor(), *f.db, bus};
+    const auto since = log.read_query(100, 200, event_filter{}, 500);
+    BOOST_TEST(f.plan(since.sql).find("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") != std::string::npos,
+               f.plan(since.sql));
+    const auto by_execution = f.plan(
+        "SELECT seq, type, execution_id, payload FROM events WHERE execution_id = ? AND counter > ? ORDER BY counter LIMIT ?");
+    BOOST_TEST(by_execution.find("USING INDEX events_by_execution (execution_id=? AND counter>?)") != std::string::npos,
+               by_execution);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
