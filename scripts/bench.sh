@@ -266,11 +266,13 @@ start_nginx() {
     local dir="$WORK/nginx" root="$1"
     mkdir -p "$dir/tmp"
     nginx_port=$(free_port)
-    # Only what the comparison needs: one worker on one core, no logging of requests, every file
-    # JSON. keepalive_requests lifts nginx's default of 1000 requests per connection, so neither
-    # server closes wrk's connections during a run.
+    # Only what the comparison needs: one process serving on one core (no master, so NGINX_PID is
+    # the process doing the work), no logging of requests, every file JSON. keepalive_requests
+    # lifts nginx's default of 1000 requests per connection, so neither server closes wrk's
+    # connections during a run.
     cat >"$dir/nginx.conf" <<EOF
 daemon off;
+master_process off;
 worker_processes 1;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
@@ -303,13 +305,33 @@ EOF
     die "nginx did not start on port $nginx_port (its output is above)"
 }
 
+# Waits until the server PID at BASE_URL is idle: it used at most one clock tick in each of three
+# 0.2 s windows in a row (one window alone can be a moment it did not get the core on a busy
+# machine), then answers /health.
+wait_until_idle() {
+    local pid="$1" base_url="$2" before after quiet=0
+    for _ in $(seq 1 3000); do
+        before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+        sleep 0.2
+        after=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+        if ((after - before <= 1)); then
+            ((++quiet < 3)) || break
+        else
+            quiet=0
+        fi
+    done
+    ((quiet >= 3)) || die "the server at $base_url was still busy 600 s after the load stopped"
+    curl -s -o /dev/null --max-time 600 "$base_url/health" ||
+        die "the server at $base_url did not answer /health after the load stopped"
+}
+
 # Runs wrk on the load core against URL for SECONDS; sets WRK_RPS (requests/s), WRK_P99 (ms, empty
 # when no request completed) and WRK_ERRORS (socket errors and timeouts). wrk's timeout is raised
 # from 2 s to 60 s so that a slow endpoint shows its real latency instead of only timeouts.
-# Then waits for the server to answer /health: requests still queued on connections wrk has
-# closed would otherwise be served during the next run.
+# Then waits for the server SERVER_PID to go idle: it may still be answering requests queued on
+# connections wrk has closed, which would slow down the next run.
 run_wrk() {
-    local url="$1" seconds="$2" output parsed
+    local url="$1" seconds="$2" server_pid="$3" output parsed
     output=$(taskset -c "$LOAD_CPU" wrk -t1 -c64 -d"${seconds}s" --timeout 60s --latency \
         -H "Authorization: Bearer $TOKEN" "$url")
     if grep -q 'Non-2xx or 3xx responses' <<<"$output"; then
@@ -329,8 +351,7 @@ run_wrk() {
         die "could not read requests/s from wrk's output (above)"
     }
     [[ "$url" =~ ^(http://[^/]+) ]]
-    curl -s -o /dev/null --max-time 600 "${BASH_REMATCH[1]}/health" ||
-        die "the server behind $url did not answer /health within 600 s after a run"
+    wait_until_idle "$server_pid" "${BASH_REMATCH[1]}"
 }
 
 # The seeded store: a database with raydeploy's current schema filled by tests/bench/seed_store.py,
@@ -392,17 +413,17 @@ bench_rest() {
         local base_nginx="http://127.0.0.1:$nginx_port" base_raydeploy="http://127.0.0.1:$port" path
         # A short unrecorded run of each first: caches, the database's pages, the allocators.
         for path in "${REST_ENDPOINTS[@]}"; do
-            run_wrk "$base_nginx$path" 1
-            run_wrk "$base_raydeploy$path" 1
+            run_wrk "$base_nginx$path" 1 "$NGINX_PID"
+            run_wrk "$base_raydeploy$path" 1 "$SERVICE_PID"
         done
         local round server key
         for round in $(seq 1 "$rounds"); do
             for path in "${REST_ENDPOINTS[@]}"; do
                 for server in nginx raydeploy; do
                     key="rest-$store-$server-$(tr -c 'a-z0-9' _ <<<"$path")"
-                    local base="$base_nginx"
-                    [[ "$server" == raydeploy ]] && base="$base_raydeploy"
-                    run_wrk "$base$path" "$seconds"
+                    local base="$base_nginx" pid="$NGINX_PID"
+                    [[ "$server" == raydeploy ]] && base="$base_raydeploy" pid="$SERVICE_PID"
+                    run_wrk "$base$path" "$seconds" "$pid"
                     sample "$key-rps" "$WRK_RPS"
                     [[ -z "$WRK_P99" ]] || sample "$key-p99" "$WRK_P99"
                     sample "$key-errors" "$WRK_ERRORS"
