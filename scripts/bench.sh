@@ -42,7 +42,7 @@
 # Adding a benchmark to the suite: write prepare_NAME (builds and installs what it needs, prints
 # nothing on stdout) and bench_NAME (measures, then prints its table with print_table), and add
 # NAME to SUITE.
-set -euo pipefail
+set -Eeuo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
@@ -51,7 +51,7 @@ SUITE=(rest overhead)
 PYTHON="$REPO_ROOT/.venv/bin/python"
 
 usage() {
-    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+    sed -n '2,/^set -Eeuo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -84,7 +84,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-# set -e stops at the first failing command without a word: name it.
+# set -e stops at the first failing command without a word (-E: also inside functions): name it.
 trap 'echo "bench: stopped: \"$BASH_COMMAND\" failed (line $LINENO of scripts/bench.sh)" >&2' ERR
 
 # Starts `raydeploy serve` on a free loopback port with "$@" added (and the caller's environment),
