@@ -94,12 +94,20 @@ class MetricsTest(unittest.TestCase):
         time.sleep(1.1)
         lib.http('POST', self.api + '/approvals/docker-installation', self.admin,
                  body={'approval_id': approval_id, 'reason': 'maintenance window'})
+        # The grant starts nothing by itself: the requester runs it with the grant, to its end, so
+        # that every event the runs produced is stored before the scrape.
+        granted = lib.http('POST', self.api + '/checkpoints/docker-installation', self.operator, body={})
+        self.assertEqual(self.wait_final(granted['execution_id'])['status'], 'succeeded')
         # A refused request: /metrics without a token.
         with self.assertRaises(lib.HttpError) as refused:
             lib.http_with_status('GET', self.base + '/metrics', None, accept='text/plain', raw=True)
         self.assertEqual(refused.exception.status, 401)
 
-        families, text = scrape(self.base, self.viewer)
+        # The Ray monitor's first poll (of a dashboard that is not there) may still be under way.
+        def polled():
+            got = scrape(self.base, self.viewer)
+            return got if value(got[0], 'raydeploy_polls_total', source='ray', outcome='error') else None
+        families, text = lib.wait_for("the Ray monitor's first poll", polled, timeout=60, interval=0.5)
         self.assertIn('# TYPE raydeploy_http_requests_total counter', text)
 
         # Every listed family, with its type and exactly its labels; nothing unlisted.
@@ -121,6 +129,7 @@ class MetricsTest(unittest.TestCase):
             return value(families, name, **labels) - value(before, name, **labels)
 
         self.assertEqual(grew('raydeploy_executions_total', checkpoint='prerequisites-check', status='succeeded'), 1)
+        self.assertEqual(grew('raydeploy_executions_total', checkpoint='docker-installation', status='succeeded'), 1)
         self.assertEqual(grew('raydeploy_execution_duration_seconds_count', checkpoint='prerequisites-check'), 1)
         self.assertGreater(value(families, 'raydeploy_execution_duration_seconds_sum', checkpoint='prerequisites-check'), 0)
         self.assertEqual(grew('raydeploy_approval_wait_seconds_count', outcome='granted'), 1)
@@ -129,9 +138,9 @@ class MetricsTest(unittest.TestCase):
         self.assertGreater(ingested, 5)
         # Every event a run produced is stored (and the approvals' and the monitor's besides).
         self.assertGreaterEqual(grew('raydeploy_events_stored_total'), ingested)
-        for status in ('202', '409'):
+        for status, count in (('202', 2), ('409', 1)):
             self.assertEqual(grew('raydeploy_http_requests_total', route='/api/v1/checkpoints/{name}', method='POST',
-                                  status=status), 1, status)
+                                  status=status), count, status)
         self.assertEqual(grew('raydeploy_http_requests_total', route='/metrics', method='GET', status='401'), 1)
         self.assertGreaterEqual(grew('raydeploy_http_request_duration_seconds_count', route='/api/v1/executions/{id}',
                                      method='GET'), 1)
