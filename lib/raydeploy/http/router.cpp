@@ -23,34 +23,29 @@ std::vector<std::string_view> split_pattern(std::string_view pattern)
 
 bool is_placeholder(std::string_view part) { return part.size() > 2 && part.front() == '{' && part.back() == '}'; }
 
-// Which segments of a pattern are literals. Of two patterns that fit the same path, the one that
-// is literal where the other first has a placeholder compares greater.
-std::vector<bool> literal_shape(std::string_view pattern)
+}  // namespace
+
+router::compiled_pattern router::compile(std::string_view pattern)
 {
-    std::vector<bool> shape;
-    for (auto part : split_pattern(pattern)) shape.push_back(!is_placeholder(part));
-    return shape;
+    compiled_pattern compiled;
+    for (auto part : split_pattern(pattern)) {
+        const bool literal = !is_placeholder(part);
+        compiled.parts.emplace_back(literal ? part : part.substr(1, part.size() - 2));
+        compiled.literal.push_back(literal);
+    }
+    return compiled;
 }
 
-// Fills `params` and returns true when the segments fit the pattern.
-bool fits(std::string_view pattern, const std::vector<std::string>& segments,
-          std::map<std::string, std::string, std::less<>>& params)
+bool router::compiled_pattern::fits(const std::vector<std::string>& segments) const
 {
-    const auto parts = split_pattern(pattern);
     if (parts.size() != segments.size()) return false;
-    std::map<std::string, std::string, std::less<>> found;
     for (std::size_t i = 0; i < parts.size(); ++i) {
-        if (is_placeholder(parts[i])) {
-            if (segments[i].empty()) return false;
-            found.emplace(std::string{parts[i].substr(1, parts[i].size() - 2)}, segments[i]);
-        } else if (parts[i] != segments[i]) {
-            return false;
-        }
+        if (literal[i] ? parts[i] != segments[i] : segments[i].empty()) return false;
     }
-    params = std::move(found);
     return true;
 }
 
+namespace {
 }  // namespace
 
 const std::string& request_context::path_param(std::string_view name) const
@@ -74,6 +69,7 @@ void router::add(http::verb method, std::string pattern, std::optional<role> acc
                  std::string audit_action)
 {
     if (pattern.empty() || pattern.front() != '/') throw std::logic_error{"route pattern must start with '/'"};
+    compiled_.push_back(compile(pattern));
     routes_.push_back({method, std::move(pattern), access, std::move(handle), std::move(audit_action)});
 }
 
@@ -94,21 +90,21 @@ router::match_result router::match(http::verb method, const std::vector<std::str
     // A path that fits several patterns belongs to the most literal one, segment by segment from
     // the left (as OpenAPI matches concrete paths before templated ones): /resources/nodes/add is
     // the add route's path only, never a node called "add" of /resources/nodes/{app_id}.
-    std::vector<bool> best_shape;
-    for (const auto& candidate : routes_) {
-        std::map<std::string, std::string, std::less<>> ignored;
-        if (!fits(candidate.pattern, segments, ignored)) continue;
-        if (auto shape = literal_shape(candidate.pattern); shape > best_shape) best_shape = std::move(shape);
+    const std::vector<bool>* best_shape = nullptr;
+    for (const auto& candidate : compiled_) {
+        if (candidate.fits(segments) && (!best_shape || candidate.literal > *best_shape)) best_shape = &candidate.literal;
     }
     match_result result;
-    for (const auto& candidate : routes_) {
-        std::map<std::string, std::string, std::less<>> params;
-        if (!fits(candidate.pattern, segments, params)) continue;
-        if (literal_shape(candidate.pattern) != best_shape) continue;
+    if (!best_shape) return result;
+    for (std::size_t i = 0; i < routes_.size(); ++i) {
+        const compiled_pattern& pattern = compiled_[i];
+        if (pattern.literal != *best_shape || !pattern.fits(segments)) continue;
+        const route& candidate = routes_[i];
         if (candidate.method == method) {
             result.result = outcome::found;
             result.matched = &candidate;
-            result.params = std::move(params);
+            for (std::size_t part = 0; part < pattern.parts.size(); ++part)
+                if (!pattern.literal[part]) result.params.emplace(pattern.parts[part], segments[part]);
             return result;
         }
         if (std::find(result.allowed.begin(), result.allowed.end(), candidate.method) == result.allowed.end())

@@ -105,7 +105,16 @@ public:
     const std::vector<route>& routes() const { return routes_; }
 
 private:
+    // A pattern split once, when added: matching runs on every request.
+    struct compiled_pattern {
+        std::vector<std::string> parts;  // literals, and the names of placeholders
+        std::vector<bool> literal;       // which parts are literals
+        bool fits(const std::vector<std::string>& segments) const;
+    };
+    static compiled_pattern compile(std::string_view pattern);
+
     std::vector<route> routes_;
+    std::vector<compiled_pattern> compiled_;  // of routes_, index for index
     authenticator authenticate_ = [](const request&, bool) {
         return auth_result{identity{"local", role::admin, true, "local"}};
     };
