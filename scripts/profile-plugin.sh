@@ -7,9 +7,9 @@
 #      count) and, below Ansible's send_callback, the plugin's own;
 #   2. ROUNDS alternating rounds of the default stdout callback and of the plugin (events to
 #      /dev/null), each measuring the controller process alone (its workers are forks and are not
-#      counted): its CPU seconds, the CPU seconds spent inside callbacks (thread CPU time around
-#      each TaskQueueManager.send_callback) and the wall time; then min/median/max of each and what
-#      the plugin adds.
+#      counted): its CPU seconds, the CPU seconds and minor page faults inside callbacks (thread
+#      CPU time and RUSAGE_THREAD around each TaskQueueManager.send_callback), its page faults and
+#      the wall time; then min/median/max of each and what the plugin adds.
 # Figures, not assertions. Callback CPU is the steadiest figure on a shared machine; the process's
 # CPU includes forking 20 workers per task, which varies with the machine's load.
 #   scripts/profile-plugin.sh [ROUNDS] [TASKS]      (default 3 rounds, all 300 tasks)
@@ -66,11 +66,13 @@ from ansible.executor.task_queue_manager import TaskQueueManager
 report_path = os.environ.pop('PROFILE_PLUGIN_REPORT')
 controller = os.getpid()
 callback_cpu = collections.Counter()   # thread id -> CPU seconds inside send_callback
+callback_faults = collections.Counter()  # thread id -> minor page faults inside send_callback
 callbacks = collections.Counter()
 send_callback = TaskQueueManager.send_callback
 
 
 def timed_send_callback(self, method_name, *args, **kwargs):
+    faults = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
     start = time.thread_time()
     try:
         return send_callback(self, method_name, *args, **kwargs)
@@ -78,6 +80,7 @@ def timed_send_callback(self, method_name, *args, **kwargs):
         # callbacks run one at a time (send_callback holds a lock), but on two threads
         thread = threading.get_ident()
         callback_cpu[thread] += time.thread_time() - start
+        callback_faults[thread] += resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - faults
         callbacks[thread] += 1
 
 
@@ -92,8 +95,9 @@ finally:
     if os.getpid() == controller:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         with open(report_path, 'w') as report:
-            report.write('%.3f %.3f %.3f %d\n' % (usage.ru_utime + usage.ru_stime, sum(callback_cpu.values()),
-                                                  time.monotonic() - wall, sum(callbacks.values())))
+            report.write('%.3f %.3f %.3f %d %d %d\n' % (
+                usage.ru_utime + usage.ru_stime, sum(callback_cpu.values()), time.monotonic() - wall,
+                sum(callbacks.values()), usage.ru_minflt, sum(callback_faults.values())))
 sys.exit(rc)
 EOF
 
@@ -170,16 +174,17 @@ table('%s: the plugin\'s lines inside callbacks, their callees included (top 15)
 EOF
 done
 
-# $WORK/figures-MODE collects lines "controller_cpu callback_cpu wall callbacks", one per round. The
+# $WORK/figures-MODE collects lines "controller_cpu callback_cpu wall callbacks faults callback_faults",
+# one per round. The
 # order of the modes rotates from round to round, so that none always runs first.
 for round in $(seq 1 "$ROUNDS"); do
     shift_by=$(((round - 1) % ${#modes[@]}))
     for mode in "${modes[@]:shift_by}" "${modes[@]:0:shift_by}"; do
         run_controller "$mode"
         cat "$WORK/report" >>"$WORK/figures-$mode"
-        read -r cpu cb wall n <"$WORK/report"
-        printf 'round %d %-8s controller CPU %7.2f s, in callbacks %6.2f s (%d calls), wall %7.2f s\n' \
-            "$round" "$mode" "$cpu" "$cb" "$n" "$wall"
+        read -r cpu cb wall n faults cb_faults <"$WORK/report"
+        printf 'round %d %-8s controller CPU %7.2f s, in callbacks %6.2f s (%d calls, %d page faults), wall %7.2f s\n' \
+            "$round" "$mode" "$cpu" "$cb" "$n" "$cb_faults" "$wall"
     done
 done
 echo
@@ -189,17 +194,19 @@ import sys
 
 work, modes = sys.argv[1], sys.argv[2:]
 rows = {mode: [[float(x) for x in line.split()] for line in open('%s/figures-%s' % (work, mode))] for mode in modes}
-print('over %d rounds, min / median / max (s):' % len(rows['default']))
+print('over %d rounds, min / median / max:' % len(rows['default']))
 median = {}
-for col, name in ((0, 'controller CPU'), (1, 'CPU in callbacks'), (2, 'wall')):
+for col, name, form in ((0, 'controller CPU s', '%10.2f'), (1, 'CPU in callbacks s', '%10.2f'), (2, 'wall s', '%10.2f'),
+                        (4, 'page faults', '%10d'), (5, 'faults in callbacks', '%10d')):
     for mode in modes:
         values = [row[col] for row in rows[mode]]
         median[mode, col] = statistics.median(values)
-        print('  %-17s %-9s %8.2f %8.2f %8.2f' % (name, mode, min(values), median[mode, col], max(values)))
+        print('  %-19s %-9s' % (name, mode) + form * 3 % (min(values), median[mode, col], max(values)))
 calls = rows['default'][0][3]
 for mode in modes[1:]:
     cpu = median[mode, 0] - median['default', 0]
     callbacks = median[mode, 1] - median['default', 1]
-    print('%s adds (medians): controller CPU %+.2f s (%+.1f %%), CPU in callbacks %+.2f s (%+.0f us per callback)'
-          % (mode, cpu, 100 * cpu / median['default', 0], callbacks, 1e6 * callbacks / calls))
+    print('%s adds (medians): controller CPU %+.2f s (%+.1f %%), CPU in callbacks %+.2f s (%+.0f us and %+.1f page'
+          ' faults per callback)' % (mode, cpu, 100 * cpu / median['default', 0], callbacks, 1e6 * callbacks / calls,
+                                     (median[mode, 5] - median['default', 5]) / calls))
 EOF
