@@ -84,7 +84,7 @@ import re
 import select
 import threading
 import time
-import uuid
+from json.encoder import encode_basestring
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.json import AnsibleJSONEncoder
@@ -132,6 +132,8 @@ def _cut(text, limit):
     """text cut to at most limit bytes of UTF-8 (never inside a character), or None when it fits."""
     if len(text) * 4 <= limit:
         return None
+    if text.isascii():   # one byte a character: no encoded copy to measure or cut
+        return text[:limit] if len(text) > limit else None
     data = text.encode('utf-8', 'replace')
     if len(data) <= limit:
         return None
@@ -146,6 +148,54 @@ def _encode(value):
         return value, _ENCODE(value)
 
 
+# An event is written as text assembled from pieces that are each encoded once: what stays the same
+# for a play, a task or a host is kept encoded, and a result is measured against res_limit in the
+# very text that goes into the event. The pieces are what _ENCODE would give for the whole record.
+
+def _members(mapping):
+    """The compact JSON members of a dict, without its braces ('' for an empty dict)."""
+    return _encode(mapping)[1][1:-1]
+
+
+def _object(*members):
+    """A JSON object of member texts (empty ones left out)."""
+    return '{%s}' % ','.join([m for m in members if m])
+
+
+# The JSON string of a str, as _ENCODE writes it (ensure_ascii=False).
+_json_str = encode_basestring
+
+_UUID_POOL = ['', 0]          # hex digits of random bytes read ahead, next unused position
+_UUID_VARIANT = str.maketrans('0123456789abcdef', '89ab89ab89ab89ab')
+
+
+def _uuid4():
+    """A random (version 4) UUID, like str(uuid.uuid4()), at a fraction of its cost: the random
+    bytes are read 4 KiB at a time. Forked workers start with an empty pool (_after_fork_in_child), so
+    no process hands out the same bytes twice."""
+    hexes, at = _UUID_POOL
+    if at >= len(hexes):
+        hexes, at = os.urandom(4096).hex(), 0
+        _UUID_POOL[0] = hexes
+    _UUID_POOL[1] = at + 32
+    return '%s-%s-4%s-%s%s-%s' % (hexes[at:at + 8], hexes[at + 8:at + 12], hexes[at + 13:at + 16],
+                                  hexes[at + 16].translate(_UUID_VARIANT), hexes[at + 17:at + 20],
+                                  hexes[at + 20:at + 32])
+
+
+# Only the controller writes events; Ansible's workers are forks of it, which inherit the plugin and
+# its wrapped display(). A flag set at fork time tells them apart for less than os.getpid() costs.
+_IN_FORK = [False]
+
+
+def _after_fork_in_child():
+    _IN_FORK[0] = True
+    _UUID_POOL[0], _UUID_POOL[1] = '', 0
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 _ISO_SECOND = [None, '']
 
 
@@ -158,6 +208,17 @@ def _iso(ts):
         _ISO_SECOND[0] = second
         _ISO_SECOND[1] = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(second))
     return '%s.%03dZ' % (_ISO_SECOND[1], int((ts - second) * 1000))
+
+
+class _TaskContext:
+    """A task's fields of event_data; uuid is that of the task's (latest) task start event."""
+
+    __slots__ = ('uuid', 'members')
+
+    def __init__(self, task_uuid, name, action, path, role):
+        self.uuid = task_uuid
+        self.members = _members({'task': name, 'task_uuid': task_uuid, 'task_action': action, 'task_path': path,
+                                 'role': role})
 
 
 class CallbackModule(DefaultCallback):
@@ -179,12 +240,12 @@ class CallbackModule(DefaultCallback):
         self._ev_output_limit = 16384
         self._ev_playbook = {}          # playbook, playbook_uuid
         self._ev_play = {}              # play, play_uuid, play_pattern
-        self._ev_tasks = {}             # ansible task _uuid -> task context (task_uuid, ...)
+        self._ev_base = ''              # their members as JSON text, which begin every event_data
+        self._ev_tasks = {}             # ansible task _uuid -> _TaskContext
         self._ev_task_started = {}      # ansible task _uuid -> time the task started
         self._ev_host_start = {}        # (host name, ansible task _uuid) -> (runner_on_start time, task context)
-        self._ev_addrs = {}             # host name -> remote_addr
+        self._ev_hosts = {}             # host name -> its members host and remote_addr as JSON text
         self._ev_warned = False
-        self._ev_cut = False            # _ev_res cut a stdout or stderr of the current result
         super().__init__()
 
     # ----------------------------------------------------------------------------------- set-up
@@ -225,12 +286,11 @@ class CallbackModule(DefaultCallback):
         every stdout line is counted. The text is still written by Ansible's own display()."""
         disp = self._display
         orig = disp.display
-        pid = self._ev_pid
         lock = self._ev_lock
         on_stdout = self._ev_on_stdout
 
         def display(msg, color=None, stderr=False, screen_only=False, log_only=False, newline=True, caplevel=None):
-            if stderr or log_only or os.getpid() != pid:
+            if stderr or log_only or _IN_FORK[0]:
                 return orig(msg, color=color, stderr=stderr, screen_only=screen_only, log_only=log_only,
                             newline=newline, caplevel=caplevel)
             with lock:
@@ -254,12 +314,13 @@ class CallbackModule(DefaultCallback):
             # stdout outside any hook (e.g. -v output relayed from the workers)
             start = self._ev_lines
             self._ev_lines += text.count('\n')
-            self._ev_emit('verbose', str(uuid.uuid4()), None, {}, text, start)
+            self._ev_emit('verbose', _uuid4(), None, '{}', text, start)
 
     # ------------------------------------------------------------------------------- emission
 
-    def _ev_hook(self, event, ev_uuid, parent_uuid, event_data, parent_method, *args, **kwargs):
-        """Run the `default` callback's method, capturing its stdout, then emit the event."""
+    def _ev_hook(self, event, ev_uuid, parent_uuid, event_data, truncated, parent_method, *args, **kwargs):
+        """Run the `default` callback's method, capturing its stdout, then emit the event.
+        event_data: the event's event_data as JSON text; truncated: a result's text was cut."""
         with self._ev_lock:
             start = self._ev_lines
             outer = self._ev_capture, self._ev_capture_thread
@@ -269,10 +330,10 @@ class CallbackModule(DefaultCallback):
                 parent_method(*args, **kwargs)
             finally:
                 self._ev_capture, self._ev_capture_thread = outer
-                self._ev_emit(event, ev_uuid, parent_uuid, event_data, ''.join(captured), start)
+                self._ev_emit(event, ev_uuid, parent_uuid, event_data, ''.join(captured), start, truncated)
 
-    def _ev_emit(self, event, ev_uuid, parent_uuid, event_data, text, start_line):
-        if self._ev_fd is None or os.getpid() != self._ev_pid:
+    def _ev_emit(self, event, ev_uuid, parent_uuid, event_data, text, start_line, truncated=False):
+        if self._ev_fd is None or _IN_FORK[0]:
             return
         if text.endswith('\n'):
             text = text[:-1]
@@ -280,27 +341,17 @@ class CallbackModule(DefaultCallback):
             text = _ANSI_RE.sub('', text)
         # Cut text stays whole in the output (start_line..end_line), which the service keeps.
         cut = _cut(text, self._ev_output_limit)
-        truncated = isinstance(event_data, dict) and event_data.pop('_raydeploy_truncated', False)
         if cut is not None:
             text = cut
             truncated = True
         self._ev_counter += 1
-        record = {
-            'event': event,
-            'uuid': ev_uuid,
-            'parent_uuid': parent_uuid,
-            'counter': self._ev_counter,
-            'stdout': text,
-            'start_line': start_line,
-            'end_line': self._ev_lines,
-            'created': _iso(time.time()),
-            'pid': self._ev_pid,
-            'event_data': event_data,
-        }
-        if truncated:
-            record['truncated'] = True
-        line = _encode(record)[1]
-        self._ev_write((line + '\n').encode('utf-8', 'replace'))
+        # Event names and uuids are the plugin's own and need no escaping.
+        line = ('{"event":"%s","uuid":"%s","parent_uuid":%s,"counter":%d,"stdout":%s,"start_line":%d,'
+                '"end_line":%d,"created":"%s","pid":%d,"event_data":%s%s}\n'
+                % (event, ev_uuid, 'null' if parent_uuid is None else '"%s"' % parent_uuid, self._ev_counter,
+                   _json_str(text), start_line, self._ev_lines, _iso(time.time()), self._ev_pid, event_data,
+                   ',"truncated":true' if truncated else ''))
+        self._ev_write(line.encode('utf-8', 'replace'))
 
     def _ev_write(self, data):
         fd = self._ev_fd
@@ -327,27 +378,28 @@ class CallbackModule(DefaultCallback):
     # --------------------------------------------------------------------------- event data
 
     def _ev_json_safe(self, value):
-        """The value, or a short stand-in when its compact JSON exceeds res_limit bytes."""
+        """The value's compact JSON, or that of a short stand-in when it exceeds res_limit bytes."""
         value, text = _encode(value)
         size = len(text)
         limit = self._ev_res_limit
-        if size * 4 > limit:
+        if size * 4 > limit and not text.isascii():
             size = len(text.encode('utf-8', 'replace'))
         if size <= limit:
-            return value
+            return text
         short = {'_raydeploy_truncated': True, 'size': size}
         msg = value.get('msg') if isinstance(value, dict) else None
         if msg is not None:
             short['msg'] = (msg if isinstance(msg, str) else str(msg))[:_MSG_LIMIT]
-        return short
+        return _encode(short)[1]
 
     def _ev_res(self, result):
+        """The result's JSON text, and whether a stdout or stderr in it was cut."""
         res = result._result
         if not isinstance(res, dict):
-            return self._ev_json_safe(res)
-        # a copy (the default callback prunes result._result while displaying it), without Ansible's
-        # internal keys
+            return self._ev_json_safe(res), False
+        # without Ansible's internal keys; a copy, since some keys are replaced below
         res = {k: v for k, v in res.items() if not k.startswith('_ansible_')}
+        cut_any = False
         for key in ('stdout', 'stderr'):
             text = res.get(key)
             cut = _cut(text, self._ev_output_limit) if isinstance(text, str) else None
@@ -355,7 +407,7 @@ class CallbackModule(DefaultCallback):
                 continue
             res[key] = cut
             res.pop(key + '_lines', None)
-            self._ev_cut = True
+            cut_any = True
             # The whole text goes to the output, which the service keeps as the run's log.
             self._display.display('raydeploy_events: %s of task "%s" on %s, in full (its event has the first %d bytes):\n%s'
                                   % (key, result._task.get_name(), result._host.get_name(),
@@ -365,7 +417,7 @@ class CallbackModule(DefaultCallback):
             facts = dict(facts)
             del facts['ansible_env']
             res['ansible_facts'] = facts
-        return self._ev_json_safe(res)
+        return self._ev_json_safe(res), cut_any
 
     def _ev_task_ctx(self, task, register=False):
         """Task fields of event_data; the task's uuid is that of its (latest) task start event."""
@@ -373,93 +425,86 @@ class CallbackModule(DefaultCallback):
         ctx = self._ev_tasks.get(key)
         if ctx is None or register:
             role = getattr(task, '_role', None)
-            ctx = {
-                'task': task.get_name().strip(),
-                'task_uuid': str(uuid.uuid4()),
-                'task_action': task.action,
-                'task_path': task.get_path() or '',
-                'role': role.get_name() if role else '',
-            }
+            ctx = _TaskContext(_uuid4(), task.get_name().strip(), task.action, task.get_path() or '',
+                               role.get_name() if role else '')
             self._ev_tasks[key] = ctx
         return ctx
 
-    def _ev_remote_addr(self, host):
-        """The host's inventory `ansible_host` when it is a plain value, else its inventory name.
-        (The templated connection address is only known inside the worker processes.)"""
+    def _ev_host(self, host):
+        """The host's name, and its event_data members host and remote_addr as JSON text.
+        remote_addr is the host's inventory `ansible_host` when it is a plain value, else its inventory
+        name. (The templated connection address is only known inside the worker processes.)"""
         name = host.get_name()
-        addr = self._ev_addrs.get(name)
-        if addr is None:
+        members = self._ev_hosts.get(name)
+        if members is None:
             addr = host.vars.get('ansible_host') if isinstance(getattr(host, 'vars', None), dict) else None
             if not isinstance(addr, str) or not addr or '{' in addr:
                 addr = host.address or name
-            self._ev_addrs[name] = addr = str(addr)
-        return addr
+            members = '"host":%s,"remote_addr":%s' % (_json_str(name), _json_str(str(addr)))
+            self._ev_hosts[name] = members
+        return name, members
 
-    def _ev_base(self):
-        data = dict(self._ev_playbook)
-        data.update(self._ev_play)
-        return data
+    def _ev_set_base(self, playbook=None, play=None):
+        """Set the playbook's and the play's fields that begin the event_data of their events."""
+        if playbook is not None:
+            self._ev_playbook = playbook
+        if play is not None:
+            self._ev_play = play
+        self._ev_base = _members(dict(self._ev_playbook, **self._ev_play))
 
     def _ev_runner(self, event, result, **extra):
+        """The parent uuid, the event_data (JSON text) and whether a text in it was cut, of an event of
+        a host's result."""
         task = result._task
-        host = result._host
-        name = host.get_name()
+        name, host = self._ev_host(result._host)
         # The task context this host started under: with strategy free (or host_pinned) a task
         # has one start event per host, and the latest one may be another host's.
         key = (name, task._uuid)
-        started = self._ev_host_start.pop(key, None) if event in _FINAL_EVENTS else self._ev_host_start.get(key)
+        final = event in _FINAL_EVENTS
+        started = self._ev_host_start.pop(key, None) if final else self._ev_host_start.get(key)
         ctx = started[1] if started else self._ev_task_ctx(task)
-        data = self._ev_base()
-        data.update(ctx)
-        data['host'] = name
-        data['remote_addr'] = self._ev_remote_addr(host)
         res = result._result if isinstance(result._result, dict) else {}
-        self._ev_cut = False
-        data['res'] = self._ev_res(result)
-        if self._ev_cut:
-            data['_raydeploy_truncated'] = True   # _ev_emit turns it into the event's `truncated`
-        if event in _FINAL_EVENTS:
+        res_json, cut = self._ev_res(result)
+        members = [self._ev_base, ctx.members, host, '"res":' + res_json]
+        if final:
             now = time.time()
             started = started[0] if started else self._ev_task_started.get(task._uuid, now)
-            data['start'] = _iso(started)
-            data['end'] = _iso(now)
-            data['duration'] = round(now - started, 6)
-        data['changed'] = bool(res.get('changed', False))
-        data['failed'] = event in _FAILED_EVENTS
+            members.append('"start":"%s","end":"%s","duration":%r' % (_iso(started), _iso(now),
+                                                                      round(now - started, 6)))
+        members.append('"changed":%s,"failed":%s' % ('true' if res.get('changed', False) else 'false',
+                                                     'true' if event in _FAILED_EVENTS else 'false'))
         if event.startswith('runner_item_on_'):
-            data['item'] = self._get_item_label(res)
-        data.update(extra)
-        return ctx['task_uuid'], data
+            members.append('"item":' + _encode(self._get_item_label(res))[1])
+        if extra:
+            members.append(_members(extra))
+        return ctx.uuid, _object(*members), cut
 
     # ------------------------------------------------------------------------- playbook level
 
     def v2_playbook_on_start(self, playbook):
         if self._ev_fd is None:
             return super().v2_playbook_on_start(playbook)
-        ev_uuid = str(uuid.uuid4())
-        self._ev_playbook = {'playbook': os.path.basename(playbook._file_name), 'playbook_uuid': ev_uuid}
-        self._ev_play = {}
-        self._ev_hook('playbook_on_start', ev_uuid, None, dict(self._ev_playbook),
+        ev_uuid = _uuid4()
+        self._ev_set_base({'playbook': os.path.basename(playbook._file_name), 'playbook_uuid': ev_uuid}, {})
+        self._ev_hook('playbook_on_start', ev_uuid, None, _object(self._ev_base), False,
                       super().v2_playbook_on_start, playbook)
 
     def v2_playbook_on_play_start(self, play):
         if self._ev_fd is None:
             return super().v2_playbook_on_play_start(play)
-        ev_uuid = str(uuid.uuid4())
+        ev_uuid = _uuid4()
         hosts = play.hosts
         pattern = ','.join(hosts) if isinstance(hosts, (list, tuple)) else str(hosts or '')
-        self._ev_play = {'play': play.get_name().strip(), 'play_uuid': ev_uuid, 'play_pattern': pattern}
-        self._ev_hook('playbook_on_play_start', ev_uuid, self._ev_playbook.get('playbook_uuid'), self._ev_base(),
-                      super().v2_playbook_on_play_start, play)
+        self._ev_set_base(play={'play': play.get_name().strip(), 'play_uuid': ev_uuid, 'play_pattern': pattern})
+        self._ev_hook('playbook_on_play_start', ev_uuid, self._ev_playbook.get('playbook_uuid'),
+                      _object(self._ev_base), False, super().v2_playbook_on_play_start, play)
 
     def _ev_task_start(self, event, task, parent_method, *args, **kwargs):
         ctx = self._ev_task_ctx(task, register=True)
         self._ev_task_started[task._uuid] = time.time()
-        data = self._ev_base()
-        data.update(ctx)
-        if not task.no_log:
-            data['task_args'] = self._ev_json_safe(dict(task.args))
-        self._ev_hook(event, ctx['task_uuid'], self._ev_play.get('play_uuid'), data, parent_method, task, *args, **kwargs)
+        args_json = '' if task.no_log else '"task_args":' + self._ev_json_safe(dict(task.args))
+        self._ev_hook(event, ctx.uuid, self._ev_play.get('play_uuid'), _object(self._ev_base, ctx.members, args_json),
+                      False, parent_method, task, *args, **kwargs)
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         if self._ev_fd is None:
@@ -479,39 +524,41 @@ class CallbackModule(DefaultCallback):
     def v2_playbook_on_include(self, included_file):
         if self._ev_fd is None:
             return super().v2_playbook_on_include(included_file)
-        data = self._ev_base()
         task = getattr(included_file, '_task', None)
         parent = self._ev_play.get('play_uuid')
+        task_members = ''
         if task is not None:
             ctx = self._ev_task_ctx(task)
-            data.update(ctx)
-            parent = ctx['task_uuid']
-        data['included_file'] = included_file._filename
-        data['hosts'] = [h.name for h in included_file._hosts]
-        self._ev_hook('playbook_on_include', str(uuid.uuid4()), parent, data,
+            task_members = ctx.members
+            parent = ctx.uuid
+        data = _object(self._ev_base, task_members,
+                       _members({'included_file': included_file._filename,
+                                 'hosts': [h.name for h in included_file._hosts]}))
+        self._ev_hook('playbook_on_include', _uuid4(), parent, data, False,
                       super().v2_playbook_on_include, included_file)
 
     def v2_playbook_on_notify(self, handler, host):
         # Sent when handlers are flushed, not while the notifying task runs: a child of the play.
         if self._ev_fd is None:
             return super().v2_playbook_on_notify(handler, host)
-        data = self._ev_base()
-        data['handler'] = handler.get_name()
-        data['host'] = host.get_name() if hasattr(host, 'get_name') else str(host)
-        self._ev_hook('playbook_on_notify', str(uuid.uuid4()), self._ev_play.get('play_uuid'), data,
+        data = _object(self._ev_base, _members({
+            'handler': handler.get_name(),
+            'host': host.get_name() if hasattr(host, 'get_name') else str(host),
+        }))
+        self._ev_hook('playbook_on_notify', _uuid4(), self._ev_play.get('play_uuid'), data, False,
                       super().v2_playbook_on_notify, handler, host)
 
     def v2_playbook_on_no_hosts_matched(self):
         if self._ev_fd is None:
             return super().v2_playbook_on_no_hosts_matched()
-        self._ev_hook('playbook_on_no_hosts_matched', str(uuid.uuid4()), self._ev_play.get('play_uuid'),
-                      self._ev_base(), super().v2_playbook_on_no_hosts_matched)
+        self._ev_hook('playbook_on_no_hosts_matched', _uuid4(), self._ev_play.get('play_uuid'),
+                      _object(self._ev_base), False, super().v2_playbook_on_no_hosts_matched)
 
     def v2_playbook_on_no_hosts_remaining(self):
         if self._ev_fd is None:
             return super().v2_playbook_on_no_hosts_remaining()
-        self._ev_hook('playbook_on_no_hosts_remaining', str(uuid.uuid4()), self._ev_play.get('play_uuid'),
-                      self._ev_base(), super().v2_playbook_on_no_hosts_remaining)
+        self._ev_hook('playbook_on_no_hosts_remaining', _uuid4(), self._ev_play.get('play_uuid'),
+                      _object(self._ev_base), False, super().v2_playbook_on_no_hosts_remaining)
 
     def v2_playbook_on_stats(self, stats):
         if self._ev_fd is None:
@@ -520,11 +567,11 @@ class CallbackModule(DefaultCallback):
         for name in ('ok', 'changed', 'failures', 'dark', 'skipped', 'rescued', 'ignored', 'processed'):
             data[name] = dict(getattr(stats, name, None) or {})
         custom = getattr(stats, 'custom', None) or {}
-        data['artifact_data'] = self._ev_json_safe(custom.get('_run', {}))
+        members = [_members(data), '"artifact_data":' + self._ev_json_safe(custom.get('_run', {}))]
         per_host = {k: v for k, v in custom.items() if k != '_run'}
         if per_host:
-            data['artifact_data_per_host'] = self._ev_json_safe(per_host)
-        self._ev_hook('playbook_on_stats', str(uuid.uuid4()), self._ev_playbook.get('playbook_uuid'), data,
+            members.append('"artifact_data_per_host":' + self._ev_json_safe(per_host))
+        self._ev_hook('playbook_on_stats', _uuid4(), self._ev_playbook.get('playbook_uuid'), _object(*members), False,
                       super().v2_playbook_on_stats, stats)
 
     # ----------------------------------------------------------------------------- host level
@@ -534,18 +581,14 @@ class CallbackModule(DefaultCallback):
             return super().v2_runner_on_start(host, task)
         now = time.time()
         ctx = self._ev_task_ctx(task)
-        data = self._ev_base()
-        data.update(ctx)
-        data['host'] = host.get_name()
-        data['remote_addr'] = self._ev_remote_addr(host)
-        data['start'] = _iso(now)
-        self._ev_host_start[(data['host'], task._uuid)] = (now, ctx)
-        self._ev_hook('runner_on_start', str(uuid.uuid4()), ctx['task_uuid'], data,
-                      super().v2_runner_on_start, host, task)
+        name, host_members = self._ev_host(host)
+        self._ev_host_start[(name, task._uuid)] = (now, ctx)
+        data = _object(self._ev_base, ctx.members, host_members, '"start":"%s"' % _iso(now))
+        self._ev_hook('runner_on_start', _uuid4(), ctx.uuid, data, False, super().v2_runner_on_start, host, task)
 
     def _ev_result(self, event, parent_method, result, **extra):
-        parent, data = self._ev_runner(event, result, **extra)
-        self._ev_hook(event, str(uuid.uuid4()), parent, data, parent_method, result)
+        parent, data, truncated = self._ev_runner(event, result, **extra)
+        self._ev_hook(event, _uuid4(), parent, data, truncated, parent_method, result)
 
     def v2_runner_on_ok(self, result):
         if self._ev_fd is None:
@@ -555,8 +598,8 @@ class CallbackModule(DefaultCallback):
     def v2_runner_on_failed(self, result, ignore_errors=False):
         if self._ev_fd is None:
             return super().v2_runner_on_failed(result, ignore_errors=ignore_errors)
-        parent, data = self._ev_runner('runner_on_failed', result, ignore_errors=bool(ignore_errors))
-        self._ev_hook('runner_on_failed', str(uuid.uuid4()), parent, data,
+        parent, data, truncated = self._ev_runner('runner_on_failed', result, ignore_errors=bool(ignore_errors))
+        self._ev_hook('runner_on_failed', _uuid4(), parent, data, truncated,
                       super().v2_runner_on_failed, result, ignore_errors=ignore_errors)
 
     def v2_runner_on_skipped(self, result):

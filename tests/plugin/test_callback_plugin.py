@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import unittest
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -35,6 +36,7 @@ RUNNER_EVENTS = {
     'runner_on_async_poll', 'runner_on_async_ok', 'runner_on_async_failed', 'on_file_diff',
 }
 TASK_START_EVENTS = {'playbook_on_task_start', 'playbook_on_handler_task_start', 'playbook_on_cleanup_task_start'}
+UUID4 = r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 TOP_KEYS = ['event', 'uuid', 'parent_uuid', 'counter', 'stdout', 'start_line', 'end_line', 'created', 'pid',
             'event_data']
 
@@ -149,6 +151,7 @@ class EventStreamChecks(unittest.TestCase):
             self.assertEqual([key for key in ev if key != 'truncated'], TOP_KEYS)
             self.assertNotIn('truncated', ev)
             self.assertIsInstance(ev['event_data'], dict)
+            self.assertRegex(ev['uuid'], UUID4)
             self.assertNotIn('\x1b', ev['stdout'])
             created = datetime.fromisoformat(ev['created'])
             self.assertEqual(created.utcoffset().total_seconds(), 0)
@@ -372,6 +375,127 @@ class OutputLimitTest(unittest.TestCase):
         run = run_playbook('big_output.yml', env={'RAYDEPLOY_EVENT_OUTPUT_LIMIT': '100'})
         ok = [e for e in run.of('runner_on_ok') if e['event_data']['task'] == 'Print forty thousand x']
         self.assertEqual(ok[0]['event_data']['res']['stdout'], 'x' * 100)
+
+
+LIMITS_PLAYBOOK = """\
+- name: Limits — exact sizes, ünïcödé
+  hosts: host1
+  gather_facts: false
+  tasks:
+    # {"msg":"<20 x é>","changed":false}: 46 characters, 66 bytes of UTF-8
+    - name: A result of exactly the limit
+      ansible.builtin.debug: {msg: "{{ 'é' * 20 }}"}
+    - name: A result one byte over the limit
+      ansible.builtin.debug: {msg: "{{ 'é' * 20 }}x"}
+"""
+
+OUTPUT_LIMITS_PLAYBOOK = """\
+- name: Output limits
+  hosts: host1
+  gather_facts: false
+  tasks:
+    - name: Stdout of exactly the limit
+      ansible.builtin.shell: "printf 'x%.0s' $(seq 1 100)"
+      changed_when: false
+    - name: Stdout one byte over the limit
+      ansible.builtin.shell: "printf 'x%.0s' $(seq 1 101)"
+      changed_when: false
+    - name: Stdout whose limit falls inside a character
+      ansible.builtin.shell: "printf x; printf 'é%.0s' $(seq 1 50)"
+      changed_when: false
+    - name: A result JSON cannot hold
+      ansible.builtin.set_fact: {not_a_number: "{{ 'nan' | float }}", infinite: "{{ '-inf' | float }}"}
+"""
+
+
+def results_by_task(run):
+    return {e['event_data']['task']: e for e in run.of('runner_on_ok')}
+
+
+class ExactLimitTest(EventStreamChecks):
+    """res_limit counts bytes of UTF-8, not characters, and a result of exactly res_limit bytes is kept."""
+
+    def test_result_at_and_over_the_limit(self):
+        playbook = Path(_TMP.name, 'limits.yml')
+        playbook.write_text(LIMITS_PLAYBOOK)
+        run = run_playbook(playbook, env={'RAYDEPLOY_EVENT_RES_LIMIT': '66'})
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.check_stream(run)
+        self.assertEqual(run.events[1]['event_data']['play'], 'Limits — exact sizes, ünïcödé')
+        ok = results_by_task(run)
+        self.assertEqual(ok['A result of exactly the limit']['event_data']['res'], {'msg': 'é' * 20, 'changed': False})
+        self.assertEqual(ok['A result one byte over the limit']['event_data']['res'],
+                         {'_raydeploy_truncated': True, 'size': 67, 'msg': 'é' * 20 + 'x'})
+        self.assertIn('"msg": "%s"' % ('é' * 20), ok['A result of exactly the limit']['stdout'])
+
+
+class ExactOutputLimitTest(unittest.TestCase):
+    """output_limit: a text of exactly the limit is whole, one byte more is cut, never inside a character;
+    a result with NaN or Infinity gets them as strings."""
+
+    @classmethod
+    def setUpClass(cls):
+        playbook = Path(_TMP.name, 'output_limits.yml')
+        playbook.write_text(OUTPUT_LIMITS_PLAYBOOK)
+        cls.run_ = run_playbook(playbook, env={'RAYDEPLOY_EVENT_OUTPUT_LIMIT': '100'})
+        cls.ok = results_by_task(cls.run_)
+
+    def test_rc(self):
+        self.assertEqual(self.run_.rc, 0, self.run_.stderr)
+
+    def test_stdout_of_exactly_the_limit_is_whole(self):
+        event = self.ok['Stdout of exactly the limit']
+        self.assertNotIn('truncated', event)
+        self.assertEqual(event['event_data']['res']['stdout'], 'x' * 100)
+        self.assertEqual(event['event_data']['res']['stdout_lines'], ['x' * 100])
+
+    def test_stdout_one_byte_over_is_cut(self):
+        event = self.ok['Stdout one byte over the limit']
+        self.assertIs(event['truncated'], True)
+        self.assertEqual(event['event_data']['res']['stdout'], 'x' * 100)
+        self.assertNotIn('stdout_lines', event['event_data']['res'])
+        self.assertIn('x' * 101, self.run_.stdout)
+
+    def test_cut_never_splits_a_character(self):
+        event = self.ok['Stdout whose limit falls inside a character']
+        self.assertIs(event['truncated'], True)
+        self.assertEqual(event['event_data']['res']['stdout'], 'x' + 'é' * 49)
+        self.assertIn('x' + 'é' * 50, self.run_.stdout)
+
+    def test_not_a_number_becomes_a_string(self):
+        event = self.ok['A result JSON cannot hold']
+        self.assertNotIn('truncated', event)
+        self.assertEqual(event['event_data']['res']['ansible_facts'], {'not_a_number': 'nan', 'infinite': '-inf'})
+        # every line is strict JSON (no NaN or Infinity tokens)
+        for line in self.run_.lines:
+            json.loads(line, parse_constant=lambda token: self.fail('%s in %s' % (token, line)))
+
+
+class UuidTest(unittest.TestCase):
+    """The plugin's uuids, which it makes from random bytes read ahead, are version 4 and unique, and a
+    forked worker never repeats the controller's."""
+
+    def test_uuids_are_random_version_4_and_not_shared_with_a_fork(self):
+        code = (
+            'import os, sys; sys.path.insert(0, sys.argv[1]); import raydeploy_events as p\n'
+            'print(p._uuid4())\n'
+            'r, w = os.pipe(); pid = os.fork()\n'
+            'if pid == 0:\n'
+            '    os.write(w, "\\n".join(p._uuid4() for _ in range(200)).encode()); os._exit(0)\n'
+            'os.close(w); child = b"".join(iter(lambda: os.read(r, 65536), b"")).decode().split()\n'
+            'os.waitpid(pid, 0)\n'
+            'print("\\n".join(p._uuid4() for _ in range(1000)))\n'
+            'print("\\n".join(child))\n'
+        )
+        proc = subprocess.run([sys.executable, '-c', code, str(PLUGIN_DIR)], capture_output=True, text=True,
+                              timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        ids = proc.stdout.split()
+        self.assertEqual(len(ids), 1201)
+        self.assertEqual(len(set(ids)), len(ids), 'a uuid repeats (between the controller and its fork?)')
+        for text in ids:
+            self.assertRegex(text, UUID4)
+            self.assertEqual(str(uuid.UUID(text)), text)
 
 
 class StatsTest(EventStreamChecks):
