@@ -23,11 +23,9 @@
 //
 // RAYDEPLOY_TOKEN, when set, is sent as the bearer token. The last line of stream and starts is
 // "RESULT key=value ..." for the script.
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include "raydeploy/util/net.hpp"
+
 #include <boost/beast/websocket.hpp>
-#include <boost/json.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -39,23 +37,16 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <sys/resource.h>
 #include <vector>
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-namespace json = boost::json;
-using tcp = net::ip::tcp;
-using clock_type = std::chrono::steady_clock;
-
+namespace raydeploy {
 namespace {
 
-constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+namespace websocket = beast::websocket;
+using clock_type = std::chrono::steady_clock;
 
 struct service {
     std::string port;
@@ -126,19 +117,46 @@ net::awaitable<http::response<http::string_body>> call(beast::tcp_stream& stream
     std::exit(1);
 }
 
-// Runs the coroutine to its end; an exception from it ends the program with its message.
+net::awaitable<void> sleep_for(std::chrono::milliseconds duration)
+{
+    auto executor = co_await net::this_coro::executor;
+    net::steady_timer timer{executor};
+    timer.expires_after(duration);
+    co_await timer.async_wait(net::use_awaitable);
+}
+
+// The completion of every coroutine spawned here: an exception ends the program with its message.
+void exit_on_error(std::exception_ptr error)
+{
+    if (!error) return;
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        give_up(e.what());
+    }
+}
+
+// Runs the coroutine to its end.
 template <class Awaitable>
 void run_main(net::io_context& io, Awaitable task)
 {
-    net::co_spawn(io, std::move(task), [](std::exception_ptr error) {
-        if (!error) return;
-        try {
-            std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-            give_up(e.what());
-        }
-    });
+    net::co_spawn(io, std::move(task), exit_on_error);
     io.run();
+}
+
+// Spawns `count` coroutines from make() and waits until all have finished.
+template <class Make>
+net::awaitable<void> run_workers(std::size_t count, Make make)
+{
+    auto executor = co_await net::this_coro::executor;
+    auto running = std::make_shared<std::size_t>(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        net::co_spawn(executor, make(), [running](std::exception_ptr error) {
+            --*running;
+            exit_on_error(error);
+        });
+    }
+    while (*running > 0) co_await sleep_for(std::chrono::milliseconds{5});
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -351,7 +369,7 @@ net::awaitable<feed_end> follow_once(stream_run& run, subscriber& sub, std::size
                 const unsigned code =
                     payload.size() >= 2 ? (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]) : 0;
                 const std::string close = client_frame(0x8, payload.substr(0, 2));
-                co_await net::async_write(socket, net::buffer(close), nothrow);
+                co_await net::async_write(socket, net::buffer(close), nothrow_awaitable);
                 if (code == static_cast<unsigned>(websocket::close_code::try_again_later)) co_return feed_end::resume;
                 throw std::runtime_error("subscriber " + std::to_string(number) + " was closed with code " +
                                          std::to_string(code) + ": " +
@@ -367,7 +385,7 @@ net::awaitable<feed_end> follow_once(stream_run& run, subscriber& sub, std::size
             fragments.clear();
             if (finished) {
                 const std::string close = client_frame(0x8, std::string_view{"\x03\xe8", 2});  // 1000
-                co_await net::async_write(socket, net::buffer(close), nothrow);
+                co_await net::async_write(socket, net::buffer(close), nothrow_awaitable);
                 co_return feed_end::done;
             }
         }
@@ -377,7 +395,7 @@ net::awaitable<feed_end> follow_once(stream_run& run, subscriber& sub, std::size
             end -= begin;
             begin = 0;
         }
-        auto [ec, n] = co_await socket.async_read_some(net::buffer(buffer.data() + end, buffer.size() - end), nothrow);
+        auto [ec, n] = co_await socket.async_read_some(net::buffer(buffer.data() + end, buffer.size() - end), nothrow_awaitable);
         if (ec) co_return feed_end::dropped;
         end += n;
     }
@@ -398,14 +416,6 @@ net::awaitable<void> follow(stream_run& run, subscriber& sub, std::size_t number
                                      std::to_string(max_drops) + " times; see the service's log");
         }
     }
-}
-
-net::awaitable<void> sleep_for(std::chrono::milliseconds duration)
-{
-    auto executor = co_await net::this_coro::executor;
-    net::steady_timer timer{executor};
-    timer.expires_after(duration);
-    co_await timer.async_wait(net::use_awaitable);
 }
 
 struct stream_outcome {
@@ -464,14 +474,7 @@ int run_stream(const service& svc, const std::string& checkpoint, std::size_t su
     for (std::size_t i = 0; i < subs.size(); ++i) {
         subs[i].seen.reserve(static_cast<std::size_t>(events) + 16);
         if (run.paced) subs[i].latency_ms.reserve(static_cast<std::size_t>(events));
-        net::co_spawn(io, follow(run, subs[i], i + 1), [](std::exception_ptr error) {
-            if (!error) return;
-            try {
-                std::rethrow_exception(error);
-            } catch (const std::exception& e) {
-                give_up(e.what());
-            }
-        });
+        net::co_spawn(io, follow(run, subs[i], i + 1), exit_on_error);
     }
     stream_outcome outcome;
     json::object vars{{"event_count", events}, {"event_rate", rate}, {"event_hosts", hosts}};
@@ -660,19 +663,7 @@ net::awaitable<void> drive_starts(starts_run& run, std::size_t connections)
 {
     auto executor = co_await net::this_coro::executor;
     const auto started = clock_type::now();
-    std::size_t running = connections;
-    for (std::size_t i = 0; i < connections; ++i) {
-        net::co_spawn(executor, post_starts(run), [&running](std::exception_ptr error) {
-            --running;
-            if (!error) return;
-            try {
-                std::rethrow_exception(error);
-            } catch (const std::exception& e) {
-                give_up(std::string{"starting executions: "} + e.what());
-            }
-        });
-    }
-    while (running > 0) co_await sleep_for(std::chrono::milliseconds{1});
+    co_await run_workers(connections, [&run] { return post_starts(run); });
     const double posting = seconds_between(started, run.last_answer);
 
     // None lost: every accepted execution reaches a final status, and the list shows it.
@@ -730,7 +721,7 @@ net::awaitable<void> hold_one(std::shared_ptr<websocket::stream<beast::tcp_strea
     // Reading keeps answering the service's pings; the subscriber is idle otherwise.
     beast::flat_buffer buffer;
     for (;;) {
-        auto [ec, n] = co_await ws->async_read(buffer, nothrow);
+        auto [ec, n] = co_await ws->async_read(buffer, nothrow_awaitable);
         if (ec) give_up("an idle subscriber was closed: " + ec.message() + " (close code " +
                         std::to_string(ws->reason().code) + ")");
         buffer.consume(n);
@@ -749,7 +740,7 @@ net::awaitable<void> open_subscribers(hold_run& run)
         }));
         websocket::response_type answer;
         ws->next_layer().expires_after(std::chrono::seconds{30});
-        auto [ec] = co_await ws->async_handshake(answer, run.svc.host(), "/api/v1/events?types=execution.done", nothrow);
+        auto [ec] = co_await ws->async_handshake(answer, run.svc.host(), "/api/v1/events?types=execution.done", nothrow_awaitable);
         if (ec)
             throw std::runtime_error("subscriber " + std::to_string(number) + ": the handshake failed (" + ec.message() +
                                      ", HTTP " + std::to_string(answer.result_int()) + " " + answer.body() +
@@ -763,20 +754,8 @@ net::awaitable<void> open_subscribers(hold_run& run)
 
 net::awaitable<void> drive_hold(hold_run& run, std::chrono::seconds hold)
 {
-    auto executor = co_await net::this_coro::executor;
-    std::size_t opening = std::min<std::size_t>(32, run.count);
-    for (std::size_t i = 0; i < std::min<std::size_t>(32, run.count); ++i) {
-        net::co_spawn(executor, open_subscribers(run), [&opening](std::exception_ptr error) {
-            --opening;
-            if (!error) return;
-            try {
-                std::rethrow_exception(error);
-            } catch (const std::exception& e) {
-                give_up(e.what());
-            }
-        });
-    }
-    while (opening > 0) co_await sleep_for(std::chrono::milliseconds{10});
+    // A few handshakes at a time, as many clients connecting at once would.
+    co_await run_workers(std::min<std::size_t>(32, run.count), [&run] { return open_subscribers(run); });
     std::printf("connected %zu\n", run.connected);
     std::fflush(stdout);
     co_await sleep_for(hold);
@@ -792,9 +771,11 @@ long long number_argument(const char* text, const char* what)
 }
 
 }  // namespace
+}  // namespace raydeploy
 
 int main(int argc, char** argv)
 {
+    using namespace raydeploy;
     raise_descriptor_limit();
     const std::string mode = argc > 1 ? argv[1] : "";
     service svc{argc > 2 ? argv[2] : "", std::getenv("RAYDEPLOY_TOKEN") ? std::getenv("RAYDEPLOY_TOKEN") : ""};
