@@ -290,10 +290,11 @@ std::string client_frame(unsigned opcode, std::string_view payload)
 
 enum class feed_end { done, resume, dropped };
 
-// One connection of a subscriber. The frames are read straight off the socket, 256 KiB at a
-// time, rather than through Beast's stream: at a million messages a second the client must cost
-// far less than the service it measures (Beast's per-message read and UTF-8 check cost about
-// 5 us a message here, the service's own work per delivery about as much).
+// One connection of a subscriber. The frames are read straight off the socket, up to 256 KiB at
+// a time, rather than through Beast's stream: at a million messages a second the client must cost
+// far less than the service it measures. Through Beast (a read, its UTF-8 check and a completion
+// per message) 200,000 messages took 1.0 s of CPU here; this way 0.6 s, 0.24 s of it in user
+// space.
 net::awaitable<feed_end> follow_once(stream_run& run, subscriber& sub, std::size_t number)
 {
     auto executor = co_await net::this_coro::executor;
