@@ -14,8 +14,13 @@
 #       ansible-playbook, by ansible-runner (with its own event files) and through raydeploy
 #       (events stored and followed over the WebSocket), rounds alternating the three ways.
 #       A round takes a few minutes.
+#   scripts/bench.sh events|ws|starts|memory [ARG]
+#       events parsed, stored and delivered per second; event latency to 100 subscribers; REST
+#       starts per second; idle memory and 1,000 idle subscribers: scripts/bench-events.sh, which
+#       says more.
 #   scripts/bench.sh all
-#       every benchmark of the suite above, one after the other, under one header.
+#       every benchmark of the suite above, one after the other, under one header, then those of
+#       scripts/bench-events.sh.
 #   scripts/bench.sh ray [NODES] [ROUNDS]
 #       the Ray poller's step: parse and diff a synthetic NODES-node (default 10000)
 #       /api/v0/nodes + /api/cluster_status answer, min/median/max over ROUNDS (default 20);
@@ -656,10 +661,12 @@ shift || true
 case "$command" in
     ray) bench_ray "$@" ;;
     ray-status) bench_ray_status "$@" ;;
+    events | ws | starts | memory) exec bash scripts/bench-events.sh "$command" "$@" ;;
     all)
         for name in "${SUITE[@]}"; do "prepare_$name"; done
         print_header
         for name in "${SUITE[@]}"; do "bench_$name"; done
+        bash scripts/bench-events.sh all
         ;;
     *)
         [[ " ${SUITE[*]} " == *" $command "* ]] || usage
