@@ -250,7 +250,8 @@ bool on_event(stream_run& run, subscriber& sub, std::string_view text, clock_typ
         return false;
     }
     const auto counter = int_field(text, "\"counter\":");
-    if (!counter || *counter < 1) give_up("an event of the run without a counter: " + std::string{text.substr(0, 300)});
+    if (!counter || *counter < 1) give_up("an event of the run without a counter (has the event format changed? update int_field's keys): " +
+                std::string{text.substr(0, 300)});
     const auto index = static_cast<std::size_t>(*counter);
     if (index >= sub.seen.size()) sub.seen.resize(std::max(index + 1, sub.seen.size() * 2));
     if (sub.seen[index] < 255) ++sub.seen[index];
@@ -353,7 +354,7 @@ net::awaitable<feed_end> follow_once(stream_run& run, subscriber& sub, std::size
                 length = 0;
                 for (int i = 2; i < 10; ++i) length = (length << 8) | bytes[i];
             }
-            if (bytes[1] & 0x80) throw std::runtime_error("the service sent a masked frame");
+            if (bytes[1] & 0x80) throw std::runtime_error("the service sent a masked frame, which RFC 6455 forbids: check its WebSocket code");
             if (available < header + length) {
                 // Make room for the whole frame after what is buffered.
                 if (header + length > buffer.size()) buffer.resize(header + length);
@@ -429,7 +430,7 @@ net::awaitable<void> drive_stream(stream_run& run, std::vector<subscriber>& subs
 {
     const auto deadline = clock_type::now() + std::chrono::minutes{30};
     while (run.connected < subs.size()) {
-        if (clock_type::now() > deadline) throw std::runtime_error("the subscribers did not all connect");
+        if (clock_type::now() > deadline) throw std::runtime_error("the subscribers did not all connect within 30 minutes; see the service's log");
         co_await sleep_for(std::chrono::milliseconds{10});
     }
     auto executor = co_await net::this_coro::executor;
@@ -447,7 +448,8 @@ net::awaitable<void> drive_stream(stream_run& run, std::vector<subscriber>& subs
         const bool all_done = std::all_of(subs.begin(), subs.end(), [](const subscriber& s) { return s.done; });
         if (all_done) break;
         if (clock_type::now() > deadline)
-            throw std::runtime_error("execution.done did not reach every subscriber within 30 minutes");
+            throw std::runtime_error("execution.done did not reach every subscriber within 30 minutes; see the service's log "
+                                     "and GET /api/v1/executions/" + run.execution_id);
         co_await sleep_for(std::chrono::milliseconds{20});
     }
     // The record is final once execution.done is published (with no subscriber: once its status
@@ -461,7 +463,7 @@ net::awaitable<void> drive_stream(stream_run& run, std::vector<subscriber>& subs
                                      std::to_string(answer.result_int()) + ": " + answer.body());
         outcome.execution = json::parse(answer.body()).as_object();
         if (!outcome.execution.at("final_counter").is_null()) break;
-        if (clock_type::now() > deadline) throw std::runtime_error("the run did not end within 30 minutes");
+        if (clock_type::now() > deadline) throw std::runtime_error("the run did not end within 30 minutes; see GET /api/v1/executions/" + run.execution_id);
         co_await sleep_for(std::chrono::milliseconds{50});
     }
 }
@@ -724,7 +726,7 @@ net::awaitable<void> hold_one(std::shared_ptr<websocket::stream<beast::tcp_strea
     for (;;) {
         auto [ec, n] = co_await ws->async_read(buffer, nothrow_awaitable);
         if (ec) give_up("an idle subscriber was closed: " + ec.message() + " (close code " +
-                        std::to_string(ws->reason().code) + ")");
+                        std::to_string(ws->reason().code) + "); the service's log says why");
         buffer.consume(n);
     }
 }
