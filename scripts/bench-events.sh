@@ -25,13 +25,16 @@
 #   scripts/bench-events.sh all
 #       the four above, one after the other, under one header.
 #
-# Environment: BENCH_ROUNDS (rounds of each benchmark, default 3) and the BENCH_* names above.
+# Environment: BENCH_ROUNDS (rounds of each benchmark, default 3), BENCH_MESSAGES (batch, the
+# default: subscribers of events and ws ask for batch=true, JSON arrays of the events ready
+# together; single: one message per event) and the BENCH_* names above.
 set -Eeuo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
 ROUNDS="${BENCH_ROUNDS:-3}"
+MESSAGES="${BENCH_MESSAGES:-batch}"
 ROUND_WORDS="$ROUNDS rounds"
 [[ "$ROUNDS" != 1 ]] || ROUND_WORDS="1 round"
 WORK="$(mktemp -d)"
@@ -160,6 +163,11 @@ table() {
 # ----------------------------------------------------------------------------------------------
 # events and ws: one run of tests/fixtures/events followed by many subscribers.
 
+messages_words() {
+    if [[ "$MESSAGES" == batch ]]; then echo "batch=true: each message an array of the events ready together"
+    else echo "one message per event"; fi
+}
+
 # stream_rounds NAME EVENTS SUBSCRIBERS RATE [alone]: ROUNDS runs of the events checkpoint; with
 # `alone`, each round first runs it with no subscriber (keys alone_*), for the cost of the fan-out.
 stream_rounds() {
@@ -174,7 +182,7 @@ stream_rounds() {
         fi
         serve tests/fixtures/events/catalog.yaml RAYDEPLOY_EVENTS_MAX_SUBSCRIBERS=$((subscribers + 16))
         echo "  $name round $round of $ROUNDS, $subscribers subscribers:" >&2
-        client "$results" "" stream "$PORT" events "$subscribers" "$events" "$rate" 20
+        client "$results" "" stream "$PORT" events "$subscribers" "$events" "$rate" 20 "$MESSAGES"
         unserve
     done
     RESULTS="$results"
@@ -185,7 +193,7 @@ bench_events() {
     echo
     echo "== events: $events synthetic callback-plugin lines written as fast as the event channel takes" \
         "them (tests/bench/bench_event_source.cpp, 20 hosts a task), parsed, stored and delivered to" \
-        "$subscribers WebSocket subscribers; a fresh service per round, $ROUND_WORDS"
+        "$subscribers WebSocket subscribers ($(messages_words)); a fresh service per round, $ROUND_WORDS"
     stream_rounds events "$events" "$subscribers" 0 alone
     echo "events/s: from the first Ansible event received to the last subscriber's execution.done (every" \
         "subscriber had every event then); stored: final_counter over the record's started_at..finished_at," \
@@ -207,7 +215,7 @@ bench_ws() {
     local rate="${BENCH_WS_RATE:-10000}"
     echo
     echo "== ws: latency from the source's write of each event (CLOCK_REALTIME in event_data) to its" \
-        "receipt by each of $subscribers WebSocket subscribers; $events events paced at $rate/s a round," \
+        "receipt by each of $subscribers WebSocket subscribers ($(messages_words)); $events events paced at $rate/s a round," \
         "a fresh service per round, $ROUND_WORDS"
     stream_rounds ws "$events" "$subscribers" "$rate"
     echo "latency in ms over every event of every subscriber in the round (p50, p99, max), and the" \
@@ -338,6 +346,7 @@ case "$command" in
     *) usage ;;
 esac
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a whole number of at least 1, not '$ROUNDS'"
+[[ "$MESSAGES" == batch || "$MESSAGES" == single ]] || die "BENCH_MESSAGES must be batch or single, not '$MESSAGES'"
 bash scripts/build.sh --target raydeploy bench_events bench_event_source >&2
 make_token
 print_machine

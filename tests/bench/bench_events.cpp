@@ -3,9 +3,10 @@
 // wrong (an answer it did not expect, a deadline passed), since the figures of such a run would
 // be the wrong ones; lost or duplicated events are figures and are printed, not failures.
 //
-//   bench_events stream PORT CHECKPOINT SUBSCRIBERS EVENTS RATE HOSTS
+//   bench_events stream PORT CHECKPOINT SUBSCRIBERS EVENTS RATE HOSTS [MESSAGES]
 //       SUBSCRIBERS WebSocket subscribers follow GET /api/v1/events?since=0&types=execution.*,ansible.*
-//       (the service is fresh: since=0 is "now"), then one run of CHECKPOINT is started with
+//       (the service is fresh: since=0 is "now"), with &batch=true unless MESSAGES is `single`
+//       (one message per event rather than arrays of the events ready together), then one run of CHECKPOINT is started with
 //       extra_vars event_count=EVENTS, event_rate=RATE (0: unpaced), event_hosts=HOSTS for
 //       tests/bench/bench_event_source. Each subscriber counts the run's events up to
 //       execution.done and checks it got every counter from 1 to final_counter exactly once; a
@@ -230,6 +231,7 @@ struct stream_run {
     std::string execution_id;  // known once the run is started
     std::size_t connected = 0;
     bool paced = false;
+    bool batch = true;  // subscribe with batch=true: messages are JSON arrays of events
 };
 
 // Counts one event; true at the run's execution.done.
@@ -274,6 +276,25 @@ bool on_event(stream_run& run, subscriber& sub, std::string_view text, clock_typ
     return false;
 }
 
+// Counts the events of one message (an event, or with batch=true a JSON array of them); true at
+// the run's execution.done. The array is split where an event starts, at ,{"seq": (which cannot
+// occur inside a JSON string, and the synthetic events nest no object whose first key is seq).
+bool on_message(stream_run& run, subscriber& sub, std::string_view message, clock_type::time_point received,
+                long long received_ns)
+{
+    if (message.empty() || message.front() != '[') return on_event(run, sub, message, received, received_ns);
+    if (message.size() < 2 || message.back() != ']')
+        give_up("a batch message that is not a JSON array: " + std::string{message.substr(0, 300)});
+    std::string_view rest = message.substr(1, message.size() - 2);
+    bool finished = false;
+    while (!rest.empty()) {
+        const std::size_t next = rest.find(",{\"seq\":", 1);
+        finished = on_event(run, sub, rest.substr(0, next), received, received_ns) || finished;
+        rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
+    }
+    return finished;
+}
+
 // A service that drops a subscriber this often is not measured any more: stop.
 constexpr std::size_t max_drops = 100;
 
@@ -302,6 +323,7 @@ net::awaitable<feed_end> follow_once(stream_run& run, subscriber& sub, std::size
     beast::tcp_stream stream{executor};
     co_await connect(stream, run.svc);
     std::string target = "/api/v1/events?since=" + std::to_string(sub.last_seq) + "&types=execution.*,ansible.*";
+    if (run.batch) target += "&batch=true";
     if (!run.execution_id.empty()) target += "&execution_id=" + run.execution_id;
     http::request<http::empty_body> upgrade{http::verb::get, target, 11};
     upgrade.set(http::field::host, run.svc.host());
@@ -383,7 +405,7 @@ net::awaitable<feed_end> follow_once(stream_run& run, subscriber& sub, std::size
                 if (!fin) continue;
             }
             const std::string_view message = fragments.empty() ? payload : std::string_view{fragments};
-            const bool finished = on_event(run, sub, message, received, received_ns);
+            const bool finished = on_message(run, sub, message, received, received_ns);
             fragments.clear();
             if (finished) {
                 const std::string close = client_frame(0x8, std::string_view{"\x03\xe8", 2});  // 1000
@@ -469,10 +491,10 @@ net::awaitable<void> drive_stream(stream_run& run, std::vector<subscriber>& subs
 }
 
 int run_stream(const service& svc, const std::string& checkpoint, std::size_t subscribers, long long events,
-               long long rate, long long hosts)
+               long long rate, long long hosts, bool batch)
 {
     net::io_context io{1};
-    stream_run run{svc, {}, 0, rate > 0};
+    stream_run run{svc, {}, 0, rate > 0, batch};
     std::vector<subscriber> subs(subscribers);
     for (std::size_t i = 0; i < subs.size(); ++i) {
         subs[i].seen.reserve(static_cast<std::size_t>(events) + 16);
@@ -782,10 +804,15 @@ int main(int argc, char** argv)
     raise_descriptor_limit();
     const std::string mode = argc > 1 ? argv[1] : "";
     service svc{argc > 2 ? argv[2] : "", std::getenv("RAYDEPLOY_TOKEN") ? std::getenv("RAYDEPLOY_TOKEN") : ""};
-    if (mode == "stream" && argc == 8) {
+    if (mode == "stream" && (argc == 8 || argc == 9)) {
+        const std::string messages = argc == 9 ? argv[8] : "batch";
+        if (messages != "batch" && messages != "single") {
+            std::fprintf(stderr, "bench_events: MESSAGES must be batch or single, not '%s'\n", messages.c_str());
+            return 2;
+        }
         return run_stream(svc, argv[3], static_cast<std::size_t>(number_argument(argv[4], "SUBSCRIBERS")),
                           number_argument(argv[5], "EVENTS"), number_argument(argv[6], "RATE"),
-                          number_argument(argv[7], "HOSTS"));
+                          number_argument(argv[7], "HOSTS"), messages == "batch");
     }
     if (mode == "starts" && (argc == 6 || argc == 7)) {
         net::io_context io{1};

@@ -201,7 +201,8 @@ BOOST_AUTO_TEST_CASE(bad_feed_requests_are_refused)
 
     for (const std::string target : {"/api/v1/events?types=Execution.Done", "/api/v1/events?types=*.done",
                                      "/api/v1/events?types=execution.*,", "/api/v1/events?since=-1",
-                                     "/api/v1/events?since=abc", "/api/v1/events?ticket=",
+                                     "/api/v1/events?since=abc", "/api/v1/events?batch=yes",
+                                     "/api/v1/events?batch=", "/api/v1/events?ticket=",
                                      "/api/v1/events?ticket=rdt_too-short"}) {
         BOOST_TEST_CONTEXT(target)
         {
@@ -245,6 +246,58 @@ BOOST_AUTO_TEST_CASE(replay_since_a_seq_then_live_without_gap)
     BOOST_TEST_REQUIRE(!live.empty());
     BOOST_TEST(integer(live.front(), "counter") == 1);
     BOOST_TEST(integer(live.front(), "seq") > integer(replayed.back(), "seq"));
+}
+
+BOOST_AUTO_TEST_CASE(batched_messages_carry_the_same_events_as_single_ones)
+{
+    service_process service{fixture_service_options()};
+    const auto port = service.port();
+    const std::string before = start_execution(port, "succeed");
+    wait_for_execution(port, before, final_statuses);
+
+    // Replayed and live: the first run is stored already, the second runs while they follow.
+    ws_client single{port, "/api/v1/events?since=0"};
+    ws_client batched{port, "/api/v1/events?since=0&batch=true"};
+    ws_client batched_lifecycle{port, "/api/v1/events?since=0&batch=true&types=execution.*"};
+    settle();
+    const std::string during = start_execution(port, "fail");
+    const auto expected = read_until_done(single, {before, during});
+
+    // Every message of a batched subscriber is a non-empty array of events; together, in order,
+    // they are exactly what the single subscriber got one by one.
+    const auto read_batches = [](ws_client& client, std::set<std::string> executions, std::size_t& messages) {
+        std::vector<json::object> received;
+        const auto deadline = steady::now() + 30s;
+        while (!executions.empty()) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+            BOOST_TEST_REQUIRE(left > 0ms, "the batched feed did not bring every execution.done in time");
+            const auto message = client.read(left);
+            BOOST_TEST_REQUIRE(message.has_value(), "the batched feed ended early: close code " << client.close_code());
+            const json::value parsed = parse_json(*message);
+            BOOST_TEST_REQUIRE(parsed.is_array(), "a batched message is not an array: " << *message);
+            BOOST_TEST_REQUIRE(!parsed.get_array().empty(), "an empty batch was sent");
+            ++messages;
+            for (const auto& item : parsed.get_array()) {
+                BOOST_TEST_REQUIRE(item.is_object());
+                received.push_back(item.get_object());
+                if (is_done(received.back())) executions.erase(text(received.back(), "execution_id"));
+            }
+        }
+        return received;
+    };
+    std::size_t messages = 0;
+    const auto all = read_batches(batched, {before, during}, messages);
+    BOOST_TEST(all == expected, boost::test_tools::per_element());
+    check_feed_order(all, true);
+    // The replay alone is a page of events: fewer messages than events proves they were batched.
+    BOOST_TEST(messages < all.size());
+
+    std::size_t lifecycle_messages = 0;
+    const auto lifecycle = read_batches(batched_lifecycle, {before, during}, lifecycle_messages);
+    std::vector<json::object> expected_lifecycle;
+    for (const auto& item : expected)
+        if (text(item, "type").rfind("execution.", 0) == 0) expected_lifecycle.push_back(item);
+    BOOST_TEST(lifecycle == expected_lifecycle, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(replay_while_events_are_written_has_no_gap_or_duplicate)

@@ -29,7 +29,7 @@ struct log_fixture {
 
     event make_event(std::string type, std::optional<std::string> execution = {}, std::optional<std::int64_t> counter = {})
     {
-        return event{std::move(type), "", std::move(execution), counter, json::object{{"detail", "x"}}};
+        return event{std::move(type), "", std::move(execution), counter, encode_members({{"detail", "x"}})};
     }
 
     std::int64_t stored_count()
@@ -43,14 +43,7 @@ struct log_fixture {
 std::vector<published_event_ptr> drain(event_subscription& subscription)
 {
     std::vector<published_event_ptr> received;
-    for (bool more = true; more;) {
-        more = false;
-        subscription.channel().try_receive([&](boost::system::error_code ec, published_event_ptr item) {
-            if (ec) return;  // closed and empty
-            received.push_back(item);
-            more = true;
-        });
-    }
+    while (auto item = subscription.try_receive()) received.push_back(std::move(item));
     return received;
 }
 
@@ -75,6 +68,34 @@ BOOST_AUTO_TEST_CASE(type_patterns_and_filters)
     for (const char* text : {"", "a,,b", "a*b", "UPPER", "a b", "*x"}) {
         BOOST_TEST_CONTEXT(text) { BOOST_TEST(!parse_type_patterns(text, bad).has_value()); }
     }
+}
+
+BOOST_AUTO_TEST_CASE(stored_text_puts_the_events_own_fields_first_and_wins_over_fields)
+{
+    // Fields named like the event's own are dropped: a playbook's variable cannot forge the
+    // execution, the counter or the seq a subscriber trusts.
+    const json::object fields{{"event", "runner_on_ok"}, {"type", "forged"},     {"counter", 99},
+                              {"seq", 1},                {"execution_id", "e2"}, {"created", "then"},
+                              {"event_data", json::object{{"msg", "a \"quoted\" line\n"}}}};
+    const std::string members = encode_members(fields);
+    const event item{"ansible.runner_on_ok", "2030-01-02T03:04:05.000Z", std::string{"e1"}, 7, members};
+    const std::string text = to_stored_text(item);
+    const json::value parsed = json::parse(text);
+    BOOST_TEST_REQUIRE(parsed.is_object(), text);
+    const json::object& document = parsed.get_object();
+    BOOST_TEST(document.size() == 6u, text);
+    BOOST_TEST(document.at("type").as_string() == "ansible.runner_on_ok");
+    BOOST_TEST(document.at("created").as_string() == "2030-01-02T03:04:05.000Z");
+    BOOST_TEST(document.at("execution_id").as_string() == "e1");
+    BOOST_TEST(document.at("counter").as_int64() == 7);
+    BOOST_TEST(!document.contains("seq"));
+    BOOST_TEST(document.at("event_data").at("msg").as_string() == "a \"quoted\" line\n");
+    BOOST_TEST(text.rfind("{\"type\":", 0) == 0u, text);
+
+    // No fields, no execution: still one valid document.
+    const std::string bare = to_stored_text(global_event("cluster.status", json::object{}));
+    BOOST_TEST(json::parse(bare).as_object().size() == 2u, bare);
+    BOOST_TEST(encode_members(json::object{}).empty());
 }
 
 BOOST_AUTO_TEST_CASE(events_are_stored_before_they_are_published)
@@ -170,7 +191,7 @@ BOOST_AUTO_TEST_CASE(a_full_subscriber_is_closed_and_others_are_not_slowed)
     BOOST_TEST(overflow_reported);
     BOOST_TEST(drain(*fast).size() == 5u);
     // Closed: its reader learns it fell behind and resumes from the last event it really got.
-    BOOST_TEST(!slow->channel().is_open());
+    BOOST_TEST(!slow->is_open());
     BOOST_TEST(drain(*slow).size() <= 2u);
 }
 

@@ -186,10 +186,7 @@ void add_node_routes(router& routes, const std::shared_ptr<const service_state>&
     add_audited(routes, state, http::verb::delete_, "/api/v1/resources/nodes/{app_id}", role::operator_, "node.remove",
                 [state](request_context& ctx) -> net::awaitable<response> {
                     const std::string& app_id = ctx.path_param("app_id");
-                    const auto force_text = ctx.query("force");
-                    if (force_text && *force_text != "true" && *force_text != "false")
-                        invalid_parameter("force", "expected true or false");
-                    const bool force = force_text && *force_text == "true";
+                    const bool force = query_flag(ctx, "force");
                     const cml::ray_cluster cluster = cluster_of(*state);
                     auto executor = co_await net::this_coro::executor;
                     cml::cml_client client{executor, *state->cml};

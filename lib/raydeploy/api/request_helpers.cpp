@@ -50,6 +50,14 @@ std::int64_t query_integer(const request_context& ctx, std::string_view name, st
     return value;
 }
 
+bool query_flag(const request_context& ctx, std::string_view name)
+{
+    const auto text = ctx.query(name);
+    if (!text || *text == "false") return false;
+    if (*text == "true") return true;
+    invalid_parameter(name, "expected true or false, got '" + *text + "'");
+}
+
 std::optional<std::int64_t> query_cursor(const request_context& ctx)
 {
     const auto text = ctx.query("cursor");

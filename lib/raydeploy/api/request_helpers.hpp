@@ -20,6 +20,8 @@ json::object json_body(const request_context& ctx);
 // An integer query parameter within [min, max], or `fallback` when absent. 400 INVALID_PARAMETER otherwise.
 std::int64_t query_integer(const request_context& ctx, std::string_view name, std::int64_t fallback, std::int64_t min,
                            std::int64_t max);
+// A true/false query parameter; false when absent, 400 INVALID_PARAMETER for anything else.
+bool query_flag(const request_context& ctx, std::string_view name);
 // The `cursor` of a paged list, as a previous page's `next_cursor` gave it (1 to 18 digits, no
 // leading zero: the OpenAPI document's Cursor); nullopt when absent, 400 INVALID_PARAMETER otherwise.
 std::optional<std::int64_t> query_cursor(const request_context& ctx);

@@ -142,7 +142,7 @@ void ansible_runner::on_event_line(run_context& context, std::string_view line)
     fields.erase("counter");
     fields.erase("created");
     const std::string event_name = name.is_string() ? std::string{name.get_string()} : std::string{"unknown"};
-    context.relay("ansible." + event_name, std::move(created), std::move(fields));
+    context.relay("ansible." + event_name, std::move(created), fields);
 
     if (event_name == "playbook_on_task_start" || event_name == "playbook_on_play_start" ||
         event_name == "playbook_on_stats") {

@@ -34,9 +34,9 @@ public:
 
     void emit(std::string type, json::object fields) override { manager_.emit(run_, std::move(type), std::move(fields)); }
 
-    void relay(std::string type, std::string created, json::object fields) override
+    void relay(std::string type, std::string created, const json::object& fields) override
     {
-        manager_.events_.append(event{std::move(type), std::move(created), run_.record.id, run_.next_counter++, std::move(fields)});
+        manager_.events_.append(event{std::move(type), std::move(created), run_.record.id, run_.next_counter++, encode_members(fields)});
         metrics::service_metrics::instance().events_ingested.Increment();
     }
 
@@ -140,10 +140,10 @@ void execution_manager::recover()
         record.final_counter = counter;
         record.error = json::object{{"message", reason + "; start it again when ready"}};
         events_.append(event{"execution.done", "", record.id, counter,
-                             json::object{{"checkpoint", record.checkpoint},
-                                          {"status", to_string(record.status)},
-                                          {"final_counter", counter},
-                                          {"reason", reason}}});
+                             encode_members({{"checkpoint", record.checkpoint},
+                                             {"status", to_string(record.status)},
+                                             {"final_counter", counter},
+                                             {"reason", reason}})});
         events_.flush();
         store_.update(record);
         log::warn("execution interrupted by a restart", {{"execution_id", record.id}, {"checkpoint", record.checkpoint}});
@@ -383,7 +383,7 @@ void execution_manager::start_deadline(active_run& run, std::chrono::seconds tim
 void execution_manager::emit(active_run& run, std::string type, json::object fields)
 {
     fields["checkpoint"] = run.record.checkpoint;
-    events_.append(event{std::move(type), "", run.record.id, run.next_counter++, std::move(fields)});
+    events_.append(event{std::move(type), "", run.record.id, run.next_counter++, encode_members(fields)});
     metrics::service_metrics::instance().events_ingested.Increment();
 }
 

@@ -58,7 +58,7 @@ public:
     // An event produced by what the runner drives (an Ansible callback, ...), kept as it came: it
     // gets the run's next counter like emit's, but keeps its own timestamp (`created`; empty: now)
     // and its fields unchanged.
-    virtual void relay(std::string type, std::string created, boost::json::object fields) = 0;
+    virtual void relay(std::string type, std::string created, const boost::json::object& fields) = 0;
     // Appends to the run's log (GET /api/v1/executions/{id}/log) and wakes whoever follows it.
     virtual void write_output(std::string_view text) = 0;
 

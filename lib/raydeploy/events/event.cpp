@@ -1,18 +1,66 @@
 // Event documents and filters.
 #include "raydeploy/events/event.hpp"
 
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+
 namespace raydeploy {
 
-boost::json::object to_stored_json(const event& item)
+namespace {
+
+bool is_own_field(std::string_view key)
 {
-    boost::json::object out;
-    out.reserve(item.fields.size() + 4);
-    out["type"] = item.type;
-    out["created"] = item.created;
-    if (item.execution_id) out["execution_id"] = *item.execution_id;
-    if (item.counter) out["counter"] = *item.counter;
-    for (const auto& field : item.fields)
-        if (!out.contains(field.key())) out[field.key()] = field.value();
+    return key == "type" || key == "created" || key == "execution_id" || key == "counter" || key == "seq";
+}
+
+void append_string(std::string& out, std::string_view text)
+{
+    out += boost::json::serialize(boost::json::string_view{text.data(), text.size()});
+}
+
+}  // namespace
+
+std::string encode_members(const boost::json::object& fields)
+{
+    // The common case, no field named like the event's own, is one serialization of the object.
+    const bool clean = std::none_of(fields.begin(), fields.end(), [](const auto& field) { return is_own_field(field.key()); });
+    std::string text;
+    if (clean) {
+        text = boost::json::serialize(fields);
+    } else {
+        boost::json::object kept;
+        for (const auto& field : fields)
+            if (!is_own_field(field.key())) kept.emplace(field.key(), field.value());
+        text = boost::json::serialize(kept);
+    }
+    // "{...}" to "...": drop the braces in place.
+    text.pop_back();
+    text.erase(0, 1);
+    return text;
+}
+
+std::string to_stored_text(const event& item)
+{
+    std::string out;
+    out.reserve(item.members.size() + item.type.size() + 128);
+    out += "{\"type\":";
+    append_string(out, item.type);
+    out += ",\"created\":";
+    append_string(out, item.created);
+    if (item.execution_id) {
+        out += ",\"execution_id\":";
+        append_string(out, *item.execution_id);
+    }
+    if (item.counter) {
+        out += ",\"counter\":";
+        out += std::to_string(*item.counter);
+    }
+    if (!item.members.empty()) {
+        out += ',';
+        out += item.members;
+    }
+    out += '}';
     return out;
 }
 

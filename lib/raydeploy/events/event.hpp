@@ -18,18 +18,25 @@ struct event {
     std::string created;
     std::optional<std::string> execution_id;
     std::optional<std::int64_t> counter;
-    boost::json::object fields;  // the rest of the document, flat beside the fields above
+    // The rest of the document, flat beside the fields above: its members serialized without the
+    // braces ("a":1,"b":[2]), or empty. Encoded once, when the event is made (encode_members),
+    // because an event is stored and published as text and never read back as an object.
+    std::string members;
 };
 
+// `fields` as an event's members. A field named like one of the event's own (type, created,
+// execution_id, counter, seq) is left out: the event's own value is the one that counts.
+std::string encode_members(const boost::json::object& fields);
+
 // An event of no execution (the cluster, approvals, deployments, nodes), stamped when appended.
-inline event global_event(std::string type, boost::json::object fields)
+inline event global_event(std::string type, const boost::json::object& fields)
 {
-    return event{std::move(type), "", std::nullopt, std::nullopt, std::move(fields)};
+    return event{std::move(type), "", std::nullopt, std::nullopt, encode_members(fields)};
 }
 
-// The event as stored: type, created, execution_id, counter, then its fields. The seq is not
+// The event as stored: type, created, execution_id, counter, then its members. The seq is not
 // part of it (it is the row's key) and is put in front when the event is published.
-boost::json::object to_stored_json(const event& item);
+std::string to_stored_text(const event& item);
 
 // A stored event as subscribers receive it: serialized once, shared by every subscriber.
 struct published_event {

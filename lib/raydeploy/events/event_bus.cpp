@@ -28,6 +28,16 @@ net::awaitable<std::tuple<boost::system::error_code, published_event_ptr>> event
     co_return std::tuple{ec, std::move(item)};
 }
 
+published_event_ptr event_subscription::try_receive()
+{
+    published_event_ptr taken;
+    channel_.try_receive([&taken](boost::system::error_code ec, published_event_ptr item) {
+        if (!ec) taken = std::move(item);
+    });
+    if (taken) --depth_;
+    return taken;
+}
+
 void event_bus::publish(const published_event_ptr& item)
 {
     auto& metrics = metrics::service_metrics::instance();

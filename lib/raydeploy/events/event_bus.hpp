@@ -26,13 +26,16 @@ public:
     const event_filter& filter() const { return filter_; }
     // The next event, or an error once the queue is closed and drained.
     net::awaitable<std::tuple<boost::system::error_code, published_event_ptr>> receive();
+    // The next event if one is queued now, else null (also once the queue is closed and drained).
+    // A writer takes what receive() woke it for and then what else is queued, to send it together.
+    published_event_ptr try_receive();
     // Events queued and not yet received.
     std::size_t depth() const { return depth_; }
-    event_channel& channel() { return channel_; }
-    // True once the queue overflowed; the channel is closed then.
+    // True once the queue overflowed; it is closed then.
     bool overflowed() const { return overflowed_; }
-    // Ends delivery (service shutdown); the reader sees the channel closed.
+    // Ends delivery (service shutdown): receive() fails once what is queued is taken.
     void close() { channel_.close(); }
+    bool is_open() const { return channel_.is_open(); }
 
     // Called once when the subscription overflows (the owner may arm a deadline).
     std::function<void()> on_overflow;

@@ -83,7 +83,7 @@ void event_log::flush()
         sqlite::transaction tx{db_};
         auto insert = db_.prepare("INSERT INTO events (type, created, execution_id, counter, payload) VALUES (?, ?, ?, ?, ?)");
         for (auto& item : batch) {
-            std::string payload = boost::json::serialize(to_stored_json(item));
+            std::string payload = to_stored_text(item);
             insert.reset();
             insert.bind(1, item.type).bind(2, item.created);
             if (item.execution_id) insert.bind(3, *item.execution_id);
@@ -137,21 +137,22 @@ event_query event_log::read_query(std::int64_t since, std::int64_t until, const 
     // The types the patterns name, exact: a prefix ("ansible.*") becomes the stored types it
     // matches, found by stepping through the type index (a few lookups per distinct type).
     std::vector<std::string> types;
-    auto next_type = db_.prepare("SELECT min(type) FROM events WHERE type > ?1 AND type >= ?2");
+    // One range bound per lookup: with two (type > after AND type >= prefix) SQLite seeks on one
+    // and walks every row below the other, which is every event of the types sorting before it.
+    auto first_type = db_.prepare("SELECT min(type) FROM events WHERE type >= ?");
+    auto next_type = db_.prepare("SELECT min(type) FROM events WHERE type > ?");
     for (const auto& pattern : filter.types) {
         if (pattern.back() != '*') {
             types.push_back(pattern);
             continue;
         }
         const std::string prefix = pattern.substr(0, pattern.size() - 1);
-        std::string after;
-        for (;;) {
-            next_type.reset();
-            next_type.bind(1, after).bind(2, prefix);
-            if (!next_type.step() || next_type.column_is_null(0)) break;
-            std::string type = next_type.column_text(0);
+        for (sqlite::statement* lookup = &first_type;; lookup = &next_type) {
+            lookup->reset();
+            lookup->bind(1, lookup == &first_type ? prefix : types.back());
+            if (!lookup->step() || lookup->column_is_null(0)) break;
+            std::string type = lookup->column_text(0);
             if (type.compare(0, prefix.size(), prefix) != 0) break;
-            after = type;
             types.push_back(std::move(type));
         }
     }
@@ -159,12 +160,15 @@ event_query event_log::read_query(std::int64_t since, std::int64_t until, const 
     types.erase(std::unique(types.begin(), types.end()), types.end());
     if (types.empty()) return query;  // nothing stored can match
     // One index range per type (events_by_type holds (type, seq): SQLite keys every index by the
-    // rowid too), each already in seq order and stopped at the page size, merged by seq.
+    // rowid too), each already in seq order and stopped at the page size, merged by seq. The
+    // ranges pick seqs only, from the index alone when no execution is named; the rows, with
+    // their payloads, are read for the page's events only, not for every type's page-full.
+    std::string seqs;
     for (const auto& type : types) {
-        query.sql += query.sql.empty() ? "SELECT * FROM (" : " UNION ALL SELECT * FROM (";
-        query.sql += columns + " WHERE type = " + add(type) + " AND " + range + page + ")";
+        seqs += seqs.empty() ? "SELECT seq FROM (" : " UNION ALL SELECT seq FROM (";
+        seqs += "SELECT seq FROM events WHERE type = " + add(type) + " AND " + range + page + ")";
     }
-    query.sql = "SELECT * FROM (" + query.sql + ")" + page;
+    query.sql = columns + " WHERE seq IN (SELECT seq FROM (" + seqs + ")" + page + ") ORDER BY seq";
     return query;
 }
 
