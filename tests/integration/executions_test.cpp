@@ -651,7 +651,20 @@ BOOST_AUTO_TEST_CASE(list_filters_by_checkpoint_and_status_and_pages_newest_firs
     const std::string stats = start_execution(port, "stats", R"({"limit": "host1"})");
     for (const auto& id : {first_succeed, failing, stats})
         wait_for_execution(port, id, {"succeeded", "failed", "cancelled", "timed_out"});
+    // A poller's first page: 304 while nothing changed, the new list once an execution was created.
+    const auto polled = http_get(port, "/api/v1/executions?limit=10");
+    const std::string etag{polled[http::field::etag]};
+    BOOST_TEST_REQUIRE(!etag.empty(), polled.body());
+    const auto if_none_match = [&] {
+        return http_request(port, http::verb::get, "/api/v1/executions?limit=10", {}, {{"If-None-Match", etag}});
+    };
+    BOOST_TEST(if_none_match().result_int() == 304);
     const std::string second_succeed = start_execution(port, "succeed", R"({"limit": "host1"})");
+    const auto changed = if_none_match();
+    BOOST_TEST_REQUIRE(changed.result_int() == 200);
+    BOOST_TEST(ids_of(changed) == (std::vector<std::string>{second_succeed, stats, failing, first_succeed}),
+               boost::test_tools::per_element());
+    BOOST_TEST(std::string{changed[http::field::etag]} != etag);
     BOOST_TEST(text(wait_for_execution(port, second_succeed, {"succeeded", "failed", "cancelled", "timed_out"}),
                     "status") == "succeeded");
     BOOST_TEST(text(get_execution(port, failing), "status") == "failed");

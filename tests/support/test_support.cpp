@@ -3,6 +3,8 @@
 
 #include "raydeploy/cli/cli.hpp"
 #include "raydeploy/http/server.hpp"
+#include "raydeploy/store/migrations.hpp"
+#include "raydeploy/store/state_store.hpp"
 #include <cstdio>
 #include <ctime>
 
@@ -1246,6 +1248,13 @@ std::int64_t timestamp_ms(const boost::json::value& value)
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     return static_cast<std::int64_t>(::timegm(&tm)) * 1000 + millis;
+}
+
+std::unique_ptr<sqlite::database> open_migrated_database(const fs::path& file)
+{
+    auto opened = open_database(file);
+    migrate(*opened, schema_migrations());
+    return opened;
 }
 
 response handle_in_process(web::http_server& server, const http::request<http::string_body>& req)

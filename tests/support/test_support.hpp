@@ -28,6 +28,9 @@
 namespace raydeploy::web {
 class http_server;
 }
+namespace raydeploy::sqlite {
+class database;
+}
 
 namespace raydeploy::test {
 
@@ -41,6 +44,10 @@ using response = http::response<http::string_body>;
 // Runs one request through `server`'s handle() (routing, checks, the handler) on a private
 // io_context, without a socket; fails the test if it does not answer within 5 s.
 response handle_in_process(web::http_server& server, const http::request<http::string_body>& req);
+
+// The database at `file` (created when missing) with every schema migration applied, as the
+// service opens its state.
+std::unique_ptr<sqlite::database> open_migrated_database(const fs::path& file);
 
 // The repository checkout and the binary under test (set by tests/CMakeLists.txt).
 fs::path source_dir();

@@ -7,7 +7,6 @@
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/store/audit_log.hpp"
-#include "raydeploy/store/migrations.hpp"
 #include "raydeploy/store/state_store.hpp"
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/private_files.hpp"
@@ -37,11 +36,7 @@ unsigned mode_of(const fs::path& path)
 
 struct store_fixture {
     temp_dir dir;
-    std::unique_ptr<sqlite::database> db = [this] {
-        auto opened = open_database(dir.path() / "state.db");
-        migrate(*opened, schema_migrations());
-        return opened;
-    }();
+    std::unique_ptr<sqlite::database> db = test::open_migrated_database(dir.path() / "state.db");
 
     std::vector<std::string> column(std::string_view sql)
     {

@@ -4,12 +4,8 @@
 // shutdown); a kind without a runner fails its run saying so.
 #include "raydeploy/engine/builtin_runners.hpp"
 #include "raydeploy/engine/execution_manager.hpp"
-#include "raydeploy/events/event_bus.hpp"
-#include "raydeploy/events/event_log.hpp"
-#include "raydeploy/store/migrations.hpp"
-#include "raydeploy/store/state_store.hpp"
 
-#include "support/test_support.hpp"
+#include "support/engine_ground.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -114,16 +110,7 @@ checkpoint make_checkpoint(std::string name, checkpoint_kind kind, std::chrono::
 
 // An engine over a private database, with the scripted runner as the runner of kind cml-jobs and
 // no runner for cml-project.
-struct engine_fixture {
-    temp_dir dir;
-    std::unique_ptr<sqlite::database> db = [this] {
-        auto opened = open_database(dir.path() / "state.db");
-        migrate(*opened, schema_migrations());
-        return opened;
-    }();
-    net::io_context io;
-    event_bus bus{io.get_executor()};
-    event_log events{io.get_executor(), *db, bus};
+struct engine_fixture : test::engine_ground {
     checkpoint_catalog catalog{dir.path() / "catalog.yaml",
                                {make_checkpoint("jobs", checkpoint_kind::cml_jobs, 60s),
                                 make_checkpoint("jobs-short", checkpoint_kind::cml_jobs, 1s),
@@ -146,17 +133,6 @@ struct engine_fixture {
         auto made = std::make_unique<execution_manager>(io.get_executor(), catalog, *db, events, settings, std::move(runners));
         made->on_finished([this](const execution_record& record) { finished.push_back(record); });
         return made;
-    }
-
-    // Runs the io_context until `done` holds; false when `timeout` passed first.
-    bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s)
-    {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (!done() && std::chrono::steady_clock::now() < deadline) {
-            io.restart();
-            io.run_for(10ms);
-        }
-        return done();
     }
 
     execution_record run_to_end(const std::string& checkpoint)

@@ -4,7 +4,6 @@
 #include "raydeploy/engine/execution_store.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
-#include "raydeploy/store/migrations.hpp"
 #include "raydeploy/store/state_store.hpp"
 
 #include "support/test_support.hpp"
@@ -24,12 +23,7 @@ struct database_fixture {
     temp_dir dir;
     std::unique_ptr<sqlite::database> db = open_migrated();
 
-    std::unique_ptr<sqlite::database> open_migrated()
-    {
-        auto opened = open_database(dir.path() / "state.db");
-        migrate(*opened, schema_migrations());
-        return opened;
-    }
+    std::unique_ptr<sqlite::database> open_migrated() { return test::open_migrated_database(dir.path() / "state.db"); }
 
     // SQL's answer to "the newest execution of the checkpoint": id, status, has a report.
     std::optional<std::tuple<std::string, std::string, bool>> newest_in_sql(const std::string& checkpoint)

@@ -149,6 +149,19 @@ bool wants_markdown(const request_context& ctx)
     throw api_error{http::status::not_found, "REPORT_NOT_FOUND", message};
 }
 
+// What the first page of the list is built from besides the store's state, as the handler parsed
+// it: parameters it does not read (or reads only once, as a repeated `limit`) never make another
+// entry of the cache.
+std::string first_page_key(const execution_filter& filter, role caller)
+{
+    std::string key = std::string{to_string(caller)} + ' ' + std::to_string(filter.limit) + ' ' +
+                      (filter.status ? std::string{to_string(*filter.status)} : std::string{"-"}) + ' ' +
+                      filter.created_after.value_or("-") + ' ' + filter.created_before.value_or("-");
+    // Last, as the only part that may hold spaces: the key stays unambiguous.
+    if (filter.checkpoint) key += " =" + *filter.checkpoint;
+    return key;
+}
+
 }  // namespace
 
 void add_execution_routes(router& routes, const std::shared_ptr<const service_state>& state)
@@ -170,9 +183,8 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         co_return res;
     });
 
-    // Dashboards poll the first page: answers are kept per query and role until an execution changes.
-    add_route(routes, http::verb::get, "/api/v1/executions", role::viewer,
-              [state, cache = std::make_shared<web::response_cache>(64)](request_context& ctx) -> net::awaitable<response> {
+    // Dashboards poll the first page: kept per filter and role until an execution changes.
+    add_route(routes, http::verb::get, "/api/v1/executions", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
         execution_filter filter;
         filter.checkpoint = ctx.query("checkpoint");
         if (auto status = ctx.query("status")) {
@@ -187,10 +199,7 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         filter.before_rowid = query_cursor(ctx);
         // One more than the page: a cursor only when a next page has something in it.
         filter.limit = limit + 1;
-        // Parameters checked above: a bad request is answered, never kept.
-        const std::string key = std::to_string(engine(state).generation()) + ' ' +
-                                std::string{to_string(ctx.caller.level)} + ' ' + std::string{ctx.target.encoded_query()};
-        co_return cache->get(ctx.req, key, [&] {
+        const auto page = [&] {
             auto records = engine(state).list(filter);
             const bool more = records.size() > limit;
             if (more) records.resize(limit);
@@ -199,7 +208,13 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
             json::object body{{"executions", std::move(items)}};
             body["next_cursor"] = more ? json::value(std::to_string(records.back().rowid)) : json::value(nullptr);
             return json::value(std::move(body));
-        });
+        };
+        // Later pages are read once by a client walking back, and each would pin up to 500
+        // executions: answered from SQL, still with an ETag.
+        if (filter.before_rowid) co_return web::response_cache::answer_once(ctx.req, page());
+        // Parameters checked above: a bad request is answered, never kept.
+        const std::string key = first_page_key(filter, ctx.caller.level);
+        co_return state->execution_pages->get(ctx.req, engine(state).generation(), key, page);
     });
 
     add_route(routes, http::verb::get, "/api/v1/executions/{id}", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {

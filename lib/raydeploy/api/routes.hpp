@@ -5,6 +5,7 @@
 #include "raydeploy/catalog/catalog.hpp"
 #include "raydeploy/config/settings.hpp"
 #include "raydeploy/api/api_error.hpp"
+#include "raydeploy/http/response_cache.hpp"
 
 #include <chrono>
 #include <memory>
@@ -65,6 +66,9 @@ struct service_state {
     std::string public_url;
     // GET /metrics without a token (metrics.public).
     bool metrics_public = false;
+    // The first pages of GET /api/v1/executions that dashboards poll, per filter and role. 16: a
+    // viewer who varies the filter holds at most 16 pages of up to 500 executions in memory.
+    std::shared_ptr<web::response_cache> execution_pages = std::make_shared<web::response_cache>(16);
 };
 
 // Every route the service serves. openapi/openapi.yaml documents exactly these (a unit test

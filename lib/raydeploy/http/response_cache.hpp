@@ -8,6 +8,7 @@
 
 #include "raydeploy/http/response.hpp"
 
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 
@@ -18,7 +19,8 @@ bool if_none_match_covers(std::string_view if_none_match, std::string_view etag)
 
 class response_cache {
 public:
-    // How many answers (keys) are kept at once; past that the cache starts again empty.
+    // How many answers (keys) are kept at once; past that the cache starts again empty, so it
+    // never holds more than `capacity` times its largest answer.
     explicit response_cache(std::size_t capacity = 1) : capacity_{capacity} {}
 
     // The answer to `req` for the state `key` names (the generations of what the body is built
@@ -36,6 +38,25 @@ public:
         return answer(req, it->second);
     }
 
+    // The same for answers that all depend on one changing state besides their key (`state`, a
+    // store's generation): once it moves on, the answers built before are dropped at once rather
+    // than held until the cache is full, since none of them would be served again.
+    template <typename Build>
+    response get(const request& req, std::uint64_t state, const std::string& key, Build&& build)
+    {
+        if (state != state_) {
+            entries_.clear();
+            state_ = state;
+        }
+        return get(req, key, std::forward<Build>(build));
+    }
+
+    // The same answer (ETag, 304) for a body that is not worth keeping: built for this request only.
+    static response answer_once(const request& req, const json::value& body) { return answer(req, make_entry(body)); }
+
+    // How many answers are kept now.
+    std::size_t size() const { return entries_.size(); }
+
 private:
     struct entry {
         std::string body;
@@ -45,6 +66,7 @@ private:
     static response answer(const request& req, const entry& kept);
 
     std::size_t capacity_;
+    std::uint64_t state_ = 0;
     std::unordered_map<std::string, entry> entries_;
 };
 
