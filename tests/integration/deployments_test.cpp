@@ -816,19 +816,8 @@ BOOST_AUTO_TEST_CASE(check_mode_runs_every_step_dry_and_lists_filter)
 BOOST_AUTO_TEST_CASE(check_mode_is_refused_with_a_step_that_is_not_ansible)
 {
     const temp_dir dir{"raydeploy-deployments"};
-    dir.write_file("jobs.yaml", "jobs:\n  sync: {name: Sync, script: s.py, cpu: 1, memory: 1, timeout: 60}\n");
-    const auto catalog = dir.write_file("catalog.yaml", "checkpoints:\n"
-                                                        "  - name: first\n"
-                                                        "    playbook: " + (fixtures / "succeed.yml").string() + "\n"
-                                                        "    description: Runs three harmless tasks.\n"
-                                                        "    timeout: 2m\n"
-                                                        "  - name: create-jobs\n"
-                                                        "    kind: cml-jobs\n"
-                                                        "    jobs_config: jobs.yaml\n"
-                                                        "    description: Creates the CML jobs.\n"
-                                                        "    timeout: 2m\n");
     auto options = fixture_service_options();
-    options.catalog = catalog;
+    options.catalog = write_playbook_and_cml_jobs_catalog(dir, "first");
     service_process service{options};
     const api_client local{service.port()};
 

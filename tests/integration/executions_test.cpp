@@ -945,20 +945,8 @@ BOOST_AUTO_TEST_CASE(each_kind_runs_with_its_runner_and_cml_without_its_settings
     // One catalog with a playbook and a CML step: the first runs, the second finds no CML workspace
     // configured (a kind without a runner at all is the unit suite runners' case).
     temp_dir dir;
-    const auto fixtures = source_dir() / "tests" / "fixtures" / "ansible";
-    dir.write_file("jobs.yaml", "jobs:\n  sync: {name: Sync, script: s.py, cpu: 1, memory: 1, timeout: 60}\n");
-    const auto catalog = dir.write_file("catalog.yaml", "checkpoints:\n"
-                                                        "  - name: succeed\n"
-                                                        "    playbook: " + (fixtures / "succeed.yml").string() + "\n"
-                                                        "    description: Runs three harmless tasks.\n"
-                                                        "    timeout: 2m\n"
-                                                        "  - name: create-jobs\n"
-                                                        "    kind: cml-jobs\n"
-                                                        "    jobs_config: jobs.yaml\n"
-                                                        "    description: Creates the CML jobs.\n"
-                                                        "    timeout: 2m\n");
     auto options = fixture_service_options();
-    options.catalog = catalog;
+    options.catalog = write_playbook_and_cml_jobs_catalog(dir, "succeed");
     service_process service{options};
     const auto port = service.port();
 

@@ -668,6 +668,22 @@ std::filesystem::path write_stubborn_catalog(const temp_dir& dir, int sleep_seco
                                           "    description: Ignores SIGTERM.\n    timeout: 5m\n");
 }
 
+fs::path write_playbook_and_cml_jobs_catalog(const temp_dir& dir, std::string_view playbook_checkpoint)
+{
+    dir.write_file("jobs.yaml", "jobs:\n  sync: {name: Sync, script: s.py, cpu: 1, memory: 1, timeout: 60}\n");
+    const fs::path playbook = source_dir() / "tests" / "fixtures" / "ansible" / "succeed.yml";
+    return dir.write_file("catalog.yaml", "checkpoints:\n"
+                                          "  - name: " + std::string{playbook_checkpoint} + "\n"
+                                          "    playbook: " + playbook.string() + "\n"
+                                          "    description: Runs three harmless tasks.\n"
+                                          "    timeout: 2m\n"
+                                          "  - name: create-jobs\n"
+                                          "    kind: cml-jobs\n"
+                                          "    jobs_config: jobs.yaml\n"
+                                          "    description: Creates the CML jobs.\n"
+                                          "    timeout: 2m\n");
+}
+
 service_options fixture_service_options(env_map env)
 {
     service_options options;

@@ -244,6 +244,11 @@ std::string error_field_of(const response& res);
 // distinct sleep lengths so their processes can be told apart when suites run in parallel.
 std::filesystem::path write_stubborn_catalog(const temp_dir& dir, int sleep_seconds);
 
+// Writes into `dir` a catalog of two checkpoints, a playbook step and a CML step:
+// `playbook_checkpoint` plays the fixtures' succeed.yml, and `create-jobs` (kind cml-jobs) creates
+// the one job of a jobs.yaml written beside it. Returns the catalog's path.
+std::filesystem::path write_playbook_and_cml_jobs_catalog(const temp_dir& dir, std::string_view playbook_checkpoint);
+
 
 // Options for a service that runs the Ansible fixtures: tests/fixtures/ansible/catalog.yaml and
 // inventory.yml, and the project's .venv/bin/ansible-playbook. `env` is added to the child's
