@@ -29,7 +29,8 @@ struct log_fixture {
 
     event make_event(std::string type, std::optional<std::string> execution = {}, std::optional<std::int64_t> counter = {})
     {
-        return event{std::move(type), "", std::move(execution), counter, encode_members({{"detail", "x"}})};
+        const auto scope = execution ? event_scope::execution : event_scope::global;
+        return event{std::move(type), "", std::move(execution), counter, encode_members({{"detail", "x"}}, scope)};
     }
 
     std::int64_t stored_count()
@@ -77,7 +78,7 @@ BOOST_AUTO_TEST_CASE(stored_text_puts_the_events_own_fields_first_and_wins_over_
     const json::object fields{{"event", "runner_on_ok"}, {"type", "forged"},     {"counter", 99},
                               {"seq", 1},                {"execution_id", "e2"}, {"created", "then"},
                               {"event_data", json::object{{"msg", "a \"quoted\" line\n"}}}};
-    const std::string members = encode_members(fields);
+    const std::string members = encode_members(fields, event_scope::execution);
     const event item{"ansible.runner_on_ok", "2030-01-02T03:04:05.000Z", std::string{"e1"}, 7, members};
     const std::string text = to_stored_text(item);
     const json::value parsed = json::parse(text);
@@ -95,7 +96,15 @@ BOOST_AUTO_TEST_CASE(stored_text_puts_the_events_own_fields_first_and_wins_over_
     // No fields, no execution: still one valid document.
     const std::string bare = to_stored_text(global_event("cluster.status", json::object{}));
     BOOST_TEST(json::parse(bare).as_object().size() == 2u, bare);
-    BOOST_TEST(encode_members(json::object{}).empty());
+    BOOST_TEST(encode_members(json::object{}, event_scope::global).empty());
+
+    // A global event has no execution of its own: an approval's event names the run it let go.
+    const std::string approval = to_stored_text(
+        global_event("approval.consumed", json::object{{"execution_id", "e1"}, {"counter", 3}, {"seq", 9}}));
+    const json::object approval_document = json::parse(approval).as_object();
+    BOOST_TEST(approval_document.at("execution_id").as_string() == "e1", approval);
+    BOOST_TEST(approval_document.at("counter").as_int64() == 3, approval);
+    BOOST_TEST(!approval_document.contains("seq"), approval);
 }
 
 BOOST_AUTO_TEST_CASE(events_are_stored_before_they_are_published)

@@ -36,7 +36,8 @@ public:
 
     void relay(std::string type, std::string created, const json::object& fields) override
     {
-        manager_.events_.append(event{std::move(type), std::move(created), run_.record.id, run_.next_counter++, encode_members(fields)});
+        manager_.events_.append(event{std::move(type), std::move(created), run_.record.id, run_.next_counter++,
+                                      encode_members(fields, event_scope::execution)});
         metrics::service_metrics::instance().events_ingested.Increment();
     }
 
@@ -143,7 +144,8 @@ void execution_manager::recover()
                              encode_members({{"checkpoint", record.checkpoint},
                                              {"status", to_string(record.status)},
                                              {"final_counter", counter},
-                                             {"reason", reason}})});
+                                             {"reason", reason}},
+                                            event_scope::execution)});
         events_.flush();
         store_.update(record);
         log::warn("execution interrupted by a restart", {{"execution_id", record.id}, {"checkpoint", record.checkpoint}});
@@ -383,7 +385,8 @@ void execution_manager::start_deadline(active_run& run, std::chrono::seconds tim
 void execution_manager::emit(active_run& run, std::string type, json::object fields)
 {
     fields["checkpoint"] = run.record.checkpoint;
-    events_.append(event{std::move(type), "", run.record.id, run.next_counter++, encode_members(fields)});
+    events_.append(
+        event{std::move(type), "", run.record.id, run.next_counter++, encode_members(fields, event_scope::execution)});
     metrics::service_metrics::instance().events_ingested.Increment();
 }
 

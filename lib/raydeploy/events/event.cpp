@@ -9,9 +9,10 @@ namespace raydeploy {
 
 namespace {
 
-bool is_own_field(std::string_view key)
+bool is_own_field(std::string_view key, event_scope scope)
 {
-    return key == "type" || key == "created" || key == "execution_id" || key == "counter" || key == "seq";
+    if (key == "type" || key == "created" || key == "seq") return true;
+    return scope == event_scope::execution && (key == "execution_id" || key == "counter");
 }
 
 void append_string(std::string& out, std::string_view text)
@@ -21,17 +22,18 @@ void append_string(std::string& out, std::string_view text)
 
 }  // namespace
 
-std::string encode_members(const boost::json::object& fields)
+std::string encode_members(const boost::json::object& fields, event_scope scope)
 {
     // The common case, no field named like the event's own, is one serialization of the object.
-    const bool clean = std::none_of(fields.begin(), fields.end(), [](const auto& field) { return is_own_field(field.key()); });
+    const bool clean =
+        std::none_of(fields.begin(), fields.end(), [scope](const auto& field) { return is_own_field(field.key(), scope); });
     std::string text;
     if (clean) {
         text = boost::json::serialize(fields);
     } else {
         boost::json::object kept;
         for (const auto& field : fields)
-            if (!is_own_field(field.key())) kept.emplace(field.key(), field.value());
+            if (!is_own_field(field.key(), scope)) kept.emplace(field.key(), field.value());
         text = boost::json::serialize(kept);
     }
     // "{...}" to "...": drop the braces in place.

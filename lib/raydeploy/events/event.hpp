@@ -24,14 +24,19 @@ struct event {
     std::string members;
 };
 
-// `fields` as an event's members. A field named like one of the event's own (type, created,
-// execution_id, counter, seq) is left out: the event's own value is the one that counts.
-std::string encode_members(const boost::json::object& fields);
+// Whether an event has an execution_id and a counter of its own.
+enum class event_scope { global, execution };
+
+// `fields` as an event's members. A field named like one the event has of its own (type,
+// created and seq always; execution_id and counter for an execution's event) is left out: the
+// event's own value is the one that counts. A global event keeps such fields (an approval's
+// events carry the execution that consumed it).
+std::string encode_members(const boost::json::object& fields, event_scope scope);
 
 // An event of no execution (the cluster, approvals, deployments, nodes), stamped when appended.
 inline event global_event(std::string type, const boost::json::object& fields)
 {
-    return event{std::move(type), "", std::nullopt, std::nullopt, encode_members(fields)};
+    return event{std::move(type), "", std::nullopt, std::nullopt, encode_members(fields, event_scope::global)};
 }
 
 // The event as stored: type, created, execution_id, counter, then its members. The seq is not
