@@ -138,9 +138,9 @@ void ansible_runner::on_event_line(run_context& context, std::string_view line)
     const json::value name = fields["event"];
     std::string created;
     if (auto* when = fields.if_contains("created"); when && when->is_string()) created = when->get_string();
-    // The service numbers every event of the execution, its own included.
-    fields.erase("counter");
-    fields.erase("created");
+    // The plugin's `counter` and `created` are not kept as fields: the service numbers every event
+    // of the execution, its own included, and the stored event has them as its own (an
+    // execution's event leaves fields of those names out when it is encoded).
     const std::string event_name = name.is_string() ? std::string{name.get_string()} : std::string{"unknown"};
     context.relay("ansible." + event_name, std::move(created), fields);
 
