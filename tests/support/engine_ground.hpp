@@ -21,7 +21,7 @@ struct engine_ground {
     temp_dir dir;
     std::unique_ptr<sqlite::database> db = open_migrated_database(dir.path() / "state.db");
     net::io_context io;
-    event_bus bus{io.get_executor()};
+    event_bus bus{io.get_executor(), 1024 * 1024};
     event_log events{io.get_executor(), *db, bus};
 
     // Runs the io_context until `done` holds; false when `timeout` passed first.

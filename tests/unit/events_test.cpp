@@ -1,4 +1,4 @@
-// Event filters, the batched event log (durable before published) and the bounded bus.
+// Event filters, the batched event log (durable before published) and the bus's window.
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/store/migrations.hpp"
@@ -25,7 +25,7 @@ struct log_fixture {
         return opened;
     }();
     net::io_context io;
-    event_bus bus{io.get_executor()};
+    event_bus bus{io.get_executor(), 1024 * 1024};
 
     event make_event(std::string type, std::optional<std::string> execution = {}, std::optional<std::int64_t> counter = {})
     {
@@ -41,11 +41,39 @@ struct log_fixture {
     }
 };
 
+// What the window holds for the subscriber now; it must not be behind.
 std::vector<published_event_ptr> drain(event_subscription& subscription)
 {
     std::vector<published_event_ptr> received;
-    while (auto item = subscription.try_receive()) received.push_back(std::move(item));
+    for (auto next = subscription.take(); next.item || next.behind; next = subscription.take()) {
+        BOOST_TEST_REQUIRE(!next.behind);
+        received.push_back(std::move(next.item));
+    }
     return received;
+}
+
+// Every event after the subscriber's position, as the event feed takes them: from the store while
+// it is behind the window, then from the window.
+std::vector<published_event_ptr> catch_up(event_subscription& subscription, event_log& log, event_bus& bus)
+{
+    std::vector<published_event_ptr> received;
+    for (auto next = subscription.take(); next.item || next.behind; next = subscription.take()) {
+        if (!next.behind) {
+            received.push_back(std::move(next.item));
+            continue;
+        }
+        const auto page = log.read(subscription.position(), bus.evicted_through(), subscription.filter(), 3);
+        received.insert(received.end(), page.begin(), page.end());
+        subscription.caught_up(page.empty() ? bus.evicted_through() : page.back()->seq);
+    }
+    return received;
+}
+
+std::vector<std::int64_t> seqs_of(const std::vector<published_event_ptr>& items)
+{
+    std::vector<std::int64_t> seqs;
+    for (const auto& item : items) seqs.push_back(item->seq);
+    return seqs;
 }
 
 }  // namespace
@@ -111,7 +139,7 @@ BOOST_AUTO_TEST_CASE(events_are_stored_before_they_are_published)
 {
     log_fixture f;
     event_log log{f.io.get_executor(), *f.db, f.bus, event_log_options{std::chrono::milliseconds{5}, 100}};
-    auto subscription = f.bus.subscribe({}, 64);
+    auto subscription = f.bus.subscribe({}, f.bus.last_seq());
     log.append(f.make_event("test.one", "e1", 1));
     log.append(f.make_event("test.two", "e1", 2));
     // Queued, not yet durable: nobody sees them.
@@ -186,31 +214,126 @@ BOOST_AUTO_TEST_CASE(seq_continues_across_restarts)
     BOOST_TEST(reopened.last_published_seq() > before);
 }
 
-BOOST_AUTO_TEST_CASE(a_full_subscriber_is_closed_and_others_are_not_slowed)
+BOOST_AUTO_TEST_CASE(a_subscriber_behind_the_window_reads_the_rest_from_the_store_and_loses_nothing)
 {
     log_fixture f;
-    event_log log{f.io.get_executor(), *f.db, f.bus};
-    auto slow = f.bus.subscribe({}, 2);
-    auto fast = f.bus.subscribe({}, 100);
-    bool overflow_reported = false;
-    slow->on_overflow = [&] { overflow_reported = true; };
-    for (int i = 0; i < 5; ++i) log.append(f.make_event("e"));
+    // Room for a handful of these events: most of a run of 40 leaves the window.
+    event_bus bus{f.io.get_executor(), 2000};
+    event_log log{f.io.get_executor(), *f.db, bus, event_log_options{std::chrono::hours{1}, 4}};
+    auto slow = bus.subscribe({}, bus.last_seq());
+    auto fast = bus.subscribe({}, bus.last_seq());
+    int told = 0;
+    slow->on_fell_behind = [&] { ++told; };
+    fast->on_fell_behind = [] { BOOST_FAIL("a subscriber that keeps up was told it fell behind"); };
+    std::vector<published_event_ptr> fast_received;
+    for (int i = 0; i < 40; ++i) {
+        log.append(f.make_event("step"));  // a batch of 4 is published every 4 appends
+        const auto taken = drain(*fast);
+        fast_received.insert(fast_received.end(), taken.begin(), taken.end());
+    }
+    BOOST_TEST(bus.window_events() < 20u);
+    BOOST_TEST(bus.window_bytes() <= 2000u);
+    BOOST_TEST(bus.evicted_through() > 0);
+    // Told as events left the window without it.
+    BOOST_TEST(told > 0);
+    BOOST_TEST(slow->lag() == 40);
+    BOOST_TEST(slow->take().behind);
+
+    const auto stored = log.read(0, log.last_published_seq(), {}, 100);
+    BOOST_TEST_REQUIRE(stored.size() == 40u);
+    BOOST_TEST(seqs_of(fast_received) == seqs_of(stored), boost::test_tools::per_element());
+    BOOST_TEST(seqs_of(catch_up(*slow, log, bus)) == seqs_of(stored), boost::test_tools::per_element());
+    BOOST_TEST(slow->lag() == 0);
+    // Back in the window: the next events come from memory.
+    log.append(f.make_event("after"));
     log.flush();
-    BOOST_TEST(slow->overflowed());
-    BOOST_TEST(overflow_reported);
-    BOOST_TEST(drain(*fast).size() == 5u);
-    // Closed: its reader learns it fell behind and resumes from the last event it really got.
-    BOOST_TEST(!slow->is_open());
-    BOOST_TEST(drain(*slow).size() <= 2u);
+    const auto live = drain(*slow);
+    BOOST_TEST_REQUIRE(live.size() == 1u);
+    BOOST_TEST(live[0]->type == "after");
+}
+
+BOOST_AUTO_TEST_CASE(a_subscription_starts_after_the_seq_it_names_in_the_window_or_before_it)
+{
+    log_fixture f;
+    event_bus bus{f.io.get_executor(), 2000};
+    event_log log{f.io.get_executor(), *f.db, bus, event_log_options{std::chrono::hours{1}, 100}};
+    for (int i = 0; i < 30; ++i) log.append(f.make_event("step"));
+    log.flush();
+    const auto stored = log.read(0, log.last_published_seq(), {}, 100);
+    BOOST_TEST_REQUIRE(stored.size() == 30u);
+    const std::vector<published_event_ptr> after_28(stored.begin() + 28, stored.end());
+
+    // Inside the window: straight from memory.
+    auto recent = bus.subscribe({}, stored[27]->seq);
+    BOOST_TEST(seqs_of(drain(*recent)) == seqs_of(after_28), boost::test_tools::per_element());
+    // From the start: through the store, then the window, each event once.
+    auto everything = bus.subscribe({}, 0);
+    BOOST_TEST(everything->take().behind);
+    BOOST_TEST(seqs_of(catch_up(*everything, log, bus)) == seqs_of(stored), boost::test_tools::per_element());
+    // Ahead of everything published: the events up to that seq are passed over.
+    auto ahead = bus.subscribe({}, stored.back()->seq + 1);
+    log.append(f.make_event("one"));
+    log.append(f.make_event("two"));
+    log.flush();
+    const auto from_ahead = drain(*ahead);
+    BOOST_TEST_REQUIRE(from_ahead.size() == 1u);
+    BOOST_TEST(from_ahead[0]->type == "two");
+
+    // A new log on the same database: the window starts after what is stored.
+    event_bus restarted{f.io.get_executor(), 2000};
+    event_log reopened{f.io.get_executor(), *f.db, restarted};
+    BOOST_TEST(restarted.evicted_through() == reopened.last_published_seq());
+    auto resumed = restarted.subscribe({}, stored[27]->seq);
+    BOOST_TEST(resumed->take().behind);
+}
+
+BOOST_AUTO_TEST_CASE(a_waiting_subscriber_wakes_for_the_events_it_wants_only)
+{
+    log_fixture f;
+    event_bus bus{f.io.get_executor(), 2000};
+    event_log log{f.io.get_executor(), *f.db, bus, event_log_options{std::chrono::hours{1}, 100}};
+    auto only_done = bus.subscribe(event_filter{std::nullopt, {"execution.done"}}, bus.last_seq());
+    only_done->on_fell_behind = [] { BOOST_FAIL("an idle subscriber was sent to the store for events it does not want"); };
+    int wakes = 0;
+    bool ended = false;
+    net::co_spawn(
+        f.io,
+        [&]() -> net::awaitable<void> {
+            for (;;) {
+                const bool more = co_await only_done->wait();
+                if (!more) break;
+                ++wakes;
+                drain(*only_done);
+            }
+            ended = true;
+        },
+        net::detached);
+    f.io.poll();
+    // Many events it does not want, enough to go through the window several times: no wake,
+    // and its position follows, so it is never behind.
+    for (int i = 0; i < 50; ++i) {
+        log.append(f.make_event("ansible.runner_on_ok"));
+        log.flush();
+        f.io.poll();
+    }
+    BOOST_TEST(wakes == 0);
+    BOOST_TEST(only_done->lag() == 0);
+    log.append(f.make_event("execution.done"));
+    log.flush();
+    f.io.poll();
+    BOOST_TEST(wakes == 1);
+    bus.close_all();
+    f.io.poll();
+    BOOST_TEST(ended);
 }
 
 BOOST_AUTO_TEST_CASE(filters_apply_per_subscriber_and_dropped_subscriptions_vanish)
 {
     log_fixture f;
     event_log log{f.io.get_executor(), *f.db, f.bus};
-    auto only_done = f.bus.subscribe(event_filter{std::nullopt, {"execution.done"}}, 10);
+    auto only_done = f.bus.subscribe(event_filter{std::nullopt, {"execution.done"}}, f.bus.last_seq());
     {
-        auto temporary = f.bus.subscribe({}, 10);
+        auto temporary = f.bus.subscribe({}, f.bus.last_seq());
         BOOST_TEST(f.bus.subscriber_count() == 2u);
     }
     BOOST_TEST(f.bus.subscriber_count() == 1u);

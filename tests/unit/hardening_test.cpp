@@ -174,7 +174,7 @@ BOOST_AUTO_TEST_CASE(the_types_filter_is_answered_through_the_type_index)
     store_fixture f;
     f.db->exec("INSERT INTO executions (id, checkpoint, status, created_at) VALUES ('e1', 'c', 'running', 't')");
     net::io_context io;
-    event_bus bus{io.get_executor()};
+    event_bus bus{io.get_executor(), 1024 * 1024};
     event_log log{io.get_executor(), *f.db, bus};
     const std::vector<std::string> types = {"execution.status", "ansible.runner_on_ok", "approval.granted",
                                             "ansible.playbook_on_start", "execution.done", "ansible.runner_on_ok"};

@@ -213,7 +213,7 @@ BOOST_AUTO_TEST_CASE(every_list_filter_and_replay_reads_a_page_off_an_index)
     // The event replays: since=<seq> through the primary key, an execution's events through
     // (execution_id, counter).
     net::io_context io;
-    event_bus bus{io.get_executor()};
+    event_bus bus{io.get_executor(), 1024 * 1024};
     event_log log{io.get_executor(), *f.db, bus};
     const auto since = log.read_query(100, 200, event_filter{}, 500);
     BOOST_TEST(f.plan(since.sql).find("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") != std::string::npos,
@@ -230,7 +230,7 @@ BOOST_AUTO_TEST_CASE(type_prefixes_are_resolved_without_walking_other_types_even
     // many events of the types that sort before it: a replay does this once per page.
     database_fixture f;
     net::io_context io;
-    event_bus bus{io.get_executor()};
+    event_bus bus{io.get_executor(), 1024 * 1024};
     event_log log{io.get_executor(), *f.db, bus};
     {
         sqlite::transaction tx{*f.db};

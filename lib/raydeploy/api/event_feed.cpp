@@ -1,6 +1,7 @@
 // GET /api/v1/events: the WebSocket event feed. A subscriber may pass since=<seq>: stored events
 // after it are replayed, then live ones follow with no gap and no duplicate. One reader and one
-// writer per socket; a subscriber that cannot keep up is closed with 1013 and told where to resume.
+// writer per socket; a subscriber that falls behind catches up from the store, and one that stops
+// reading is dropped.
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/auth/tickets.hpp"
@@ -67,28 +68,75 @@ net::awaitable<void> read_until_closed(ws_stream& ws)
     }
 }
 
+// Drops a subscriber that stopped reading: from the moment the window of recent events leaves it
+// behind, a write to it must complete within the grace, or its connection is closed. A slow
+// reader that still reads is never dropped; it catches up through the store.
+class stall_watch {
+public:
+    explicit stall_watch(http_stream& stream) : stream_{stream}, timer_{stream.get_executor()} {}
+    ~stall_watch() { timer_.cancel(); }
+    stall_watch(const stall_watch&) = delete;
+    stall_watch& operator=(const stall_watch&) = delete;
+
+    void arm(const std::shared_ptr<event_subscription>& subscription)
+    {
+        if (state_->armed) return;
+        state_->armed = true;
+        timer_.expires_after(grace);
+        // The handler may run after this watch is gone (it expired just as the feed ended), or
+        // after a write completed and the watch was armed anew: it holds the state and the
+        // generation it was armed for, not the watch.
+        timer_.async_wait([state = std::weak_ptr<watch_state>{state_}, generation = ++state_->generation,
+                           stream = &stream_,
+                           weak = std::weak_ptr<event_subscription>{subscription}](boost::system::error_code ec) {
+            const auto current = state.lock();
+            if (ec || !current || !current->armed || current->generation != generation) return;
+            current->armed = false;
+            auto& metrics = metrics::service_metrics::instance();
+            metrics.slow_subscriber_closes.Increment();
+            if (const auto subscription = weak.lock())
+                metrics.events_dropped.Increment(static_cast<double>(subscription->lag()));
+            log::info("event subscriber stopped reading; dropping it", {{"grace_s", grace.count()}});
+            stream->socket().close(ec);
+        });
+    }
+
+    // A write completed: the subscriber reads.
+    void progress()
+    {
+        if (!state_->armed) return;
+        state_->armed = false;
+        timer_.cancel();
+    }
+
+    static constexpr std::chrono::seconds grace{10};
+
+private:
+    struct watch_state {
+        bool armed = false;
+        std::uint64_t generation = 0;
+    };
+    http_stream& stream_;
+    net::steady_timer timer_;
+    std::shared_ptr<watch_state> state_ = std::make_shared<watch_state>();
+};
+
 // What one subscriber is sent: one message per event, or with batch=true a JSON array of the
 // events that are ready together (a page of the replay, or what queued while the previous message
 // was being written). A writer that sends one message per event spends most of its time in
-// per-message work, and at a few thousand events a second it falls behind and is closed with 1013;
-// a batch costs one write whatever it holds.
+// per-message work, and at a few thousand events a second it falls behind; a batch costs one write
+// whatever it holds.
 class feed_writer {
 public:
-    feed_writer(ws_stream& ws, bool batch, std::size_t batch_bytes, std::int64_t last_sent)
-        : ws_{ws}, batch_{batch}, batch_bytes_{batch_bytes}, last_seq_{last_sent}
+    feed_writer(ws_stream& ws, bool batch, std::size_t batch_bytes, stall_watch& stalls)
+        : ws_{ws}, batch_{batch}, batch_bytes_{batch_bytes}, stalls_{stalls}
     {
         ws_.text(true);
     }
 
-    // The seq of the newest event taken; a caller flushes before it names it to the client.
-    std::int64_t last_seq() const { return last_seq_; }
-
-    // Sends the event, or adds it to the batch (sent once it reaches batch_bytes). Events at or
-    // below the newest one taken are skipped: the live queue repeats the end of the replay.
+    // Sends the event, or adds it to the batch (sent once it reaches batch_bytes).
     net::awaitable<bool> add(const published_event_ptr& item)
     {
-        if (item->seq <= last_seq_) co_return true;
-        last_seq_ = item->seq;
         if (!batch_) {
             const bool sent = co_await write(net::buffer(item->text), 1);
             co_return sent;
@@ -117,6 +165,7 @@ private:
     {
         auto [ec, n] = co_await ws_.async_write(message, nothrow_awaitable);
         if (ec) co_return false;
+        stalls_.progress();
         metrics::service_metrics::instance().events_delivered.Increment(static_cast<double>(events));
         co_return true;
     }
@@ -124,52 +173,51 @@ private:
     ws_stream& ws_;
     bool batch_;
     std::size_t batch_bytes_;
-    std::int64_t last_seq_;
+    stall_watch& stalls_;
     std::string pending_;
     std::size_t pending_count_ = 0;
 };
 
 net::awaitable<void> write_events(ws_stream& ws, std::shared_ptr<event_subscription> subscription,
-                                  std::shared_ptr<const service_state> state, feed_request request, std::int64_t horizon)
+                                  std::shared_ptr<const service_state> state, feed_request request,
+                                  stall_watch& stalls)
 {
-    feed_writer writer{ws, request.batch, state->event_options.page_bytes, request.since.value_or(horizon)};
-    // Replay: what was stored before we subscribed, page by page. Live events published meanwhile
-    // wait in the subscription's queue.
-    if (request.since) {
-        while (writer.last_seq() < horizon) {
-            const auto page =
-                state->events->read(writer.last_seq(), horizon, request.filter, 500, state->event_options.page_bytes);
-            if (page.empty()) break;
-            for (const auto& item : page) {
-                const bool sent = co_await writer.add(item);
-                if (!sent) co_return;
-            }
-            const bool flushed = co_await writer.flush();
-            if (!flushed) co_return;
-        }
-    }
-    // Live: the event that woke the writer, and every other one queued by then, in one go.
+    feed_writer writer{ws, request.batch, state->event_options.page_bytes, stalls};
+    bool catching_up = false;
     for (;;) {
-        auto [ec, item] = co_await subscription->receive();
-        if (ec) break;
-        for (; item; item = subscription->try_receive()) {
-            const bool sent = co_await writer.add(item);
+        // Everything the window holds for this subscriber, in one go; the store for what left it
+        // (a since= further back, or a reader that fell behind), page by page.
+        while (subscription->is_open()) {
+            const auto next = subscription->take();
+            if (next.behind) {
+                if (!catching_up) metrics::service_metrics::instance().store_catchups.Increment();
+                catching_up = true;
+                const std::int64_t through = state->bus->evicted_through();
+                const auto page = state->events->read(subscription->position(), through, request.filter, 500,
+                                                      state->event_options.page_bytes);
+                for (const auto& item : page) {
+                    const bool sent = co_await writer.add(item);
+                    if (!sent) co_return;
+                }
+                subscription->caught_up(page.empty() ? through : page.back()->seq);
+                const bool flushed = co_await writer.flush();
+                if (!flushed) co_return;
+                continue;
+            }
+            catching_up = false;
+            if (!next.item) break;
+            const bool sent = co_await writer.add(next.item);
             if (!sent) co_return;
         }
         const bool flushed = co_await writer.flush();
         if (!flushed) co_return;
+        const bool more = co_await subscription->wait();
+        if (!more) break;
     }
-    // The queue closed: either this subscriber fell behind or the service is shutting down.
-    // Events the filters left out of the replay, up to the horizon, need no resending either.
-    const std::int64_t resume_after = std::max(writer.last_seq(), horizon);
+    // Closed: the service is shutting down.
     websocket::close_reason reason;
-    if (subscription->overflowed()) {
-        reason.code = websocket::close_code::try_again_later;  // 1013
-        reason.reason = "too slow; reconnect with since=" + std::to_string(resume_after);
-    } else {
-        reason.code = websocket::close_code::going_away;  // 1001
-        reason.reason = "service shutting down; reconnect with since=" + std::to_string(resume_after);
-    }
+    reason.code = websocket::close_code::going_away;  // 1001
+    reason.reason = "service shutting down; reconnect with since=" + std::to_string(subscription->position());
     co_await ws.async_close(reason, nothrow_awaitable);
 }
 
@@ -194,25 +242,18 @@ net::awaitable<void> run_feed(http_stream& stream, std::function<void()>& on_shu
     auto [accept_ec] = co_await ws.async_accept(req, nothrow_awaitable);
     if (accept_ec) co_return;
 
-    // Subscribe and take the horizon with no suspension in between: every event up to the horizon
-    // is in the store, every later one will arrive through the subscription.
-    auto subscription = state->bus->subscribe(feed.filter, state->event_options.queue_size);
-    const std::int64_t horizon = state->events->last_published_seq();
+    // Events up to since= come from the store, later ones from the bus's window; with no since=,
+    // everything published after this moment.
+    auto subscription = state->bus->subscribe(feed.filter, feed.since.value_or(state->bus->last_seq()));
     on_shutdown = [weak = std::weak_ptr<event_subscription>{subscription}] {
         if (auto s = weak.lock()) s->close();
     };
-    // A subscriber that stopped reading blocks its writer in a send that never completes: once it
-    // overflowed, give it a little while to catch up, then drop the connection.
-    net::steady_timer overflow_watch{stream.get_executor()};
-    subscription->on_overflow = [&overflow_watch, &stream] {
-        overflow_watch.expires_after(std::chrono::seconds{10});
-        overflow_watch.async_wait([&stream](boost::system::error_code ec) {
-            if (!ec) stream.socket().close(ec);
-        });
+    stall_watch stalls{stream};
+    subscription->on_fell_behind = [&stalls, weak = std::weak_ptr<event_subscription>{subscription}] {
+        if (auto s = weak.lock()) stalls.arm(s);
     };
-    co_await (read_until_closed(ws) || write_events(ws, subscription, state, std::move(feed), horizon));
-    subscription->on_overflow = nullptr;
-    overflow_watch.cancel();
+    co_await (read_until_closed(ws) || write_events(ws, subscription, state, std::move(feed), stalls));
+    subscription->on_fell_behind = nullptr;
     on_shutdown = nullptr;
 }
 

@@ -68,7 +68,7 @@ router make_router(std::shared_ptr<const service_state> state)
                   }
                   if (state->bus) {
                       metrics.subscribers.Set(static_cast<double>(state->bus->subscriber_count()));
-                      metrics.subscriber_queue_max.Set(static_cast<double>(state->bus->max_depth()));
+                      metrics.subscriber_queue_max.Set(static_cast<double>(state->bus->max_lag()));
                   }
                   if (state->approvals)
                       metrics.approvals_pending.Set(static_cast<double>(state->approvals->all_pending().size()));

@@ -168,7 +168,7 @@ service::service(const settings& config, bool handle_signals)
     log::info("state store ready",
               {{"database", p.store.database_file().string()}, {"schema_version", p.store.schema_version()}});
     const auto executor = p.io.get_executor();
-    p.bus = std::make_shared<event_bus>(executor);
+    p.bus = std::make_shared<event_bus>(executor, config.events.window_bytes);
     p.events = std::make_shared<event_log>(executor, p.store.db(), *p.bus, event_log_options{config.events.batch_delay});
 
     engine_settings engine_config;

@@ -671,10 +671,11 @@ const std::vector<setting_spec>& setting_table()
         t.push_back(duration_setting("executions.kill_grace",
                                      "how long a cancelled or timed-out run gets after SIGTERM before SIGKILL",
                                      [](settings& s) -> auto& { return s.executions.kill_grace; }));
-        t.push_back(number_setting("events.queue_size", "",
-                                   "events queued per WebSocket subscriber before it is closed as too slow",
-                                   [](settings& s) -> auto& { return s.events.queue_size; }, 16, 1000000,
-                                   "a whole number"));
+        t.push_back(number_setting("events.window_bytes", "",
+                                   "the newest events kept in memory for WebSocket subscribers (bytes); one further "
+                                   "behind reads from the store until it catches up",
+                                   [](settings& s) -> auto& { return s.events.window_bytes; }, 64 * 1024,
+                                   1024 * 1024 * 1024, "a number of bytes"));
         t.push_back(duration_setting("events.batch_delay", "how long an event may wait to be stored with others",
                                      [](settings& s) -> auto& { return s.events.batch_delay; }));
         t.push_back(number_setting("events.max_subscribers", "",

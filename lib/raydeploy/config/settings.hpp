@@ -60,7 +60,9 @@ struct execution_settings {
 };
 
 struct event_settings {
-    std::size_t queue_size = 1024;
+    // The newest events' text kept in memory for live subscribers; one that falls further behind
+    // reads from the store until it is back in the window.
+    std::size_t window_bytes = 8 * 1024 * 1024;
     std::chrono::milliseconds batch_delay{5};
     // WebSocket subscribers at once; past it the handshake gets 503.
     std::size_t max_subscribers = 256;

@@ -1,46 +1,101 @@
-// Event fan-out with bounded per-subscriber queues.
+// Event fan-out through one shared window of the newest events.
 #include "raydeploy/events/event_bus.hpp"
-
-#include "raydeploy/metrics/service_metrics.hpp"
-
-#include "raydeploy/util/log.hpp"
 
 #include <algorithm>
 
 namespace raydeploy {
+namespace {
 
-event_subscription::event_subscription(net::any_io_executor executor, event_filter filter, std::size_t capacity)
-    : filter_{std::move(filter)}, channel_{std::move(executor), capacity}
+// What an event costs in the window beyond its text: the published_event and its shared_ptr
+// control block, its type and execution id, and the deque's slot.
+constexpr std::size_t event_overhead = 160;
+
+std::size_t window_cost(const published_event& item)
+{
+    return item.text.size() + item.type.size() + event_overhead;
+}
+
+}  // namespace
+
+event_subscription::event_subscription(event_bus& bus, net::any_io_executor executor, event_filter filter,
+                                       std::int64_t after)
+    : bus_{bus}, filter_{std::move(filter)}, position_{after}, wakeups_{std::move(executor), 1}
+{
+    next_index_ = bus_.index_after(after);
+}
+
+event_subscription::taken event_subscription::take()
+{
+    if (position_ < bus_.evicted_through_) return {nullptr, true};
+    while (next_index_ < bus_.end_index()) {
+        const published_event_ptr& item = bus_.at(next_index_++);
+        // A position past the window's events (a since= ahead of the store) passes over them.
+        if (item->seq <= position_) continue;
+        position_ = item->seq;
+        if (filter_.matches(item->type, item->execution_id)) return {item, false};
+    }
+    return {};
+}
+
+void event_subscription::caught_up(std::int64_t through)
+{
+    position_ = std::max(position_, through);
+    next_index_ = bus_.index_after(position_);
+}
+
+net::awaitable<bool> event_subscription::wait()
+{
+    if (!open_) co_return false;
+    waiting_ = true;
+    auto [ec] = co_await wakeups_.async_receive(nothrow_awaitable);
+    waiting_ = false;
+    co_return !ec && open_;
+}
+
+void event_subscription::close()
+{
+    open_ = false;
+    wakeups_.close();
+}
+
+std::int64_t event_subscription::lag() const
+{
+    return std::max<std::int64_t>(0, bus_.last_seq_ - position_);
+}
+
+event_bus::event_bus(net::any_io_executor executor, std::size_t window_bytes)
+    : executor_{std::move(executor)}, window_limit_{window_bytes}
 {
 }
 
-std::shared_ptr<event_subscription> event_bus::subscribe(event_filter filter, std::size_t capacity)
+void event_bus::start_after(std::int64_t seq)
 {
-    auto subscription = std::make_shared<event_subscription>(executor_, std::move(filter), capacity);
+    evicted_through_ = std::max(evicted_through_, seq);
+    last_seq_ = std::max(last_seq_, seq);
+}
+
+std::uint64_t event_bus::index_after(std::int64_t seq) const
+{
+    const auto it = std::upper_bound(window_.begin(), window_.end(), seq,
+                                     [](std::int64_t wanted, const published_event_ptr& item) { return wanted < item->seq; });
+    return first_index_ + static_cast<std::uint64_t>(it - window_.begin());
+}
+
+std::shared_ptr<event_subscription> event_bus::subscribe(event_filter filter, std::int64_t after)
+{
+    auto subscription = std::make_shared<event_subscription>(*this, executor_, std::move(filter), after);
     subscribers_.push_back(subscription);
     return subscription;
 }
 
-net::awaitable<std::tuple<boost::system::error_code, published_event_ptr>> event_subscription::receive()
+void event_bus::publish(std::span<const published_event_ptr> items)
 {
-    auto [ec, item] = co_await channel_.async_receive(nothrow_awaitable);
-    if (!ec) --depth_;
-    co_return std::tuple{ec, std::move(item)};
-}
-
-published_event_ptr event_subscription::try_receive()
-{
-    published_event_ptr taken;
-    channel_.try_receive([&taken](boost::system::error_code ec, published_event_ptr item) {
-        if (!ec) taken = std::move(item);
-    });
-    if (taken) --depth_;
-    return taken;
-}
-
-void event_bus::publish(const published_event_ptr& item)
-{
-    auto& metrics = metrics::service_metrics::instance();
+    if (items.empty()) return;
+    for (const auto& item : items) {
+        window_.push_back(item);
+        window_bytes_used_ += window_cost(*item);
+    }
+    last_seq_ = items.back()->seq;
     for (auto it = subscribers_.begin(); it != subscribers_.end();) {
         auto subscription = it->lock();
         if (!subscription) {
@@ -48,22 +103,37 @@ void event_bus::publish(const published_event_ptr& item)
             continue;
         }
         ++it;
-        if (!subscription->filter_.matches(item->type, item->execution_id)) continue;
-        if (subscription->overflowed_) {
-            metrics.events_dropped.Increment();
-            continue;
+        // Only an idle subscriber needs news; a busy one looks at the window when it is done.
+        if (!subscription->waiting_) continue;
+        const bool wanted = std::any_of(items.begin(), items.end(), [&](const published_event_ptr& item) {
+            return subscription->filter_.matches(item->type, item->execution_id);
+        });
+        if (wanted) {
+            subscription->waiting_ = false;
+            subscription->wakeups_.try_send(boost::system::error_code{});
+        } else if (subscription->position_ >= evicted_through_) {
+            // Nothing it wants: it is up to date without looking, so these events can leave the
+            // window without sending it to the store.
+            subscription->position_ = last_seq_;
+            subscription->next_index_ = end_index();
         }
-        if (subscription->channel_.try_send(boost::system::error_code{}, item)) {
-            ++subscription->depth_;
-        } else {
-            // Full (or already closed): this subscriber cannot keep up. Never wait for it.
-            subscription->overflowed_ = true;
-            subscription->channel_.close();
-            metrics.events_dropped.Increment();
-            metrics.slow_subscriber_closes.Increment();
-            log::info("event subscriber too slow; closing it", {{"seq", item->seq}});
-            if (subscription->on_overflow) subscription->on_overflow();
-        }
+    }
+    evict();
+}
+
+void event_bus::evict()
+{
+    if (window_bytes_used_ <= window_limit_) return;
+    while (!window_.empty() && window_bytes_used_ > window_limit_) {
+        window_bytes_used_ -= window_cost(*window_.front());
+        evicted_through_ = window_.front()->seq;
+        window_.pop_front();
+        ++first_index_;
+    }
+    for (const auto& weak : subscribers_) {
+        const auto subscription = weak.lock();
+        if (!subscription || !subscription->open_ || subscription->position_ >= evicted_through_) continue;
+        if (subscription->on_fell_behind) subscription->on_fell_behind();
     }
 }
 
@@ -74,12 +144,12 @@ void event_bus::close_all()
     subscribers_.clear();
 }
 
-std::size_t event_bus::max_depth()
+std::int64_t event_bus::max_lag()
 {
-    std::size_t deepest = 0;
+    std::int64_t furthest = 0;
     for (const auto& weak : subscribers_)
-        if (const auto subscription = weak.lock()) deepest = std::max(deepest, subscription->depth());
-    return deepest;
+        if (const auto subscription = weak.lock()) furthest = std::max(furthest, subscription->lag());
+    return furthest;
 }
 
 std::size_t event_bus::subscriber_count()

@@ -51,6 +51,7 @@ event_log::event_log(net::any_io_executor executor, sqlite::database& db, event_
     auto newest = db_.prepare("SELECT coalesce(max(seq), 0) FROM events");
     newest.step();
     last_published_ = newest.column_int(0);
+    bus_.start_after(last_published_);
 }
 
 void event_log::append(event item)
@@ -109,10 +110,8 @@ void event_log::flush()
         });
         return;
     }
-    for (const auto& item : published) {
-        last_published_ = item->seq;
-        bus_.publish(item);
-    }
+    last_published_ = published.back()->seq;
+    bus_.publish(published);
 }
 
 event_query event_log::read_query(std::int64_t since, std::int64_t until, const event_filter& filter,

@@ -84,16 +84,21 @@ service_metrics::service_metrics()
                               "Events written to WebSocket subscribers", *registry_)
                            .Add({})},
       events_dropped{family(BuildCounter(), "raydeploy_events_dropped_total",
-                            "Events a subscriber missed live because the bus closed its queue as too slow (it "
-                            "resumes with since=<seq> and loses nothing stored)",
+                            "Events not sent to subscribers that were dropped because they stopped reading (they "
+                            "can resume with since=<seq> and lose nothing stored)",
                             *registry_)
                          .Add({})},
       slow_subscriber_closes{family(BuildCounter(), "raydeploy_event_slow_subscriber_closes_total",
-                                    "Subscribers whose queue overflowed and was closed", *registry_)
+                                    "Subscribers dropped because they stopped reading", *registry_)
                                  .Add({})},
+      store_catchups{family(BuildCounter(), "raydeploy_event_store_catchups_total",
+                            "Times a subscriber was behind the in-memory window of recent events and read from the "
+                            "store",
+                            *registry_)
+                         .Add({})},
       subscribers{family(BuildGauge(), "raydeploy_event_subscribers", "Live event subscribers", *registry_).Add({})},
       subscriber_queue_max{family(BuildGauge(), "raydeploy_event_subscriber_queue_max",
-                                  "Events queued for the slowest subscriber now", *registry_)
+                                  "Events published that the furthest-behind subscriber has not taken yet", *registry_)
                                .Add({})},
       approvals_pending{family(BuildGauge(), "raydeploy_approvals_pending", "Approvals waiting for a decision", *registry_)
                             .Add({})},

@@ -69,12 +69,13 @@ public:
     prometheus::Gauge& executions_running;
 
     // Events along their way: produced by runners, committed to SQLite, written to WebSocket
-    // subscribers, and lost by subscribers the bus closed as too slow.
+    // subscribers, and not sent to subscribers dropped because they stopped reading.
     prometheus::Counter& events_ingested;
     prometheus::Counter& events_stored;
     prometheus::Counter& events_delivered;
     prometheus::Counter& events_dropped;
     prometheus::Counter& slow_subscriber_closes;
+    prometheus::Counter& store_catchups;
     prometheus::Gauge& subscribers;
     prometheus::Gauge& subscriber_queue_max;
 

@@ -332,38 +332,47 @@ void ray_monitor::publish(std::string type, boost::json::object data)
     events_.append(global_event(std::move(type), std::move(data)));
 }
 
+namespace {
+
+// An execution.done, or a deployment.status with a final status.
+bool ends_something(const published_event& item)
+{
+    if (item.type != "deployment.status") return true;
+    boost::system::error_code ec;
+    const auto document = boost::json::parse(item.text, ec);
+    const auto* status = document.is_object() ? document.as_object().if_contains("status") : nullptr;
+    return status && status->is_string() &&
+           (status->as_string() == "succeeded" || status->as_string() == "failed" ||
+            status->as_string() == "cancelled");
+}
+
+}  // namespace
+
 // A checkpoint or deployment that ended has probably changed the cluster: look at once rather than
 // up to an interval later.
 void ray_monitor::follow_engine_events()
 {
     event_filter filter;
     filter.types = {"execution.done", "deployment.status"};
-    auto subscription = bus_.subscribe(filter, 64);
+    auto subscription = bus_.subscribe(filter, bus_.last_seq());
     engine_events_ = subscription;
     net::co_spawn(
         executor_,
         [this, subscription, alive = alive_]() -> net::awaitable<void> {
             for (;;) {
-                auto [ec, item] = co_await subscription->receive();
-                if (!*alive || cancelled_) co_return;
-                if (ec) {
-                    // Overflowed (a burst of engine events): those already said "poll"; follow anew.
-                    if (subscription->overflowed()) {
-                        poll_now();
-                        follow_engine_events();
+                const bool more = co_await subscription->wait();
+                if (!*alive || cancelled_ || !more) co_return;
+                bool changed = false;
+                for (auto next = subscription->take(); next.item || next.behind; next = subscription->take()) {
+                    if (next.behind) {
+                        // A burst of events went by before this looked: whatever it held says "poll".
+                        subscription->caught_up(bus_.evicted_through());
+                        changed = true;
+                    } else if (ends_something(*next.item)) {
+                        changed = true;
                     }
-                    co_return;
                 }
-                if (item->type == "deployment.status") {
-                    boost::system::error_code parse_ec;
-                    const auto document = boost::json::parse(item->text, parse_ec);
-                    const auto* status = document.is_object() ? document.as_object().if_contains("status") : nullptr;
-                    const bool ended = status && status->is_string() &&
-                                       (status->as_string() == "succeeded" || status->as_string() == "failed" ||
-                                        status->as_string() == "cancelled");
-                    if (!ended) continue;
-                }
-                poll_now();
+                if (changed) poll_now();
             }
         },
         net::detached);
