@@ -10,7 +10,7 @@
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/private_files.hpp"
 
-#include <boost/json/parse.hpp>
+#include <boost/json/monotonic_resource.hpp>
 
 #include <algorithm>
 #include <cstdlib>
@@ -126,8 +126,12 @@ void ansible_runner::stop(stop_cause cause)
 
 void ansible_runner::on_event_line(run_context& context, std::string_view line)
 {
+    json::monotonic_resource arena{line_arena_.get(), line_arena_bytes};
+    line_parser_.reset(json::storage_ptr{&arena});
     boost::system::error_code ec;
-    json::value parsed = json::parse(line, ec);
+    line_parser_.write(line.data(), line.size(), ec);
+    json::value parsed = ec ? json::value{} : line_parser_.release();
+    line_parser_.reset();
     if (ec || !parsed.is_object() || !parsed.get_object().contains("event")) {
         log::warn("ignoring a malformed line on the event channel",
                   {{"execution_id", context.record().id}, {"error", ec.message()}});

@@ -12,6 +12,8 @@
 #include "raydeploy/engine/progress.hpp"
 #include "raydeploy/engine/runner.hpp"
 
+#include <boost/json/parser.hpp>
+
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -56,6 +58,12 @@ private:
     std::shared_ptr<const ansible_settings> settings_;
     std::chrono::milliseconds kill_grace_;
     execution_progress progress_;
+    // Each event line is parsed into an arena that lives for that line only: a line's document
+    // is many small allocations, and nothing keeps a part of it (what the progress keeps is
+    // copied by assignment, which allocates from the destination's storage).
+    static constexpr std::size_t line_arena_bytes = 64 * 1024;
+    boost::json::parser line_parser_;
+    std::unique_ptr<unsigned char[]> line_arena_ = std::make_unique<unsigned char[]>(line_arena_bytes);
     std::unique_ptr<child_process> child_;
     stop_cause stop_requested_ = stop_cause::none;
 };
