@@ -388,7 +388,7 @@ net::awaitable<feed_end> follow_once(stream_run& run, subscriber& sub, std::size
                 co_await net::async_write(socket, net::buffer(pong), net::use_awaitable);
                 continue;
             }
-            if (opcode == 0x8) {  // close: code, then the reason ("too slow; reconnect with since=N")
+            if (opcode == 0x8) {  // close: code, then the reason ("service shutting down; reconnect with since=N")
                 const unsigned code =
                     payload.size() >= 2 ? (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]) : 0;
                 const std::string close = client_frame(0x8, payload.substr(0, 2));
