@@ -13,6 +13,7 @@
 #include "raydeploy/util/time.hpp"
 
 #include <csignal>
+#include <stdexcept>
 #include <thread>
 
 namespace raydeploy {
@@ -48,11 +49,14 @@ public:
         manager_.notify_output(run_);
     }
 
+    // Progress changes at every task of a playbook: it is written with the next batch of events,
+    // in their commit, not in a commit of its own each time (that was most of the store's commits).
     void set_progress(json::object progress, json::object host_summary) override
     {
         run_.record.progress = std::move(progress);
         run_.record.host_summary = std::move(host_summary);
-        manager_.store_.update(run_.record);
+        run_.progress_unsaved = true;
+        manager_.events_.commit_soon();
     }
 
     void set_results(json::object results, const execution_report& report) override
@@ -101,9 +105,23 @@ execution_manager::execution_manager(net::any_io_executor executor, const checkp
     : executor_{std::move(executor)}, catalog_{catalog}, store_{db}, events_{events}, settings_{std::move(settings)},
       runners_{std::move(runners)}
 {
+    if (events_.before_commit) throw std::logic_error{"one execution_manager per event_log"};
+    events_.before_commit = [this] { save_progress(); };
 }
 
-execution_manager::~execution_manager() = default;
+execution_manager::~execution_manager()
+{
+    events_.before_commit = nullptr;
+}
+
+void execution_manager::save_progress()
+{
+    for (auto& [id, run] : active_) {
+        if (!run->progress_unsaved) continue;
+        store_.update(run->record);
+        run->progress_unsaved = false;
+    }
+}
 
 void execution_manager::recover()
 {

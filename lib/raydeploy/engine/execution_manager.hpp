@@ -110,6 +110,7 @@ private:
         std::vector<net::steady_timer*> output_waiters;
         bool cancel_requested = false;
         bool resumed = false;  // continues a run a previous life of the service started
+        bool progress_unsaved = false;  // written with the next batch of events (save_progress)
     };
 
     // The queued or running execution of `checkpoint`, if any.
@@ -125,6 +126,8 @@ private:
     void start_deadline(active_run& run, std::chrono::seconds timeout);
     void emit(active_run& run, std::string type, boost::json::object fields);
     void notify_output(active_run& run);
+    // Writes the progress of every run that changed since the last batch of events.
+    void save_progress();
     void finish(active_run& run, execution_status status, std::optional<int> rc, std::string reason,
                 std::optional<boost::json::object> error = std::nullopt);
 

@@ -73,9 +73,16 @@ void event_log::schedule_flush()
     });
 }
 
+void event_log::commit_soon()
+{
+    commit_wanted_ = true;
+    schedule_flush();
+}
+
 void event_log::flush()
 {
-    if (pending_.empty()) return;
+    if (pending_.empty() && !commit_wanted_) return;
+    commit_wanted_ = false;
     std::vector<event> batch;
     batch.swap(pending_);
     std::vector<published_event_ptr> published;
@@ -95,6 +102,7 @@ void event_log::flush()
             insert.step();
             published.push_back(make_published(db_.last_insert_rowid(), item.type, item.execution_id, std::move(payload)));
         }
+        if (before_commit) before_commit();
         tx.commit();
         metrics::service_metrics::instance().events_stored.Increment(static_cast<double>(published.size()));
     } catch (const std::exception& e) {
@@ -102,6 +110,7 @@ void event_log::flush()
         log::error("storing events failed; retrying", {{"events", batch.size()}, {"error", e.what()}});
         batch.insert(batch.end(), std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()));
         pending_ = std::move(batch);
+        commit_wanted_ = true;
         flush_scheduled_ = true;
         flush_timer_.expires_after(std::chrono::seconds{1});
         flush_timer_.async_wait([this](boost::system::error_code ec) {
@@ -110,6 +119,7 @@ void event_log::flush()
         });
         return;
     }
+    if (published.empty()) return;
     last_published_ = published.back()->seq;
     bus_.publish(published);
 }

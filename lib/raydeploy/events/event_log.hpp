@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -40,6 +41,14 @@ public:
     // Writes and publishes everything queued, now. Used for state changes, so the execution row
     // and the event announcing it become visible together.
     void flush();
+    // Makes the next batch commit within batch_delay even if no event comes: for state that
+    // before_commit writes.
+    void commit_soon();
+
+    // Called inside each batch's transaction, before it commits: state that goes with the
+    // batch's events (a running execution's progress) is written in the same commit rather than
+    // one of its own for each change.
+    std::function<void()> before_commit;
 
     // The seq of the newest event that is stored and published.
     std::int64_t last_published_seq() const { return last_published_; }
@@ -67,6 +76,7 @@ private:
     std::vector<event> pending_;
     net::steady_timer flush_timer_;
     bool flush_scheduled_ = false;
+    bool commit_wanted_ = false;
     std::int64_t last_published_ = 0;
 };
 
