@@ -29,6 +29,19 @@ BOOST_AUTO_TEST_CASE(rejects_malformed_text)
         BOOST_TEST_CONTEXT(bad) { BOOST_TEST(!parse_duration(bad).has_value()); }
 }
 
+// Each part alone is well-formed: the sum of 200 of them once overflowed long long (UBSan's
+// signed-integer-overflow in scripts/test-sanitized.sh), and a long bare number became negative.
+BOOST_AUTO_TEST_CASE(rejects_durations_longer_than_the_maximum)
+{
+    BOOST_TEST(parse_duration("36500d").value() == 36500 * 24h);
+    BOOST_TEST(parse_duration("3153600000").value() == 36500 * 24h);
+    std::string many_parts;
+    for (int i = 0; i < 200; ++i) many_parts += "999999999d";
+    for (const std::string& bad : {std::string{"36500d1ms"}, std::string{"3153600000.001"}, std::string{"999999999d"},
+                                   std::string{"99999999999999999999"}, many_parts})
+        BOOST_TEST_CONTEXT(bad.substr(0, 30)) { BOOST_TEST(!parse_duration(bad).has_value()); }
+}
+
 BOOST_AUTO_TEST_CASE(formats_round_trip)
 {
     BOOST_TEST(format_duration(90min) == "1h30m");

@@ -11,6 +11,9 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text)
 {
     using std::chrono::milliseconds;
     if (text.empty()) return std::nullopt;
+    // Any longer one is a typo, and far longer ones overflow: the sum below, or the nanoseconds of
+    // `steady_clock::now() + duration` wherever it becomes a deadline.
+    constexpr long long max_ms = 36500LL * 86'400'000;
 
     // A bare number means seconds, matching `timeout: 600` in YAML.
     const bool bare_number = text.find_first_not_of("0123456789.") == std::string_view::npos;
@@ -18,7 +21,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text)
         std::string copy{text};
         char* end = nullptr;
         const double seconds = std::strtod(copy.c_str(), &end);
-        if (end != copy.c_str() + copy.size() || !std::isfinite(seconds) || seconds < 0)
+        if (end != copy.c_str() + copy.size() || !std::isfinite(seconds) || seconds < 0 ||
+            seconds * 1000.0 > static_cast<double>(max_ms))
             return std::nullopt;
         return milliseconds{static_cast<long long>(std::llround(seconds * 1000.0))};
     }
@@ -40,6 +44,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text)
         else if (unit == "h") unit_ms = 3'600'000;
         else if (unit == "d") unit_ms = 86'400'000;
         else return std::nullopt;
+        // amount < 10^9 and unit_ms < 10^8: the product fits; the sum is checked before it is made.
+        if (amount * unit_ms > max_ms - total_ms) return std::nullopt;
         total_ms += amount * unit_ms;
         pos = unit_end;
     }

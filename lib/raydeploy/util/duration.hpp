@@ -9,7 +9,8 @@
 
 namespace raydeploy {
 
-// Returns nullopt for anything that is not a well-formed, non-negative duration.
+// Returns nullopt for anything that is not a well-formed, non-negative duration of at most 100
+// years (36500d).
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 // The inverse, for messages and `--check-config` output: "1h30m", "45s", "250ms".
