@@ -9,6 +9,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <limits>
+
 using namespace raydeploy::cml;
 using raydeploy::test::temp_dir;
 
@@ -127,6 +129,26 @@ BOOST_AUTO_TEST_CASE(the_record_survives_a_restart_and_forgetting_it_is_told)
     BOOST_TEST(!last_present);
     ray_cluster_registry reopened{store.db()};
     BOOST_TEST(!reopened.current());
+}
+
+BOOST_AUTO_TEST_CASE(a_record_with_a_gpu_count_that_is_no_count_is_not_read)
+{
+    ray_cluster cluster;
+    cluster.project_id = "p-1";
+    cluster.prefix = "ray-poc";
+    cluster.dashboard_url = "https://ray-poc-ray-head.ml.example";
+    cluster.applications = {{"a-1", "ray-poc-ray-head", "head", 4, 16, 2}};
+    boost::json::value document = cluster.to_json();
+    BOOST_TEST_REQUIRE(ray_cluster::from_json(document).has_value());
+    BOOST_TEST(ray_cluster::from_json(document)->applications.at(0).gpus == 2);
+    // Converting these to an integer was undefined behaviour (found by reading for UBSan).
+    for (const double gpus : {1e300, -1.0, 2.5, std::numeric_limits<double>::infinity()}) {
+        BOOST_TEST_CONTEXT("gpus " << gpus)
+        {
+            document.as_object()["applications"].as_array()[0].as_object()["gpus"] = gpus;
+            BOOST_TEST(!ray_cluster::from_json(document).has_value());
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_launch_plans_to_restart_only_what_the_config_changed)

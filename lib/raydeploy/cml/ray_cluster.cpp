@@ -8,6 +8,8 @@
 #include <boost/url/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cmath>
+
 namespace raydeploy::cml {
 
 namespace json = boost::json;
@@ -166,9 +168,12 @@ std::optional<ray_cluster> ray_cluster::from_json(const json::value& document)
         auto name = string_of(*entry, "app_name");
         auto role = string_of(*entry, "role");
         if (!id || !name || !role) return std::nullopt;
+        // A count, converted only when it is one: a double outside int64 is undefined behaviour.
+        const double gpus = number_of(*entry, "gpus").value_or(0);
+        if (!(gpus >= 0 && gpus <= 1'000'000) || gpus != std::floor(gpus)) return std::nullopt;
         cluster.applications.push_back({std::move(*id), std::move(*name), std::move(*role),
                                         number_of(*entry, "cpu").value_or(0), number_of(*entry, "memory").value_or(0),
-                                        static_cast<std::int64_t>(number_of(*entry, "gpus").value_or(0))});
+                                        static_cast<std::int64_t>(gpus)});
     }
     return cluster;
 }
