@@ -50,8 +50,7 @@ event_log::event_log(net::any_io_executor executor, sqlite::database& db, event_
 {
     auto newest = db_.prepare("SELECT coalesce(max(seq), 0) FROM events");
     newest.step();
-    last_published_ = newest.column_int(0);
-    bus_.start_after(last_published_);
+    bus_.start_after(newest.column_int(0));
 }
 
 void event_log::append(event item)
@@ -119,8 +118,6 @@ void event_log::flush()
         });
         return;
     }
-    if (published.empty()) return;
-    last_published_ = published.back()->seq;
     bus_.publish(published);
 }
 

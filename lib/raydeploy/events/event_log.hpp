@@ -51,7 +51,7 @@ public:
     std::function<void()> before_commit;
 
     // The seq of the newest event that is stored and published.
-    std::int64_t last_published_seq() const { return last_published_; }
+    std::int64_t last_published_seq() const { return bus_.last_seq(); }
     std::size_t pending() const { return pending_.size(); }
 
     // Stored events with since < seq <= until that match `filter`, oldest first, at most `limit`,
@@ -77,7 +77,6 @@ private:
     net::steady_timer flush_timer_;
     bool flush_scheduled_ = false;
     bool commit_wanted_ = false;
-    std::int64_t last_published_ = 0;
 };
 
 }  // namespace raydeploy
