@@ -26,6 +26,8 @@ DEB_PACKAGES=(
     chromium
     # systemd-analyze checks the packaged unit (tests/install); nothing starts it.
     systemd
+    # The sanitizer build and its libFuzzer targets (scripts/test-sanitized.sh, scripts/fuzz.sh).
+    clang-14 libclang-rt-14-dev
 )
 
 # Node.js and npm build the WebUI that the binary embeds; the machine's own Node.js (>= 18.19) is

@@ -1,5 +1,5 @@
 // Approval routes: the seeds' approval check and grant, plus listing, deny and revoke.
-#include "raydeploy/api/request_helpers.hpp"
+#include "raydeploy/api/request_bodies.hpp"
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/engine/approvals.hpp"
 #include "raydeploy/engine/extra_vars.hpp"
@@ -33,7 +33,9 @@ std::optional<std::string> approval_id_field(const json::object& body)
     return id;
 }
 
-grant_input grant_from_body(const json::object& body)
+}  // namespace
+
+grant_input grant_from(const json::object& body)
 {
     reject_unknown_fields(body, {"reason", "acknowledge_risks", "acknowledge_running_work", "ttl_s", "approved_by",
                                  "approval_id", "extra_vars", "limit", "check"});
@@ -54,7 +56,14 @@ grant_input grant_from_body(const json::object& body)
     return input;
 }
 
-}  // namespace
+denial_request denial_from(const json::object& body)
+{
+    reject_unknown_fields(body, {"reason", "approval_id"});
+    denial_request request;
+    request.reason = string_field(body, "reason", null_is::refused).value_or("");
+    request.approval_id = approval_id_field(body);
+    return request;
+}
 
 void add_approval_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
@@ -84,7 +93,7 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
                });
 
     add_audited(routes, state, http::verb::post, "/api/v1/approvals/{checkpoint}", role::approver, "approval.grant", [state](request_context& ctx) -> net::awaitable<response> {
-                   grant_input input = grant_from_body(json_body(ctx));
+                   grant_input input = grant_from(json_body(ctx));
                    const approval_record record = engine_call([&] {
                        // A pre-approval names a run: it must be one the checkpoint accepts.
                        if (input.params)
@@ -101,12 +110,11 @@ void add_approval_routes(router& routes, const std::shared_ptr<const service_sta
                });
 
     add_audited(routes, state, http::verb::post, "/api/v1/approvals/{checkpoint}/deny", role::approver, "approval.deny", [state](request_context& ctx) -> net::awaitable<response> {
-                   const json::object body = json_body(ctx);
-                   reject_unknown_fields(body, {"reason", "approval_id"});
-                   const std::string reason = string_field(body, "reason", null_is::refused).value_or("");
-                   const auto approval_id = approval_id_field(body);
-                   const approval_record record = engine_call(
-                       [&] { return state->approvals->deny(ctx.path_param("checkpoint"), ctx.caller, reason, approval_id); });
+                   const denial_request request = denial_from(json_body(ctx));
+                   const approval_record record = engine_call([&] {
+                       return state->approvals->deny(ctx.path_param("checkpoint"), ctx.caller, request.reason,
+                                                     request.approval_id);
+                   });
                    co_return json_response(http::status::ok, shown(*state, ctx, record));
                });
 }

@@ -1,13 +1,23 @@
 // Deployment routes: start, list, show, cancel, resume.
 #include "raydeploy/api/dto.hpp"
-#include "raydeploy/api/request_helpers.hpp"
+#include "raydeploy/api/request_bodies.hpp"
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/engine/deployments.hpp"
 
 namespace raydeploy::api {
 namespace {
 
-deployment_request deployment_from_body(const json::object& body)
+
+response accepted(const service_state& state, const request_context& ctx, const deployment_record& record)
+{
+    auto res = json_response(http::status::accepted, deployment_json(record, state.catalog, ctx.caller));
+    res.set(http::field::location, "/api/v1/deployments/" + record.id);
+    return res;
+}
+
+}  // namespace
+
+deployment_request deployment_from(const json::object& body)
 {
     reject_unknown_fields(body, {"checkpoints", "start_from", "auto_approve", "extra_vars", "check"});
     deployment_request request;
@@ -28,19 +38,10 @@ deployment_request deployment_from_body(const json::object& body)
     return request;
 }
 
-response accepted(const service_state& state, const request_context& ctx, const deployment_record& record)
-{
-    auto res = json_response(http::status::accepted, deployment_json(record, state.catalog, ctx.caller));
-    res.set(http::field::location, "/api/v1/deployments/" + record.id);
-    return res;
-}
-
-}  // namespace
-
 void add_deployment_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
     add_audited(routes, state, http::verb::post, "/api/v1/deployments", role::operator_, "deployment.start", [state](request_context& ctx) -> net::awaitable<response> {
-                   deployment_request request = deployment_from_body(json_body(ctx));
+                   deployment_request request = deployment_from(json_body(ctx));
                    const deployment_record record =
                        engine_call([&] { return state->deployments->start(std::move(request), ctx.caller); });
                    co_return accepted(*state, ctx, record);

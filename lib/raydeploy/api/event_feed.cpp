@@ -2,7 +2,7 @@
 // after it are replayed, then live ones follow with no gap and no duplicate. One reader and one
 // writer per socket; a subscriber that falls behind catches up from the store, and one that stops
 // reading is dropped.
-#include "raydeploy/api/request_helpers.hpp"
+#include "raydeploy/api/request_bodies.hpp"
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/auth/tickets.hpp"
 #include "raydeploy/auth/tokens.hpp"
@@ -305,8 +305,7 @@ void add_event_routes(router& routes, const std::shared_ptr<const service_state>
 
     // A browser's way to authenticate the handshake without putting its token in the URL.
     add_route(routes, http::verb::post, "/api/v1/events/tickets", role::viewer, [state](request_context& ctx) -> net::awaitable<response> {
-        if (const json::object body = json_body(ctx); !body.empty())
-            invalid_field(body.begin()->key(), "this request takes no fields; send {} or no body");
+        check_ticket_request(json_body(ctx));
         const std::string ticket = state->tickets->issue(ctx.caller);
         const auto ttl = state->tickets->ttl();
         auto res = json_response(http::status::created,

@@ -1,6 +1,6 @@
 // Execution routes: run a checkpoint, list and read executions, cancel, events, log, report.
 #include "raydeploy/api/dto.hpp"
-#include "raydeploy/api/request_helpers.hpp"
+#include "raydeploy/api/request_bodies.hpp"
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/http/response_cache.hpp"
 #include "raydeploy/engine/approvals.hpp"
@@ -15,12 +15,6 @@
 
 namespace raydeploy::api {
 namespace {
-
-execution_params params_from_body(const json::object& body)
-{
-    reject_unknown_fields(body, {"extra_vars", "limit", "check", "approve"});
-    return execution_params_of(body, null_is::refused);
-}
 
 execution_manager& engine(const std::shared_ptr<const service_state>& state) { return *state->executions; }
 
@@ -164,12 +158,21 @@ std::string first_page_key(const execution_filter& filter, role caller)
 
 }  // namespace
 
+run_request run_request_from(const json::object& body)
+{
+    reject_unknown_fields(body, {"extra_vars", "limit", "check", "approve"});
+    run_request request;
+    request.params = execution_params_of(body, null_is::refused);
+    request.approve = bool_field(body, "approve", null_is::refused).value_or(false);
+    return request;
+}
+
 void add_execution_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
     add_audited(routes, state, http::verb::post, "/api/v1/checkpoints/{name}", role::operator_, "execution.start", [state](request_context& ctx) -> net::awaitable<response> {
-        const json::object body = json_body(ctx);
-        execution_params params = params_from_body(body);
-        const bool inline_approve = bool_field(body, "approve", null_is::refused).value_or(false);
+        run_request request = run_request_from(json_body(ctx));
+        execution_params params = std::move(request.params);
+        const bool inline_approve = request.approve;
         const execution_record record = engine_call([&] {
             // Checked before anything else: a refused request must not ask for an approval either.
             check_run_params(find_checkpoint(state->catalog, ctx.path_param("name")), params);

@@ -6,7 +6,7 @@
 // followed in the background: an event per CML status change, then one when Ray lists its node
 // ALIVE, so the caller (or a WebSocket follower) sees it join without polling.
 #include "raydeploy/api/ray_helpers.hpp"
-#include "raydeploy/api/request_helpers.hpp"
+#include "raydeploy/api/request_bodies.hpp"
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/cml/cml_client.hpp"
 #include "raydeploy/cml/ray_cluster.hpp"
@@ -137,18 +137,27 @@ net::awaitable<void> follow_new_node(std::shared_ptr<const service_state> state,
 
 }  // namespace
 
+node_request node_request_from(const json::object& body)
+{
+    reject_unknown_fields(body, {"cpu", "memory", "node_type", "gpus"});
+    const auto node_type = string_field(body, "node_type", null_is::refused).value_or("worker");
+    if (node_type != "worker")
+        invalid_field("node_type", "only \"worker\" nodes can be added; the head is launch-ray-cluster's");
+    node_request request;
+    request.cpu = required_amount(body, "cpu", 512, "the worker's vCPUs, e.g. 8");
+    request.memory = required_amount(body, "memory", 4096, "the worker's memory in GB, e.g. 32");
+    request.gpus = integer_field(body, "gpus", 0, 16, null_is::refused).value_or(0);
+    return request;
+}
+
 void add_node_routes(router& routes, const std::shared_ptr<const service_state>& state)
 {
     add_audited(routes, state, http::verb::post, "/api/v1/resources/nodes/add", role::operator_, "node.add",
                 [state](request_context& ctx) -> net::awaitable<response> {
-                    const json::object body = json_body(ctx);
-                    reject_unknown_fields(body, {"cpu", "memory", "node_type", "gpus"});
-                    const auto node_type = string_field(body, "node_type", null_is::refused).value_or("worker");
-                    if (node_type != "worker")
-                        invalid_field("node_type", "only \"worker\" nodes can be added; the head is launch-ray-cluster's");
-                    const double cpu = required_amount(body, "cpu", 512, "the worker's vCPUs, e.g. 8");
-                    const double memory = required_amount(body, "memory", 4096, "the worker's memory in GB, e.g. 32");
-                    const std::int64_t gpus = integer_field(body, "gpus", 0, 16, null_is::refused).value_or(0);
+                    const node_request size = node_request_from(json_body(ctx));
+                    const double cpu = size.cpu;
+                    const double memory = size.memory;
+                    const std::int64_t gpus = size.gpus;
                     const cml::ray_cluster cluster = cluster_of(*state);
                     const std::string name = cluster.prefix + "-ray-worker-" + random_id("").substr(0, 6);
                     const auto spec = cml::worker_application(*state->cml, cluster.prefix, name, cluster.worker_script,

@@ -1,5 +1,6 @@
 // Request parsing helpers shared by the handlers.
 #include "raydeploy/api/request_helpers.hpp"
+#include "raydeploy/api/request_bodies.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -21,11 +22,10 @@ void invalid_parameter(std::string_view name, std::string_view message)
                     json::object{{"parameter", name}}};
 }
 
-json::object json_body(const request_context& ctx)
+json::object parse_json_body(std::string_view body)
 {
-    const std::string& body = ctx.req.body();
     // The server already refused any body that is not application/json (content_type_refusal).
-    if (body.find_first_not_of(" \t\r\n") == std::string::npos) return {};
+    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return {};
     json::parse_options options;
     options.max_depth = 32;
     boost::system::error_code ec;
@@ -35,6 +35,13 @@ json::object json_body(const request_context& ctx)
                         "the body is not valid JSON (" + ec.message() + "); send a JSON object"};
     if (!parsed.is_object()) invalid_field("body", "expected a JSON object");
     return std::move(parsed.get_object());
+}
+
+json::object json_body(const request_context& ctx) { return parse_json_body(ctx.req.body()); }
+
+void check_ticket_request(const json::object& body)
+{
+    if (!body.empty()) invalid_field(body.begin()->key(), "this request takes no fields; send {} or no body");
 }
 
 std::int64_t query_integer(const request_context& ctx, std::string_view name, std::int64_t fallback, std::int64_t min,

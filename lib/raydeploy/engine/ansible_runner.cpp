@@ -10,8 +10,6 @@
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/private_files.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
-
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
@@ -124,20 +122,37 @@ void ansible_runner::stop(stop_cause cause)
     if (child_) child_->stop(cause);
 }
 
+boost::json::object* plugin_line_parser::parse(std::string_view line, std::string& error)
+{
+    parsed_.reset();
+    arena_.emplace(arena_buffer_.get(), arena_bytes);
+    parser_.reset(json::storage_ptr{&*arena_});
+    boost::system::error_code ec;
+    parser_.write(line.data(), line.size(), ec);
+    if (!ec) parsed_.emplace(parser_.release());
+    // Back to the default storage: the parser must not keep a pointer into the arena.
+    parser_.reset();
+    if (ec) {
+        error = ec.message();
+        return nullptr;
+    }
+    if (!parsed_->is_object() || !parsed_->get_object().contains("event")) {
+        error = "not an object with an \"event\" member";
+        return nullptr;
+    }
+    return &parsed_->get_object();
+}
+
 void ansible_runner::on_event_line(run_context& context, std::string_view line)
 {
-    json::monotonic_resource arena{line_arena_.get(), line_arena_bytes};
-    line_parser_.reset(json::storage_ptr{&arena});
-    boost::system::error_code ec;
-    line_parser_.write(line.data(), line.size(), ec);
-    json::value parsed = ec ? json::value{} : line_parser_.release();
-    line_parser_.reset();
-    if (ec || !parsed.is_object() || !parsed.get_object().contains("event")) {
+    std::string error;
+    json::object* event_fields = lines_.parse(line, error);
+    if (!event_fields) {
         log::warn("ignoring a malformed line on the event channel",
-                  {{"execution_id", context.record().id}, {"error", ec.message()}});
+                  {{"execution_id", context.record().id}, {"error", error}});
         return;
     }
-    json::object& fields = parsed.get_object();
+    json::object& fields = *event_fields;
     progress_.observe(fields);
     const json::value name = fields["event"];
     std::string created;

@@ -12,6 +12,7 @@
 #include "raydeploy/engine/progress.hpp"
 #include "raydeploy/engine/runner.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parser.hpp>
 
 #include <chrono>
@@ -40,6 +41,24 @@ struct ansible_settings {
     std::string listen_address;
 };
 
+// Reads the callback plugin's lines (one JSON object each) into an arena that lives for one line
+// only: a line's document is many small allocations, and nothing keeps a part of it (what the
+// progress keeps is copied by assignment, which allocates from the destination's storage).
+class plugin_line_parser {
+public:
+    // The line's event (an object with an "event" member), valid until the next call; null for
+    // anything else, with `error` saying why.
+    boost::json::object* parse(std::string_view line, std::string& error);
+
+private:
+    static constexpr std::size_t arena_bytes = 64 * 1024;
+    boost::json::parser parser_;
+    // In this order: each points into the one before it, and is destroyed before it.
+    std::unique_ptr<unsigned char[]> arena_buffer_ = std::make_unique<unsigned char[]>(arena_bytes);
+    std::optional<boost::json::monotonic_resource> arena_;
+    std::optional<boost::json::value> parsed_;
+};
+
 class ansible_runner final : public checkpoint_runner {
 public:
     // `kill_grace`: how long the run's processes get between SIGTERM and SIGKILL when stopped.
@@ -58,12 +77,7 @@ private:
     std::shared_ptr<const ansible_settings> settings_;
     std::chrono::milliseconds kill_grace_;
     execution_progress progress_;
-    // Each event line is parsed into an arena that lives for that line only: a line's document
-    // is many small allocations, and nothing keeps a part of it (what the progress keeps is
-    // copied by assignment, which allocates from the destination's storage).
-    static constexpr std::size_t line_arena_bytes = 64 * 1024;
-    boost::json::parser line_parser_;
-    std::unique_ptr<unsigned char[]> line_arena_ = std::make_unique<unsigned char[]>(line_arena_bytes);
+    plugin_line_parser lines_;
     std::unique_ptr<child_process> child_;
     stop_cause stop_requested_ = stop_cause::none;
 };
