@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds build-asan/ (the `asan` preset of CMakePresets.json: everything compiled with ASan and UBSan,
-# through ccache) and runs the unit and integration tests in it: the ctest entries unit_tests.* and
-# integration_tests.*, which cover the service, the CLI and the library. The Python-driven entries
-# (Ray end to end, the browser, schemathesis, the playbook checks, ...) run in the normal build only.
+# Builds build-asan/ (the `asan` preset of CMakePresets.json: everything compiled by clang with ASan
+# and UBSan, through ccache) and runs the unit and integration tests in it, and the fuzz targets'
+# committed inputs: the ctest entries unit_tests.*, integration_tests.* and fuzz_corpus.*, which
+# cover the service, the CLI and the library. The Python-driven entries (Ray end to end, the
+# browser, schemathesis, the playbook checks, ...) run in the normal build only.
 # Extra arguments are passed to ctest (e.g. -R unit_tests.router, -j2). See docs/development.md.
 #
 # Every sanitizer report, from a test binary or from a service or CLI process a test started (whose
@@ -40,7 +41,7 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$REPORTS/ubsan
 status=0
 # The suites' timeout is 900 s in this build (tests/CMakeLists.txt): instrumented code is slower.
 ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error \
-    -R '^(unit_tests|integration_tests)\.' "$@" || status=$?
+    -R '^(unit_tests|integration_tests|fuzz_corpus)\.' "$@" || status=$?
 
 shopt -s nullglob
 reports=("$REPORTS"/*)

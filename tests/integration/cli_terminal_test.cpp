@@ -37,7 +37,7 @@ constexpr int exit_approval = 3;
 
 const fs::path fixtures = source_dir() / "tests" / "fixtures" / "ansible";
 
-[[noreturn]] void fail(const std::source_location& where, const std::string& message)
+[[noreturn]] void fail(const source_location& where, const std::string& message)
 {
     throw std::runtime_error{fs::path{where.file_name()}.filename().string() + ":" + std::to_string(where.line()) +
                              ": " + message};
@@ -120,7 +120,7 @@ bool has_bare_carriage_return(std::string_view raw)
 class terminal_session {
 public:
     terminal_session(std::vector<std::string> args, const env_map& env, unsigned short columns = 120,
-                     std::source_location where = std::source_location::current())
+                     source_location where = source_location::current())
     {
         args.insert(args.begin(), binary_path().string());
         for (const auto& arg : args) command_ += (command_.empty() ? "" : " ") + arg;
@@ -170,7 +170,7 @@ public:
     // Waits until the terminal shows `needle` (escape sequences removed) after what the previous
     // expect() matched; throws with the terminal's content at the deadline or when the CLI ended first.
     void expect(std::string_view needle, std::chrono::milliseconds timeout = 10s,
-                std::source_location where = std::source_location::current())
+                source_location where = source_location::current())
     {
         const auto deadline = steady::now() + timeout;
         for (;;) {
@@ -190,7 +190,7 @@ public:
     }
 
     // Types `keys` as an operator would (a line is sent by its "\n", the Enter key).
-    void type(std::string_view keys, std::source_location where = std::source_location::current())
+    void type(std::string_view keys, source_location where = source_location::current())
     {
         const auto deadline = steady::now() + 5s;
         while (!keys.empty()) {
@@ -233,7 +233,7 @@ public:
     }
 
     // The exit status, failing (the destructor then kills the CLI) when it runs past `timeout`.
-    int exit_code(std::chrono::milliseconds timeout = 20s, std::source_location where = std::source_location::current())
+    int exit_code(std::chrono::milliseconds timeout = 20s, source_location where = source_location::current())
     {
         const auto code = wait_exit(timeout);
         if (!code) fail(where, "the CLI did not end within " + std::to_string(timeout.count()) + " ms" + describe());
@@ -343,7 +343,7 @@ const std::string deny_question = "Not approved. Deny the request instead (what 
 const std::string reason_question = "Reason (recorded with the approval): ";
 
 // The prompt of gate-destructive, up to its question.
-void expect_destructive_prompt(terminal_session& cli, std::source_location where = std::source_location::current())
+void expect_destructive_prompt(terminal_session& cli, source_location where = source_location::current())
 {
     cli.expect("Checkpoint 'gate-destructive' needs an approval before it runs; it is DESTRUCTIVE.", 15s, where);
     cli.expect("Impact:", 5s, where);

@@ -45,7 +45,7 @@ void settle() { std::this_thread::sleep_for(200ms); }
 std::vector<json::object> read_until_done(ws_client& client, std::set<std::string> executions,
                                           std::chrono::milliseconds timeout = 30s,
                                           const std::function<void(const json::object&)>& on_message = {},
-                                          std::source_location where = std::source_location::current())
+                                          source_location where = source_location::current())
 {
     std::vector<json::object> received;
     const auto deadline = steady::now() + timeout;

@@ -25,7 +25,7 @@ struct apps_fixture : service_watching_fake_ray {
     response deploy(const std::string& body) const { return operator_.post("/api/v1/applications", body); }
 
     json::object wait_for_status(std::string_view name, std::string_view status,
-                                 std::source_location where = std::source_location::current()) const
+                                 source_location where = source_location::current()) const
     {
         return service_watching_fake_ray::wait_for_status(viewer, "/api/v1/applications/" + std::string{name}, status,
                                                           where);

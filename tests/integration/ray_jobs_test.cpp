@@ -25,7 +25,7 @@ struct jobs_fixture : service_watching_fake_ray {
     }
 
     json::object wait_for_job(std::string_view id, std::string_view status,
-                              std::source_location where = std::source_location::current()) const
+                              source_location where = source_location::current()) const
     {
         return wait_for_status(operator_, "/api/v1/jobs/" + std::string{id}, status, where);
     }

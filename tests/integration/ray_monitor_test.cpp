@@ -53,7 +53,7 @@ std::string source_state(const json::object& status) { return text(source_of(sta
 
 json::object wait_for_source_state(const api_client& client, std::string_view state,
                                    std::chrono::milliseconds timeout = state_deadline,
-                                   std::source_location where = std::source_location::current())
+                                   source_location where = source_location::current())
 {
     return client.wait_until(
         "/api/v1/cluster/status", [state](const json::object& status) { return source_state(status) == state; },
@@ -62,7 +62,7 @@ json::object wait_for_source_state(const api_client& client, std::string_view st
 
 // The cluster.* events stored after `after_seq`, oldest first.
 std::vector<json::object> cluster_events(const api_client& client, std::int64_t after_seq = 0,
-                                         std::source_location where = std::source_location::current())
+                                         source_location where = source_location::current())
 {
     std::vector<json::object> result;
     for (auto& item : replay_events(client, "types=cluster.*", 300ms, 10s, where))
@@ -104,7 +104,7 @@ std::vector<json::object> of_type(const std::vector<json::object>& events, std::
 std::vector<json::object> wait_for_events(const api_client& client, std::int64_t after_seq,
                                           const std::function<bool(const std::vector<json::object>&)>& done,
                                           std::chrono::milliseconds timeout = state_deadline,
-                                          std::source_location where = std::source_location::current())
+                                          source_location where = source_location::current())
 {
     const auto deadline = steady::now() + timeout;
     for (;;) {
@@ -120,7 +120,7 @@ std::vector<json::object> wait_for_events(const api_client& client, std::int64_t
 
 // Waits until the monitor asked the fake for its nodes `polls` more times: later polls had every
 // chance to repeat an event.
-void wait_for_polls(fake_ray& fake, int polls, std::source_location where = std::source_location::current())
+void wait_for_polls(fake_ray& fake, int polls, source_location where = source_location::current())
 {
     const auto start = fake.request_count("/api/v0/nodes", where);
     const auto deadline = steady::now() + 20s;

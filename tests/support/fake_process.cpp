@@ -21,7 +21,7 @@ namespace {
 namespace json = boost::json;
 using steady = std::chrono::steady_clock;
 
-[[noreturn]] void fail(const std::source_location& where, const std::string& message)
+[[noreturn]] void fail(const source_location& where, const std::string& message)
 {
     throw std::runtime_error{fs::path{where.file_name()}.filename().string() + ":" + std::to_string(where.line()) +
                              ": " + message};
@@ -42,7 +42,7 @@ bool reap(pid_t pid, std::chrono::milliseconds timeout)
 }  // namespace
 
 fake_process::fake_process(std::string what, const fs::path& script, std::vector<std::string> args,
-                           std::source_location where)
+                           source_location where)
     : what_{std::move(what)}, work_{"raydeploy-fake"}
 {
     const fs::path venv_python = source_dir() / ".venv" / "bin" / "python";
@@ -113,7 +113,7 @@ fake_process::~fake_process()
     if (stdout_fd_ >= 0) ::close(stdout_fd_);
 }
 
-std::uint16_t fake_process::port(std::string_view key, std::source_location where) const
+std::uint16_t fake_process::port(std::string_view key, source_location where) const
 {
     const auto* value = ready_.if_contains(key);
     if (!value || !value->is_int64() || value->get_int64() <= 0 || value->get_int64() > 65535)

@@ -5,10 +5,10 @@
 #pragma once
 
 #include "support/test_support.hpp"
+#include "support/source_location.hpp"
 
 #include <boost/json/object.hpp>
 
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -22,7 +22,7 @@ public:
     // line; throws, with its stderr, when it exits first, prints something else or stays silent for
     // 15 s. `what` names it in messages ("the fake CML API").
     fake_process(std::string what, const fs::path& script, std::vector<std::string> args,
-                 std::source_location where = std::source_location::current());
+                 source_location where = source_location::current());
     // SIGTERM, then SIGKILL when it has not exited within 5 s.
     ~fake_process();
     fake_process(const fake_process&) = delete;
@@ -31,7 +31,7 @@ public:
     // The first line it printed.
     const boost::json::object& ready_line() const { return ready_; }
     // Its port named `key` in the first line.
-    std::uint16_t port(std::string_view key, std::source_location where = std::source_location::current()) const;
+    std::uint16_t port(std::string_view key, source_location where = source_location::current()) const;
     std::string stderr_text() const;
 
 private:

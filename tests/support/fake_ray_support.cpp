@@ -12,7 +12,7 @@ namespace {
 namespace json = boost::json;
 using steady = std::chrono::steady_clock;
 
-[[noreturn]] void fail(const std::source_location& where, const std::string& message)
+[[noreturn]] void fail(const source_location& where, const std::string& message)
 {
     throw std::runtime_error{fs::path{where.file_name()}.filename().string() + ":" + std::to_string(where.line()) +
                              ": " + message};
@@ -20,7 +20,7 @@ using steady = std::chrono::steady_clock;
 
 }  // namespace
 
-fake_ray::fake_ray(std::vector<std::string> args, std::source_location where)
+fake_ray::fake_ray(std::vector<std::string> args, source_location where)
     : process_{"the fake Ray dashboard", "tests/fake_ray/fake_ray_dashboard.py", std::move(args), where},
       ray_port_{process_.port("ray_port", where)}, control_port_{process_.port("control_port", where)}
 {
@@ -28,13 +28,13 @@ fake_ray::fake_ray(std::vector<std::string> args, std::source_location where)
 
 std::string fake_ray::dashboard_url() const { return "http://127.0.0.1:" + std::to_string(ray_port_); }
 
-response fake_ray::ray(http::verb verb, std::string_view target, std::string body, std::source_location where) const
+response fake_ray::ray(http::verb verb, std::string_view target, std::string body, source_location where) const
 {
     return http_request(ray_port_, verb, target, std::move(body), {}, where);
 }
 
 json::value fake_ray::control(http::verb verb, std::string_view target, std::string body,
-                              std::source_location where) const
+                              source_location where) const
 {
     const auto answer =
         http_request(control_port_, verb, target, body.empty() ? std::string{"{}"} : std::move(body), {}, where);
@@ -45,7 +45,7 @@ json::value fake_ray::control(http::verb verb, std::string_view target, std::str
 }
 
 void fake_ray::set_fault(std::string_view mode, const std::vector<std::string>& paths, double delay_s,
-                         std::source_location where) const
+                         source_location where) const
 {
     json::array path_list;
     for (const auto& path : paths) path_list.emplace_back(path);
@@ -53,24 +53,24 @@ void fake_ray::set_fault(std::string_view mode, const std::vector<std::string>& 
     control(http::verb::post, "/fault", json::serialize(body), where);
 }
 
-json::object fake_ray::nodes(const json::object& body, std::source_location where) const
+json::object fake_ray::nodes(const json::object& body, source_location where) const
 {
     return control(http::verb::post, "/nodes", json::serialize(body), where).as_object();
 }
 
-json::object fake_ray::state(std::source_location where) const
+json::object fake_ray::state(source_location where) const
 {
     return control(http::verb::get, "/state", {}, where).as_object();
 }
 
-std::int64_t fake_ray::request_count(std::string_view path, std::source_location where) const
+std::int64_t fake_ray::request_count(std::string_view path, source_location where) const
 {
     const auto counts = object_at(control(http::verb::get, "/requests", {}, where).as_object(), "counts");
     const auto* count = counts.if_contains(path);
     return count ? count->to_number<std::int64_t>() : 0;
 }
 
-json::object fake_ray::serve_details(std::source_location where) const
+json::object fake_ray::serve_details(source_location where) const
 {
     const auto answer = ray(http::verb::get, "/api/serve/applications/", {}, where);
     if (answer.result_int() != 200)
@@ -78,7 +78,7 @@ json::object fake_ray::serve_details(std::source_location where) const
     return parse_json(answer.body(), where).as_object();
 }
 
-json::value fake_ray::deployed_config(std::string_view name, std::source_location where) const
+json::value fake_ray::deployed_config(std::string_view name, source_location where) const
 {
     const auto details = serve_details(where);
     const auto* apps = details.if_contains("applications");
@@ -108,7 +108,7 @@ service_watching_fake_ray::service_watching_fake_ray(std::vector<std::string> fa
 }
 
 json::object service_watching_fake_ray::wait_for_status(const api_client& client, const std::string& target,
-                                                        std::string_view status, std::source_location where) const
+                                                        std::string_view status, source_location where) const
 {
     const auto deadline = steady::now() + 15s;
     std::string last;

@@ -5,12 +5,12 @@
 
 #include "support/fake_process.hpp"
 #include "support/test_support.hpp"
+#include "support/source_location.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstdint>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -24,7 +24,7 @@ public:
     // returns once it printed its ports; throws (with its stderr) when it exits first or does not
     // print them within 15 s.
     explicit fake_ray(std::vector<std::string> args = {},
-                      std::source_location where = std::source_location::current());
+                      source_location where = source_location::current());
     // Stopped with SIGTERM, then SIGKILL when it has not exited within 5 s.
 
     std::uint16_t ray_port() const { return ray_port_; }
@@ -34,28 +34,28 @@ public:
 
     // A request to the Ray port, as Ray's own clients would send it.
     response ray(http::verb verb, std::string_view target, std::string body = {},
-                 std::source_location where = std::source_location::current()) const;
+                 source_location where = source_location::current()) const;
     // A request to the control port that must answer 200; returns its JSON.
     boost::json::value control(http::verb verb, std::string_view target, std::string body = {},
-                               std::source_location where = std::source_location::current()) const;
+                               source_location where = source_location::current()) const;
 
     // POST /fault {mode, paths, delay_s}: "none" ends the fault.
     void set_fault(std::string_view mode, const std::vector<std::string>& paths = {}, double delay_s = 30.0,
-                   std::source_location where = std::source_location::current()) const;
+                   source_location where = source_location::current()) const;
     // POST /nodes with `body` (e.g. {"action": "kill", "node_id": ID}); returns its answer.
     boost::json::object nodes(const boost::json::object& body,
-                              std::source_location where = std::source_location::current()) const;
+                              source_location where = source_location::current()) const;
     // GET /state: the fake's nodes, jobs and applications.
-    boost::json::object state(std::source_location where = std::source_location::current()) const;
+    boost::json::object state(source_location where = source_location::current()) const;
     // How often the Ray port was asked for `path` so far (0 when never).
     std::int64_t request_count(std::string_view path,
-                               std::source_location where = std::source_location::current()) const;
+                               source_location where = source_location::current()) const;
 
     // GET /api/serve/applications/ on the Ray port: what Serve holds now.
-    boost::json::object serve_details(std::source_location where = std::source_location::current()) const;
+    boost::json::object serve_details(source_location where = source_location::current()) const;
     // The deployed_app_config of one application, or null when Serve has no such application.
     boost::json::value deployed_config(std::string_view name,
-                                       std::source_location where = std::source_location::current()) const;
+                                       source_location where = source_location::current()) const;
 
     std::string stderr_text() const { return process_.stderr_text(); }
 
@@ -74,7 +74,7 @@ struct service_watching_fake_ray {
     // Polls GET `target` as `client` until its "status" is `status`; a 404 is expected until the
     // monitor's next poll sees what was created a moment ago. Throws after 15 s with the last answer.
     boost::json::object wait_for_status(const api_client& client, const std::string& target, std::string_view status,
-                                        std::source_location where = std::source_location::current()) const;
+                                        source_location where = source_location::current()) const;
 
     test_identity viewer_id = make_identity("vera", "viewer");
     test_identity operator_id = make_identity("otto", "operator");

@@ -50,7 +50,7 @@ namespace json = boost::json;
 using tcp = net::ip::tcp;
 using steady = std::chrono::steady_clock;
 
-[[noreturn]] void fail(const std::source_location& where, const std::string& message)
+[[noreturn]] void fail(const source_location& where, const std::string& message)
 {
     throw std::runtime_error{std::string{fs::path{where.file_name()}.filename().string()} + ":" +
                              std::to_string(where.line()) + ": " + message};
@@ -102,7 +102,7 @@ std::vector<char*> c_strings(std::vector<std::string>& strings)
 // `stderr_file`. posix_spawn instead of fork: no code of ours runs in the child, so nothing in the
 // test process (Boost.Test's signal handlers, open sockets' state) can interfere.
 pid_t spawn(std::vector<std::string> args, const env_map& env, const fs::path& cwd, int stdout_fd,
-            const fs::path& stderr_file, const std::source_location& where)
+            const fs::path& stderr_file, const source_location& where)
 {
     args.insert(args.begin(), binary_path().string());
     auto environment = child_environment(env);
@@ -200,12 +200,12 @@ fs::path temp_dir::write_file(const fs::path& relative, std::string_view content
 
 // --------------------------------------------------------------------------------- service_process
 
-service_process::service_process(service_options options, std::source_location where)
+service_process::service_process(service_options options, source_location where)
 {
     start(std::move(options), where);
 }
 
-void service_process::start(service_options options, std::source_location where)
+void service_process::start(service_options options, source_location where)
 {
     stderr_file_ = work_.path() / "stderr.log";
     state_dir_ = options.state_dir.value_or(work_.path() / "state");
@@ -378,7 +378,7 @@ bool service_process::wait_for_stderr(std::string_view needle, std::chrono::mill
 // ----------------------------------------------------------------------------------------- run_cli
 
 cli_result run_cli(const std::vector<std::string>& args, const env_map& env, const std::optional<fs::path>& cwd,
-                   std::chrono::milliseconds timeout, std::source_location where)
+                   std::chrono::milliseconds timeout, source_location where)
 {
     // Files, not pipes: the output of a command that never ends is still there to report.
     temp_dir work{"raydeploy-cli"};
@@ -443,7 +443,7 @@ struct http_connection::impl {
     }
 };
 
-http_connection::http_connection(std::uint16_t port, std::chrono::milliseconds timeout, std::source_location where)
+http_connection::http_connection(std::uint16_t port, std::chrono::milliseconds timeout, source_location where)
     : impl_{std::make_unique<impl>()}, timeout_{timeout}
 {
     const tcp::endpoint endpoint{net::ip::make_address_v4("127.0.0.1"), port};
@@ -457,20 +457,20 @@ http_connection::http_connection(std::uint16_t port, std::chrono::milliseconds t
 
 http_connection::~http_connection() = default;
 
-void http_connection::send(const http::request<http::string_body>& req, std::source_location where)
+void http_connection::send(const http::request<http::string_body>& req, source_location where)
 {
     auto [ec, n] = impl_->run([&](auto handler) { http::async_write(impl_->socket, req, handler); }, timeout_);
     if (ec) fail(where, "sending the request failed: " + ec.message());
 }
 
-void http_connection::send_raw(std::string_view bytes, std::source_location where)
+void http_connection::send_raw(std::string_view bytes, source_location where)
 {
     auto [ec, n] = impl_->run([&](auto handler) { net::async_write(impl_->socket, net::buffer(bytes), handler); },
                               timeout_);
     if (ec) fail(where, "sending " + std::to_string(bytes.size()) + " bytes failed: " + ec.message());
 }
 
-response http_connection::receive(std::source_location where)
+response http_connection::receive(source_location where)
 {
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
@@ -480,7 +480,7 @@ response http_connection::receive(std::source_location where)
     return parser.release();
 }
 
-response http_connection::exchange(const http::request<http::string_body>& req, std::source_location where)
+response http_connection::exchange(const http::request<http::string_body>& req, source_location where)
 {
     send(req, where);
     return receive(where);
@@ -528,20 +528,20 @@ http::request<http::string_body> make_request(http::verb verb, std::string_view 
     return req;
 }
 
-response http_get(std::uint16_t port, std::string_view target, std::source_location where)
+response http_get(std::uint16_t port, std::string_view target, source_location where)
 {
     return http_request(port, http::verb::get, target, {}, {}, where);
 }
 
 response http_request(std::uint16_t port, http::verb verb, std::string_view target, std::string body,
-                      const std::map<std::string, std::string>& headers, std::source_location where)
+                      const std::map<std::string, std::string>& headers, source_location where)
 {
     http_connection connection{port, 5s, where};
     return connection.exchange(make_request(verb, target, std::move(body), headers), where);
 }
 
 std::string raw_exchange(std::uint16_t port, std::string_view bytes, std::chrono::milliseconds timeout,
-                         std::source_location where)
+                         source_location where)
 {
     http_connection connection{port, timeout, where};
     try {
@@ -553,7 +553,7 @@ std::string raw_exchange(std::uint16_t port, std::string_view bytes, std::chrono
     return connection.wait_closed(timeout).value_or("");
 }
 
-response parse_response(std::string_view raw, std::source_location where)
+response parse_response(std::string_view raw, source_location where)
 {
     http::response_parser<http::string_body> parser;
     parser.eager(true);
@@ -578,7 +578,7 @@ response parse_response(std::string_view raw, std::source_location where)
     return parser.release();
 }
 
-json::value parse_json(std::string_view text, std::source_location where)
+json::value parse_json(std::string_view text, source_location where)
 {
     beast::error_code ec;
     json::value value = json::parse(text, ec);
@@ -644,7 +644,7 @@ std::string error_code_of(const response& res) { return error_code_checked(res, 
 
 // ------------------------------------------------------------------------ executions and events
 
-json::object json_object_of(const response& res, std::source_location where)
+json::object json_object_of(const response& res, source_location where)
 {
     json::value value = parse_json(res.body(), where);
     if (!value.is_object()) fail(where, "expected a JSON object, got: " + res.body());
@@ -703,7 +703,7 @@ bool is_final_status(std::string_view status)
            status == "interrupted";
 }
 
-std::string start_execution(std::uint16_t port, std::string_view checkpoint, std::string body, std::source_location where)
+std::string start_execution(std::uint16_t port, std::string_view checkpoint, std::string body, source_location where)
 {
     std::map<std::string, std::string> headers;
     if (!body.empty()) headers["Content-Type"] = "application/json";
@@ -717,7 +717,7 @@ std::string start_execution(std::uint16_t port, std::string_view checkpoint, std
     return std::string{id->get_string()};
 }
 
-json::object get_execution(std::uint16_t port, std::string_view id, std::source_location where)
+json::object get_execution(std::uint16_t port, std::string_view id, source_location where)
 {
     const std::string target = "/api/v1/executions/" + std::string{id};
     const auto res = http_get(port, target, where);
@@ -727,7 +727,7 @@ json::object get_execution(std::uint16_t port, std::string_view id, std::source_
 }
 
 json::object wait_for_execution(std::uint16_t port, std::string_view id, std::initializer_list<std::string_view> statuses,
-                                std::chrono::milliseconds timeout, std::source_location where)
+                                std::chrono::milliseconds timeout, source_location where)
 {
     const auto deadline = steady::now() + timeout;
     for (;;) {
@@ -746,7 +746,7 @@ json::object wait_for_execution(std::uint16_t port, std::string_view id, std::in
     }
 }
 
-std::string start_deployment(const api_client& client, std::string body, std::source_location where)
+std::string start_deployment(const api_client& client, std::string body, source_location where)
 {
     const auto res = client.post("/api/v1/deployments", std::move(body), where);
     if (res.result_int() != 202) fail(where, "POST /api/v1/deployments answered " + std::to_string(res.result_int()) + ": " + res.body());
@@ -769,7 +769,7 @@ json::object wait_deployment_finished(const api_client& client, std::string_view
         timeout);
 }
 
-std::vector<json::object> execution_events(std::uint16_t port, std::string_view id, std::source_location where)
+std::vector<json::object> execution_events(std::uint16_t port, std::string_view id, source_location where)
 {
     std::vector<json::object> events;
     std::int64_t since = 0;
@@ -923,7 +923,7 @@ std::vector<process_info> run_processes::now() const
 // ------------------------------------------------------------------------------- streamed responses
 
 streamed_response::streamed_response(std::uint16_t port, const http::request<http::string_body>& req,
-                                     std::source_location where)
+                                     source_location where)
     : parser_{std::make_unique<http::response_parser<http::string_body>>()}
 {
     parser_->eager(true);
@@ -979,7 +979,7 @@ bool streamed_response::read_once(std::chrono::milliseconds wait)
     return true;
 }
 
-void streamed_response::read_header(std::chrono::milliseconds timeout, std::source_location where)
+void streamed_response::read_header(std::chrono::milliseconds timeout, source_location where)
 {
     const auto deadline = steady::now() + timeout;
     while (!parser_->is_header_done()) {
@@ -1043,14 +1043,14 @@ struct ws_client::impl {
 };
 
 ws_client::ws_client(std::uint16_t port, std::string_view target, std::optional<int> receive_buffer,
-                     std::chrono::milliseconds timeout, std::source_location where)
+                     std::chrono::milliseconds timeout, source_location where)
     : impl_{std::make_unique<impl>()}
 {
     open(port, target, receive_buffer, {}, timeout, where);
 }
 
 ws_client::ws_client(std::uint16_t port, std::string_view target, const std::map<std::string, std::string>& headers,
-                     std::chrono::milliseconds timeout, std::source_location where)
+                     std::chrono::milliseconds timeout, source_location where)
     : impl_{std::make_unique<impl>()}
 {
     open(port, target, std::nullopt, headers, timeout, where);
@@ -1060,7 +1060,7 @@ const response& ws_client::handshake_response() const { return impl_->answer; }
 
 void ws_client::open(std::uint16_t port, std::string_view target, std::optional<int> receive_buffer,
                      const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout,
-                     std::source_location where)
+                     source_location where)
 {
     impl_->ws.set_option(beast::websocket::stream_base::decorator([headers](beast::websocket::request_type& req) {
         for (const auto& [name, value] : headers) req.set(name, value);
@@ -1091,7 +1091,7 @@ ws_client::~ws_client()
     beast::get_lowest_layer(impl_->ws).socket().close(ignored);
 }
 
-std::optional<std::string> ws_client::read(std::chrono::milliseconds timeout, std::source_location where)
+std::optional<std::string> ws_client::read(std::chrono::milliseconds timeout, source_location where)
 {
     if (impl_->ended) return std::nullopt;
     impl_->buffer.clear();
@@ -1156,7 +1156,7 @@ std::string auth_tokens_env(const std::vector<test_identity>& identities)
     return value;
 }
 
-response api_client::send(http::verb verb, std::string_view target, std::string body, std::source_location where) const
+response api_client::send(http::verb verb, std::string_view target, std::string body, source_location where) const
 {
     std::map<std::string, std::string> headers;
     if (token_) headers["Authorization"] = "Bearer " + *token_;
@@ -1164,22 +1164,22 @@ response api_client::send(http::verb verb, std::string_view target, std::string 
     return http_request(port_, verb, target, std::move(body), headers, where);
 }
 
-response api_client::get(std::string_view target, std::source_location where) const
+response api_client::get(std::string_view target, source_location where) const
 {
     return send(http::verb::get, target, {}, where);
 }
 
-response api_client::post(std::string_view target, std::string body, std::source_location where) const
+response api_client::post(std::string_view target, std::string body, source_location where) const
 {
     return send(http::verb::post, target, std::move(body), where);
 }
 
-response api_client::del(std::string_view target, std::source_location where) const
+response api_client::del(std::string_view target, source_location where) const
 {
     return send(http::verb::delete_, target, {}, where);
 }
 
-json::object api_client::get_object(std::string_view target, std::source_location where) const
+json::object api_client::get_object(std::string_view target, source_location where) const
 {
     const auto res = get(target, where);
     if (res.result_int() != 200)
@@ -1188,7 +1188,7 @@ json::object api_client::get_object(std::string_view target, std::source_locatio
 }
 
 json::object api_client::wait_until(std::string_view target, const std::function<bool(const json::object&)>& done,
-                                    std::chrono::milliseconds timeout, std::source_location where) const
+                                    std::chrono::milliseconds timeout, source_location where) const
 {
     const auto deadline = steady::now() + timeout;
     for (;;) {
@@ -1203,7 +1203,7 @@ json::object api_client::wait_until(std::string_view target, const std::function
 
 std::vector<json::object> replay_events(const api_client& client, std::string_view query,
                                         std::chrono::milliseconds quiet, std::chrono::milliseconds timeout,
-                                        std::source_location where)
+                                        source_location where)
 {
     net::io_context io;
     beast::websocket::stream<beast::tcp_stream> ws{io};

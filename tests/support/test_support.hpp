@@ -3,8 +3,10 @@
 // has a deadline, so a broken service fails a test instead of hanging it.
 //
 // Helpers report problems by throwing std::runtime_error whose message starts with the caller's
-// file:line (a defaulted std::source_location argument); Boost.Test prints it as the failure.
+// file:line (a defaulted source_location argument); Boost.Test prints it as the failure.
 #pragma once
+
+#include "support/source_location.hpp"
 
 #include <boost/beast/http.hpp>
 #include <boost/json/object.hpp>
@@ -19,7 +21,6 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -94,7 +95,7 @@ struct service_options {
 class service_process {
 public:
     explicit service_process(service_options options = {},
-                             std::source_location where = std::source_location::current());
+                             source_location where = source_location::current());
     ~service_process();
     service_process(const service_process&) = delete;
     service_process& operator=(const service_process&) = delete;
@@ -120,7 +121,7 @@ public:
     bool wait_for_stderr(std::string_view needle, std::chrono::milliseconds timeout) const;
 
 private:
-    void start(service_options options, std::source_location where);
+    void start(service_options options, source_location where);
     void read_stdout(std::chrono::milliseconds wait);  // reads what is available, waiting at most `wait`
     void kill_and_reap() noexcept;
 
@@ -146,7 +147,7 @@ struct cli_result {
 // runs longer than `timeout`.
 cli_result run_cli(const std::vector<std::string>& args, const env_map& env = {},
                    const std::optional<fs::path>& cwd = std::nullopt, std::chrono::milliseconds timeout = 15s,
-                   std::source_location where = std::source_location::current());
+                   source_location where = source_location::current());
 
 // The environment run_cli and service_process give their child: the inherited one minus
 // RAYDEPLOY_* and CML_API_KEY, plus `extra`, as "NAME=value" strings (for tests that start the binary themselves).
@@ -165,17 +166,17 @@ std::int64_t timestamp_ms(const boost::json::value& value);
 class http_connection {
 public:
     explicit http_connection(std::uint16_t port, std::chrono::milliseconds timeout = 5s,
-                             std::source_location where = std::source_location::current());
+                             source_location where = source_location::current());
     ~http_connection();
     http_connection(const http_connection&) = delete;
     http_connection& operator=(const http_connection&) = delete;
 
     void send(const http::request<http::string_body>& req,
-              std::source_location where = std::source_location::current());
-    void send_raw(std::string_view bytes, std::source_location where = std::source_location::current());
-    response receive(std::source_location where = std::source_location::current());
+              source_location where = source_location::current());
+    void send_raw(std::string_view bytes, source_location where = source_location::current());
+    response receive(source_location where = source_location::current());
     response exchange(const http::request<http::string_body>& req,
-                      std::source_location where = std::source_location::current());
+                      source_location where = source_location::current());
 
     // Half-closes: tells the server this client will send nothing more.
     void shutdown_send();
@@ -198,22 +199,22 @@ http::request<http::string_body> make_request(http::verb verb, std::string_view 
 
 // One request on a fresh connection.
 response http_get(std::uint16_t port, std::string_view target,
-                  std::source_location where = std::source_location::current());
+                  source_location where = source_location::current());
 response http_request(std::uint16_t port, http::verb verb, std::string_view target, std::string body = {},
                       const std::map<std::string, std::string>& headers = {},
-                      std::source_location where = std::source_location::current());
+                      source_location where = source_location::current());
 
 // Sends `bytes` as they are, half-closes, and returns everything the server sent until it closed
 // the connection or `timeout` passed. Errors while sending are tolerated (the server may reject
 // early); the answer is what matters.
 std::string raw_exchange(std::uint16_t port, std::string_view bytes, std::chrono::milliseconds timeout = 5s,
-                         std::source_location where = std::source_location::current());
+                         source_location where = source_location::current());
 
 // Parses the first HTTP response in raw bytes; throws when there is none.
-response parse_response(std::string_view raw, std::source_location where = std::source_location::current());
+response parse_response(std::string_view raw, source_location where = source_location::current());
 
 // Parses a JSON document; throws with the text when it is not valid JSON.
-boost::json::value parse_json(std::string_view text, std::source_location where = std::source_location::current());
+boost::json::value parse_json(std::string_view text, source_location where = source_location::current());
 
 // JSON values as plain C++ values, so BOOST_TEST prints both sides of a failed comparison.
 // A missing key or a wrong type gives a descriptive string (text) or throws (integer, object_at).
@@ -232,7 +233,7 @@ std::string error_code_of(const response& res);
 // ------------------------------------------------------------------------ executions and events
 
 // The body of a JSON response as an object; throws (quoting the body) when it is not one.
-boost::json::object json_object_of(const response& res, std::source_location where = std::source_location::current());
+boost::json::object json_object_of(const response& res, source_location where = source_location::current());
 
 // The `error` code of a JSON error body that may carry detail fields beside `error` and
 // `message` (such as `field` or `execution_id`). Like error_code_of, it returns a description
@@ -261,22 +262,22 @@ bool is_final_status(std::string_view status);
 // POSTs /api/v1/checkpoints/<checkpoint> with `body` (sent as application/json when not empty);
 // requires 202 and returns the execution id.
 std::string start_execution(std::uint16_t port, std::string_view checkpoint, std::string body = {},
-                            std::source_location where = std::source_location::current());
+                            source_location where = source_location::current());
 
 // GET /api/v1/executions/<id>; requires 200.
 boost::json::object get_execution(std::uint16_t port, std::string_view id,
-                                  std::source_location where = std::source_location::current());
+                                  source_location where = source_location::current());
 
 // Polls the execution until its status is one of `statuses` and returns it. Throws at the deadline
 // with the last execution seen.
 boost::json::object wait_for_execution(std::uint16_t port, std::string_view id,
                                        std::initializer_list<std::string_view> statuses,
                                        std::chrono::milliseconds timeout = 30s,
-                                       std::source_location where = std::source_location::current());
+                                       source_location where = source_location::current());
 
 // Every stored event of the execution, oldest first, paging through GET .../events.
 std::vector<boost::json::object> execution_events(std::uint16_t port, std::string_view id,
-                                                  std::source_location where = std::source_location::current());
+                                                  source_location where = source_location::current());
 
 // ---------------------------------------------------------------------------------------- processes
 
@@ -326,13 +327,13 @@ private:
 class streamed_response {
 public:
     streamed_response(std::uint16_t port, const http::request<http::string_body>& req,
-                      std::source_location where = std::source_location::current());
+                      source_location where = source_location::current());
     ~streamed_response();
     streamed_response(const streamed_response&) = delete;
     streamed_response& operator=(const streamed_response&) = delete;
 
     // Reads until the header is complete; throws at the deadline or when the server closes first.
-    void read_header(std::chrono::milliseconds timeout, std::source_location where = std::source_location::current());
+    void read_header(std::chrono::milliseconds timeout, source_location where = source_location::current());
     // Reads until more body bytes arrived than `body().size()` before the call, the response is
     // complete, or `timeout` passed; returns whether new body bytes arrived.
     bool read_more(std::chrono::milliseconds timeout);
@@ -362,10 +363,10 @@ public:
     // Connects and upgrades `target`. `receive_buffer` sets SO_RCVBUF before connecting (a
     // subscriber that reads slowly). Throws, with the server's answer, when the upgrade fails.
     ws_client(std::uint16_t port, std::string_view target, std::optional<int> receive_buffer = std::nullopt,
-              std::chrono::milliseconds timeout = 5s, std::source_location where = std::source_location::current());
+              std::chrono::milliseconds timeout = 5s, source_location where = source_location::current());
     // The same with extra handshake headers (Origin, Sec-WebSocket-Protocol, Authorization).
     ws_client(std::uint16_t port, std::string_view target, const std::map<std::string, std::string>& headers,
-              std::chrono::milliseconds timeout = 5s, std::source_location where = std::source_location::current());
+              std::chrono::milliseconds timeout = 5s, source_location where = source_location::current());
     ~ws_client();
     ws_client(const ws_client&) = delete;
     ws_client& operator=(const ws_client&) = delete;
@@ -374,7 +375,7 @@ public:
     // close_code() and end_error()). Throws when neither happens within `timeout` (the
     // connection is unusable afterwards).
     std::optional<std::string> read(std::chrono::milliseconds timeout,
-                                    std::source_location where = std::source_location::current());
+                                    source_location where = source_location::current());
     // Sends one text message; returns the error text, empty on success.
     std::string write(std::string_view text, std::chrono::milliseconds timeout = 5s);
 
@@ -391,7 +392,7 @@ public:
 private:
     void open(std::uint16_t port, std::string_view target, std::optional<int> receive_buffer,
               const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout,
-              std::source_location where);
+              source_location where);
     struct impl;
     std::unique_ptr<impl> impl_;
 };
@@ -423,30 +424,30 @@ public:
     }
     explicit api_client(std::uint16_t port, const test_identity& who) : port_{port}, token_{who.token} {}
 
-    response get(std::string_view target, std::source_location where = std::source_location::current()) const;
+    response get(std::string_view target, source_location where = source_location::current()) const;
     response post(std::string_view target, std::string body = {},
-                  std::source_location where = std::source_location::current()) const;
-    response del(std::string_view target, std::source_location where = std::source_location::current()) const;
+                  source_location where = source_location::current()) const;
+    response del(std::string_view target, source_location where = source_location::current()) const;
     // GET that must answer 200 with a JSON object.
     boost::json::object get_object(std::string_view target,
-                                   std::source_location where = std::source_location::current()) const;
+                                   source_location where = source_location::current()) const;
     // Polls GET `target` (every 100 ms) until `done` holds for its object; throws at the deadline
     // with the last object seen.
     boost::json::object wait_until(std::string_view target, const std::function<bool(const boost::json::object&)>& done,
                                    std::chrono::milliseconds timeout = 30s,
-                                   std::source_location where = std::source_location::current()) const;
+                                   source_location where = source_location::current()) const;
     std::uint16_t port() const { return port_; }
     const std::optional<std::string>& token() const { return token_; }
 
 private:
-    response send(http::verb verb, std::string_view target, std::string body, std::source_location where) const;
+    response send(http::verb verb, std::string_view target, std::string body, source_location where) const;
     std::uint16_t port_;
     std::optional<std::string> token_;
 };
 
 // POST /api/v1/deployments with `body`; throws unless it answers 202. Returns the deployment's id.
 std::string start_deployment(const api_client& client, std::string body,
-                             std::source_location where = std::source_location::current());
+                             source_location where = source_location::current());
 // Polls the deployment until it finished (succeeded, failed or cancelled) and returns it; throws
 // at the deadline.
 boost::json::object wait_deployment_finished(const api_client& client, std::string_view id,
@@ -459,6 +460,6 @@ boost::json::object wait_deployment_finished(const api_client& client, std::stri
 std::vector<boost::json::object> replay_events(const api_client& client, std::string_view query,
                                                std::chrono::milliseconds quiet = 500ms,
                                                std::chrono::milliseconds timeout = 10s,
-                                               std::source_location where = std::source_location::current());
+                                               source_location where = source_location::current());
 
 }  // namespace raydeploy::test

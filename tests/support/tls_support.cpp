@@ -32,7 +32,7 @@ namespace websocket = boost::beast::websocket;
 using tcp = net::ip::tcp;
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 
-[[noreturn]] void fail_at(const std::source_location& where, const std::string& message)
+[[noreturn]] void fail_at(const source_location& where, const std::string& message)
 {
     throw std::runtime_error{std::string{where.file_name()} + ":" + std::to_string(where.line()) + ": " + message};
 }
@@ -181,7 +181,7 @@ net::awaitable<std::vector<std::string>> read_feed(std::uint16_t port, std::stri
 }
 
 template <class T>
-T run(net::awaitable<T> operation, const std::source_location& where)
+T run(net::awaitable<T> operation, const source_location& where)
 {
     net::io_context io;
     auto result = net::co_spawn(io, std::move(operation), net::use_future);
@@ -227,14 +227,14 @@ test_ca::issued test_ca::issue_server(const fs::path& dir, std::string_view stem
 }
 
 tls_answer https_request(std::uint16_t port, const http::request<http::string_body>& req,
-                         const tls_client_options& options, std::source_location where)
+                         const tls_client_options& options, source_location where)
 {
     return run(exchange(port, req, client_context(options), options.timeout), where);
 }
 
 std::vector<std::string> wss_read_until(std::uint16_t port, std::string_view target, const fs::path& ca_file,
                                         const std::function<bool(const std::string&)>& done,
-                                        std::chrono::milliseconds timeout, std::source_location where)
+                                        std::chrono::milliseconds timeout, source_location where)
 {
     tls_client_options options;
     options.ca_file = ca_file;

@@ -52,13 +52,13 @@ struct tls_answer {
 // answer does not arrive after a successful handshake.
 tls_answer https_request(std::uint16_t port, const http::request<http::string_body>& req,
                          const tls_client_options& options = {},
-                         std::source_location where = std::source_location::current());
+                         source_location where = source_location::current());
 
 // Opens wss://127.0.0.1:port/target trusting `ca_file` and reads text messages until `done`
 // holds for one or `timeout` passes (then it throws). Returns the messages in arrival order.
 std::vector<std::string> wss_read_until(std::uint16_t port, std::string_view target, const fs::path& ca_file,
                                         const std::function<bool(const std::string&)>& done,
                                         std::chrono::milliseconds timeout = 30s,
-                                        std::source_location where = std::source_location::current());
+                                        source_location where = source_location::current());
 
 }  // namespace raydeploy::test
