@@ -70,7 +70,8 @@ bool has_pending_request(std::uint16_t port, const std::string& checkpoint,
 {
     const auto res = http_request(port, http::verb::get, "/api/v1/approvals/" + checkpoint, {}, headers);
     if (res.result_int() != 200) return false;
-    const auto* pending = json_object_of(res).if_contains("pending");
+    const json::object answer = json_object_of(res);
+    const auto* pending = answer.if_contains("pending");
     return pending && pending->is_object();
 }
 

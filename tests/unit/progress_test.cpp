@@ -1,6 +1,8 @@
 // Progress tracking from Ansible events (the events are shaped as the callback plugin emits them).
 #include "raydeploy/engine/progress.hpp"
 
+#include "raydeploy/engine/ansible_runner.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -192,6 +194,36 @@ BOOST_AUTO_TEST_CASE(stats_event_sets_the_results)
         "artifact_data":{"raydeploy_summary":"fine"},"artifact_data_per_host":{"h1":{"raydeploy_node":{"a":1}}}}})");
     BOOST_TEST_REQUIRE(progress.results().has_value());
     BOOST_TEST(progress.results()->results == object_of(R"({"nodes": {"h1": {"a": 1}}, "summary": "fine"})"));
+}
+
+// The runner's reading of the event channel: each line into an arena of its own, which the next
+// line replaces (what the progress keeps was copied out of it).
+BOOST_AUTO_TEST_CASE(plugin_lines_are_events_or_refused_with_the_reason)
+{
+    raydeploy::plugin_line_parser lines;
+    execution_progress progress;
+    std::string error;
+
+    json::object* started = lines.parse(R"({"event":"playbook_on_task_start","event_data":{"task":"first"}})", error);
+    BOOST_TEST_REQUIRE(started != nullptr);
+    progress.observe(*started);
+
+    BOOST_TEST(lines.parse(R"({"event":"runner_on_ok",)", error) == nullptr);
+    BOOST_TEST(!error.empty());
+    error.clear();
+    BOOST_TEST(lines.parse(R"(["event"])", error) == nullptr);
+    BOOST_TEST(error.find("\"event\"") != std::string::npos, error);
+    BOOST_TEST(lines.parse(R"({"task":"no event"})", error) == nullptr);
+
+    // A line bigger than the arena's first block still parses, and the progress outlives it.
+    const std::string big_task(200 * 1024, 'x');
+    json::object* big = lines.parse(R"({"event":"playbook_on_task_start","event_data":{"task":")" + big_task + "\"}}",
+                                    error);
+    BOOST_TEST_REQUIRE(big != nullptr);
+    progress.observe(*big);
+    BOOST_TEST_REQUIRE(lines.parse(R"({"event":"playbook_on_stats","event_data":{}})", error) != nullptr);
+    BOOST_TEST(progress.progress().at("task").as_string().size() == big_task.size());
+    BOOST_TEST(progress.progress().at("tasks_started") == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

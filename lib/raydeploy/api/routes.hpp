@@ -37,13 +37,15 @@ struct service_state {
 
     checkpoint_catalog catalog;
     std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
+    // The events before the engine: the engine's parts hold references to the log (and the log
+    // to the bus), so they must be destroyed first, and members are destroyed last to first.
+    std::shared_ptr<event_bus> bus;
+    std::shared_ptr<event_log> events;
     // The engine; absent only where a test builds the route table without running anything.
     std::shared_ptr<execution_manager> executions;
     std::shared_ptr<approval_manager> approvals;
     std::shared_ptr<deployment_manager> deployments;
     std::shared_ptr<audit_log> audit;
-    std::shared_ptr<event_log> events;
-    std::shared_ptr<event_bus> bus;
     event_settings event_options;
     websocket_settings websocket_options;
     // The one-time tickets of browsers' WebSocket handshakes; the authenticator redeems them.
