@@ -10,7 +10,7 @@
 namespace raydeploy::test {
 
 #if defined(__cpp_lib_source_location)
-using source_location = source_location;
+using source_location = std::source_location;
 #else
 class source_location {
 public:
