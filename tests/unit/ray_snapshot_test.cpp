@@ -674,6 +674,20 @@ BOOST_AUTO_TEST_CASE(job_view_redacts_for_viewers_only)
     BOOST_TEST(job_view(job, false).at("runtime_env").at("env_vars").at("WANDB_API_KEY").as_string() == "k-123");
     BOOST_TEST(iso_from_epoch_ms(-1).empty());
     BOOST_TEST(iso_from_epoch_ms(std::numeric_limits<std::int64_t>::max()).empty());
+    // Found by fuzz_ray_responses: a start time after the year 2262 overflowed the conversion to
+    // the system clock's nanoseconds (undefined behaviour) instead of reading as no time.
+    BOOST_TEST(iso_from_epoch_ms(9'796'312'838'481).empty());
+    BOOST_TEST(iso_from_epoch_ms(9'223'372'036'854).starts_with("2262-04-11T"));
+}
+
+BOOST_AUTO_TEST_CASE(a_persisted_snapshot_observed_at_a_time_the_clock_cannot_hold_is_not_read)
+{
+    json::value persisted = to_json(recorded("2.60"));
+    BOOST_TEST_REQUIRE(snapshot_from_json(persisted).has_value());
+    persisted.as_object()["observed_at_ms"] = 9'796'312'838'481;
+    BOOST_TEST(!snapshot_from_json(persisted).has_value());
+    persisted.as_object()["observed_at_ms"] = -1;
+    BOOST_TEST(!snapshot_from_json(persisted).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1251,14 +1251,29 @@ json::value to_json(const ray_snapshot& snapshot)
                         {"stale", std::move(stale)}};
 }
 
+namespace {
+
+// The instant `epoch_ms` after the epoch, if the system clock can hold it: up to the year 2262 with
+// its nanosecond ticks (converting a later one would overflow). Anything else is not a time Ray or
+// this service meant.
+std::optional<clock::time_point> time_from_epoch_ms(std::int64_t epoch_ms)
+{
+    constexpr std::int64_t latest = std::chrono::duration_cast<std::chrono::milliseconds>(clock::duration::max()).count();
+    if (epoch_ms < 0 || epoch_ms > latest) return std::nullopt;
+    return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::milliseconds(epoch_ms)));
+}
+
+}  // namespace
+
 std::optional<ray_snapshot> snapshot_from_json(const json::value& document)
 {
     const auto* top = document.if_object();
     if (!top) return std::nullopt;
     const auto millis = integer_member(*top, "observed_at_ms");
-    if (!millis) return std::nullopt;
+    const auto observed_at = millis ? time_from_epoch_ms(*millis) : std::nullopt;
+    if (!observed_at) return std::nullopt;
     ray_snapshot snapshot;
-    snapshot.observed_at = clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::milliseconds(*millis)));
+    snapshot.observed_at = *observed_at;
     if (!read_part(*top, "version", snapshot.version, version_from) ||
         !read_part(*top, "cluster_status", snapshot.cluster_status, cluster_status_from) ||
         !read_list(*top, "nodes", snapshot.nodes, node_from) || !read_list(*top, "jobs", snapshot.jobs, job_of) ||
@@ -1334,9 +1349,8 @@ std::int64_t replicas_target(const serve_application& app)
 
 std::string iso_from_epoch_ms(std::int64_t epoch_ms)
 {
-    // Up to the year 9999; anything else is not a time Ray meant.
-    if (epoch_ms < 0 || epoch_ms > 253402300799999) return {};
-    return format_timestamp(clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::milliseconds(epoch_ms))));
+    const auto when = time_from_epoch_ms(epoch_ms);
+    return when ? format_timestamp(*when) : std::string{};
 }
 
 node_count count_nodes(const ray_snapshot& snapshot)
