@@ -1,6 +1,9 @@
 // Reading JSON as events: what a reader sees (places, values, skipped containers), and that the
 // grammar is as strict as boost::json::parse.
 #include "raydeploy/util/json_events.hpp"
+#include "raydeploy/util/json_input.hpp"
+#include "raydeploy/api/request_bodies.hpp"
+#include "raydeploy/engine/ansible_runner.hpp"
 
 #include <boost/json/error.hpp>
 #include <boost/test/unit_test.hpp>
@@ -150,6 +153,45 @@ BOOST_AUTO_TEST_CASE(numbers_read_as_ray_writes_them)
     huge.uint64 = 18446744073709551615u;
     BOOST_TEST(!huge.integer());
     BOOST_TEST(*huge.number() == 18446744073709551615.0);
+}
+
+// Boost.JSON 1.81 reads 1e400 as infinity and writes it back as `Infinity`, which is not JSON
+// (found by fuzz_plugin_events: the stored event of such a line could not be read back). Every
+// reader of outside JSON refuses such a number instead.
+BOOST_AUTO_TEST_CASE(numbers_too_large_for_a_double_are_refused_wherever_outside_json_is_read)
+{
+    boost::system::error_code ec;
+    for (const char* text : {R"({"a":1e400})", R"([1,[2,{"b":-1e999}]])", "8e888",
+                             R"({"n":1000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000})"}) {
+        (void)parse_outside_json(text, ec);
+        BOOST_TEST((ec == boost::json::error::exponent_overflow), text);
+    }
+    const auto fine = parse_outside_json(R"({"a":1.7976931348623157e308,"b":[1,-2,0.5]})", ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(!has_non_finite_number(fine));
+
+    // The request bodies: 400 INVALID_JSON saying what to send instead.
+    try {
+        (void)raydeploy::api::parse_json_body(R"({"extra_vars":{"size":1e400}})");
+        BOOST_FAIL("a body with 1e400 was read");
+    } catch (const raydeploy::api::api_error& e) {
+        BOOST_TEST(e.code() == "INVALID_JSON");
+        BOOST_TEST(std::string{e.what()}.find("too large") != std::string::npos, e.what());
+    }
+
+    // The callback plugin's lines: refused like a malformed line.
+    raydeploy::plugin_line_parser lines;
+    std::string error;
+    BOOST_TEST(lines.parse(R"({"event":8e888})", error) == nullptr);
+    BOOST_TEST(!error.empty());
+
+    // The streaming reader of Ray's large answers.
+    struct every_value : json_event_reader {
+        int container(const json_place&, bool) override { return 1; }
+        void value(const json_place&, const json_scalar&) override {}
+    } reader;
+    BOOST_TEST((read_json_events(R"([{"cpu":1e400}])", reader) == boost::json::error::exponent_overflow));
+    BOOST_TEST(!read_json_events(R"([{"cpu":4.5}])", reader));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -226,4 +226,16 @@ BOOST_AUTO_TEST_CASE(plugin_lines_are_events_or_refused_with_the_reason)
     BOOST_TEST(progress.progress().at("tasks_started") == 2);
 }
 
+// Found by fuzz_plugin_events: a recap count that is no whole number threw out of observe(), which
+// would have ended the reading of the run's event channel.
+BOOST_AUTO_TEST_CASE(a_recap_count_that_is_no_whole_number_counts_as_zero)
+{
+    execution_progress progress;
+    feed(progress, R"({"event":"playbook_on_stats","event_data":{"ok":{"h1":1.5,"h2":1e300,"h3":-3},"failures":{"h1":2}}})");
+    BOOST_TEST(progress.host_summary().at("h1").at("ok") == 0);
+    BOOST_TEST(progress.host_summary().at("h1").at("failures") == 2);
+    BOOST_TEST(progress.host_summary().at("h2").at("ok") == 0);
+    BOOST_TEST(progress.host_summary().at("h3").at("ok") == -3);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

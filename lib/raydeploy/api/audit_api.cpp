@@ -3,6 +3,7 @@
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/store/audit_log.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/util/json_input.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -27,7 +28,7 @@ json::object detail_of(const request_context& ctx, const response& res)
     if (!ec && body.is_object())
         for (const std::string_view key : {"execution_id", "deployment_id", "id", "state", "status", "submission_id", "name", "stopped"})
             if (const auto* value = body.get_object().if_contains(key)) detail[key == "id" ? "approval_id" : key] = *value;
-    const json::value request_body = json::parse(ctx.req.body(), ec);
+    const json::value request_body = util::parse_outside_json(ctx.req.body(), ec);
     if (!ec && request_body.is_object()) {
         const auto& fields = request_body.get_object();
         for (const std::string_view key :

@@ -1,6 +1,7 @@
 // Request parsing helpers shared by the handlers.
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/request_bodies.hpp"
+#include "raydeploy/util/json_input.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -29,7 +30,11 @@ json::object parse_json_body(std::string_view body)
     json::parse_options options;
     options.max_depth = 32;
     boost::system::error_code ec;
-    json::value parsed = json::parse(body, ec, {}, options);
+    json::value parsed = util::parse_outside_json(body, ec, {}, options);
+    if (ec == json::error::exponent_overflow)
+        throw api_error{http::status::bad_request, "INVALID_JSON",
+                        "the body has a number too large to represent (such as 1e400); send a smaller number, or "
+                        "the value as a string"};
     if (ec)
         throw api_error{http::status::bad_request, "INVALID_JSON",
                         "the body is not valid JSON (" + ec.message() + "); send a JSON object"};

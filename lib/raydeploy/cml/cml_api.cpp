@@ -1,6 +1,7 @@
 // Parsing CML API v2 answers and building its request bodies (see cml_api.hpp for the tolerance
 // rules and reference part A for the shapes).
 #include "raydeploy/cml/cml_api.hpp"
+#include "raydeploy/util/json_input.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -53,7 +54,7 @@ std::string excerpt(std::string_view body)
 json::object parse_object(std::string_view body)
 {
     boost::system::error_code ec;
-    json::value value = json::parse(body, ec);
+    json::value value = util::parse_outside_json(body, ec);
     if (ec) {
         if (body.empty()) throw cml_parse_error{"the body is empty where a JSON object was expected"};
         throw cml_parse_error{"the body is not JSON (" + ec.message() + "): \"" + excerpt(body) + "\""};
@@ -132,7 +133,7 @@ environment_map environment(const json::object& object, std::string_view where)
         const std::string_view raw = value->get_string();
         if (raw.empty()) return {};
         boost::system::error_code ec;
-        parsed = json::parse(raw, ec);
+        parsed = util::parse_outside_json(raw, ec);
         if (ec) throw cml_parse_error{path_of(where, "environment") + ": expected JSON text of an object, got \"" + excerpt(raw) + "\""};
     } else {
         parsed = *value;
@@ -305,7 +306,7 @@ application_status parse_application_status(std::string_view text)
 std::optional<error_envelope> parse_error_envelope(std::string_view body)
 {
     boost::system::error_code ec;
-    const json::value value = json::parse(body, ec);
+    const json::value value = util::parse_outside_json(body, ec);
     if (ec || !value.is_object()) return std::nullopt;
     const auto& o = value.get_object();
     error_envelope out;

@@ -9,6 +9,7 @@
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/private_files.hpp"
+#include "raydeploy/util/json_input.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -132,6 +133,7 @@ boost::json::object* plugin_line_parser::parse(std::string_view line, std::strin
     if (!ec) parsed_.emplace(parser_.release());
     // Back to the default storage: the parser must not keep a pointer into the arena.
     parser_.reset();
+    if (!ec && util::has_non_finite_number(*parsed_)) ec = json::error::exponent_overflow;  // json_input.hpp
     if (ec) {
         error = ec.message();
         return nullptr;

@@ -40,12 +40,21 @@ std::string size_text(std::size_t bytes)
     return std::to_string(bytes) + " bytes";
 }
 
+// A number from the child's lines as a count: 0 unless it is a whole number an int64 holds (the
+// lines are not trusted, and Boost.JSON's throwing conversion would end the reading of them).
+std::int64_t count_of(const json::value& value)
+{
+    boost::system::error_code ec;
+    const auto count = value.to_number<std::int64_t>(ec);
+    return ec ? 0 : count;
+}
+
 // The callback plugin replaces set_stats data larger than its res_limit with this stand-in.
 std::optional<std::int64_t> truncated_size(const json::object& data)
 {
     if (!flag_of(data, "_raydeploy_truncated")) return std::nullopt;
     const json::value* size = data.if_contains("size");
-    return size && size->is_number() ? size->to_number<std::int64_t>() : -1;
+    return size && size->is_number() ? count_of(*size) : -1;
 }
 
 std::string plugin_truncated_warning(std::string_view what, std::int64_t size, std::string_view lost)
@@ -176,7 +185,7 @@ void execution_progress::observe(const json::object& ansible_event)
             for (const auto& [host_name, value] : object_of(data, source)) {
                 json::value& counts = summary[host_name];
                 if (!counts.is_object()) counts = empty_host_counts();
-                counts.get_object()[target] = value.is_number() ? value.to_number<std::int64_t>() : 0;
+                counts.get_object()[target] = count_of(value);
             }
         }
         for (const auto& [host_name, value] : object_of(data, "processed")) {

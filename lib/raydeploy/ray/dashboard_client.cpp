@@ -5,6 +5,7 @@
 
 #include "raydeploy/http/client.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/util/json_input.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -71,7 +72,7 @@ std::string token_hint()
 json::object parse_object(const web::client_response& answer, std::string_view what)
 {
     boost::system::error_code ec;
-    json::value value = json::parse(answer.body, ec);
+    json::value value = util::parse_outside_json(answer.body, ec);
     if (ec || !value.is_object())
         throw ray_error{ray_error_kind::failed, std::string{what} + " answered something other than a JSON object: is "
                                                                     "ray.dashboard_url the Ray dashboard (Ray 2.x)?"};

@@ -93,8 +93,13 @@ public:
         scalar.uint64 = number;
         return deliver(scalar);
     }
-    bool on_double(double number, boost::json::string_view, error_code&)
+    bool on_double(double number, boost::json::string_view, error_code& ec)
     {
+        // Too large for a double: see json_input.hpp.
+        if (!std::isfinite(number)) {
+            ec = boost::json::error::exponent_overflow;
+            return false;
+        }
         json_scalar scalar;
         scalar.type = json_scalar::kind::floating;
         scalar.floating = number;

@@ -5,6 +5,7 @@
 
 #include "raydeploy/util/json_events.hpp"
 #include "raydeploy/util/time.hpp"
+#include "raydeploy/util/json_input.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -191,7 +192,7 @@ std::optional<json::value> parse_json(std::string_view body, json::monotonic_res
     boost::system::error_code ec;
     json::parse_options options;
     options.max_depth = 64;  // Serve configs nest a little; Ray never nests deeper
-    auto parsed = json::parse(body, ec, json::storage_ptr(&arena), options);
+    auto parsed = util::parse_outside_json(body, ec, json::storage_ptr(&arena), options);
     if (ec) {
         error = "GET " + std::string(endpoint) + " answered invalid JSON (" + ec.message() + ")";
         return std::nullopt;
