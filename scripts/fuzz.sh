@@ -43,6 +43,12 @@ if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
 fi
 cmake --build --preset asan --target "${targets[@]/#/fuzz_}"
 
+# The settings and catalog targets write each input to a file in a scratch directory: on tmpfs
+# that costs a third less.
+if [[ -z "${TMPDIR:-}" && -d /dev/shm && -w /dev/shm ]]; then
+    export TMPDIR=/dev/shm
+fi
+
 # LeakSanitizer runs at the end of every input whose allocations did not balance (libFuzzer's
 # -detect_leaks) and at exit. halt_on_error: the first report is the finding.
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1"
