@@ -8,24 +8,27 @@
 #include "raydeploy/cml/cml_config.hpp"
 #include "raydeploy/util/errors.hpp"
 
+#include "support/test_support.hpp"
+
 #include <system_error>
 
 namespace fs = std::filesystem;
 
 namespace {
 
-// The scratch directory with a link to everything beside the shipped catalogs.
-const fs::path& catalog_directory()
+// A private directory with a link to everything beside the shipped catalogs.
+const raydeploy::test::temp_dir& catalog_directory()
 {
-    static const fs::path directory = [] {
-        const fs::path& scratch = raydeploy::fuzz::scratch_directory();
+    static const raydeploy::test::temp_dir directory{"raydeploy-fuzz"};
+    static const bool linked = [] {
         for (const char* shipped : {RAYDEPLOY_SOURCE_DIR "/playbooks", RAYDEPLOY_SOURCE_DIR "/cml"})
             for (const auto& entry : fs::directory_iterator{shipped}) {
                 std::error_code exists;
-                fs::create_symlink(entry.path(), scratch / entry.path().filename(), exists);
+                fs::create_symlink(entry.path(), directory.path() / entry.path().filename(), exists);
             }
-        return scratch;
+        return true;
     }();
+    (void)linked;
     return directory;
 }
 
@@ -36,8 +39,7 @@ RAYDEPLOY_FUZZ_TARGET(catalog)
     if (size == 0) return 0;
     static const char* const names[] = {"fuzz-checkpoints.yaml", "fuzz-jobs.yaml", "fuzz-cluster.yaml"};
     const unsigned which = data[0] % 3;
-    const fs::path file = catalog_directory() / names[which];
-    raydeploy::fuzz::write_file(file, raydeploy::fuzz::as_text(data + 1, size - 1));
+    const fs::path file = catalog_directory().write_file(names[which], raydeploy::fuzz::as_text(data + 1, size - 1));
     try {
         if (which == 0)
             (void)raydeploy::load_catalog(file);

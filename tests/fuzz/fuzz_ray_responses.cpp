@@ -8,6 +8,7 @@
 
 #include "raydeploy/ray/dashboard_client.hpp"
 #include "raydeploy/ray/serve_config.hpp"
+#include "raydeploy/util/json_input.hpp"
 #include "raydeploy/watch/ray_snapshot.hpp"
 
 #include <boost/json/parse.hpp>
@@ -83,7 +84,7 @@ RAYDEPLOY_FUZZ_TARGET(ray_responses)
     }
 
     boost::system::error_code ec;
-    const json::value serve_answer = json::parse(polls[0][4], ec);
+    const json::value serve_answer = util::parse_outside_json(polls[0][4], ec);
     if (!ec && serve_answer.is_object()) {
         try {
             const ray::serve_config config = ray::serve_config_from(serve_answer.get_object(), 8000);

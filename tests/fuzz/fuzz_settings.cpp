@@ -5,10 +5,12 @@
 #include "raydeploy/config/settings.hpp"
 #include "raydeploy/util/errors.hpp"
 
+#include "support/test_support.hpp"
+
 RAYDEPLOY_FUZZ_TARGET(settings)
 {
-    const auto file = raydeploy::fuzz::scratch_directory() / "raydeploy.yaml";
-    raydeploy::fuzz::write_file(file, raydeploy::fuzz::as_text(data, size));
+    static const raydeploy::test::temp_dir scratch{"raydeploy-fuzz"};
+    const auto file = scratch.write_file("raydeploy.yaml", raydeploy::fuzz::as_text(data, size));
     try {
         const raydeploy::settings loaded = raydeploy::load_settings(file, {}, {});
         // What --check-config prints for every setting.

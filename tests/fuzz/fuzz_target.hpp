@@ -16,7 +16,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <filesystem>
 #include <string_view>
 
 namespace raydeploy::fuzz {
@@ -25,13 +24,6 @@ using one_input = int (*)(const std::uint8_t* data, std::size_t size);
 
 // Records a target of fuzz_replay; returns true so a namespace-scope constant can call it.
 bool register_target(std::string_view name, one_input run);
-
-// A private directory of this process (mkdtemp under TMPDIR), removed at exit: for the code that
-// reads its input from a file, as the settings and the catalog are read.
-const std::filesystem::path& scratch_directory();
-
-// Writes `bytes` to `file`, replacing it.
-void write_file(const std::filesystem::path& file, std::string_view bytes);
 
 inline std::string_view as_text(const std::uint8_t* data, std::size_t size)
 {

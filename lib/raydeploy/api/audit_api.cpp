@@ -2,8 +2,8 @@
 #include "raydeploy/api/request_helpers.hpp"
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/store/audit_log.hpp"
-#include "raydeploy/util/log.hpp"
 #include "raydeploy/util/json_input.hpp"
+#include "raydeploy/util/log.hpp"
 
 #include <boost/json/parse.hpp>
 

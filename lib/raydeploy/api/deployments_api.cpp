@@ -7,7 +7,6 @@
 namespace raydeploy::api {
 namespace {
 
-
 response accepted(const service_state& state, const request_context& ctx, const deployment_record& record)
 {
     auto res = json_response(http::status::accepted, deployment_json(record, state.catalog, ctx.caller));
