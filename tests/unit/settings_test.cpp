@@ -113,6 +113,17 @@ BOOST_AUTO_TEST_CASE(unknown_nested_key_names_its_path)
     BOOST_TEST(contains(message, ":2:3: http.body_limt: unknown key; did you mean 'body_limit'?"));
 }
 
+BOOST_AUTO_TEST_CASE(a_long_unknown_key_lists_the_valid_keys_instead_of_a_guess)
+{
+    temp_dir dir;
+    const auto message = error_for("http:\n  " + std::string(1000, 'b') + "ody_limit: 10\n", dir);
+    BOOST_TEST(contains(message, "unknown key; valid keys here:"));
+    BOOST_TEST(contains(message, "body_limit"));
+    BOOST_TEST(!contains(message, "did you mean"));
+    // One character too many at the end still finds its key.
+    BOOST_TEST(contains(error_for("http:\n  body_limitt: 10\n", dir), "did you mean 'body_limit'?"));
+}
+
 BOOST_AUTO_TEST_CASE(wrong_types_name_key_and_line)
 {
     temp_dir dir;

@@ -56,6 +56,11 @@ std::optional<std::string_view> closest_match(std::string_view word,
     std::optional<std::string_view> best;
     std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
     for (auto candidate : candidates) {
+        // The distance is at least the difference in length: a long word (a pasted value, say)
+        // costs nothing against short keys instead of a full edit-distance table each.
+        const std::size_t length_difference =
+            word.size() > candidate.size() ? word.size() - candidate.size() : candidate.size() - word.size();
+        if (length_difference >= best_distance) continue;
         const std::size_t distance = edit_distance(word, candidate);
         if (distance < best_distance) {
             best = candidate;
