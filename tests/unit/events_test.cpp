@@ -327,6 +327,44 @@ BOOST_AUTO_TEST_CASE(a_waiting_subscriber_wakes_for_the_events_it_wants_only)
     BOOST_TEST(ended);
 }
 
+// A subscriber that is busy (writing what it took) when the run's last event is published is not
+// waiting, so nobody wakes it: wait() must see that event in the window and not sleep until some
+// later publish that may never come. (Found by the 100-subscriber latency benchmark: the run
+// ended and a few subscribers never got execution.done.)
+BOOST_AUTO_TEST_CASE(an_event_published_while_the_subscriber_was_busy_is_not_waited_for)
+{
+    log_fixture f;
+    event_bus bus{f.io.get_executor(), 1 << 20};
+    event_log log{f.io.get_executor(), *f.db, bus, event_log_options{std::chrono::hours{1}, 100}};
+    auto subscription = bus.subscribe({}, bus.last_seq());
+    log.append(f.make_event("ansible.runner_on_ok"));
+    log.flush();
+    BOOST_TEST(drain(*subscription).size() == 1u);  // take() came back empty-handed: "now write"
+    // While it writes, the run ends.
+    log.append(f.make_event("execution.done"));
+    log.flush();
+    std::optional<bool> woke;
+    net::co_spawn(
+        f.io, [&]() -> net::awaitable<void> { woke = co_await subscription->wait(); }, net::detached);
+    f.io.poll();
+    BOOST_TEST_REQUIRE(woke.has_value());
+    BOOST_TEST(*woke);
+    const auto rest = drain(*subscription);
+    BOOST_TEST_REQUIRE(rest.size() == 1u);
+    BOOST_TEST(rest.front()->type == "execution.done");
+
+    // Up to date, it waits again until the next publish.
+    woke.reset();
+    net::co_spawn(
+        f.io, [&]() -> net::awaitable<void> { woke = co_await subscription->wait(); }, net::detached);
+    f.io.poll();
+    BOOST_TEST(!woke.has_value());
+    bus.close_all();
+    f.io.poll();
+    BOOST_TEST_REQUIRE(woke.has_value());
+    BOOST_TEST(!*woke);
+}
+
 BOOST_AUTO_TEST_CASE(filters_apply_per_subscriber_and_dropped_subscriptions_vanish)
 {
     log_fixture f;

@@ -82,6 +82,27 @@ BOOST_AUTO_TEST_CASE(the_summary_of_a_traceback_is_its_innermost_exception_line)
     BOOST_TEST(ray::ray_error_summary(long_line).size() == 300u);
 }
 
+BOOST_AUTO_TEST_CASE(a_dashboard_answer_must_be_a_json_object_of_finite_numbers)
+{
+    BOOST_TEST(ray::parse_dashboard_object(R"({"submission_id": "raysubmit_1", "n": 1e300})", "POST /api/jobs/")
+                   .at("submission_id")
+                   .as_string() == "raysubmit_1");
+    const auto message_for = [](std::string_view body) {
+        try {
+            (void)ray::parse_dashboard_object(body, "POST /api/jobs/");
+        } catch (const ray::ray_error& e) {
+            BOOST_TEST((e.kind() == ray::ray_error_kind::failed));
+            return std::string{e.what()};
+        }
+        BOOST_FAIL("expected a ray_error for " << body);
+        return std::string{};
+    };
+    BOOST_TEST(message_for(R"({"submission_id": "x", "n": 1e400})").find("a number too large for a double") !=
+               std::string::npos);
+    BOOST_TEST(message_for("[1, 2]").find("something other than a JSON object") != std::string::npos);
+    BOOST_TEST(message_for("<html>Ray</html>").find("is ray.dashboard_url the Ray dashboard") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_running_serve_config_keeps_every_application_and_the_instance_options)
 {
     const auto config = ray::serve_config_from(parse_object(running_serve), 8000);

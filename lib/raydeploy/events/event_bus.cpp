@@ -46,6 +46,9 @@ void event_subscription::caught_up(std::int64_t through)
 net::awaitable<bool> event_subscription::wait()
 {
     if (!open_) co_return false;
+    // Events published while this subscriber was busy (writing what it took) woke nobody: it must
+    // look at them before sleeping, or the last events of a run would wait for the next publish.
+    if (position_ < bus_.evicted_through_ || next_index_ < bus_.end_index()) co_return true;
     waiting_ = true;
     auto [ec] = co_await wakeups_.async_receive(nothrow_awaitable);
     waiting_ = false;

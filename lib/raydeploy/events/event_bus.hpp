@@ -46,6 +46,7 @@ public:
     // The store was read up to seq `through`: carry on from there.
     void caught_up(std::int64_t through);
     // Waits until take() may have something new (true), or the subscription closed (false).
+    // Returns at once when events were published since take() last came back empty-handed.
     net::awaitable<bool> wait();
     // Ends delivery (service shutdown): a waiting wait() returns false.
     void close();

@@ -71,12 +71,7 @@ std::string token_hint()
 
 json::object parse_object(const web::client_response& answer, std::string_view what)
 {
-    boost::system::error_code ec;
-    json::value value = util::parse_outside_json(answer.body, ec);
-    if (ec || !value.is_object())
-        throw ray_error{ray_error_kind::failed, std::string{what} + " answered something other than a JSON object: is "
-                                                                    "ray.dashboard_url the Ray dashboard (Ray 2.x)?"};
-    return std::move(value.get_object());
+    return parse_dashboard_object(answer.body, what);
 }
 
 std::string application_word(const std::vector<std::string>& names)
@@ -133,6 +128,21 @@ private:
     dashboard_client* owner_;
     std::shared_ptr<bool> alive_;
 };
+
+json::object parse_dashboard_object(std::string_view body, std::string_view what)
+{
+    boost::system::error_code ec;
+    json::value value = util::parse_outside_json(body, ec);
+    if (ec == json::error::exponent_overflow)
+        throw ray_error{ray_error_kind::failed,
+                        std::string{what} + " answered JSON with a number too large for a double, which raydeploy "
+                                            "cannot store or pass on: look at the answer with curl, and at the "
+                                            "dashboard's log on the head node (dashboard.log)"};
+    if (ec || !value.is_object())
+        throw ray_error{ray_error_kind::failed, std::string{what} + " answered something other than a JSON object: is "
+                                                                    "ray.dashboard_url the Ray dashboard (Ray 2.x)?"};
+    return std::move(value.get_object());
+}
 
 web::client_options dashboard_client_options(const ray_settings& settings)
 {

@@ -64,6 +64,11 @@ private:
 // trimmed and cut to 300 characters. "" for an empty text.
 std::string ray_error_summary(std::string_view text);
 
+// The JSON object a dashboard call (`what`, e.g. "POST /api/jobs/") answered with 2xx. Throws
+// ray_error (failed) when the body is not a JSON object, or holds a number too large for a
+// double (util/json_input.hpp), saying which.
+json::object parse_dashboard_object(std::string_view body, std::string_view what);
+
 struct job_submission {
     std::string entrypoint;
     std::optional<json::object> runtime_env;
