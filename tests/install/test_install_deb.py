@@ -34,9 +34,9 @@ BUILD_DIR = Path(os.environ.get('RAYDEPLOY_BUILD_DIR', SOURCE_DIR / 'build')).re
 CMAKE = os.environ.get('RAYDEPLOY_CMAKE', 'cmake')
 CPACK = os.environ.get('RAYDEPLOY_CPACK', 'cpack')
 
-# What raydeploy links, by Debian package (the package must depend on each).
-RUNTIME_PACKAGES = ['libboost-filesystem1.81.0', 'libboost-json1.81.0', 'libboost-program-options1.81.0',
-                    'libboost-url1.81.0', 'libyaml-cpp0.7', 'libsqlite3-0', 'libssl3', 'libstdc++6',
+# What raydeploy links, by Debian package (the package must depend on each). Boost is linked
+# statically (CMakeLists.txt), so no Boost runtime package is among them.
+RUNTIME_PACKAGES = ['libyaml-cpp0.7', 'libsqlite3-0', 'libssl3', 'libprometheus-cpp-core1.0', 'libstdc++6',
                     'libgcc-s1', 'libc6']
 
 # The sandbox of raydeploy.service, each option with its required value.
@@ -167,6 +167,8 @@ class InstallDeb(unittest.TestCase):
         depends = run_ok(['dpkg-deb', '-f', self.deb, 'Depends'])
         needed = re.findall(r'NEEDED\s+(\S+)', run_ok(['objdump', '-p', self.binary()]))
         self.assertIn('libyaml-cpp.so.0.7', needed)
+        self.assertFalse([library for library in needed if library.startswith('libboost')],
+                         'Boost is linked statically; the package does not depend on its shared libraries')
         # The file the loader picks, not any file of that name: a machine with multilib packages
         # (clang's pull in libc6-i386) has a /lib32/libm.so.6 too.
         loaded = dict(re.findall(r'^\s*(\S+) => (/\S+)', run_ok(['ldd', self.binary()]), re.M))
