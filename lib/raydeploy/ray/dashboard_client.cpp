@@ -69,11 +69,6 @@ std::string token_hint()
                                                 "; the dashboard's log on the head node (dashboard.log) has the rest"};
 }
 
-json::object parse_object(const web::client_response& answer, std::string_view what)
-{
-    return parse_dashboard_object(answer.body, what);
-}
-
 std::string application_word(const std::vector<std::string>& names)
 {
     std::string text;
@@ -205,7 +200,7 @@ net::awaitable<std::string> dashboard_client::submit_job(const job_submission& j
     if (job.submission_id) body["submission_id"] = *job.submission_id;
     const auto answer = co_await send(http::verb::post, "/api/jobs/", json::serialize(body));
     if (!answer.success()) throw_for(answer, "POST /api/jobs/");
-    const auto document = parse_object(answer, "POST /api/jobs/");
+    const auto document = parse_dashboard_object(answer.body, "POST /api/jobs/");
     const auto* id = document.if_contains("submission_id");
     if (!id || !id->is_string()) id = document.if_contains("job_id");
     if (!id || !id->is_string())
@@ -219,7 +214,7 @@ net::awaitable<bool> dashboard_client::stop_job(std::string_view submission_id)
     const std::string path = "/api/jobs/" + std::string{submission_id} + "/stop";
     const auto answer = co_await send(http::verb::post, path, std::string{"{}"});
     if (!answer.success()) throw_for(answer, "POST " + path);
-    const auto document = parse_object(answer, "POST " + path);
+    const auto document = parse_dashboard_object(answer.body, "POST " + path);
     const auto* stopped = document.if_contains("stopped");
     if (after_write_) after_write_();
     co_return stopped && stopped->is_bool() && stopped->get_bool();
@@ -230,7 +225,7 @@ net::awaitable<std::string> dashboard_client::job_logs(std::string_view submissi
     const std::string path = "/api/jobs/" + std::string{submission_id} + "/logs";
     const auto answer = co_await send(http::verb::get, path);
     if (!answer.success()) throw_for(answer, "GET " + path);
-    const auto document = parse_object(answer, "GET " + path);
+    const auto document = parse_dashboard_object(answer.body, "GET " + path);
     const auto* logs = document.if_contains("logs");
     co_return logs && logs->is_string() ? std::string{logs->get_string()} : std::string{};
 }
@@ -239,7 +234,7 @@ net::awaitable<json::object> dashboard_client::read_serve()
 {
     const auto answer = co_await send(http::verb::get, "/api/serve/applications/");
     if (!answer.success()) throw_for(answer, "GET /api/serve/applications/");
-    co_return parse_object(answer, "GET /api/serve/applications/");
+    co_return parse_dashboard_object(answer.body, "GET /api/serve/applications/");
 }
 
 namespace {
