@@ -228,6 +228,21 @@ BOOST_AUTO_TEST_CASE(without_cluster_status_the_alive_nodes_give_the_totals)
     BOOST_TEST(cluster_resources(without_status).at("CPU").used == 1.0);  // from usageByNode
 }
 
+BOOST_AUTO_TEST_CASE(an_empty_load_report_of_a_starting_head_does_not_hide_its_capacity)
+{
+    // What Ray 2.x answers for the first seconds after `ray start --head` (measured: 4 s), while
+    // /api/v0/nodes already lists the head alive.
+    auto snapshot = recorded("2.60");
+    snapshot.cluster_status = parse_cluster_status(
+        R"({"result":true,"msg":"","data":{"clusterStatus":{"loadMetricsReport":{"usage":{},"usageByNode":{}}}}})")
+                                  .value;
+    BOOST_TEST_REQUIRE(snapshot.cluster_status.has_value());
+    BOOST_TEST(snapshot.cluster_status->has_load_metrics);
+    const auto totals = cluster_resources(snapshot);
+    BOOST_TEST(totals.at("CPU").total == 2.0);
+    BOOST_TEST(capacity_view(snapshot).at("total_cpus").to_number<double>() == 2.0);
+}
+
 BOOST_AUTO_TEST_CASE(reads_recorded_jobs_of_both_types)
 {
     const auto snapshot = recorded("2.60");

@@ -880,7 +880,12 @@ ray_snapshot carry_forward(const ray_snapshot& previous, ray_snapshot current)
 
 resource_usages cluster_resources(const ray_snapshot& snapshot)
 {
-    if (snapshot.cluster_status && snapshot.cluster_status->has_load_metrics) return snapshot.cluster_status->usage;
+    // For its first seconds a head answers a loadMetricsReport whose usage is {}, while /nodes
+    // already lists it alive with its totals: an empty report is "not reported yet", not "no
+    // capacity" (a live node always has at least CPU and its node:IP resource).
+    const bool reported = snapshot.cluster_status && snapshot.cluster_status->has_load_metrics &&
+                          !snapshot.cluster_status->usage.empty();
+    if (reported) return snapshot.cluster_status->usage;
     resource_usages summed;
     if (!snapshot.nodes) return summed;
     for (const auto& node : *snapshot.nodes) {
