@@ -1276,14 +1276,17 @@ std::unique_ptr<sqlite::database> open_migrated_database(const fs::path& file)
 response handle_in_process(web::http_server& server, const http::request<http::string_body>& req)
 {
     net::io_context io;
-    std::optional<response> result;
+    std::optional<web::response> result;
     net::co_spawn(io, server.handle(req, {}), [&](std::exception_ptr error, web::http_server::outcome answer) {
         if (error) std::rethrow_exception(error);
         result = std::move(answer.res);
     });
     io.run_for(std::chrono::seconds{5});
     if (!result) throw std::runtime_error{"the server did not answer the request within 5 s"};
-    return std::move(*result);
+    // As a client would read it: the text, whether the answer owned it or shared it.
+    response read{std::move(result->base())};
+    read.body() = std::string{result->body().view()};
+    return read;
 }
 
 }  // namespace raydeploy::test

@@ -1,12 +1,15 @@
 // Route matching and the error answers of the HTTP layer (no sockets involved).
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/auth/tokens.hpp"
+#include "raydeploy/http/response_cache.hpp"
 #include "raydeploy/http/router.hpp"
 #include "raydeploy/http/server.hpp"
 #include "raydeploy/util/utf8.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <sstream>
 
 using namespace raydeploy;
 
@@ -23,7 +26,7 @@ web::handler answer(std::string text)
 }
 
 // Runs one request through a server's handle() on a private io_context.
-web::response exchange(web::http_server& server, http::verb method, std::string target,
+raydeploy::test::response exchange(web::http_server& server, http::verb method, std::string target,
                        std::optional<std::string> authorization = std::nullopt)
 {
     web::request req{method, target, 11};
@@ -33,7 +36,7 @@ web::response exchange(web::http_server& server, http::verb method, std::string 
     return raydeploy::test::handle_in_process(server, req);
 }
 
-json::value body_of(const web::response& res) { return json::parse(res.body()); }
+json::value body_of(const raydeploy::test::response& res) { return json::parse(res.body()); }
 
 }  // namespace
 
@@ -180,7 +183,7 @@ BOOST_AUTO_TEST_CASE(bytes_that_are_not_utf8_reach_handlers_and_error_bodies_per
     const auto direct = web::error_response(http::status::bad_request, "BAD", "got '\xFF\xFE'",
                                             json::object{{"value", "\xE2\x82"}, {"list", json::array{"\x80"}}});
     BOOST_TEST(is_utf8(direct.body()), direct.body());
-    const auto parsed = json::parse(direct.body());
+    const auto parsed = json::parse(direct.body().view());
     BOOST_TEST(parsed.at("message") == "got '%FF%FE'");
     BOOST_TEST(parsed.at("value") == "%E2%82");
     BOOST_TEST(parsed.at("list").at(0) == "%80");
@@ -308,6 +311,42 @@ BOOST_AUTO_TEST_CASE(service_routes_declare_their_roles)
             }
         }
     }
+}
+
+// What a cached answer puts on the wire: the bytes of its own text, once per answer, without a
+// copy per answer (every answer sends the same bytes, kept alive by the answers in flight).
+BOOST_AUTO_TEST_CASE(cached_answers_share_one_text_that_outlives_the_cache)
+{
+    web::response_cache cache{1};
+    const web::request req{http::verb::get, "/api/v1/executions", 11};
+    int builds = 0;
+    const auto build = [&builds] {
+        ++builds;
+        return json::value(json::object{{"executions", json::array{"a", "b"}}});
+    };
+    web::response first = cache.get(req, "page", build);
+    const web::response second = cache.get(req, "page", build);
+    BOOST_TEST(builds == 1);
+    BOOST_TEST(first.body() == R"({"executions":["a","b"]})" "\n");
+    BOOST_TEST(first.body().view().data() == second.body().view().data());  // one text, two answers
+
+    // A new state drops the kept answer; one still being written keeps its text.
+    (void)cache.get(req, "another page", build);
+    BOOST_TEST(cache.size() == 1u);
+    first.prepare_payload();
+    std::ostringstream wire;
+    wire << first;
+    const std::string sent = wire.str();
+    BOOST_TEST(sent.find("Content-Length: 25\r\n") != std::string::npos, sent);
+    BOOST_TEST(sent.substr(sent.size() - 25) == R"({"executions":["a","b"]})" "\n");
+
+    // Changing a shared answer changes a copy of its own, never the text the others send.
+    first.body() += "more";
+    BOOST_TEST(first.body() == R"({"executions":["a","b"]})" "\nmore");
+    BOOST_TEST(second.body() == R"({"executions":["a","b"]})" "\n");
+    BOOST_TEST(first.body().view().data() != second.body().view().data());
+    first.body().clear();
+    BOOST_TEST(first.body().empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

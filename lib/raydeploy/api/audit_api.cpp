@@ -24,7 +24,7 @@ json::object detail_of(const request_context& ctx, const response& res)
 {
     json::object detail{{"http_status", res.result_int()}};
     boost::system::error_code ec;
-    const json::value body = json::parse(res.body(), ec);
+    const json::value body = json::parse(res.body().view(), ec);
     if (!ec && body.is_object())
         for (const std::string_view key : {"execution_id", "deployment_id", "id", "state", "status", "submission_id", "name", "stopped"})
             if (const auto* value = body.get_object().if_contains(key)) detail[key == "id" ? "approval_id" : key] = *value;

@@ -75,7 +75,7 @@ response serve(const web_asset& asset, const request& req)
     if (current) return res;
     res.set(http::field::content_type, asset.content_type);
     if (gzip) res.set(http::field::content_encoding, "gzip");
-    res.body() = std::string{gzip ? asset.gzip_body : asset.body};
+    res.body().share(gzip ? asset.gzip_body : asset.body, nullptr);  // compiled in: never freed
     return res;
 }
 

@@ -35,7 +35,7 @@ response json_response(http::status status, std::string_view serialized_object, 
 {
     response res{status, 11};
     res.set(http::field::content_type, "application/json");
-    std::string& body = res.body();
+    std::string& body = res.body().own();
     const std::string members = json::serialize(more);  // "{...}"
     const bool first_empty = serialized_object.size() <= 2;
     const bool more_empty = members.size() <= 2;

@@ -16,15 +16,13 @@ bool if_none_match_covers(std::string_view if_none_match, std::string_view etag)
 
 response_cache::entry response_cache::make_entry(const json::value& body)
 {
-    entry made;
-    made.body = json::serialize(body);
-    made.body += '\n';
+    std::string text = json::serialize(body);
+    text += '\n';
     // A hash of the body, not of the key: the same answer keeps its ETag across restarts and
     // across changes that did not change it.
     char etag[20];
-    std::snprintf(etag, sizeof etag, "\"%016zx\"", std::hash<std::string>{}(made.body));
-    made.etag = etag;
-    return made;
+    std::snprintf(etag, sizeof etag, "\"%016zx\"", std::hash<std::string>{}(text));
+    return entry{std::make_shared<const std::string>(std::move(text)), etag};
 }
 
 response response_cache::answer(const request& req, const entry& kept)
@@ -38,7 +36,8 @@ response response_cache::answer(const request& req, const entry& kept)
     res.set(http::field::cache_control, "no-cache");
     if (current) return res;
     res.set(http::field::content_type, "application/json");
-    res.body() = kept.body;
+    // Shared, not copied: an answer being written keeps its text alive if the cache drops it.
+    res.body().share(*kept.body, kept.body);
     return res;
 }
 

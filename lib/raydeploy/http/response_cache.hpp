@@ -9,6 +9,7 @@
 #include "raydeploy/http/response.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -59,8 +60,8 @@ public:
 
 private:
     struct entry {
-        std::string body;
-        std::string etag;  // quoted
+        std::shared_ptr<const std::string> body;  // shared by every answer that sends it
+        std::string etag;                         // quoted
     };
     static entry make_entry(const json::value& body);
     static response answer(const request& req, const entry& kept);
