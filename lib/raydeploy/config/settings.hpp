@@ -62,7 +62,10 @@ struct execution_settings {
 struct event_settings {
     // The newest events' text kept in memory for live subscribers; one that falls further behind
     // reads from the store until it is back in the window.
-    std::size_t window_bytes = 8 * 1024 * 1024;
+    // Whole runs of the 300-task x 20-host fixture (about 13 MB of events) fit, and so does half a
+    // second of a 100,000 events/s burst: below that, a burst pushed subscribers out of the window
+    // and into store reads on the service's thread, which halved delivery (docs/benchmarks.md).
+    std::size_t window_bytes = 32 * 1024 * 1024;
     std::chrono::milliseconds batch_delay{5};
     // WebSocket subscribers at once; past it the handshake gets 503.
     std::size_t max_subscribers = 256;
