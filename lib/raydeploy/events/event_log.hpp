@@ -22,7 +22,7 @@ namespace raydeploy {
 
 struct event_log_options {
     // A batch is written when it is this old or this large, whichever comes first.
-    std::chrono::milliseconds batch_delay{5};
+    std::chrono::milliseconds batch_delay{2};  // settings.hpp says why
     std::size_t batch_size = 256;
 };
 
