@@ -12,7 +12,11 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <string>
+#include <string_view>
+#include <tuple>
 
 namespace raydeploy::web {
 namespace {
@@ -24,6 +28,42 @@ constexpr std::size_t over_cap_reserve = 32;
 constexpr std::chrono::seconds over_cap_timeout{5};
 // How long a TLS close_notify exchange may take when a connection ends.
 constexpr std::chrono::seconds tls_close_timeout{2};
+
+// The status line and header fields as one piece of text. Beast's serializer hands the socket one
+// buffer per field and walks that sequence several times per write: 8% of the service's time for
+// a small answer (perf, 2026-12-05). Written like this, an answer is two buffers.
+std::string header_text(const response& res)
+{
+    std::string text;
+    text.reserve(384);
+    text += "HTTP/";
+    text += static_cast<char>('0' + res.version() / 10);
+    text += '.';
+    text += static_cast<char>('0' + res.version() % 10);
+    text += ' ';
+    text += std::to_string(res.result_int());
+    text += ' ';
+    text += std::string_view{res.reason()};
+    text += "\r\n";
+    for (const auto& field : res) {
+        text += std::string_view{field.name_string()};
+        text += ": ";
+        text += std::string_view{field.value()};
+        text += "\r\n";
+    }
+    text += "\r\n";
+    return text;
+}
+
+// Writes an answer whose payload is prepared (prepare_payload, or a HEAD's cleared body).
+template <class Stream>
+net::awaitable<std::tuple<beast::error_code, std::size_t>> write_response(Stream& stream, const response& res)
+{
+    const std::string head = header_text(res);
+    const std::array<net::const_buffer, 2> wire{net::buffer(head), net::buffer(res.body().view())};
+    auto written = co_await net::async_write(stream, wire, nothrow_awaitable);
+    co_return written;
+}
 
 response over_capacity_response(std::size_t max_connections)
 {
@@ -267,7 +307,7 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
             res.keep_alive(false);
             res.prepare_payload();
             stream.expires_after(limits_.write_timeout);
-            co_await http::async_write(stream.tcp(), res, nothrow_awaitable);
+            co_await write_response(stream.tcp(), res);
             co_await linger_close(stream.tcp());
             co_return;
         }
@@ -350,7 +390,7 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
         }
 
         stream.expires_after(limits_.write_timeout);
-        auto [write_ec, written] = co_await http::async_write(stream, res, nothrow_awaitable);
+        auto [write_ec, written] = co_await write_response(stream, res);
         if (write_ec) break;
         if (close_after) {
             if (unread_input) co_await linger_close(stream.tcp());
