@@ -349,4 +349,35 @@ BOOST_AUTO_TEST_CASE(cached_answers_share_one_text_that_outlives_the_cache)
     BOOST_TEST(first.body().empty());
 }
 
+// The server writes header_text and the body where Beast's serializer wrote the message: the bytes
+// on the wire must be the same.
+BOOST_AUTO_TEST_CASE(header_text_is_what_beasts_serializer_writes)
+{
+    const auto wire_of = [](web::response res) {
+        std::ostringstream out;
+        out << res;
+        return out.str();
+    };
+    const auto check = [&wire_of](web::response res) {
+        res.prepare_payload();
+        BOOST_TEST(web::header_text(res) + std::string{res.body().view()} == wire_of(res));
+    };
+    check(web::json_response(http::status::ok, json::object{{"status", "ok"}}));
+    auto closing = web::error_response(http::status::service_unavailable, "BUSY", "try again");
+    closing.keep_alive(false);
+    closing.set(http::field::retry_after, "5");
+    check(std::move(closing));
+    web::response not_modified{http::status::not_modified, 11};
+    not_modified.set(http::field::etag, "\"abc\"");
+    check(std::move(not_modified));
+    web::response old_client{http::status::ok, 10};
+    old_client.keep_alive(true);
+    old_client.body() = "text";
+    check(std::move(old_client));
+    web::response unusual{http::status::ok, 11};
+    unusual.reason("Fine");
+    unusual.set("X-Custom", "a value");
+    check(std::move(unusual));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

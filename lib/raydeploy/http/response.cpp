@@ -22,6 +22,29 @@ void make_utf8(json::value& value)
 
 }  // namespace
 
+std::string header_text(const response& res)
+{
+    std::string text;
+    text.reserve(384);
+    text += "HTTP/";
+    text += static_cast<char>('0' + res.version() / 10);
+    text += '.';
+    text += static_cast<char>('0' + res.version() % 10);
+    text += ' ';
+    text += std::to_string(res.result_int());
+    text += ' ';
+    text += std::string_view{res.reason()};
+    text += "\r\n";
+    for (const auto& field : res) {
+        text += std::string_view{field.name_string()};
+        text += ": ";
+        text += std::string_view{field.value()};
+        text += "\r\n";
+    }
+    text += "\r\n";
+    return text;
+}
+
 response json_response(http::status status, const json::value& body)
 {
     response res{status, 11};
