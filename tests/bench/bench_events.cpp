@@ -474,10 +474,28 @@ net::awaitable<void> drive_stream(stream_run& run, std::vector<subscriber>& subs
                                  std::to_string(started.result_int()) + ": " + started.body());
     run.execution_id = json::parse(started.body()).at("execution_id").as_string().c_str();
 
+    // Once one subscriber has the run's last event, the others are at most a window's replay
+    // behind: a minute without it for one of them is an event the service never sent (a lost
+    // wake-up once looked exactly like this, and waited for the 30-minute deadline).
+    constexpr auto stragglers_grace = std::chrono::minutes{1};
+    std::optional<clock_type::time_point> first_done;
     for (;;) {
         const bool all_done = std::all_of(subs.begin(), subs.end(), [](const subscriber& s) { return s.done; });
         if (all_done) break;
-        if (clock_type::now() > deadline)
+        const auto now = clock_type::now();
+        if (!first_done && std::any_of(subs.begin(), subs.end(), [](const subscriber& s) { return s.done; }))
+            first_done = now;
+        if (first_done && now - *first_done > stragglers_grace) {
+            std::string missing;
+            for (std::size_t i = 0; i < subs.size(); ++i)
+                if (!subs[i].done)
+                    missing += "\n  subscriber " + std::to_string(i + 1) + ": " + std::to_string(subs[i].received) +
+                               " events of the run, last seq " + std::to_string(subs[i].last_seq);
+            throw std::runtime_error("execution.done reached some subscribers and not, a minute later, these:" + missing +
+                                     "\nsee the service's log and its /metrics (raydeploy_events_delivered_total, "
+                                     "raydeploy_event_subscriber_queue_max)");
+        }
+        if (now > deadline)
             throw std::runtime_error("execution.done did not reach every subscriber within 30 minutes; see the service's log "
                                      "and GET /api/v1/executions/" + run.execution_id);
         co_await sleep_for(std::chrono::milliseconds{20});
