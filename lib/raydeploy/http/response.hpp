@@ -21,8 +21,6 @@ namespace raydeploy::web {
 // shared, it costs a reference count.
 class body_text {
 public:
-    body_text() = default;
-    body_text(std::string text) : own_{std::move(text)} {}  // NOLINT: implicit, as `res.body() = text`
     body_text& operator=(std::string text)
     {
         own_ = std::move(text);
