@@ -1,6 +1,8 @@
 // Event filters, the batched event log (durable before published) and the bus's window.
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
+#include "raydeploy/events/event_reader.hpp"
+#include "raydeploy/events/stored_events.hpp"
 #include "raydeploy/store/migrations.hpp"
 #include "raydeploy/store/state_store.hpp"
 
@@ -8,6 +10,9 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <optional>
+#include <thread>
 
 using namespace raydeploy;
 using raydeploy::test::temp_dir;
@@ -54,7 +59,7 @@ std::vector<published_event_ptr> drain(event_subscription& subscription)
 
 // Every event after the subscriber's position, as the event feed takes them: from the store while
 // it is behind the window, then from the window.
-std::vector<published_event_ptr> catch_up(event_subscription& subscription, event_log& log, event_bus& bus)
+std::vector<published_event_ptr> catch_up(event_subscription& subscription, stored_events& reader, event_bus& bus)
 {
     std::vector<published_event_ptr> received;
     for (auto next = subscription.take(); next.item || next.behind; next = subscription.take()) {
@@ -62,7 +67,7 @@ std::vector<published_event_ptr> catch_up(event_subscription& subscription, even
             received.push_back(std::move(next.item));
             continue;
         }
-        const auto page = log.read(subscription.position(), bus.evicted_through(), subscription.filter(), 3);
+        const auto page = reader.read(subscription.position(), bus.evicted_through(), subscription.filter(), 3);
         received.insert(received.end(), page.begin(), page.end());
         subscription.caught_up(page.empty() ? bus.evicted_through() : page.back()->seq);
     }
@@ -179,22 +184,23 @@ BOOST_AUTO_TEST_CASE(reading_back_by_seq_and_by_execution)
 {
     log_fixture f;
     event_log log{f.io.get_executor(), *f.db, f.bus};
+    stored_events reader{*f.db};
     for (int i = 1; i <= 5; ++i) log.append(f.make_event("x.step", "e1", i));
     log.append(f.make_event("y.other", "e2", 1));
     log.flush();
-    const auto all = log.read(0, log.last_published_seq(), {}, 100);
+    const auto all = reader.read(0, log.last_published_seq(), {}, 100);
     BOOST_TEST(all.size() == 6u);
-    const auto after_two = log.read(all[1]->seq, log.last_published_seq(), event_filter{std::string{"e1"}, {}}, 100);
+    const auto after_two = reader.read(all[1]->seq, log.last_published_seq(), event_filter{std::string{"e1"}, {}}, 100);
     BOOST_TEST(after_two.size() == 3u);
-    const auto bounded = log.read(0, all[2]->seq, {}, 100);  // the horizon bounds a replay
+    const auto bounded = reader.read(0, all[2]->seq, {}, 100);  // the horizon bounds a replay
     BOOST_TEST(bounded.size() == 3u);
-    const auto typed = log.read(0, log.last_published_seq(), event_filter{std::nullopt, {"y.*"}}, 100);
+    const auto typed = reader.read(0, log.last_published_seq(), event_filter{std::nullopt, {"y.*"}}, 100);
     BOOST_TEST_REQUIRE(typed.size() == 1u);
     BOOST_TEST(typed[0]->execution_id.value() == "e2");
-    const auto by_counter = log.read_execution("e1", 3, 100);
+    const auto by_counter = reader.read_execution("e1", 3, 100).events;
     BOOST_TEST_REQUIRE(by_counter.size() == 2u);
     BOOST_TEST(json::parse(by_counter[0]->text).at("counter") == 4);
-    BOOST_TEST(log.read_execution("e1", 0, 2).size() == 2u);
+    BOOST_TEST(reader.read_execution("e1", 0, 2).events.size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(seq_continues_across_restarts)
@@ -220,6 +226,7 @@ BOOST_AUTO_TEST_CASE(a_subscriber_behind_the_window_reads_the_rest_from_the_stor
     // Room for a handful of these events: most of a run of 40 leaves the window.
     event_bus bus{f.io.get_executor(), 2000};
     event_log log{f.io.get_executor(), *f.db, bus, event_log_options{std::chrono::hours{1}, 4}};
+    stored_events reader{*f.db};
     auto slow = bus.subscribe({}, bus.last_seq());
     auto fast = bus.subscribe({}, bus.last_seq());
     int told = 0;
@@ -239,10 +246,10 @@ BOOST_AUTO_TEST_CASE(a_subscriber_behind_the_window_reads_the_rest_from_the_stor
     BOOST_TEST(slow->lag() == 40);
     BOOST_TEST(slow->take().behind);
 
-    const auto stored = log.read(0, log.last_published_seq(), {}, 100);
+    const auto stored = reader.read(0, log.last_published_seq(), {}, 100);
     BOOST_TEST_REQUIRE(stored.size() == 40u);
     BOOST_TEST(seqs_of(fast_received) == seqs_of(stored), boost::test_tools::per_element());
-    BOOST_TEST(seqs_of(catch_up(*slow, log, bus)) == seqs_of(stored), boost::test_tools::per_element());
+    BOOST_TEST(seqs_of(catch_up(*slow, reader, bus)) == seqs_of(stored), boost::test_tools::per_element());
     BOOST_TEST(slow->lag() == 0);
     // Back in the window: the next events come from memory.
     log.append(f.make_event("after"));
@@ -257,9 +264,10 @@ BOOST_AUTO_TEST_CASE(a_subscription_starts_after_the_seq_it_names_in_the_window_
     log_fixture f;
     event_bus bus{f.io.get_executor(), 2000};
     event_log log{f.io.get_executor(), *f.db, bus, event_log_options{std::chrono::hours{1}, 100}};
+    stored_events reader{*f.db};
     for (int i = 0; i < 30; ++i) log.append(f.make_event("step"));
     log.flush();
-    const auto stored = log.read(0, log.last_published_seq(), {}, 100);
+    const auto stored = reader.read(0, log.last_published_seq(), {}, 100);
     BOOST_TEST_REQUIRE(stored.size() == 30u);
     const std::vector<published_event_ptr> after_28(stored.begin() + 28, stored.end());
 
@@ -269,7 +277,7 @@ BOOST_AUTO_TEST_CASE(a_subscription_starts_after_the_seq_it_names_in_the_window_
     // From the start: through the store, then the window, each event once.
     auto everything = bus.subscribe({}, 0);
     BOOST_TEST(everything->take().behind);
-    BOOST_TEST(seqs_of(catch_up(*everything, log, bus)) == seqs_of(stored), boost::test_tools::per_element());
+    BOOST_TEST(seqs_of(catch_up(*everything, reader, bus)) == seqs_of(stored), boost::test_tools::per_element());
     // Ahead of everything published: the events up to that seq are passed over.
     auto ahead = bus.subscribe({}, stored.back()->seq + 1);
     log.append(f.make_event("one"));
@@ -381,6 +389,97 @@ BOOST_AUTO_TEST_CASE(filters_apply_per_subscriber_and_dropped_subscriptions_vani
     const auto received = drain(*only_done);
     BOOST_TEST_REQUIRE(received.size() == 1u);
     BOOST_TEST(received[0]->type == "execution.done");
+}
+
+BOOST_AUTO_TEST_CASE(an_executions_page_says_whether_more_events_follow)
+{
+    log_fixture f;
+    event_log log{f.io.get_executor(), *f.db, f.bus};
+    stored_events reader{*f.db};
+    for (int i = 1; i <= 5; ++i) log.append(f.make_event("x.step", "e1", i));
+    log.flush();
+    // Stopped at the limit, with events after it.
+    const auto first = reader.read_execution("e1", 0, 2);
+    BOOST_TEST(first.events.size() == 2u);
+    BOOST_TEST(first.more);
+    // Exactly the rest: nothing follows.
+    const auto rest = reader.read_execution("e1", 2, 3);
+    BOOST_TEST(rest.events.size() == 3u);
+    BOOST_TEST(!rest.more);
+    // Stopped by bytes (one event's worth): more follow, and the first event always fits.
+    const auto by_bytes = reader.read_execution("e1", 0, 100, 1);
+    BOOST_TEST(by_bytes.events.size() == 1u);
+    BOOST_TEST(by_bytes.more);
+    BOOST_TEST(reader.read_execution("e2", 0, 100).events.empty());
+    BOOST_TEST(!reader.read_execution("e2", 0, 100).more);
+}
+
+BOOST_AUTO_TEST_CASE(the_event_reader_reads_committed_events_off_the_io_thread)
+{
+    log_fixture f;
+    event_log log{f.io.get_executor(), *f.db, f.bus};
+    // Enough text that reading it back takes a good many milliseconds, even on a fast machine.
+    const std::string detail(2000, 'x');
+    for (int i = 1; i <= 20000; ++i)
+        log.append(event{"x.step", "", std::string{"e1"}, i,
+                         encode_members({{"detail", detail}}, event_scope::execution)});
+    log.flush();
+    const std::int64_t newest = log.last_published_seq();
+
+    // Its own read-only connection, opened while the writer's is open, as in the service.
+    event_reader reader{f.dir.path() / "events.db"};
+    const auto io_thread = std::this_thread::get_id();
+    std::vector<published_event_ptr> page;
+    std::optional<std::thread::id> resumed_on;
+    bool read_done = false;
+    net::co_spawn(
+        f.io,
+        [&]() -> net::awaitable<void> {
+            auto got = co_await reader.read(0, newest, {}, 50000);
+            resumed_on = std::this_thread::get_id();
+            page = std::move(got);
+            read_done = true;
+        },
+        net::detached);
+    // The io thread stays free while the page is read: a short timer fires before the read is
+    // back. (Read on the io thread, as before, the timer could only fire after it.)
+    std::optional<bool> read_done_when_timer_fired;
+    net::steady_timer tick{f.io, std::chrono::milliseconds{1}};
+    tick.async_wait([&](boost::system::error_code) { read_done_when_timer_fired = read_done; });
+    f.io.run_for(std::chrono::seconds{60});
+
+    BOOST_TEST_REQUIRE(read_done, "the read did not come back within 60 s");
+    BOOST_TEST((resumed_on == io_thread), "the reader must resume its caller on the caller's executor");
+    BOOST_TEST_REQUIRE(read_done_when_timer_fired.has_value());
+    BOOST_TEST(!*read_done_when_timer_fired, "the io thread was blocked while the page was read");
+    // The same page as a read on the writer's own connection.
+    const auto expected = stored_events{*f.db}.read(0, newest, {}, 50000);
+    BOOST_TEST_REQUIRE(page.size() == 20000u);
+    BOOST_TEST(seqs_of(page) == seqs_of(expected), boost::test_tools::per_element());
+    BOOST_TEST(page.back()->text == expected.back()->text);
+
+    // And an execution's page, with its `more`.
+    std::optional<execution_events_page> by_execution;
+    net::co_spawn(
+        f.io,
+        [&]() -> net::awaitable<void> {
+            auto got = co_await reader.read_execution("e1", 19990, 5);
+            by_execution = std::move(got);
+        },
+        net::detached);
+    f.io.restart();
+    f.io.run_for(std::chrono::seconds{30});
+    BOOST_TEST_REQUIRE(by_execution.has_value());
+    BOOST_TEST(by_execution->events.size() == 5u);
+    BOOST_TEST(by_execution->more);
+}
+
+BOOST_AUTO_TEST_CASE(the_event_reader_cannot_write)
+{
+    log_fixture f;
+    sqlite::database read_only{f.dir.path() / "events.db", sqlite::open_mode::read_only};
+    BOOST_CHECK_THROW(read_only.exec("DELETE FROM events"), sqlite::error);
+    BOOST_CHECK_THROW((event_reader{f.dir.path() / "missing.db"}), sqlite::error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -6,6 +6,7 @@
 #include "raydeploy/engine/retention.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
+#include "raydeploy/events/stored_events.hpp"
 #include "raydeploy/store/audit_log.hpp"
 #include "raydeploy/store/state_store.hpp"
 #include "raydeploy/util/errors.hpp"
@@ -176,6 +177,7 @@ BOOST_AUTO_TEST_CASE(the_types_filter_is_answered_through_the_type_index)
     net::io_context io;
     event_bus bus{io.get_executor(), 1024 * 1024};
     event_log log{io.get_executor(), *f.db, bus};
+    stored_events reader{*f.db};
     const std::vector<std::string> types = {"execution.status", "ansible.runner_on_ok", "approval.granted",
                                             "ansible.playbook_on_start", "execution.done", "ansible.runner_on_ok"};
     for (int round = 0; round < 50; ++round)
@@ -184,7 +186,7 @@ BOOST_AUTO_TEST_CASE(the_types_filter_is_answered_through_the_type_index)
 
     event_filter filter;
     filter.types = {"ansible.*", "execution.done"};
-    const auto query = log.read_query(0, log.last_published_seq(), filter, 500);
+    const auto query = reader.read_query(0, log.last_published_seq(), filter, 500);
     auto plan = f.db->prepare("EXPLAIN QUERY PLAN " + query.sql);
     for (std::size_t i = 0; i < query.params.size(); ++i)
         std::visit([&](const auto& value) { plan.bind(static_cast<int>(i + 1), value); }, query.params[i]);
@@ -202,7 +204,7 @@ BOOST_AUTO_TEST_CASE(the_types_filter_is_answered_through_the_type_index)
         if (filter.matches(types[(seq - 1) % types.size()], std::nullopt)) expected.push_back(seq);
     std::vector<std::int64_t> got;
     for (std::int64_t since = 0;;) {
-        const auto page = log.read(since, log.last_published_seq(), filter, 7);
+        const auto page = reader.read(since, log.last_published_seq(), filter, 7);
         if (page.empty()) break;
         for (const auto& item : page) got.push_back(item->seq);
         since = page.back()->seq;
@@ -210,9 +212,9 @@ BOOST_AUTO_TEST_CASE(the_types_filter_is_answered_through_the_type_index)
     BOOST_TEST(got == expected, boost::test_tools::per_element());
 
     filter.types = {"nothing.*"};
-    BOOST_TEST(log.read(0, log.last_published_seq(), filter, 500).empty());
+    BOOST_TEST(reader.read(0, log.last_published_seq(), filter, 500).empty());
     filter.types = {"*"};
-    BOOST_TEST(log.read(0, log.last_published_seq(), filter, 1000).size() == 300u);
+    BOOST_TEST(reader.read(0, log.last_published_seq(), filter, 1000).size() == 300u);
 }
 
 BOOST_AUTO_TEST_CASE(retention_selects_old_finished_runs_only)

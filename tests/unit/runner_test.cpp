@@ -4,6 +4,7 @@
 // shutdown); a kind without a runner fails its run saying so.
 #include "raydeploy/engine/builtin_runners.hpp"
 #include "raydeploy/engine/execution_manager.hpp"
+#include "raydeploy/events/stored_events.hpp"
 
 #include "support/engine_ground.hpp"
 
@@ -145,7 +146,7 @@ struct engine_fixture : test::engine_ground {
     std::vector<json::object> stored_events(const std::string& id)
     {
         std::vector<json::object> out;
-        for (const auto& item : events.read_execution(id, 0, 1000)) out.push_back(json::parse(item->text).as_object());
+        for (const auto& item : raydeploy::stored_events{*db}.read_execution(id, 0, 1000).events) out.push_back(json::parse(item->text).as_object());
         return out;
     }
 };

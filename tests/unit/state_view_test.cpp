@@ -4,6 +4,7 @@
 #include "raydeploy/engine/execution_store.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
+#include "raydeploy/events/stored_events.hpp"
 #include "raydeploy/store/state_store.hpp"
 
 #include "support/test_support.hpp"
@@ -215,7 +216,8 @@ BOOST_AUTO_TEST_CASE(every_list_filter_and_replay_reads_a_page_off_an_index)
     net::io_context io;
     event_bus bus{io.get_executor(), 1024 * 1024};
     event_log log{io.get_executor(), *f.db, bus};
-    const auto since = log.read_query(100, 200, event_filter{}, 500);
+    stored_events reader{*f.db};
+    const auto since = reader.read_query(100, 200, event_filter{}, 500);
     BOOST_TEST(f.plan(since.sql).find("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") != std::string::npos,
                f.plan(since.sql));
     const auto by_execution = f.plan(
@@ -232,6 +234,7 @@ BOOST_AUTO_TEST_CASE(type_prefixes_are_resolved_without_walking_other_types_even
     net::io_context io;
     event_bus bus{io.get_executor(), 1024 * 1024};
     event_log log{io.get_executor(), *f.db, bus};
+    stored_events reader{*f.db};
     {
         sqlite::transaction tx{*f.db};
         auto insert = f.db->prepare("INSERT INTO events (type, created, payload) VALUES (?, 't', '{}')");
@@ -257,7 +260,7 @@ BOOST_AUTO_TEST_CASE(type_prefixes_are_resolved_without_walking_other_types_even
             return 0;
         },
         &instructions);
-    const auto query = log.read_query(0, 100000, event_filter{std::nullopt, {"execution.*", "zzz.*"}}, 500);
+    const auto query = reader.read_query(0, 100000, event_filter{std::nullopt, {"execution.*", "zzz.*"}}, 500);
     sqlite3_progress_handler(f.db->handle(), 0, nullptr, nullptr);
     BOOST_TEST(instructions < 2000, instructions << " instructions");
     // It names exactly the stored execution types.
@@ -265,8 +268,8 @@ BOOST_AUTO_TEST_CASE(type_prefixes_are_resolved_without_walking_other_types_even
     for (const auto& param : query.params)
         if (const auto* text = std::get_if<std::string>(&param)) named.push_back(*text);
     BOOST_TEST((named == std::vector<std::string>{"execution.done", "execution.status"}));
-    BOOST_TEST(log.read(0, 100000, event_filter{std::nullopt, {"execution.*"}}, 500).size() == 2u);
-    BOOST_TEST(log.read(0, 100000, event_filter{std::nullopt, {"ansible.runner_on_s*"}}, 50000).size() == 10000u);
+    BOOST_TEST(reader.read(0, 100000, event_filter{std::nullopt, {"execution.*"}}, 500).size() == 2u);
+    BOOST_TEST(reader.read(0, 100000, event_filter{std::nullopt, {"ansible.runner_on_s*"}}, 50000).size() == 10000u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

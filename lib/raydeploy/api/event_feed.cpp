@@ -7,7 +7,7 @@
 #include "raydeploy/auth/tickets.hpp"
 #include "raydeploy/auth/tokens.hpp"
 #include "raydeploy/events/event_bus.hpp"
-#include "raydeploy/events/event_log.hpp"
+#include "raydeploy/events/event_reader.hpp"
 #include "raydeploy/metrics/service_metrics.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/time.hpp"
@@ -193,8 +193,9 @@ net::awaitable<void> write_events(ws_stream& ws, std::shared_ptr<event_subscript
                 if (!catching_up) metrics::service_metrics::instance().store_catchups.Increment();
                 catching_up = true;
                 const std::int64_t through = state->bus->evicted_through();
-                const auto page = state->events->read(subscription->position(), through, request.filter, 500,
-                                                      state->event_options.page_bytes);
+                const auto page = co_await state->event_pages->read(subscription->position(), through,
+                                                                     request.filter, 500,
+                                                                     state->event_options.page_bytes);
                 for (const auto& item : page) {
                     const bool sent = co_await writer.add(item);
                     if (!sent) co_return;

@@ -6,7 +6,7 @@
 #include "raydeploy/engine/approvals.hpp"
 #include "raydeploy/engine/execution_manager.hpp"
 #include "raydeploy/engine/extra_vars.hpp"
-#include "raydeploy/events/event_log.hpp"
+#include "raydeploy/events/event_reader.hpp"
 #include "raydeploy/util/version.hpp"
 
 #include <boost/json/parse.hpp>
@@ -233,8 +233,9 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         const execution_record record = existing(state, ctx.path_param("id"));
         const auto since = query_integer(ctx, "since_counter", 0, 0, INT64_MAX);
         const auto limit = query_integer(ctx, "limit", 500, 1, 5000);
-        const auto items = state->events->read_execution(record.id, since, static_cast<std::size_t>(limit),
-                                                         state->event_options.page_bytes);
+        const execution_events_page page = co_await state->event_pages->read_execution(
+            record.id, since, static_cast<std::size_t>(limit), state->event_options.page_bytes);
+        const auto& items = page.events;
         // Stored events are already serialized: splice them instead of parsing them again.
         std::string body = "{\"execution_id\":" + json::serialize(json::value(record.id)) + ",\"status\":\"" +
                            std::string{to_string(record.status)} + "\",\"final_counter\":" +
@@ -249,7 +250,7 @@ void add_execution_routes(router& routes, const std::shared_ptr<const service_st
         std::optional<std::int64_t> next;
         if (!items.empty()) {
             const auto last = json::parse(items.back()->text).as_object().at("counter").to_number<std::int64_t>();
-            if (state->events->has_execution_events_after(record.id, last)) next = last;
+            if (page.more) next = last;
         }
         body += next ? std::to_string(*next) : "null";
         body += "}\n";

@@ -21,6 +21,7 @@ class approval_manager;
 class deployment_manager;
 class audit_log;
 class event_log;
+class event_reader;
 class event_bus;
 namespace watch {
 class ray_monitor;
@@ -41,6 +42,9 @@ struct service_state {
     // to the bus), so they must be destroyed first, and members are destroyed last to first.
     std::shared_ptr<event_bus> bus;
     std::shared_ptr<event_log> events;
+    // Stored events for replays and REST pages, read off the io thread; absent where a test builds
+    // the route table without a store.
+    std::shared_ptr<event_reader> event_pages;
     // The engine; absent only where a test builds the route table without running anything.
     std::shared_ptr<execution_manager> executions;
     std::shared_ptr<approval_manager> approvals;

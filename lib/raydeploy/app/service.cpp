@@ -9,6 +9,7 @@
 #include "raydeploy/engine/retention.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
+#include "raydeploy/events/event_reader.hpp"
 #include "raydeploy/http/server.hpp"
 #include "raydeploy/http/tls.hpp"
 #include "raydeploy/store/audit_log.hpp"
@@ -206,6 +207,7 @@ service::service(const settings& config, bool handle_signals)
     p.state = state;
     state->bus = p.bus;
     state->events = p.events;
+    state->event_pages = std::make_shared<event_reader>(p.store.database_file());
     state->event_options = config.events;
     state->websocket_options = config.websocket;
     state->http_options = config.http;

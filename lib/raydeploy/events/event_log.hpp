@@ -1,6 +1,7 @@
 // The event log: events are written to SQLite in batches (one transaction per batch) and
 // published to the bus only once their transaction committed, so a subscriber never sees an
-// event that a crash could take back, and REST readers and subscribers agree.
+// event that a crash could take back, and REST readers and subscribers agree. Reading them back
+// is stored_events' (and event_reader's, for the service).
 //
 // @par Thread safety
 // Single-threaded: call everything from the io_context's thread.
@@ -14,8 +15,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <string>
-#include <variant>
 #include <vector>
 
 namespace raydeploy {
@@ -24,12 +23,6 @@ struct event_log_options {
     // A batch is written when it is this old or this large, whichever comes first.
     std::chrono::milliseconds batch_delay{2};  // settings.hpp says why
     std::size_t batch_size = 256;
-};
-
-// A query over the events table: SQL with numbered parameters ?1, ?2... and their values.
-struct event_query {
-    std::string sql;  // empty: no stored event can match
-    std::vector<std::variant<std::int64_t, std::string>> params;
 };
 
 class event_log {
@@ -53,18 +46,6 @@ public:
     // The seq of the newest event that is stored and published.
     std::int64_t last_published_seq() const { return bus_.last_seq(); }
     std::size_t pending() const { return pending_.size(); }
-
-    // Stored events with since < seq <= until that match `filter`, oldest first, at most `limit`,
-    // and no more than `max_bytes` of serialized text (but at least one event when there is one).
-    std::vector<published_event_ptr> read(std::int64_t since, std::int64_t until, const event_filter& filter,
-                                          std::size_t limit, std::size_t max_bytes = SIZE_MAX);
-    // The query read() runs: the filter's types are selected in SQL through the type index.
-    event_query read_query(std::int64_t since, std::int64_t until, const event_filter& filter, std::size_t limit);
-    // Stored events of one execution with counter > since_counter, oldest first, bounded as read().
-    std::vector<published_event_ptr> read_execution(std::string_view execution_id, std::int64_t since_counter,
-                                                    std::size_t limit, std::size_t max_bytes = SIZE_MAX);
-    // Whether events of the execution with counter > `counter` are stored.
-    bool has_execution_events_after(std::string_view execution_id, std::int64_t counter);
 
 private:
     void schedule_flush();

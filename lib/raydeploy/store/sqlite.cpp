@@ -54,10 +54,11 @@ private:
     std::unordered_map<std::string, sqlite3_stmt*> idle_;
 };
 
-database::database(const std::filesystem::path& file)
+database::database(const std::filesystem::path& file, open_mode mode)
 {
-    const int rc = sqlite3_open_v2(file.c_str(), &db_,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    const int access =
+        mode == open_mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    const int rc = sqlite3_open_v2(file.c_str(), &db_, access | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
         std::string message = "cannot open database '" + file.string() + "'";
         if (db_) {

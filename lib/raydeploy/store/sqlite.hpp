@@ -27,10 +27,15 @@ private:
 class statement;
 class statement_cache;
 
+enum class open_mode {
+    read_write,  // creating the file if needed
+    read_only,   // an existing file; writes fail
+};
+
 class database {
 public:
-    // Opens (creating if needed) the database file. Throws sqlite::error.
-    explicit database(const std::filesystem::path& file);
+    // Opens the database file. Throws sqlite::error.
+    explicit database(const std::filesystem::path& file, open_mode mode = open_mode::read_write);
     database(const database&) = delete;
     database& operator=(const database&) = delete;
     ~database();

@@ -1,0 +1,53 @@
+// Queries over the stored events, on one connection, from whichever single thread owns it. The
+// service runs them through event_reader, on a thread and a connection of their own; tests and
+// tools call them directly.
+#pragma once
+
+#include "raydeploy/events/event.hpp"
+#include "raydeploy/store/sqlite.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace raydeploy {
+
+// A query over the events table: SQL with numbered parameters ?1, ?2... and their values.
+struct event_query {
+    std::string sql;  // empty: no stored event can match
+    std::vector<std::variant<std::int64_t, std::string>> params;
+};
+
+// One page of an execution's stored events.
+struct execution_events_page {
+    std::vector<published_event_ptr> events;
+    // Stored events of the execution follow the page (it stopped at its limit or its bytes).
+    bool more = false;
+};
+
+// A published event made from its stored row: the stored payload is the document without "seq"
+// (unknown until the insert), which is spliced in front.
+published_event_ptr published_from_stored(std::int64_t seq, std::string type, std::optional<std::string> execution_id,
+                                          std::string payload_without_seq);
+
+class stored_events {
+public:
+    explicit stored_events(sqlite::database& db) : db_{db} {}
+
+    // Stored events with since < seq <= until that match `filter`, oldest first, at most `limit`,
+    // and no more than `max_bytes` of serialized text (but at least one event when there is one).
+    std::vector<published_event_ptr> read(std::int64_t since, std::int64_t until, const event_filter& filter,
+                                          std::size_t limit, std::size_t max_bytes = SIZE_MAX);
+    // The query read() runs: the filter's types are selected in SQL through the type index.
+    event_query read_query(std::int64_t since, std::int64_t until, const event_filter& filter, std::size_t limit);
+    // Stored events of one execution with counter > since_counter, oldest first, bounded as read().
+    execution_events_page read_execution(std::string_view execution_id, std::int64_t since_counter, std::size_t limit,
+                                         std::size_t max_bytes = SIZE_MAX);
+
+private:
+    sqlite::database& db_;
+};
+
+}  // namespace raydeploy
