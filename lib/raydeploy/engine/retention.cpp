@@ -15,29 +15,51 @@ retention::retention(net::any_io_executor executor, sqlite::database& db, fs::pa
 {
 }
 
+retention::cutoffs retention::cutoffs_at(std::chrono::system_clock::time_point now)
+{
+    cutoffs keep;
+    // Timestamps are RFC 3339 UTC with milliseconds throughout the store: they sort as text.
+    if (policy_.keep_days > 0)
+        keep.created_before =
+            format_timestamp(now - std::chrono::hours{24} * static_cast<std::int64_t>(policy_.keep_days));
+    if (policy_.keep_executions > 0) {
+        auto kept = db_.prepare("SELECT created_at, rowid FROM executions ORDER BY created_at DESC, rowid DESC "
+                                "LIMIT 1 OFFSET ?");
+        kept.bind(1, static_cast<std::int64_t>(policy_.keep_executions) - 1);
+        if (kept.step()) keep.kept_from.emplace(kept.column_text(0), kept.column_int(1));
+    }
+    auto latest = db_.prepare(R"sql(
+SELECT coalesce(json_group_array(id), '[]') FROM (
+    SELECT id, row_number() OVER (PARTITION BY checkpoint ORDER BY created_at DESC, rowid DESC) AS r FROM executions)
+WHERE r = 1)sql");
+    latest.step();
+    keep.latest_ids = latest.column_text(0);
+    return keep;
+}
+
 std::vector<std::string> retention::due(std::chrono::system_clock::time_point now, std::size_t limit)
 {
-    // Timestamps are RFC 3339 UTC with milliseconds throughout the store: they sort as text.
+    return due(cutoffs_at(now), limit);
+}
+
+std::vector<std::string> retention::due(const cutoffs& keep, std::size_t limit)
+{
+    // Walks executions_by_created from the oldest and stops at `limit`.
     auto query = db_.prepare(R"sql(
-WITH latest AS (
-    SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY checkpoint ORDER BY created_at DESC, rowid DESC) AS r
-                    FROM executions)
-    WHERE r = 1),
-beyond AS (SELECT id FROM executions ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)
 SELECT id FROM executions
-WHERE status NOT IN ('queued', 'awaiting_approval', 'running')
-  AND id NOT IN latest
+WHERE ((?1 IS NOT NULL AND created_at < ?1) OR (?2 IS NOT NULL AND (created_at, rowid) < (?2, ?3)))
+  AND status NOT IN ('queued', 'awaiting_approval', 'running')
+  AND id NOT IN (SELECT value FROM json_each(?4))
   AND (deployment_id IS NULL OR deployment_id NOT IN
        (SELECT id FROM deployments WHERE status IN ('queued', 'running', 'awaiting_approval')))
-  AND ((?1 IS NOT NULL AND created_at < ?1) OR (?2 > 0 AND id IN beyond))
 ORDER BY created_at, rowid
-LIMIT ?3)sql");
-    if (policy_.keep_days > 0)
-        query.bind(1, format_timestamp(now - std::chrono::hours{24} * static_cast<std::int64_t>(policy_.keep_days)));
-    else
-        query.bind_null(1);
-    query.bind(2, static_cast<std::int64_t>(policy_.keep_executions));
-    query.bind(3, static_cast<std::int64_t>(limit));
+LIMIT ?5)sql");
+    if (keep.created_before) query.bind(1, *keep.created_before);
+    else query.bind_null(1);
+    if (keep.kept_from) query.bind(2, keep.kept_from->first).bind(3, keep.kept_from->second);
+    else query.bind_null(2).bind_null(3);
+    query.bind(4, keep.latest_ids);
+    query.bind(5, static_cast<std::int64_t>(limit));
     std::vector<std::string> ids;
     while (query.step()) {
         std::string id = query.column_text(0);
@@ -53,11 +75,14 @@ net::awaitable<retention_result> retention::apply(std::chrono::system_clock::tim
     auto created = db_.prepare("SELECT created_at FROM executions WHERE id = ?");
     auto delete_events =
         db_.prepare("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE execution_id = ?1 LIMIT ?2)");
-    // A shutdown ends the pass between batches; the next start goes on where it stopped.
-    while (!stop_requested || !stop_requested()) {
-        const auto batch = due(now, policy_.executions_per_batch);
+    const auto stopping = [&] { return stop_requested && stop_requested(); };
+    const cutoffs keep = cutoffs_at(now);
+    // A shutdown ends the pass between executions; the next start goes on where it stopped.
+    while (!stopping()) {
+        const auto batch = due(keep, policy_.executions_per_batch);
         if (batch.empty()) break;
         for (const auto& id : batch) {
+            if (stopping()) break;
             // Events first (the foreign key), a bounded number per transaction.
             for (;;) {
                 delete_events.reset();
@@ -100,8 +125,8 @@ net::awaitable<retention_result> retention::apply(std::chrono::system_clock::tim
                 log::warn("retention could not remove a run directory",
                           {{"execution_id", id}, {"path", (runs_dir_ / id).string()}, {"error", ec.message()}});
             ++result.executions;
+            co_await net::post(executor_, net::use_awaitable);
         }
-        co_await net::post(executor_, net::use_awaitable);
     }
     boost::json::object fields{{"executions", result.executions},
                                {"events", result.events},
