@@ -25,6 +25,12 @@
 #       the Ray poller's step: parse and diff a synthetic NODES-node (default 10000)
 #       /api/v0/nodes + /api/cluster_status answer, min/median/max over ROUNDS (default 20);
 #       goal <= 20 ms. Seconds, no service.
+#   scripts/bench.sh store-load [SECONDS]
+#       the API's latency while the store is read and pruned: GET /health back to back for SECONDS
+#       (default 10) on a copy of the seeded store (BENCH_EXECUTIONS, BENCH_EVENTS) with the page
+#       cache dropped when allowed (root), in three phases: quiet, two WebSocket replays from
+#       since=0, and retention's first pass pruning it to 10,000 executions. Minutes (it copies
+#       the seeded store twice; seeding it the first time takes longer).
 #   scripts/bench.sh ray-status [NODES] [SECONDS]
 #       the API's latency while the Ray monitor polls: GET /api/v1/cluster/status, /health and
 #       /api/v1/resources/nodes, one after the other, each back to back on one keep-alive
@@ -653,6 +659,64 @@ bench_ray_status() {
     done
 }
 
+# store-load: the API's latency while subscribers replay the store and while retention prunes it.
+
+# Drops the kernel's page cache when this user may (root), so a phase reads the store from disk as
+# after a restart; says which it was.
+cold_cache() {
+    sync
+    if { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then echo cold; else echo warm; fi
+}
+
+bench_store_load() {
+    local seconds="${1:-10}" executions="${BENCH_EXECUTIONS:-100000}" events="${BENCH_EVENTS:-10000000}"
+    bash scripts/build.sh --target raydeploy bench_latency >&2
+    seeded_database "$executions" "$events"
+    echo "machine: $(nproc) cores, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "store: $executions executions and $events events (a copy of the seeded store); GET /health back to back for ${seconds}s per phase"
+    local row='%-10s %-6s %8s %8s %8s %8s %6s %8s  %s\n'
+    # shellcheck disable=SC2059  # the format is ours
+    printf "$row" phase cache requests p50_ms p99_ms max_ms '>10ms' req/s 'replays (MB/s each), retention'
+    local state="$WORK/state-store-load" phase cache requests p50 p99 max over_10ms rate bytes replays i
+    for phase in quiet replays retention; do
+        # Retention is off but in its own phase, where it keeps 10,000 executions (the default):
+        # its first pass, pruning the copy, starts with the service.
+        if [[ "$phase" != replays ]]; then
+            rm -rf "$state"
+            mkdir -m 700 "$state"
+            cp "$SEEDED_DATABASE" "$state/raydeploy.db"
+        fi
+        local keep_executions=0
+        [[ "$phase" == retention ]] && keep_executions=10000
+        cache=$(cold_cache)
+        RAYDEPLOY_RETENTION_KEEP_DAYS=0 RAYDEPLOY_RETENTION_KEEP_EXECUTIONS="$keep_executions" RAYDEPLOY_RAY_ENABLED=false \
+            start_service --state-dir "$state" --catalog playbooks/checkpoints.yaml
+        local clients=()
+        if [[ "$phase" == replays ]]; then
+            for i in 1 2; do
+                "$PYTHON" tests/bench/replay_client.py "$port" "$((seconds + 2))" >"$WORK/replay-$i.out" &
+                clients+=($!)
+            done
+            sleep 1
+        fi
+        IFS=$'\t' read -r requests p50 p99 max over_10ms rate bytes < <(build/bin/bench_latency "$port" "$seconds" /health)
+        [[ -n "$requests" ]] || die "measuring GET /health failed in phase $phase"
+        replays="-"
+        if ((${#clients[@]})); then
+            wait "${clients[@]}" || die "a replay client failed (phase $phase)"
+            replays=$(sed -n 's/^replay_mb_per_s=//p' "$WORK"/replay-*.out | paste -sd' ')
+        fi
+        stop_service
+        if [[ "$phase" == retention ]]; then
+            replays="$(("$executions" - $("$PYTHON" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM executions").fetchone()[0])' \
+                "$state/raydeploy.db"))) executions removed by then"
+        fi
+        # shellcheck disable=SC2059
+        printf "$row" "$phase" "$cache" "$requests" "$p50" "$p99" "$max" "$over_10ms" "$rate" "$replays"
+    done
+    rm -rf "$state"
+}
+
 # ----------------------------------------------------------------------------------------------
 
 mkdir -p "$WORK/samples"
@@ -661,6 +725,7 @@ shift || true
 case "$command" in
     ray) bench_ray "$@" ;;
     ray-status) bench_ray_status "$@" ;;
+    store-load) bench_store_load "$@" ;;
     events | ws | starts | memory) exec bash scripts/bench-events.sh "$command" "$@" ;;
     all)
         for name in "${SUITE[@]}"; do "prepare_$name"; done
