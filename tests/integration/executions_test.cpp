@@ -348,11 +348,14 @@ BOOST_AUTO_TEST_CASE(timeout_stops_the_run_and_leaves_no_process)
     {
         BOOST_TEST(text(execution, "status") == "timed_out");
         BOOST_TEST(contains(text(execution, "status_reason"), "timeout"));
-        // 8 s timeout, then at most the 2 s grace; some slack for starting ansible-playbook.
         BOOST_TEST(elapsed >= 8000);
-        BOOST_TEST(elapsed < 16000);
+        // The 8 s timeout counts from the start, then at most the 2 s grace, and slack for the
+        // service's own steps. Bounded on the service's clock, not this test's: under a loaded
+        // machine (CI's sanitized run beside other work) starting ansible-playbook and polling
+        // for the status stretch the wall time, not the run.
         const auto ran_ms = timestamp_ms(execution.at("finished_at")) - timestamp_ms(execution.at("started_at"));
         BOOST_TEST(ran_ms >= 7900);
+        BOOST_TEST(ran_ms < 8000 + 2000 + 4000);
     }
     const auto left = wait_until_none([&] { return processes.now(); }, 3s);
     BOOST_TEST(left.empty(), "processes of the timed-out run are still there:" << describe(left));
