@@ -312,4 +312,45 @@ BOOST_AUTO_TEST_CASE(a_retention_pass_lets_other_work_run_after_every_execution)
                boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(a_retention_pass_spares_a_run_whose_deployment_resumed_during_the_pass)
+{
+    store_fixture f;
+    f.db->exec(R"sql(
+INSERT INTO deployments (id, status, checkpoints, steps, requested_by, created_at) VALUES
+    ('dp', 'failed', '[]', '[]', 'alice', '2020-01-01T00:00:00.000Z');
+INSERT INTO executions (id, checkpoint, status, created_at, deployment_id) VALUES
+    ('a-0', 'a', 'succeeded', '2020-01-01T00:00:00.000Z', NULL),
+    ('dp-1', 'a', 'failed', '2020-01-01T00:00:01.000Z', 'dp'),
+    ('a-2', 'a', 'succeeded', '2020-01-01T00:00:02.000Z', NULL),
+    ('a-9', 'a', 'succeeded', '2020-01-02T00:00:00.000Z', NULL);
+)sql");
+    net::io_context io;
+    retention pass{io.get_executor(), *f.db, f.dir.path() / "runs", retention_policy{90, 0}, {}};
+    // The deployment is resumed while the pass has its batch (all three old runs) in hand: as soon
+    // as the first run is gone, between two executions of the pass.
+    bool done = false;
+    bool resumed = false;
+    std::function<void()> other_work = [&] {
+        if (done) return;
+        if (!resumed && f.column("SELECT id FROM executions WHERE id = 'a-0'").empty()) {
+            f.db->exec("UPDATE deployments SET status = 'running' WHERE id = 'dp'");
+            resumed = true;
+        }
+        net::post(io, other_work);
+    };
+    net::post(io, other_work);
+    std::optional<retention_result> result;
+    net::co_spawn(io, pass.apply(std::chrono::system_clock::now()), [&](std::exception_ptr error, retention_result r) {
+        done = true;
+        if (error) std::rethrow_exception(error);
+        result = r;
+    });
+    io.run();
+    BOOST_TEST_REQUIRE(result.has_value());
+    BOOST_TEST(resumed);
+    BOOST_TEST(result->executions == 2u);
+    BOOST_TEST(f.column("SELECT id FROM executions ORDER BY id") == (std::vector<std::string>{"a-9", "dp-1"}),
+               boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -75,6 +75,13 @@ net::awaitable<retention_result> retention::apply(std::chrono::system_clock::tim
     auto created = db_.prepare("SELECT created_at FROM executions WHERE id = ?");
     auto delete_events =
         db_.prepare("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE execution_id = ?1 LIMIT ?2)");
+    // Other work runs between the executions of a batch, so each is checked again just before it
+    // goes: a deployment resumed meanwhile makes its executions active again.
+    auto still_due = db_.prepare(R"sql(
+SELECT 1 FROM executions
+WHERE id = ?1 AND status NOT IN ('queued', 'awaiting_approval', 'running')
+  AND (deployment_id IS NULL OR deployment_id NOT IN
+       (SELECT id FROM deployments WHERE status IN ('queued', 'running', 'awaiting_approval'))))sql");
     const auto stopping = [&] { return stop_requested && stop_requested(); };
     const cutoffs keep = cutoffs_at(now);
     // A shutdown ends the pass between executions; the next start goes on where it stopped.
@@ -83,6 +90,10 @@ net::awaitable<retention_result> retention::apply(std::chrono::system_clock::tim
         if (batch.empty()) break;
         for (const auto& id : batch) {
             if (stopping()) break;
+            still_due.bind(1, id);
+            const bool due_now = still_due.step();
+            still_due.reset();  // before the deletes: no read left open on the connection
+            if (!due_now || (is_active_ && is_active_(id))) continue;
             // Events first (the foreign key), a bounded number per transaction.
             for (;;) {
                 delete_events.reset();
