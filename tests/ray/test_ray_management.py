@@ -299,9 +299,14 @@ class RayManagement(OrderedSteps):
         return get(self.ray.dashboard_url + '/api/v0/nodes?limit=100&detail=true')['data']['result']['result']
 
     def ray_usage(self) -> dict:
-        """Ray's resource usage, {resource: [used, total]} (cluster_status, camelCased keys)."""
-        status = get(self.ray.dashboard_url + '/api/cluster_status')['data']['clusterStatus']
-        return status['loadMetricsReport']['usage']
+        """Ray's resource usage, {resource: [used, total]} (cluster_status, camelCased keys).
+        A head that started moments ago reports an empty usage for a few seconds (docs/ray.md),
+        so wait until Ray itself reports its CPUs."""
+        def reported():
+            status = get(self.ray.dashboard_url + '/api/cluster_status')['data']['clusterStatus']
+            usage = (status.get('loadMetricsReport') or {}).get('usage') or {}
+            return usage if 'CPU' in usage else None
+        return wait_for("Ray's cluster_status reports the head's CPUs", reported, SNAPSHOT_TIMEOUT)
 
     def ray_serve(self) -> dict:
         return get(self.ray.dashboard_url + '/api/serve/applications/')
