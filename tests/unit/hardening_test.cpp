@@ -217,6 +217,30 @@ BOOST_AUTO_TEST_CASE(the_types_filter_is_answered_through_the_type_index)
     BOOST_TEST(reader.read(0, log.last_published_seq(), filter, 1000).size() == 300u);
 }
 
+// Runs a whole pass of `policy` on the store; `between` runs each time the pass gives the thread
+// up (a handler that posts itself again gets one turn per yield).
+retention_result run_pass_with(store_fixture& f, retention_policy policy, const std::function<void()>& between)
+{
+    net::io_context io;
+    retention pass{io.get_executor(), *f.db, f.dir.path() / "runs", policy, {}};
+    bool done = false;
+    std::function<void()> other_work = [&] {
+        if (done) return;
+        between();
+        net::post(io, other_work);
+    };
+    net::post(io, other_work);
+    std::optional<retention_result> result;
+    net::co_spawn(io, pass.apply(std::chrono::system_clock::now()), [&](std::exception_ptr error, retention_result r) {
+        done = true;
+        if (error) std::rethrow_exception(error);
+        result = r;
+    });
+    io.run();
+    BOOST_TEST_REQUIRE(result.has_value());
+    return *result;
+}
+
 BOOST_AUTO_TEST_CASE(retention_selects_old_finished_runs_only)
 {
     store_fixture f;
@@ -254,18 +278,11 @@ INSERT INTO executions (id, checkpoint, status, created_at, deployment_id) VALUE
     retention_policy small{0, 2};
     small.executions_per_batch = 1;
     small.events_per_batch = 5;
-    retention pass{io.get_executor(), *f.db, f.dir.path() / "runs", small, {}};
-    std::optional<retention_result> result;
-    net::co_spawn(io, pass.apply(now), [&](std::exception_ptr error, retention_result r) {
-        if (error) std::rethrow_exception(error);
-        result = r;
-    });
-    io.run();
-    BOOST_TEST_REQUIRE(result.has_value());
-    BOOST_TEST(result->executions == 2u);
-    BOOST_TEST(result->events == 12u);
-    BOOST_TEST(result->oldest.value_or("") == "2020-01-01T00:00:00.000Z");
-    BOOST_TEST(result->newest.value_or("") == "2099-01-01T00:00:00.000Z");
+    const retention_result result = run_pass_with(f, small, [] {});
+    BOOST_TEST(result.executions == 2u);
+    BOOST_TEST(result.events == 12u);
+    BOOST_TEST(result.oldest.value_or("") == "2020-01-01T00:00:00.000Z");
+    BOOST_TEST(result.newest.value_or("") == "2099-01-01T00:00:00.000Z");
     BOOST_TEST(f.column("SELECT id FROM executions ORDER BY id") ==
                    (std::vector<std::string>{"latest-a", "old-a-in-deployment", "old-a-queued", "old-a-running",
                                              "recent-b2", "recent-b3"}),
@@ -285,29 +302,12 @@ BOOST_AUTO_TEST_CASE(a_retention_pass_lets_other_work_run_after_every_execution)
             f.db->exec("INSERT INTO events (type, created, execution_id, counter, payload) VALUES ('x', 't', '" + id +
                        "', " + std::to_string(counter) + ", '{}')");
     }
-    net::io_context io;
-    retention pass{io.get_executor(), *f.db, f.dir.path() / "runs", retention_policy{90, 0}, {}};
-    // A handler that posts itself again runs once each time the pass gives the thread up.
     std::size_t turns = 0;
-    bool done = false;
-    std::function<void()> other_work = [&] {
-        if (done) return;
-        ++turns;
-        net::post(io, other_work);
-    };
-    net::post(io, other_work);
-    std::optional<retention_result> result;
-    net::co_spawn(io, pass.apply(std::chrono::system_clock::now()), [&](std::exception_ptr error, retention_result r) {
-        done = true;
-        if (error) std::rethrow_exception(error);
-        result = r;
-    });
-    io.run();
-    BOOST_TEST_REQUIRE(result.has_value());
+    const retention_result result = run_pass_with(f, retention_policy{90, 0}, [&] { ++turns; });
     // All but the latest of checkpoint `a`.
-    BOOST_TEST(result->executions == 29u);
-    BOOST_TEST(result->events == 87u);
-    BOOST_TEST(turns >= result->executions);
+    BOOST_TEST(result.executions == 29u);
+    BOOST_TEST(result.events == 87u);
+    BOOST_TEST(turns >= result.executions);
     BOOST_TEST(f.column("SELECT id FROM executions") == (std::vector<std::string>{"old-29"}),
                boost::test_tools::per_element());
 }
@@ -324,31 +324,17 @@ INSERT INTO executions (id, checkpoint, status, created_at, deployment_id) VALUE
     ('a-2', 'a', 'succeeded', '2020-01-01T00:00:02.000Z', NULL),
     ('a-9', 'a', 'succeeded', '2020-01-02T00:00:00.000Z', NULL);
 )sql");
-    net::io_context io;
-    retention pass{io.get_executor(), *f.db, f.dir.path() / "runs", retention_policy{90, 0}, {}};
     // The deployment is resumed while the pass has its batch (all three old runs) in hand: as soon
     // as the first run is gone, between two executions of the pass.
-    bool done = false;
     bool resumed = false;
-    std::function<void()> other_work = [&] {
-        if (done) return;
+    const retention_result result = run_pass_with(f, retention_policy{90, 0}, [&] {
         if (!resumed && f.column("SELECT id FROM executions WHERE id = 'a-0'").empty()) {
             f.db->exec("UPDATE deployments SET status = 'running' WHERE id = 'dp'");
             resumed = true;
         }
-        net::post(io, other_work);
-    };
-    net::post(io, other_work);
-    std::optional<retention_result> result;
-    net::co_spawn(io, pass.apply(std::chrono::system_clock::now()), [&](std::exception_ptr error, retention_result r) {
-        done = true;
-        if (error) std::rethrow_exception(error);
-        result = r;
     });
-    io.run();
-    BOOST_TEST_REQUIRE(result.has_value());
     BOOST_TEST(resumed);
-    BOOST_TEST(result->executions == 2u);
+    BOOST_TEST(result.executions == 2u);
     BOOST_TEST(f.column("SELECT id FROM executions ORDER BY id") == (std::vector<std::string>{"a-9", "dp-1"}),
                boost::test_tools::per_element());
 }
