@@ -8,6 +8,16 @@ namespace raydeploy {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// An execution nothing needs any more: finished, and not part of a deployment still under way.
+// Both the selection of a batch and the check just before each removal use it.
+constexpr const char* no_longer_in_use = R"sql(status NOT IN ('queued', 'awaiting_approval', 'running')
+  AND (deployment_id IS NULL OR deployment_id NOT IN
+       (SELECT id FROM deployments WHERE status IN ('queued', 'running', 'awaiting_approval'))))sql";
+
+}  // namespace
+
 retention::retention(net::any_io_executor executor, sqlite::database& db, fs::path runs_dir, retention_policy policy,
                      std::function<bool(std::string_view)> is_active)
     : executor_{std::move(executor)}, db_{db}, runs_dir_{std::move(runs_dir)}, policy_{policy},
@@ -45,13 +55,11 @@ std::vector<std::string> retention::due(std::chrono::system_clock::time_point no
 std::vector<std::string> retention::due(const cutoffs& keep, std::size_t limit)
 {
     // Walks executions_by_created from the oldest and stops at `limit`.
-    auto query = db_.prepare(R"sql(
+    auto query = db_.prepare(std::string{R"sql(
 SELECT id FROM executions
 WHERE ((?1 IS NOT NULL AND created_at < ?1) OR (?2 IS NOT NULL AND (created_at, rowid) < (?2, ?3)))
-  AND status NOT IN ('queued', 'awaiting_approval', 'running')
   AND id NOT IN (SELECT value FROM json_each(?4))
-  AND (deployment_id IS NULL OR deployment_id NOT IN
-       (SELECT id FROM deployments WHERE status IN ('queued', 'running', 'awaiting_approval')))
+  AND )sql"} + no_longer_in_use + R"sql(
 ORDER BY created_at, rowid
 LIMIT ?5)sql");
     if (keep.created_before) query.bind(1, *keep.created_before);
@@ -77,11 +85,7 @@ net::awaitable<retention_result> retention::apply(std::chrono::system_clock::tim
         db_.prepare("DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE execution_id = ?1 LIMIT ?2)");
     // Other work runs between the executions of a batch, so each is checked again just before it
     // goes: a deployment resumed meanwhile makes its executions active again.
-    auto still_due = db_.prepare(R"sql(
-SELECT 1 FROM executions
-WHERE id = ?1 AND status NOT IN ('queued', 'awaiting_approval', 'running')
-  AND (deployment_id IS NULL OR deployment_id NOT IN
-       (SELECT id FROM deployments WHERE status IN ('queued', 'running', 'awaiting_approval'))))sql");
+    auto still_due = db_.prepare(std::string{"SELECT 1 FROM executions WHERE id = ?1 AND "} + no_longer_in_use);
     const auto stopping = [&] { return stop_requested && stop_requested(); };
     const cutoffs keep = cutoffs_at(now);
     // A shutdown ends the pass between executions; the next start goes on where it stopped.

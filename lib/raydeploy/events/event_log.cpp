@@ -9,7 +9,7 @@
 
 #include <boost/json/serialize.hpp>
 
-#include <algorithm>
+#include <iterator>
 
 namespace raydeploy {
 
