@@ -52,7 +52,7 @@ std::vector<published_event_ptr> drain(event_subscription& subscription)
     std::vector<published_event_ptr> received;
     for (auto next = subscription.take(); next.item || next.behind; next = subscription.take()) {
         BOOST_TEST_REQUIRE(!next.behind);
-        received.push_back(std::move(next.item));
+        received.push_back(*next.item);
     }
     return received;
 }
@@ -64,7 +64,7 @@ std::vector<published_event_ptr> catch_up(event_subscription& subscription, stor
     std::vector<published_event_ptr> received;
     for (auto next = subscription.take(); next.item || next.behind; next = subscription.take()) {
         if (!next.behind) {
-            received.push_back(std::move(next.item));
+            received.push_back(*next.item);
             continue;
         }
         const auto page = reader.read(subscription.position(), bus.evicted_through(), subscription.filter(), 3);

@@ -134,11 +134,14 @@ public:
         ws_.text(true);
     }
 
-    // Sends the event, or adds it to the batch (sent once it reaches batch_bytes).
+    // Sends the event, or adds it to the batch (sent once it reaches batch_bytes). `item` may be
+    // the bus's own pointer, which a publish can drop while this waits for a write: it is read
+    // before the first suspension, or copied.
     net::awaitable<bool> add(const published_event_ptr& item)
     {
         if (!batch_) {
-            const bool sent = co_await write(net::buffer(item->text), 1);
+            const published_event_ptr held = item;
+            const bool sent = co_await write(net::buffer(held->text), 1);
             co_return sent;
         }
         pending_ += pending_.empty() ? '[' : ',';
@@ -207,7 +210,7 @@ net::awaitable<void> write_events(ws_stream& ws, std::shared_ptr<event_subscript
             }
             catching_up = false;
             if (!next.item) break;
-            const bool sent = co_await writer.add(next.item);
+            const bool sent = co_await writer.add(*next.item);
             if (!sent) co_return;
         }
         const bool flushed = co_await writer.flush();

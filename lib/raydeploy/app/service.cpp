@@ -15,6 +15,7 @@
 #include "raydeploy/store/audit_log.hpp"
 #include "raydeploy/ray/dashboard_client.hpp"
 #include "raydeploy/store/state_store.hpp"
+#include "raydeploy/store/wal_checkpointer.hpp"
 #include "raydeploy/util/duration.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/watch/approval_expiry.hpp"
@@ -46,13 +47,17 @@ std::string service_url(const listen_address& bound, const listen_address& confi
 
 struct service::parts {
     explicit parts(const settings& config_)
-        : config{config_}, catalog{load_catalog(config.catalog)}, store{config.state_dir}
+        : config{config_},
+          catalog{load_catalog(config.catalog)},
+          store{config.state_dir},
+          checkpoints{store.db(), store.database_file()}
     {
     }
 
     settings config;
     checkpoint_catalog catalog;
     state_store store;
+    wal_checkpointer checkpoints;
     net::io_context io{1};
     std::shared_ptr<api::service_state> state;
     std::shared_ptr<web::http_server> server;

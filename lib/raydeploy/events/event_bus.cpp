@@ -32,7 +32,7 @@ event_subscription::taken event_subscription::take()
         // A position past the window's events (a since= ahead of the store) passes over them.
         if (item->seq <= position_) continue;
         position_ = item->seq;
-        if (filter_.matches(item->type, item->execution_id)) return {item, false};
+        if (filter_.matches(item->type, item->execution_id)) return {&item, false};
     }
     return {};
 }

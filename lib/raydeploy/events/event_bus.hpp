@@ -29,7 +29,10 @@ class event_subscription {
 public:
     // What take() found.
     struct taken {
-        published_event_ptr item;  // the next matching event, or null
+        // The next matching event, or null. It points into the window, which may drop the event at
+        // the next publish: use it before anything can suspend, or copy the pointer it points to.
+        // (Copying a shared_ptr for every event and subscriber cost the feed 5% of its time.)
+        const published_event_ptr* item = nullptr;
         // The events after position() have left the window: read them from the store, up to
         // window_start() inclusive, then call caught_up().
         bool behind = false;

@@ -28,6 +28,8 @@ const buckets approval_buckets{10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 43
 // One commit of a batch of events, with synchronous=NORMAL in WAL mode: well under a millisecond
 // unless the disk stalls.
 const buckets commit_buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+// A WAL checkpoint copies up to about 4 MB back into the database file: milliseconds.
+const buckets checkpoint_buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 // A poll is a few HTTP requests; the request timeout is 5 s by default.
 const buckets poll_buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
@@ -105,6 +107,9 @@ service_metrics::service_metrics()
       sqlite_commit{family(BuildHistogram(), "raydeploy_sqlite_commit_duration_seconds",
                            "Time of each SQLite transaction's COMMIT", *registry_)
                         .Add({}, commit_buckets)},
+      sqlite_checkpoint{family(BuildHistogram(), "raydeploy_sqlite_checkpoint_duration_seconds",
+                               "Time of each WAL checkpoint run off the io thread", *registry_)
+                            .Add({}, checkpoint_buckets)},
       http_requests_{family(BuildCounter(), "raydeploy_http_requests_total",
                             "HTTP requests answered, by route pattern, method and status", *registry_)},
       http_durations_{family(BuildHistogram(), "raydeploy_http_request_duration_seconds",

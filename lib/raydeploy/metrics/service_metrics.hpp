@@ -84,6 +84,7 @@ public:
     void approval_decided(std::string_view outcome, double seconds);
 
     prometheus::Histogram& sqlite_commit;
+    prometheus::Histogram& sqlite_checkpoint;
 
     // Pollers (the Ray dashboard, the CML workspace).
     void poll(std::string_view source, bool ok, double seconds);

@@ -368,7 +368,7 @@ void ray_monitor::follow_engine_events()
                         // A burst of events went by before this looked: whatever it held says "poll".
                         subscription->caught_up(bus_.evicted_through());
                         changed = true;
-                    } else if (ends_something(*next.item)) {
+                    } else if (ends_something(**next.item)) {
                         changed = true;
                     }
                 }
