@@ -14,6 +14,8 @@
 # build-asan/fuzz-findings/TARGET/, minimised for up to a minute, and the script prints how to
 # reproduce it. Once the bug is fixed, commit the reproducer to tests/fuzz/regressions/TARGET/:
 # ctest's fuzz_corpus.TARGET replays it in every build from then on. See docs/development.md.
+# A target stopped by SIGINT or SIGTERM also makes the exit status non-zero, reported as
+# "none (interrupted)" with the executions it reached.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -85,6 +87,11 @@ for target in "${targets[@]}"; do
     fi
 
     status=1
+    # libFuzzer's exit status for SIGINT or SIGTERM: the run was stopped, nothing was found.
+    if ((rc == 72)) && grep -q 'libFuzzer: run interrupted' "$log"; then
+        summary+=("$(printf '%-16s %12s %10s %8s %8s  %s' "$target" "${runs:-?}" "${rate:-?}" "${coverage:-?}" "$inputs" "none (interrupted)")")
+        continue
+    fi
     finding="$(ls -t "$findings"/* 2>/dev/null | head -1 || true)"
     summary+=("$(printf '%-16s %12s %10s %8s %8s  %s' "$target" "${runs:-?}" "${rate:-?}" "${coverage:-?}" "$inputs" "FOUND (exit $rc)")")
     printf '\n===== fuzz_%s found something (exit %d); the end of its log:\n' "$target" "$rc" >&2
