@@ -56,6 +56,11 @@ fi
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 
+# summary_row VERDICT: the table's row for the target just run.
+summary_row() {
+    printf '%-16s %12s %10s %8s %8s  %s' "$target" "${runs:-?}" "${rate:-?}" "${coverage:-?}" "$inputs" "$1"
+}
+
 summary=()
 status=0
 for target in "${targets[@]}"; do
@@ -82,18 +87,18 @@ for target in "${targets[@]}"; do
     coverage="$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)"
     inputs="$(find "$corpus" -type f | wc -l)"
     if ((rc == 0)); then
-        summary+=("$(printf '%-16s %12s %10s %8s %8s  %s' "$target" "${runs:-?}" "${rate:-?}" "${coverage:-?}" "$inputs" "none")")
+        summary+=("$(summary_row "none")")
         continue
     fi
 
     status=1
     # libFuzzer's exit status for SIGINT or SIGTERM: the run was stopped, nothing was found.
     if ((rc == 72)) && grep -q 'libFuzzer: run interrupted' "$log"; then
-        summary+=("$(printf '%-16s %12s %10s %8s %8s  %s' "$target" "${runs:-?}" "${rate:-?}" "${coverage:-?}" "$inputs" "none (interrupted)")")
+        summary+=("$(summary_row "none (interrupted)")")
         continue
     fi
     finding="$(ls -t "$findings"/* 2>/dev/null | head -1 || true)"
-    summary+=("$(printf '%-16s %12s %10s %8s %8s  %s' "$target" "${runs:-?}" "${rate:-?}" "${coverage:-?}" "$inputs" "FOUND (exit $rc)")")
+    summary+=("$(summary_row "FOUND (exit $rc)")")
     printf '\n===== fuzz_%s found something (exit %d); the end of its log:\n' "$target" "$rc" >&2
     tail -60 "$log" >&2
     if [[ -n "$finding" ]]; then

@@ -57,9 +57,12 @@ void wal_checkpointer::checkpoint()
         completed_.fetch_add(1);
         metrics::service_metrics::instance().sqlite_checkpoint.Observe(
             metrics::seconds(std::chrono::steady_clock::now() - started));
-    } else if (rc != SQLITE_BUSY) {
-        log::warn("WAL checkpoint failed; the next commit past the threshold tries again, and the writer checkpoints "
-                  "itself if the log keeps growing",
+        failing_ = false;
+    } else if (rc != SQLITE_BUSY && !failing_) {
+        // Once per run of failures: every commit past the threshold retries, hundreds a second.
+        failing_ = true;
+        log::warn("WAL checkpoint failed; commits keep retrying it and the writer checkpoints itself past the "
+                  "inline limit; check the disk and permissions under the state directory",
                   {{"error", sqlite3_errmsg(db_.handle())}, {"code", rc}});
     }
     queued_.store(false);

@@ -49,6 +49,7 @@ private:
     int pages_inline_after_;
     int restore_pages_ = 1000;  // the writer's automatic checkpoint before this one took over
     std::atomic<bool> queued_{false};
+    bool failing_ = false;  // on thread_ only: the last checkpoint failed and was logged
     std::atomic<std::uint64_t> completed_{0};
     boost::asio::thread_pool thread_{1};
 };
