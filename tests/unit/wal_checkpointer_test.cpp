@@ -61,7 +61,9 @@ BOOST_AUTO_TEST_CASE(the_checkpointer_copies_the_log_back_on_its_own_thread)
         std::this_thread::sleep_for(std::chrono::milliseconds{10});
     BOOST_TEST_REQUIRE(checkpointer.completed() > 0u);
     // The pages it copied are in the database file; the writer copied none (its threshold is far).
-    BOOST_TEST(store.database_bytes() > before + 64 * store.frame_bytes);
+    // The first checkpoint may run as soon as the log passes 64 frames, and frames repeat pages
+    // (the table's root is in every commit), so it may have copied fewer than 64 distinct pages.
+    BOOST_TEST(store.database_bytes() > before);
 
     auto count = store.db->prepare("SELECT count(*) FROM blobs");
     count.step();
