@@ -187,6 +187,40 @@ temp_dir::~temp_dir()
     fs::remove_all(path_, ignored);
 }
 
+stderr_capture::stderr_capture(fs::path file) : file_{std::move(file)}
+{
+    std::fflush(stderr);
+    const int sink = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (sink < 0) throw std::system_error{errno, std::generic_category(), "stderr_capture: open " + file_.string()};
+    saved_ = ::dup(STDERR_FILENO);
+    ::dup2(sink, STDERR_FILENO);
+    ::close(sink);
+}
+
+stderr_capture::~stderr_capture() { restore(); }
+
+std::string stderr_capture::text()
+{
+    restore();
+    return read_file(file_);
+}
+
+void stderr_capture::restore()
+{
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    saved_ = -1;
+}
+
+std::size_t occurrences(std::string_view text, std::string_view what)
+{
+    std::size_t count = 0;
+    for (auto at = text.find(what); at != std::string_view::npos; at = text.find(what, at + what.size())) ++count;
+    return count;
+}
+
 fs::path temp_dir::write_file(const fs::path& relative, std::string_view content) const
 {
     const fs::path file = path_ / relative;

@@ -77,6 +77,27 @@ private:
 // How service_process starts `raydeploy serve`. The defaults give a hermetic service: a free port
 // on loopback, a private state directory, the repository's catalog and inventory. A default is
 // also dropped when `args` already contains its flag, so a test can simply pass its own.
+// Whatever the process writes to stderr (the log, in unit tests) while it lives, kept in `file`.
+class stderr_capture {
+public:
+    explicit stderr_capture(fs::path file);
+    stderr_capture(const stderr_capture&) = delete;
+    stderr_capture& operator=(const stderr_capture&) = delete;
+    ~stderr_capture();
+
+    // Ends the capture and returns what was written.
+    std::string text();
+
+private:
+    void restore();
+
+    fs::path file_;
+    int saved_ = -1;
+};
+
+// Times `what` occurs in `text`, not overlapping.
+std::size_t occurrences(std::string_view text, std::string_view what);
+
 struct service_options {
     std::vector<std::string> args = {};  // appended after `serve` and the defaults
     // Set in the child on top of the inherited environment. Inherited RAYDEPLOY_* variables are

@@ -6,10 +6,13 @@
 #include "raydeploy/store/migrations.hpp"
 #include "raydeploy/store/state_store.hpp"
 
+#include "support/faulty_vfs.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <sqlite3.h>
 
 #include <optional>
 #include <thread>
@@ -178,6 +181,48 @@ BOOST_AUTO_TEST_CASE(a_full_batch_is_written_at_once_and_flush_writes_now)
     log.append(f.make_event("d"));
     log.flush();
     BOOST_TEST(f.stored_count() == 4);
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_the_disk_refuses_is_kept_and_stored_in_order_once_it_takes_writes_again)
+{
+    for (const int refusal : {SQLITE_FULL, SQLITE_IOERR_WRITE}) {
+        BOOST_TEST_CONTEXT("writes to the log fail with " << sqlite3_errstr(refusal))
+        {
+            // The VFS first: the fixture's connection opens through it.
+            struct failing_disk_fixture : test::faulty_vfs, log_fixture {} f;
+            event_log log{f.io.get_executor(), *f.db, f.bus, event_log_options{std::chrono::milliseconds{1}, 100}};
+            auto subscription = f.bus.subscribe({}, f.bus.last_seq());
+            test::stderr_capture log_lines{f.dir.path() / "stderr.txt"};
+            f.fail_writes(test::faulty_vfs::file_kind::wal, refusal);
+            log.append(f.make_event("test.step", "e1", 1));
+            log.append(f.make_event("test.step", "e1", 2));
+            f.io.run_for(std::chrono::milliseconds{200});  // the commit failed; its retry is a second away
+            BOOST_TEST(f.failed_writes() > 0);
+            BOOST_TEST(f.stored_count() == 0);
+            BOOST_TEST(drain(*subscription).empty());
+            BOOST_TEST(log.pending() == 2u);
+            log.append(f.make_event("test.step", "e1", 3));  // queues behind the refused two
+
+            f.heal();
+            for (int i = 0; i < 300 && f.stored_count() < 3; ++i) f.io.run_for(std::chrono::milliseconds{10});
+            BOOST_TEST(f.stored_count() == 3);
+            const auto received = drain(*subscription);
+            BOOST_TEST_REQUIRE(received.size() == 3u);
+            for (std::size_t i = 0; i < received.size(); ++i) {
+                BOOST_TEST(received[i]->seq == received[0]->seq + static_cast<std::int64_t>(i));
+                BOOST_TEST(json::parse(received[i]->text).at("counter") == static_cast<std::int64_t>(i + 1));
+            }
+            // The connection works on after the refusal.
+            log.append(f.make_event("test.step", "e1", 4));
+            log.flush();
+            BOOST_TEST(f.stored_count() == 4);
+            // Said once when it started, with what to check, and once when it ended.
+            const std::string logged = log_lines.text();
+            BOOST_TEST(test::occurrences(logged, "storing events failed") == 1u, logged);
+            BOOST_TEST(logged.find("check the free space") != std::string::npos);
+            BOOST_TEST(test::occurrences(logged, "storing events works again") == 1u, logged);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(reading_back_by_seq_and_by_execution)

@@ -2,9 +2,12 @@
 #include "raydeploy/store/state_store.hpp"
 #include "raydeploy/store/wal_checkpointer.hpp"
 
+#include "support/faulty_vfs.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <sqlite3.h>
 
 #include <chrono>
 #include <thread>
@@ -95,6 +98,42 @@ BOOST_AUTO_TEST_CASE(the_writer_gets_its_automatic_checkpoint_back_as_it_was)
     BOOST_TEST(pragma(*store.db, "wal_autocheckpoint") == 50);
     store.write(100);
     BOOST_TEST(store.log_bytes() <= 32 + (50 + 8) * store.frame_bytes);
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_checkpoint_is_reported_once_and_the_store_commits_on)
+{
+    raydeploy::test::faulty_vfs disk;  // before the store, which opens through it
+    wal_store store;
+    const auto before = store.database_bytes();
+    wal_checkpointer checkpointer{*store.db, store.file, 64, 1'000'000};
+    raydeploy::test::stderr_capture log{store.dir.path() / "stderr.txt"};
+
+    // Commits write only to the log, so they go on; checkpoints write to the database file.
+    disk.fail_writes(raydeploy::test::faulty_vfs::file_kind::database, SQLITE_IOERR_WRITE);
+    store.write(100);
+    for (int i = 0; i < 500 && disk.failed_writes() < 3; ++i) {
+        store.write(5);  // every commit past the threshold asks for another checkpoint
+        std::this_thread::sleep_for(std::chrono::milliseconds{2});
+    }
+    BOOST_TEST_REQUIRE(disk.failed_writes() >= 3);  // three checkpoints tried and failed
+    BOOST_TEST(checkpointer.completed() == 0u);
+    BOOST_TEST(store.database_bytes() == before);
+
+    disk.heal();
+    for (int i = 0; i < 500 && checkpointer.completed() == 0; ++i) {
+        store.write(1);
+        std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+    const std::string logged = log.text();
+    BOOST_TEST_REQUIRE(checkpointer.completed() > 0u);
+    BOOST_TEST(store.database_bytes() > before);
+    BOOST_TEST(raydeploy::test::occurrences(logged, "WAL checkpoint failed") == 1u, logged);
+    BOOST_TEST(logged.find("check the disk") != std::string::npos);
+    BOOST_TEST(raydeploy::test::occurrences(logged, "WAL checkpoints work again") == 1u, logged);
+
+    auto count = store.db->prepare("SELECT count(*) FROM blobs");
+    count.step();
+    BOOST_TEST(count.column_int(0) >= 100 + 3);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -74,7 +74,13 @@ void event_log::flush()
         metrics::service_metrics::instance().events_stored.Increment(static_cast<double>(published.size()));
     } catch (const std::exception& e) {
         // Keep the events and try again shortly: losing them would leave a gap in the counters.
-        log::error("storing events failed; retrying", {{"events", batch.size()}, {"error", e.what()}});
+        // Logged when the failures start and once a minute while they last, not every second.
+        if (failed_attempts_++ % 60 == 0)
+            log::error("storing events failed; they wait in memory and are retried every second: check the free "
+                       "space and the permissions under the state directory",
+                       {{"events_waiting", batch.size()},
+                        {"failed_attempts", failed_attempts_},
+                        {"error", e.what()}});
         batch.insert(batch.end(), std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()));
         pending_ = std::move(batch);
         commit_wanted_ = true;
@@ -85,6 +91,10 @@ void event_log::flush()
             if (!ec) flush();
         });
         return;
+    }
+    if (failed_attempts_ > 0) {
+        log::warn("storing events works again", {{"failed_attempts", failed_attempts_}, {"events", published.size()}});
+        failed_attempts_ = 0;
     }
     bus_.publish(published);
 }

@@ -58,6 +58,7 @@ private:
     net::steady_timer flush_timer_;
     bool flush_scheduled_ = false;
     bool commit_wanted_ = false;
+    std::uint64_t failed_attempts_ = 0;  // since the last batch that was stored
 };
 
 }  // namespace raydeploy

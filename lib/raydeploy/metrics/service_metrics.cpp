@@ -34,6 +34,8 @@ const buckets checkpoint_buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 const buckets poll_buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 constexpr const char* active_help = "Executions queued or running now";
+constexpr const char* sqlite_failures_help =
+    "SQLite commits and WAL checkpoints that failed (a full or failing disk), by operation";
 
 template <typename Builder>
 auto& family(Builder builder, const char* name, const char* help, prometheus::Registry& registry)
@@ -110,6 +112,11 @@ service_metrics::service_metrics()
       sqlite_checkpoint{family(BuildHistogram(), "raydeploy_sqlite_checkpoint_duration_seconds",
                                "Time of each WAL checkpoint run off the io thread", *registry_)
                             .Add({}, checkpoint_buckets)},
+      sqlite_commit_failures{family(BuildCounter(), "raydeploy_sqlite_failures_total", sqlite_failures_help, *registry_)
+                                 .Add({{"operation", "commit"}})},
+      sqlite_checkpoint_failures{family(BuildCounter(), "raydeploy_sqlite_failures_total", sqlite_failures_help,
+                                        *registry_)
+                                     .Add({{"operation", "checkpoint"}})},
       http_requests_{family(BuildCounter(), "raydeploy_http_requests_total",
                             "HTTP requests answered, by route pattern, method and status", *registry_)},
       http_durations_{family(BuildHistogram(), "raydeploy_http_request_duration_seconds",

@@ -85,6 +85,9 @@ public:
 
     prometheus::Histogram& sqlite_commit;
     prometheus::Histogram& sqlite_checkpoint;
+    // Commits and checkpoints SQLite refused (a full or failing disk, a read-only file).
+    prometheus::Counter& sqlite_commit_failures;
+    prometheus::Counter& sqlite_checkpoint_failures;
 
     // Pollers (the Ray dashboard, the CML workspace).
     void poll(std::string_view source, bool ok, double seconds);

@@ -57,13 +57,16 @@ void wal_checkpointer::checkpoint()
         completed_.fetch_add(1);
         metrics::service_metrics::instance().sqlite_checkpoint.Observe(
             metrics::seconds(std::chrono::steady_clock::now() - started));
+        if (failing_) log::info("WAL checkpoints work again");
         failing_ = false;
-    } else if (rc != SQLITE_BUSY && !failing_) {
-        // Once per run of failures: every commit past the threshold retries, hundreds a second.
+    } else if (rc != SQLITE_BUSY) {
+        metrics::service_metrics::instance().sqlite_checkpoint_failures.Increment();
+        // Logged once per run of failures: every commit past the threshold retries, hundreds a second.
+        if (!failing_)
+            log::warn("WAL checkpoint failed; commits keep retrying it and the writer checkpoints itself past the "
+                      "inline limit; check the disk and permissions under the state directory",
+                      {{"error", sqlite3_errmsg(db_.handle())}, {"code", rc}});
         failing_ = true;
-        log::warn("WAL checkpoint failed; commits keep retrying it and the writer checkpoints itself past the "
-                  "inline limit; check the disk and permissions under the state directory",
-                  {{"error", sqlite3_errmsg(db_.handle())}, {"code", rc}});
     }
     queued_.store(false);
 }
