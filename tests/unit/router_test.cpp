@@ -5,9 +5,14 @@
 #include "raydeploy/http/router.hpp"
 #include "raydeploy/http/server.hpp"
 #include "raydeploy/util/utf8.hpp"
+#include "raydeploy/store/sqlite.hpp"
+#include "raydeploy/store/state_store.hpp"
+#include "support/faulty_vfs.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <sqlite3.h>
 
 #include <sstream>
 
@@ -104,6 +109,53 @@ BOOST_AUTO_TEST_CASE(the_root_pattern_matches_only_the_root)
     BOOST_TEST(routes.match(http::verb::get, {""}).result == web::router::outcome::not_found);
     BOOST_TEST(routes.match(http::verb::get, {"docs"}).matched->pattern == "/docs");
     BOOST_TEST(routes.match(http::verb::get, {"other"}).result == web::router::outcome::not_found);
+}
+
+BOOST_AUTO_TEST_CASE(a_request_that_cannot_write_the_state_database_gets_503_and_keeps_nothing)
+{
+    raydeploy::test::faulty_vfs disk;  // before the database, which opens through it
+    raydeploy::test::temp_dir dir;
+    auto db = open_database(dir.path() / "state.db");
+    db->exec("CREATE TABLE things (name TEXT NOT NULL)");
+    net::io_context io;
+    web::router routes;
+    api::add_route(routes, http::verb::post, "/things", std::nullopt,
+                   [&db](web::request_context&) -> net::awaitable<web::response> {
+                       sqlite::transaction tx{*db};
+                       db->prepare("INSERT INTO things (name) VALUES ('a')").step();
+                       db->prepare("INSERT INTO things (name) VALUES ('b')").step();
+                       tx.commit();
+                       co_return web::text_response(http::status::created, "stored", "text/plain");
+                   });
+    api::add_route(routes, http::verb::get, "/broken", std::nullopt,
+                   [&db](web::request_context&) -> net::awaitable<web::response> {
+                       db->prepare("SELECT * FROM no_such_table").step();
+                       co_return web::response{};
+                   });
+    auto server = web::http_server::create(io.get_executor(), std::move(routes), {}, {"127.0.0.1", 0});
+    const auto stored = [&db] {
+        auto count = db->prepare("SELECT count(*) FROM things");
+        count.step();
+        return count.column_int(0);
+    };
+
+    for (const auto& [refusal, says] : {std::pair{SQLITE_FULL, "is full"}, std::pair{SQLITE_IOERR_WRITE, "failed a read or write"}}) {
+        BOOST_TEST_CONTEXT("writes fail with " << sqlite3_errstr(refusal))
+        {
+            disk.fail_writes(raydeploy::test::faulty_vfs::file_kind::wal, refusal);
+            const auto refused = exchange(*server, http::verb::post, "/things");
+            BOOST_TEST(refused.result() == http::status::service_unavailable);
+            BOOST_TEST(body_of(refused).at("error") == "STORAGE_UNAVAILABLE");
+            BOOST_TEST(body_of(refused).at("message").as_string().find(says) != std::string::npos);
+            BOOST_TEST(refused[http::field::retry_after] == "10");
+            BOOST_TEST(stored() == 0);  // neither row
+            disk.heal();
+        }
+    }
+    BOOST_TEST(exchange(*server, http::verb::post, "/things").result() == http::status::created);
+    BOOST_TEST(stored() == 2);
+    // Any other SQLite error is the service's own fault: 500, as before.
+    BOOST_TEST(exchange(*server, http::verb::get, "/broken").result() == http::status::internal_server_error);
 }
 
 BOOST_AUTO_TEST_CASE(server_answers_errors_as_json)

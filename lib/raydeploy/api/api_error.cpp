@@ -1,7 +1,37 @@
 // Turning the API's expected failures into answers.
 #include "raydeploy/api/api_error.hpp"
 
+#include "raydeploy/store/sqlite.hpp"
+#include "raydeploy/util/log.hpp"
+
+#include <sqlite3.h>
+
+#include <optional>
+
 namespace raydeploy::api {
+
+namespace {
+
+// What to tell the client when SQLite cannot write the state database: a condition of the host
+// that passes (space freed, permissions fixed, another writer done), so 503 with Retry-After, and
+// a message that says which. Other SQLite errors are the service's own: 500.
+std::optional<std::string> storage_unavailable_reason(const sqlite::error& error)
+{
+    switch (error.code() & 0xff) {  // the primary code of an extended one
+    case SQLITE_FULL: return "the disk under the state directory is full: free space there, then try again";
+    case SQLITE_IOERR:
+        return "the disk under the state directory failed a read or write: check it (the service log has "
+               "SQLite's error), then try again";
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+        return "the state database cannot be written: check the permissions of the state directory and its "
+               "files, then try again";
+    case SQLITE_BUSY: return "another process holds the state database's write lock: try again shortly";
+    default: return std::nullopt;
+    }
+}
+
+}  // namespace
 
 response api_error_response(const api_error& error)
 {
@@ -17,6 +47,15 @@ handler answering_api_errors(handler handle)
             co_return co_await handle(ctx);
         } catch (const api_error& e) {
             co_return api_error_response(e);
+        } catch (const sqlite::error& e) {
+            const auto reason = storage_unavailable_reason(e);
+            if (!reason) throw;
+            // Rolled back: nothing of the request was kept.
+            log::error("a request could not write the state database",
+                       {{"method", ctx.req.method_string()}, {"path", std::string{ctx.target.encoded_path().data(), ctx.target.encoded_path().size()}}, {"error", e.what()}});
+            auto res = error_response(http::status::service_unavailable, "STORAGE_UNAVAILABLE", *reason);
+            res.set(http::field::retry_after, "10");
+            co_return res;
         }
     };
 }
