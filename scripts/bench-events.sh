@@ -29,41 +29,22 @@
 # default: subscribers of events and ws ask for batch=true, JSON arrays of the events ready
 # together; single: one message per event) and the BENCH_* names above.
 set -Eeuo pipefail
-
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$REPO_ROOT"
+BENCH_NAME=bench-events
+source "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
 
 ROUNDS="${BENCH_ROUNDS:-3}"
 MESSAGES="${BENCH_MESSAGES:-batch}"
 ROUND_WORDS="$ROUNDS rounds"
 [[ "$ROUNDS" != 1 ]] || ROUND_WORDS="1 round"
-WORK="$(mktemp -d)"
 SERVICE_PID=""
 HOLDER_PID=""
 
-usage() {
-    sed -n '2,/^set -Eeuo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
-    exit 2
-}
-
-die() {
-    echo "bench-events: $*" >&2
-    exit 1
-}
-
-end_process() {
-    [[ -n "$1" ]] || return 0
-    kill "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
-
 cleanup() {
-    end_process "$HOLDER_PID"
-    end_process "$SERVICE_PID"
+    stop_process "$HOLDER_PID"
+    stop_process "$SERVICE_PID"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-trap 'echo "bench-events: stopped: \"$BASH_COMMAND\" failed (line $LINENO of scripts/bench-events.sh)" >&2' ERR
 
 # ----------------------------------------------------------------------------------------------
 # The service under test: fresh per round, with an operator token, Ray and the probes off (nothing
@@ -103,7 +84,7 @@ serve() {
 }
 
 unserve() {
-    end_process "$SERVICE_PID"
+    stop_process "$SERVICE_PID"
     SERVICE_PID=""
 }
 
@@ -318,7 +299,7 @@ bench_memory() {
         # Let the last handshakes' buffers settle before reading.
         sleep 2
         held=$(rss_kib)
-        end_process "$HOLDER_PID"
+        stop_process "$HOLDER_PID"
         HOLDER_PID=""
         unserve
         echo "  memory round $round of $ROUNDS: VmRSS $at_start KiB at start, $after_idle KiB after ${idle} s," \

@@ -54,38 +54,19 @@
 # nothing on stdout) and bench_NAME (measures, then prints its table with print_table), and add
 # NAME to SUITE.
 set -Eeuo pipefail
-
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$REPO_ROOT"
+BENCH_NAME=bench
+source "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
 
 SUITE=(rest overhead)
 PYTHON="$REPO_ROOT/.venv/bin/python"
 
-usage() {
-    sed -n '2,/^set -Eeuo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
-    exit 2
-}
-
-die() {
-    echo "bench: $*" >&2
-    exit 1
-}
-
 # ----------------------------------------------------------------------------------------------
-# What every benchmark shares: a scratch directory, the processes it started, the service.
+# What every benchmark shares: the processes it started, the service.
 
-WORK="$(mktemp -d)"
 SERVICE_PID=""
 NGINX_PID=""
 FAKE_PID=""
 SEEDING=""  # a store being seeded, removed if the run stops before it is complete
-
-stop_process() {
-    local pid="$1"
-    [[ -n "$pid" ]] || return 0
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     stop_process "$SERVICE_PID"
@@ -95,8 +76,6 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-# set -e stops at the first failing command without a word (-E: also inside functions): name it.
-trap 'echo "bench: stopped: \"$BASH_COMMAND\" failed (line $LINENO of scripts/bench.sh)" >&2' ERR
 
 # Starts `raydeploy serve` on a free loopback port with "$@" added (and the caller's environment),
 # in the background as SERVICE_PID; sets `port` once it listens. `--cpu N` first pins it to core N.
