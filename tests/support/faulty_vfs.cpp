@@ -96,7 +96,9 @@ faulty_vfs::faulty_vfs() : real_{sqlite3_vfs_find(nullptr)}
     vfs.zName = "raydeploy-faulty";
     vfs.pAppData = nullptr;
     vfs.xOpen = shim_open;
-    vfs.xDelete = [](sqlite3_vfs* v, const char* name, int sync) { return real_of(v)->xDelete(real_of(v), name, sync); };
+    vfs.xDelete = [](sqlite3_vfs* v, const char* name, int sync) {
+        return real_of(v)->xDelete(real_of(v), name, sync);
+    };
     vfs.xAccess = [](sqlite3_vfs* v, const char* name, int flags, int* out) {
         return real_of(v)->xAccess(real_of(v), name, flags, out);
     };
@@ -109,7 +111,9 @@ faulty_vfs::faulty_vfs() : real_{sqlite3_vfs_find(nullptr)}
         return real_of(v)->xDlSym(real_of(v), handle, symbol);
     };
     vfs.xDlClose = [](sqlite3_vfs* v, void* handle) { real_of(v)->xDlClose(real_of(v), handle); };
-    vfs.xRandomness = [](sqlite3_vfs* v, int size, char* out) { return real_of(v)->xRandomness(real_of(v), size, out); };
+    vfs.xRandomness = [](sqlite3_vfs* v, int size, char* out) {
+        return real_of(v)->xRandomness(real_of(v), size, out);
+    };
     vfs.xSleep = [](sqlite3_vfs* v, int micros) { return real_of(v)->xSleep(real_of(v), micros); };
     vfs.xCurrentTime = [](sqlite3_vfs* v, double* out) { return real_of(v)->xCurrentTime(real_of(v), out); };
     vfs.xGetLastError = [](sqlite3_vfs* v, int size, char* out) {

@@ -139,7 +139,9 @@ BOOST_AUTO_TEST_CASE(a_request_that_cannot_write_the_state_database_gets_503_and
         return count.column_int(0);
     };
 
-    for (const auto& [refusal, says] : {std::pair{SQLITE_FULL, "is full"}, std::pair{SQLITE_IOERR_WRITE, "failed a read or write"}}) {
+    const std::pair<int, std::string_view> refusals[] = {{SQLITE_FULL, "is full"},
+                                                          {SQLITE_IOERR_WRITE, "failed a read or write"}};
+    for (const auto& [refusal, says] : refusals) {
         BOOST_TEST_CONTEXT("writes fail with " << sqlite3_errstr(refusal))
         {
             disk.fail_writes(raydeploy::test::faulty_vfs::file_kind::wal, refusal);

@@ -51,8 +51,11 @@ handler answering_api_errors(handler handle)
             const auto reason = storage_unavailable_reason(e);
             if (!reason) throw;
             // Rolled back: nothing of the request was kept.
+            const auto path = ctx.target.encoded_path();
             log::error("a request could not write the state database",
-                       {{"method", ctx.req.method_string()}, {"path", std::string{ctx.target.encoded_path().data(), ctx.target.encoded_path().size()}}, {"error", e.what()}});
+                       {{"method", ctx.req.method_string()},
+                        {"path", std::string{path.data(), path.size()}},
+                        {"error", e.what()}});
             auto res = error_response(http::status::service_unavailable, "STORAGE_UNAVAILABLE", *reason);
             res.set(http::field::retry_after, "10");
             co_return res;
