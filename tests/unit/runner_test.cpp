@@ -7,10 +7,13 @@
 #include "raydeploy/events/stored_events.hpp"
 
 #include "support/engine_ground.hpp"
+#include "support/faulty_vfs.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <sqlite3.h>
 
 #include <fstream>
 #include <iterator>
@@ -261,6 +264,34 @@ BOOST_AUTO_TEST_CASE(cancel_reaches_the_runner_and_the_run_ends_cancelled)
     BOOST_TEST(record.status_reason.value_or("") == "the scripted runner was cancelled");
     check_events(f.stored_events(id), {"execution.status", "execution.status", "test.step", "test.tool_event",
                                        "execution.cancelling", "execution.done"});
+}
+
+BOOST_AUTO_TEST_CASE(a_run_that_ends_while_the_disk_is_full_keeps_its_end_and_the_engine_goes_on)
+{
+    // The VFS first: the fixture's database opens through it.
+    struct failing_disk_fixture : test::faulty_vfs, engine_fixture {} f;
+    f.script = scripted_runner::script::wait_for_stop;
+    const std::string id = f.engine->start("jobs", {}).id;
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.runs == 1; }));
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_events(id).size() == 4u; }));
+
+    f.fail_writes(test::faulty_vfs::file_kind::wal, SQLITE_FULL);
+    f.engine->cancel(id);
+    // The run ends in memory; its last events and its final row wait for the disk.
+    BOOST_TEST_REQUIRE(f.run_until([&] { return !f.engine->is_active(id); }));
+    BOOST_TEST_REQUIRE(f.finished.size() == 1u);
+    BOOST_TEST(to_string(f.finished[0].status) == "cancelled");
+    BOOST_TEST(f.stored_events(id).size() == 4u);
+    BOOST_TEST(to_string(f.engine->get(id)->status) == "running");
+
+    f.heal();
+    BOOST_TEST_REQUIRE(f.run_until([&] { return to_string(f.engine->get(id)->status) == "cancelled"; }, 5s));
+    check_events(f.stored_events(id), {"execution.status", "execution.status", "test.step", "test.tool_event",
+                                       "execution.cancelling", "execution.done"});
+    BOOST_TEST(f.engine->get(id)->final_counter.value_or(0) == 6);
+    // And the next run goes through as any other.
+    f.script = scripted_runner::script::succeed;
+    BOOST_TEST(to_string(f.run_to_end("jobs").status) == "succeeded");
 }
 
 BOOST_AUTO_TEST_CASE(the_engine_stops_a_runner_at_the_checkpoints_timeout)

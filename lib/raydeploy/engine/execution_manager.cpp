@@ -107,20 +107,26 @@ execution_manager::execution_manager(net::any_io_executor executor, const checkp
 {
     if (events_.before_commit) throw std::logic_error{"one execution_manager per event_log"};
     events_.before_commit = [this] { save_progress(); };
+    events_.after_commit = [this] { saved(); };
 }
 
 execution_manager::~execution_manager()
 {
     events_.before_commit = nullptr;
+    events_.after_commit = nullptr;
 }
 
 void execution_manager::save_progress()
 {
-    for (auto& [id, run] : active_) {
-        if (!run->progress_unsaved) continue;
-        store_.update(run->record);
-        run->progress_unsaved = false;
-    }
+    for (auto& [id, run] : active_)
+        if (run->progress_unsaved) store_.update(run->record);
+    for (const auto& record : finished_unsaved_) store_.update(record);
+}
+
+void execution_manager::saved()
+{
+    for (auto& [id, run] : active_) run->progress_unsaved = false;
+    finished_unsaved_.clear();
 }
 
 void execution_manager::recover()
@@ -434,8 +440,10 @@ void execution_manager::finish(active_run& run, execution_status status, std::op
     fields["rc"] = rc ? json::value(*rc) : json::value(nullptr);
     if (run.record.error) fields["error"] = *run.record.error;
     emit(run, "execution.done", std::move(fields));
+    // The final row commits with execution.done, or both wait for a disk that takes writes again:
+    // a failing disk must neither lose the run's end nor stop the service here.
+    finished_unsaved_.push_back(run.record);
     events_.flush();
-    store_.update(run.record);
     const auto started = run.record.started_at ? parse_timestamp(*run.record.started_at) : std::nullopt;
     const auto ended = parse_timestamp(*run.record.finished_at);
     metrics::service_metrics::instance().execution_finished(

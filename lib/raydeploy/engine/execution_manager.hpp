@@ -126,8 +126,11 @@ private:
     void start_deadline(active_run& run, std::chrono::seconds timeout);
     void emit(active_run& run, std::string type, boost::json::object fields);
     void notify_output(active_run& run);
-    // Writes the progress of every run that changed since the last batch of events.
+    // In each batch of events' transaction: the progress of every run that changed since the last
+    // batch, and the final row of every run that ended since. They count as saved only once that
+    // transaction committed (saved()): a batch the disk refused is retried with them.
     void save_progress();
+    void saved();
     void finish(active_run& run, execution_status status, std::optional<int> rc, std::string reason,
                 std::optional<boost::json::object> error = std::nullopt);
 
@@ -138,6 +141,8 @@ private:
     engine_settings settings_;
     runner_registry runners_;
     std::map<std::string, std::unique_ptr<active_run>, std::less<>> active_;  // queued and running
+    // Rows of runs that ended, written with the batch that holds their execution.done.
+    std::vector<execution_record> finished_unsaved_;
     std::deque<std::string> queue_;
     std::vector<std::function<void(const execution_record&)>> finish_listeners_;
     bool shutting_down_ = false;

@@ -92,6 +92,7 @@ void event_log::flush()
         });
         return;
     }
+    if (after_commit) after_commit();
     if (failed_attempts_ > 0) {
         log::warn("storing events works again", {{"failed_attempts", failed_attempts_}, {"events", published.size()}});
         failed_attempts_ = 0;

@@ -42,6 +42,8 @@ public:
     // batch's events (a running execution's progress) is written in the same commit rather than
     // one of its own for each change.
     std::function<void()> before_commit;
+    // Called once that transaction committed, before its events are published.
+    std::function<void()> after_commit;
 
     // The seq of the newest event that is stored and published.
     std::int64_t last_published_seq() const { return bus_.last_seq(); }
