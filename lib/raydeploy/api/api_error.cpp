@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <optional>
 
 namespace raydeploy::api {
@@ -56,9 +57,7 @@ handler answering_api_errors(handler handle)
                        {{"method", ctx.req.method_string()},
                         {"path", std::string{path.data(), path.size()}},
                         {"error", e.what()}});
-            auto res = error_response(http::status::service_unavailable, "STORAGE_UNAVAILABLE", *reason);
-            res.set(http::field::retry_after, "10");
-            co_return res;
+            co_return busy_response("STORAGE_UNAVAILABLE", *reason, std::chrono::seconds{10});
         }
     };
 }
