@@ -4,12 +4,14 @@
 # its cleanup stops its own processes (stop_process) and removes WORK.
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Before the cd below: "$0" may be relative to where the script was started.
+BENCH_SCRIPT="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$REPO_ROOT"
 WORK="$(mktemp -d)"
 
 # Prints the script's header comment (its usage) and exits 2.
 usage() {
-    sed -n '2,/^set -Eeuo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+    sed -n '2,/^set -Eeuo/p' "$BENCH_SCRIPT" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
     exit 2
 }
 
