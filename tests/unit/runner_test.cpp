@@ -1,8 +1,11 @@
 // Suite runners: the seam between the execution engine and what a checkpoint runs. A scripted
 // runner registered for a CML kind goes through the engine's shared lifecycle (events with
 // contiguous counters ending in execution.done, log, progress, results, report, cancel, timeout,
-// shutdown); a kind without a runner fails its run saying so.
+// shutdown); a kind without a runner fails its run saying so. Deployments over the same engine
+// keep their state through a failing disk.
+#include "raydeploy/engine/approvals.hpp"
 #include "raydeploy/engine/builtin_runners.hpp"
+#include "raydeploy/engine/deployments.hpp"
 #include "raydeploy/engine/execution_manager.hpp"
 #include "raydeploy/events/stored_events.hpp"
 
@@ -146,6 +149,14 @@ struct engine_fixture : test::engine_ground {
         return *engine->get(id);
     }
 
+    // The status in the row of `table` (executions, deployments), which may differ from memory's.
+    std::string stored_status(const std::string& table, const std::string& id)
+    {
+        auto query = db->prepare("SELECT status FROM " + table + " WHERE id = ?");
+        query.bind(1, id);
+        return query.step() ? query.column_text(0) : "<no row>";
+    }
+
     std::vector<json::object> stored_events(const std::string& id)
     {
         std::vector<json::object> out;
@@ -282,16 +293,67 @@ BOOST_AUTO_TEST_CASE(a_run_that_ends_while_the_disk_is_full_keeps_its_end_and_th
     BOOST_TEST_REQUIRE(f.finished.size() == 1u);
     BOOST_TEST(to_string(f.finished[0].status) == "cancelled");
     BOOST_TEST(f.stored_events(id).size() == 4u);
-    BOOST_TEST(to_string(f.engine->get(id)->status) == "running");
+    BOOST_TEST(to_string(f.engine->get(id)->status) == "cancelled");
+    BOOST_TEST(f.stored_status("executions", id) == "running");
 
     f.heal();
-    BOOST_TEST_REQUIRE(f.run_until([&] { return to_string(f.engine->get(id)->status) == "cancelled"; }, 5s));
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("executions", id) == "cancelled"; }, 5s));
     check_events(f.stored_events(id), {"execution.status", "execution.status", "test.step", "test.tool_event",
                                        "execution.cancelling", "execution.done"});
     BOOST_TEST(f.engine->get(id)->final_counter.value_or(0) == 6);
     // And the next run goes through as any other.
     f.script = scripted_runner::script::succeed;
     BOOST_TEST(to_string(f.run_to_end("jobs").status) == "succeeded");
+}
+
+BOOST_AUTO_TEST_CASE(a_deployment_that_ends_while_the_disk_is_full_keeps_its_state_and_the_service_goes_on)
+{
+    struct deployment_fixture : test::faulty_vfs, engine_fixture {
+        approval_manager approvals{catalog, *db, events, approval_policy{}};
+        deployment_manager deployments{io.get_executor(), catalog, *db, events, *engine, approvals,
+                                       "http://127.0.0.1:1", true};
+        identity caller{"local", role::admin, true, "local"};
+
+        std::vector<std::string> announced_statuses(const std::string& id)
+        {
+            std::vector<std::string> out;
+            auto query = db->prepare("SELECT payload FROM events WHERE type = 'deployment.status' ORDER BY seq");
+            while (query.step()) {
+                const json::object payload = json::parse(query.column_text(0)).as_object();
+                if (text_of(payload, "deployment_id") == id) out.push_back(text_of(payload, "status"));
+            }
+            return out;
+        }
+    } f;
+    f.script = scripted_runner::script::wait_for_stop;
+    deployment_request request;
+    request.checkpoints = std::vector<std::string>{"jobs"};
+    const std::string id = f.deployments.start(request, f.caller).id;
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.runs == 1 && f.stored_status("deployments", id) == "running"; }));
+
+    // The step's execution and the deployment end while nothing can be written: both in memory,
+    // and run_until would throw had an error escaped a handler.
+    f.fail_writes(test::faulty_vfs::file_kind::wal, SQLITE_FULL);
+    f.deployments.cancel(id);
+    BOOST_TEST_REQUIRE(f.run_until([&] { return to_string(f.deployments.get(id)->status) == "cancelled"; }));
+    BOOST_TEST(f.deployments.get(id)->steps.at(0).status == "cancelled");
+    BOOST_TEST(to_string(f.deployments.newest()->status) == "cancelled");
+    BOOST_TEST(f.stored_status("deployments", id) == "running");
+    // A request's change is refused whole (the service answers 503) and leaves the state as it was.
+    BOOST_CHECK_THROW(f.deployments.resume(id, f.caller), sqlite::error);
+    BOOST_TEST(to_string(f.deployments.get(id)->status) == "cancelled");
+
+    f.heal();
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("deployments", id) == "cancelled"; }, 5s));
+    const auto announced = f.announced_statuses(id);
+    BOOST_TEST_REQUIRE(!announced.empty());
+    BOOST_TEST(announced.back() == "cancelled");
+    BOOST_TEST(std::count(announced.begin(), announced.end(), "cancelled") == 1);
+
+    // And the next deployment goes through as any other.
+    f.script = scripted_runner::script::succeed;
+    const std::string next = f.deployments.start(request, f.caller).id;
+    BOOST_TEST(f.run_until([&] { return f.stored_status("deployments", next) == "succeeded"; }));
 }
 
 BOOST_AUTO_TEST_CASE(the_engine_stops_a_runner_at_the_checkpoints_timeout)

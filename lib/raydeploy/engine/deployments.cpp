@@ -167,12 +167,18 @@ deployment_manager::deployment_manager(net::any_io_executor executor, const chec
       service_url_{std::move(service_url)},
       open_mode_{open_mode}
 {
+    events_.add_commit_hooks(this, {[this] {
+                                        for (const auto& [id, record] : unsaved_) write_row(record);
+                                    },
+                                    [this] { unsaved_.clear(); }});
     approvals_.on_change([this] { wake_all(); });
     executions_.on_finished([this](const execution_record& record) {
         if (!record.deployment_id) return;
         if (auto it = active_.find(*record.deployment_id); it != active_.end()) it->second->wake->cancel();
     });
 }
+
+deployment_manager::~deployment_manager() { events_.remove_commit_hooks(this); }
 
 void deployment_manager::recover()
 {
@@ -362,7 +368,7 @@ deployment_record deployment_manager::resume(const std::string& id, const identi
     record->status_reason = reason;
     record->failed_checkpoint.reset();
     record->awaiting.reset();
-    save(*record);
+    write_now(*record);
     announce(*record);
     log::info("deployment resumed", {{"deployment_id", id}, {"by", caller.name}, {"auto_approve", record->auto_approve}});
     spawn(*record);
@@ -448,6 +454,7 @@ net::awaitable<void> deployment_manager::run(std::string id)
             if (auto current = executions_.get(execution.id); current && step.status != to_string(current->status)) {
                 step.status = std::string{to_string(current->status)};
                 save(record);
+                events_.commit_now();
             }
             // Finishing wakes the timer; the second only keeps the step's queued/running fresh.
             active.wake->expires_after(std::chrono::seconds{1});
@@ -577,9 +584,16 @@ void deployment_manager::finish(active_deployment& active, deployment_status sta
     if (!reason.empty()) record.status_reason = reason;
     else if (status == deployment_status::succeeded) record.status_reason.reset();
     save(record);
-    if (status != deployment_status::succeeded)
-        approvals_.release_for_deployment(record.id, "deployment " + record.id + " ended " +
-                                                         std::string{to_string(status)} + " without it");
+    if (status != deployment_status::succeeded) {
+        try {
+            approvals_.release_for_deployment(record.id, "deployment " + record.id + " ended " +
+                                                             std::string{to_string(status)} + " without it");
+        } catch (const std::exception& e) {
+            // Its requests and grants stay bound to a deployment that no longer asks: they expire.
+            log::error("withdrawing the approvals of a finished deployment failed; they expire on their own",
+                       {{"deployment_id", record.id}, {"error", e.what()}});
+        }
+    }
     announce(record);
     log::info("deployment finished", {{"deployment_id", record.id}, {"status", to_string(status)}});
     // The coroutine that owns `active` returns right after this; erase once it is done with it.
@@ -612,14 +626,31 @@ void deployment_manager::insert(deployment_record& record)
 const deployment_record* deployment_manager::newest()
 {
     if (!newest_loaded_) {
-        auto latest = list({std::nullopt, 1, std::nullopt});
-        if (!latest.empty()) newest_ = std::move(latest.front());
+        deployment_filter newest_only;
+        newest_only.limit = 1;
+        auto latest = list(newest_only);
+        if (!latest.empty()) newest_ = get(latest.front().id);  // memory first: unsaved progress
         newest_loaded_ = true;
     }
     return newest_ ? &*newest_ : nullptr;
 }
 
 void deployment_manager::save(const deployment_record& record)
+{
+    unsaved_.insert_or_assign(record.id, record);
+    ++generation_;
+    if (newest_ && newest_->id == record.id) newest_ = record;
+}
+
+void deployment_manager::write_now(const deployment_record& record)
+{
+    write_row(record);
+    unsaved_.erase(record.id);  // older than what was just written
+    ++generation_;
+    if (newest_ && newest_->id == record.id) newest_ = record;
+}
+
+void deployment_manager::write_row(const deployment_record& record)
 {
     auto statement = db_.prepare(
         "UPDATE deployments SET status = ?, steps = ?, started_at = ?, finished_at = ?, status_reason = ?, "
@@ -636,8 +667,6 @@ void deployment_manager::save(const deployment_record& record)
     statement.bind(10, record.requester_person);
     statement.bind(11, record.id);
     statement.step();
-    ++generation_;
-    if (newest_ && newest_->id == record.id) newest_ = record;
 }
 
 void deployment_manager::announce(const deployment_record& record)
@@ -657,6 +686,7 @@ void deployment_manager::wake_all()
 std::optional<deployment_record> deployment_manager::get(std::string_view id)
 {
     if (auto it = active_.find(id); it != active_.end()) return it->second->record;
+    if (auto it = unsaved_.find(id); it != unsaved_.end()) return it->second;
     auto statement = db_.prepare(std::string{select_columns} + "WHERE id = ?");
     statement.bind(1, id);
     if (!statement.step()) return std::nullopt;

@@ -90,6 +90,9 @@ public:
     deployment_manager(net::any_io_executor executor, const checkpoint_catalog& catalog, sqlite::database& db,
                        event_log& events, execution_manager& executions, approval_manager& approvals,
                        std::string service_url, bool open_mode);
+    ~deployment_manager();
+    deployment_manager(const deployment_manager&) = delete;
+    deployment_manager& operator=(const deployment_manager&) = delete;
 
     // After executions.recover(): a deployment that was running is failed (its execution was
     // interrupted) and can be resumed; one awaiting approval goes on waiting.
@@ -125,7 +128,15 @@ private:
     net::awaitable<bool> await_grant(active_deployment& active, deployment_step& step, std::optional<std::string>& grant_id);
     void spawn(deployment_record record);
     void finish(active_deployment& active, deployment_status status, std::string reason);
+    // The deployment's own progress: the row is written in the next batch of events' transaction
+    // (announce() commits it with its event). While the disk refuses that batch the record waits
+    // in memory, is retried with the events, and get() answers from it: a failing disk neither
+    // loses a deployment's state nor throws out of the coroutine that drives it.
     void save(const deployment_record& record);
+    // A request's change, written before it is answered: a disk that refuses it fails the request
+    // (503) and nothing changes.
+    void write_now(const deployment_record& record);
+    void write_row(const deployment_record& record);
     void insert(deployment_record& record);
     void announce(const deployment_record& record);
     void wake_all();
@@ -142,6 +153,7 @@ private:
     std::string service_url_;
     bool open_mode_;
     std::map<std::string, std::unique_ptr<active_deployment>, std::less<>> active_;
+    std::map<std::string, deployment_record, std::less<>> unsaved_;  // save()d, not yet committed
     bool shutting_down_ = false;
     bool newest_loaded_ = false;
     std::optional<deployment_record> newest_;

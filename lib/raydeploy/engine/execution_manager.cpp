@@ -105,15 +105,12 @@ execution_manager::execution_manager(net::any_io_executor executor, const checkp
     : executor_{std::move(executor)}, catalog_{catalog}, store_{db}, events_{events}, settings_{std::move(settings)},
       runners_{std::move(runners)}
 {
-    if (events_.before_commit) throw std::logic_error{"one execution_manager per event_log"};
-    events_.before_commit = [this] { save_progress(); };
-    events_.after_commit = [this] { saved(); };
+    events_.add_commit_hooks(this, {[this] { save_progress(); }, [this] { saved(); }});
 }
 
 execution_manager::~execution_manager()
 {
-    events_.before_commit = nullptr;
-    events_.after_commit = nullptr;
+    events_.remove_commit_hooks(this);
 }
 
 void execution_manager::save_progress()
@@ -302,6 +299,13 @@ void execution_manager::refuse_if_active(std::string_view checkpoint) const
                            "); wait for it to finish or cancel it with POST /api/v1/executions/" + running->id +
                            "/cancel",
                        {{"execution_id", running->id}}};
+}
+
+std::optional<execution_record> execution_manager::get(std::string_view id)
+{
+    for (const auto& record : finished_unsaved_)
+        if (record.id == id) return record;
+    return store_.get(id);
 }
 
 std::optional<execution_record> execution_manager::active_for(std::string_view checkpoint) const

@@ -70,7 +70,8 @@ public:
     // Cancels a queued or running execution. Throws engine_error.
     execution_record cancel(const std::string& id);
 
-    std::optional<execution_record> get(std::string_view id) { return store_.get(id); }
+    // A run that ended while the disk refused its final row answers from memory.
+    std::optional<execution_record> get(std::string_view id);
     std::vector<execution_record> list(const execution_filter& filter) { return store_.list(filter); }
     // The newest execution of `checkpoint` (nullptr: never run), from memory (execution_store::latest).
     const execution_record* latest(std::string_view checkpoint) { return store_.latest(checkpoint); }

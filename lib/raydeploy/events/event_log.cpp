@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <iterator>
+#include <stdexcept>
 
 namespace raydeploy {
 
@@ -46,6 +47,24 @@ void event_log::commit_soon()
     schedule_flush();
 }
 
+void event_log::commit_now()
+{
+    commit_wanted_ = true;
+    flush();
+}
+
+void event_log::add_commit_hooks(const void* owner, commit_hooks hooks)
+{
+    for (const auto& [added, unused] : hooks_)
+        if (added == owner) throw std::logic_error{"event_log::add_commit_hooks: this owner already added its hooks"};
+    hooks_.emplace_back(owner, std::move(hooks));
+}
+
+void event_log::remove_commit_hooks(const void* owner)
+{
+    std::erase_if(hooks_, [owner](const auto& entry) { return entry.first == owner; });
+}
+
 void event_log::flush()
 {
     if (pending_.empty() && !commit_wanted_) return;
@@ -69,7 +88,8 @@ void event_log::flush()
             insert.step();
             published.push_back(published_from_stored(db_.last_insert_rowid(), item.type, item.execution_id, std::move(payload)));
         }
-        if (before_commit) before_commit();
+        for (const auto& [owner, hooks] : hooks_)
+            if (hooks.write) hooks.write();
         tx.commit();
         metrics::service_metrics::instance().events_stored.Increment(static_cast<double>(published.size()));
     } catch (const std::exception& e) {
@@ -92,7 +112,8 @@ void event_log::flush()
         });
         return;
     }
-    if (after_commit) after_commit();
+    for (const auto& [owner, hooks] : hooks_)
+        if (hooks.committed) hooks.committed();
     if (failed_attempts_ > 0) {
         log::warn("storing events works again", {{"failed_attempts", failed_attempts_}, {"events", published.size()}});
         failed_attempts_ = 0;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <vector>
 
 namespace raydeploy {
@@ -34,16 +35,24 @@ public:
     // Writes and publishes everything queued, now. Used for state changes, so the execution row
     // and the event announcing it become visible together.
     void flush();
-    // Makes the next batch commit within batch_delay even if no event comes: for state that
-    // before_commit writes.
+    // Makes the next batch commit within batch_delay even if no event comes: for state that the
+    // commit hooks write.
     void commit_soon();
+    // flush(), committing even when no event waits: for state that the commit hooks write.
+    void commit_now();
 
-    // Called inside each batch's transaction, before it commits: state that goes with the
-    // batch's events (a running execution's progress) is written in the same commit rather than
-    // one of its own for each change.
-    std::function<void()> before_commit;
-    // Called once that transaction committed, before its events are published.
-    std::function<void()> after_commit;
+    // State that goes with the events (a running execution's progress, a deployment's steps).
+    // `write` runs inside each batch's transaction before it commits, so that state shares the
+    // batch's commit rather than taking one per change, and a batch the disk refused is retried
+    // with it; `committed` runs once that transaction held, before its events are published.
+    // Neither may append events or flush.
+    struct commit_hooks {
+        std::function<void()> write;
+        std::function<void()> committed;
+    };
+    // `owner` names the hooks for remove_commit_hooks.
+    void add_commit_hooks(const void* owner, commit_hooks hooks);
+    void remove_commit_hooks(const void* owner);
 
     // The seq of the newest event that is stored and published.
     std::int64_t last_published_seq() const { return bus_.last_seq(); }
@@ -61,6 +70,7 @@ private:
     bool flush_scheduled_ = false;
     bool commit_wanted_ = false;
     std::uint64_t failed_attempts_ = 0;  // since the last batch that was stored
+    std::vector<std::pair<const void*, commit_hooks>> hooks_;
 };
 
 }  // namespace raydeploy
