@@ -39,15 +39,18 @@ child_spec shell(std::string script)
     return spec;
 }
 
-// Runs the child to its end on a private io_context; `on_start` may act on it (stop it).
-run_outcome run(const child_spec& spec, std::function<void(child_process&, net::io_context&)> on_start = {})
+// Runs the child to its end on a private io_context; `on_start` may act on it (stop it) and watch
+// what arrived so far. `hold_events` is the child's child_callbacks::hold_events.
+run_outcome run(const child_spec& spec,
+                std::function<void(child_process&, net::io_context&, const run_outcome&)> on_start = {},
+                std::function<bool()> hold_events = {})
 {
     net::io_context io;
     run_outcome outcome;
     const auto started = std::chrono::steady_clock::now();
     child_process child{io.get_executor(), spec,
                         {[&](std::string_view text) { outcome.output += text; },
-                         [&](std::string_view line) { outcome.events.emplace_back(line); }}};
+                         [&](std::string_view line) { outcome.events.emplace_back(line); }, std::move(hold_events)}};
     outcome.pid = child.pid();
     BOOST_TEST(child.start_time() > 0);
     bool done = false;
@@ -56,7 +59,7 @@ run_outcome run(const child_spec& spec, std::function<void(child_process&, net::
         outcome.result = result;
         done = true;
     });
-    if (on_start) on_start(child, io);
+    if (on_start) on_start(child, io, outcome);
     io.run_for(20s);
     BOOST_TEST_REQUIRE(done, "the child did not finish within 20 s");
     outcome.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
@@ -88,6 +91,55 @@ BOOST_AUTO_TEST_CASE(an_event_line_over_the_limit_is_dropped_and_later_lines_sti
     const auto outcome = run(spec);
     BOOST_TEST(outcome.result.exit_code == 0);
     BOOST_TEST(outcome.events == (std::vector<std::string>{R"({"after":1})"}), boost::test_tools::per_element());
+}
+
+// 20,000 lines of 100 bytes: far more than a pipe holds, so a child whose reader pauses blocks.
+const std::string many_event_lines = "yes '" + std::string(99, 'e') + "' | head -n 20000 >&3; echo wrote all";
+
+BOOST_AUTO_TEST_CASE(a_held_event_channel_is_not_read_and_the_child_waits_until_it_is_released)
+{
+    bool held = true;
+    std::size_t lines_while_held = 1;
+    bool child_wrote_all_while_held = true;
+    const auto outcome = run(
+        shell(many_event_lines),
+        [&](raydeploy::child_process&, net::io_context& io, const run_outcome& so_far) {
+            auto timer = std::make_shared<net::steady_timer>(io, 1s);
+            timer->async_wait([&, timer](boost::system::error_code) {
+                lines_while_held = so_far.events.size();
+                child_wrote_all_while_held = so_far.output.find("wrote all") != std::string::npos;
+                held = false;
+            });
+        },
+        [&] { return held; });
+    BOOST_TEST(lines_while_held == 0u);
+    BOOST_TEST(!child_wrote_all_while_held);
+    BOOST_TEST(outcome.result.exit_code == 0);
+    BOOST_TEST(outcome.output == "wrote all\n");
+    BOOST_TEST(outcome.events.size() == 20000u);
+}
+
+BOOST_AUTO_TEST_CASE(a_stop_ends_the_hold_and_a_child_blocked_on_its_writes_is_stopped)
+{
+    const auto outcome = run(
+        shell(many_event_lines),
+        [](raydeploy::child_process& child, net::io_context& io, const run_outcome&) {
+            auto timer = std::make_shared<net::steady_timer>(io, 300ms);
+            timer->async_wait([&child, timer](boost::system::error_code) { child.stop(stop_cause::cancel); });
+        },
+        [] { return true; });
+    BOOST_TEST(outcome.result.stopped_by == stop_cause::cancel);
+    BOOST_TEST(outcome.elapsed < 5s);
+    BOOST_TEST(outcome.events.size() < 20000u);  // what the pipe held when the child was stopped
+}
+
+BOOST_AUTO_TEST_CASE(lines_written_before_the_child_exits_arrive_though_the_channel_is_held)
+{
+    const auto outcome = run(shell("for i in 1 2 3; do echo \"{\\\"n\\\":$i}\" >&3; done"), {}, [] { return true; });
+    BOOST_TEST(outcome.result.exit_code == 0);
+    BOOST_TEST(outcome.events == (std::vector<std::string>{R"({"n":1})", R"({"n":2})", R"({"n":3})"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(outcome.elapsed < 3s);  // not the 5 s a reader left open gets
 }
 
 BOOST_AUTO_TEST_CASE(the_child_gets_the_umask_the_service_replaced)
@@ -139,7 +191,7 @@ BOOST_AUTO_TEST_CASE(stop_escalates_to_sigkill_after_the_grace_period)
 {
     auto spec = shell("trap '' TERM; echo ready; while true; do sleep 0.1; done");
     spec.kill_grace = 300ms;
-    const auto outcome = run(spec, [](raydeploy::child_process& child, net::io_context& io) {
+    const auto outcome = run(spec, [](raydeploy::child_process& child, net::io_context& io, const run_outcome&) {
         auto timer = std::make_shared<net::steady_timer>(io, 200ms);
         timer->async_wait([&child, timer](boost::system::error_code) { child.stop(stop_cause::cancel); });
     });

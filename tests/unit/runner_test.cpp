@@ -37,13 +37,18 @@ struct runner_log {
     bool run_dir_exists = false;
     bool resumed = false;           // the last run was a resumed one
     json::object attachment_seen;   // what a resumed run found in its record
+    bool flood = false;             // script::flood starts relaying once this is set
+    std::optional<bool> backlogged_after_flood;
 };
 
 // Publishes one of everything a runner can publish, then either ends as `script` says or waits
 // until it is stopped.
 class scripted_runner final : public checkpoint_runner {
 public:
-    enum class script { succeed, wait_for_stop };
+    // flood: once runner_log::flood is set, relays max_waiting_events events as fast as a
+    // producer could, notes whether the context then says the events are backlogged, waits until
+    // it no longer does and succeeds.
+    enum class script { succeed, wait_for_stop, flood };
 
     scripted_runner(net::any_io_executor executor, runner_log& log, script what, bool survives)
         : timer_{std::move(executor)}, log_{log}, script_{what}, survives_{survives}
@@ -76,7 +81,14 @@ public:
         context.set_results({{"nodes", {{"node-1", {{"cpus", 2}}}}}, {"summary", {{"ok", true}}}}, report);
 
         runner_outcome outcome;
-        if (script_ == script::succeed) {
+        if (script_ == script::flood) {
+            while (!log_.flood) co_await pause(10ms);
+            for (std::size_t i = 0; i < execution_manager::max_waiting_events; ++i)
+                context.relay("test.flood", "", {{"i", i}});
+            log_.backlogged_after_flood = context.events_backlogged();
+            while (context.events_backlogged()) co_await pause(10ms);
+        }
+        if (script_ != script::wait_for_stop) {
             outcome.status = execution_status::succeeded;
             outcome.rc = 0;
             co_return outcome;
@@ -88,6 +100,13 @@ public:
         outcome.status = stopped_by_ == stop_cause::timeout ? execution_status::timed_out : execution_status::cancelled;
         outcome.reason = stopped_by_ == stop_cause::timeout ? "the scripted runner timed out" : "the scripted runner was cancelled";
         co_return outcome;
+    }
+
+    net::awaitable<void> pause(std::chrono::milliseconds duration)
+    {
+        timer_.expires_after(duration);
+        auto [ec] = co_await timer_.async_wait(nothrow_awaitable);
+        (void)ec;
     }
 
     void stop(stop_cause cause) override
@@ -304,6 +323,41 @@ BOOST_AUTO_TEST_CASE(a_run_that_ends_while_the_disk_is_full_keeps_its_end_and_th
     // And the next run goes through as any other.
     f.script = scripted_runner::script::succeed;
     BOOST_TEST(to_string(f.run_to_end("jobs").status) == "succeeded");
+}
+
+BOOST_AUTO_TEST_CASE(a_run_whose_events_pile_up_behind_a_full_disk_is_told_to_stop_reading_until_they_are_stored)
+{
+    struct failing_disk_fixture : test::faulty_vfs, engine_fixture {} f;
+    f.script = scripted_runner::script::flood;
+    const std::string id = f.engine->start("jobs", {}).id;
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.runs == 1; }));
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_events(id).size() == 4u; }));
+
+    test::stderr_capture log_lines{f.dir.path() / "stderr.txt"};
+    f.fail_writes(test::faulty_vfs::file_kind::wal, SQLITE_FULL);
+    f.seen.flood = true;
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.backlogged_after_flood.has_value(); }));
+    BOOST_TEST(*f.seen.backlogged_after_flood);
+    BOOST_TEST(f.engine->is_active(id));  // the runner waits, as a child blocked on its pipe does
+
+    f.heal();
+    BOOST_TEST_REQUIRE(f.run_until([&] { return !f.engine->is_active(id); }, 10s));
+    // The backlog was retried on the one-second timer, not once per event that joined it.
+    const std::string logged = log_lines.text();
+    const auto healed = logged.find("storing events works again failed_attempts=");
+    BOOST_TEST_REQUIRE(healed != std::string::npos, logged);
+    BOOST_TEST(std::stoi(logged.substr(healed + std::string_view{"storing events works again failed_attempts="}.size())) <= 20);
+    BOOST_TEST(to_string(f.engine->get(id)->status) == "succeeded");
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("executions", id) == "succeeded"; }, 5s));
+    // 4 before the flood, the flood, execution.done: every one stored, once, in order.
+    const auto stored = raydeploy::stored_events{*f.db}.read_execution(id, 0, 20000).events;
+    const std::size_t expected = 4 + execution_manager::max_waiting_events + 1;
+    BOOST_TEST_REQUIRE(stored.size() == expected);
+    for (std::size_t i = 0; i < stored.size(); ++i)
+        if (json::parse(stored[i]->text).at("counter").to_number<std::size_t>() != i + 1) {
+            BOOST_TEST(false, "event " << i + 1 << " has counter " << json::parse(stored[i]->text).at("counter"));
+            break;
+        }
 }
 
 BOOST_AUTO_TEST_CASE(a_deployment_that_ends_while_the_disk_is_full_keeps_its_state_and_the_service_goes_on)

@@ -76,7 +76,8 @@ std::optional<runner_outcome> ansible_runner::start(run_context& context)
         child_ = std::make_unique<child_process>(
             executor_, spec,
             child_callbacks{[&context](std::string_view text) { context.write_output(text); },
-                            [this, &context](std::string_view line) { on_event_line(context, line); }});
+                            [this, &context](std::string_view line) { on_event_line(context, line); },
+                            [&context] { return context.events_backlogged(); }});
     } catch (const runtime_failure& e) {
         return runner_outcome{execution_status::failed, std::nullopt,
                               std::string{e.what()} + "; check ansible_playbook in the configuration", std::nullopt};

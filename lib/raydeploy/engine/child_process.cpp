@@ -62,7 +62,7 @@ struct child_setup {
 struct child_process::state {
     explicit state(net::any_io_executor executor)
         : out{executor}, err{executor}, events{executor}, timeout_timer{executor}, kill_timer{executor},
-          readers_done{executor}
+          readers_done{executor}, hold_timer{executor}
     {
     }
 
@@ -72,7 +72,7 @@ struct child_process::state {
     int pgid = -1;
     net::readable_pipe out, err, events;
     std::optional<bp::basic_process<net::any_io_executor>> process;
-    net::steady_timer timeout_timer, kill_timer, readers_done;
+    net::steady_timer timeout_timer, kill_timer, readers_done, hold_timer;
     int readers_running = 0;
     stop_cause cause = stop_cause::none;
     bool exited = false;
@@ -98,7 +98,20 @@ net::awaitable<void> drain(std::shared_ptr<child_process::state> s, net::readabl
         }
         if (!line.empty() && s->callbacks.on_event_line) s->callbacks.on_event_line(line);
     };
+    const auto holding = [&] {
+        return event_lines && s->callbacks.hold_events && !s->exited && s->cause == stop_cause::none &&
+               s->callbacks.hold_events();
+    };
     for (;;) {
+        if (holding()) {
+            log::warn("pausing the child's event channel until the events waiting for the disk are stored",
+                      {{"pid", s->pgid}});
+            while (holding()) {
+                s->hold_timer.expires_after(std::chrono::milliseconds{100});
+                co_await s->hold_timer.async_wait(nothrow_awaitable);
+            }
+            log::info("reading the child's event channel again", {{"pid", s->pgid}});
+        }
         auto [ec, n] = co_await pipe.async_read_some(net::buffer(buffer), nothrow_awaitable);
         if (ec) break;  // EOF: every process holding the write end is gone (or we closed it)
         const std::string_view chunk{buffer.data(), n};
@@ -207,6 +220,7 @@ child_process::~child_process()
         signal_group(state_->pgid, SIGKILL);
         boost::system::error_code ec;
         state_->process->wait(ec);
+        state_->exited = true;  // a paused reader of the event channel must not wait on it
     }
     state_->timeout_timer.cancel();
     state_->kill_timer.cancel();

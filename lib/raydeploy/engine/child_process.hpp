@@ -38,6 +38,10 @@ inline constexpr int event_channel_fd = 3;
 struct child_callbacks {
     std::function<void(std::string_view text)> on_output;     // stdout and stderr, as they arrive
     std::function<void(std::string_view line)> on_event_line;  // one line of the event channel, without '\n'
+    // While it returns true the event channel is not read, so the child blocks on its writes
+    // (asked again every 100 ms). Ignored once a stop was asked or the child exited, so that
+    // neither waits on it and the lines already written still arrive.
+    std::function<bool()> hold_events;
 };
 
 struct child_result {

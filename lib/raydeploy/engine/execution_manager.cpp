@@ -49,6 +49,8 @@ public:
         manager_.notify_output(run_);
     }
 
+    bool events_backlogged() const override { return manager_.events_.pending() >= max_waiting_events; }
+
     // Progress changes at every task of a playbook: it is written with the next batch of events,
     // in their commit, not in a commit of its own each time (that was most of the store's commits).
     void set_progress(json::object progress, json::object host_summary) override

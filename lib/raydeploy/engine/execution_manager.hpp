@@ -49,6 +49,11 @@ struct execution_origin {
 
 class execution_manager {
 public:
+    // Events kept in memory while the disk refuses them before runs stop reading their producers
+    // (run_context::events_backlogged): a few tens of MB at the plugin's event sizes, and hundreds
+    // of times the largest batch that waits while the disk works.
+    static constexpr std::size_t max_waiting_events = 10'000;
+
     // Runs every kind with its built-in runner (builtin_runners).
     execution_manager(net::any_io_executor executor, const checkpoint_catalog& catalog, sqlite::database& db,
                       event_log& events, engine_settings settings);

@@ -61,6 +61,10 @@ public:
     virtual void relay(std::string type, std::string created, const boost::json::object& fields) = 0;
     // Appends to the run's log (GET /api/v1/executions/{id}/log) and wakes whoever follows it.
     virtual void write_output(std::string_view text) = 0;
+    // True while more events wait to be stored than the service keeps in memory (the disk refuses
+    // them): a runner that reads a producer as fast as it writes stops reading until it is false,
+    // so the producer waits instead of the service's memory growing.
+    virtual bool events_backlogged() const = 0;
 
     // What the API shows of the run so far: `progress` as {"play", "task", "tasks_started",
     // "tasks_done"}, `host_summary` as host -> counts. Stored at once; the last one set is what the

@@ -26,7 +26,9 @@ void event_log::append(event item)
 {
     if (item.created.empty()) item.created = now_timestamp();
     pending_.push_back(std::move(item));
-    if (pending_.size() >= options_.batch_size) flush();
+    // While the disk refuses batches, the retry timer alone tries again: a try per event would
+    // rewrite the whole growing backlog each time.
+    if (pending_.size() >= options_.batch_size && failed_attempts_ == 0) flush();
     else schedule_flush();
 }
 
