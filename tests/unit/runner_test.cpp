@@ -7,6 +7,7 @@
 #include "raydeploy/engine/builtin_runners.hpp"
 #include "raydeploy/engine/deployments.hpp"
 #include "raydeploy/engine/execution_manager.hpp"
+#include "raydeploy/engine/execution_store.hpp"
 #include "raydeploy/events/stored_events.hpp"
 
 #include "support/engine_ground.hpp"
@@ -37,7 +38,7 @@ struct runner_log {
     bool run_dir_exists = false;
     bool resumed = false;           // the last run was a resumed one
     json::object attachment_seen;   // what a resumed run found in its record
-    bool flood = false;             // script::flood starts relaying once this is set
+    bool go = false;                // what script::flood and script::results_when_told wait for
     std::optional<bool> backlogged_after_flood;
 };
 
@@ -45,10 +46,11 @@ struct runner_log {
 // until it is stopped.
 class scripted_runner final : public checkpoint_runner {
 public:
-    // flood: once runner_log::flood is set, relays max_waiting_events events as fast as a
-    // producer could, notes whether the context then says the events are backlogged, waits until
-    // it no longer does and succeeds.
-    enum class script { succeed, wait_for_stop, flood };
+    // flood: once runner_log::go is set, relays max_waiting_events events as fast as a producer
+    // could, notes whether the context then says the events are backlogged, waits until it no
+    // longer does and succeeds. results_when_told: once go is set, sets other results and a
+    // report, and succeeds.
+    enum class script { succeed, wait_for_stop, flood, results_when_told };
 
     scripted_runner(net::any_io_executor executor, runner_log& log, script what, bool survives)
         : timer_{std::move(executor)}, log_{log}, script_{what}, survives_{survives}
@@ -82,11 +84,17 @@ public:
 
         runner_outcome outcome;
         if (script_ == script::flood) {
-            while (!log_.flood) co_await pause(10ms);
+            while (!log_.go) co_await pause(10ms);
             for (std::size_t i = 0; i < execution_manager::max_waiting_events; ++i)
                 context.relay("test.flood", "", {{"i", i}});
             log_.backlogged_after_flood = context.events_backlogged();
             while (context.events_backlogged()) co_await pause(10ms);
+        }
+        if (script_ == script::results_when_told) {
+            while (!log_.go) co_await pause(10ms);
+            execution_report late;
+            late.markdown = "# Late report\n";
+            context.set_results({{"summary", {{"late", true}}}}, late);
         }
         if (script_ != script::wait_for_stop) {
             outcome.status = execution_status::succeeded;
@@ -325,6 +333,30 @@ BOOST_AUTO_TEST_CASE(a_run_that_ends_while_the_disk_is_full_keeps_its_end_and_th
     BOOST_TEST(to_string(f.run_to_end("jobs").status) == "succeeded");
 }
 
+BOOST_AUTO_TEST_CASE(results_set_while_the_disk_is_full_are_kept_and_the_run_still_succeeds)
+{
+    struct failing_disk_fixture : test::faulty_vfs, engine_fixture {} f;
+    f.script = scripted_runner::script::results_when_told;
+    const std::string id = f.engine->start("jobs", {}).id;
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.runs == 1; }));
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_events(id).size() == 4u; }));
+
+    f.fail_writes(test::faulty_vfs::file_kind::wal, SQLITE_FULL);
+    f.seen.go = true;
+    BOOST_TEST_REQUIRE(f.run_until([&] { return !f.engine->is_active(id); }));
+    BOOST_TEST(to_string(f.engine->get(id)->status) == "succeeded");
+    BOOST_TEST(f.stored_status("executions", id) == "running");
+
+    f.heal();
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("executions", id) == "succeeded"; }, 5s));
+    const auto stored = execution_store{*f.db}.get(id);
+    BOOST_TEST_REQUIRE(stored.has_value());
+    BOOST_TEST(json::serialize(stored->results) == R"({"summary":{"late":true}})");
+    const auto report = execution_store{*f.db}.report(id);
+    BOOST_TEST_REQUIRE(report.has_value());
+    BOOST_TEST(report->markdown.value_or("") == "# Late report\n");
+}
+
 BOOST_AUTO_TEST_CASE(a_run_whose_events_pile_up_behind_a_full_disk_is_told_to_stop_reading_until_they_are_stored)
 {
     struct failing_disk_fixture : test::faulty_vfs, engine_fixture {} f;
@@ -335,7 +367,7 @@ BOOST_AUTO_TEST_CASE(a_run_whose_events_pile_up_behind_a_full_disk_is_told_to_st
 
     test::stderr_capture log_lines{f.dir.path() / "stderr.txt"};
     f.fail_writes(test::faulty_vfs::file_kind::wal, SQLITE_FULL);
-    f.seen.flood = true;
+    f.seen.go = true;
     BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.backlogged_after_flood.has_value(); }));
     BOOST_TEST(*f.seen.backlogged_after_flood);
     BOOST_TEST(f.engine->is_active(id));  // the runner waits, as a child blocked on its pipe does

@@ -61,14 +61,17 @@ public:
         manager_.events_.commit_soon();
     }
 
+    // Like progress: results arrive from the event channel's reader, which a disk that refuses
+    // writes must not stop.
     void set_results(json::object results, const execution_report& report) override
     {
         run_.record.results = std::move(results);
         if (!report.empty()) {
-            manager_.store_.save_report(run_.record.id, report);
+            run_.report_unsaved = report;
             run_.record.has_report = true;
         }
-        manager_.store_.update(run_.record);
+        run_.progress_unsaved = true;
+        manager_.events_.commit_soon();
     }
 
     void set_process_group(int pgid, std::int64_t leader_start_time) override
@@ -117,14 +120,22 @@ execution_manager::~execution_manager()
 
 void execution_manager::save_progress()
 {
-    for (auto& [id, run] : active_)
+    for (auto& [id, run] : active_) {
+        if (run->report_unsaved) store_.save_report(id, *run->report_unsaved);
         if (run->progress_unsaved) store_.update(run->record);
-    for (const auto& record : finished_unsaved_) store_.update(record);
+    }
+    for (const auto& row : finished_unsaved_) {
+        if (row.report) store_.save_report(row.record.id, *row.report);
+        store_.update(row.record);
+    }
 }
 
 void execution_manager::saved()
 {
-    for (auto& [id, run] : active_) run->progress_unsaved = false;
+    for (auto& [id, run] : active_) {
+        run->progress_unsaved = false;
+        run->report_unsaved.reset();
+    }
     finished_unsaved_.clear();
 }
 
@@ -305,8 +316,8 @@ void execution_manager::refuse_if_active(std::string_view checkpoint) const
 
 std::optional<execution_record> execution_manager::get(std::string_view id)
 {
-    for (const auto& record : finished_unsaved_)
-        if (record.id == id) return record;
+    for (const auto& row : finished_unsaved_)
+        if (row.record.id == id) return row.record;
     return store_.get(id);
 }
 
@@ -448,7 +459,8 @@ void execution_manager::finish(active_run& run, execution_status status, std::op
     emit(run, "execution.done", std::move(fields));
     // The final row commits with execution.done, or both wait for a disk that takes writes again:
     // a failing disk must neither lose the run's end nor stop the service here.
-    finished_unsaved_.push_back(run.record);
+    finished_unsaved_.push_back({run.record, std::move(run.report_unsaved)});
+    run.report_unsaved.reset();
     events_.flush();
     const auto started = run.record.started_at ? parse_timestamp(*run.record.started_at) : std::nullopt;
     const auto ended = parse_timestamp(*run.record.finished_at);

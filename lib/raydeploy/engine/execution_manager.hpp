@@ -117,6 +117,12 @@ private:
         bool cancel_requested = false;
         bool resumed = false;  // continues a run a previous life of the service started
         bool progress_unsaved = false;  // written with the next batch of events (save_progress)
+        std::optional<execution_report> report_unsaved;  // likewise
+    };
+    // A run that ended: its final row (and report) go with the batch that holds its execution.done.
+    struct finished_row {
+        execution_record record;
+        std::optional<execution_report> report;
     };
 
     // The queued or running execution of `checkpoint`, if any.
@@ -132,8 +138,8 @@ private:
     void start_deadline(active_run& run, std::chrono::seconds timeout);
     void emit(active_run& run, std::string type, boost::json::object fields);
     void notify_output(active_run& run);
-    // In each batch of events' transaction: the progress of every run that changed since the last
-    // batch, and the final row of every run that ended since. They count as saved only once that
+    // In each batch of events' transaction: the progress, results and report of every run that
+    // changed since the last batch, and the final row of every run that ended since. They count as saved only once that
     // transaction committed (saved()): a batch the disk refused is retried with them.
     void save_progress();
     void saved();
@@ -147,8 +153,7 @@ private:
     engine_settings settings_;
     runner_registry runners_;
     std::map<std::string, std::unique_ptr<active_run>, std::less<>> active_;  // queued and running
-    // Rows of runs that ended, written with the batch that holds their execution.done.
-    std::vector<execution_record> finished_unsaved_;
+    std::vector<finished_row> finished_unsaved_;
     std::deque<std::string> queue_;
     std::vector<std::function<void(const execution_record&)>> finish_listeners_;
     bool shutting_down_ = false;

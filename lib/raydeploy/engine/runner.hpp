@@ -67,11 +67,11 @@ public:
     virtual bool events_backlogged() const = 0;
 
     // What the API shows of the run so far: `progress` as {"play", "task", "tasks_started",
-    // "tasks_done"}, `host_summary` as host -> counts. Stored at once; the last one set is what the
-    // finished execution keeps.
+    // "tasks_done"}, `host_summary` as host -> counts. Stored with the next batch of events (or
+    // once the disk takes writes again); the last one set is what the finished execution keeps.
     virtual void set_progress(boost::json::object progress, boost::json::object host_summary) = 0;
     // What the checkpoint published (see checkpoint_results in progress.hpp), and its report when
-    // not empty. Stored at once.
+    // not empty. Stored as progress is.
     virtual void set_results(boost::json::object results, const execution_report& report) = 0;
     // The process group the run's processes live in, and its leader's start time: a service that
     // restarts after a crash stops what is left of it (execution_manager::recover).
