@@ -192,6 +192,19 @@ struct engine_fixture : test::engine_ground {
     }
 };
 
+// The engine over a disk that a test can fail (the VFS first: the database opens through it).
+struct failing_disk_fixture : test::faulty_vfs, engine_fixture {
+    // Starts checkpoint jobs with `what` and returns once its first four events are stored.
+    std::string start_jobs(scripted_runner::script what)
+    {
+        script = what;
+        const std::string id = engine->start("jobs", {}).id;
+        BOOST_TEST_REQUIRE(run_until([&] { return seen.runs == 1; }));
+        BOOST_TEST_REQUIRE(run_until([&] { return stored_events(id).size() == 4u; }));
+        return id;
+    }
+};
+
 std::string text_of(const json::object& object, std::string_view key)
 {
     const auto* value = object.if_contains(key);
@@ -306,12 +319,8 @@ BOOST_AUTO_TEST_CASE(cancel_reaches_the_runner_and_the_run_ends_cancelled)
 
 BOOST_AUTO_TEST_CASE(a_run_that_ends_while_the_disk_is_full_keeps_its_end_and_the_engine_goes_on)
 {
-    // The VFS first: the fixture's database opens through it.
-    struct failing_disk_fixture : test::faulty_vfs, engine_fixture {} f;
-    f.script = scripted_runner::script::wait_for_stop;
-    const std::string id = f.engine->start("jobs", {}).id;
-    BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.runs == 1; }));
-    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_events(id).size() == 4u; }));
+    failing_disk_fixture f;
+    const std::string id = f.start_jobs(scripted_runner::script::wait_for_stop);
 
     f.fail_writes(test::faulty_vfs::file_kind::wal, SQLITE_FULL);
     f.engine->cancel(id);
@@ -335,11 +344,8 @@ BOOST_AUTO_TEST_CASE(a_run_that_ends_while_the_disk_is_full_keeps_its_end_and_th
 
 BOOST_AUTO_TEST_CASE(results_set_while_the_disk_is_full_are_kept_and_the_run_still_succeeds)
 {
-    struct failing_disk_fixture : test::faulty_vfs, engine_fixture {} f;
-    f.script = scripted_runner::script::results_when_told;
-    const std::string id = f.engine->start("jobs", {}).id;
-    BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.runs == 1; }));
-    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_events(id).size() == 4u; }));
+    failing_disk_fixture f;
+    const std::string id = f.start_jobs(scripted_runner::script::results_when_told);
 
     f.fail_writes(test::faulty_vfs::file_kind::wal, SQLITE_FULL);
     f.seen.go = true;
@@ -359,11 +365,8 @@ BOOST_AUTO_TEST_CASE(results_set_while_the_disk_is_full_are_kept_and_the_run_sti
 
 BOOST_AUTO_TEST_CASE(a_run_whose_events_pile_up_behind_a_full_disk_is_told_to_stop_reading_until_they_are_stored)
 {
-    struct failing_disk_fixture : test::faulty_vfs, engine_fixture {} f;
-    f.script = scripted_runner::script::flood;
-    const std::string id = f.engine->start("jobs", {}).id;
-    BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.runs == 1; }));
-    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_events(id).size() == 4u; }));
+    failing_disk_fixture f;
+    const std::string id = f.start_jobs(scripted_runner::script::flood);
 
     test::stderr_capture log_lines{f.dir.path() / "stderr.txt"};
     f.fail_writes(test::faulty_vfs::file_kind::wal, SQLITE_FULL);
@@ -394,7 +397,7 @@ BOOST_AUTO_TEST_CASE(a_run_whose_events_pile_up_behind_a_full_disk_is_told_to_st
 
 BOOST_AUTO_TEST_CASE(a_deployment_that_ends_while_the_disk_is_full_keeps_its_state_and_the_service_goes_on)
 {
-    struct deployment_fixture : test::faulty_vfs, engine_fixture {
+    struct deployment_fixture : failing_disk_fixture {
         approval_manager approvals{catalog, *db, events, approval_policy{}};
         deployment_manager deployments{io.get_executor(), catalog, *db, events, *engine, approvals,
                                        "http://127.0.0.1:1", true};
