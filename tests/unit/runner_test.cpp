@@ -379,9 +379,10 @@ BOOST_AUTO_TEST_CASE(a_run_whose_events_pile_up_behind_a_full_disk_is_told_to_st
     BOOST_TEST_REQUIRE(f.run_until([&] { return !f.engine->is_active(id); }, 10s));
     // The backlog was retried on the one-second timer, not once per event that joined it.
     const std::string logged = log_lines.text();
-    const auto healed = logged.find("storing events works again failed_attempts=");
+    const std::string_view marker = "storing events works again failed_attempts=";
+    const auto healed = logged.find(marker);
     BOOST_TEST_REQUIRE(healed != std::string::npos, logged);
-    BOOST_TEST(std::stoi(logged.substr(healed + std::string_view{"storing events works again failed_attempts="}.size())) <= 20);
+    BOOST_TEST(std::stoi(logged.substr(healed + marker.size())) <= 20);
     BOOST_TEST(to_string(f.engine->get(id)->status) == "succeeded");
     BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("executions", id) == "succeeded"; }, 5s));
     // 4 before the flood, the flood, execution.done: every one stored, once, in order.
@@ -418,7 +419,8 @@ BOOST_AUTO_TEST_CASE(a_deployment_that_ends_while_the_disk_is_full_keeps_its_sta
     deployment_request request;
     request.checkpoints = std::vector<std::string>{"jobs"};
     const std::string id = f.deployments.start(request, f.caller).id;
-    BOOST_TEST_REQUIRE(f.run_until([&] { return f.seen.runs == 1 && f.stored_status("deployments", id) == "running"; }));
+    BOOST_TEST_REQUIRE(
+        f.run_until([&] { return f.seen.runs == 1 && f.stored_status("deployments", id) == "running"; }));
 
     // The step's execution and the deployment end while nothing can be written: both in memory,
     // and run_until would throw had an error escaped a handler.

@@ -139,8 +139,9 @@ private:
     void emit(active_run& run, std::string type, boost::json::object fields);
     void notify_output(active_run& run);
     // In each batch of events' transaction: the progress, results and report of every run that
-    // changed since the last batch, and the final row of every run that ended since. They count as saved only once that
-    // transaction committed (saved()): a batch the disk refused is retried with them.
+    // changed since the last batch, and the final row of every run that ended since. They count
+    // as saved only once that transaction committed (saved()): a batch the disk refused is
+    // retried with them.
     void save_progress();
     void saved();
     void finish(active_run& run, execution_status status, std::optional<int> rc, std::string reason,
