@@ -132,9 +132,11 @@ private:
     stop_cause stopped_by_ = stop_cause::none;
 };
 
-checkpoint make_checkpoint(std::string name, checkpoint_kind kind, std::chrono::seconds timeout)
+checkpoint make_checkpoint(std::string name, checkpoint_kind kind, std::chrono::seconds timeout,
+                           bool approval_required = false)
 {
     checkpoint item;
+    item.approval_required = approval_required;
     item.name = std::move(name);
     item.kind = kind;
     item.description = "d";
@@ -148,7 +150,8 @@ struct engine_fixture : test::engine_ground {
     checkpoint_catalog catalog{dir.path() / "catalog.yaml",
                                {make_checkpoint("jobs", checkpoint_kind::cml_jobs, 60s),
                                 make_checkpoint("jobs-short", checkpoint_kind::cml_jobs, 1s),
-                                make_checkpoint("project", checkpoint_kind::cml_project, 60s)}};
+                                make_checkpoint("project", checkpoint_kind::cml_project, 60s),
+                                make_checkpoint("jobs-gated", checkpoint_kind::cml_jobs, 60s, true)}};
     runner_log seen;
     scripted_runner::script script = scripted_runner::script::succeed;
     bool survives = false;  // whether the runner's work survives the service
@@ -210,6 +213,25 @@ std::string text_of(const json::object& object, std::string_view key)
     const auto* value = object.if_contains(key);
     return value && value->is_string() ? std::string{value->get_string()} : std::string{};
 }
+
+// Deployments over the failing-disk engine.
+struct deployment_fixture : failing_disk_fixture {
+    approval_manager approvals{catalog, *db, events, approval_policy{}};
+    deployment_manager deployments{io.get_executor(), catalog, *db, events, *engine, approvals,
+                                   "http://127.0.0.1:1", true};
+    identity caller{"local", role::admin, true, "local"};
+
+    std::vector<std::string> announced_statuses(const std::string& id)
+    {
+        std::vector<std::string> out;
+        auto query = db->prepare("SELECT payload FROM events WHERE type = 'deployment.status' ORDER BY seq");
+        while (query.step()) {
+            const json::object payload = json::parse(query.column_text(0)).as_object();
+            if (text_of(payload, "deployment_id") == id) out.push_back(text_of(payload, "status"));
+        }
+        return out;
+    }
+};
 
 // The events are numbered 1..N, of the types `types` in order, and the last one says N.
 void check_events(const std::vector<json::object>& stored, const std::vector<std::string>& types)
@@ -398,23 +420,7 @@ BOOST_AUTO_TEST_CASE(a_run_whose_events_pile_up_behind_a_full_disk_is_told_to_st
 
 BOOST_AUTO_TEST_CASE(a_deployment_that_ends_while_the_disk_is_full_keeps_its_state_and_the_service_goes_on)
 {
-    struct deployment_fixture : failing_disk_fixture {
-        approval_manager approvals{catalog, *db, events, approval_policy{}};
-        deployment_manager deployments{io.get_executor(), catalog, *db, events, *engine, approvals,
-                                       "http://127.0.0.1:1", true};
-        identity caller{"local", role::admin, true, "local"};
-
-        std::vector<std::string> announced_statuses(const std::string& id)
-        {
-            std::vector<std::string> out;
-            auto query = db->prepare("SELECT payload FROM events WHERE type = 'deployment.status' ORDER BY seq");
-            while (query.step()) {
-                const json::object payload = json::parse(query.column_text(0)).as_object();
-                if (text_of(payload, "deployment_id") == id) out.push_back(text_of(payload, "status"));
-            }
-            return out;
-        }
-    } f;
+    deployment_fixture f;
     f.script = scripted_runner::script::wait_for_stop;
     deployment_request request;
     request.checkpoints = std::vector<std::string>{"jobs"};
@@ -445,6 +451,27 @@ BOOST_AUTO_TEST_CASE(a_deployment_that_ends_while_the_disk_is_full_keeps_its_sta
     f.script = scripted_runner::script::succeed;
     const std::string next = f.deployments.start(request, f.caller).id;
     BOOST_TEST(f.run_until([&] { return f.stored_status("deployments", next) == "succeeded"; }));
+}
+
+BOOST_AUTO_TEST_CASE(a_deployment_cancelled_at_a_gate_while_the_disk_is_full_leaves_its_request_to_expire)
+{
+    deployment_fixture f;
+    deployment_request request;
+    request.checkpoints = std::vector<std::string>{"jobs-gated"};
+    const std::string id = f.deployments.start(request, f.caller).id;
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("deployments", id) == "awaiting_approval"; }));
+    BOOST_TEST_REQUIRE(f.approvals.pending_requests("jobs-gated").size() == 1u);
+
+    // Withdrawing the request cannot be written: the deployment ends all the same, and run_until
+    // would throw had the failure escaped a handler.
+    f.fail_writes(test::faulty_vfs::file_kind::wal, SQLITE_FULL);
+    f.deployments.cancel(id);
+    BOOST_TEST_REQUIRE(f.run_until([&] { return to_string(f.deployments.get(id)->status) == "cancelled"; }));
+
+    f.heal();
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("deployments", id) == "cancelled"; }, 5s));
+    BOOST_TEST(f.approvals.pending_requests("jobs-gated").size() == 1u);  // until it expires
+    BOOST_TEST(f.seen.runs == 0);
 }
 
 BOOST_AUTO_TEST_CASE(the_engine_stops_a_runner_at_the_checkpoints_timeout)

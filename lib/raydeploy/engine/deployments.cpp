@@ -638,14 +638,18 @@ const deployment_record* deployment_manager::newest()
 void deployment_manager::save(const deployment_record& record)
 {
     unsaved_.insert_or_assign(record.id, record);
-    ++generation_;
-    if (newest_ && newest_->id == record.id) newest_ = record;
+    changed(record);
 }
 
 void deployment_manager::write_now(const deployment_record& record)
 {
     write_row(record);
     unsaved_.erase(record.id);  // older than what was just written
+    changed(record);
+}
+
+void deployment_manager::changed(const deployment_record& record)
+{
     ++generation_;
     if (newest_ && newest_->id == record.id) newest_ = record;
 }

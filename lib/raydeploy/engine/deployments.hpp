@@ -137,6 +137,8 @@ private:
     // (503) and nothing changes.
     void write_now(const deployment_record& record);
     void write_row(const deployment_record& record);
+    // What answers from memory (generation(), newest()) follows a save or write.
+    void changed(const deployment_record& record);
     void insert(deployment_record& record);
     void announce(const deployment_record& record);
     void wake_all();
