@@ -2,10 +2,12 @@
 // runner registered for a CML kind goes through the engine's shared lifecycle (events with
 // contiguous counters ending in execution.done, log, progress, results, report, cancel, timeout,
 // shutdown); a kind without a runner fails its run saying so. Deployments over the same engine
-// keep their state through a failing disk.
+// keep their state through a failing disk, and a grant whose consumption the store refuses starts
+// no run.
 #include "raydeploy/engine/approvals.hpp"
 #include "raydeploy/engine/builtin_runners.hpp"
 #include "raydeploy/engine/deployments.hpp"
+#include "raydeploy/engine/engine_error.hpp"
 #include "raydeploy/engine/execution_manager.hpp"
 #include "raydeploy/engine/execution_store.hpp"
 #include "raydeploy/events/stored_events.hpp"
@@ -220,6 +222,26 @@ struct deployment_fixture : failing_disk_fixture {
     deployment_manager deployments{io.get_executor(), catalog, *db, events, *engine, approvals,
                                    "http://127.0.0.1:1", true};
     identity caller{"local", role::admin, true, "local"};
+
+    // Starts a deployment of jobs-gated; returns its id once it waits with one pending request.
+    std::string start_at_gate()
+    {
+        deployment_request request;
+        request.checkpoints = std::vector<std::string>{"jobs-gated"};
+        const std::string id = deployments.start(request, caller).id;
+        BOOST_TEST_REQUIRE(run_until([&] { return stored_status("deployments", id) == "awaiting_approval"; }));
+        BOOST_TEST_REQUIRE(approvals.pending_requests("jobs-gated").size() == 1u);
+        return id;
+    }
+
+    // While on, the store takes a run's row and then refuses its grant's update, as a disk that
+    // fills between the two writes, or another process holding the write lock, would.
+    void refuse_consumption(bool on)
+    {
+        db->exec(on ? "CREATE TRIGGER refuse_consumption BEFORE UPDATE OF state ON approvals WHEN NEW.state = "
+                      "'consumed' BEGIN SELECT RAISE(ABORT, 'the disk refused the write'); END"
+                    : "DROP TRIGGER refuse_consumption");
+    }
 
     std::vector<std::string> announced_statuses(const std::string& id)
     {
@@ -456,11 +478,7 @@ BOOST_AUTO_TEST_CASE(a_deployment_that_ends_while_the_disk_is_full_keeps_its_sta
 BOOST_AUTO_TEST_CASE(a_deployment_cancelled_at_a_gate_while_the_disk_is_full_leaves_its_request_to_expire)
 {
     deployment_fixture f;
-    deployment_request request;
-    request.checkpoints = std::vector<std::string>{"jobs-gated"};
-    const std::string id = f.deployments.start(request, f.caller).id;
-    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("deployments", id) == "awaiting_approval"; }));
-    BOOST_TEST_REQUIRE(f.approvals.pending_requests("jobs-gated").size() == 1u);
+    const std::string id = f.start_at_gate();
 
     // Withdrawing the request cannot be written: the deployment ends all the same, and run_until
     // would throw had the failure escaped a handler.
@@ -472,6 +490,62 @@ BOOST_AUTO_TEST_CASE(a_deployment_cancelled_at_a_gate_while_the_disk_is_full_lea
     BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("deployments", id) == "cancelled"; }, 5s));
     BOOST_TEST(f.approvals.pending_requests("jobs-gated").size() == 1u);  // until it expires
     BOOST_TEST(f.seen.runs == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_grant_whose_consumption_the_store_refuses_starts_no_run_and_then_exactly_one)
+{
+    deployment_fixture f;
+    BOOST_TEST_REQUIRE(f.engine->latest("jobs-gated") == nullptr);  // loads the in-memory view
+    f.refuse_consumption(true);
+    BOOST_CHECK_THROW(start_checkpoint(*f.engine, f.approvals, f.catalog, "jobs-gated", {}, f.caller, true),
+                      sqlite::error);
+    f.run_until([] { return false; }, 200ms);  // a run that had started would run now
+    BOOST_TEST(f.seen.runs == 0);
+    BOOST_TEST(f.engine->list(execution_filter{.checkpoint = "jobs-gated"}).empty());
+    BOOST_TEST(f.engine->latest("jobs-gated") == nullptr);  // no phantom in the in-memory view
+    BOOST_TEST_REQUIRE(f.approvals.live_grants("jobs-gated").size() == 1u);
+
+    // The grant is still there, and it starts one run.
+    f.refuse_consumption(false);
+    const std::string id =
+        start_checkpoint(*f.engine, f.approvals, f.catalog, "jobs-gated", {}, f.caller, false).id;
+    BOOST_TEST_REQUIRE(f.run_until([&] { return !f.engine->is_active(id); }));
+    BOOST_TEST(f.seen.runs == 1);
+    BOOST_TEST(f.approvals.live_grants("jobs-gated").empty());
+    try {
+        start_checkpoint(*f.engine, f.approvals, f.catalog, "jobs-gated", {}, f.caller, false);
+        BOOST_FAIL("a consumed grant started a second run");
+    } catch (const engine_error& e) {
+        BOOST_TEST(e.code() == "APPROVAL_REQUIRED");
+    }
+    BOOST_TEST(f.engine->list(execution_filter{.checkpoint = "jobs-gated"}).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_deployment_step_whose_grant_cannot_be_consumed_starts_nothing_and_its_resume_runs_once)
+{
+    deployment_fixture f;
+    const std::string id = f.start_at_gate();
+    f.refuse_consumption(true);
+    grant_input input;
+    input.reason = "go";
+    input.approved_by = f.caller.name;
+    input.approval_id = f.approvals.pending_requests("jobs-gated").front().id;
+    f.approvals.grant("jobs-gated", f.caller, input);
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("deployments", id) == "failed"; }));
+    f.run_until([] { return false; }, 200ms);
+    BOOST_TEST(f.seen.runs == 0);
+    BOOST_TEST(f.engine->list(execution_filter{.checkpoint = "jobs-gated"}).empty());
+
+    // A deployment that failed releases its grants: the resume asks anew, and its grant runs once.
+    f.refuse_consumption(false);
+    f.deployments.resume(id, f.caller);
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.approvals.pending_requests("jobs-gated").size() == 1u; }));
+    input.approval_id = f.approvals.pending_requests("jobs-gated").front().id;
+    f.approvals.grant("jobs-gated", f.caller, input);
+    BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("deployments", id) == "succeeded"; }));
+    BOOST_TEST(f.seen.runs == 1);
+    BOOST_TEST(f.engine->list(execution_filter{.checkpoint = "jobs-gated"}).size() == 1u);
+    BOOST_TEST(f.approvals.live_grants("jobs-gated").empty());
 }
 
 BOOST_AUTO_TEST_CASE(the_engine_stops_a_runner_at_the_checkpoints_timeout)

@@ -596,17 +596,32 @@ std::optional<approval_record> approval_manager::usable_grant(std::string_view c
     return std::nullopt;
 }
 
-void approval_manager::consume(const std::string& approval_id, const std::string& execution_id,
-                               const std::string& consumer)
+execution_record approval_manager::start_granted(execution_manager& executions, const std::string& checkpoint,
+                                                execution_params params, execution_origin origin,
+                                                const std::string& consumer)
 {
-    auto record = get(approval_id);
-    if (!record) return;
-    record->state = approval_state::consumed;
-    record->execution_id = execution_id;
-    record->decided_at = now_timestamp();
-    record->decided_by = consumer;
-    update(*record);
-    changed(*record, "approval.consumed");
+    const std::string approval_id = origin.approval_id.value();
+    std::optional<approval_record> consumed;
+    execution_record record = executions.start(
+        checkpoint, std::move(params), std::move(origin), [&](const execution_record& row) {
+            // Read inside the transaction, which holds the write lock: no other writer can use
+            // the grant between this check and the update.
+            auto grant = get(approval_id);
+            if (!grant || grant->state != approval_state::granted || !grant->expires_at ||
+                *grant->expires_at <= now_timestamp())
+                throw engine_error{engine_error::kind::conflict, "APPROVAL_REQUIRED",
+                                   "approval " + approval_id + " of checkpoint '" + checkpoint +
+                                       "' was used, revoked or expired meanwhile; start the run again, which asks an "
+                                       "approver anew"};
+            grant->state = approval_state::consumed;
+            grant->execution_id = row.id;
+            grant->decided_at = now_timestamp();
+            grant->decided_by = consumer;
+            update(*grant);
+            consumed = std::move(grant);
+        });
+    changed(*consumed, "approval.consumed");
+    return record;
 }
 
 void approval_manager::release_for_deployment(const std::string& deployment_id, const std::string& reason)
@@ -682,9 +697,7 @@ execution_record start_checkpoint(execution_manager& executions, approval_manage
                             {"approval_id", request.id}}};
     }
     origin.approval_id = grant->id;
-    execution_record record = executions.start(checkpoint_name, std::move(params), std::move(origin));
-    approvals.consume(grant->id, record.id, caller.name);
-    return record;
+    return approvals.start_granted(executions, checkpoint_name, std::move(params), std::move(origin), caller.name);
 }
 
 }  // namespace raydeploy

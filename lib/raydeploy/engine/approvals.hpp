@@ -166,7 +166,12 @@ public:
     std::optional<approval_record> usable_grant(std::string_view checkpoint, const execution_params& params,
                                                 const run_requester& requester,
                                                 const std::optional<std::string>& deployment_id);
-    void consume(const std::string& approval_id, const std::string& execution_id, const std::string& consumer);
+    // Starts the run that the grant `origin.approval_id` allows and consumes the grant in the
+    // transaction that stores the run's row: a store that refuses either keeps neither, so one
+    // grant never starts two runs. Throws engine_error APPROVAL_REQUIRED when the grant is no
+    // longer live (used, revoked or expired meanwhile).
+    execution_record start_granted(execution_manager& executions, const std::string& checkpoint,
+                                   execution_params params, execution_origin origin, const std::string& consumer);
     // When a deployment ends without them: its pending requests are withdrawn and its unused
     // grants revoked, so a resumed deployment (perhaps by someone else) asks anew.
     void release_for_deployment(const std::string& deployment_id, const std::string& reason);

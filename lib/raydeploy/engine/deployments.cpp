@@ -429,15 +429,18 @@ net::awaitable<void> deployment_manager::run(std::string id)
             record.awaiting.reset();
             step.status = "queued";
             try {
-                execution = executions_.start(step.checkpoint, step_params(record, *item),
-                                              execution_origin{requester_of(record).name, record.id, grant_id});
+                const std::string requester = requester_of(record).name;
+                execution_params params = step_params(record, *item);
+                execution_origin origin{requester, record.id, grant_id};
+                execution = grant_id ? approvals_.start_granted(executions_, step.checkpoint, std::move(params),
+                                                                std::move(origin), requester)
+                                     : executions_.start(step.checkpoint, std::move(params), std::move(origin));
             } catch (const std::exception& e) {
                 step.status = "failed";
                 record.failed_checkpoint = step.checkpoint;
                 co_return finish(active, deployment_status::failed,
                                  "checkpoint '" + step.checkpoint + "' could not start: " + e.what());
             }
-            if (grant_id) approvals_.consume(*grant_id, execution.id, requester_of(record).name);
             step.execution_id = execution.id;
         }
         step.status = std::string{to_string(execution.status)};

@@ -212,7 +212,8 @@ void execution_manager::reattach(execution_record record, std::unique_ptr<checkp
 }
 
 execution_record execution_manager::start(const std::string& checkpoint_name, execution_params params,
-                                          execution_origin origin)
+                                          execution_origin origin,
+                                          const std::function<void(const execution_record&)>& with_row)
 {
     const checkpoint* item = &find_checkpoint(catalog_, checkpoint_name);
     // Whoever starts it (a request, a deployment step), nothing undeclared reaches a playbook.
@@ -235,7 +236,7 @@ execution_record execution_manager::start(const std::string& checkpoint_name, ex
     run->record.deployment_id = std::move(origin.deployment_id);
     run->record.approval_id = std::move(origin.approval_id);
     run->record.created_at = now_timestamp();
-    store_.insert(run->record);
+    store_.insert(run->record, with_row);
     const std::string id = run->record.id;
     track(std::move(run), "execution.status", {{"status", "queued"}});
     queue_.push_back(id);

@@ -71,7 +71,9 @@ public:
     void recover();
 
     // Queues a run of `checkpoint` and starts it when a slot is free. Throws engine_error.
-    execution_record start(const std::string& checkpoint, execution_params params, execution_origin origin = {});
+    // `with_row`: writes committed with the run's row or not at all (execution_store::insert).
+    execution_record start(const std::string& checkpoint, execution_params params, execution_origin origin = {},
+                           const std::function<void(const execution_record&)>& with_row = {});
     // Cancels a queued or running execution. Throws engine_error.
     execution_record cancel(const std::string& id);
 

@@ -44,8 +44,9 @@ execution_record read_row(const sqlite::statement& row)
 
 }  // namespace
 
-void execution_store::insert(execution_record& record)
+void execution_store::insert(execution_record& record, const std::function<void(const execution_record&)>& with_row)
 {
+    sqlite::transaction transaction{db_};
     auto statement = db_.prepare(
         "INSERT INTO executions (id, checkpoint, status, params, created_at, requested_by, deployment_id, approval_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -59,7 +60,11 @@ void execution_store::insert(execution_record& record)
     sqlite::bind_optional(statement, 8, record.approval_id);
     statement.step();
     record.rowid = db_.last_insert_rowid();
-    update(record);
+    write(record);
+    if (with_row) with_row(record);
+    transaction.commit();
+    // Only now: a rolled-back row must not become a checkpoint's latest run.
+    remember(record);
 }
 
 void execution_store::load_latest()
@@ -98,6 +103,12 @@ const execution_record* execution_store::latest(std::string_view checkpoint)
 
 void execution_store::update(const execution_record& record)
 {
+    write(record);
+    remember(record);
+}
+
+void execution_store::write(const execution_record& record)
+{
     auto statement = db_.prepare(
         "UPDATE executions SET status = ?, started_at = ?, finished_at = ?, rc = ?, status_reason = ?, progress = ?, "
         "host_summary = ?, error = ?, final_counter = ?, pgid = ?, boot_id = ?, process_start = ?, results = ?, "
@@ -120,7 +131,6 @@ void execution_store::update(const execution_record& record)
     else statement.bind(14, boost::json::serialize(record.attachment));
     statement.bind(15, record.id);
     statement.step();
-    remember(record);
 }
 
 void execution_store::save_report(std::string_view id, const execution_report& report)

@@ -4,6 +4,7 @@
 #include "raydeploy/engine/execution.hpp"
 #include "raydeploy/store/sqlite.hpp"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -29,8 +30,10 @@ class execution_store {
 public:
     explicit execution_store(sqlite::database& db) : db_{db} {}
 
-    // Inserts the record and sets its rowid.
-    void insert(execution_record& record);
+    // Inserts the record and sets its rowid. `with_row` (may be empty) makes writes that stand or
+    // fall with the row, such as consuming the approval that allowed the run: one transaction
+    // holds them all, and a throw from any of them leaves no row.
+    void insert(execution_record& record, const std::function<void(const execution_record&)>& with_row = {});
     // Writes every mutable column of the record (all but the report).
     void update(const execution_record& record);
     // Stores the execution's report (replacing any earlier one; empty parts are stored as NULL).
@@ -54,6 +57,7 @@ public:
 
 private:
     void load_latest();
+    void write(const execution_record& record);
     void remember(const execution_record& record);
 
     sqlite::database& db_;
