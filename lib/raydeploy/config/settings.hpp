@@ -3,6 +3,7 @@
 #pragma once
 
 #include "raydeploy/auth/token_entry.hpp"
+#include "raydeploy/events/event_log_options.hpp"
 #include "raydeploy/util/log.hpp"
 
 #include <chrono>
@@ -66,9 +67,7 @@ struct event_settings {
     // second of a 100,000 events/s burst: below that, a burst pushed subscribers out of the window
     // and into store reads on the service's thread, which halved delivery (docs/benchmarks.md).
     std::size_t window_bytes = 32 * 1024 * 1024;
-    // 2 ms: at 10,000 events/s to 100 subscribers the median latency 2.9 ms, where 5 ms gave 7.4 ms
-    // (docs/benchmarks.md); a busy stream fills its batches of 256 before the delay anyway.
-    std::chrono::milliseconds batch_delay{2};
+    std::chrono::milliseconds batch_delay = event_log_options{}.batch_delay;
     // WebSocket subscribers at once; past it the handshake gets 503.
     std::size_t max_subscribers = 256;
     // A page of GET .../events stops adding events once its body is this large.

@@ -34,12 +34,18 @@ void event_log::append(event item)
 
 void event_log::schedule_flush()
 {
-    if (flush_scheduled_) return;
+    if (!flush_scheduled_) arm_flush_timer(options_.batch_delay);
+}
+
+void event_log::arm_flush_timer(std::chrono::milliseconds delay)
+{
     flush_scheduled_ = true;
-    flush_timer_.expires_after(options_.batch_delay);
+    flush_timer_.expires_after(delay);
     flush_timer_.async_wait([this](boost::system::error_code ec) {
+        // Aborted: re-armed (the wait now pending owns the flag) or the log is going away.
+        if (ec == net::error::operation_aborted) return;
         flush_scheduled_ = false;
-        if (!ec) flush();
+        flush();
     });
 }
 
@@ -106,12 +112,7 @@ void event_log::flush()
         batch.insert(batch.end(), std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()));
         pending_ = std::move(batch);
         commit_wanted_ = true;
-        flush_scheduled_ = true;
-        flush_timer_.expires_after(std::chrono::seconds{1});
-        flush_timer_.async_wait([this](boost::system::error_code ec) {
-            flush_scheduled_ = false;
-            if (!ec) flush();
-        });
+        arm_flush_timer(retry_delay);
         return;
     }
     for (const auto& [owner, hooks] : hooks_)

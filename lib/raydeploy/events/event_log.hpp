@@ -9,6 +9,7 @@
 
 #include "raydeploy/events/event.hpp"
 #include "raydeploy/events/event_bus.hpp"
+#include "raydeploy/events/event_log_options.hpp"
 #include "raydeploy/store/sqlite.hpp"
 #include "raydeploy/util/net.hpp"
 
@@ -19,12 +20,6 @@
 #include <vector>
 
 namespace raydeploy {
-
-struct event_log_options {
-    // A batch is written when it is this old or this large, whichever comes first.
-    std::chrono::milliseconds batch_delay{2};  // settings.hpp says why
-    std::size_t batch_size = 256;
-};
 
 class event_log {
 public:
@@ -60,6 +55,10 @@ public:
 
 private:
     void schedule_flush();
+    void arm_flush_timer(std::chrono::milliseconds delay);
+
+    // How soon a batch the store refused is tried again (the whole backlog at once, so not sooner).
+    static constexpr std::chrono::seconds retry_delay{1};
 
     net::any_io_executor executor_;
     sqlite::database& db_;
