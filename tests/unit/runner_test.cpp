@@ -223,6 +223,13 @@ struct deployment_fixture : failing_disk_fixture {
                                    "http://127.0.0.1:1", true};
     identity caller{"local", role::admin, true, "local"};
 
+    std::vector<execution_record> gated_runs()
+    {
+        execution_filter filter;
+        filter.checkpoint = "jobs-gated";
+        return engine->list(filter);
+    }
+
     // Starts a deployment of jobs-gated; returns its id once it waits with one pending request.
     std::string start_at_gate()
     {
@@ -501,7 +508,7 @@ BOOST_AUTO_TEST_CASE(a_grant_whose_consumption_the_store_refuses_starts_no_run_a
                       sqlite::error);
     f.run_until([] { return false; }, 200ms);  // a run that had started would run now
     BOOST_TEST(f.seen.runs == 0);
-    BOOST_TEST(f.engine->list(execution_filter{.checkpoint = "jobs-gated"}).empty());
+    BOOST_TEST(f.gated_runs().empty());
     BOOST_TEST(f.engine->latest("jobs-gated") == nullptr);  // no phantom in the in-memory view
     BOOST_TEST_REQUIRE(f.approvals.live_grants("jobs-gated").size() == 1u);
 
@@ -518,7 +525,7 @@ BOOST_AUTO_TEST_CASE(a_grant_whose_consumption_the_store_refuses_starts_no_run_a
     } catch (const engine_error& e) {
         BOOST_TEST(e.code() == "APPROVAL_REQUIRED");
     }
-    BOOST_TEST(f.engine->list(execution_filter{.checkpoint = "jobs-gated"}).size() == 1u);
+    BOOST_TEST(f.gated_runs().size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_deployment_step_whose_grant_cannot_be_consumed_starts_nothing_and_its_resume_runs_once)
@@ -534,7 +541,7 @@ BOOST_AUTO_TEST_CASE(a_deployment_step_whose_grant_cannot_be_consumed_starts_not
     BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("deployments", id) == "failed"; }));
     f.run_until([] { return false; }, 200ms);
     BOOST_TEST(f.seen.runs == 0);
-    BOOST_TEST(f.engine->list(execution_filter{.checkpoint = "jobs-gated"}).empty());
+    BOOST_TEST(f.gated_runs().empty());
 
     // A deployment that failed releases its grants: the resume asks anew, and its grant runs once.
     f.refuse_consumption(false);
@@ -544,7 +551,7 @@ BOOST_AUTO_TEST_CASE(a_deployment_step_whose_grant_cannot_be_consumed_starts_not
     f.approvals.grant("jobs-gated", f.caller, input);
     BOOST_TEST_REQUIRE(f.run_until([&] { return f.stored_status("deployments", id) == "succeeded"; }));
     BOOST_TEST(f.seen.runs == 1);
-    BOOST_TEST(f.engine->list(execution_filter{.checkpoint = "jobs-gated"}).size() == 1u);
+    BOOST_TEST(f.gated_runs().size() == 1u);
     BOOST_TEST(f.approvals.live_grants("jobs-gated").empty());
 }
 

@@ -240,7 +240,7 @@ net::awaitable<void> run_feed(http_stream& stream, std::function<void()>& on_shu
     // (4 KiB), a send each, and a batch can be up to events.page_bytes.
     ws.auto_fragment(false);
     ws.set_option(websocket::stream_base::decorator([subprotocol = feed.subprotocol](websocket::response_type& res) {
-        res.set(http::field::server, "raydeploy/" + std::string{version()});
+        res.set(http::field::server, product_token());
         if (subprotocol) res.set(http::field::sec_websocket_protocol, websocket_subprotocol);
     }));
     auto [accept_ec] = co_await ws.async_accept(req, nothrow_awaitable);

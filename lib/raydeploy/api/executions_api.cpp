@@ -47,7 +47,7 @@ net::awaitable<void> send_log(http_stream& stream, std::filesystem::path file, s
     const std::uintmax_t length = in ? std::filesystem::file_size(file, size_ec) : 0;
     http::response<http::empty_body> header{http::status::ok, 11};
     header.set(http::field::content_type, "text/plain; charset=utf-8");
-    header.set(http::field::server, "raydeploy/" + std::string{version()});
+    header.set(http::field::server, product_token());
     header.content_length(size_ec ? 0 : length);
     // The session ends after a handler that took the connection over.
     header.keep_alive(false);

@@ -19,7 +19,7 @@ settings in_process(settings config, const std::string& token, const std::string
     config.listen = listen_address{"127.0.0.1", 0};
     restrict_umask();  // as `serve` does: the state it writes is the same
 
-    config.auth.tokens = {token_entry{person, role::admin, sha256_hex(token)}};
+    config.auth.tokens = {token_entry{person, role::admin, sha256_hex(token), {}}};
     config.auth.four_eyes = false;
     config.http.allowed_hosts.clear();
     config.http.allowed_origins.clear();

@@ -235,7 +235,7 @@ request_type make_request(const client_options& options, http::verb method, cons
 {
     request_type req{method, t.request_target, 11};
     req.set(http::field::host, t.host_header);
-    req.set(http::field::user_agent, options.user_agent.empty() ? "raydeploy/" + std::string{version()} : options.user_agent);
+    req.set(http::field::user_agent, options.user_agent.empty() ? std::string{product_token()} : options.user_agent);
     if (!options.accept.empty()) req.set(http::field::accept, options.accept);
     if (options.bearer_token) req.set(http::field::authorization, "Bearer " + *options.bearer_token);
     if (body) {

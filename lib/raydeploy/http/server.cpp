@@ -345,7 +345,7 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
         }
         if (stopping_) close_after = true;
         res.keep_alive(!close_after);
-        res.set(http::field::server, "raydeploy/" + std::string{version()});
+        res.set(http::field::server, product_token());
         // On every answer, errors included: no browser guesses a JSON or text body to be a page
         // or script, and no URL of this service (ids, approval links) leaks to other sites.
         res.set("X-Content-Type-Options", "nosniff");

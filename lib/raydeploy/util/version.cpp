@@ -3,4 +3,5 @@
 
 namespace raydeploy {
 std::string_view version() { return RAYDEPLOY_VERSION; }
+std::string_view product_token() { return "raydeploy/" RAYDEPLOY_VERSION; }
 }  // namespace raydeploy

@@ -5,4 +5,6 @@
 
 namespace raydeploy {
 std::string_view version();
+// "raydeploy/VERSION": the Server header of every answer and the client's User-Agent.
+std::string_view product_token();
 }
