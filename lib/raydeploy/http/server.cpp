@@ -195,6 +195,12 @@ net::awaitable<void> http_server::run()
             co_await backoff.async_wait(nothrow_awaitable);
             continue;
         }
+        // Without it, Nagle's algorithm holds back a message written while the previous one is not
+        // yet acknowledged, and the peer may delay its ACK: event feeds, which write message after
+        // message, had a third more latency at the median and p99 and delivered 13 % fewer events
+        // (docs/benchmarks.md). Answers are written whole, so no small writes need coalescing.
+        beast::error_code nodelay_ignored;  // only a socket that is already gone refuses it
+        socket.set_option(tcp::no_delay{true}, nodelay_ignored);
         bool over_cap = false;
         if (sessions_.size() - over_cap_sessions_ >= limits_.max_connections) {
             if (over_cap_sessions_ >= over_cap_reserve) {
