@@ -528,6 +528,31 @@ BOOST_AUTO_TEST_CASE(a_grant_whose_consumption_the_store_refuses_starts_no_run_a
     BOOST_TEST(f.gated_runs().size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_grant_that_another_writer_used_up_meanwhile_starts_no_run)
+{
+    deployment_fixture f;
+    grant_input input;
+    input.reason = "maintenance window";
+    input.approved_by = f.caller.name;
+    const approval_record grant = f.approvals.grant("jobs-gated", f.caller, input);
+    // Between finding the grant and starting the run, another process revokes it.
+    auto revoke = f.db->prepare("UPDATE approvals SET state = 'revoked' WHERE id = ?");
+    revoke.bind(1, grant.id);
+    revoke.step();
+
+    try {
+        f.approvals.start_granted(*f.engine, "jobs-gated", {}, execution_origin{f.caller.name, std::nullopt, grant.id},
+                                  f.caller.name);
+        BOOST_FAIL("a revoked grant started a run");
+    } catch (const engine_error& e) {
+        BOOST_TEST(e.code() == "APPROVAL_REQUIRED");
+    }
+    f.run_until([] { return false; }, 200ms);
+    BOOST_TEST(f.seen.runs == 0);
+    BOOST_TEST(f.gated_runs().empty());
+    BOOST_TEST(to_string(f.approvals.get(grant.id)->state) == "revoked");
+}
+
 BOOST_AUTO_TEST_CASE(a_deployment_step_whose_grant_cannot_be_consumed_starts_nothing_and_its_resume_runs_once)
 {
     deployment_fixture f;

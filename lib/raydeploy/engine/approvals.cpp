@@ -91,6 +91,13 @@ std::string_view scope_of(const approval_record& record)
     return "anyone";
 }
 
+// A grant that can still be used: granted and not expired by `now`. The timestamps share one
+// fixed-width UTC format, so text order is time order.
+bool is_live(const approval_record& record, std::string_view now)
+{
+    return record.state == approval_state::granted && record.expires_at && *record.expires_at > now;
+}
+
 }  // namespace
 
 std::string_view to_string(approval_state state) { return enum_name(state_names, state); }
@@ -237,8 +244,7 @@ std::vector<approval_record> approval_manager::live_grants(std::string_view chec
     const std::string now = now_timestamp();
     std::vector<approval_record> live;
     for (auto& record : select("WHERE checkpoint = ? AND state = 'granted' ORDER BY granted_at", checkpoint))
-        // The timestamps share one fixed-width UTC format, so text order is time order.
-        if (record.expires_at && *record.expires_at > now) live.push_back(std::move(record));
+        if (is_live(record, now)) live.push_back(std::move(record));
     return live;
 }
 
@@ -260,7 +266,7 @@ std::vector<approval_record> approval_manager::all_live_grants()
     const std::string now = now_timestamp();
     std::vector<approval_record> live;
     for (auto& record : select("WHERE state = 'granted' ORDER BY granted_at", ""))
-        if (record.expires_at && *record.expires_at > now) live.push_back(std::move(record));
+        if (is_live(record, now)) live.push_back(std::move(record));
     return live;
 }
 
@@ -607,8 +613,7 @@ execution_record approval_manager::start_granted(execution_manager& executions, 
             // Read inside the transaction, which holds the write lock: no other writer can use
             // the grant between this check and the update.
             auto grant = get(approval_id);
-            if (!grant || grant->state != approval_state::granted || !grant->expires_at ||
-                *grant->expires_at <= now_timestamp())
+            if (!grant || !is_live(*grant, now_timestamp()))
                 throw engine_error{engine_error::kind::conflict, "APPROVAL_REQUIRED",
                                    "approval " + approval_id + " of checkpoint '" + checkpoint +
                                        "' was used, revoked or expired meanwhile; start the run again, which asks an "
