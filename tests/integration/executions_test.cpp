@@ -199,10 +199,15 @@ BOOST_AUTO_TEST_CASE(succeed_reports_hosts_progress_events_and_log)
         BOOST_TEST(std::string{log[http::field::content_type]}.starts_with("text/plain"));
         BOOST_TEST(contains(log.body(), "PLAY RECAP"), log.body());
         BOOST_TEST(contains(log.body(), "hello from host2"), log.body());
+        // Written by the handler, not the session: the fields of every answer all the same.
+        BOOST_TEST(std::string{log["X-Content-Type-Options"]} == "nosniff");
+        BOOST_TEST(std::string{log[http::field::server]}.starts_with("raydeploy/"));
         // Following a finished execution's log gives the whole log and ends at once.
         streamed_response follow{port, make_request(http::verb::get, "/api/v1/executions/" + id + "/log?follow=1")};
         BOOST_TEST(follow.read_to_end(5s), "the followed log of a finished run did not end within 5 s");
         BOOST_TEST(follow.body() == log.body());
+        BOOST_TEST(std::string{follow.get()["X-Content-Type-Options"]} == "nosniff");
+        BOOST_TEST(std::string{follow.get()["Referrer-Policy"]} == "no-referrer");
     }
 
     BOOST_TEST_CONTEXT("unknown execution")

@@ -5,6 +5,7 @@
 #include "raydeploy/http/router.hpp"
 #include "raydeploy/http/server.hpp"
 #include "raydeploy/util/utf8.hpp"
+#include "raydeploy/util/version.hpp"
 #include "raydeploy/store/sqlite.hpp"
 #include "raydeploy/store/state_store.hpp"
 #include "support/faulty_vfs.hpp"
@@ -403,9 +404,9 @@ BOOST_AUTO_TEST_CASE(cached_answers_share_one_text_that_outlives_the_cache)
     BOOST_TEST(first.body().empty());
 }
 
-// The server writes header_text and the body where Beast's serializer wrote the message: the bytes
+// The server writes the header text and the body where Beast's serializer wrote the message: the bytes
 // on the wire must be the same.
-BOOST_AUTO_TEST_CASE(header_text_is_what_beasts_serializer_writes)
+BOOST_AUTO_TEST_CASE(the_header_text_is_what_beasts_serializer_writes)
 {
     const auto wire_of = [](web::response res) {
         std::ostringstream out;
@@ -414,7 +415,15 @@ BOOST_AUTO_TEST_CASE(header_text_is_what_beasts_serializer_writes)
     };
     const auto check = [&wire_of](web::response res) {
         res.prepare_payload();
-        BOOST_TEST(web::header_text(res) + std::string{res.body().view()} == wire_of(res));
+        std::string head = "left from an earlier answer";
+        web::write_header_text(head, res);
+        BOOST_TEST(head + std::string{res.body().view()} == wire_of(res));
+        // The fields of every answer come after the answer's own, as if set last.
+        web::write_header_text(head, res, web::every_answer_fields());
+        res.set(http::field::server, std::string{raydeploy::product_token()});
+        res.set("X-Content-Type-Options", "nosniff");
+        res.set("Referrer-Policy", "no-referrer");
+        BOOST_TEST(head + std::string{res.body().view()} == wire_of(res));
     };
     check(web::json_response(http::status::ok, json::object{{"status", "ok"}}));
     auto closing = web::error_response(http::status::service_unavailable, "BUSY", "try again");

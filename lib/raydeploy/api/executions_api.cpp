@@ -7,7 +7,6 @@
 #include "raydeploy/engine/execution_manager.hpp"
 #include "raydeploy/engine/extra_vars.hpp"
 #include "raydeploy/events/event_reader.hpp"
-#include "raydeploy/util/version.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -45,15 +44,15 @@ net::awaitable<void> send_log(http_stream& stream, std::filesystem::path file, s
     std::ifstream in{file, std::ios::binary};
     std::error_code size_ec;
     const std::uintmax_t length = in ? std::filesystem::file_size(file, size_ec) : 0;
-    http::response<http::empty_body> header{http::status::ok, 11};
+    response header{http::status::ok, 11};
     header.set(http::field::content_type, "text/plain; charset=utf-8");
-    header.set(http::field::server, product_token());
     header.content_length(size_ec ? 0 : length);
     // The session ends after a handler that took the connection over.
     header.keep_alive(false);
-    http::response_serializer<http::empty_body> serializer{header};
+    std::string head;
+    write_header_text(head, header, web::every_answer_fields());
     stream.expires_after(write_timeout);
-    auto [header_ec, header_bytes] = co_await http::async_write_header(stream, serializer, nothrow_awaitable);
+    auto [header_ec, header_bytes] = co_await net::async_write(stream, net::buffer(head), nothrow_awaitable);
     if (header_ec || size_ec) co_return;
 
     std::string piece(256 * 1024, '\0');
@@ -74,14 +73,15 @@ net::awaitable<void> follow_log(http_stream& stream, std::function<void()>& on_s
 {
     bool stopping = false;
     on_shutdown = [&stopping] { stopping = true; };
-    http::response<http::empty_body> header{http::status::ok, 11};
+    response header{http::status::ok, 11};
     header.set(http::field::content_type, "text/plain; charset=utf-8");
     header.set(http::field::cache_control, "no-cache");
     header.chunked(true);
     header.keep_alive(false);
-    http::response_serializer<http::empty_body> serializer{header};
+    std::string head;
+    write_header_text(head, header, web::every_answer_fields());
     stream.expires_after(std::chrono::seconds{30});
-    auto [header_ec, header_bytes] = co_await http::async_write_header(stream, serializer, nothrow_awaitable);
+    auto [header_ec, header_bytes] = co_await net::async_write(stream, net::buffer(head), nothrow_awaitable);
     if (header_ec) co_return;
 
     const auto file = engine(state).log_file(id);

@@ -173,8 +173,10 @@ auth_result token_authenticator::authenticate(const http::request<http::string_b
     // A token in a URL lands in proxy logs, browser history and Referer headers: refused even
     // when it is valid, so that no client keeps doing it.
     std::optional<std::string> ticket;
-    if (const auto target = boost::urls::parse_origin_form(req.target())) {
-        for (const auto& param : target->params()) {
+    // Only a query has parameters to look at: most targets have none, and skip the parse.
+    const bool has_query = req.target().find('?') != beast::string_view::npos;
+    if (const auto url = has_query ? boost::urls::parse_origin_form(req.target()) : boost::urls::url_view{}) {
+        for (const auto& param : url->params()) {
             if (param.key == "token" || param.key == "access_token")
                 return auth_refusal{http::status::bad_request, "INVALID_PARAMETER",
                                     param.key + ": tokens are never accepted in a URL, where proxies and browser "

@@ -2,6 +2,7 @@
 #include "raydeploy/http/response.hpp"
 
 #include "raydeploy/util/utf8.hpp"
+#include "raydeploy/util/version.hpp"
 
 namespace raydeploy::web {
 namespace {
@@ -22,9 +23,9 @@ void make_utf8(json::value& value)
 
 }  // namespace
 
-std::string header_text(const response& res)
+void write_header_text(std::string& text, const response& res, std::string_view more_fields)
 {
-    std::string text;
+    text.clear();
     text.reserve(384);
     text += "HTTP/";
     text += static_cast<char>('0' + res.version() / 10);
@@ -41,8 +42,17 @@ std::string header_text(const response& res)
         text += std::string_view{field.value()};
         text += "\r\n";
     }
+    text += more_fields;
     text += "\r\n";
-    return text;
+}
+
+std::string_view every_answer_fields()
+{
+    static const std::string fields = "Server: " + std::string{product_token()} +
+                                      "\r\n"
+                                      "X-Content-Type-Options: nosniff\r\n"
+                                      "Referrer-Policy: no-referrer\r\n";
+    return fields;
 }
 
 response json_response(http::status status, const json::value& body)

@@ -128,8 +128,16 @@ struct refusal {
 // The status line and header fields of `res` as one piece of text, as Beast's serializer writes
 // them. Beast's serializer hands the socket one buffer per field and walks that sequence several
 // times per write: 8% of the service's time for a small answer (perf, 2026-12-05). The server
-// writes this and the body instead, two buffers.
-std::string header_text(const response& res);
+// writes this and the body instead, two buffers. `more_fields` (whole "Name: value\r\n" lines)
+// follow the answer's own fields: those the server adds to every answer, kept as one piece of text
+// rather than set on each answer's field list. Written over `text`, whose capacity a connection
+// keeps from one answer to the next.
+void write_header_text(std::string& text, const response& res, std::string_view more_fields = {});
+
+// The fields the server writes on every answer, errors included, as header_text's `more_fields`:
+// the product token; no browser guesses a JSON or text body to be a page or script; no URL of this
+// service (ids, approval links) leaks to other sites.
+std::string_view every_answer_fields();
 
 response json_response(http::status status, const json::value& body);
 // `serialized_object` (an object serialized earlier, "{...}") with the members of `more` added: for

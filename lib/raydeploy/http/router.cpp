@@ -23,15 +23,35 @@ std::vector<std::string_view> split_pattern(std::string_view pattern)
 
 bool is_placeholder(std::string_view part) { return part.size() > 2 && part.front() == '{' && part.back() == '}'; }
 
+// The key of literal_paths_: "/a/b" for {"a", "b"}, "" for the root.
+template <typename Parts>
+std::string joined_path(const Parts& parts)
+{
+    std::size_t size = 0;
+    for (const auto& part : parts) size += part.size() + 1;
+    std::string path;
+    path.reserve(size);
+    for (const auto& part : parts) {
+        path += '/';
+        path += part;
+    }
+    return path;
+}
+
 }  // namespace
+
+std::uint64_t router::all_literal(std::size_t parts) { return parts == 0 ? 0 : ~std::uint64_t{0} << (64 - parts); }
 
 router::compiled_pattern router::compile(std::string_view pattern)
 {
     compiled_pattern compiled;
-    for (auto part : split_pattern(pattern)) {
+    const auto parts = split_pattern(pattern);
+    if (parts.size() > 64) throw std::logic_error{"route pattern has more than 64 segments: " + std::string{pattern}};
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const std::string_view part = parts[i];
         const bool literal = !is_placeholder(part);
         compiled.parts.emplace_back(literal ? part : part.substr(1, part.size() - 2));
-        compiled.literal.push_back(literal);
+        if (literal) compiled.literal_mask |= std::uint64_t{1} << (63 - i);
     }
     return compiled;
 }
@@ -40,13 +60,10 @@ bool router::compiled_pattern::fits(const std::vector<std::string>& segments) co
 {
     if (parts.size() != segments.size()) return false;
     for (std::size_t i = 0; i < parts.size(); ++i) {
-        if (literal[i] ? parts[i] != segments[i] : segments[i].empty()) return false;
+        if (literal(i) ? parts[i] != segments[i] : segments[i].empty()) return false;
     }
     return true;
 }
-
-namespace {
-}  // namespace
 
 const std::string& request_context::path_param(std::string_view name) const
 {
@@ -58,11 +75,15 @@ const std::string& request_context::path_param(std::string_view name) const
 
 std::optional<std::string> request_context::query(std::string_view name) const
 {
-    const auto params = target.params();
-    const auto it = params.find(name);
-    if (it == params.end()) return std::nullopt;
-    // Percent-decoded, so any byte may come out; handlers quote values in their errors.
-    return percent_encode_invalid_utf8((*it).value);
+    if (!decoded_query) {
+        decoded_query.emplace();
+        // Percent-decoded, so any byte may come out; handlers quote values in their errors.
+        for (const auto& param : target.params())
+            decoded_query->emplace_back(param.key, percent_encode_invalid_utf8(param.value));
+    }
+    for (const auto& [key, value] : *decoded_query)
+        if (key == name) return value;
+    return std::nullopt;
 }
 
 void router::add(http::verb method, std::string pattern, std::optional<role> access, handler handle,
@@ -70,6 +91,14 @@ void router::add(http::verb method, std::string pattern, std::optional<role> acc
 {
     if (pattern.empty() || pattern.front() != '/') throw std::logic_error{"route pattern must start with '/'"};
     compiled_.push_back(compile(pattern));
+    const compiled_pattern& compiled = compiled_.back();
+    const std::size_t length = compiled.parts.size();
+    if (compiled.literal_mask == all_literal(length)) {
+        literal_paths_[joined_path(compiled.parts)].push_back(routes_.size());
+    } else {
+        if (by_length_.size() <= length) by_length_.resize(length + 1);
+        by_length_[length].push_back(routes_.size());
+    }
     routes_.push_back({method, std::move(pattern), access, std::move(handle), std::move(audit_action)});
 }
 
@@ -90,25 +119,38 @@ router::match_result router::match(http::verb method, const std::vector<std::str
     // A path that fits several patterns belongs to the most literal one, segment by segment from
     // the left (as OpenAPI matches concrete paths before templated ones): /resources/nodes/add is
     // the add route's path only, never a node called "add" of /resources/nodes/{app_id}.
-    const std::vector<bool>* best_shape = nullptr;
-    for (const auto& candidate : compiled_) {
-        if (candidate.fits(segments) && (!best_shape || candidate.literal > *best_shape)) best_shape = &candidate.literal;
-    }
+    const auto literal = literal_paths_.find(joined_path(segments));
+    // A decoded segment may hold a '/': the path alone does not tell the length.
+    const bool literal_fits = literal != literal_paths_.end() && compiled_[literal->second.front()].fits(segments);
+    static const std::vector<std::size_t> none;
+    const std::vector<std::size_t>& candidates = literal_fits                          ? literal->second
+                                                 : segments.size() < by_length_.size() ? by_length_[segments.size()]
+                                                                                       : none;
     match_result result;
-    if (!best_shape) return result;
-    for (std::size_t i = 0; i < routes_.size(); ++i) {
-        const compiled_pattern& pattern = compiled_[i];
-        if (pattern.literal != *best_shape || !pattern.fits(segments)) continue;
-        const route& candidate = routes_[i];
-        if (candidate.method == method) {
-            result.result = outcome::found;
-            result.matched = &candidate;
-            for (std::size_t part = 0; part < pattern.parts.size(); ++part)
-                if (!pattern.literal[part]) result.params.emplace(pattern.parts[part], segments[part]);
-            return result;
+    const compiled_pattern* matched_pattern = nullptr;
+    std::optional<std::uint64_t> best_mask;
+    for (const std::size_t index : candidates) {
+        const compiled_pattern& pattern = compiled_[index];
+        if ((best_mask && pattern.literal_mask < *best_mask) || !pattern.fits(segments)) continue;
+        if (!best_mask || pattern.literal_mask > *best_mask) {
+            // A more literal shape: what the less literal ones offered does not count.
+            best_mask = pattern.literal_mask;
+            result.matched = nullptr;
+            result.allowed.clear();
         }
-        if (std::find(result.allowed.begin(), result.allowed.end(), candidate.method) == result.allowed.end())
+        const route& candidate = routes_[index];
+        if (candidate.method == method && !result.matched) {
+            result.matched = &candidate;
+            matched_pattern = &pattern;
+        } else if (std::find(result.allowed.begin(), result.allowed.end(), candidate.method) == result.allowed.end()) {
             result.allowed.push_back(candidate.method);
+        }
+    }
+    if (result.matched) {
+        result.result = outcome::found;
+        for (std::size_t part = 0; part < matched_pattern->parts.size(); ++part)
+            if (!matched_pattern->literal(part)) result.params.emplace(matched_pattern->parts[part], segments[part]);
+        return result;
     }
     result.result = result.allowed.empty() ? outcome::not_found : outcome::method_not_allowed;
     return result;

@@ -10,10 +10,13 @@
 
 #include <boost/url/url_view.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace raydeploy::web {
@@ -39,6 +42,10 @@ struct request_context {
     const std::string& path_param(std::string_view name) const;
     // The first value of a query parameter, if present.
     std::optional<std::string> query(std::string_view name) const;
+
+    // The query's parameters, decoded on the first call of query(): a handler asks for each
+    // parameter it knows, and each would walk and decode the whole query again.
+    mutable std::optional<std::vector<std::pair<std::string, std::string>>> decoded_query{};
 };
 
 // Any exception a handler throws becomes a 500 INTERNAL_ERROR (logged): a handler answers expected
@@ -108,13 +115,23 @@ private:
     // A pattern split once, when added: matching runs on every request.
     struct compiled_pattern {
         std::vector<std::string> parts;  // literals, and the names of placeholders
-        std::vector<bool> literal;       // which parts are literals
+        // Bit 63 - i is set when part i is a literal. Of two patterns with as many parts, the one
+        // with the greater mask is the more literal one, segment by segment from the left.
+        std::uint64_t literal_mask = 0;
+        bool literal(std::size_t part) const { return (literal_mask >> (63 - part)) & 1; }
         bool fits(const std::vector<std::string>& segments) const;
     };
     static compiled_pattern compile(std::string_view pattern);
+    // The literal_mask of a pattern of `parts` literals.
+    static std::uint64_t all_literal(std::size_t parts);
 
     std::vector<route> routes_;
     std::vector<compiled_pattern> compiled_;  // of routes_, index for index
+    // Indexes into routes_, in the order added. A pattern of literals only is found by its path
+    // ("/a/b"), and is the most literal of any that fits; the others by their number of segments,
+    // so that a request is matched only against patterns of its own length.
+    std::unordered_map<std::string, std::vector<std::size_t>> literal_paths_;
+    std::vector<std::vector<std::size_t>> by_length_;
     authenticator authenticate_ = [](const request&, bool) {
         return auth_result{identity{"local", role::admin, true, "local"}};
     };
