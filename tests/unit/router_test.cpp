@@ -99,6 +99,21 @@ BOOST_AUTO_TEST_CASE(a_literal_segment_wins_over_a_parameter)
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_decoded_slash_is_part_of_its_segment)
+{
+    // "/api%2Fv1/things" decodes to two segments, "api/v1" and "things": they spell the path of
+    // the three-segment literal route, which they must not match.
+    web::router routes;
+    routes.add(http::verb::get, "/api/v1/things", std::nullopt, answer("list"));
+    routes.add(http::verb::get, "/{group}/things", std::nullopt, answer("group"));
+    const auto encoded = routes.match(http::verb::get, {"api/v1", "things"});
+    BOOST_TEST(encoded.result == web::router::outcome::found);
+    BOOST_TEST(encoded.matched->pattern == "/{group}/things");
+    BOOST_TEST(encoded.params.at("group") == "api/v1");
+    BOOST_TEST(routes.match(http::verb::get, {"api", "v1", "things"}).matched->pattern == "/api/v1/things");
+    BOOST_TEST(routes.match(http::verb::get, {"api", "v1/things"}).result == web::router::outcome::not_found);
+}
+
 BOOST_AUTO_TEST_CASE(the_root_pattern_matches_only_the_root)
 {
     web::router routes;
