@@ -173,9 +173,15 @@ auth_result token_authenticator::authenticate(const http::request<http::string_b
     // A token in a URL lands in proxy logs, browser history and Referer headers: refused even
     // when it is valid, so that no client keeps doing it.
     std::optional<std::string> ticket;
-    // Only a query has parameters to look at: most targets have none, and skip the parse.
-    const bool has_query = req.target().find('?') != beast::string_view::npos;
-    if (const auto url = has_query ? boost::urls::parse_origin_form(req.target()) : boost::urls::url_view{}) {
+    // The target is parsed only when its query may hold a parameter looked at here. Unless its
+    // bytes hold a percent-escape, a decoded name is spelled by the bytes themselves ('+' decodes
+    // to a space, which no name has).
+    const std::string_view target = req.target();
+    const auto query_start = target.find('?');
+    const std::string_view query = query_start == target.npos ? std::string_view{} : target.substr(query_start + 1);
+    const bool may_name_one = query.find('%') != query.npos || query.find("token") != query.npos ||
+                              query.find("ticket") != query.npos;
+    if (const auto url = may_name_one ? boost::urls::parse_origin_form(target) : boost::urls::url_view{}) {
         for (const auto& param : url->params()) {
             if (param.key == "token" || param.key == "access_token")
                 return auth_refusal{http::status::bad_request, "INVALID_PARAMETER",

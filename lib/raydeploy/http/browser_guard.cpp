@@ -73,14 +73,16 @@ bool browser_guard::host_allowed(const host_and_port& host, std::uint16_t port) 
 std::optional<refusal> browser_guard::refusal(const request& req, std::string_view scheme, std::uint16_t port) const
 {
     const auto host_field = req.find(http::field::host);
-    const std::string host_text = host_field == req.end() ? std::string{} : std::string{host_field->value()};
-    const auto host = parse_host(host_text);
+    const std::string_view host_text = host_field == req.end() ? std::string_view{} : std::string_view{host_field->value()};
+    const auto origin_field = req.find(http::field::origin);
     // With tokens and no list, any name is answered: a rebinding page has no token to send.
     const bool any_host = !policy_.open_mode && policy_.allowed_hosts.empty();
+    // Parsed when it is checked, or when an Origin is compared with it.
+    const auto host = any_host && origin_field == req.end() ? std::nullopt : parse_host(host_text);
     if (!any_host && (!host || !host_allowed(*host, port))) {
         const std::string what = host_field == req.end()
                                      ? "the request has no Host header"
-                                     : "Host '" + host_text + "' is not a name this service answers to";
+                                     : "Host '" + std::string{host_text} + "' is not a name this service answers to";
         if (policy_.open_mode)
             return host_refusal(what + ": without auth.tokens (open mode) only " + loopback_list(port) +
                                 " are, so that a page of another site cannot reach it by rebinding its own name "
@@ -90,7 +92,6 @@ std::optional<refusal> browser_guard::refusal(const request& req, std::string_vi
                             "); use a listed name, or add this one to http.allowed_hosts");
     }
 
-    const auto origin_field = req.find(http::field::origin);
     if (origin_field == req.end()) {
         // Browsers that send no Origin (a cross-site image or script load) still say where the
         // request comes from; a person following a link (navigate) is not a page acting for them.
