@@ -2,6 +2,8 @@
 // io_context thread, so the session registry needs no lock.
 #include "raydeploy/http/server.hpp"
 
+#include "raydeploy/http/session_deadline.hpp"
+
 #include "raydeploy/util/errors.hpp"
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/utf8.hpp"
@@ -14,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <tuple>
 
@@ -308,8 +311,14 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
 
     beast::flat_buffer buffer;  // kept across requests: a pipelined next request may already be in it
     std::string head_text;      // an answer's status line and fields, its capacity kept across requests
+    const auto deadline = std::make_shared<session_deadline>(
+        stream.socket(), std::min({idle_timeout, read_timeout, limits_.write_timeout}));
+    struct release_deadline {
+        session_deadline& deadline;
+        ~release_deadline() { deadline.release(); }
+    } deadline_guard{*deadline};
     if (tls) {
-        stream.expires_after(idle_timeout);
+        deadline->expires_after(idle_timeout);
         auto [detect_ec, is_tls] = co_await beast::async_detect_ssl(stream.tcp(), buffer, nothrow_awaitable);
         if (detect_ec) co_return;  // closed or silent before saying anything
         if (!is_tls) {
@@ -318,12 +327,13 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
                                       "this port serves HTTPS only; use https:// (and wss:// for the event feed)");
             res.keep_alive(false);
             res.prepare_payload();
-            stream.expires_after(limits_.write_timeout);
+            deadline->expires_after(limits_.write_timeout);
             co_await write_response(stream.tcp(), res, head_text);
+            deadline->expires_never();
             co_await linger_close(stream.tcp());
             co_return;
         }
-        stream.expires_after(read_timeout);
+        deadline->expires_after(read_timeout);
         auto [handshake_ec, used] =
             co_await stream.tls()->async_handshake(ssl::stream_base::server, buffer.data(), nothrow_awaitable);
         if (handshake_ec) {
@@ -340,7 +350,7 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
             // Idle: waiting for a request to begin. This is the phase shutdown() may cancel.
             entry.busy = false;
             if (stopping_) break;
-            stream.expires_after(idle_timeout);
+            deadline->expires_after(idle_timeout);
             auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(4096), nothrow_awaitable);
             if (read_ec) break;  // peer closed, idle timeout, or shutdown
             buffer.commit(n);
@@ -349,8 +359,10 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
 
         http::request_parser<http::string_body> parser;
         parser.body_limit(limits_.body_limit);
-        stream.expires_after(read_timeout);
+        deadline->expires_after(read_timeout);
         const auto read_ec = co_await read_request(stream, buffer, parser, limits_.header_limit);
+        // A handler takes the time it needs; the write has its own deadline.
+        deadline->expires_never();
 
         response res;
         bool close_after = false;
@@ -369,7 +381,6 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
             auto answer = co_await handle(parser.get(), remote);
             if (answer.take_over) {
                 // The connection now belongs to the handler (WebSocket, followed log) until it returns.
-                stream.expires_never();
                 co_await answer.take_over(stream, entry.on_shutdown);
                 entry.on_shutdown = nullptr;
                 break;
@@ -392,8 +403,9 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
             res.content_length(length);
         }
 
-        stream.expires_after(limits_.write_timeout);
+        deadline->expires_after(limits_.write_timeout);
         auto [write_ec, written] = co_await write_response(stream, res, head_text);
+        deadline->expires_never();
         if (write_ec) break;
         if (close_after) {
             if (unread_input) co_await linger_close(stream.tcp());
