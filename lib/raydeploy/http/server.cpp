@@ -30,6 +30,9 @@ constexpr std::size_t over_cap_reserve = 32;
 constexpr std::chrono::seconds over_cap_timeout{5};
 // How long a TLS close_notify exchange may take when a connection ends.
 constexpr std::chrono::seconds tls_close_timeout{2};
+// The largest read, as Beast's own reads choose it. A connection's buffer holds at most this
+// past http.header_limit (read_request).
+constexpr std::size_t largest_read = 65536;
 
 // Writes an answer whose payload is prepared (prepare_payload, or a HEAD's cleared body) as two
 // buffers: its header text, with every_answer_fields, written over `head`, and its body.
@@ -65,6 +68,11 @@ std::optional<response> response_for_read_error(const beast::error_code& ec, con
         return error_response(http::status::request_header_fields_too_large, "HEADERS_TOO_LARGE",
                               "request headers exceed " + std::to_string(limits.header_limit) +
                                   " bytes; send fewer or shorter headers");
+    if (ec == http::error::buffer_overflow)
+        return error_response(http::status::bad_request, "BAD_REQUEST",
+                              "a chunk's size line, its extensions or the trailer fields run past " +
+                                  std::to_string(limits.header_limit + largest_read) +
+                                  " bytes; send chunks with short size lines, or the body with a Content-Length");
     if (ec == http::error::body_limit)
         return error_response(http::status::payload_too_large, "PAYLOAD_TOO_LARGE",
                               "request body exceeds " + std::to_string(limits.body_limit) +
@@ -83,13 +91,14 @@ std::optional<response> response_for_read_error(const beast::error_code& ec, con
 // a small answer's time (perf, 2026-12-05).
 // Beast's header_limit alone bounds only what one parse step sees: fields consumed by earlier
 // steps do not count, so a block that arrives in pieces could grow past it. Each step gets what
-// is left.
+// is left. Past the header, the parser takes the body as it comes, but not a chunk's size line or
+// the trailer until they end: `buffer`'s maximum size bounds those, and a buffer that fills up
+// with them ends the read with http::error::buffer_overflow (an endless chunk extension would
+// otherwise be kept in memory until the read timeout, from any client, before authentication).
 net::awaitable<beast::error_code> read_request(http_stream& stream, beast::flat_buffer& buffer,
                                                http::request_parser<http::string_body>& parser,
                                                std::size_t header_limit)
 {
-    // Read sizes as Beast's own reads choose them.
-    constexpr std::size_t largest_read = 65536;
     std::size_t header_consumed = 0;
     for (;;) {
         if (buffer.size() > 0) {
@@ -107,8 +116,9 @@ net::awaitable<beast::error_code> read_request(http_stream& stream, beast::flat_
             if (!ec && used > 0) continue;
             if (ec && ec != http::error::need_more) co_return ec;
         }
-        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(beast::read_size(buffer, largest_read)),
-                                                       nothrow_awaitable);
+        const std::size_t room = beast::read_size(buffer, largest_read);
+        if (room == 0) co_return beast::error_code{http::error::buffer_overflow};
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(room), nothrow_awaitable);
         buffer.commit(n);
         if (ec == net::error::eof) {
             // A message whose end is the connection's end (a body without a length) is complete;
@@ -309,7 +319,8 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
     const auto read_timeout = over_cap ? std::min<std::chrono::milliseconds>(limits_.read_timeout, over_cap_timeout)
                                        : limits_.read_timeout;
 
-    beast::flat_buffer buffer;  // kept across requests: a pipelined next request may already be in it
+    // Kept across requests: a pipelined next request may already be in it.
+    beast::flat_buffer buffer{limits_.header_limit + largest_read};
     std::string head_text;      // an answer's status line and fields, its capacity kept across requests
     const auto deadline = std::make_shared<session_deadline>(
         stream.socket(), std::min({idle_timeout, read_timeout, limits_.write_timeout}));
