@@ -50,9 +50,8 @@ net::awaitable<void> send_log(http_stream& stream, std::filesystem::path file, s
     // The session ends after a handler that took the connection over.
     header.keep_alive(false);
     std::string head;
-    write_header_text(head, header, web::every_answer_fields());
     stream.expires_after(write_timeout);
-    auto [header_ec, header_bytes] = co_await net::async_write(stream, net::buffer(head), nothrow_awaitable);
+    auto [header_ec, header_bytes] = co_await web::write_response(stream, header, head);
     if (header_ec || size_ec) co_return;
 
     std::string piece(256 * 1024, '\0');
@@ -79,9 +78,8 @@ net::awaitable<void> follow_log(http_stream& stream, std::function<void()>& on_s
     header.chunked(true);
     header.keep_alive(false);
     std::string head;
-    write_header_text(head, header, web::every_answer_fields());
     stream.expires_after(std::chrono::seconds{30});
-    auto [header_ec, header_bytes] = co_await net::async_write(stream, net::buffer(head), nothrow_awaitable);
+    auto [header_ec, header_bytes] = co_await web::write_response(stream, header, head);
     if (header_ec) co_return;
 
     const auto file = engine(state).log_file(id);

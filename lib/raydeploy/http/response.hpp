@@ -6,11 +6,13 @@
 
 #include <boost/optional/optional.hpp>
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 namespace raydeploy::web {
@@ -134,10 +136,23 @@ struct refusal {
 // keeps from one answer to the next.
 void write_header_text(std::string& text, const response& res, std::string_view more_fields = {});
 
-// The fields the server writes on every answer, errors included, as header_text's `more_fields`:
-// the product token; no browser guesses a JSON or text body to be a page or script; no URL of this
-// service (ids, approval links) leaks to other sites.
+// The fields the server writes on every answer, errors included, as write_header_text's
+// `more_fields`: the product token; no browser guesses a JSON or text body to be a page or script;
+// no URL of this service (ids, approval links) leaks to other sites.
 std::string_view every_answer_fields();
+
+// Writes an answer whose payload is prepared (prepare_payload, a HEAD's cleared body, or a
+// streamed answer's own Content-Length or chunked coding) as two buffers: its header text, with
+// every_answer_fields, written over `head`, and its body.
+template <class Stream>
+net::awaitable<std::tuple<beast::error_code, std::size_t>> write_response(Stream& stream, const response& res,
+                                                                         std::string& head)
+{
+    write_header_text(head, res, every_answer_fields());
+    const std::array<net::const_buffer, 2> wire{net::buffer(head), net::buffer(res.body().view())};
+    auto written = co_await net::async_write(stream, wire, nothrow_awaitable);
+    co_return written;
+}
 
 response json_response(http::status status, const json::value& body);
 // `serialized_object` (an object serialized earlier, "{...}") with the members of `more` added: for

@@ -34,18 +34,6 @@ constexpr std::chrono::seconds tls_close_timeout{2};
 // past http.header_limit (read_request).
 constexpr std::size_t largest_read = 65536;
 
-// Writes an answer whose payload is prepared (prepare_payload, or a HEAD's cleared body) as two
-// buffers: its header text, with every_answer_fields, written over `head`, and its body.
-template <class Stream>
-net::awaitable<std::tuple<beast::error_code, std::size_t>> write_response(Stream& stream, const response& res,
-                                                                         std::string& head)
-{
-    write_header_text(head, res, every_answer_fields());
-    const std::array<net::const_buffer, 2> wire{net::buffer(head), net::buffer(res.body().view())};
-    auto written = co_await net::async_write(stream, wire, nothrow_awaitable);
-    co_return written;
-}
-
 response over_capacity_response(std::size_t max_connections)
 {
     return busy_response("TOO_MANY_CONNECTIONS", "the service already serves " + std::to_string(max_connections) +
