@@ -100,7 +100,21 @@ client() {
         die "bench_events $1 failed (its output and the end of the service's log are above)"
     }
     sed '/^RESULT /d; s/^/    /' <<<"$output" >&2
-    sed -n "s/^RESULT //p" <<<"$output" | sed "s/\([a-z_0-9]*\)=/$prefix\1=/g" >>"$results"
+    # The service's CPU time, and per stored event: what the work cost, which on a shared machine
+    # varies far less from round to round than the rates do.
+    local line cpu events
+    cpu=$(service_cpu_seconds)
+    line="$(sed -n "s/^RESULT //p" <<<"$output") service_cpu_s=$cpu"
+    events=$(sed -n 's/.*final_counter=\([0-9]*\).*/\1/p' <<<"$line")
+    [[ -z "$events" || "$events" == 0 ]] ||
+        line+=" service_cpu_us_per_event=$(awk -v c="$cpu" -v n="$events" 'BEGIN { printf "%.2f", c * 1e6 / n }')"
+    sed "s/\([a-z_0-9]*\)=/$prefix\1=/g" <<<"$line" >>"$results"
+}
+
+# The service's CPU time so far (user + system), in seconds, from /proc/PID/stat (after the
+# command's name, which may hold spaces, utime and stime are the 12th and 13th fields).
+service_cpu_seconds() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$SERVICE_PID/stat"
 }
 
 # ----------------------------------------------------------------------------------------------
@@ -184,6 +198,8 @@ bench_events() {
         "slowest subscriber, events/s|subscriber_min_per_s|0|" \
         "events/s stored|stored_per_s|0|" \
         "events/s stored, no subscriber|alone_stored_per_s|0|" \
+        "service CPU per event, µs|service_cpu_us_per_event|2|" \
+        "service CPU per event, no subscriber, µs|alone_service_cpu_us_per_event|2|" \
         "events stored (final_counter)|final_counter|0|" \
         "events lost, all subscribers|lost|0|0" \
         "events duplicated, all subscribers|duplicated|0|0" \
@@ -206,6 +222,7 @@ bench_ws() {
         "p99 ms|p99_ms|2|<= 10" \
         "worst subscriber's p99 ms|worst_subscriber_p99_ms|2|" \
         "max ms|max_ms|2|" \
+        "service CPU per event, µs|service_cpu_us_per_event|2|" \
         "events lost, all subscribers|lost|0|0" \
         "events duplicated, all subscribers|duplicated|0|0" \
         "catch-ups from the store|catchups|0|" \
