@@ -1,4 +1,5 @@
 // Event filters, the batched event log (durable before published) and the bus's window.
+#include "raydeploy/events/batch_message.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/events/event_reader.hpp"
@@ -75,6 +76,23 @@ std::vector<published_event_ptr> catch_up(event_subscription& subscription, stor
         subscription.caught_up(page.empty() ? bus.evicted_through() : page.back()->seq);
     }
     return received;
+}
+
+// A message's bytes, as the socket gets them.
+std::string message_text(std::span<const net::const_buffer> buffers)
+{
+    std::string text;
+    for (const auto& piece : buffers) text.append(static_cast<const char*>(piece.data()), piece.size());
+    return text;
+}
+
+// The JSON array of the events' texts, built the plain way.
+std::string array_of(const std::vector<published_event_ptr>& items)
+{
+    std::string text = "[";
+    for (const auto& item : items) text += std::string{item->text} + ",";
+    text.back() = ']';
+    return text;
 }
 
 std::vector<std::int64_t> seqs_of(const std::vector<published_event_ptr>& items)
@@ -223,6 +241,100 @@ BOOST_AUTO_TEST_CASE(a_batch_the_disk_refuses_is_kept_and_stored_in_order_once_i
             BOOST_TEST(test::occurrences(logged, "storing events works again") == 1u, logged);
         }
     }
+}
+
+BOOST_AUTO_TEST_CASE(events_stored_together_share_one_block_of_comma_joined_texts)
+{
+    log_fixture f;
+    event_log log{f.io.get_executor(), *f.db, f.bus};
+    auto subscription = f.bus.subscribe({}, 0);
+    for (int i = 1; i <= 3; ++i) log.append(f.make_event("x.step", "e1", i));
+    log.flush();
+    const auto published = drain(*subscription);
+    BOOST_TEST_REQUIRE(published.size() == 3u);
+    std::string joined;
+    for (const auto& item : published) {
+        BOOST_TEST(item->block == published.front()->block);
+        const auto document = json::parse(item->text).as_object();
+        BOOST_TEST(document.at("seq") == item->seq);
+        BOOST_TEST(item->text.substr(0, 7) == "{\"seq\":");  // seq first, where subscribers look
+        joined += (joined.empty() ? "" : ",") + std::string{item->text};
+    }
+    BOOST_TEST(*published.front()->block == joined);
+
+    // A page read from the store is one block too, with the same texts.
+    const auto page = stored_events{*f.db}.read(0, log.last_published_seq(), {}, 100);
+    BOOST_TEST_REQUIRE(page.size() == 3u);
+    BOOST_TEST(*page.front()->block == joined);
+    BOOST_TEST(page.back()->block == page.front()->block);
+
+    // The block starts anew after take(); text_size() is the size add() makes, known before.
+    published_block block;
+    BOOST_TEST(published_block::text_size(7, "{\"type\":\"t\"}") == std::string_view{"{\"seq\":7,\"type\":\"t\"}"}.size());
+    BOOST_TEST(published_block::text_size(12345, "{}") == std::string_view{"{\"seq\":12345}"}.size());
+    BOOST_TEST(block.add(7, "t", std::nullopt, "{\"type\":\"t\"}") == std::string_view{"{\"seq\":7,\"type\":\"t\"}"}.size());
+    const auto first = block.take();
+    BOOST_TEST(block.empty());
+    block.add(8, "t", std::nullopt, "{}");
+    const auto second = block.take();
+    BOOST_TEST(first.front()->text == "{\"seq\":7,\"type\":\"t\"}");
+    BOOST_TEST(second.front()->text == "{\"seq\":8}");
+    BOOST_TEST(*second.front()->block == "{\"seq\":8}");
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_message_is_the_events_own_text_in_few_pieces)
+{
+    const auto make_block = [](std::int64_t first_seq, int count) {
+        published_block block;
+        for (int i = 0; i < count; ++i)
+            block.add(first_seq + i, "x.step", std::string{"e1"}, "{\"type\":\"x.step\",\"n\":" + std::to_string(i) + "}");
+        return block.take();
+    };
+    const auto first = make_block(1, 5);
+    const auto second = make_block(6, 3);
+
+    // A run of one block is one piece: "[", the run, "]".
+    batch_message message;
+    BOOST_TEST(message.empty());
+    for (const auto& item : first) message.add(item);
+    BOOST_TEST(message.events() == 5u);
+    BOOST_TEST(message.buffers().size() == 3u);
+    BOOST_TEST(message_text(message.buffers()) == array_of(first));
+    BOOST_TEST(message.bytes() == array_of(first).size());
+
+    // Into the next block: a comma and a piece more.
+    for (const auto& item : second) message.add(item);
+    auto all = first;
+    all.insert(all.end(), second.begin(), second.end());
+    BOOST_TEST(message.buffers().size() == 5u);
+    BOOST_TEST(message_text(message.buffers()) == array_of(all));
+
+    // A filter's gaps start new pieces; the text is still the events it took.
+    message.clear();
+    BOOST_TEST(message.empty());
+    const std::vector<published_event_ptr> every_other{first[0], first[2], first[3], second[1]};
+    for (const auto& item : every_other) message.add(item);
+    BOOST_TEST(message.buffers().size() == 7u);
+    BOOST_TEST(message_text(message.buffers()) == array_of(every_other));
+
+    // More pieces than one send takes: one copy.
+    message.clear();
+    const auto many = make_block(100, 2 * static_cast<int>(batch_message::max_pieces));
+    std::vector<published_event_ptr> scattered;
+    for (std::size_t i = 0; i < many.size(); i += 2) scattered.push_back(many[i]);
+    for (const auto& item : scattered) message.add(item);
+    BOOST_TEST(message.buffers().size() == 1u);
+    BOOST_TEST(message_text(message.buffers()) == array_of(scattered));
+
+    // The message holds its blocks: the events may be dropped while it is written.
+    message.clear();
+    std::string expected;
+    {
+        const auto transient = make_block(500, 4);
+        for (const auto& item : transient) message.add(item);
+        expected = array_of(transient);
+    }
+    BOOST_TEST(message_text(message.buffers()) == expected);
 }
 
 BOOST_AUTO_TEST_CASE(reading_back_by_seq_and_by_execution)

@@ -6,6 +6,7 @@
 #include "raydeploy/api/routes.hpp"
 #include "raydeploy/auth/tickets.hpp"
 #include "raydeploy/auth/tokens.hpp"
+#include "raydeploy/events/batch_message.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_reader.hpp"
 #include "raydeploy/metrics/service_metrics.hpp"
@@ -15,6 +16,8 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/websocket.hpp>
+
+#include <array>
 
 namespace raydeploy::api {
 namespace {
@@ -125,7 +128,7 @@ private:
 // events that are ready together (a page of the replay, or what queued while the previous message
 // was being written). A writer that sends one message per event spends most of its time in
 // per-message work, and at a few thousand events a second it falls behind; a batch costs one write
-// whatever it holds.
+// whatever it holds, and is written from the events' own text (batch_message).
 class feed_writer {
 public:
     feed_writer(ws_stream& ws, bool batch, std::size_t batch_bytes, stall_watch& stalls)
@@ -135,19 +138,17 @@ public:
     }
 
     // Sends the event, or adds it to the batch (sent once it reaches batch_bytes). `item` may be
-    // the bus's own pointer, which a publish can drop while this waits for a write: it is read
-    // before the first suspension, or copied.
+    // the bus's own pointer, which a publish can drop while this waits for a write: what is
+    // written is held until the write is done.
     net::awaitable<bool> add(const published_event_ptr& item)
     {
         if (!batch_) {
             const published_event_ptr held = item;
-            const bool sent = co_await write(net::buffer(held->text), 1);
+            const bool sent = co_await write(std::array{net::buffer(held->text)}, 1);
             co_return sent;
         }
-        pending_ += pending_.empty() ? '[' : ',';
-        pending_ += item->text;
-        ++pending_count_;
-        if (pending_.size() < batch_bytes_) co_return true;
+        batch_message_.add(item);
+        if (batch_message_.bytes() < batch_bytes_) co_return true;
         const bool sent = co_await flush();
         co_return sent;
     }
@@ -155,16 +156,16 @@ public:
     // Sends the batch being built, if any.
     net::awaitable<bool> flush()
     {
-        if (pending_.empty()) co_return true;
-        pending_ += ']';
-        const bool sent = co_await write(net::buffer(pending_), pending_count_);
-        pending_.clear();
-        pending_count_ = 0;
+        if (batch_message_.empty()) co_return true;
+        const bool sent = co_await write(batch_message_.buffers(), batch_message_.events());
+        batch_message_.clear();
         co_return sent;
     }
 
 private:
-    net::awaitable<bool> write(net::const_buffer message, std::size_t events)
+    // `message` is a view (a span or an array): Beast copies the sequence into its operation.
+    template <class ConstBuffers>
+    net::awaitable<bool> write(const ConstBuffers& message, std::size_t events)
     {
         auto [ec, n] = co_await ws_.async_write(message, nothrow_awaitable);
         if (ec) co_return false;
@@ -177,8 +178,7 @@ private:
     bool batch_;
     std::size_t batch_bytes_;
     stall_watch& stalls_;
-    std::string pending_;
-    std::size_t pending_count_ = 0;
+    batch_message batch_message_;
 };
 
 net::awaitable<void> write_events(ws_stream& ws, std::shared_ptr<event_subscription> subscription,

@@ -48,7 +48,11 @@ struct published_event {
     std::int64_t seq;
     std::string type;
     std::optional<std::string> execution_id;
-    std::string text;  // the JSON document
+    // The JSON document: a slice of `block`, which holds the texts of the events published (or
+    // read from the store) together, in seq order, joined by commas. So a subscriber that takes a
+    // run of them sends the run as one piece of a JSON array (api/event_feed.cpp).
+    std::string_view text;
+    std::shared_ptr<const std::string> block;
 };
 using published_event_ptr = std::shared_ptr<const published_event>;
 

@@ -79,8 +79,7 @@ void event_log::flush()
     commit_wanted_ = false;
     std::vector<event> batch;
     batch.swap(pending_);
-    std::vector<published_event_ptr> published;
-    published.reserve(batch.size());
+    published_block published;
     try {
         sqlite::transaction tx{db_};
         auto insert = db_.prepare("INSERT INTO events (type, created, execution_id, counter, payload) VALUES (?, ?, ?, ?, ?)");
@@ -94,12 +93,12 @@ void event_log::flush()
             else insert.bind_null(4);
             insert.bind(5, payload);
             insert.step();
-            published.push_back(published_from_stored(db_.last_insert_rowid(), item.type, item.execution_id, std::move(payload)));
+            published.add(db_.last_insert_rowid(), item.type, item.execution_id, payload);
         }
         for (const auto& [owner, hooks] : hooks_)
             if (hooks.write) hooks.write();
         tx.commit();
-        metrics::service_metrics::instance().events_stored.Increment(static_cast<double>(published.size()));
+        metrics::service_metrics::instance().events_stored.Increment(static_cast<double>(batch.size()));
     } catch (const std::exception& e) {
         // Keep the events and try again shortly: losing them would leave a gap in the counters.
         // Logged when the failures start and once a minute while they last, not every second.
@@ -118,10 +117,10 @@ void event_log::flush()
     for (const auto& [owner, hooks] : hooks_)
         if (hooks.committed) hooks.committed();
     if (failed_attempts_ > 0) {
-        log::warn("storing events works again", {{"failed_attempts", failed_attempts_}, {"events", published.size()}});
+        log::warn("storing events works again", {{"failed_attempts", failed_attempts_}, {"events", batch.size()}});
         failed_attempts_ = 0;
     }
-    bus_.publish(published);
+    bus_.publish(published.take());
 }
 
 }  // namespace raydeploy

@@ -6,43 +6,70 @@
 namespace raydeploy {
 namespace {
 
+constexpr std::string_view seq_key = "{\"seq\":";
+
 // A page ends at `limit` events or before the event that would take it past `max_bytes`, so one
 // page of huge events (task output) cannot fill the memory; the first event always fits, or a
-// page could never advance.
+// page could never advance. Its events share one block.
 execution_events_page collect(sqlite::statement& statement, std::size_t limit, std::size_t max_bytes)
 {
     execution_events_page page;
-    std::size_t bytes = 0;
+    published_block block;
+    std::size_t count = 0, bytes = 0;
     while (statement.step()) {
-        if (page.events.size() == limit) {
+        if (count == limit) {
+            page.more = true;
+            break;
+        }
+        const std::int64_t seq = statement.column_int(0);
+        const std::string payload = statement.column_text(3);
+        if (count > 0 && bytes + published_block::text_size(seq, payload) > max_bytes) {
             page.more = true;
             break;
         }
         std::optional<std::string> execution;
         if (!statement.column_is_null(2)) execution = statement.column_text(2);
-        auto item = published_from_stored(statement.column_int(0), statement.column_text(1), std::move(execution),
-                                          statement.column_text(3));
-        bytes += item->text.size();
-        if (!page.events.empty() && bytes > max_bytes) {
-            page.more = true;
-            break;
-        }
-        page.events.push_back(std::move(item));
+        bytes += block.add(seq, statement.column_text(1), std::move(execution), payload);
+        ++count;
     }
+    page.events = block.take();
     return page;
 }
 
 }  // namespace
 
-published_event_ptr published_from_stored(std::int64_t seq, std::string type, std::optional<std::string> execution_id,
-                                          std::string payload_without_seq)
+std::size_t published_block::text_size(std::int64_t seq, std::string_view payload_without_seq)
 {
-    // Spliced rather than parsed and serialized again.
-    std::string text = "{\"seq\":" + std::to_string(seq);
-    if (payload_without_seq.size() > 2) text += ",";
-    text.append(payload_without_seq, 1, std::string::npos);
-    return std::make_shared<const published_event>(
-        published_event{seq, std::move(type), std::move(execution_id), std::move(text)});
+    return seq_key.size() + std::to_string(seq).size() + (payload_without_seq.size() > 2 ? 1 : 0) +
+           (payload_without_seq.empty() ? 0 : payload_without_seq.size() - 1);
+}
+
+std::size_t published_block::add(std::int64_t seq, std::string type, std::optional<std::string> execution_id,
+                                 std::string_view payload_without_seq)
+{
+    if (!entries_.empty()) text_ += ',';
+    const std::size_t offset = text_.size();
+    text_ += seq_key;
+    text_ += std::to_string(seq);
+    if (payload_without_seq.size() > 2) text_ += ',';
+    if (!payload_without_seq.empty()) text_.append(payload_without_seq.substr(1));
+    entries_.push_back(entry{seq, std::move(type), std::move(execution_id), offset, text_.size() - offset});
+    return text_.size() - offset;
+}
+
+std::vector<published_event_ptr> published_block::take()
+{
+    std::vector<published_event_ptr> events;
+    events.reserve(entries_.size());
+    const auto block = std::make_shared<const std::string>(std::move(text_));
+    for (auto& item : entries_) {
+        events.push_back(std::make_shared<const published_event>(
+            published_event{item.seq, std::move(item.type), std::move(item.execution_id),
+                            std::string_view{*block}.substr(item.offset, item.size), block}));
+    }
+    text_.clear();
+    entries_.clear();
+    return events;
 }
 
 event_query stored_events::read_query(std::int64_t since, std::int64_t until, const event_filter& filter,

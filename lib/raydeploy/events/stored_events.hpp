@@ -27,10 +27,30 @@ struct execution_events_page {
     bool more = false;
 };
 
-// A published event made from its stored row: the stored payload is the document without "seq"
-// (unknown until the insert), which is spliced in front.
-published_event_ptr published_from_stored(std::int64_t seq, std::string type, std::optional<std::string> execution_id,
-                                          std::string payload_without_seq);
+// Published events made from stored rows, in seq order, their texts joined in one block. The
+// stored payload is the document without "seq" (unknown until the insert), which is spliced in
+// front rather than parsed and serialized again.
+class published_block {
+public:
+    // Adds the event; returns the size of its text, text_size().
+    std::size_t add(std::int64_t seq, std::string type, std::optional<std::string> execution_id,
+                    std::string_view payload_without_seq);
+    // The size of the text add() makes of a row, known before adding it (a page's byte limit).
+    static std::size_t text_size(std::int64_t seq, std::string_view payload_without_seq);
+    bool empty() const { return entries_.empty(); }
+    // The events added, in order; the block starts anew.
+    std::vector<published_event_ptr> take();
+
+private:
+    struct entry {
+        std::int64_t seq;
+        std::string type;
+        std::optional<std::string> execution_id;
+        std::size_t offset, size;
+    };
+    std::string text_;
+    std::vector<entry> entries_;
+};
 
 class stored_events {
 public:

@@ -309,7 +309,7 @@ net::awaitable<void> http_server::run_session(tcp::socket socket, std::shared_pt
 
     // Kept across requests: a pipelined next request may already be in it.
     beast::flat_buffer buffer{limits_.header_limit + largest_read};
-    std::string head_text;      // an answer's status line and fields, its capacity kept across requests
+    std::string head_text;  // an answer's status line and fields, its capacity kept across requests
     const auto deadline = std::make_shared<session_deadline>(
         stream.socket(), std::min({idle_timeout, read_timeout, limits_.write_timeout}));
     struct release_deadline {
