@@ -6,6 +6,7 @@ import type { Schemas } from "../api/client";
 import { useApp } from "../app";
 import { Time } from "../components/time";
 import { Pager } from "../components/pager";
+import { ChoiceFilter, SinceFilter, TextFilter } from "../components/filter-fields";
 
 type Entry = Schemas["AuditEntry"];
 const pageSize = 100;
@@ -82,56 +83,21 @@ export function AuditPage() {
         <>
             <h1>Audit trail</h1>
             <form class="filters" onSubmit={(e) => e.preventDefault()}>
-                <div class="field">
-                    <label for={`${ids}-actor`}>Actor</label>
-                    <input
-                        id={`${ids}-actor`}
-                        type="text"
-                        value={filters.actor}
-                        placeholder="any"
-                        autocomplete="off"
-                        spellcheck={false}
-                        onChange={(e) => update({ actor: e.currentTarget.value })}
-                    />
-                </div>
-                <div class="field">
-                    <label for={`${ids}-action`}>Action</label>
-                    <select id={`${ids}-action`} value={filters.action} onChange={(e) => update({ action: e.currentTarget.value })}>
-                        <option value="">any</option>
-                        {Object.entries(actionFamilies).map(([family, actions]) => (
-                            <optgroup key={family} label={family}>
-                                <option value={`${family}.*`}>{family}.* (all)</option>
-                                {actions.map((name) => (
-                                    <option key={name} value={name}>
-                                        {name}
-                                    </option>
-                                ))}
-                            </optgroup>
-                        ))}
-                    </select>
-                </div>
-                <div class="field">
-                    <label for={`${ids}-outcome`}>Outcome</label>
-                    <input
-                        id={`${ids}-outcome`}
-                        type="text"
-                        list={`${ids}-outcomes`}
-                        value={filters.outcome}
-                        placeholder="any"
-                        autocomplete="off"
-                        spellcheck={false}
-                        onChange={(e) => update({ outcome: e.currentTarget.value })}
-                    />
-                    <datalist id={`${ids}-outcomes`}>
-                        {commonOutcomes.map((outcome) => (
-                            <option key={outcome} value={outcome} />
-                        ))}
-                    </datalist>
-                </div>
-                <div class="field">
-                    <label for={`${ids}-since`}>Since</label>
-                    <input id={`${ids}-since`} type="datetime-local" value={filters.since} onChange={(e) => update({ since: e.currentTarget.value })} />
-                </div>
+                <TextFilter id={`${ids}-actor`} label="Actor" value={filters.actor} onChange={(actor) => update({ actor })} />
+                <ChoiceFilter id={`${ids}-action`} label="Action" value={filters.action} onChange={(action) => update({ action })}>
+                    {Object.entries(actionFamilies).map(([family, actions]) => (
+                        <optgroup key={family} label={family}>
+                            <option value={`${family}.*`}>{family}.* (all)</option>
+                            {actions.map((name) => (
+                                <option key={name} value={name}>
+                                    {name}
+                                </option>
+                            ))}
+                        </optgroup>
+                    ))}
+                </ChoiceFilter>
+                <TextFilter id={`${ids}-outcome`} label="Outcome" value={filters.outcome} suggestions={commonOutcomes} onChange={(outcome) => update({ outcome })} />
+                <SinceFilter id={`${ids}-since`} value={filters.since} onChange={(since) => update({ since })} />
             </form>
             <p class="hint">Actor and outcome match exactly (an identity; succeeded or an error code).</p>
             <div class="table-wrap">

@@ -8,6 +8,7 @@ import { useApp } from "../app";
 import { Duration, Time } from "../components/time";
 import { href, navigate } from "../router";
 import { Pager } from "../components/pager";
+import { ChoiceFilter, SinceFilter } from "../components/filter-fields";
 
 type View = "executions" | "deployments";
 const pageSize = 25;
@@ -195,32 +196,9 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
                 </a>
             </nav>
             <form class="filters" onSubmit={(e) => e.preventDefault()}>
-                <div class="field">
-                    <label for={`${ids}-cp`}>Checkpoint</label>
-                    <select id={`${ids}-cp`} value={filters.checkpoint} onChange={(e) => update({ checkpoint: e.currentTarget.value })}>
-                        <option value="">any</option>
-                        {checkpoints.map((name) => (
-                            <option key={name} value={name}>
-                                {name}
-                            </option>
-                        ))}
-                    </select>
-                </div>
-                <div class="field">
-                    <label for={`${ids}-status`}>Status</label>
-                    <select id={`${ids}-status`} value={filters.status} onChange={(e) => update({ status: e.currentTarget.value })}>
-                        <option value="">any</option>
-                        {statuses.map((status) => (
-                            <option key={status} value={status}>
-                                {status}
-                            </option>
-                        ))}
-                    </select>
-                </div>
-                <div class="field">
-                    <label for={`${ids}-since`}>Since</label>
-                    <input id={`${ids}-since`} type="datetime-local" value={filters.since} onChange={(e) => update({ since: e.currentTarget.value })} />
-                </div>
+                <ChoiceFilter id={`${ids}-cp`} label="Checkpoint" value={filters.checkpoint} options={checkpoints} onChange={(checkpoint) => update({ checkpoint })} />
+                <ChoiceFilter id={`${ids}-status`} label="Status" value={filters.status} options={statuses} onChange={(status) => update({ status })} />
+                <SinceFilter id={`${ids}-since`} value={filters.since} onChange={(since) => update({ since })} />
             </form>
             <div class="table-wrap">
                 {!page ? (
