@@ -88,11 +88,12 @@ unserve() {
     SERVICE_PID=""
 }
 
-# client FILE PREFIX ARGS...: runs bench_events ARGS; its report goes to stderr, its RESULT line
-# to FILE with PREFIX before each key.
+# client FILE PREFIX GOAL_RATE ARGS...: runs bench_events ARGS; its report goes to stderr, its
+# RESULT line with the CPU figures (cores_at_goal_rate at GOAL_RATE events/s) to FILE with PREFIX
+# before each key.
 client() {
-    local results="$1" prefix="$2"
-    shift 2
+    local results="$1" prefix="$2" goal_rate="$3"
+    shift 3
     local output
     output=$(build/bin/bench_events "$@") || {
         echo "$output" >&2
@@ -100,21 +101,36 @@ client() {
         die "bench_events $1 failed (its output and the end of the service's log are above)"
     }
     sed '/^RESULT /d; s/^/    /' <<<"$output" >&2
-    # The service's CPU time, and per stored event: what the work cost, which on a shared machine
-    # varies far less from round to round than the rates do.
-    local line cpu events
-    cpu=$(service_cpu_seconds)
-    line="$(sed -n "s/^RESULT //p" <<<"$output") service_cpu_s=$cpu"
+    # CPU time per stored event: what the work cost, which on a shared machine varies far less from
+    # round to round than the rates do. The service's own; its children's (the synthetic source
+    # and `raydeploy __supervise`, reaped by the end of the run); the client's (its report); and
+    # their sum, the whole machine's work for an event.
+    local line events
+    line="$(sed -n "s/^RESULT //p" <<<"$output") $(cpu_seconds)"
     events=$(sed -n 's/.*final_counter=\([0-9]*\).*/\1/p' <<<"$line")
-    [[ -z "$events" || "$events" == 0 ]] ||
-        line+=" service_cpu_us_per_event=$(awk -v c="$cpu" -v n="$events" 'BEGIN { printf "%.2f", c * 1e6 / n }')"
+    [[ -z "$events" || "$events" == 0 ]] || line+=" $(per_event "$line" "$events" "$goal_rate")"
     sed "s/\([a-z_0-9]*\)=/$prefix\1=/g" <<<"$line" >>"$results"
 }
 
-# The service's CPU time so far (user + system), in seconds, from /proc/PID/stat (after the
-# command's name, which may hold spaces, utime and stime are the 12th and 13th fields).
-service_cpu_seconds() {
-    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$SERVICE_PID/stat"
+# The service's CPU time so far (user + system) and that of its children it has reaped, in
+# seconds, as "service_cpu_s=.. children_cpu_s=..", from /proc/PID/stat (after the command's name,
+# which may hold spaces: utime, stime, cutime and cstime are the 12th to 15th fields).
+cpu_seconds() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, "")
+        printf "service_cpu_s=%.2f children_cpu_s=%.2f", ($12 + $13) / hz, ($14 + $15) / hz }' "/proc/$SERVICE_PID/stat"
+}
+
+# per_event "KEY=VALUE..." EVENTS RATE: the *_cpu_s figures of the line in µs per event, their
+# sum, and the cores that sum takes at RATE events/s.
+per_event() {
+    awk -v line="$1" -v events="$2" -v rate="$3" 'BEGIN {
+        n = split(line, pair, " ")
+        for (i = 1; i <= n; i++) { split(pair[i], kv, "="); value[kv[1]] = kv[2] }
+        for (who in value) if (who ~ /_cpu_s$/) {
+            us = value[who] * 1e6 / events; total += us
+            printf "%s_us_per_event=%.2f ", substr(who, 1, length(who) - 2), us
+        }
+        printf "machine_cpu_us_per_event=%.2f cores_at_goal_rate=%.2f", total, total * rate / 1e6 }'
 }
 
 # ----------------------------------------------------------------------------------------------
@@ -163,21 +179,22 @@ messages_words() {
     else echo "one message per event"; fi
 }
 
-# stream_rounds NAME EVENTS SUBSCRIBERS RATE [alone]: ROUNDS runs of the events checkpoint; with
-# `alone`, each round first runs it with no subscriber (keys alone_*), for the cost of the fan-out.
+# stream_rounds NAME EVENTS SUBSCRIBERS RATE GOAL_RATE [alone]: ROUNDS runs of the events
+# checkpoint (RATE events/s, 0 unpaced; GOAL_RATE for cores_at_goal_rate); with `alone`, each round
+# first runs it with no subscriber (keys alone_*), for the cost of the fan-out.
 stream_rounds() {
-    local name="$1" events="$2" subscribers="$3" rate="$4" alone="${5:-}" results="$WORK/$1.results" round
+    local name="$1" events="$2" subscribers="$3" rate="$4" goal_rate="$5" alone="${6:-}" results="$WORK/$1.results" round
     : >"$results"
     for round in $(seq 1 "$ROUNDS"); do
         if [[ -n "$alone" ]]; then
             serve tests/fixtures/events/catalog.yaml
             echo "  $name round $round of $ROUNDS, no subscriber:" >&2
-            client "$results" alone_ stream "$PORT" events 0 "$events" "$rate" 20
+            client "$results" alone_ "$goal_rate" stream "$PORT" events 0 "$events" "$rate" 20
             unserve
         fi
         serve tests/fixtures/events/catalog.yaml RAYDEPLOY_EVENTS_MAX_SUBSCRIBERS=$((subscribers + 16))
         echo "  $name round $round of $ROUNDS, $subscribers subscribers:" >&2
-        client "$results" "" stream "$PORT" events "$subscribers" "$events" "$rate" 20 "$MESSAGES"
+        client "$results" "" "$goal_rate" stream "$PORT" events "$subscribers" "$events" "$rate" 20 "$MESSAGES"
         unserve
     done
     RESULTS="$results"
@@ -189,7 +206,7 @@ bench_events() {
     echo "== events: $events synthetic callback-plugin lines written as fast as the event channel takes" \
         "them (tests/bench/bench_event_source.cpp, 20 hosts a task), parsed, stored and delivered to" \
         "$subscribers WebSocket subscribers ($(messages_words)); a fresh service per round, $ROUND_WORDS"
-    stream_rounds events "$events" "$subscribers" 0 alone
+    stream_rounds events "$events" "$subscribers" 0 100000 alone
     echo "events/s: from the first Ansible event received to the last subscriber's execution.done (every" \
         "subscriber had every event then); stored: final_counter over the record's started_at..finished_at," \
         "also in a run with no subscriber just before in each round"
@@ -200,6 +217,10 @@ bench_events() {
         "events/s stored, no subscriber|alone_stored_per_s|0|" \
         "service CPU per event, µs|service_cpu_us_per_event|2|" \
         "service CPU per event, no subscriber, µs|alone_service_cpu_us_per_event|2|" \
+        "source and supervisor CPU per event, µs|children_cpu_us_per_event|2|" \
+        "client CPU per event, µs|client_cpu_us_per_event|2|" \
+        "the three together, µs per event|machine_cpu_us_per_event|2|" \
+        "cores they take at 100,000 events/s|cores_at_goal_rate|2|<= $(nproc) (this machine)" \
         "events stored (final_counter)|final_counter|0|" \
         "events lost, all subscribers|lost|0|0" \
         "events duplicated, all subscribers|duplicated|0|0" \
@@ -214,7 +235,7 @@ bench_ws() {
     echo "== ws: latency from the source's write of each event (CLOCK_REALTIME in event_data) to its" \
         "receipt by each of $subscribers WebSocket subscribers ($(messages_words)); $events events paced at $rate/s a round," \
         "a fresh service per round, $ROUND_WORDS"
-    stream_rounds ws "$events" "$subscribers" "$rate"
+    stream_rounds ws "$events" "$subscribers" "$rate" "$rate"
     echo "latency in ms over every event of every subscriber in the round (p50, p99, max), and the" \
         "highest of the subscribers' own p99"
     table "$RESULTS" \
@@ -223,6 +244,10 @@ bench_ws() {
         "worst subscriber's p99 ms|worst_subscriber_p99_ms|2|" \
         "max ms|max_ms|2|" \
         "service CPU per event, µs|service_cpu_us_per_event|2|" \
+        "source and supervisor CPU per event, µs|children_cpu_us_per_event|2|" \
+        "client CPU per event, µs|client_cpu_us_per_event|2|" \
+        "the three together, µs per event|machine_cpu_us_per_event|2|" \
+        "cores they take at $rate events/s|cores_at_goal_rate|2|" \
         "events lost, all subscribers|lost|0|0" \
         "events duplicated, all subscribers|duplicated|0|0" \
         "catch-ups from the store|catchups|0|" \
@@ -268,7 +293,7 @@ bench_starts() {
     for round in $(seq 1 "$ROUNDS"); do
         serve "$STARTS_CATALOG"
         echo "  starts round $round of $ROUNDS:" >&2
-        client "$results" "" starts "$PORT" start "$count" "$connections" '{"extra_vars":{"event_count":20,"event_hosts":3}}'
+        client "$results" "" 0 starts "$PORT" start "$count" "$connections" '{"extra_vars":{"event_count":20,"event_hosts":3}}'
         unserve
     done
     echo "accepted/s: 202 answers over the time from the first POST to the last answer; none lost:" \

@@ -69,6 +69,16 @@ long long realtime_ns()
     return static_cast<long long>(now.tv_sec) * 1000000000LL + now.tv_nsec;
 }
 
+// The client's own CPU time, user and system, all threads: the script adds it to the service's and
+// the source's to show how much of the machine a figure took.
+double own_cpu_seconds()
+{
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 // A thousand subscribers need a thousand descriptors; the soft limit is often 1024.
 void raise_descriptor_limit()
 {
@@ -656,7 +666,8 @@ int run_stream(const service& svc, const std::string& checkpoint, std::size_t su
     };
     if (subs.empty()) {
         print_stored();
-        std::printf("RESULT status=%s final_counter=%lld stored_per_s=%.0f\n", status.c_str(), final_counter, stored_rate);
+        std::printf("RESULT status=%s final_counter=%lld stored_per_s=%.0f client_cpu_s=%.2f\n", status.c_str(),
+                    final_counter, stored_rate, own_cpu_seconds());
         return status == "succeeded" ? 0 : 1;
     }
     // The whole pipeline's rate: from the first Ansible event any subscriber got to the last
@@ -683,9 +694,9 @@ int run_stream(const service& svc, const std::string& checkpoint, std::size_t su
                     latencies.empty() ? 0.0 : latencies.back(), p99s.front(), p99s.back());
     }
     std::printf("RESULT status=%s final_counter=%lld events_per_s=%.0f stored_per_s=%.0f subscriber_min_per_s=%.0f "
-                "subscriber_max_per_s=%.0f lost=%zu duplicated=%zu catchups=%.0f drops=%zu other=%zu",
+                "subscriber_max_per_s=%.0f lost=%zu duplicated=%zu catchups=%.0f drops=%zu other=%zu client_cpu_s=%.2f",
                 status.c_str(), final_counter, all_rate, stored_rate, rates.front(), rates.back(), lost_total,
-                duplicated_total, outcome.store_catchups, drops_total, other_total);
+                duplicated_total, outcome.store_catchups, drops_total, other_total, own_cpu_seconds());
     if (run.paced)
         std::printf(" latency_samples=%zu p50_ms=%.3f p99_ms=%.3f max_ms=%.3f worst_subscriber_p99_ms=%.3f",
                     latencies.size(), percentile(latencies, 0.5), percentile(latencies, 0.99),
