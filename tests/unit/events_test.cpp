@@ -243,6 +243,138 @@ BOOST_AUTO_TEST_CASE(a_batch_the_disk_refuses_is_kept_and_stored_in_order_once_i
     }
 }
 
+// The service's way: batches of events are stored on a thread and a connection of their own.
+std::unique_ptr<sqlite::database> store_connection(log_fixture& f) { return open_database(f.dir.path() / "events.db"); }
+
+// Runs the io_context until `done`, for at most about 3 s. The guard keeps it running while it
+// has nothing to do but wait for the store thread's next result (the service's always has work);
+// letting go of it stops an io_context left without work, hence the restart.
+template <class Predicate>
+void run_until(log_fixture& f, Predicate done)
+{
+    if (f.io.stopped()) f.io.restart();
+    const auto guard = net::make_work_guard(f.io);
+    for (int i = 0; i < 300 && !done(); ++i) f.io.run_for(std::chrono::milliseconds{10});
+}
+
+BOOST_AUTO_TEST_CASE(batches_stored_on_the_store_thread_are_published_in_order_once_committed)
+{
+    log_fixture f;
+    event_log log{f.io.get_executor(), *f.db, f.bus, event_log_options{std::chrono::milliseconds{1}, 5},
+                  store_connection(f)};
+    auto subscription = f.bus.subscribe({}, f.bus.last_seq());
+    constexpr int events = 1000;
+    for (int i = 1; i <= events; ++i) log.append(f.make_event("test.step", i % 2 ? "e1" : "e2", i));
+    // Handed to the thread, not yet published: nobody sees them before their commit is reported here.
+    BOOST_TEST(drain(*subscription).size() < static_cast<std::size_t>(events));
+    BOOST_TEST(log.pending() > 0u);
+    std::vector<published_event_ptr> received;
+    run_until(f, [&] {
+        for (auto& item : drain(*subscription)) received.push_back(std::move(item));
+        return received.size() >= static_cast<std::size_t>(events);
+    });
+    BOOST_TEST(f.stored_count() == events);
+    BOOST_TEST(log.pending() == 0u);
+    BOOST_TEST_REQUIRE(received.size() == static_cast<std::size_t>(events));
+    for (std::size_t i = 0; i < received.size(); ++i) {
+        // In the order appended, with no gap: one writer at a time, batches in turn.
+        BOOST_TEST(received[i]->seq == received[0]->seq + static_cast<std::int64_t>(i));
+        BOOST_TEST(json::parse(received[i]->text).at("counter") == static_cast<std::int64_t>(i + 1));
+    }
+    BOOST_TEST(log.last_published_seq() == received.back()->seq);
+    // What the thread stored reads back from the log's own connection as published.
+    const auto page = stored_events{*f.db}.read(0, log.last_published_seq(), {}, events);
+    BOOST_TEST_REQUIRE(page.size() == received.size());
+    BOOST_TEST(page.back()->text == received.back()->text);
+}
+
+BOOST_AUTO_TEST_CASE(flush_waits_for_the_store_threads_batches_and_stores_the_rest_after_them)
+{
+    log_fixture f;
+    event_log log{f.io.get_executor(), *f.db, f.bus, event_log_options{std::chrono::hours{1}, 3}, store_connection(f)};
+    auto subscription = f.bus.subscribe({}, f.bus.last_seq());
+    int written_by_hook = 0, committed_by_hook = 0;
+    log.add_commit_hooks(&f, {[&] {
+                                  ++written_by_hook;
+                                  f.db->exec("UPDATE executions SET status = 'succeeded' WHERE id = 'e1'");
+                              },
+                              [&] { ++committed_by_hook; }});
+    for (int i = 1; i <= 7; ++i) log.append(f.make_event("test.step", "e1", i));  // two batches to the thread
+    log.flush();
+    // Everything stored and published when flush() returns, without running the io_context.
+    BOOST_TEST(f.stored_count() == 7);
+    const auto received = drain(*subscription);
+    BOOST_TEST_REQUIRE(received.size() == 7u);
+    for (std::size_t i = 0; i < received.size(); ++i)
+        BOOST_TEST(json::parse(received[i]->text).at("counter") == static_cast<std::int64_t>(i + 1));
+    // The hooks' state goes with the batch stored here, and only with such batches.
+    BOOST_TEST(written_by_hook == 1);
+    BOOST_TEST(committed_by_hook == 1);
+    {
+        auto status = f.db->prepare("SELECT status FROM executions WHERE id = 'e1'");
+        BOOST_TEST_REQUIRE(status.step());
+        BOOST_TEST(status.column_text(0) == "succeeded");
+    }
+    for (int i = 8; i <= 10; ++i) log.append(f.make_event("test.step", "e1", i));  // a batch to the thread
+    run_until(f, [&] { return log.pending() == 0; });
+    BOOST_TEST(f.stored_count() == 10);
+    BOOST_TEST(written_by_hook == 1);
+    log.remove_commit_hooks(&f);
+}
+
+BOOST_AUTO_TEST_CASE(commit_soon_commits_the_hooks_state_within_the_state_delay_without_events)
+{
+    log_fixture f;
+    event_log log{f.io.get_executor(), *f.db, f.bus,
+                  event_log_options{std::chrono::milliseconds{1}, 256, std::chrono::milliseconds{20}}, store_connection(f)};
+    int written_by_hook = 0;
+    log.add_commit_hooks(&f, {[&] { ++written_by_hook; }, {}});
+    log.commit_soon();
+    log.commit_soon();  // the same commit
+    f.io.run_for(std::chrono::milliseconds{5});
+    BOOST_TEST(written_by_hook == 0);  // not before the delay
+    run_until(f, [&] { return written_by_hook > 0; });
+    f.io.run_for(std::chrono::milliseconds{50});
+    BOOST_TEST(written_by_hook == 1);
+    log.remove_commit_hooks(&f);
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_the_store_thread_could_not_store_comes_back_and_is_stored_in_order)
+{
+    // The VFS first: both connections open through it.
+    struct failing_disk_fixture : test::faulty_vfs, log_fixture {} f;
+    event_log log{f.io.get_executor(), *f.db, f.bus, event_log_options{std::chrono::milliseconds{1}, 2},
+                  store_connection(f)};
+    auto subscription = f.bus.subscribe({}, f.bus.last_seq());
+    test::stderr_capture log_lines{f.dir.path() / "stderr.txt"};
+    f.fail_writes(test::faulty_vfs::file_kind::wal, SQLITE_FULL);
+    for (int i = 1; i <= 4; ++i) log.append(f.make_event("test.step", "e1", i));  // two batches to the thread
+    f.io.run_for(std::chrono::milliseconds{200});  // refused, handed back; the retry is a second away
+    BOOST_TEST(f.failed_writes() > 0);
+    BOOST_TEST(f.stored_count() == 0);
+    BOOST_TEST(drain(*subscription).empty());
+    BOOST_TEST(log.pending() == 4u);
+    for (int i = 5; i <= 6; ++i) log.append(f.make_event("test.step", "e1", i));  // behind the refused ones
+
+    f.heal();
+    run_until(f, [&] { return f.stored_count() >= 6; });
+    BOOST_TEST(f.stored_count() == 6);
+    // Batches go to the thread again once the backlog is stored.
+    for (int i = 7; i <= 10; ++i) log.append(f.make_event("test.step", "e1", i));
+    run_until(f, [&] { return log.pending() == 0; });
+    BOOST_TEST(log.pending() == 0u, log_lines.text());
+    BOOST_TEST(f.stored_count() == 10);
+    const auto received = drain(*subscription);
+    BOOST_TEST_REQUIRE(received.size() == 10u);
+    for (std::size_t i = 0; i < received.size(); ++i) {
+        BOOST_TEST(received[i]->seq == received[0]->seq + static_cast<std::int64_t>(i));
+        BOOST_TEST(json::parse(received[i]->text).at("counter") == static_cast<std::int64_t>(i + 1));
+    }
+    const std::string logged = log_lines.text();
+    BOOST_TEST(test::occurrences(logged, "storing events failed") == 1u, logged);
+    BOOST_TEST(test::occurrences(logged, "storing events works again") == 1u, logged);
+}
+
 BOOST_AUTO_TEST_CASE(events_stored_together_share_one_block_of_comma_joined_texts)
 {
     log_fixture f;

@@ -7,20 +7,32 @@
 #include "raydeploy/util/log.hpp"
 #include "raydeploy/util/time.hpp"
 
-#include <boost/json/serialize.hpp>
+#include <boost/asio/post.hpp>
 
 #include <iterator>
 #include <stdexcept>
+#include <utility>
 
 namespace raydeploy {
 
-event_log::event_log(net::any_io_executor executor, sqlite::database& db, event_bus& bus, event_log_options options)
-    : executor_{executor}, db_{db}, bus_{bus}, options_{options}, flush_timer_{executor}
+event_log::event_log(net::any_io_executor executor, sqlite::database& db, event_bus& bus, event_log_options options,
+                     std::unique_ptr<sqlite::database> store_connection)
+    : executor_{executor}, db_{db}, bus_{bus}, options_{options}, flush_timer_{executor}, state_timer_{executor}
 {
     auto newest = db_.prepare("SELECT coalesce(max(seq), 0) FROM events");
     newest.step();
     bus_.start_after(newest.column_int(0));
+    if (store_connection) {
+        store_thread_ = std::make_unique<event_store_thread>(
+            std::move(store_connection), [executor, self = std::weak_ptr<event_log*>{self_}] {
+                net::post(executor, [self] {
+                    if (const auto log = self.lock()) (*log)->take_thread_results();
+                });
+            });
+    }
 }
+
+event_log::~event_log() = default;
 
 void event_log::append(event item)
 {
@@ -28,8 +40,44 @@ void event_log::append(event item)
     pending_.push_back(std::move(item));
     // While the disk refuses batches, the retry timer alone tries again: a try per event would
     // rewrite the whole growing backlog each time.
-    if (pending_.size() >= options_.batch_size && failed_attempts_ == 0) flush();
+    if (pending_.size() >= options_.batch_size && failed_attempts_ == 0) store_batch();
     else schedule_flush();
+}
+
+void event_log::store_batch()
+{
+    if (!store_thread_ || failed_attempts_ > 0 || commit_wanted_) {
+        flush();
+        return;
+    }
+    if (pending_.empty()) return;
+    // One batch stored, one waiting: more would only wait longer. The events gather here
+    // meanwhile, and the next result hands them over as one larger batch.
+    if (batches_on_thread_ >= 2) return;
+    ++batches_on_thread_;
+    events_on_thread_ += pending_.size();
+    store_thread_->submit(std::exchange(pending_, {}));
+    pending_.reserve(options_.batch_size);
+}
+
+void event_log::take_thread_results()
+{
+    auto results = store_thread_->take_results();
+    batches_on_thread_ -= results.batches;
+    events_on_thread_ -= results.stored.size() + results.refused.size();
+    bus_.publish(results.stored);
+    if (!results.refused.empty()) {
+        // Back in front of what came after them; from now on the io thread retries them all in
+        // order, and the thread takes batches again once they are stored.
+        results.refused.insert(results.refused.end(), std::make_move_iterator(pending_.begin()),
+                               std::make_move_iterator(pending_.end()));
+        pending_ = std::move(results.refused);
+        note_failure(pending_.size(), results.error);
+        commit_wanted_ = true;
+        arm_flush_timer(retry_delay);
+        return;
+    }
+    if (pending_.size() >= options_.batch_size && failed_attempts_ == 0) store_batch();
 }
 
 void event_log::schedule_flush()
@@ -45,14 +93,22 @@ void event_log::arm_flush_timer(std::chrono::milliseconds delay)
         // Aborted: re-armed (the wait now pending owns the flag) or the log is going away.
         if (ec == net::error::operation_aborted) return;
         flush_scheduled_ = false;
-        flush();
+        store_batch();
+        // Handed back by a busy thread: the next result or this timer takes them.
+        if (!pending_.empty() && !flush_scheduled_) schedule_flush();
     });
 }
 
 void event_log::commit_soon()
 {
-    commit_wanted_ = true;
-    schedule_flush();
+    if (state_scheduled_) return;
+    state_scheduled_ = true;
+    state_timer_.expires_after(options_.state_delay);
+    state_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec == net::error::operation_aborted) return;
+        state_scheduled_ = false;
+        commit_now();
+    });
 }
 
 void event_log::commit_now()
@@ -73,8 +129,22 @@ void event_log::remove_commit_hooks(const void* owner)
     std::erase_if(hooks_, [owner](const auto& entry) { return entry.first == owner; });
 }
 
+void event_log::note_failure(std::size_t events_waiting, const std::string& error)
+{
+    // Logged when the failures start and once a minute while they last, not every second.
+    if (failed_attempts_++ % 60 == 0)
+        log::error("storing events failed; they wait in memory and are retried every second: check the free "
+                   "space and the permissions under the state directory",
+                   {{"events_waiting", events_waiting}, {"failed_attempts", failed_attempts_}, {"error", error}});
+}
+
 void event_log::flush()
 {
+    if (store_thread_ && batches_on_thread_ > 0) {
+        // The thread's batches come first: they were appended first.
+        store_thread_->wait_idle();
+        take_thread_results();
+    }
     if (pending_.empty() && !commit_wanted_) return;
     commit_wanted_ = false;
     std::vector<event> batch;
@@ -82,34 +152,16 @@ void event_log::flush()
     published_block published;
     try {
         sqlite::transaction tx{db_};
-        auto insert = db_.prepare("INSERT INTO events (type, created, execution_id, counter, payload) VALUES (?, ?, ?, ?, ?)");
-        for (auto& item : batch) {
-            std::string payload = to_stored_text(item);
-            insert.reset();
-            insert.bind(1, item.type).bind(2, item.created);
-            if (item.execution_id) insert.bind(3, *item.execution_id);
-            else insert.bind_null(3);
-            if (item.counter) insert.bind(4, *item.counter);
-            else insert.bind_null(4);
-            insert.bind(5, payload);
-            insert.step();
-            published.add(db_.last_insert_rowid(), item.type, item.execution_id, payload);
-        }
+        insert_events(db_, batch, published);
         for (const auto& [owner, hooks] : hooks_)
             if (hooks.write) hooks.write();
         tx.commit();
         metrics::service_metrics::instance().events_stored.Increment(static_cast<double>(batch.size()));
     } catch (const std::exception& e) {
         // Keep the events and try again shortly: losing them would leave a gap in the counters.
-        // Logged when the failures start and once a minute while they last, not every second.
-        if (failed_attempts_++ % 60 == 0)
-            log::error("storing events failed; they wait in memory and are retried every second: check the free "
-                       "space and the permissions under the state directory",
-                       {{"events_waiting", batch.size()},
-                        {"failed_attempts", failed_attempts_},
-                        {"error", e.what()}});
         batch.insert(batch.end(), std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()));
         pending_ = std::move(batch);
+        note_failure(pending_.size(), e.what());
         commit_wanted_ = true;
         arm_flush_timer(retry_delay);
         return;
@@ -119,6 +171,7 @@ void event_log::flush()
     if (failed_attempts_ > 0) {
         log::warn("storing events works again", {{"failed_attempts", failed_attempts_}, {"events", batch.size()}});
         failed_attempts_ = 0;
+        if (store_thread_) store_thread_->resume();
     }
     bus_.publish(published.take());
 }

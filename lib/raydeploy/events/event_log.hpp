@@ -3,6 +3,12 @@
 // event that a crash could take back, and REST readers and subscribers agree. Reading them back
 // is stored_events' (and event_reader's, for the service).
 //
+// Given a connection of its own (the service gives one), the log stores batches of events alone
+// on a thread (event_store_thread) while the io thread goes on, and publishes each batch when
+// its commit is reported back. What must be visible at once, flush() and the commit hooks' state,
+// is stored on the io thread through `db` as before, after the thread's batches: so the order of
+// the events is the order they were appended in, whichever connection stored them.
+//
 // @par Thread safety
 // Single-threaded: call everything from the io_context's thread.
 #pragma once
@@ -10,12 +16,14 @@
 #include "raydeploy/events/event.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log_options.hpp"
+#include "raydeploy/events/event_store_thread.hpp"
 #include "raydeploy/store/sqlite.hpp"
 #include "raydeploy/util/net.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -23,23 +31,30 @@ namespace raydeploy {
 
 class event_log {
 public:
-    event_log(net::any_io_executor executor, sqlite::database& db, event_bus& bus, event_log_options options = {});
+    // `store_connection`, when given, must be open on the file of `db`; batches of events are then
+    // stored on a thread of their own through it.
+    event_log(net::any_io_executor executor, sqlite::database& db, event_bus& bus, event_log_options options = {},
+              std::unique_ptr<sqlite::database> store_connection = nullptr);
+    event_log(const event_log&) = delete;
+    event_log& operator=(const event_log&) = delete;
+    // Stores what the thread was given (not what is still queued here: flush() first).
+    ~event_log();
 
     // Queues the event for the next batch. `created` is filled in when empty.
     void append(event item);
-    // Writes and publishes everything queued, now. Used for state changes, so the execution row
-    // and the event announcing it become visible together.
+    // Writes and publishes everything queued, now (waiting for the store thread's batches first).
+    // Used for state changes, so the execution row and the event announcing it become visible together.
     void flush();
-    // Makes the next batch commit within batch_delay even if no event comes: for state that the
-    // commit hooks write.
+    // Makes the commit hooks' state commit within state_delay even if no event comes.
     void commit_soon();
     // flush(), committing even when no event waits: for state that the commit hooks write.
     void commit_now();
 
     // State that goes with the events (a running execution's progress, a deployment's steps).
-    // `write` runs inside each batch's transaction before it commits, so that state shares the
-    // batch's commit rather than taking one per change, and a batch the disk refused is retried
-    // with it; `committed` runs once that transaction held, before its events are published.
+    // `write` runs inside the transaction of each batch stored on the io thread before it commits,
+    // so that state shares the batch's commit rather than taking one per change, and a batch the
+    // disk refused is retried with it; `committed` runs once that transaction held, before its
+    // events are published.
     // Neither may append events or flush.
     struct commit_hooks {
         std::function<void()> write;
@@ -51,11 +66,17 @@ public:
 
     // The seq of the newest event that is stored and published.
     std::int64_t last_published_seq() const { return bus_.last_seq(); }
-    std::size_t pending() const { return pending_.size(); }
+    // Events appended and not yet stored (queued here or on the store thread).
+    std::size_t pending() const { return pending_.size() + events_on_thread_; }
 
 private:
+    // A batch is due: to the store thread when it may take it, else flush().
+    void store_batch();
+    // Publishes what the store thread stored; takes back what it could not store.
+    void take_thread_results();
     void schedule_flush();
     void arm_flush_timer(std::chrono::milliseconds delay);
+    void note_failure(std::size_t events_waiting, const std::string& error);
 
     // How soon a batch the store refused is tried again (the whole backlog at once, so not sooner).
     static constexpr std::chrono::seconds retry_delay{1};
@@ -67,9 +88,15 @@ private:
     std::vector<event> pending_;
     net::steady_timer flush_timer_;
     bool flush_scheduled_ = false;
+    net::steady_timer state_timer_;
     bool commit_wanted_ = false;
+    bool state_scheduled_ = false;
     std::uint64_t failed_attempts_ = 0;  // since the last batch that was stored
     std::vector<std::pair<const void*, commit_hooks>> hooks_;
+    std::size_t batches_on_thread_ = 0, events_on_thread_ = 0;
+    // Results are posted from the store thread: they find the log through this, or find it gone.
+    std::shared_ptr<event_log*> self_ = std::make_shared<event_log*>(this);
+    std::unique_ptr<event_store_thread> store_thread_;  // last: destroyed first
 };
 
 }  // namespace raydeploy

@@ -5,6 +5,8 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
 #include <unordered_map>
 
 namespace raydeploy::sqlite {
@@ -16,6 +18,15 @@ namespace {
     message += ": ";
     message += db ? sqlite3_errmsg(db) : sqlite3_errstr(code);
     throw error{code, message};
+}
+
+// Tries again every 100 microseconds, for about 5 seconds, then gives up (SQLITE_BUSY).
+int wait_for_lock(void*, int tries)
+{
+    constexpr std::chrono::microseconds pause{100};
+    if (tries * pause >= std::chrono::seconds{5}) return 0;
+    std::this_thread::sleep_for(pause);
+    return 1;
 }
 
 }  // namespace
@@ -69,8 +80,10 @@ database::database(const std::filesystem::path& file, open_mode mode)
         throw error{rc, message};
     }
     sqlite3_extended_result_codes(db_, 1);
-    // Another connection (the CLI reading while the service writes) may hold the write lock briefly.
-    sqlite3_busy_timeout(db_, 5000);
+    // Another connection may hold the write lock briefly: the service's event store thread, for
+    // the millisecond or two of a batch, or the CLI. SQLite's own timeout sleeps 1, 2, 5, 10 ms
+    // between tries, which would keep the io thread waiting well after the lock was let go.
+    sqlite3_busy_handler(db_, &wait_for_lock, nullptr);
     cache_ = std::make_shared<statement_cache>();
 }
 

@@ -27,6 +27,11 @@ wal_checkpointer::wal_checkpointer(sqlite::database& writer, const std::filesyst
     sqlite3_wal_hook(writer_.handle(), &wal_checkpointer::on_commit, this);
 }
 
+void wal_checkpointer::watch(sqlite::database& also_writes)
+{
+    sqlite3_wal_hook(also_writes.handle(), &wal_checkpointer::on_commit, this);
+}
+
 wal_checkpointer::~wal_checkpointer()
 {
     sqlite3_wal_autocheckpoint(writer_.handle(), restore_pages_);

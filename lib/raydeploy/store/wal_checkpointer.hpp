@@ -12,8 +12,8 @@
 // checkpoints in its commit again, as SQLite would, so the log stays bounded.
 //
 // @par Thread safety
-// Construct and destroy on the writer's thread. The hook runs on the writer's thread in its
-// commits; the checkpoints run on the checkpointer's thread.
+// Construct and destroy on the writer's thread. The hook runs on the thread of the connection
+// that commits (the writer's or a watched one's); the checkpoints run on the checkpointer's thread.
 #pragma once
 
 #include "raydeploy/store/sqlite.hpp"
@@ -35,6 +35,11 @@ public:
     wal_checkpointer& operator=(const wal_checkpointer&) = delete;
     // Gives the writer its automatic checkpoint back (as it was) and waits for a checkpoint in progress.
     ~wal_checkpointer();
+
+    // Another connection that writes to the same file (the event store thread's): its commits
+    // checkpoint through this one too, never inline below pages_inline_after. It must be closed
+    // before the checkpointer is destroyed, and not in use while this is called.
+    void watch(sqlite::database& also_writes);
 
     // Checkpoints run on the checkpointer's thread so far.
     std::uint64_t completed() const { return completed_.load(); }
