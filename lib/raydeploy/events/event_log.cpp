@@ -50,14 +50,26 @@ void event_log::store_batch()
         flush();
         return;
     }
-    if (pending_.empty()) return;
     // One batch stored, one waiting: more would only wait longer. The events gather here
     // meanwhile, and the next result hands them over as one larger batch.
-    if (batches_on_thread_ >= 2) return;
+    if (pending_.empty() || batches_on_thread_ >= 2) return;
+    hand_over();
+}
+
+void event_log::hand_over()
+{
     ++batches_on_thread_;
-    events_on_thread_ += pending_.size();
-    store_thread_->submit(std::exchange(pending_, {}));
-    pending_.reserve(options_.batch_size);
+    if (pending_.size() <= event_store_thread::max_batch) {
+        events_on_thread_ += pending_.size();
+        store_thread_->submit(std::exchange(pending_, {}));
+        pending_.reserve(options_.batch_size);
+        return;
+    }
+    const auto end = pending_.begin() + static_cast<std::ptrdiff_t>(event_store_thread::max_batch);
+    std::vector<event> batch{std::make_move_iterator(pending_.begin()), std::make_move_iterator(end)};
+    pending_.erase(pending_.begin(), end);
+    events_on_thread_ += batch.size();
+    store_thread_->submit(std::move(batch));
 }
 
 void event_log::take_thread_results()
@@ -107,7 +119,13 @@ void event_log::commit_soon()
     state_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec == net::error::operation_aborted) return;
         state_scheduled_ = false;
-        commit_now();
+        if (store_thread_ && failed_attempts_ == 0) {
+            // The state alone, beside the thread's batches: it needs no event stored before it,
+            // and waiting for them would stop the io thread for as long as they take.
+            commit_here({});
+        } else {
+            commit_now();
+        }
     });
 }
 
@@ -140,15 +158,23 @@ void event_log::note_failure(std::size_t events_waiting, const std::string& erro
 
 void event_log::flush()
 {
-    if (store_thread_ && batches_on_thread_ > 0) {
-        // The thread's batches come first: they were appended first.
-        store_thread_->wait_idle();
-        take_thread_results();
+    const bool wanted = commit_wanted_ || !pending_.empty();
+    if (store_thread_) {
+        // The events go the way of those before them; the io thread's commit (the hooks'
+        // state) follows once all of them are stored.
+        while (failed_attempts_ == 0 && !pending_.empty()) hand_over();
+        if (batches_on_thread_ > 0) {
+            store_thread_->wait_idle();
+            take_thread_results();  // a refused batch comes back into pending_
+        }
     }
-    if (pending_.empty() && !commit_wanted_) return;
+    if (!wanted && pending_.empty()) return;
     commit_wanted_ = false;
-    std::vector<event> batch;
-    batch.swap(pending_);
+    commit_here(std::exchange(pending_, {}));
+}
+
+void event_log::commit_here(std::vector<event> batch)
+{
     published_block published;
     try {
         sqlite::transaction tx{db_};

@@ -72,6 +72,11 @@ public:
 private:
     // A batch is due: to the store thread when it may take it, else flush().
     void store_batch();
+    // The first events of pending_ (up to event_store_thread::max_batch) to the store thread.
+    void hand_over();
+    // Stores `batch` (perhaps none) with the commit hooks' state in one transaction through db_,
+    // and publishes it; a batch refused goes back in front of pending_, to be tried again.
+    void commit_here(std::vector<event> batch);
     // Publishes what the store thread stored; takes back what it could not store.
     void take_thread_results();
     void schedule_flush();

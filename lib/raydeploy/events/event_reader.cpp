@@ -1,11 +1,16 @@
 // Stored events read on a thread of their own.
 #include "raydeploy/events/event_reader.hpp"
 
+#include "raydeploy/util/thread_name.hpp"
+
+#include <boost/asio/post.hpp>
+
 namespace raydeploy {
 
 event_reader::event_reader(const std::filesystem::path& database_file)
     : db_{database_file, sqlite::open_mode::read_only}
 {
+    net::post(thread_, [] { name_this_thread("event-reader"); });
 }
 
 event_reader::~event_reader() { thread_.join(); }

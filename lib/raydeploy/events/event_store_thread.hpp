@@ -45,6 +45,9 @@ public:
         std::string error;                        // why the first of them was refused
     };
 
+    // The most events a batch should hold: what the thread's connection has room for in its cache.
+    static constexpr std::size_t max_batch = 2048;
+
     // `db` must be open on the same file as the event log's connection.
     event_store_thread(std::unique_ptr<sqlite::database> db, std::function<void()> on_result);
     event_store_thread(const event_store_thread&) = delete;

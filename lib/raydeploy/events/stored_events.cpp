@@ -57,6 +57,12 @@ std::size_t published_block::add(std::int64_t seq, std::string type, std::option
     return text_.size() - offset;
 }
 
+void published_block::reserve(std::size_t events, std::size_t text_bytes)
+{
+    entries_.reserve(entries_.size() + events);
+    text_.reserve(text_.size() + text_bytes);
+}
+
 std::vector<published_event_ptr> published_block::take()
 {
     std::vector<published_event_ptr> events;

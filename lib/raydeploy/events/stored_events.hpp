@@ -38,6 +38,8 @@ public:
     // The size of the text add() makes of a row, known before adding it (a page's byte limit).
     static std::size_t text_size(std::int64_t seq, std::string_view payload_without_seq);
     bool empty() const { return entries_.empty(); }
+    // Room for `events` more events of about `text_bytes` in all, so adding them copies each text once.
+    void reserve(std::size_t events, std::size_t text_bytes);
     // The events added, in order; the block starts anew.
     std::vector<published_event_ptr> take();
 

@@ -148,6 +148,13 @@ statement& statement::bind(int index, std::string_view value)
     return *this;
 }
 
+statement& statement::bind_static(int index, std::string_view value)
+{
+    const int rc = sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+    if (rc != SQLITE_OK) fail(db_, rc, "cannot bind parameter");
+    return *this;
+}
+
 statement& statement::bind(int index, std::int64_t value)
 {
     const int rc = sqlite3_bind_int64(stmt_, index, value);

@@ -65,6 +65,9 @@ public:
 
     // Parameters are 1-based, as in SQLite.
     statement& bind(int index, std::string_view value);
+    // Without copying: `value` must stay valid until the statement is reset or destroyed (both
+    // clear its bindings) or this parameter is bound again. For large texts bound once.
+    statement& bind_static(int index, std::string_view value);
     statement& bind(int index, std::int64_t value);
     statement& bind_null(int index);
     // By name (":name" in the SQL), for statements built from the conditions a query was given.

@@ -3,6 +3,7 @@
 
 #include "raydeploy/metrics/service_metrics.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/util/thread_name.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -23,6 +24,7 @@ wal_checkpointer::wal_checkpointer(sqlite::database& writer, const std::filesyst
     // checkpoint on it is a no-op that reports success.
     auto first_read = db_.prepare("SELECT count(*) FROM sqlite_master");
     first_read.step();
+    boost::asio::post(thread_, [] { name_this_thread("wal-checkpoint"); });
     // Replaces SQLite's automatic checkpoint, which is this same hook slot.
     sqlite3_wal_hook(writer_.handle(), &wal_checkpointer::on_commit, this);
 }

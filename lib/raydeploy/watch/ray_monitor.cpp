@@ -9,6 +9,7 @@
 #include "raydeploy/ray/dashboard_client.hpp"
 #include "raydeploy/store/sqlite.hpp"
 #include "raydeploy/util/log.hpp"
+#include "raydeploy/util/thread_name.hpp"
 #include "raydeploy/util/time.hpp"
 
 #include <boost/json/parse.hpp>
@@ -129,6 +130,7 @@ ray_monitor::ray_monitor(net::any_io_executor executor, const ray_settings& ray,
 {
     if (!settings_.enabled) return;
     worker_ = std::make_unique<net::thread_pool>(1);
+    net::post(*worker_, [] { name_this_thread("ray-monitor"); });
     web::client_options options = ray::dashboard_client_options(settings_);
     options.body_limit = dashboard_body_limit;
     // The loop's own backoff decides when to try again; a retry inside one poll would only make a
