@@ -322,6 +322,25 @@ BOOST_AUTO_TEST_CASE(flush_waits_for_the_store_threads_batches_and_stores_the_re
     log.remove_commit_hooks(&f);
 }
 
+BOOST_AUTO_TEST_CASE(a_slow_streams_batch_is_stored_on_the_io_thread_and_a_full_one_on_the_store_thread)
+{
+    log_fixture f;
+    event_log log{f.io.get_executor(), *f.db, f.bus, event_log_options{std::chrono::milliseconds{1}, 100},
+                  store_connection(f)};
+    // The hooks run in the io thread's commits only: they tell which way a batch went.
+    int io_thread_commits = 0;
+    log.add_commit_hooks(&f, {[&] { ++io_thread_commits; }, {}});
+    for (int i = 1; i <= 3; ++i) log.append(f.make_event("test.step", "e1", i));
+    run_until(f, [&] { return log.pending() == 0; });
+    BOOST_TEST(f.stored_count() == 3);
+    BOOST_TEST(io_thread_commits == 1);  // not full when its delay ran out: stored here
+    for (int i = 4; i <= 103; ++i) log.append(f.make_event("test.step", "e1", i));
+    run_until(f, [&] { return log.pending() == 0; });
+    BOOST_TEST(f.stored_count() == 103);
+    BOOST_TEST(io_thread_commits == 1);  // full: the thread's
+    log.remove_commit_hooks(&f);
+}
+
 BOOST_AUTO_TEST_CASE(commit_soon_commits_the_hooks_state_within_the_state_delay_without_events)
 {
     log_fixture f;

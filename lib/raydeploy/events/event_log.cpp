@@ -46,14 +46,18 @@ void event_log::append(event item)
 
 void event_log::store_batch()
 {
-    if (!store_thread_ || failed_attempts_ > 0 || commit_wanted_) {
+    // The thread takes full batches, and any batch while it has some (it must store them in turn).
+    // A slow stream's batch, not full when its delay ran out, is stored here: the round trip to
+    // the thread cost more than its commit (at 10,000 events/s, 20 % more of the service's CPU).
+    const bool to_thread = store_thread_ && failed_attempts_ == 0 && !commit_wanted_ &&
+                           (pending_.size() >= options_.batch_size || batches_on_thread_ > 0);
+    if (!to_thread) {
         flush();
         return;
     }
     // One batch stored, one waiting: more would only wait longer. The events gather here
     // meanwhile, and the next result hands them over as one larger batch.
-    if (pending_.empty() || batches_on_thread_ >= 2) return;
-    hand_over();
+    if (!pending_.empty() && batches_on_thread_ < 2) hand_over();
 }
 
 void event_log::hand_over()
@@ -159,14 +163,12 @@ void event_log::note_failure(std::size_t events_waiting, const std::string& erro
 void event_log::flush()
 {
     const bool wanted = commit_wanted_ || !pending_.empty();
-    if (store_thread_) {
-        // The events go the way of those before them; the io thread's commit (the hooks'
-        // state) follows once all of them are stored.
+    if (store_thread_ && batches_on_thread_ > 0) {
+        // Behind the thread's batches the events go the same way, and the commit here (the
+        // hooks' state) follows once all of them are stored.
         while (failed_attempts_ == 0 && !pending_.empty()) hand_over();
-        if (batches_on_thread_ > 0) {
-            store_thread_->wait_idle();
-            take_thread_results();  // a refused batch comes back into pending_
-        }
+        store_thread_->wait_idle();
+        take_thread_results();  // a refused batch comes back into pending_
     }
     if (!wanted && pending_.empty()) return;
     commit_wanted_ = false;

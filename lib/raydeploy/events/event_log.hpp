@@ -3,11 +3,11 @@
 // event that a crash could take back, and REST readers and subscribers agree. Reading them back
 // is stored_events' (and event_reader's, for the service).
 //
-// Given a connection of its own (the service gives one), the log stores batches of events alone
-// on a thread (event_store_thread) while the io thread goes on, and publishes each batch when
-// its commit is reported back. What must be visible at once, flush() and the commit hooks' state,
-// is stored on the io thread through `db` as before, after the thread's batches: so the order of
-// the events is the order they were appended in, whichever connection stored them.
+// Given a connection of its own (the service gives one), the log stores full batches of events
+// (a fast stream's) on a thread (event_store_thread) while the io thread goes on, and publishes
+// each when its commit is reported back. A slow stream's batches, flush() and the commit hooks'
+// state are stored on the io thread through `db`, after any batches the thread still has: so
+// the events keep the order they were appended in, whichever connection stored them.
 //
 // @par Thread safety
 // Single-threaded: call everything from the io_context's thread.
@@ -70,7 +70,7 @@ public:
     std::size_t pending() const { return pending_.size() + events_on_thread_; }
 
 private:
-    // A batch is due: to the store thread when it may take it, else flush().
+    // A batch is due (full, or its delay ran out): to the store thread or flush().
     void store_batch();
     // The first events of pending_ (up to event_store_thread::max_batch) to the store thread.
     void hand_over();
