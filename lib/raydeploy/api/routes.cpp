@@ -70,6 +70,7 @@ router make_router(std::shared_ptr<const service_state> state)
                       metrics.subscribers.Set(static_cast<double>(state->bus->subscriber_count()));
                       metrics.subscriber_queue_max.Set(static_cast<double>(state->bus->max_lag()));
                   }
+                  if (state->events) metrics.events_waiting.Set(static_cast<double>(state->events->pending()));
                   if (state->approvals)
                       metrics.approvals_pending.Set(static_cast<double>(state->approvals->all_pending().size()));
                   if (state->cml_status && state->cml_status->available())

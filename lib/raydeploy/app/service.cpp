@@ -175,12 +175,15 @@ service::service(const settings& config, bool handle_signals)
               {{"database", p.store.database_file().string()}, {"schema_version", p.store.schema_version()}});
     const auto executor = p.io.get_executor();
     p.bus = std::make_shared<event_bus>(executor, config.events.window_bytes);
-    // Event batches are stored on a thread and a connection of their own (events/event_log.hpp);
-    // the checkpointer, declared before `state` and `io`, outlives that connection.
-    auto event_store_connection = open_database(p.store.database_file());
-    p.checkpoints.watch(*event_store_connection);
+    // A fast stream's event batches are stored on a thread and a connection of their own
+    // (events/event_log.hpp), opened on the io thread when the first one comes. The checkpointer,
+    // declared before `state` and `io`, outlives that connection.
     p.events = std::make_shared<event_log>(executor, p.store.db(), *p.bus, event_log_options{config.events.batch_delay},
-                                           std::move(event_store_connection));
+                                           [&p] {
+                                               auto connection = open_database(p.store.database_file());
+                                               p.checkpoints.watch(*connection);
+                                               return connection;
+                                           });
 
     engine_settings engine_config;
     engine_config.runs_dir = std::filesystem::absolute(config.state_dir) / "runs";

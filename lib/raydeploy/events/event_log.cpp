@@ -16,20 +16,18 @@
 namespace raydeploy {
 
 event_log::event_log(net::any_io_executor executor, sqlite::database& db, event_bus& bus, event_log_options options,
-                     std::unique_ptr<sqlite::database> store_connection)
-    : executor_{executor}, db_{db}, bus_{bus}, options_{options}, flush_timer_{executor}, state_timer_{executor}
+                     std::function<std::unique_ptr<sqlite::database>()> open_store_connection)
+    : executor_{executor},
+      db_{db},
+      bus_{bus},
+      options_{options},
+      flush_timer_{executor},
+      state_timer_{executor},
+      open_store_connection_{std::move(open_store_connection)}
 {
     auto newest = db_.prepare("SELECT coalesce(max(seq), 0) FROM events");
     newest.step();
     bus_.start_after(newest.column_int(0));
-    if (store_connection) {
-        store_thread_ = std::make_unique<event_store_thread>(
-            std::move(store_connection), [executor, self = std::weak_ptr<event_log*>{self_}] {
-                net::post(executor, [self] {
-                    if (const auto log = self.lock()) (*log)->take_thread_results();
-                });
-            });
-    }
 }
 
 event_log::~event_log() = default;
@@ -49,15 +47,40 @@ void event_log::store_batch()
     // The thread takes full batches, and any batch while it has some (it must store them in turn).
     // A slow stream's batch, not full when its delay ran out, is stored here: the round trip to
     // the thread cost more than its commit (at 10,000 events/s, 20 % more of the service's CPU).
-    const bool to_thread = store_thread_ && failed_attempts_ == 0 && !commit_wanted_ &&
+    const bool to_thread = (store_thread_ || open_store_connection_) && failed_attempts_ == 0 && !commit_wanted_ &&
                            (pending_.size() >= options_.batch_size || batches_on_thread_ > 0);
     if (!to_thread) {
+        flush();
+        return;
+    }
+    if (!store_thread_ && !start_store_thread()) {
         flush();
         return;
     }
     // One batch stored, one waiting: more would only wait longer. The events gather here
     // meanwhile, and the next result hands them over as one larger batch.
     if (!pending_.empty() && batches_on_thread_ < 2) hand_over();
+}
+
+bool event_log::start_store_thread()
+{
+    try {
+        store_thread_ = std::make_unique<event_store_thread>(
+            open_store_connection_(), [executor = executor_, self = std::weak_ptr<event_log*>{self_}] {
+                net::post(executor, [self] {
+                    if (const auto log = self.lock()) (*log)->take_thread_results();
+                });
+            });
+        return true;
+    } catch (const std::exception& e) {
+        // Not tried again: every batch is stored on the io thread, as it can be.
+        open_store_connection_ = nullptr;
+        log::warn("the event store thread could not open its connection; events are stored by the service's "
+                  "main thread, which is slower under a fast stream: check the state directory's permissions "
+                  "and the open-files limit",
+                  {{"error", e.what()}});
+        return false;
+    }
 }
 
 void event_log::hand_over()

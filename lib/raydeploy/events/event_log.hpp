@@ -31,10 +31,11 @@ namespace raydeploy {
 
 class event_log {
 public:
-    // `store_connection`, when given, must be open on the file of `db`; batches of events are then
-    // stored on a thread of their own through it.
+    // `open_store_connection`, when given, opens a connection to the file of `db`: the first full
+    // batch starts the store thread with it (an idle service has neither), and batches are then
+    // stored on that thread.
     event_log(net::any_io_executor executor, sqlite::database& db, event_bus& bus, event_log_options options = {},
-              std::unique_ptr<sqlite::database> store_connection = nullptr);
+              std::function<std::unique_ptr<sqlite::database>()> open_store_connection = {});
     event_log(const event_log&) = delete;
     event_log& operator=(const event_log&) = delete;
     // Stores what the thread was given (not what is still queued here: flush() first).
@@ -74,6 +75,8 @@ private:
     void store_batch();
     // The first events of pending_ (up to event_store_thread::max_batch) to the store thread.
     void hand_over();
+    // False (and logged) when its connection cannot be opened.
+    bool start_store_thread();
     // Stores `batch` (perhaps none) with the commit hooks' state in one transaction through db_,
     // and publishes it; a batch refused goes back in front of pending_, to be tried again.
     void commit_here(std::vector<event> batch);
@@ -101,6 +104,7 @@ private:
     std::size_t batches_on_thread_ = 0, events_on_thread_ = 0;
     // Results are posted from the store thread: they find the log through this, or find it gone.
     std::shared_ptr<event_log*> self_ = std::make_shared<event_log*>(this);
+    std::function<std::unique_ptr<sqlite::database>()> open_store_connection_;
     std::unique_ptr<event_store_thread> store_thread_;  // last: destroyed first
 };
 

@@ -104,6 +104,10 @@ service_metrics::service_metrics()
       subscriber_queue_max{family(BuildGauge(), "raydeploy_event_subscriber_queue_max",
                                   "Events published that the furthest-behind subscriber has not taken yet", *registry_)
                                .Add({})},
+      events_waiting{family(BuildGauge(), "raydeploy_events_waiting",
+                            "Events appended and not yet stored (a batch being written, or a backlog the disk refuses)",
+                            *registry_)
+                         .Add({})},
       approvals_pending{family(BuildGauge(), "raydeploy_approvals_pending", "Approvals waiting for a decision", *registry_)
                             .Add({})},
       sqlite_commit{family(BuildHistogram(), "raydeploy_sqlite_commit_duration_seconds",

@@ -78,6 +78,8 @@ public:
     prometheus::Counter& store_catchups;
     prometheus::Gauge& subscribers;
     prometheus::Gauge& subscriber_queue_max;
+    // Events appended and not yet stored: a batch being written, or a backlog the disk refuses.
+    prometheus::Gauge& events_waiting;
 
     // Approvals: waiting now, and how long each one waited until it was decided or ended.
     prometheus::Gauge& approvals_pending;

@@ -20,7 +20,8 @@ namespace {
     throw error{code, message};
 }
 
-// Tries again every 100 microseconds, for about 5 seconds, then gives up (SQLITE_BUSY).
+// Tries again every 100 microseconds (or a little more: the sleeps overshoot), 50,000 times, so
+// for 5 seconds at least, then gives up (SQLITE_BUSY).
 int wait_for_lock(void*, int tries)
 {
     constexpr std::chrono::microseconds pause{100};
