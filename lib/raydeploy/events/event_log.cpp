@@ -30,7 +30,13 @@ event_log::event_log(net::any_io_executor executor, sqlite::database& db, event_
     bus_.start_after(newest.column_int(0));
 }
 
-event_log::~event_log() = default;
+event_log::~event_log()
+{
+    // The thread stores what it was given; its results find no log to publish them (and are not
+    // posted to an io_context that may be going away with it).
+    self_.reset();
+    store_thread_.reset();
+}
 
 void event_log::append(event item)
 {
@@ -67,6 +73,7 @@ bool event_log::start_store_thread()
     try {
         store_thread_ = std::make_unique<event_store_thread>(
             open_store_connection_(), [executor = executor_, self = std::weak_ptr<event_log*>{self_}] {
+                if (self.expired()) return;
                 net::post(executor, [self] {
                     if (const auto log = self.lock()) (*log)->take_thread_results();
                 });

@@ -140,21 +140,23 @@ void event_store_thread::run()
             storing_ = true;
         }
         published_block published;
+        bool committed = false;
         std::string error;
         try {
             sqlite::transaction tx{*db_};
             insert_events(*db_, batch, published);
             tx.commit();
+            committed = true;
             metrics::service_metrics::instance().events_stored.Increment(static_cast<double>(batch.size()));
         } catch (const std::exception& e) {
             error = e.what();
         }
+        auto stored = committed ? published.take() : std::vector<published_event_ptr>{};
         {
             std::lock_guard lock{mutex_};
             storing_ = false;
             ++results_.batches;
-            if (error.empty()) {
-                auto stored = published.take();
+            if (committed) {
                 results_.stored.insert(results_.stored.end(), std::make_move_iterator(stored.begin()),
                                        std::make_move_iterator(stored.end()));
             } else {
