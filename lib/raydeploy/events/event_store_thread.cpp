@@ -12,11 +12,6 @@ namespace raydeploy {
 
 namespace {
 
-// Rows a statement inserts at once. Each INSERT statement reads and writes the events table's
-// AUTOINCREMENT counter (sqlite_sequence) and sets up its cursors once: per row, that was about a
-// quarter of an insert.
-constexpr std::size_t rows_per_insert = 32;
-
 // A batch of 2,048 events (event_store_thread::max_batch) dirties about 3 MB of pages. With
 // SQLite's default cache of 2 MB the pages spilled to the write-ahead log in the middle of the
 // transaction and were written twice: 9 % of the thread's time in a profile. The cache grows to
@@ -27,52 +22,29 @@ std::unique_ptr<sqlite::database> with_room_for_a_batch(std::unique_ptr<sqlite::
     return db;
 }
 
-std::string insert_sql(std::size_t rows)
-{
-    std::string sql = "INSERT INTO events (type, created, execution_id, counter, payload) VALUES ";
-    for (std::size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?)";
-    return sql;
-}
-
 }  // namespace
 
 void insert_events(sqlite::database& db, const std::vector<event>& batch, published_block& published)
 {
-    static const std::string insert_many = insert_sql(rows_per_insert);
-    static const std::string insert_one = insert_sql(1);
-    // Bound without a copy: reserved, so that no text moves (a short one lives inside its string)
-    // while the statement holds it.
-    std::vector<std::string> payloads;
-    payloads.reserve(rows_per_insert);
     // The published text is the stored one with "seq" in front (published_block::add).
     constexpr std::size_t fields_beside_members = 160;  // type, created, execution_id, counter, seq
     std::size_t text_bytes = 0;
     for (const auto& item : batch) text_bytes += item.members.size() + item.type.size() + fields_beside_members;
     published.reserve(batch.size(), text_bytes);
-    for (std::size_t first = 0; first < batch.size();) {
-        const std::size_t rows = batch.size() - first >= rows_per_insert ? rows_per_insert : 1;
-        auto insert = db.prepare(rows == rows_per_insert ? insert_many : insert_one);
-        payloads.clear();
-        for (std::size_t i = 0; i < rows; ++i) {
-            const auto& item = batch[first + i];
-            const std::string& payload = payloads.emplace_back(to_stored_text(item));
-            const int column = static_cast<int>(i * 5);
-            insert.bind(column + 1, item.type).bind(column + 2, item.created);
-            if (item.execution_id) insert.bind(column + 3, *item.execution_id);
-            else insert.bind_null(column + 3);
-            if (item.counter) insert.bind(column + 4, *item.counter);
-            else insert.bind_null(column + 4);
-            insert.bind_static(column + 5, payload);  // `payloads` outlives the statement
-        }
+    // Bound without a copy: it outlives the statement, and changes only after reset() unbinds it.
+    std::string payload;
+    auto insert = db.prepare("INSERT INTO events (type, created, execution_id, counter, payload) VALUES (?, ?, ?, ?, ?)");
+    for (const auto& item : batch) {
+        insert.reset();
+        payload = to_stored_text(item);
+        insert.bind(1, item.type).bind(2, item.created);
+        if (item.execution_id) insert.bind(3, *item.execution_id);
+        else insert.bind_null(3);
+        if (item.counter) insert.bind(4, *item.counter);
+        else insert.bind_null(4);
+        insert.bind_static(5, payload);
         insert.step();
-        // The rows of one statement take consecutive seqs: AUTOINCREMENT gives each row one more
-        // than the largest seq ever used, and nothing else inserts while this transaction writes.
-        const std::int64_t first_seq = db.last_insert_rowid() - static_cast<std::int64_t>(rows) + 1;
-        for (std::size_t i = 0; i < rows; ++i) {
-            const auto& item = batch[first + i];
-            published.add(first_seq + static_cast<std::int64_t>(i), item.type, item.execution_id, payloads[i]);
-        }
-        first += rows;
+        published.add(db.last_insert_rowid(), item.type, item.execution_id, payload);
     }
 }
 
