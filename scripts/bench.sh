@@ -345,7 +345,7 @@ run_wrk() {
 }
 
 # The seeded store: a database with raydeploy's current schema filled by tests/bench/seed_store.py,
-# cached by schema version, sizes and the seeding script (it takes minutes at 10 million events).
+# cached by schema version, page size, sizes and the seeding script (it takes minutes at 10 million events).
 # Sets SEEDED_DATABASE to the cached file's path.
 seeded_database() {
     local executions="$1" events="$2" schema_dir="$WORK/schema-state"
@@ -354,10 +354,13 @@ seeded_database() {
     local version
     version=$("$PYTHON" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' \
         "$schema_dir/raydeploy.db")
+    local page_size
+    page_size=$("$PYTHON" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA page_size").fetchone()[0])' \
+        "$schema_dir/raydeploy.db")
     local script_hash
     script_hash=$(sha256sum tests/bench/seed_store.py | cut -c1-8)
     mkdir -p build/bench-cache
-    local cached="build/bench-cache/store-schema$version-${executions}x-${events}e-$script_hash.db"
+    local cached="build/bench-cache/store-schema$version-page$page_size-${executions}x-${events}e-$script_hash.db"
     if [[ ! -f "$cached" ]]; then
         echo "bench: seeding $cached (once; later runs reuse it)" >&2
         local checkpoints

@@ -108,6 +108,36 @@ BOOST_AUTO_TEST_CASE(store_uses_wal_and_migrates_on_open)
     BOOST_TEST(std::filesystem::exists(dir.path() / "state/raydeploy.db"));
 }
 
+BOOST_AUTO_TEST_CASE(a_new_store_has_16_kib_pages_and_an_older_one_keeps_its_own)
+{
+    const auto page_size = [](raydeploy::sqlite::database& db) {
+        auto query = db.prepare("PRAGMA page_size");
+        query.step();
+        return query.column_int(0);
+    };
+    temp_dir dir;
+    auto fresh = open_database(dir.path() / "fresh.db");
+    migrate(*fresh, schema_migrations());
+    BOOST_TEST(page_size(*fresh) == 16384);
+
+    const auto file = dir.path() / "older.db";
+    {
+        // As a release before 16 KiB pages made it: SQLite's default page size.
+        raydeploy::sqlite::database db{file};
+        db.exec("PRAGMA journal_mode = WAL");
+        migrate(db, schema_migrations());
+        db.exec("INSERT INTO executions (id, checkpoint, status, created_at) "
+                "VALUES ('e1', 'prerequisites-check', 'succeeded', '2026-01-01T00:00:00.000Z')");
+        BOOST_TEST(page_size(db) == 4096);
+    }
+    auto older = open_database(file);
+    BOOST_TEST(migrate(*older, schema_migrations()) == 0);
+    BOOST_TEST(page_size(*older) == 4096);
+    auto rows = older->prepare("SELECT count(*) FROM executions");
+    rows.step();
+    BOOST_TEST(rows.column_int(0) == 1);
+}
+
 BOOST_AUTO_TEST_CASE(one_owner_per_state_directory)
 {
     temp_dir dir;

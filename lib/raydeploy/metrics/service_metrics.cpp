@@ -28,7 +28,7 @@ const buckets approval_buckets{10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 43
 // One commit of a batch of events, with synchronous=NORMAL in WAL mode: well under a millisecond
 // unless the disk stalls.
 const buckets commit_buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
-// A WAL checkpoint copies up to about 4 MB back into the database file: milliseconds.
+// A WAL checkpoint copies up to about 16 MB (1,000 pages) back into the database file: milliseconds.
 const buckets checkpoint_buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 // A poll is a few HTTP requests; the request timeout is 5 s by default.
 const buckets poll_buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};

@@ -30,6 +30,19 @@ int wait_for_lock(void*, int tries)
     return 1;
 }
 
+// Before SQLite initialises (the first open does): each connection's page cache starts without
+// the 20 pages SQLite allocates up front, so a connection holds only pages it read. With the
+// store's 16 KiB pages those 20 cost a third of a megabyte of an idle service per connection.
+// SQLITE_MISUSE if SQLite was initialised already (by another library in the process): harmless.
+void configure_sqlite_once()
+{
+    static const bool configured = [] {
+        sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0);
+        return true;
+    }();
+    (void)configured;
+}
+
 }  // namespace
 
 // Idle compiled statements by their SQL text. Compiling is most of the cost of a small query;
@@ -70,6 +83,7 @@ database::database(const std::filesystem::path& file, open_mode mode)
 {
     const int access =
         mode == open_mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    configure_sqlite_once();
     const int rc = sqlite3_open_v2(file.c_str(), &db_, access | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
         std::string message = "cannot open database '" + file.string() + "'";
