@@ -534,34 +534,76 @@ run_raydeploy() {
     RUN_SECONDS=$(sed -n 's/^raydeploy_seconds=//p' <<<"$output" | awk '{ printf "%.2f", $1 }')
 }
 
+# CPU seconds (user + system) of the processes this shell started and waited for so far, in
+# CHILDREN_CPU: a run's ansible-playbook and its workers, ansible-runner, or the service with its
+# children. Not in a $(...): a subshell's `times` starts from nothing.
+children_cpu() {
+    times >"$WORK/times"
+    CHILDREN_CPU=$(tail -1 "$WORK/times" |
+        awk '{ for (i = 1; i <= 2; i++) { split($i, part, "m"); s += part[1] * 60 + part[2] } printf "%.2f", s }')
+}
+
+# One run of WAY (bare, runner or raydeploy): sets RUN_SECONDS, RUN_EVENTS and RUN_CPU.
+run_way() {
+    local way="$1" before
+    children_cpu
+    before=$CHILDREN_CPU
+    case "$way" in
+        bare) run_bare ;;
+        runner) run_ansible_runner ;;
+        raydeploy) run_raydeploy ;;
+    esac
+    children_cpu
+    RUN_CPU=$(awk -v after="$CHILDREN_CPU" -v before="$before" 'BEGIN { printf "%.2f", after - before }')
+}
+
 bench_overhead() {
     local rounds="${1:-${BENCH_ROUNDS:-3}}"
     prepare_fixture
     echo
     echo "== overhead: $FIXTURE_TASKS tasks on $FIXTURE_HOSTS local hosts, forks 20 ($([[ "$FIXTURE" == "$REPO_ROOT"/* ]] && echo "${FIXTURE#"$REPO_ROOT"/}" || echo "trimmed from tests/fixtures/ansible/bench by BENCH_TASKS/BENCH_HOSTS")), $rounds rounds"
-    local round
+    # Each round starts with the next way, so none always runs first (or after the same one).
+    local ways=(bare runner raydeploy) round i way
+    local -A seconds_this_round
     for round in $(seq 1 "$rounds"); do
-        run_bare
-        sample overhead-bare "$RUN_SECONDS"
-        echo "  round $round: bare ansible-playbook $RUN_SECONDS s" >&2
-        run_ansible_runner
-        sample overhead-runner "$RUN_SECONDS"
-        echo "  round $round: ansible-runner $RUN_SECONDS s ($RUN_EVENTS event files)" >&2
-        run_raydeploy
-        sample overhead-raydeploy "$RUN_SECONDS"
-        echo "  round $round: through raydeploy $RUN_SECONDS s ($RUN_EVENTS events received over the WebSocket)" >&2
+        for i in 0 1 2; do
+            way=${ways[$(((round - 1 + i) % 3))]}
+            run_way "$way"
+            sample "overhead-$way" "$RUN_SECONDS"
+            sample "overhead-$way-cpu" "$RUN_CPU"
+            seconds_this_round[$way]=$RUN_SECONDS
+            echo "  round $round: $way $RUN_SECONDS s, $RUN_CPU s CPU${RUN_EVENTS:+ ($RUN_EVENTS events)}" >&2
+        done
+        for way in runner raydeploy; do
+            sample "overhead-$way-paired" "$(ratio "${seconds_this_round[$way]}" "${seconds_this_round[bare]}" 3)"
+        done
     done
     echo
-    echo "wall time in seconds (min median max over $rounds rounds); ratio: median / bare's median"
+    echo "wall time in seconds (min median max over $rounds rounds); ratio: median / bare's median;"
+    echo "same round: the way's time / bare's time in the same round (min median max), which leaves out"
+    echo "the machine's drift from round to round"
     local bare
     bare=$(median overhead-bare 2)
     {
-        printf 'way\tmin\tmedian\tmax\tratio\n'
-        printf 'bare ansible-playbook\t%s\t%s\n' "$(stats overhead-bare 2)" "1.000"
-        printf 'ansible-runner\t%s\t%s\n' "$(stats overhead-runner 2)" "$(ratio "$(median overhead-runner 2)" "$bare" 3)"
-        printf 'raydeploy\t%s\t%s\n' "$(stats overhead-raydeploy 2)" "$(ratio "$(median overhead-raydeploy 2)" "$bare" 3)"
+        printf 'way\tmin\tmedian\tmax\tratio\tsame round: min median max\n'
+        printf 'bare ansible-playbook\t%s\t%s\t%s\n' "$(stats overhead-bare 2)" "1.000" "-"
+        printf 'ansible-runner\t%s\t%s\t%s\n' "$(stats overhead-runner 2)" \
+            "$(ratio "$(median overhead-runner 2)" "$bare" 3)" "$(stats overhead-runner-paired 3 | tr '\t' ' ')"
+        printf 'raydeploy\t%s\t%s\t%s\n' "$(stats overhead-raydeploy 2)" \
+            "$(ratio "$(median overhead-raydeploy 2)" "$bare" 3)" "$(stats overhead-raydeploy-paired 3 | tr '\t' ' ')"
     } | print_table
-    echo "goal: raydeploy / bare <= 1.03 and below ansible-runner / bare"
+    echo
+    echo "CPU seconds, user + system, of every process of the run (ansible-playbook and its workers;"
+    echo "ansible-runner with them; the service with them, its start and stop, and the WebSocket client)"
+    local bare_cpu
+    bare_cpu=$(median overhead-bare-cpu 2)
+    {
+        printf 'way\tmin\tmedian\tmax\tratio\n'
+        printf 'bare ansible-playbook\t%s\t%s\n' "$(stats overhead-bare-cpu 2)" "1.000"
+        printf 'ansible-runner\t%s\t%s\n' "$(stats overhead-runner-cpu 2)" "$(ratio "$(median overhead-runner-cpu 2)" "$bare_cpu" 3)"
+        printf 'raydeploy\t%s\t%s\n' "$(stats overhead-raydeploy-cpu 2)" "$(ratio "$(median overhead-raydeploy-cpu 2)" "$bare_cpu" 3)"
+    } | print_table
+    echo "goal: raydeploy / bare <= 1.03 (wall time) and below ansible-runner / bare"
 }
 
 # ----------------------------------------------------------------------------------------------
