@@ -351,12 +351,9 @@ seeded_database() {
     local executions="$1" events="$2" schema_dir="$WORK/schema-state"
     RAYDEPLOY_RAY_ENABLED=false start_service --state-dir "$schema_dir" --catalog playbooks/checkpoints.yaml
     stop_service
-    local version
-    version=$("$PYTHON" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' \
-        "$schema_dir/raydeploy.db")
-    local page_size
-    page_size=$("$PYTHON" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA page_size").fetchone()[0])' \
-        "$schema_dir/raydeploy.db")
+    local version page_size
+    read -r version page_size < <("$PYTHON" -c 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1])
+print(*(db.execute("PRAGMA " + name).fetchone()[0] for name in ("user_version", "page_size")))' "$schema_dir/raydeploy.db")
     local script_hash
     script_hash=$(sha256sum tests/bench/seed_store.py | cut -c1-8)
     mkdir -p build/bench-cache

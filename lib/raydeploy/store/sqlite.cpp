@@ -36,11 +36,7 @@ int wait_for_lock(void*, int tries)
 // SQLITE_MISUSE if SQLite was initialised already (by another library in the process): harmless.
 void configure_sqlite_once()
 {
-    static const bool configured = [] {
-        sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0);
-        return true;
-    }();
-    (void)configured;
+    [[maybe_unused]] static const int result = sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0);
 }
 
 }  // namespace
