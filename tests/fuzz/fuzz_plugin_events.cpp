@@ -32,17 +32,32 @@ RAYDEPLOY_FUZZ_TARGET(plugin_events)
         if (!fields) continue;
         progress.observe(*fields);
         const json::value* name = fields->if_contains("event");
+        // As the runner relays it: the members copied from the line's text.
         const raydeploy::event stored{"ansible." + (name->is_string() ? std::string{name->get_string()} : "unknown"),
                                       "2026-12-04T00:00:00.000Z", "ex-fuzz", ++counter,
-                                      raydeploy::encode_members(*fields, raydeploy::event_scope::execution)};
+                                      raydeploy::encode_members(*fields, line, raydeploy::event_scope::execution)};
         // The stored text is what the feed and the store hand out: it must stay one JSON object
-        // whatever the line held.
+        // whatever the line held, and mean what the parsed line means.
         const std::string text = raydeploy::to_stored_text(stored);
         boost::system::error_code ec;
         const json::value reread = json::parse(text, ec);
         if (ec || !reread.is_object()) {
             std::cerr << "stored event is not a JSON object (" << ec.message() << "): " << text << '\n';
             std::abort();
+        }
+        const json::value serialized = json::parse(
+            "{" + raydeploy::encode_members(*fields, raydeploy::event_scope::execution) + "}", ec);
+        if (ec || reread.as_object().size() != serialized.as_object().size() + 4) {
+            std::cerr << "the members copied from the line differ from the parsed line's: " << text << '\n';
+            std::abort();
+        }
+        for (const auto& member : serialized.as_object()) {
+            const json::value* copied = reread.as_object().if_contains(member.key());
+            if (!copied || *copied != member.value()) {
+                std::cerr << "member " << member.key() << " copied from the line differs from the parsed one: " << text
+                          << '\n';
+                std::abort();
+            }
         }
         // As the runner reads them after every task and at the end.
         (void)json::serialize(progress.progress());

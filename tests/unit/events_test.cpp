@@ -161,6 +161,40 @@ BOOST_AUTO_TEST_CASE(stored_text_puts_the_events_own_fields_first_and_wins_over_
     BOOST_TEST(!approval_document.contains("seq"), approval);
 }
 
+BOOST_AUTO_TEST_CASE(members_copied_from_the_text_mean_what_the_parsed_fields_mean)
+{
+    // Whatever the text, the members as written and the parsed object serialized must read back
+    // as the same document, without the event's own fields.
+    const char* texts[] = {
+        R"({"event":"runner_on_ok","counter":7,"created":"then","event_data":{"res":{"msg":"a } ] \" , { [ line"}}})",
+        R"(  { "a" : 1 , "b":[ 1, {"c":"}"} ] ,"counter"  :  2,"d":true,"e":null,"f":-1.5e3 }  )",
+        R"({"execution_id":"forged","seq":1,"type":"forged","n":18446744073709551616,"s":"\u00e9\n\\"})",
+        R"({})",
+        R"({"counter":1})",
+        R"({"a":"x","a":"y"})",           // repeats a key: the parsed object (the last one won) decides
+        R"({"coun\u0074er":5,"b":1})",   // an escaped key: only the parsed key says it is the counter
+        R"({"created":"a","created":"b","k":[]})",
+    };
+    for (const std::string_view text : texts) {
+        const json::object fields = json::parse(text).as_object();
+        const std::string written = encode_members(fields, text, event_scope::execution);
+        const std::string serialized = encode_members(fields, event_scope::execution);
+        const json::value written_document = json::parse("{" + written + "}");
+        BOOST_TEST(written_document == json::parse("{" + serialized + "}"), text << " -> " << written);
+        for (const char* own : {"counter", "created", "execution_id", "seq", "type"})
+            BOOST_TEST(!written_document.as_object().contains(own), text << " -> " << written);
+    }
+    // Copied as written: a number keeps its digits, a string its escapes.
+    BOOST_TEST(encode_members(json::parse(texts[2]).as_object(), texts[2], event_scope::execution) ==
+               R"("n":18446744073709551616,"s":"\u00e9\n\\")");
+    // A global event keeps fields named like an execution's.
+    BOOST_TEST(encode_members(json::parse(texts[2]).as_object(), texts[2], event_scope::global) ==
+               R"("execution_id":"forged","n":18446744073709551616,"s":"\u00e9\n\\")");
+    // Fallbacks serialize the parsed object: the last of a repeated key, the escaped key dropped.
+    BOOST_TEST(encode_members(json::parse(texts[5]).as_object(), texts[5], event_scope::execution) == R"("a":"y")");
+    BOOST_TEST(encode_members(json::parse(texts[6]).as_object(), texts[6], event_scope::execution) == R"("b":1)");
+}
+
 BOOST_AUTO_TEST_CASE(events_are_stored_before_they_are_published)
 {
     log_fixture f;

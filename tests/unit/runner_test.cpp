@@ -76,7 +76,9 @@ public:
         log_.checkpoint = context.item().name;
         log_.run_dir_exists = std::filesystem::is_directory(context.run_dir());
         context.emit("test.step", {{"step", "first"}});
-        context.relay("test.tool_event", "2030-01-02T03:04:05.000Z", {{"from", "the tool"}});
+        // As the Ansible runner relays a line: its text, and what was parsed from it.
+        const std::string tool_line = R"({"from": "the tool", "counter": 99, "n": 1.50})";
+        context.relay("test.tool_event", "2030-01-02T03:04:05.000Z", json::parse(tool_line).as_object(), tool_line);
         context.write_output("hello from the runner\n");
         context.set_progress({{"play", "p"}, {"task", "t"}, {"tasks_started", 1}, {"tasks_done", 1}},
                              {{"node-1", {{"ok", 1}}}});
@@ -88,7 +90,7 @@ public:
         if (script_ == script::flood) {
             while (!log_.go) co_await pause(10ms);
             for (std::size_t i = 0; i < execution_manager::max_waiting_events; ++i)
-                context.relay("test.flood", "", {{"i", i}});
+                context.relay("test.flood", "", {{"i", i}}, {});
             log_.backlogged_after_flood = context.events_backlogged();
             while (context.events_backlogged()) co_await pause(10ms);
         }
@@ -314,7 +316,10 @@ BOOST_AUTO_TEST_CASE(a_registered_runner_runs_its_kind_through_the_shared_lifecy
     BOOST_TEST(text_of(stored[2], "step") == "first");
     BOOST_TEST(!stored[3].contains("checkpoint"));
     BOOST_TEST(text_of(stored[3], "from") == "the tool");
+    BOOST_TEST(stored[3].at("n").as_double() == 1.5);
     BOOST_TEST(text_of(stored[3], "created") == "2030-01-02T03:04:05.000Z");
+    // The run numbers its events: the tool's own counter is not kept.
+    BOOST_TEST(stored[3].at("counter").as_int64() == 4);
     BOOST_TEST(text_of(stored[4], "status") == "succeeded");
 }
 

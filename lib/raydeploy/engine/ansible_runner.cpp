@@ -164,7 +164,7 @@ void ansible_runner::on_event_line(run_context& context, std::string_view line)
     // of the execution, its own included, and the stored event has them as its own (an
     // execution's event leaves fields of those names out when it is encoded).
     const std::string event_name = name.is_string() ? std::string{name.get_string()} : std::string{"unknown"};
-    context.relay("ansible." + event_name, std::move(created), fields);
+    context.relay("ansible." + event_name, std::move(created), fields, line);
 
     if (event_name == "playbook_on_task_start" || event_name == "playbook_on_play_start" ||
         event_name == "playbook_on_stats") {

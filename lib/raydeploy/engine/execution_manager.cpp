@@ -35,10 +35,11 @@ public:
 
     void emit(std::string type, json::object fields) override { manager_.emit(run_, std::move(type), std::move(fields)); }
 
-    void relay(std::string type, std::string created, const json::object& fields) override
+    void relay(std::string type, std::string created, const json::object& fields, std::string_view fields_text) override
     {
         manager_.events_.append(event{std::move(type), std::move(created), run_.record.id, run_.next_counter++,
-                                      encode_members(fields, event_scope::execution)});
+                                      fields_text.empty() ? encode_members(fields, event_scope::execution)
+                                                          : encode_members(fields, fields_text, event_scope::execution)});
         metrics::service_metrics::instance().events_ingested.Increment();
     }
 

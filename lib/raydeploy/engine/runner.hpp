@@ -57,8 +57,10 @@ public:
     virtual void emit(std::string type, boost::json::object fields) = 0;
     // An event produced by what the runner drives (an Ansible callback, ...), kept as it came: it
     // gets the run's next counter like emit's, but keeps its own timestamp (`created`; empty: now)
-    // and its fields unchanged.
-    virtual void relay(std::string type, std::string created, const boost::json::object& fields) = 0;
+    // and its fields unchanged. `fields_text`, when not empty, is the JSON text `fields` was parsed
+    // from: the event keeps its members as written there.
+    virtual void relay(std::string type, std::string created, const boost::json::object& fields,
+                       std::string_view fields_text) = 0;
     // Appends to the run's log (GET /api/v1/executions/{id}/log) and wakes whoever follows it.
     virtual void write_output(std::string_view text) = 0;
     // True while more events wait to be stored than the service keeps in memory (the disk refuses
