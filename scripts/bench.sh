@@ -394,6 +394,9 @@ bench_rest() {
             mkdir -m 700 "$state"
             echo "bench: copying the seeded store ($(du -h "$SEEDED_DATABASE" | cut -f1)) into a fresh state directory" >&2
             cp "$SEEDED_DATABASE" "$state/raydeploy.db"
+            # Otherwise the kernel writes the copy's dirty pages (gigabytes) back during the first
+            # runs, on the cores being measured.
+            sync "$state/raydeploy.db"
         fi
         start_rest_service "$state"
         local root="$WORK/www-$store"
@@ -706,6 +709,9 @@ bench_store_load() {
             rm -rf "$state"
             mkdir -m 700 "$state"
             cp "$SEEDED_DATABASE" "$state/raydeploy.db"
+            # Otherwise the kernel writes the copy's dirty pages (gigabytes) back during the first
+            # runs, on the cores being measured.
+            sync "$state/raydeploy.db"
         fi
         local keep_executions=0
         [[ "$phase" == retention ]] && keep_executions=10000
