@@ -1,19 +1,27 @@
 // Suite state_view: what the hot read paths answer from memory equals what SQL says (the newest
 // execution of each checkpoint, across any sequence of writes and a restart); the statement cache
-// of the SQLite wrapper; and the query plans of the list filters and the event replays.
+// of the SQLite wrapper; and the query plans of the list filters, the event replays and the
+// approvals' reads.
+#include "raydeploy/catalog/catalog.hpp"
+#include "raydeploy/engine/approvals.hpp"
 #include "raydeploy/engine/execution_store.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/events/stored_events.hpp"
 #include "raydeploy/store/state_store.hpp"
 
+#include "support/engine_ground.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <sqlite3.h>
 
+#include <cstdio>
+#include <functional>
+#include <optional>
 #include <random>
+#include <utility>
 
 using namespace raydeploy;
 using test::temp_dir;
@@ -47,6 +55,24 @@ struct database_fixture {
 };
 
 const std::vector<std::string> checkpoints = {"prerequisites", "install", "deploy", "validate"};
+
+// How many instructions of SQLite's virtual machine `run` takes on `db`: a walk over thousands of
+// rows takes a hundred thousand or more, a few index seeks a few hundred.
+std::int64_t vm_instructions(sqlite::database& db, const std::function<void()>& run)
+{
+    std::int64_t instructions = 0;
+    sqlite3_progress_handler(
+        db.handle(), 1,
+        [](void* count) {
+            ++*static_cast<std::int64_t*>(count);
+            return 0;
+        },
+        &instructions);
+    run();
+    sqlite3_progress_handler(db.handle(), 0, nullptr, nullptr);
+    return instructions;
+}
+
 
 }  // namespace
 
@@ -252,16 +278,9 @@ BOOST_AUTO_TEST_CASE(type_prefixes_are_resolved_without_walking_other_types_even
     }
     // SQLite's virtual machine instructions run while the query is built: a walk over 20,000 index
     // entries takes well over 100,000 of them, a few seeks a few hundred.
-    std::int64_t instructions = 0;
-    sqlite3_progress_handler(
-        f.db->handle(), 1,
-        [](void* count) {
-            ++*static_cast<std::int64_t*>(count);
-            return 0;
-        },
-        &instructions);
-    const auto query = reader.read_query(0, 100000, event_filter{std::nullopt, {"execution.*", "zzz.*"}}, 500);
-    sqlite3_progress_handler(f.db->handle(), 0, nullptr, nullptr);
+    event_query query;
+    const std::int64_t instructions = vm_instructions(
+        *f.db, [&] { query = reader.read_query(0, 100000, event_filter{std::nullopt, {"execution.*", "zzz.*"}}, 500); });
     BOOST_TEST(instructions < 2000, instructions << " instructions");
     // It names exactly the stored execution types.
     std::vector<std::string> named;
@@ -270,6 +289,63 @@ BOOST_AUTO_TEST_CASE(type_prefixes_are_resolved_without_walking_other_types_even
     BOOST_TEST((named == std::vector<std::string>{"execution.done", "execution.status"}));
     BOOST_TEST(reader.read(0, 100000, event_filter{std::nullopt, {"execution.*"}}, 500).size() == 2u);
     BOOST_TEST(reader.read(0, 100000, event_filter{std::nullopt, {"ansible.runner_on_s*"}}, 50000).size() == 10000u);
+}
+
+BOOST_AUTO_TEST_CASE(approval_reads_walk_none_of_the_history)
+{
+    // Every approval ever asked for stays in the table. The approvals page, a checkpoint's approval
+    // state and the expiry the service runs every second read the few open ones, or a checkpoint's
+    // newest decision: through an index, not a walk over the 20,000 decided ones (SQLite's virtual
+    // machine runs well over 100,000 instructions for such a walk, a few seeks a few hundred).
+    test::engine_ground g;
+    const checkpoint_catalog catalog{g.dir.path() / "catalog.yaml", {}};
+    approval_manager approvals{catalog, *g.db, g.events, approval_policy{}};
+    const auto stamp = [](int second) {
+        char text[32];
+        std::snprintf(text, sizeof text, "2026-01-%02dT%02d:%02d:%02d.000Z", 1 + second / 86400, second / 3600 % 24,
+                      second / 60 % 60, second % 60);
+        return std::string{text};
+    };
+    {
+        sqlite::transaction tx{*g.db};
+        auto insert = g.db->prepare(
+            "INSERT INTO approvals (id, checkpoint, state, created_at, decided_at, params) VALUES (?, ?, ?, ?, ?, '{}')");
+        for (int i = 0; i < 20000; ++i) {
+            insert.reset();
+            insert.bind(1, "ap-" + std::to_string(i))
+                .bind(2, std::string{i % 2 ? "deploy" : "cleanup"})
+                .bind(3, std::string{i % 3 ? "consumed" : "denied"})
+                .bind(4, stamp(i))
+                .bind(5, stamp(i + 30));
+            insert.step();
+        }
+        g.db->exec("INSERT INTO approvals (id, checkpoint, state, created_at, params) "
+                   "VALUES ('ap-open', 'deploy', 'pending', '2026-12-01T00:00:00.000Z', '{}')");
+        g.db->exec("INSERT INTO approvals (id, checkpoint, state, created_at, granted_at, expires_at, params) VALUES "
+                   "('ap-grant', 'deploy', 'granted', '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:01.000Z', "
+                   "'2999-01-01T00:00:00.000Z', '{}')");
+        tx.commit();
+    }
+    std::size_t pending = 0, grants = 0, checkpoint_pending = 0, checkpoint_grants = 0;
+    std::optional<approval_record> last;
+    const std::pair<const char*, std::function<void()>> reads[] = {
+        {"all_pending", [&] { pending = approvals.all_pending().size(); }},
+        {"all_live_grants", [&] { grants = approvals.all_live_grants().size(); }},
+        {"expire_due", [&] { approvals.expire_due(); }},
+        {"pending_requests", [&] { checkpoint_pending = approvals.pending_requests("deploy").size(); }},
+        {"live_grants", [&] { checkpoint_grants = approvals.live_grants("deploy").size(); }},
+        {"last_decision", [&] { last = approvals.last_decision("deploy"); }},
+    };
+    for (const auto& [what, read] : reads) {
+        const std::int64_t instructions = vm_instructions(*g.db, read);
+        BOOST_TEST(instructions < 2000, what << ": " << instructions << " instructions");
+    }
+    BOOST_TEST(pending == 1u);
+    BOOST_TEST(grants == 1u);
+    BOOST_TEST(checkpoint_pending == 1u);
+    BOOST_TEST(checkpoint_grants == 1u);
+    BOOST_TEST_REQUIRE(last.has_value());
+    BOOST_TEST(last->id == "ap-19999");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
