@@ -10,10 +10,45 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 
 namespace json = boost::json;
+
+namespace {
+
+// Equal JSON values, doubles to within a few units in the last place (or both next to zero): a
+// line whose keys are escaped or repeated is serialized again from the parsed object, and
+// Boost.JSON 1.81's double printing and parsing need not give back the last bit. Members copied
+// as written are parsed from the same text and compare exactly.
+bool same_value(const json::value& a, const json::value& b)
+{
+    if (a.is_double() && b.is_double()) {
+        const double x = a.get_double(), y = b.get_double();
+        return x == y || std::fabs(x - y) <= std::max(1e-14 * std::max(std::fabs(x), std::fabs(y)), 1e-300);
+    }
+    if (a.kind() != b.kind()) return false;
+    if (a.is_object()) {
+        if (a.get_object().size() != b.get_object().size()) return false;
+        for (const auto& member : a.get_object()) {
+            const json::value* other = b.get_object().if_contains(member.key());
+            if (!other || !same_value(member.value(), *other)) return false;
+        }
+        return true;
+    }
+    if (a.is_array()) {
+        const auto &x = a.get_array(), &y = b.get_array();
+        if (x.size() != y.size()) return false;
+        for (std::size_t i = 0; i < x.size(); ++i)
+            if (!same_value(x[i], y[i])) return false;
+        return true;
+    }
+    return a == b;
+}
+
+}  // namespace
 
 RAYDEPLOY_FUZZ_TARGET(plugin_events)
 {
@@ -45,19 +80,21 @@ RAYDEPLOY_FUZZ_TARGET(plugin_events)
             std::cerr << "stored event is not a JSON object (" << ec.message() << "): " << text << '\n';
             std::abort();
         }
-        const json::value serialized = json::parse(
-            "{" + raydeploy::encode_members(*fields, raydeploy::event_scope::execution) + "}", ec);
-        if (ec || reread.as_object().size() != serialized.as_object().size() + 4) {
-            std::cerr << "the members copied from the line differ from the parsed line's: " << text << '\n';
-            std::abort();
-        }
-        for (const auto& member : serialized.as_object()) {
-            const json::value* copied = reread.as_object().if_contains(member.key());
-            if (!copied || *copied != member.value()) {
-                std::cerr << "member " << member.key() << " copied from the line differs from the parsed one: " << text
-                          << '\n';
+        // Every member of the parsed line but the event's own, with its value, and nothing else.
+        std::size_t kept = 0;
+        for (const auto& member : *fields) {
+            const std::string_view key = member.key();
+            if (key == "type" || key == "created" || key == "seq" || key == "execution_id" || key == "counter") continue;
+            ++kept;
+            const json::value* copied = reread.as_object().if_contains(key);
+            if (!copied || !same_value(*copied, member.value())) {
+                std::cerr << "member " << key << " of the stored event differs from the parsed line's: " << text << '\n';
                 std::abort();
             }
+        }
+        if (reread.as_object().size() != kept + 4) {
+            std::cerr << "the stored event has members the parsed line has not: " << text << '\n';
+            std::abort();
         }
         // As the runner reads them after every task and at the end.
         (void)json::serialize(progress.progress());
