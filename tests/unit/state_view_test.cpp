@@ -294,9 +294,9 @@ BOOST_AUTO_TEST_CASE(type_prefixes_are_resolved_without_walking_other_types_even
 BOOST_AUTO_TEST_CASE(approval_reads_walk_none_of_the_history)
 {
     // Every approval ever asked for stays in the table. The approvals page, a checkpoint's approval
-    // state and the expiry the service runs every second read the few open ones, or a checkpoint's
-    // newest decision: through an index, not a walk over the 20,000 decided ones (SQLite's virtual
-    // machine runs well over 100,000 instructions for such a walk, a few seeks a few hundred).
+    // state, the expiry the service runs every second and retention read the few open ones, a
+    // checkpoint's newest decision or a run's: through an index, not a walk over the 20,000
+    // decided ones.
     test::engine_ground g;
     const checkpoint_catalog catalog{g.dir.path() / "catalog.yaml", {}};
     approval_manager approvals{catalog, *g.db, g.events, approval_policy{}};
@@ -324,9 +324,15 @@ BOOST_AUTO_TEST_CASE(approval_reads_walk_none_of_the_history)
         g.db->exec("INSERT INTO approvals (id, checkpoint, state, created_at, granted_at, expires_at, params) VALUES "
                    "('ap-grant', 'deploy', 'granted', '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:01.000Z', "
                    "'2999-01-01T00:00:00.000Z', '{}')");
+        g.db->exec("INSERT INTO executions (id, checkpoint, status, created_at) "
+                   "VALUES ('ex-1', 'deploy', 'succeeded', '2026-12-01T00:00:02.000Z')");
+        g.db->exec("INSERT INTO approvals (id, checkpoint, state, created_at, decided_at, execution_id, params) VALUES "
+                   "('ap-used', 'deploy', 'consumed', '2026-12-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 'ex-1', "
+                   "'{}')");
         tx.commit();
     }
     std::size_t pending = 0, grants = 0, checkpoint_pending = 0, checkpoint_grants = 0;
+    std::int64_t unlinked = 0;
     std::optional<approval_record> last;
     const std::pair<const char*, std::function<void()>> reads[] = {
         {"all_pending", [&] { pending = approvals.all_pending().size(); }},
@@ -335,6 +341,12 @@ BOOST_AUTO_TEST_CASE(approval_reads_walk_none_of_the_history)
         {"pending_requests", [&] { checkpoint_pending = approvals.pending_requests("deploy").size(); }},
         {"live_grants", [&] { checkpoint_grants = approvals.live_grants("deploy").size(); }},
         {"last_decision", [&] { last = approvals.last_decision("deploy"); }},
+        // As retention unlinks the approvals of a run it removes (retention.cpp).
+        {"retention's unlink",
+         [&] {
+             g.db->prepare("UPDATE approvals SET execution_id = NULL WHERE execution_id = ?").bind(1, "ex-1").step();
+             unlinked = g.db->changes();
+         }},
     };
     for (const auto& [what, read] : reads) {
         const std::int64_t instructions = vm_instructions(*g.db, read);
@@ -346,6 +358,7 @@ BOOST_AUTO_TEST_CASE(approval_reads_walk_none_of_the_history)
     BOOST_TEST(checkpoint_grants == 1u);
     BOOST_TEST_REQUIRE(last.has_value());
     BOOST_TEST(last->id == "ap-19999");
+    BOOST_TEST(unlinked == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

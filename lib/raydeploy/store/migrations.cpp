@@ -9,7 +9,7 @@
 // version 9 what a run that survives restarts needs to find its work again; version 10 the Ray
 // cluster raydeploy launched on CML; version 11 deployments in check mode, and the indexes the
 // lists' time and audit filters use; version 12 the execution lists' indexes in rowid order;
-// version 13 indexes for the open approvals and a checkpoint's last decision.
+// version 13 indexes for the open approvals, a checkpoint's last decision and a run's approvals.
 #include "raydeploy/store/migrations.hpp"
 
 #include "raydeploy/util/errors.hpp"
@@ -188,13 +188,14 @@ DROP INDEX executions_by_checkpoint;
 CREATE INDEX executions_by_checkpoint ON executions (checkpoint);
 CREATE INDEX executions_by_checkpoint_status ON executions (checkpoint, status);
 )sql"},
-    {13, "open approvals and a checkpoint's last decision through indexes", R"sql(
+    {13, "approvals through indexes: the open ones, a checkpoint's last decision, a run's", R"sql(
 -- Every approval ever asked for stays. The approvals page (pending and granted) and the expiry the
 -- service runs every second, on its io thread, read the few open ones; GET /api/v1/approvals/{name}
--- a checkpoint's newest decision. Without these each read walked the whole history (or the
--- checkpoint's), which grows with every gated run.
+-- a checkpoint's newest decision; retention unlinks the approvals of each run it removes. Without
+-- these each read walked the whole history (or the checkpoint's), which grows with every gated run.
 CREATE INDEX approvals_by_state ON approvals (state, created_at);
 CREATE INDEX approvals_by_decision ON approvals (checkpoint, decided_at);
+CREATE INDEX approvals_by_execution ON approvals (execution_id) WHERE execution_id IS NOT NULL;
 )sql"},
 };
 
