@@ -376,6 +376,16 @@ print(*(db.execute("PRAGMA " + name).fetchone()[0] for name in ("user_version", 
     SEEDED_DATABASE="$REPO_ROOT/$cached"
 }
 
+# copy_seeded_store STATE_DIR: a new state directory holding a copy of the seeded store, on the disk
+# before anything is measured (else the kernel writes its gigabytes back during the first runs, on
+# the cores being measured).
+copy_seeded_store() {
+    mkdir -m 700 "$1"
+    echo "bench: copying the seeded store ($(du -h "$SEEDED_DATABASE" | cut -f1)) into a fresh state directory" >&2
+    cp "$SEEDED_DATABASE" "$1/raydeploy.db"
+    sync "$1/raydeploy.db"
+}
+
 bench_rest() {
     local rounds="${BENCH_ROUNDS:-3}" seconds="${BENCH_SECONDS:-10}"
     local executions="${BENCH_EXECUTIONS:-100000}" events="${BENCH_EVENTS:-10000000}"
@@ -391,12 +401,7 @@ bench_rest() {
         if [[ "$store" == seeded ]]; then
             label="$executions executions and $events events stored"
             seeded_database "$executions" "$events"
-            mkdir -m 700 "$state"
-            echo "bench: copying the seeded store ($(du -h "$SEEDED_DATABASE" | cut -f1)) into a fresh state directory" >&2
-            cp "$SEEDED_DATABASE" "$state/raydeploy.db"
-            # Otherwise the kernel writes the copy's dirty pages (gigabytes) back during the first
-            # runs, on the cores being measured.
-            sync "$state/raydeploy.db"
+            copy_seeded_store "$state"
         fi
         start_rest_service "$state"
         local root="$WORK/www-$store"
@@ -707,11 +712,7 @@ bench_store_load() {
         # its first pass, pruning the copy, starts with the service.
         if [[ "$phase" != replays ]]; then
             rm -rf "$state"
-            mkdir -m 700 "$state"
-            cp "$SEEDED_DATABASE" "$state/raydeploy.db"
-            # Otherwise the kernel writes the copy's dirty pages (gigabytes) back during the first
-            # runs, on the cores being measured.
-            sync "$state/raydeploy.db"
+            copy_seeded_store "$state"
         fi
         local keep_executions=0
         [[ "$phase" == retention ]] && keep_executions=10000

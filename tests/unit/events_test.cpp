@@ -190,6 +190,9 @@ BOOST_AUTO_TEST_CASE(members_copied_from_the_text_mean_what_the_parsed_fields_me
     // A global event keeps fields named like an execution's.
     BOOST_TEST(encode_members(json::parse(texts[2]).as_object(), texts[2], event_scope::global) ==
                R"("execution_id":"forged","n":18446744073709551616,"s":"\u00e9\n\\")");
+    // No text: the parsed object serialized.
+    BOOST_TEST(encode_members(json::parse(texts[2]).as_object(), "", event_scope::execution) ==
+               encode_members(json::parse(texts[2]).as_object(), event_scope::execution));
     // Fallbacks serialize the parsed object: the last of a repeated key, the escaped key dropped.
     BOOST_TEST(encode_members(json::parse(texts[5]).as_object(), texts[5], event_scope::execution) == R"("a":"y")");
     BOOST_TEST(encode_members(json::parse(texts[6]).as_object(), texts[6], event_scope::execution) == R"("b":1)");

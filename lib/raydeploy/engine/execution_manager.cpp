@@ -38,8 +38,7 @@ public:
     void relay(std::string type, std::string created, const json::object& fields, std::string_view fields_text) override
     {
         manager_.events_.append(event{std::move(type), std::move(created), run_.record.id, run_.next_counter++,
-                                      fields_text.empty() ? encode_members(fields, event_scope::execution)
-                                                          : encode_members(fields, fields_text, event_scope::execution)});
+                                      encode_members(fields, fields_text, event_scope::execution)});
         metrics::service_metrics::instance().events_ingested.Increment();
     }
 

@@ -35,7 +35,8 @@ std::string encode_members(const boost::json::object& fields, event_scope scope)
 // The same, given also the JSON text `fields` was parsed from: its members are copied as they are
 // written instead of serialized again (a playbook's event is mostly strings, and serializing
 // them was a twentieth of the service's time under a fast stream). Where only the parsed object
-// can say which field a member is (an escaped key, a key that repeats), `fields` is serialized.
+// can say which field a member is (an escaped key, a key that repeats), and with no text,
+// `fields` is serialized.
 std::string encode_members(const boost::json::object& fields, std::string_view text, event_scope scope);
 
 // An event of no execution (the cluster, approvals, deployments, nodes), stamped when appended.
