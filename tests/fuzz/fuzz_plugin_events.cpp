@@ -84,11 +84,13 @@ RAYDEPLOY_FUZZ_TARGET(plugin_events)
         std::size_t kept = 0;
         for (const auto& member : *fields) {
             const std::string_view key = member.key();
-            if (key == "type" || key == "created" || key == "seq" || key == "execution_id" || key == "counter") continue;
+            if (key == "type" || key == "created" || key == "seq" || key == "execution_id" || key == "counter")
+                continue;
             ++kept;
             const json::value* copied = reread.as_object().if_contains(key);
             if (!copied || !same_value(*copied, member.value())) {
-                std::cerr << "member " << key << " of the stored event differs from the parsed line's: " << text << '\n';
+                std::cerr << "member " << key << " of the stored event differs from the parsed line's: " << text
+                          << '\n';
                 std::abort();
             }
         }

@@ -279,8 +279,9 @@ BOOST_AUTO_TEST_CASE(type_prefixes_are_resolved_without_walking_other_types_even
     // SQLite's virtual machine instructions run while the query is built: a walk over 20,000 index
     // entries takes well over 100,000 of them, a few seeks a few hundred.
     event_query query;
-    const std::int64_t instructions = vm_instructions(
-        *f.db, [&] { query = reader.read_query(0, 100000, event_filter{std::nullopt, {"execution.*", "zzz.*"}}, 500); });
+    const event_filter types{std::nullopt, {"execution.*", "zzz.*"}};
+    const std::int64_t instructions =
+        vm_instructions(*f.db, [&] { query = reader.read_query(0, 100000, types, 500); });
     BOOST_TEST(instructions < 2000, instructions << " instructions");
     // It names exactly the stored execution types.
     std::vector<std::string> named;
@@ -308,8 +309,8 @@ BOOST_AUTO_TEST_CASE(approval_reads_walk_none_of_the_history)
     };
     {
         sqlite::transaction tx{*g.db};
-        auto insert = g.db->prepare(
-            "INSERT INTO approvals (id, checkpoint, state, created_at, decided_at, params) VALUES (?, ?, ?, ?, ?, '{}')");
+        auto insert = g.db->prepare("INSERT INTO approvals (id, checkpoint, state, created_at, decided_at, params) "
+                                    "VALUES (?, ?, ?, ?, ?, '{}')");
         for (int i = 0; i < 20000; ++i) {
             insert.reset();
             insert.bind(1, "ap-" + std::to_string(i))

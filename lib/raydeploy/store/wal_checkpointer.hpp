@@ -1,8 +1,9 @@
 // Moves the store's WAL checkpoints off the thread that writes. SQLite's own automatic checkpoint
 // runs inside the COMMIT that takes the write-ahead log past 1,000 pages: that commit copies
 // about 16 MB (4 MB with an older store's 4 KiB pages) back into the database file. For the
-// service, that commit is an event batch on the io thread. It took about a tenth of the io thread's time in the event benchmark, and while
-// it ran every request, subscriber and incoming event waited.
+// service, that commit is an event batch on the io thread. It took about a tenth of the io
+// thread's time in the event benchmark, and while it ran every request, subscriber and incoming
+// event waited.
 //
 // The checkpointer turns the writer's automatic checkpoint off and runs the same PASSIVE
 // checkpoint on a thread and a connection of its own once the log passes `pages`. A passive
