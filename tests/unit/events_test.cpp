@@ -238,6 +238,59 @@ BOOST_AUTO_TEST_CASE(a_full_batch_is_written_at_once_and_flush_writes_now)
     BOOST_TEST(f.stored_count() == 4);
 }
 
+BOOST_AUTO_TEST_CASE(a_sparse_streams_events_wait_for_batch_min_and_share_one_commit)
+{
+    log_fixture f;
+    event_log_options options;
+    options.batch_delay = std::chrono::milliseconds{1};
+    options.batch_max_delay = std::chrono::hours{1};
+    event_log log{f.io.get_executor(), *f.db, f.bus, options};
+    int commits = 0;
+    log.add_commit_hooks(&f, {[&] { ++commits; }, {}});
+    auto subscription = f.bus.subscribe({}, f.bus.last_seq());
+    // Each event arrives after the last one's batch_delay ran out: none is stored alone.
+    for (int i = 1; i < static_cast<int>(options.batch_min); ++i) {
+        log.append(f.make_event("test.step", "e1", i));
+        f.io.run_for(std::chrono::milliseconds{3});
+    }
+    BOOST_TEST(f.stored_count() == 0);
+    BOOST_TEST(drain(*subscription).empty());
+    BOOST_TEST(log.pending() == options.batch_min - 1);
+    // The batch_min-th, older than batch_delay, is stored at once with the others, in one commit.
+    log.append(f.make_event("test.step", "e1", static_cast<std::int64_t>(options.batch_min)));
+    BOOST_TEST(f.stored_count() == static_cast<std::int64_t>(options.batch_min));
+    BOOST_TEST(commits == 1);
+    BOOST_TEST(drain(*subscription).size() == options.batch_min);
+    // A burst of batch_min waits for batch_delay only, and is one commit too.
+    for (std::size_t i = 1; i <= options.batch_min; ++i) log.append(f.make_event("test.burst"));
+    for (int i = 0; i < 300 && log.pending() > 0; ++i) f.io.run_for(std::chrono::milliseconds{10});
+    BOOST_TEST(f.stored_count() == static_cast<std::int64_t>(2 * options.batch_min));
+    BOOST_TEST(commits == 2);
+    // flush() does not wait for more.
+    log.append(f.make_event("test.last"));
+    log.flush();
+    BOOST_TEST(f.stored_count() == static_cast<std::int64_t>(2 * options.batch_min + 1));
+    log.remove_commit_hooks(&f);
+}
+
+BOOST_AUTO_TEST_CASE(a_short_batch_is_stored_when_batch_max_delay_runs_out)
+{
+    log_fixture f;
+    event_log_options options;
+    options.batch_delay = std::chrono::milliseconds{1};
+    options.batch_max_delay = std::chrono::milliseconds{40};
+    event_log log{f.io.get_executor(), *f.db, f.bus, options};
+    auto subscription = f.bus.subscribe({}, f.bus.last_seq());
+    const auto appended = std::chrono::steady_clock::now();
+    log.append(f.make_event("test.step", "e1", 1));
+    log.append(f.make_event("test.step", "e1", 2));
+    for (int i = 0; i < 300 && log.pending() > 0; ++i) f.io.run_for(std::chrono::milliseconds{5});
+    BOOST_TEST(f.stored_count() == 2);
+    BOOST_TEST(drain(*subscription).size() == 2u);
+    // Not before the max delay (the upper bound is the loop's, not a timing assertion).
+    BOOST_TEST((std::chrono::steady_clock::now() - appended >= options.batch_max_delay));
+}
+
 BOOST_AUTO_TEST_CASE(a_batch_the_disk_refuses_is_kept_and_stored_in_order_once_it_takes_writes_again)
 {
     for (const int refusal : {SQLITE_FULL, SQLITE_IOERR_WRITE}) {
@@ -380,6 +433,23 @@ BOOST_AUTO_TEST_CASE(a_slow_streams_batch_is_stored_on_the_io_thread_and_a_full_
     BOOST_TEST(f.stored_count() == 103);
     BOOST_TEST(io_thread_commits == 1);  // full: the thread's
     log.remove_commit_hooks(&f);
+}
+
+BOOST_AUTO_TEST_CASE(events_held_back_by_a_busy_store_thread_go_once_it_is_free_not_after_batch_max_delay)
+{
+    log_fixture f;
+    event_log_options options;
+    options.batch_delay = std::chrono::milliseconds{1};
+    options.batch_size = 64;
+    options.batch_max_delay = std::chrono::hours{1};
+    event_log log{f.io.get_executor(), *f.db, f.bus, options, store_connection(f)};
+    // Two full batches keep the thread busy (one stored, one waiting); the events behind them are
+    // past batch_min and wait only for the thread.
+    const int events = 2 * 64 + static_cast<int>(options.batch_min) + 3;
+    for (int i = 1; i <= events; ++i) log.append(f.make_event("test.step", "e1", i));
+    run_until(f, [&] { return log.pending() == 0; });
+    BOOST_TEST(log.pending() == 0u);
+    BOOST_TEST(f.stored_count() == events);
 }
 
 BOOST_AUTO_TEST_CASE(commit_soon_commits_the_hooks_state_within_the_state_delay_without_events)

@@ -383,6 +383,11 @@ BOOST_AUTO_TEST_CASE(token_errors_are_located)
     const auto ttl = error_for("approvals:\n  default_ttl: 2d\n", dir);
     BOOST_TEST(contains(ttl, "approvals.default_ttl (48h from " + (dir.path() / "raydeploy.yaml").string() + ":2:16) "
                              "is longer than approvals.max_ttl (24h from default)"), ttl);
+
+    const auto batching = error_for("events:\n  batch_delay: 100ms\n", dir);
+    BOOST_TEST(contains(batching, "events.batch_max_delay (50ms from default) is shorter than events.batch_delay "
+                                  "(100ms from " + (dir.path() / "raydeploy.yaml").string() + ":2:16)"),
+               batching);
 }
 
 BOOST_AUTO_TEST_CASE(tokens_from_the_environment)

@@ -178,7 +178,10 @@ service::service(const settings& config, bool handle_signals)
     // A fast stream's event batches are stored on a thread and a connection of their own
     // (events/event_log.hpp), opened on the io thread when the first one comes. The checkpointer,
     // declared before `state` and `io`, outlives that connection.
-    p.events = std::make_shared<event_log>(executor, p.store.db(), *p.bus, event_log_options{config.events.batch_delay},
+    event_log_options batching;
+    batching.batch_delay = config.events.batch_delay;
+    batching.batch_max_delay = config.events.batch_max_delay;
+    p.events = std::make_shared<event_log>(executor, p.store.db(), *p.bus, batching,
                                            [&p] {
                                                auto connection = open_database(p.store.database_file());
                                                p.checkpoints.watch(*connection);

@@ -678,6 +678,9 @@ const std::vector<setting_spec>& setting_table()
                                    1024 * 1024 * 1024, "a number of bytes"));
         t.push_back(duration_setting("events.batch_delay", "how long an event may wait to be stored with others",
                                      [](settings& s) -> auto& { return s.events.batch_delay; }));
+        t.push_back(duration_setting("events.batch_max_delay",
+                                     "how long a batch of fewer than 16 events may wait for more before it is stored",
+                                     [](settings& s) -> auto& { return s.events.batch_max_delay; }));
         t.push_back(number_setting("events.max_subscribers", "",
                                    "WebSocket event subscribers at once; a handshake past it gets 503",
                                    [](settings& s) -> auto& { return s.events.max_subscribers; }, 1, 100000,
@@ -998,6 +1001,11 @@ settings load_settings(const std::optional<fs::path>& config_file, const std::ve
                            result.sources.at("approvals.default_ttl") + ") is longer than approvals.max_ttl (" +
                            format_duration(result.approvals.max_ttl) + " from " +
                            result.sources.at("approvals.max_ttl") + "); lower the first or raise the second");
+    if (result.events.batch_max_delay < result.events.batch_delay)
+        problems.push_back("events.batch_max_delay (" + format_duration(result.events.batch_max_delay) + " from " +
+                           result.sources.at("events.batch_max_delay") + ") is shorter than events.batch_delay (" +
+                           format_duration(result.events.batch_delay) + " from " +
+                           result.sources.at("events.batch_delay") + "); raise the first or lower the second");
     if (result.http.tls_cert.has_value() != result.http.tls_key.has_value()) {
         const char* given = result.http.tls_cert ? "http.tls_cert" : "http.tls_key";
         const char* missing = result.http.tls_cert ? "http.tls_key" : "http.tls_cert";

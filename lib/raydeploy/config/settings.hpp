@@ -68,6 +68,8 @@ struct event_settings {
     // and into store reads on the service's thread, which halved delivery (docs/benchmarks.md).
     std::size_t window_bytes = 32 * 1024 * 1024;
     std::chrono::milliseconds batch_delay = event_log_options{}.batch_delay;
+    // How long a batch of fewer than event_log_options::batch_min events waits for more.
+    std::chrono::milliseconds batch_max_delay = event_log_options{}.batch_max_delay;
     // WebSocket subscribers at once; past it the handshake gets 503.
     std::size_t max_subscribers = 256;
     // A page of GET .../events stops adding events once its body is this large.

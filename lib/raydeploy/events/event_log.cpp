@@ -9,6 +9,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <iterator>
 #include <stdexcept>
 #include <utility>
@@ -41,11 +42,33 @@ event_log::~event_log()
 void event_log::append(event item)
 {
     if (item.created.empty()) item.created = now_timestamp();
+    const bool starts_batch = pending_.empty();
+    if (starts_batch) batch_started_ = std::chrono::steady_clock::now();
     pending_.push_back(std::move(item));
     // While the disk refuses batches, the retry timer alone tries again: a try per event would
     // rewrite the whole growing backlog each time.
-    if (pending_.size() >= options_.batch_size && failed_attempts_ == 0) store_batch();
-    else schedule_flush();
+    // Past batch_min, every event checks the age: the batch may have been held back by a busy store thread.
+    if (failed_attempts_ == 0 && (pending_.size() >= options_.batch_size ||
+                                  (pending_.size() >= options_.batch_min && batch_is_due()))) {
+        store_batch();
+        return;
+    }
+    // The timer may still wait out the batch_max_delay of a batch stored since, at its batch_min-th.
+    const auto first_due = batch_started_ + options_.batch_delay;
+    if (!flush_scheduled_ || (starts_batch && failed_attempts_ == 0 && flush_timer_.expiry() > first_due))
+        arm_flush_timer_at(first_due);
+}
+
+bool event_log::batch_is_due() const
+{
+    return pending_.size() >= options_.batch_size || std::chrono::steady_clock::now() >= batch_due();
+}
+
+std::chrono::steady_clock::time_point event_log::batch_due() const
+{
+    return batch_started_ + (pending_.size() >= options_.batch_min
+                                 ? options_.batch_delay
+                                 : std::max(options_.batch_delay, options_.batch_max_delay));
 }
 
 void event_log::store_batch()
@@ -123,7 +146,7 @@ void event_log::take_thread_results()
         arm_flush_timer(retry_delay);
         return;
     }
-    if (pending_.size() >= options_.batch_size && failed_attempts_ == 0) store_batch();
+    if (failed_attempts_ == 0 && !pending_.empty() && batch_is_due()) store_batch();
 }
 
 void event_log::schedule_flush()
@@ -133,12 +156,24 @@ void event_log::schedule_flush()
 
 void event_log::arm_flush_timer(std::chrono::milliseconds delay)
 {
+    arm_flush_timer_at(std::chrono::steady_clock::now() + delay);
+}
+
+void event_log::arm_flush_timer_at(std::chrono::steady_clock::time_point due)
+{
     flush_scheduled_ = true;
-    flush_timer_.expires_after(delay);
+    flush_timer_.expires_at(due);
     flush_timer_.async_wait([this](boost::system::error_code ec) {
         // Aborted: re-armed (the wait now pending owns the flag) or the log is going away.
         if (ec == net::error::operation_aborted) return;
         flush_scheduled_ = false;
+        // A short batch waits on for more, up to batch_max_delay; a retry or a wanted commit does not.
+        if (failed_attempts_ == 0 && !commit_wanted_ && !pending_.empty() && batches_on_thread_ == 0) {
+            if (const auto due = batch_due(); std::chrono::steady_clock::now() < due) {
+                arm_flush_timer_at(due);
+                return;
+            }
+        }
         store_batch();
         // Handed back by a busy thread: the next result or this timer takes them.
         if (!pending_.empty() && !flush_scheduled_) schedule_flush();

@@ -84,6 +84,11 @@ private:
     void take_thread_results();
     void schedule_flush();
     void arm_flush_timer(std::chrono::milliseconds delay);
+    void arm_flush_timer_at(std::chrono::steady_clock::time_point due);
+    // When the batch now pending is due by the batch_* options (pending_ must not be empty).
+    std::chrono::steady_clock::time_point batch_due() const;
+    // Full, or batch_due() passed.
+    bool batch_is_due() const;
     void note_failure(std::size_t events_waiting, const std::string& error);
 
     // How soon a batch the store refused is tried again (the whole backlog at once, so not sooner).
@@ -94,6 +99,7 @@ private:
     event_bus& bus_;
     event_log_options options_;
     std::vector<event> pending_;
+    std::chrono::steady_clock::time_point batch_started_;  // when pending_'s first event came
     net::steady_timer flush_timer_;
     bool flush_scheduled_ = false;
     net::steady_timer state_timer_;
