@@ -46,14 +46,14 @@ void event_log::append(event item)
     if (starts_batch) batch_started_ = std::chrono::steady_clock::now();
     pending_.push_back(std::move(item));
     // While the disk refuses batches, the retry timer alone tries again: a try per event would
-    // rewrite the whole growing backlog each time.
-    // Past batch_min, every event checks the age: the batch may have been held back by a busy store thread.
+    // rewrite the whole growing backlog each time. Past batch_min every event checks the batch's
+    // age, not only the batch_min-th: a busy store thread may have held the batch back.
     if (failed_attempts_ == 0 && (pending_.size() >= options_.batch_size ||
                                   (pending_.size() >= options_.batch_min && batch_is_due()))) {
         store_batch();
         return;
     }
-    // The timer may still wait out the batch_max_delay of a batch stored since, at its batch_min-th.
+    // A new batch's first wait: the one pending may be for the batch_max_delay of a batch stored since.
     const auto first_due = batch_started_ + options_.batch_delay;
     if (!flush_scheduled_ || (starts_batch && failed_attempts_ == 0 && flush_timer_.expiry() > first_due))
         arm_flush_timer_at(first_due);
