@@ -238,12 +238,19 @@ BOOST_AUTO_TEST_CASE(a_full_batch_is_written_at_once_and_flush_writes_now)
     BOOST_TEST(f.stored_count() == 4);
 }
 
+// Batches due at 1 ms once they hold batch_min events, and at `max_delay` before that.
+event_log_options short_batches_waiting(std::chrono::milliseconds max_delay)
+{
+    event_log_options options;
+    options.batch_delay = std::chrono::milliseconds{1};
+    options.batch_max_delay = max_delay;
+    return options;
+}
+
 BOOST_AUTO_TEST_CASE(a_sparse_streams_events_wait_for_batch_min_and_share_one_commit)
 {
     log_fixture f;
-    event_log_options options;
-    options.batch_delay = std::chrono::milliseconds{1};
-    options.batch_max_delay = std::chrono::hours{1};
+    const auto options = short_batches_waiting(std::chrono::hours{1});
     event_log log{f.io.get_executor(), *f.db, f.bus, options};
     int commits = 0;
     log.add_commit_hooks(&f, {[&] { ++commits; }, {}});
@@ -276,9 +283,7 @@ BOOST_AUTO_TEST_CASE(a_sparse_streams_events_wait_for_batch_min_and_share_one_co
 BOOST_AUTO_TEST_CASE(a_short_batch_is_stored_when_batch_max_delay_runs_out)
 {
     log_fixture f;
-    event_log_options options;
-    options.batch_delay = std::chrono::milliseconds{1};
-    options.batch_max_delay = std::chrono::milliseconds{40};
+    const auto options = short_batches_waiting(std::chrono::milliseconds{40});
     event_log log{f.io.get_executor(), *f.db, f.bus, options};
     auto subscription = f.bus.subscribe({}, f.bus.last_seq());
     const auto appended = std::chrono::steady_clock::now();
@@ -438,10 +443,8 @@ BOOST_AUTO_TEST_CASE(a_slow_streams_batch_is_stored_on_the_io_thread_and_a_full_
 BOOST_AUTO_TEST_CASE(events_held_back_by_a_busy_store_thread_go_once_it_is_free_not_after_batch_max_delay)
 {
     log_fixture f;
-    event_log_options options;
-    options.batch_delay = std::chrono::milliseconds{1};
+    auto options = short_batches_waiting(std::chrono::hours{1});
     options.batch_size = 64;
-    options.batch_max_delay = std::chrono::hours{1};
     event_log log{f.io.get_executor(), *f.db, f.bus, options, store_connection(f)};
     // Two full batches keep the thread busy (one stored, one waiting); the events behind them are
     // past batch_min and wait only for the thread.
