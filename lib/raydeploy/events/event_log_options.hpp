@@ -21,9 +21,9 @@ struct event_log_options {
     // A commit writes the same handful of whole pages (16 KiB each: the events table's leaf, its
     // indexes' leaves, the sequence) for one event as for sixteen, so a playbook's sparse stream
     // (a few events every few milliseconds) committed at batch_delay wrote ~56 KB to the disk and
-    // took ~200 us of the service's CPU per event. Waiting up to 50 ms for sixteen cut both by more
-    // than half (docs/benchmarks.md); 50 ms is below what a person watching a run notices, and a
-    // stream fast enough to need less fills sixteen within batch_delay.
+    // took ~200 us of the service's CPU per event. Waiting up to 50 ms for sixteen halved the CPU
+    // and cut the writes by two thirds (docs/benchmarks.md); 50 ms is below what a person watching
+    // a run notices, and a stream fast enough to need less fills sixteen within batch_delay.
     std::size_t batch_min = 16;
     std::chrono::milliseconds batch_max_delay{50};
 };
