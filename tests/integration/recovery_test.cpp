@@ -185,6 +185,37 @@ BOOST_AUTO_TEST_CASE(leftovers_of_a_run_whose_supervisor_died_too_are_stopped_at
                    << text(get_execution(second.port(), victim), "status_reason"));
 }
 
+BOOST_AUTO_TEST_CASE(a_run_still_stopping_after_a_kill_9_does_not_keep_the_services_port)
+{
+    // After a crash the supervisor stops the run: SIGTERM, and SIGKILL only after the grace. The
+    // run's processes must not hold the service's listening socket meanwhile (nor anything else of
+    // the service's), or a restart on the same address fails until the last of them is gone.
+    temp_dir dir;
+    auto options = options_for(dir.path() / "state");
+    const fs::path stubborn_ansible = dir.write_file("ansible-playbook", "#!/bin/sh\ntrap '' TERM\nsleep 53\n");
+    fs::permissions(stubborn_ansible, fs::perms::owner_all);
+    options.args = {"--ansible-playbook", stubborn_ansible.string()};
+
+    std::string victim;
+    std::optional<run_processes> processes;
+    {
+        service_process first{options};
+        options.listen = "127.0.0.1:" + std::to_string(first.port());
+        victim = start_execution(first.port(), "succeed");
+        processes.emplace(victim, 53);
+        BOOST_TEST_REQUIRE(processes->wait_for_sleep(10s), "the run's `sleep 53` never appeared");
+        first.send_signal(SIGKILL);
+        BOOST_TEST_REQUIRE(first.wait_exit(5s).value_or(-1) == 128 + SIGKILL);
+    }
+    BOOST_TEST_REQUIRE(!processes->now().empty(), "the run ended with the service, so this test proves nothing");
+
+    service_process second{options};  // throws, with the service's bind error, if the port is held
+    BOOST_TEST(second.port() == std::stoi(options.listen->substr(options.listen->rfind(':') + 1)));
+    const auto left = wait_until_none([&] { return processes->now(); }, 5s);
+    BOOST_TEST(left.empty(), "processes of the interrupted run are still there:" << describe(left));
+    BOOST_TEST(text(get_execution(second.port(), victim), "status") == "interrupted");
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_during_a_run_exits_0_and_leaves_it_interrupted)
 {
     temp_dir dir;

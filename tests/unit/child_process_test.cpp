@@ -9,9 +9,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <csignal>
+#include <fcntl.h>
 #include <fstream>
 #include <limits>
 #include <sys/stat.h>
+#include <unistd.h>
 
 using namespace raydeploy;
 using namespace std::chrono_literals;
@@ -158,6 +160,29 @@ BOOST_AUTO_TEST_CASE(environment_and_working_directory_are_the_specs)
     spec.working_dir = "/tmp";
     const auto outcome = run(spec);
     BOOST_TEST(outcome.output == "fromspec\n/tmp\n");
+}
+
+BOOST_AUTO_TEST_CASE(the_child_inherits_no_descriptor_of_the_service_but_its_stdio_and_event_channel)
+{
+    // What a service has open without close-on-exec: Asio's sockets (a listening one here, as the
+    // service's own), a file, a pipe. Opened before the child's pipes, so they sit below the
+    // launcher's own descriptors, where Boost 1.81's closing of inherited descriptors misses them.
+    net::io_context io;
+    tcp::acceptor listening{io, {net::ip::make_address("127.0.0.1"), 0}};
+    const int file = ::open("/dev/null", O_RDONLY);
+    int pipe_ends[2];
+    BOOST_TEST_REQUIRE(::pipe(pipe_ends) == 0);
+    const std::vector<int> service_descriptors{listening.native_handle(), file, pipe_ends[0], pipe_ends[1]};
+
+    std::string script = "for fd in 0 1 2 3";
+    for (int fd : service_descriptors) script += " " + std::to_string(fd);
+    script += "; do if [ -e /proc/$$/fd/$fd ]; then echo \"open $fd\"; fi; done";
+    const auto outcome = run(shell(script));
+
+    ::close(file);
+    ::close(pipe_ends[0]);
+    ::close(pipe_ends[1]);
+    BOOST_TEST(outcome.output == "open 0\nopen 1\nopen 2\nopen 3\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_signal_ends_it_as_128_plus_signal)

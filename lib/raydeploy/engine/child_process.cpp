@@ -15,7 +15,9 @@
 #include <dirent.h>
 #include <fstream>
 #include <sstream>
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +26,24 @@ namespace raydeploy {
 namespace bp = boost::process::v2;
 
 namespace {
+
+// Every descriptor above `last_kept` is closed by the exec. The launcher means to close all but
+// its whitelist, but Boost 1.81's close_all compares each whitelisted descriptor with itself and so
+// skips the gaps between them: everything below its own error pipe reached the child, the service's
+// listening socket, its clients' connections and open run logs among them, and stayed open in
+// ansible-playbook, its workers and the run supervisor (a port held after a crash of the service,
+// a playbook able to accept the service's requests). Marked close-on-exec rather than closed, as
+// that error pipe must stay open until the exec. Async-signal-safe, as it runs after fork.
+void close_on_exec_above(int last_kept)
+{
+    if (::close_range(static_cast<unsigned>(last_kept) + 1, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+    // Kernels before 5.11: every descriptor the limit allows.
+    rlimit limit{};
+    const bool limited = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY;
+    const rlim_t end = limited ? limit.rlim_cur : rlim_t{1} << 20;
+    for (rlim_t fd = static_cast<rlim_t>(last_kept) + 1; fd < end; ++fd)
+        ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+}
 
 // The child's set-up between fork and exec. (Boost 1.81's posix::bind_fd cannot be used for
 // the event channel: its on_setup lacks a return statement, which is undefined behaviour and
@@ -45,6 +65,7 @@ struct child_setup {
     boost::system::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*)
     {
         if (::dup2(event_channel_write_end, event_channel_fd) == -1) return {errno, boost::system::system_category()};
+        close_on_exec_above(event_channel_fd);
         // Its own process group, so a stop reaches every process the playbook started.
         if (::setpgid(0, 0) != 0) return {errno, boost::system::system_category()};
         // If the service dies, the run must not go on unattended.
