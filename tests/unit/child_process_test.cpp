@@ -185,6 +185,24 @@ BOOST_AUTO_TEST_CASE(the_child_inherits_no_descriptor_of_the_service_but_its_std
     BOOST_TEST(outcome.output == "open 0\nopen 1\nopen 2\nopen 3\n");
 }
 
+BOOST_AUTO_TEST_CASE(the_child_gets_default_signal_handling_whatever_the_service_ignores_or_blocks)
+{
+    // The service ignores SIGPIPE; the launching thread may block signals.
+    const auto previous_handler = std::signal(SIGPIPE, SIG_IGN);
+    sigset_t blocked, previous_mask;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGUSR1);
+    sigaddset(&blocked, SIGUSR2);
+    ::pthread_sigmask(SIG_BLOCK, &blocked, &previous_mask);
+    auto spec = shell("");
+    spec.executable = "/bin/grep";  // not a shell: dash clears its signal mask when it starts
+    spec.args = {"-E", "^Sig(Blk|Ign)", "/proc/self/status"};
+    const auto outcome = run(spec);
+    ::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
+    std::signal(SIGPIPE, previous_handler);
+    BOOST_TEST(outcome.output == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+}
+
 BOOST_AUTO_TEST_CASE(a_signal_ends_it_as_128_plus_signal)
 {
     const auto outcome = run(shell("kill -9 $$"));

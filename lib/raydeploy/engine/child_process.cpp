@@ -66,6 +66,13 @@ struct child_setup {
     {
         if (::dup2(event_channel_write_end, event_channel_fd) == -1) return {errno, boost::system::system_category()};
         close_on_exec_above(event_channel_fd);
+        // An ignored signal stays ignored across exec, and the service ignores SIGPIPE for its
+        // sockets: a run's commands must die of it as when run by hand (`producer | head`). Nor may
+        // a signal blocked in the launching thread stay blocked in the run.
+        ::signal(SIGPIPE, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         // Its own process group, so a stop reaches every process the playbook started.
         if (::setpgid(0, 0) != 0) return {errno, boost::system::system_category()};
         // If the service dies, the run must not go on unattended.
