@@ -61,9 +61,13 @@ approval_record read_row(const sqlite::statement& row)
     return record;
 }
 
-std::string expiry_after(std::chrono::seconds ttl)
+// One reading of the clock for both, so a grant lasts exactly its ttl (two readings made some
+// grants a millisecond longer than asked).
+void stamp_grant(approval_record& record, std::chrono::seconds ttl)
 {
-    return format_timestamp(std::chrono::system_clock::now() + ttl);
+    const auto now = std::chrono::system_clock::now();
+    record.granted_at = format_timestamp(now);
+    record.expires_at = format_timestamp(now + ttl);
 }
 
 
@@ -497,8 +501,7 @@ approval_record approval_manager::grant(const std::string& checkpoint, const ide
     record->reason = input.reason;
     record->acknowledge_risks = input.acknowledge_risks;
     record->acknowledge_running_work = input.acknowledge_running_work;
-    record->granted_at = now_timestamp();
-    record->expires_at = expiry_after(ttl);
+    stamp_grant(*record, ttl);
     update(*record);
     changed(*record, "approval.granted");
     return *record;
@@ -518,8 +521,7 @@ std::optional<approval_record> approval_manager::auto_grant(const std::string& c
     record.approver_person = admin.person;
     record.reason = "auto_approve of deployment " + deployment_id;
     record.acknowledge_risks = item.destructive;
-    record.granted_at = now_timestamp();
-    record.expires_at = expiry_after(policy_.default_ttl);
+    stamp_grant(record, policy_.default_ttl);
     update(record);
     changed(record, "approval.granted");
     return record;
