@@ -198,9 +198,11 @@ BOOST_AUTO_TEST_CASE(a_run_still_stopping_after_a_kill_9_does_not_keep_the_servi
 
     std::string victim;
     std::optional<run_processes> processes;
+    std::uint16_t port = 0;
     {
         service_process first{options};
-        options.listen = "127.0.0.1:" + std::to_string(first.port());
+        port = first.port();
+        options.listen = "127.0.0.1:" + std::to_string(port);
         victim = start_execution(first.port(), "succeed");
         processes.emplace(victim, 53);
         BOOST_TEST_REQUIRE(processes->wait_for_sleep(10s), "the run's `sleep 53` never appeared");
@@ -210,7 +212,7 @@ BOOST_AUTO_TEST_CASE(a_run_still_stopping_after_a_kill_9_does_not_keep_the_servi
     BOOST_TEST_REQUIRE(!processes->now().empty(), "the run ended with the service, so this test proves nothing");
 
     service_process second{options};  // throws, with the service's bind error, if the port is held
-    BOOST_TEST(second.port() == std::stoi(options.listen->substr(options.listen->rfind(':') + 1)));
+    BOOST_TEST(second.port() == port);
     const auto left = wait_until_none([&] { return processes->now(); }, 5s);
     BOOST_TEST(left.empty(), "processes of the interrupted run are still there:" << describe(left));
     BOOST_TEST(text(get_execution(second.port(), victim), "status") == "interrupted");
