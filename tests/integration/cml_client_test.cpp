@@ -130,6 +130,15 @@ std::vector<std::int64_t> statuses(const fake_cml& fake, std::string_view query)
     return out;
 }
 
+// A project from git on its default branch, private, with no description.
+cml::project_request git_project(std::string name, std::string git_url)
+{
+    cml::project_request request;
+    request.name = std::move(name);
+    request.git_url = std::move(git_url);
+    return request;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(cml_client)
@@ -180,7 +189,8 @@ BOOST_AUTO_TEST_CASE(a_project_is_created_from_git_and_becomes_ready)
 {
     fake_cml fake{{"--project-create-s", "0.3"}};
     client_harness h{fake};
-    const auto created = h.run(h.client.create_project({"ray-cluster", "https://github.com/example/ray-on-cml.git"}));
+    const auto project = git_project("ray-cluster", "https://github.com/example/ray-on-cml.git");
+    const auto created = h.run(h.client.create_project(project));
     BOOST_TEST(created.creation_status == "creating");
     BOOST_TEST(!created.ready());
     const auto ready = h.wait_until<cml::project>([&] { return h.client.get_project(created.id); },
@@ -194,14 +204,14 @@ BOOST_AUTO_TEST_CASE(a_project_is_created_from_git_and_becomes_ready)
     BOOST_TEST(h.run(h.client.find_project("ray-cluster")).value().id == created.id);
 
     fake.set_project_outcome({{"outcome", "fail"}, {"creation_status", "failure: git clone failed: not found"}});
-    const auto doomed = h.run(h.client.create_project({"other", "https://github.com/example/missing.git"}));
+    const auto doomed = h.run(h.client.create_project(git_project("other", "https://github.com/example/missing.git")));
     const auto failed = h.wait_until<cml::project>([&] { return h.client.get_project(doomed.id); },
                                                    [](const cml::project& p) { return p.ready() || p.failed(); });
     BOOST_TEST(failed.failed());
     BOOST_TEST(failed.creation_status == "failure: git clone failed: not found");
 
     // A second project of that name is CML's to refuse; its message comes through.
-    const auto twice = h.failure(h.client.create_project({"ray-cluster", "https://github.com/example/ray-on-cml.git"}));
+    const auto twice = h.failure(h.client.create_project(project));
     BOOST_TEST(twice.kind() == cml::cml_error_kind::rejected);
     BOOST_TEST(twice.http_status() == 409U);
     BOOST_TEST(contains(twice.what(), "already exists"), twice.what());
@@ -415,7 +425,8 @@ BOOST_AUTO_TEST_CASE(a_lost_answer_never_creates_twice)
     BOOST_TEST(fake.state().at("applications").as_array().size() == 1U);
 
     fake.add_fault({{"kind", "lost_answer"}, {"path", "^/api/v2/projects$"}, {"method", "POST"}});
-    const auto created = h.run(h.client.create_project({"second-project", "https://github.com/example/x.git"}));
+    const auto created =
+        h.run(h.client.create_project(git_project("second-project", "https://github.com/example/x.git")));
     BOOST_TEST(created.name == "second-project");
     BOOST_TEST(fake.state().at("projects").as_array().size() == 2U);
 }

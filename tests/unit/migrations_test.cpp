@@ -71,6 +71,23 @@ BOOST_AUTO_TEST_CASE(an_older_schema_upgrades_and_keeps_its_rows)
     BOOST_TEST(rows.column_int(1) == 1);
 }
 
+BOOST_AUTO_TEST_CASE(the_deployments_before_version_14_are_found_by_checkpoint_after_it)
+{
+    temp_dir dir;
+    auto db = open_database(dir.path() / "deployments.db");
+    migrate(*db, schema_migrations().first(13));
+    db->exec(R"sql(INSERT INTO deployments (id, status, checkpoints, steps, requested_by, created_at) VALUES
+        ('dp-1', 'succeeded', '["prerequisites-check","install-ray"]', '[]', 'ci', '2026-01-01T00:00:00.000Z'),
+        ('dp-2', 'failed', '["install-ray"]', '[]', 'ci', '2026-01-02T00:00:00.000Z'),
+        ('dp-3', 'succeeded', '[]', '[]', 'ci', '2026-01-03T00:00:00.000Z'))sql");
+    BOOST_TEST(migrate(*db, schema_migrations()) == newest_version() - 13);
+    auto pairs = db->prepare("SELECT group_concat(checkpoint || ':' || id, ' ') FROM (SELECT checkpoint, id FROM "
+                             "deployment_checkpoints JOIN deployments ON deployments.rowid = deployment_rowid "
+                             "ORDER BY checkpoint, deployment_rowid)");
+    BOOST_TEST_REQUIRE(pairs.step());
+    BOOST_TEST(pairs.column_text(0) == "install-ray:dp-1 install-ray:dp-2 prerequisites-check:dp-1");
+}
+
 BOOST_AUTO_TEST_CASE(a_failing_migration_leaves_the_previous_version)
 {
     temp_dir dir;

@@ -4,10 +4,12 @@
 // approvals' reads.
 #include "raydeploy/catalog/catalog.hpp"
 #include "raydeploy/engine/approvals.hpp"
+#include "raydeploy/engine/deployments.hpp"
 #include "raydeploy/engine/execution_store.hpp"
 #include "raydeploy/events/event_bus.hpp"
 #include "raydeploy/events/event_log.hpp"
 #include "raydeploy/events/stored_events.hpp"
+#include "raydeploy/store/audit_log.hpp"
 #include "raydeploy/store/state_store.hpp"
 
 #include "support/engine_ground.hpp"
@@ -360,6 +362,114 @@ BOOST_AUTO_TEST_CASE(approval_reads_walk_none_of_the_history)
     BOOST_TEST_REQUIRE(last.has_value());
     BOOST_TEST(last->id == "ap-19999");
     BOOST_TEST(unlinked == 1);
+}
+
+BOOST_AUTO_TEST_CASE(the_deployment_and_audit_lists_read_a_page_off_an_index)
+{
+    database_fixture f;
+    // 5,000 deployments of two checkpoints each out of ten, every seventh failed; 20,000 audit rows
+    // from four actors, one of which ("rare") wrote a single row long ago, of its own action and outcome.
+    {
+        sqlite::transaction tx{*f.db};
+        auto deployment = f.db->prepare("INSERT INTO deployments (id, status, checkpoints, steps, requested_by, "
+                                        "created_at) VALUES (?, ?, json_array(?, ?), '[]', 'ci', ?)");
+        auto by_checkpoint =
+            f.db->prepare("INSERT INTO deployment_checkpoints (checkpoint, deployment_rowid) VALUES (?, ?)");
+        for (int i = 0; i < 5000; ++i) {
+            const std::string first = "c" + std::to_string(i % 10), second = "c" + std::to_string((i + 3) % 10);
+            deployment.reset();
+            deployment.bind(1, "dp-" + std::to_string(i))
+                .bind(2, std::string{i % 7 == 0 ? "failed" : "succeeded"})
+                .bind(3, first)
+                .bind(4, second)
+                .bind(5, "2026-12-04T10:00:00.000Z");
+            deployment.step();
+            const auto rowid = f.db->last_insert_rowid();
+            for (const auto& name : {first, second}) {
+                by_checkpoint.reset();
+                by_checkpoint.bind(1, name).bind(2, rowid);
+                by_checkpoint.step();
+            }
+        }
+        tx.commit();
+    }
+    auto filter = [](auto change) {
+        deployment_filter made;
+        change(made);
+        return made;
+    };
+    const std::pair<const char*, deployment_filter> paged[] = {
+        {"checkpoint", filter([](auto& x) { x.checkpoint = "c4"; })},
+        {"checkpoint, next page", filter([](auto& x) {
+             x.checkpoint = "c4";
+             x.before_rowid = 4000;
+         })},
+        {"checkpoint and status", filter([](auto& x) {
+             x.checkpoint = "c4";
+             x.status = deployment_status::failed;
+         })},
+    };
+    for (const auto& [what, item] : paged) {
+        const auto details = f.plan(deployment_list_sql(item));
+        const std::string key = item.before_rowid ? "(checkpoint=? AND deployment_rowid<?)" : "(checkpoint=?)";
+        BOOST_TEST(details.find("SEARCH deployment_checkpoints USING PRIMARY KEY " + key) != std::string::npos,
+                   what << ":\n" << details);
+        BOOST_TEST(details.find("SEARCH deployments USING INTEGER PRIMARY KEY (rowid=?)") != std::string::npos,
+                   what << ":\n" << details);
+        // The checkpoint's deployments newest first as the key holds them: no page sorts them all.
+        BOOST_TEST(details.find("TEMP B-TREE") == std::string::npos, what << ":\n" << details);
+        BOOST_TEST(details.find("SCAN") == std::string::npos, what << ":\n" << details);
+    }
+    const auto status_page = f.plan(deployment_list_sql(filter([](auto& x) {
+        x.status = deployment_status::failed;
+        x.before_rowid = 4000;
+    })));
+    BOOST_TEST(status_page.find("USING INDEX deployments_by_status (status=? AND rowid<?)") != std::string::npos,
+               status_page);
+    const auto window = f.plan(deployment_list_sql(filter([](auto& x) {
+        x.created_after = "2026-12-01T00:00:00.000Z";
+        x.created_before = "2026-12-02T00:00:00.000Z";
+    })));
+    BOOST_TEST(window.find("USING INDEX deployments_by_created") != std::string::npos, window);
+
+    audit_log audit{*f.db};
+    {
+        sqlite::transaction tx{*f.db};
+        const auto record = [&](std::string at, std::string actor, std::string action, std::string outcome) {
+            audit_entry entry;
+            entry.at = std::move(at);
+            entry.actor = std::move(actor);
+            entry.action = std::move(action);
+            entry.outcome = std::move(outcome);
+            audit.record(std::move(entry));
+        };
+        record("2026-01-01T00:00:00.000Z", "rare", "token.rotate", "FOUR_EYES");
+        for (int i = 0; i < 20000; ++i)
+            record("2026-12-01T00:00:00.000Z", "ci-" + std::to_string(i % 3),
+                   i % 2 ? "execution.start" : "approval.grant", i % 5 ? "succeeded" : "FORBIDDEN");
+        tx.commit();
+    }
+    std::size_t found = 0;
+    const auto audit_filtered = [](auto change) {
+        audit_filter made;
+        change(made);
+        return made;
+    };
+    const std::pair<const char*, audit_filter> audit_reads[] = {
+        {"actor", audit_filtered([](auto& x) { x.actor = "rare"; })},
+        {"action", audit_filtered([](auto& x) { x.action = "token.rotate"; })},
+        {"action prefix", audit_filtered([](auto& x) { x.action_prefix = "token."; })},
+        {"outcome", audit_filtered([](auto& x) { x.outcome = "FOUR_EYES"; })},
+        {"time window", audit_filtered([](auto& x) {
+             x.after = "2025-12-31T00:00:00.000Z";
+             x.before = "2026-01-02T00:00:00.000Z";
+         })},
+    };
+    for (const auto& [what, read] : audit_reads) {
+        const std::int64_t instructions = vm_instructions(*f.db, [&] { found = audit.list(read).size(); });
+        BOOST_TEST(found == 1u, what);
+        BOOST_TEST(instructions < 2000, what << ": " << instructions << " instructions");
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

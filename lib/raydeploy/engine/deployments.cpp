@@ -62,8 +62,8 @@ std::vector<deployment_step> steps_from(const std::string& text)
 }
 
 constexpr std::string_view select_columns =
-    "SELECT rowid, id, status, steps, auto_approve, extra_vars, requested_by, created_at, started_at, finished_at, "
-    "status_reason, failed_checkpoint, awaiting, resumed_by, requester_person, check_mode FROM deployments ";
+    "SELECT deployments.rowid, id, status, steps, auto_approve, extra_vars, requested_by, created_at, started_at, "
+    "finished_at, status_reason, failed_checkpoint, awaiting, resumed_by, requester_person, check_mode ";
 
 deployment_record read_row(const sqlite::statement& row)
 {
@@ -607,6 +607,7 @@ void deployment_manager::insert(deployment_record& record)
 {
     json::array checkpoints;
     for (const auto& step : record.steps) checkpoints.emplace_back(step.checkpoint);
+    sqlite::transaction transaction{db_};
     auto statement = db_.prepare(
         "INSERT INTO deployments (id, status, checkpoints, steps, auto_approve, extra_vars, requested_by, created_at, "
         "requester_person, check_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -622,6 +623,14 @@ void deployment_manager::insert(deployment_record& record)
         .bind(10, std::int64_t{record.check ? 1 : 0});
     statement.step();
     record.rowid = db_.last_insert_rowid();
+    auto by_checkpoint =
+        db_.prepare("INSERT INTO deployment_checkpoints (checkpoint, deployment_rowid) VALUES (?, ?)");
+    for (const auto& step : record.steps) {
+        by_checkpoint.reset();
+        by_checkpoint.bind(1, step.checkpoint).bind(2, record.rowid);
+        by_checkpoint.step();
+    }
+    transaction.commit();
     ++generation_;
     if (newest_loaded_) newest_ = record;
 }
@@ -694,25 +703,33 @@ std::optional<deployment_record> deployment_manager::get(std::string_view id)
 {
     if (auto it = active_.find(id); it != active_.end()) return it->second->record;
     if (auto it = unsaved_.find(id); it != unsaved_.end()) return it->second;
-    auto statement = db_.prepare(std::string{select_columns} + "WHERE id = ?");
+    auto statement = db_.prepare(std::string{select_columns} + "FROM deployments WHERE id = ?");
     statement.bind(1, id);
     if (!statement.step()) return std::nullopt;
     return read_row(statement);
 }
 
-std::vector<deployment_record> deployment_manager::list(const deployment_filter& filter)
+std::string deployment_list_sql(const deployment_filter& filter)
 {
     // Only the conditions given, so that SQLite can use the index of the one that narrows.
     std::string sql{select_columns};
-    sql += "WHERE 1";
+    // A checkpoint's deployments come off its key in deployment_checkpoints, newest first, each
+    // row then looked up by rowid; CROSS JOIN keeps SQLite from walking every deployment instead.
+    const std::string_view order = filter.checkpoint ? "deployment_rowid" : "deployments.rowid";
+    sql += filter.checkpoint ? "FROM deployment_checkpoints CROSS JOIN deployments ON deployments.rowid = "
+                               "deployment_rowid WHERE checkpoint = :checkpoint"
+                             : "FROM deployments WHERE 1";
     if (filter.status) sql += " AND status = :status";
-    if (filter.before_rowid) sql += " AND rowid < :before_rowid";
+    if (filter.before_rowid) sql.append(" AND ").append(order).append(" < :before_rowid");
     if (filter.created_after) sql += " AND created_at > :created_after";
     if (filter.created_before) sql += " AND created_at < :created_before";
-    // `checkpoints` is the JSON array of the names the deployment was started with.
-    if (filter.checkpoint) sql += " AND EXISTS (SELECT 1 FROM json_each(checkpoints) WHERE value = :checkpoint)";
-    sql += " ORDER BY rowid DESC LIMIT :limit";
-    auto statement = db_.prepare(sql);
+    sql.append(" ORDER BY ").append(order).append(" DESC LIMIT :limit");
+    return sql;
+}
+
+std::vector<deployment_record> deployment_manager::list(const deployment_filter& filter)
+{
+    auto statement = db_.prepare(deployment_list_sql(filter));
     if (filter.status) statement.bind_named(":status", to_string(*filter.status));
     if (filter.before_rowid) statement.bind_named(":before_rowid", *filter.before_rowid);
     if (filter.created_after) statement.bind_named(":created_after", *filter.created_after);

@@ -83,6 +83,10 @@ struct deployment_filter {
     std::optional<std::string> created_before;
 };
 
+// The query deployment_manager::list runs for `filter`, with named parameters (:checkpoint, ...):
+// only the conditions given, so that SQLite reads a page off the index of the one that narrows.
+std::string deployment_list_sql(const deployment_filter& filter);
+
 class deployment_manager {
 public:
     // `service_url` is where approvers reach this service; it goes into the approve command

@@ -9,7 +9,8 @@
 // version 9 what a run that survives restarts needs to find its work again; version 10 the Ray
 // cluster raydeploy launched on CML; version 11 deployments in check mode, and the indexes the
 // lists' time and audit filters use; version 12 the execution lists' indexes in rowid order;
-// version 13 indexes for the open approvals, a checkpoint's last decision and a run's approvals.
+// version 13 indexes for the open approvals, a checkpoint's last decision and a run's approvals;
+// version 14 an index of the deployments that run each checkpoint.
 #include "raydeploy/store/migrations.hpp"
 
 #include "raydeploy/util/errors.hpp"
@@ -196,6 +197,20 @@ CREATE INDEX executions_by_checkpoint_status ON executions (checkpoint, status);
 CREATE INDEX approvals_by_state ON approvals (state, created_at);
 CREATE INDEX approvals_by_decision ON approvals (checkpoint, decided_at);
 CREATE INDEX approvals_by_execution ON approvals (execution_id) WHERE execution_id IS NOT NULL;
+)sql"},
+    {14, "the deployments that run a checkpoint, through an index", R"sql(
+-- GET /api/v1/deployments?checkpoint= lists the deployments that run a checkpoint, newest first.
+-- `checkpoints` is a JSON array, which no index can read, so each filtered page walked every
+-- deployment ever started. A deployment's names are written here with it (they never change), in
+-- rowid order under each name, so a page is read off the key in the list's order. VACUUM keeps
+-- the rowids of a table that has an index (deployments has three), as the lists' cursors need too.
+CREATE TABLE deployment_checkpoints (
+    checkpoint       TEXT NOT NULL,
+    deployment_rowid INTEGER NOT NULL,
+    PRIMARY KEY (checkpoint, deployment_rowid)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO deployment_checkpoints (checkpoint, deployment_rowid)
+    SELECT json_each.value, deployments.rowid FROM deployments, json_each(deployments.checkpoints);
 )sql"},
 };
 
