@@ -375,17 +375,11 @@ BOOST_AUTO_TEST_CASE(the_deployment_and_audit_lists_read_a_page_off_an_index)
     // from four actors, one of which ("rare") wrote a single row long ago, of its own action and outcome.
     {
         sqlite::transaction tx{*f.db};
-        auto deployment = f.db->prepare("INSERT INTO deployments (id, status, checkpoints, steps, requested_by, "
-                                        "created_at) VALUES (?, ?, json_array(?, ?), '[]', 'ci', ?)");
-        for (int i = 0; i < 5000; ++i) {
-            deployment.reset();
-            deployment.bind(1, "dp-" + std::to_string(i))
-                .bind(2, std::string{i % 7 == 0 ? "failed" : "succeeded"})
-                .bind(3, "c" + std::to_string(i % 10))
-                .bind(4, "c" + std::to_string((i + 3) % 10))
-                .bind(5, "2026-12-04T10:00:00.000Z");
-            deployment.step();
-        }
+        f.db->exec(R"sql(WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 4999)
+            INSERT INTO deployments (id, status, checkpoints, steps, requested_by, created_at)
+            SELECT 'dp-' || i, CASE WHEN i % 7 = 0 THEN 'failed' ELSE 'succeeded' END,
+                   json_array('c' || (i % 10), 'c' || ((i + 3) % 10)), '[]', 'ci', '2026-12-04T10:00:00.000Z'
+            FROM n)sql");
         // As deployment_manager::insert and the migration to version 14 write them.
         f.db->exec("INSERT INTO deployment_checkpoints (checkpoint, deployment_rowid) "
                    "SELECT json_each.value, deployments.rowid FROM deployments, json_each(deployments.checkpoints)");
