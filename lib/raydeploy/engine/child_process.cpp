@@ -29,10 +29,11 @@ namespace {
 
 // Every descriptor above `last_kept` is closed by the exec. The launcher means to close all but
 // its whitelist, but Boost 1.81's close_all compares each whitelisted descriptor with itself and so
-// skips the gaps between them: everything below its own error pipe reached the child, the service's
-// listening socket, its clients' connections and open run logs among them, and stayed open in
-// ansible-playbook, its workers and the run supervisor (a port held after a crash of the service,
-// a playbook able to accept the service's requests). Marked close-on-exec rather than closed, as
+// skips the gaps between them (fixed upstream in boostorg/process#360, 2024; Debian 12 ships 1.81):
+// everything below its own error pipe reached the child, the service's listening socket, its
+// clients' connections and open run logs among them, and stayed open in ansible-playbook, its
+// workers and the run supervisor (a port held after a crash of the service, a playbook able to
+// accept the service's requests). Marked close-on-exec rather than closed, as
 // that error pipe must stay open until the exec. Async-signal-safe, as it runs after fork.
 void close_on_exec_above(int last_kept)
 {
