@@ -71,9 +71,10 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # What the binary links (objdump -p: NEEDED), with the lowest versions dpkg-shlibdeps derives on
-# Debian 12. The install.deb test checks every NEEDED library is covered.
+# Debian 12; libc6 2.36 for the packed relative relocations (service/CMakeLists.txt). The
+# install.deb test checks every NEEDED library is covered and libc6 by every GLIBC_ version used.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6 (>= 2.34), libgcc-s1 (>= 3.0), libsqlite3-0 (>= 3.37.0), libssl3 (>= 3.0.0), \
+    "libc6 (>= 2.36), libgcc-s1 (>= 3.0), libsqlite3-0 (>= 3.37.0), libssl3 (>= 3.0.0), \
 libstdc++6 (>= 11), libyaml-cpp0.7 (>= 0.7.0), libprometheus-cpp-core1.0 (>= 1.0.1), adduser")
 # The playbooks need Python (a virtualenv for ansible-core) and ssh to reach their hosts.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "python3-venv, openssh-client")

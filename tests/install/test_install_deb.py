@@ -184,6 +184,20 @@ class InstallDeb(unittest.TestCase):
             self.assertRegex(depends, r'(^|, )%s( |,|$)' % re.escape(package),
                              '%s comes from %s, which the package does not depend on' % (library, package))
 
+    def test_the_libc6_dependency_covers_every_glibc_version_the_binary_needs(self) -> None:
+        depends = run_ok(['dpkg-deb', '-f', self.deb, 'Depends'])
+        declared = re.search(r'(?:^|, )libc6 \(>= ([0-9.]+)\)', depends)
+        self.assertIsNotNone(declared, 'Depends names no minimum libc6: %s' % depends)
+        references = run_ok(['objdump', '-p', self.binary()])
+        needed = [tuple(map(int, v.split('.'))) for v in re.findall(r'\bGLIBC_([0-9]+(?:\.[0-9]+)+)\b', references)]
+        # Packed relative relocations (-z pack-relative-relocs) need a loader that reads them: 2.36.
+        if 'GLIBC_ABI_DT_RELR' in references:
+            needed.append((2, 36))
+        self.assertTrue(needed, 'objdump -p shows no GLIBC_ version reference')
+        self.assertGreaterEqual(tuple(map(int, declared.group(1).split('.'))), max(needed),
+                                'the binary needs glibc %s; the package asks for libc6 >= %s'
+                                % ('.'.join(map(str, max(needed))), declared.group(1)))
+
     def test_layout_follows_the_filesystem_hierarchy(self) -> None:
         binary = self.binary()
         self.assertEqual(stat.S_IMODE(binary.stat().st_mode), 0o755)
