@@ -33,8 +33,8 @@ namespace {
 // everything below its own error pipe reached the child, the service's listening socket, its
 // clients' connections and open run logs among them, and stayed open in ansible-playbook, its
 // workers and the run supervisor (a port held after a crash of the service, a playbook able to
-// accept the service's requests). Marked close-on-exec rather than closed, as
-// that error pipe must stay open until the exec. Async-signal-safe, as it runs after fork.
+// accept the service's requests). Marked close-on-exec rather than closed, as that error pipe must
+// stay open until the exec. Async-signal-safe, as it runs after fork.
 void close_on_exec_above(int last_kept)
 {
     if (::close_range(static_cast<unsigned>(last_kept) + 1, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
