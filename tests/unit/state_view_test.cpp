@@ -449,10 +449,10 @@ BOOST_AUTO_TEST_CASE(the_deployment_and_audit_lists_read_a_page_off_an_index)
              x.before = "2026-01-02T00:00:00.000Z";
          })},
     };
-    // The lambda captures `filter`: clang 14 (the sanitized build) cannot capture a structured binding.
+    // The lambda captures `chosen`: clang 14 (the sanitized build) cannot capture a structured binding.
     for (const auto& [what, read] : audit_reads) {
-        const audit_filter& filter = read;
-        const std::int64_t instructions = vm_instructions(*f.db, [&] { found = audit.list(filter).size(); });
+        const audit_filter& chosen = read;
+        const std::int64_t instructions = vm_instructions(*f.db, [&] { found = audit.list(chosen).size(); });
         BOOST_TEST(found == 1u, what);
         BOOST_TEST(instructions < 2000, what << ": " << instructions << " instructions");
     }
